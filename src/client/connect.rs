@@ -1,0 +1,129 @@
+//! Reaching the server: a spinner while connecting, retries with backoff
+//! while `--wait` allows, and one clear line when it cannot be done.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use anyhow::anyhow;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::runtime::{self, TcpStream};
+
+/// The longest one connection attempt may take (an unreachable host can
+/// otherwise hang for minutes).
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `host:port` as a person writes it (`[::1]:3000` for IPv6).
+pub fn display_addr(host: &str, port: u16) -> String {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// Connects to `host:port`, retrying for up to `wait` while it is refused.
+pub async fn connect(host: &str, port: u16, wait: Duration) -> anyhow::Result<TcpStream> {
+    let addr = display_addr(host, port);
+    let bare_host = host.trim_start_matches('[').trim_end_matches(']');
+    let spinner = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}") {
+        spinner.set_style(style);
+    }
+    spinner.set_message(format!("Connecting to {addr}…"));
+    spinner.enable_steady_tick(Duration::from_millis(80));
+
+    let deadline = Instant::now() + wait;
+    let mut backoff = Duration::from_millis(100);
+    let result = loop {
+        let attempt =
+            runtime::timeout(ATTEMPT_TIMEOUT, TcpStream::connect((bare_host, port))).await;
+        let error = match attempt {
+            Ok(Ok(stream)) => break Ok(stream),
+            Ok(Err(e)) => e,
+            Err(_) => io::Error::new(io::ErrorKind::TimedOut, "timed out"),
+        };
+        let now = Instant::now();
+        if now >= deadline || !retryable(&error) {
+            break Err(explain(&addr, &error));
+        }
+        spinner.set_message(format!("Connecting to {addr}… ({})", short(&error)));
+        runtime::sleep(backoff.min(deadline - now)).await;
+        backoff = (backoff * 2).min(Duration::from_secs(1));
+    };
+    spinner.finish_and_clear();
+    result
+}
+
+/// Errors that a server still starting up would cause.
+fn retryable(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::TimedOut
+            | io::ErrorKind::HostUnreachable
+            | io::ErrorKind::NetworkUnreachable
+    )
+}
+
+fn short(error: &io::Error) -> String {
+    match error.kind() {
+        io::ErrorKind::ConnectionRefused => "connection refused".into(),
+        io::ErrorKind::TimedOut => "timed out".into(),
+        _ => strip_os_error(error),
+    }
+}
+
+/// "Connection refused (os error 111)" → "connection refused".
+fn strip_os_error(error: &io::Error) -> String {
+    let text = error.to_string();
+    let text = match text.find(" (os error") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => text,
+    }
+}
+
+fn explain(addr: &str, error: &io::Error) -> anyhow::Error {
+    match error.kind() {
+        io::ErrorKind::ConnectionRefused => anyhow!(
+            "cannot connect to {addr}: connection refused (is `sockchat serve` running there?)"
+        ),
+        io::ErrorKind::TimedOut => anyhow!("cannot connect to {addr}: timed out"),
+        _ => anyhow!("cannot connect to {addr}: {}", strip_os_error(error)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_hosts_are_bracketed_once() {
+        assert_eq!(display_addr("::1", 3000), "[::1]:3000");
+        assert_eq!(display_addr("[::1]", 3000), "[::1]:3000");
+        assert_eq!(display_addr("example.org", 80), "example.org:80");
+    }
+
+    #[test]
+    fn refusals_name_the_address_and_the_likely_cause() {
+        let e = io::Error::from(io::ErrorKind::ConnectionRefused);
+        let text = explain("127.0.0.1:9", &e).to_string();
+        assert_eq!(
+            text,
+            "cannot connect to 127.0.0.1:9: connection refused (is `sockchat serve` running there?)"
+        );
+    }
+
+    #[test]
+    fn os_error_numbers_are_left_out() {
+        let e = io::Error::from_raw_os_error(libc::ENETUNREACH);
+        assert_eq!(strip_os_error(&e), "network is unreachable");
+    }
+}

@@ -1,0 +1,279 @@
+//! `sockchat join`: connect (with a spinner), log in (asking for a name
+//! until the server takes one), then show the room while sending what the
+//! person types.
+
+pub mod connect;
+pub mod input;
+pub mod render;
+pub mod terminal;
+
+use std::io::IsTerminal;
+use std::net::Shutdown;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context};
+use futures::channel::mpsc;
+use futures::{FutureExt, StreamExt};
+
+use crate::cli::JoinArgs;
+use crate::protocol::line::{Frame, LineFramer};
+use crate::protocol::message::{classify, ServerLine};
+use crate::protocol::name::Name;
+use crate::protocol::sanitize::sanitize_bytes;
+use crate::runtime::{self, ReadExt, TcpStream, WriteExt};
+use input::{Screen, Typed};
+
+/// The longest line accepted from the server; longer ones are skipped.
+const MAX_SERVER_LINE: usize = 64 * 1024;
+
+/// How long to wait for the server to answer a login.
+const LOGIN_REPLY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// After we stop sending, how long the server has to close its side.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What the person sees when the server hangs up on them.
+pub const SERVER_LEFT: &str = "Server left.";
+
+/// `sockchat join`.
+pub fn join(args: JoinArgs) -> anyhow::Result<ExitCode> {
+    let stdin_tty = std::io::stdin().is_terminal();
+    let interactive = stdin_tty && std::io::stdout().is_terminal();
+    let color = crate::color_allowed(std::io::stdout());
+    let given = match &args.name {
+        Some(raw) => {
+            Some(Name::parse(raw).map_err(|why| anyhow!("invalid --name {raw:?}: {why}"))?)
+        }
+        None => None,
+    };
+    runtime::block_on(async {
+        let wait = Duration::from_secs(args.wait);
+        let stream = connect::connect(&args.host, args.port, wait).await?;
+        let addr = connect::display_addr(&args.host, args.port);
+        let mut screen = Screen::Plain;
+        screen.print(&format!("Connected to: {addr}"));
+        let mut server = ServerLines::new(stream.clone());
+        // Piped input is read from the start: its first line may be the name.
+        let mut piped = (!interactive).then(input::start_stdin);
+        let ask = if stdin_tty { Ask::Prompt } else { Ask::Stdin };
+        login(&mut server, &stream, given, ask, piped.as_mut(), color).await?;
+
+        let _restore = interactive.then(terminal::RestoreGuard::save);
+        let (screen, typed) = match piped {
+            Some(piped) => (Screen::Plain, piped),
+            None => input::start_editor().context("cannot start the line editor")?,
+        };
+        Ok(session(server, stream, screen, typed, color).await)
+    })
+}
+
+/// Where a name comes from when `--name` gives none (or the server refused it).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ask {
+    /// A dialoguer prompt on the terminal.
+    Prompt,
+    /// The first non-blank line of piped stdin.
+    Stdin,
+}
+
+/// Logs in; returns once the server has confirmed a name.
+async fn login(
+    server: &mut ServerLines,
+    stream: &TcpStream,
+    mut candidate: Option<Name>,
+    ask: Ask,
+    mut piped: Option<&mut mpsc::Receiver<Typed>>,
+    color: bool,
+) -> anyhow::Result<Name> {
+    let mut screen = Screen::Plain;
+    loop {
+        let name = match candidate.take() {
+            Some(name) => name,
+            None if ask == Ask::Prompt => prompt_name()?,
+            None => name_from_stdin(piped.as_deref_mut()).await?,
+        };
+        send_line(stream, name.as_str()).await?;
+        loop {
+            let line = runtime::timeout(LOGIN_REPLY_TIMEOUT, server.next())
+                .await
+                .map_err(|_| {
+                    anyhow!("the server did not answer the login within {LOGIN_REPLY_TIMEOUT:?}")
+                })?
+                .context("lost the connection while logging in")?;
+            let Some(line) = line else {
+                bail!("the server closed the connection while logging in");
+            };
+            let text = sanitize_bytes(&line).into_owned();
+            match classify(&text) {
+                ServerLine::LoggedIn(_) => {
+                    screen.print(&render::render(&line, color));
+                    return Ok(name);
+                }
+                ServerLine::Error(why) if ask == Ask::Prompt => {
+                    eprintln!("{}", render::render(&line, color));
+                    let _ = why;
+                    break;
+                }
+                ServerLine::Error(why) => bail!("the server refused the name {name}: {why}"),
+                // The greeting tells `nc` users to type a name: we just did.
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Asks on the terminal until the answer is a valid name.
+fn prompt_name() -> anyhow::Result<Name> {
+    let raw: String = dialoguer::Input::new()
+        .with_prompt("Please enter your username")
+        .validate_with(|input: &String| {
+            Name::parse(input)
+                .map(|_| ())
+                .map_err(|why| why.to_string())
+        })
+        .interact_text()
+        .context("cannot read a username from the terminal")?;
+    Ok(Name::parse(&raw)?)
+}
+
+/// The first non-blank line of piped stdin, which must be a valid name.
+async fn name_from_stdin(piped: Option<&mut mpsc::Receiver<Typed>>) -> anyhow::Result<Name> {
+    let piped = piped.ok_or_else(|| anyhow!("no username: pass --name or set SOCKCHAT_NAME"))?;
+    while let Some(Typed::Line(line)) = piped.next().await {
+        if line.trim().is_empty() {
+            continue;
+        }
+        return Name::parse(&line)
+            .map_err(|why| anyhow!("invalid username {:?} on stdin: {why}", line.trim()));
+    }
+    bail!("no username: stdin ended before one was given (pass --name or set SOCKCHAT_NAME)")
+}
+
+/// Shows the room and sends what is typed, until one side ends.
+async fn session(
+    mut server: ServerLines,
+    stream: TcpStream,
+    mut screen: Screen,
+    mut typed: mpsc::Receiver<Typed>,
+    color: bool,
+) -> ExitCode {
+    // Once we stop sending (Ctrl-D, Ctrl-C, /quit, end of piped input) the
+    // server closes its side after the last lines; until then we keep reading.
+    let mut leaving: Option<std::time::Instant> = None;
+    let mut typing = true;
+    loop {
+        let next_line = server.next().fuse();
+        futures::pin_mut!(next_line);
+        let typed_next = async {
+            if typing {
+                typed.next().await
+            } else {
+                futures::future::pending().await
+            }
+        }
+        .fuse();
+        futures::pin_mut!(typed_next);
+        let closing = async move {
+            match leaving {
+                Some(since) => runtime::sleep(CLOSE_TIMEOUT.saturating_sub(since.elapsed())).await,
+                None => futures::future::pending::<()>().await,
+            }
+        }
+        .fuse();
+        futures::pin_mut!(closing);
+        futures::select! {
+            line = next_line => match line {
+                Ok(Some(line)) => screen.print(&render::render(&line, color)),
+                Ok(None) | Err(_) if leaving.is_some() => return ExitCode::SUCCESS,
+                Ok(None) | Err(_) => {
+                    screen.print(&render::render(SERVER_LEFT.as_bytes(), false));
+                    return ExitCode::FAILURE;
+                }
+            },
+            event = typed_next => match event {
+                Some(Typed::Line(line)) => {
+                    if is_quit(&line) {
+                        leaving.get_or_insert_with(std::time::Instant::now);
+                    }
+                    if send_line(&stream, &line).await.is_err() {
+                        screen.print(SERVER_LEFT);
+                        return ExitCode::FAILURE;
+                    }
+                }
+                Some(Typed::Eof) | Some(Typed::Interrupted) | None => {
+                    typing = false;
+                    leaving.get_or_insert_with(std::time::Instant::now);
+                    let _ = stream.shutdown(Shutdown::Write);
+                }
+            },
+            () = closing => return ExitCode::SUCCESS,
+        }
+    }
+}
+
+fn is_quit(line: &str) -> bool {
+    line.trim().eq_ignore_ascii_case("/quit")
+}
+
+async fn send_line(mut stream: &TcpStream, line: &str) -> anyhow::Result<()> {
+    let mut bytes = Vec::with_capacity(line.len() + 1);
+    bytes.extend_from_slice(line.as_bytes());
+    bytes.push(b'\n');
+    stream
+        .write_all(&bytes)
+        .await
+        .context("cannot send to the server")
+}
+
+/// Lines from the server, each at most [`MAX_SERVER_LINE`] bytes.
+pub struct ServerLines {
+    stream: TcpStream,
+    framer: LineFramer,
+    ready: std::collections::VecDeque<Vec<u8>>,
+    buf: Vec<u8>,
+    eof: bool,
+}
+
+impl ServerLines {
+    pub fn new(stream: TcpStream) -> Self {
+        ServerLines {
+            stream,
+            framer: LineFramer::new(MAX_SERVER_LINE),
+            ready: Default::default(),
+            buf: vec![0; 8192],
+            eof: false,
+        }
+    }
+
+    /// The next line (raw bytes, not yet sanitized); None at the end.
+    /// Cancel-safe: dropping the future loses no line.
+    pub async fn next(&mut self) -> std::io::Result<Option<Vec<u8>>> {
+        loop {
+            if let Some(line) = self.ready.pop_front() {
+                return Ok(Some(line));
+            }
+            if self.eof {
+                return Ok(None);
+            }
+            let n = (&self.stream).read(&mut self.buf).await?;
+            let ready = &mut self.ready;
+            if n == 0 {
+                self.eof = true;
+                if let Some(frame) = self.framer.finish() {
+                    ready.extend(keep(frame));
+                }
+            } else {
+                self.framer
+                    .feed(&self.buf[..n], |frame| ready.extend(keep(frame)));
+            }
+        }
+    }
+}
+
+fn keep(frame: Frame<'_>) -> Option<Vec<u8>> {
+    match frame {
+        Frame::Line(line) => Some(line.to_vec()),
+        Frame::TooLong => Some(b"[a line from the server was too long and was skipped]".to_vec()),
+    }
+}

@@ -1,0 +1,143 @@
+//! How a server line looks on the person's screen. Pure: the caller says
+//! whether colour is wanted. Every line is sanitized before it is shown, so
+//! a hostile server cannot move the cursor, recolour or retitle the
+//! terminal, or write to the clipboard.
+
+use yansi::{Color, Paint, Style};
+
+use crate::protocol::message::{classify, ServerLine};
+use crate::protocol::sanitize::sanitize_bytes;
+
+/// Colours for people's names. Green (server), red (errors) and magenta
+/// (private messages) are kept for their own meaning.
+const NAME_COLORS: [Color; 8] = [
+    Color::Cyan,
+    Color::Yellow,
+    Color::Blue,
+    Color::BrightCyan,
+    Color::BrightYellow,
+    Color::BrightBlue,
+    Color::Fixed(208), // orange
+    Color::Fixed(141), // lavender
+];
+
+/// The colour of a name: the same in every session and for every case
+/// (FNV-1a of the lower-cased name: stable, unlike std's hasher).
+pub fn name_color(name: &str) -> Color {
+    let mut hash: u32 = 0x811c_9dc5;
+    for byte in name.to_lowercase().bytes() {
+        hash ^= u32::from(byte);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    NAME_COLORS[hash as usize % NAME_COLORS.len()]
+}
+
+/// Renders one raw line from the server for display.
+pub fn render(raw: &[u8], color: bool) -> String {
+    let line = sanitize_bytes(raw);
+    if !color {
+        return line.into_owned();
+    }
+    let server = Style::new().green();
+    let private = Style::new().magenta();
+    let name = |n: &str| n.paint(Style::new().fg(name_color(n)).bold()).to_string();
+    match classify(&line) {
+        ServerLine::LoggedIn(_) | ServerLine::Notice(_) => line.paint(server).to_string(),
+        ServerLine::Error(_) => line.paint(Style::new().red().bold()).to_string(),
+        ServerLine::Chat { from, text } => format!("{}: {text}", name(from)),
+        ServerLine::PrivateFrom { from, text } => format!(
+            "{} {} {}",
+            name(from),
+            "(private):".paint(private.bold()),
+            text.paint(private)
+        ),
+        ServerLine::PrivateTo { to, text } => format!(
+            "{} {} {} {}",
+            "To".paint(private),
+            name(to),
+            "(private):".paint(private.bold()),
+            text.paint(private)
+        ),
+        ServerLine::Action { name: who, text } => {
+            let italic = Style::new().italic();
+            format!("{} {} {}", "*".paint(italic), name(who), text.paint(italic))
+        }
+        ServerLine::Other(other) => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_color_the_line_is_shown_as_sent() {
+        assert_eq!(render(b"Max: hello", false), "Max: hello");
+        assert_eq!(
+            render(b"Server: Max joined the party!", false),
+            "Server: Max joined the party!"
+        );
+    }
+
+    #[test]
+    fn without_color_no_escape_byte_is_printed() {
+        for line in [
+            &b"Max: hi"[..],
+            b"Server: Error: x",
+            b"* Max waves",
+            b"Max (private): p",
+        ] {
+            assert!(!render(line, false).contains('\x1b'));
+        }
+    }
+
+    #[test]
+    fn server_notices_are_green_and_errors_red() {
+        let notice = render(b"Server: Max joined the party!", true);
+        assert!(notice.starts_with("\x1b[32m"), "{notice:?}");
+        let error = render(b"Server: Error: no such user", true);
+        assert!(error.contains("\x1b[31"), "{error:?}");
+    }
+
+    #[test]
+    fn chat_names_are_coloured_and_text_is_not() {
+        let line = render(b"Max: hello", true);
+        assert!(line.starts_with("\x1b["), "{line:?}");
+        assert!(line.ends_with(": hello"), "{line:?}");
+        assert!(line.contains("Max"));
+    }
+
+    #[test]
+    fn private_and_action_lines_are_styled_apart_from_chat() {
+        let private = render(b"Max (private): psst", true);
+        assert!(private.contains("\x1b[35"), "magenta: {private:?}");
+        let sent = render(b"To Bob (private): psst", true);
+        assert!(sent.contains("\x1b[35"), "magenta: {sent:?}");
+        let action = render(b"* Max waves", true);
+        assert!(action.contains("\x1b[3m"), "italic: {action:?}");
+    }
+
+    #[test]
+    fn a_name_keeps_its_colour_in_any_case() {
+        assert_eq!(name_color("Max"), name_color("max"));
+        let colors: std::collections::HashSet<String> = ["a", "b", "c", "d", "e", "f", "g", "h"]
+            .iter()
+            .map(|n| format!("{:?}", name_color(n)))
+            .collect();
+        assert!(colors.len() > 1, "names spread over several colours");
+    }
+
+    #[test]
+    fn hostile_server_escapes_are_stripped_even_with_color() {
+        let attack = b"Server: \x1b]52;c;ZXZpbA==\x07hi\x1b[2J\r\x9b31m";
+        for color in [true, false] {
+            let shown = render(attack, color);
+            let styling_removed = shown.replace("\x1b[32m", "").replace("\x1b[0m", "");
+            assert!(!styling_removed.contains('\x1b'), "{shown:?}");
+            assert!(
+                !shown.contains('\x07') && !shown.contains('\r'),
+                "{shown:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! The `sockchat` binary: parse the command line, run the subcommand, turn
+//! its result into an exit code. Errors are printed as one line.
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+use sockchat::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => sockchat::server::serve(args).map(|()| ExitCode::SUCCESS),
+        Command::Join(args) => sockchat::client::join(args),
+        Command::Completions(args) => {
+            sockchat::cli::write_completions(
+                args.shell,
+                &mut Cli::command(),
+                &mut std::io::stdout(),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("sockchat: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

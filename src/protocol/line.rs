@@ -1,0 +1,212 @@
+//! Bytes to lines. TCP is a byte stream: one read may hold half a line or
+//! fifty of them, so lines are cut at `\n` (a `\r` before it is dropped), and
+//! a line longer than the cap is thrown away as it streams past instead of
+//! being buffered, so a peer that never sends a newline costs at most `max`
+//! bytes of memory.
+
+/// What the framer found in the byte stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Frame<'a> {
+    /// A whole line without its `\n` / `\r\n`. May hold invalid UTF-8.
+    Line(&'a [u8]),
+    /// A line longer than the cap ended here; its bytes were discarded.
+    TooLong,
+}
+
+/// Splits a byte stream into lines of at most `max` bytes.
+#[derive(Debug)]
+pub struct LineFramer {
+    /// The start of a line whose end has not arrived yet (never over `max`).
+    partial: Vec<u8>,
+    /// The longest line accepted, in bytes, without its line end.
+    max: usize,
+    /// True while skipping the rest of an over-long line.
+    discarding: bool,
+}
+
+impl LineFramer {
+    pub fn new(max: usize) -> Self {
+        LineFramer {
+            partial: Vec::new(),
+            max,
+            discarding: false,
+        }
+    }
+
+    /// Feeds the bytes of one read and calls `on_frame` for every line that
+    /// they complete. Lines that lie wholly inside `data` are passed without
+    /// copying.
+    pub fn feed(&mut self, mut data: &[u8], mut on_frame: impl FnMut(Frame<'_>)) {
+        while !data.is_empty() {
+            let newline = data.iter().position(|&b| b == b'\n');
+            let (piece, rest) = match newline {
+                Some(i) => (&data[..i], Some(&data[i + 1..])),
+                None => (data, None),
+            };
+            match rest {
+                Some(rest) => {
+                    if self.discarding {
+                        self.discarding = false;
+                        on_frame(Frame::TooLong);
+                    } else if self.partial.is_empty() {
+                        match self.check(piece) {
+                            Some(line) => on_frame(Frame::Line(line)),
+                            None => on_frame(Frame::TooLong),
+                        }
+                    } else if self.partial.len() + piece.len() > self.max + 1 {
+                        self.partial.clear();
+                        on_frame(Frame::TooLong);
+                    } else {
+                        self.partial.extend_from_slice(piece);
+                        let mut line = std::mem::take(&mut self.partial);
+                        match self.check(&line) {
+                            Some(l) => on_frame(Frame::Line(l)),
+                            None => on_frame(Frame::TooLong),
+                        }
+                        // Keep the allocation for the next partial line.
+                        line.clear();
+                        self.partial = line;
+                    }
+                    data = rest;
+                }
+                None => {
+                    if !self.discarding {
+                        // `max + 1` leaves room for a `\r` whose `\n` is yet to come.
+                        if self.partial.len() + piece.len() > self.max + 1 {
+                            self.partial.clear();
+                            self.discarding = true;
+                        } else {
+                            self.partial.extend_from_slice(piece);
+                        }
+                    }
+                    data = &[];
+                }
+            }
+        }
+    }
+
+    /// Called at end of stream: the unterminated last line, if any. A peer
+    /// that closes mid-line still said that line (as `nc` does on Ctrl-D).
+    pub fn finish(&mut self) -> Option<Frame<'_>> {
+        if self.discarding {
+            self.discarding = false;
+            return Some(Frame::TooLong);
+        }
+        if self.partial.is_empty() {
+            return None;
+        }
+        let max = self.max;
+        let line = strip_cr(&self.partial);
+        let frame = if line.len() > max {
+            Frame::TooLong
+        } else {
+            Frame::Line(line)
+        };
+        Some(frame)
+    }
+
+    /// Bytes held for an unfinished line.
+    pub fn buffered(&self) -> usize {
+        self.partial.len()
+    }
+
+    /// Drops a trailing `\r` and applies the cap to the line's content.
+    fn check<'a>(&self, piece: &'a [u8]) -> Option<&'a [u8]> {
+        let line = strip_cr(piece);
+        (line.len() <= self.max).then_some(line)
+    }
+}
+
+fn strip_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `chunks` one by one and renders every frame as a string.
+    fn frames(max: usize, chunks: &[&[u8]]) -> Vec<String> {
+        let mut framer = LineFramer::new(max);
+        let mut out = Vec::new();
+        for chunk in chunks {
+            framer.feed(chunk, |f| out.push(render(f)));
+        }
+        if let Some(f) = framer.finish() {
+            out.push(format!("eof:{}", render(f)));
+        }
+        out
+    }
+
+    fn render(frame: Frame<'_>) -> String {
+        match frame {
+            Frame::Line(l) => String::from_utf8_lossy(l).into_owned(),
+            Frame::TooLong => "<too long>".to_string(),
+        }
+    }
+
+    #[test]
+    fn a_line_split_across_reads_is_joined() {
+        assert_eq!(frames(100, &[b"he", b"llo wo", b"rld\n"]), ["hello world"]);
+    }
+
+    #[test]
+    fn many_lines_in_one_read_are_split() {
+        assert_eq!(frames(100, &[b"a\nbb\nccc\n"]), ["a", "bb", "ccc"]);
+    }
+
+    #[test]
+    fn crlf_and_lf_both_end_a_line() {
+        assert_eq!(
+            frames(100, &[b"one\r\ntwo\nthree\r", b"\n"]),
+            ["one", "two", "three"]
+        );
+    }
+
+    #[test]
+    fn a_bare_cr_inside_a_line_is_kept_for_the_sanitizer() {
+        assert_eq!(frames(100, &[b"a\rb\n"]), ["a\rb"]);
+    }
+
+    #[test]
+    fn empty_lines_are_lines() {
+        assert_eq!(frames(100, &[b"\n\r\n"]), ["", ""]);
+    }
+
+    #[test]
+    fn a_line_of_exactly_max_bytes_passes() {
+        assert_eq!(frames(4, &[b"abcd\n"]), ["abcd"]);
+        assert_eq!(frames(4, &[b"ab", b"cd\r\n"]), ["abcd"]);
+    }
+
+    #[test]
+    fn an_over_long_line_is_reported_once_and_the_next_line_survives() {
+        assert_eq!(frames(4, &[b"abcde\nok\n"]), ["<too long>", "ok"]);
+        assert_eq!(
+            frames(4, &[b"abc", b"def", b"ghi", b"\nok\n"]),
+            ["<too long>", "ok"]
+        );
+    }
+
+    #[test]
+    fn an_endless_line_is_never_buffered_past_the_cap() {
+        let mut framer = LineFramer::new(16);
+        let chunk = [b'x'; 1000];
+        let mut frames = 0;
+        for _ in 0..1000 {
+            framer.feed(&chunk, |_| frames += 1);
+            assert!(framer.buffered() <= 17);
+        }
+        assert_eq!(frames, 0);
+        framer.feed(b"\nafter\n", |f| {
+            assert!(matches!(f, Frame::TooLong | Frame::Line(b"after")))
+        });
+    }
+
+    #[test]
+    fn an_unterminated_last_line_is_given_at_eof() {
+        assert_eq!(frames(100, &[b"a\nb"]), ["a", "eof:b"]);
+        assert_eq!(frames(3, &[b"abcdef"]), ["eof:<too long>"]);
+        assert_eq!(frames(100, &[b"a\n"]), ["a"]);
+    }
+}

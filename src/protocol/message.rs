@@ -1,0 +1,345 @@
+//! What a line means. A client's line becomes an [`Input`]; every line the
+//! server sends is written by one function in [`reply`], and [`classify`]
+//! reads such a line back on the client, which colours it. Because a name has
+//! no space and no `:`, and `Server` is reserved, each kind of line has a
+//! shape nothing else can take:
+//!
+//! | line                          | kind                     |
+//! |-------------------------------|--------------------------|
+//! | `Server: text`                | notice                   |
+//! | `Server: Error: text`         | error (to one client)    |
+//! | `Max: text`                   | chat                     |
+//! | `Max (private): text`         | private message received |
+//! | `To Bob (private): text`      | private message sent     |
+//! | `* Max text`                  | action (`/me`)           |
+
+/// A line typed by a logged-in client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input<'a> {
+    /// Nothing but whitespace: ignored.
+    Empty,
+    /// Chat to everyone else (`//x` arrives here as `/x`).
+    Chat(&'a str),
+    Help,
+    Who,
+    Nick(&'a str),
+    Msg {
+        to: &'a str,
+        text: &'a str,
+    },
+    Me(&'a str),
+    Quit,
+    /// A known command used wrongly; the text says how to use it.
+    Usage(&'static str),
+    /// `/something` that is not a command; holds the command word.
+    Unknown(&'a str),
+}
+
+/// Parses one (sanitized) line from a logged-in client.
+pub fn parse_input(line: &str) -> Input<'_> {
+    if line.trim().is_empty() {
+        return Input::Empty;
+    }
+    let Some(command) = line.strip_prefix('/') else {
+        return Input::Chat(line);
+    };
+    if command.starts_with('/') {
+        return Input::Chat(command);
+    }
+    let (word, rest) = match command.split_once(' ') {
+        Some((word, rest)) => (word, rest.trim()),
+        None => (command, ""),
+    };
+    match word.to_ascii_lowercase().as_str() {
+        "help" => Input::Help,
+        "who" => Input::Who,
+        "quit" => Input::Quit,
+        "nick" if rest.is_empty() => Input::Usage(reply::NICK_USAGE),
+        "nick" => Input::Nick(rest),
+        "me" if rest.is_empty() => Input::Usage(reply::ME_USAGE),
+        "me" => Input::Me(rest),
+        "msg" => match rest.split_once(' ') {
+            Some((to, text)) if !text.trim().is_empty() => Input::Msg {
+                to,
+                text: text.trim_start(),
+            },
+            _ => Input::Usage(reply::MSG_USAGE),
+        },
+        _ => Input::Unknown(word),
+    }
+}
+
+/// Every line the server sends, in one place (each without its `\n`).
+pub mod reply {
+    pub const SERVER_PREFIX: &str = "Server: ";
+    pub const ERROR_PREFIX: &str = "Server: Error: ";
+    pub const LOGGED_IN_PREFIX: &str = "Server: You are logged in as: ";
+
+    pub const GREETING: &str = "Server: Welcome to sockchat! Type a username and press Enter.";
+    pub const NICK_USAGE: &str = "usage: /nick NEW_NAME";
+    pub const ME_USAGE: &str = "usage: /me TEXT";
+    pub const MSG_USAGE: &str = "usage: /msg NAME TEXT";
+    pub const BYE: &str = "Server: Bye!";
+    pub const SHUTTING_DOWN: &str = "Server: shutting down";
+    pub const LOGIN_FIRST: &str = "Server: Error: log in first: type a username (/quit leaves)";
+
+    pub const HELP: &[&str] = &[
+        "Server: Commands:",
+        "Server:   /who             who is online",
+        "Server:   /nick NEW_NAME   change your name",
+        "Server:   /msg NAME TEXT   send TEXT to NAME only",
+        "Server:   /me TEXT         an action, shown as: * YourName TEXT",
+        "Server:   /quit            leave the room",
+        "Server:   //TEXT           send a line that starts with /",
+    ];
+
+    pub fn logged_in(name: &str) -> String {
+        format!("{LOGGED_IN_PREFIX}{name}")
+    }
+    pub fn joined(name: &str) -> String {
+        format!("Server: {name} joined the party!")
+    }
+    pub fn left(name: &str) -> String {
+        format!("Server: {name} left the party.")
+    }
+    pub fn renamed(old: &str, new: &str) -> String {
+        format!("Server: {old} is now known as {new}.")
+    }
+    pub fn renamed_self(new: &str) -> String {
+        format!("Server: You are now known as: {new}")
+    }
+    pub fn who<'a>(names: impl ExactSizeIterator<Item = &'a str>) -> String {
+        let count = names.len();
+        let list: Vec<&str> = names.collect();
+        format!("Server: Online ({count}): {}", list.join(", "))
+    }
+    pub fn chat(from: &str, text: &str) -> String {
+        format!("{from}: {text}")
+    }
+    pub fn private_from(from: &str, text: &str) -> String {
+        format!("{from} (private): {text}")
+    }
+    pub fn private_to(to: &str, text: &str) -> String {
+        format!("To {to} (private): {text}")
+    }
+    pub fn action(name: &str, text: &str) -> String {
+        format!("* {name} {text}")
+    }
+    pub fn error(why: impl std::fmt::Display) -> String {
+        format!("{ERROR_PREFIX}{why}")
+    }
+    pub fn line_too_long(max: usize) -> String {
+        error(format!("line too long (over {max} bytes); it was not sent"))
+    }
+    pub fn too_fast(rate: u32, burst: u32) -> String {
+        error(format!(
+            "you are sending too fast ({rate} messages a second, bursts of {burst}); messages are being dropped"
+        ))
+    }
+    pub fn dropped(count: u64) -> String {
+        let s = if count == 1 { "" } else { "s" };
+        error(format!("{count} message{s} dropped for sending too fast"))
+    }
+    pub fn login_timeout(secs: u64) -> String {
+        error(format!("no username given within {secs} s; closing"))
+    }
+    pub fn room_full(max: usize) -> String {
+        error(format!(
+            "the room is full ({max} connections); try again later"
+        ))
+    }
+}
+
+/// A line received from the server, as the client shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerLine<'a> {
+    /// `Server: You are logged in as: NAME`
+    LoggedIn(&'a str),
+    /// `Server: Error: TEXT`
+    Error(&'a str),
+    /// `Server: TEXT`
+    Notice(&'a str),
+    Chat {
+        from: &'a str,
+        text: &'a str,
+    },
+    PrivateFrom {
+        from: &'a str,
+        text: &'a str,
+    },
+    PrivateTo {
+        to: &'a str,
+        text: &'a str,
+    },
+    Action {
+        name: &'a str,
+        text: &'a str,
+    },
+    /// Anything else (another server, a newer version): shown plain.
+    Other(&'a str),
+}
+
+/// Tells what kind of line the server sent, by its shape alone.
+pub fn classify(line: &str) -> ServerLine<'_> {
+    if let Some(name) = line.strip_prefix(reply::LOGGED_IN_PREFIX) {
+        return ServerLine::LoggedIn(name);
+    }
+    if let Some(text) = line.strip_prefix(reply::ERROR_PREFIX) {
+        return ServerLine::Error(text);
+    }
+    if let Some(text) = line.strip_prefix(reply::SERVER_PREFIX) {
+        return ServerLine::Notice(text);
+    }
+    if let Some(rest) = line.strip_prefix("* ") {
+        if let Some((name, text)) = rest.split_once(' ') {
+            if is_name_shaped(name) {
+                return ServerLine::Action { name, text };
+            }
+        }
+        return ServerLine::Other(line);
+    }
+    let Some((head, text)) = line.split_once(": ") else {
+        return ServerLine::Other(line);
+    };
+    let words: Vec<&str> = head.split(' ').collect();
+    match words.as_slice() {
+        [from] if is_name_shaped(from) => ServerLine::Chat { from, text },
+        [from, "(private)"] if is_name_shaped(from) => ServerLine::PrivateFrom { from, text },
+        ["To", to, "(private)"] if is_name_shaped(to) => ServerLine::PrivateTo { to, text },
+        _ => ServerLine::Other(line),
+    }
+}
+
+fn is_name_shaped(word: &str) -> bool {
+    !word.is_empty() && !word.contains(':') && !word.chars().any(char::is_whitespace)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_text_is_chat() {
+        assert_eq!(parse_input("hello there"), Input::Chat("hello there"));
+        assert_eq!(parse_input("  "), Input::Empty);
+        assert_eq!(parse_input(""), Input::Empty);
+    }
+
+    #[test]
+    fn double_slash_escapes_a_leading_slash() {
+        assert_eq!(parse_input("//shrug"), Input::Chat("/shrug"));
+        assert_eq!(parse_input("///x"), Input::Chat("//x"));
+    }
+
+    #[test]
+    fn commands_parse_with_their_arguments() {
+        assert_eq!(parse_input("/help"), Input::Help);
+        assert_eq!(parse_input("/WHO"), Input::Who);
+        assert_eq!(parse_input("/quit"), Input::Quit);
+        assert_eq!(parse_input("/nick  Maxi "), Input::Nick("Maxi"));
+        assert_eq!(parse_input("/me waves hello"), Input::Me("waves hello"));
+        assert_eq!(
+            parse_input("/msg Bob  psst, over here"),
+            Input::Msg {
+                to: "Bob",
+                text: "psst, over here"
+            }
+        );
+    }
+
+    #[test]
+    fn commands_missing_arguments_get_their_usage() {
+        assert_eq!(parse_input("/nick"), Input::Usage(reply::NICK_USAGE));
+        assert_eq!(parse_input("/me   "), Input::Usage(reply::ME_USAGE));
+        assert_eq!(parse_input("/msg Bob"), Input::Usage(reply::MSG_USAGE));
+        assert_eq!(parse_input("/msg Bob   "), Input::Usage(reply::MSG_USAGE));
+        assert_eq!(parse_input("/msg"), Input::Usage(reply::MSG_USAGE));
+    }
+
+    #[test]
+    fn unknown_commands_are_named() {
+        assert_eq!(parse_input("/dance now"), Input::Unknown("dance"));
+        assert_eq!(parse_input("/"), Input::Unknown(""));
+    }
+
+    #[test]
+    fn every_reply_classifies_as_its_own_kind() {
+        use ServerLine::*;
+        assert_eq!(classify(&reply::logged_in("Max")), LoggedIn("Max"));
+        assert_eq!(
+            classify(&reply::joined("Max")),
+            Notice("Max joined the party!")
+        );
+        assert_eq!(classify(&reply::left("Max")), Notice("Max left the party."));
+        assert_eq!(classify(reply::GREETING), Notice(&reply::GREETING[8..]));
+        assert_eq!(
+            classify(&reply::error("no such user")),
+            Error("no such user")
+        );
+        assert_eq!(
+            classify(&reply::chat("Max", "hi: there")),
+            Chat {
+                from: "Max",
+                text: "hi: there"
+            }
+        );
+        assert_eq!(
+            classify(&reply::private_from("Max", "psst")),
+            PrivateFrom {
+                from: "Max",
+                text: "psst"
+            }
+        );
+        assert_eq!(
+            classify(&reply::private_to("Bob", "psst")),
+            PrivateTo {
+                to: "Bob",
+                text: "psst"
+            }
+        );
+        assert_eq!(
+            classify(&reply::action("Max", "waves")),
+            Action {
+                name: "Max",
+                text: "waves"
+            }
+        );
+        assert_eq!(
+            classify(&reply::who(["a", "b"].into_iter())),
+            Notice("Online (2): a, b")
+        );
+    }
+
+    #[test]
+    fn names_that_look_like_markers_still_classify_as_chat() {
+        use ServerLine::*;
+        assert_eq!(
+            classify(&reply::chat("To", "x")),
+            Chat {
+                from: "To",
+                text: "x"
+            }
+        );
+        assert_eq!(
+            classify(&reply::chat("*", "x")),
+            Chat {
+                from: "*",
+                text: "x"
+            }
+        );
+        assert_eq!(
+            classify(&reply::chat("(private)", "x")),
+            Chat {
+                from: "(private)",
+                text: "x"
+            }
+        );
+    }
+
+    #[test]
+    fn lines_of_no_known_shape_are_other() {
+        assert_eq!(classify("hello world"), ServerLine::Other("hello world"));
+        assert_eq!(classify("two words: x"), ServerLine::Other("two words: x"));
+        assert_eq!(classify("* "), ServerLine::Other("* "));
+    }
+}

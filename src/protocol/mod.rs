@@ -1,0 +1,10 @@
+//! The wire protocol, as pure code: no sockets, no tasks, no terminal.
+//!
+//! Bytes become lines in [`line`], lines are cleaned in [`sanitize`], a
+//! client's line becomes an [`message::Input`], and every line the server
+//! sends is built (and classified again by the client) in [`message`].
+
+pub mod line;
+pub mod message;
+pub mod name;
+pub mod sanitize;

@@ -1,0 +1,113 @@
+//! The one task that owns the room. Connection tasks send it [`Event`]s
+//! over a bounded channel; it applies them to the [`Room`], whose
+//! deliveries append to each recipient's [`Outbox`] without ever waiting.
+//! A recipient whose outbox is full is disconnected on the spot, so a slow
+//! reader can cost only its own connection, never the room's pace.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use futures::channel::mpsc;
+use futures::StreamExt;
+
+use super::log::Log;
+use super::outbox::{End, Outbox};
+use super::room::{ClientId, Happened, Mailbox, Room};
+use crate::protocol::message::reply;
+
+/// What connection tasks tell the broker.
+pub enum Event {
+    /// A new connection, with the queue its writer drains.
+    Connect { id: ClientId, peer: Peer },
+    /// One sanitized line from the client.
+    Line { id: ClientId, text: String },
+    /// The connection is gone; `why` is for the log when it failed.
+    Disconnect { id: ClientId, why: Option<String> },
+    /// The server is stopping: tell everyone, flush, close.
+    Shutdown,
+}
+
+/// The broker's handle on one connection.
+pub struct Peer {
+    pub addr: SocketAddr,
+    pub outbox: Arc<Outbox>,
+    /// Set once the client logs in; its reader then stops the login clock.
+    pub logged_in: Arc<AtomicBool>,
+}
+
+impl Mailbox for Peer {
+    fn deliver(&self, line: &str) -> bool {
+        self.outbox.push(line.as_bytes()).is_ok()
+    }
+}
+
+/// The line a client gets when it is cut off for not reading.
+pub const TOO_SLOW: &str =
+    "Server: Error: you are disconnected: you fell too far behind reading messages";
+
+/// Runs until a [`Event::Shutdown`] or until every sender is gone.
+pub async fn broker_loop(mut events: mpsc::Receiver<Event>, greeting: Vec<String>, log: Log) {
+    let greeting: Vec<&str> = greeting.iter().map(String::as_str).collect();
+    let mut room: Room<Peer> = Room::new();
+    let mut relayed: u64 = 0;
+    while let Some(event) = events.next().await {
+        match event {
+            Event::Connect { id, peer } => room.connect(id, peer, &greeting),
+            Event::Line { id, text } => match room.line(id, &text) {
+                Happened::Nothing => {}
+                Happened::Relayed => relayed += 1,
+                Happened::LoggedIn(name) => {
+                    if let Some(peer) = room.mailbox(id) {
+                        peer.logged_in.store(true, Ordering::Relaxed);
+                        log.good(format!("Server: {name} joined the party! ({})", peer.addr));
+                    }
+                }
+                Happened::LoginRefused(why) => {
+                    if let Some(peer) = room.mailbox(id) {
+                        log.warn(format!("Server: login refused for {}: {why}", peer.addr));
+                    }
+                }
+                Happened::Renamed { old, new } => {
+                    log.good(format!("Server: {old} is now known as {new}."));
+                }
+                Happened::Quit => leave(&mut room, id, End::Flush, None, &log),
+            },
+            Event::Disconnect { id, why } => leave(&mut room, id, End::Flush, why, &log),
+            Event::Shutdown => {
+                room.tell_everyone(reply::SHUTTING_DOWN);
+                for peer in room.mailboxes() {
+                    peer.outbox.end(End::Flush);
+                }
+                return;
+            }
+        }
+        // Leaving can overflow someone else's queue in turn: repeat until none.
+        loop {
+            let overflowed = room.take_overflowed();
+            if overflowed.is_empty() {
+                break;
+            }
+            for id in overflowed {
+                let end = End::Drop(TOO_SLOW.to_string());
+                let why = Some("send queue full: the client is not reading".to_string());
+                leave(&mut room, id, end, why, &log);
+            }
+        }
+        log.status(room.online(), relayed);
+    }
+}
+
+/// Takes a connection out of the room, ends its writer and logs why.
+fn leave(room: &mut Room<Peer>, id: ClientId, end: End, why: Option<String>, log: &Log) {
+    let Some(left) = room.leave(id) else { return };
+    left.mailbox.outbox.end(end);
+    let addr = left.mailbox.addr;
+    if let Some(why) = why {
+        log.error(format!("Server: connection {addr} failed: {why}"));
+    }
+    match left.name {
+        Some(name) => log.warn(format!("Server: {name} left the party. ({addr})")),
+        None => log.warn(format!("Server: {addr} disconnected before logging in")),
+    }
+}

@@ -1,0 +1,280 @@
+//! `sockchat serve`: the accept loop, and start-up and shutdown around it.
+//!
+//! Tasks: one accept loop (here), one broker that owns the room
+//! ([`broker`]), and per connection a reader and a writer ([`peer`]).
+
+pub mod broker;
+pub mod log;
+pub mod outbox;
+pub mod peer;
+pub mod rate;
+pub mod room;
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use futures::channel::mpsc;
+use futures::future::{self, Either};
+use futures::{SinkExt, StreamExt};
+
+use crate::cli::ServeArgs;
+use crate::protocol::message::reply;
+use crate::runtime::{self, TcpListener, TcpStream, WriteExt};
+use broker::{broker_loop, Event};
+use log::Log;
+
+/// The server's limits (see `sockchat serve --help`).
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub max_line_bytes: usize,
+    pub max_clients: usize,
+    pub login_timeout: Duration,
+    pub send_queue: usize,
+    pub rate: u32,
+    pub burst: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_line_bytes: 4096,
+            max_clients: 10_000,
+            login_timeout: Duration::from_secs(60),
+            send_queue: 1 << 20,
+            rate: 20,
+            burst: 40,
+        }
+    }
+}
+
+impl From<&ServeArgs> for Config {
+    fn from(args: &ServeArgs) -> Self {
+        Config {
+            max_line_bytes: args.max_line_bytes as usize,
+            max_clients: args.max_clients as usize,
+            login_timeout: args.login_timeout(),
+            send_queue: args.send_queue as usize,
+            rate: args.rate,
+            burst: args.burst,
+        }
+    }
+}
+
+/// Lines waiting for the broker, from all connections together. When it is
+/// full, readers wait, and TCP pushes back on the clients.
+const EVENT_QUEUE: usize = 1024;
+
+/// The most time shutdown spends flushing queued lines to clients.
+const SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
+
+/// How long to back off when `accept` fails (e.g. out of file descriptors).
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Serves the room on `listener` until `shutdown` resolves, then tells every
+/// client, flushes for a bounded time and returns.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    log: Log,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let config = Arc::new(config);
+    let (events, broker_events) = mpsc::channel(EVENT_QUEUE);
+    let greeting = vec![reply::GREETING.to_string()];
+    let broker = runtime::spawn(broker_loop(broker_events, greeting, log.clone()));
+    // Every connection task holds a clone of `alive`; when the last is
+    // dropped, `all_done` ends. That is how shutdown waits for them.
+    let (alive, mut all_done) = mpsc::channel::<()>(0);
+    let connections = Arc::new(AtomicUsize::new(0));
+    let mut next_id = 0;
+
+    futures::pin_mut!(shutdown);
+    loop {
+        let accepted = match future::select(Box::pin(listener.accept()), shutdown.as_mut()).await {
+            Either::Left((accepted, _)) => accepted,
+            Either::Right(((), _)) => break,
+        };
+        let (stream, addr) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                log.error(format!("Server: accept failed: {e}; retrying"));
+                runtime::sleep(ACCEPT_BACKOFF).await;
+                continue;
+            }
+        };
+        next_id += 1;
+        if connections.load(Ordering::Relaxed) >= config.max_clients {
+            log.warn(format!(
+                "Server: refused {addr}: room full ({} connections)",
+                config.max_clients
+            ));
+            runtime::spawn(refuse(stream, config.max_clients));
+            continue;
+        }
+        log.good(format!("Server: Connection from {addr}"));
+        tune(&stream, &log);
+        let count = Counted::new(connections.clone());
+        let alive = alive.clone();
+        let task = peer::connection(next_id, stream, addr, events.clone(), config.clone());
+        runtime::spawn(async move {
+            task.await;
+            drop((count, alive));
+        });
+    }
+
+    // Shutdown, in order: stop accepting (drop the listener); the broker
+    // tells everyone and ends every outbox; each writer flushes, sends FIN
+    // and closes; then the connection tasks end. Wait for them, bounded.
+    drop(listener);
+    let mut events = events;
+    let _ = events.send(Event::Shutdown).await;
+    drop(events);
+    broker.await;
+    drop(alive);
+    let _ = runtime::timeout(SHUTDOWN_FLUSH + Duration::from_millis(500), all_done.next()).await;
+    Ok(())
+}
+
+/// Nagle off: lines go out as soon as the writer has them (the writer
+/// batches by itself). Keepalive on: a peer that vanished without a FIN is
+/// found and its connection cleaned up.
+fn tune(stream: &TcpStream, log: &Log) {
+    if let Err(e) = stream.set_nodelay(true) {
+        log.error(format!("Server: could not set TCP_NODELAY: {e}"));
+    }
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(Duration::from_secs(60))
+        .with_interval(Duration::from_secs(10))
+        .with_retries(5);
+    if let Err(e) = runtime::set_keepalive(stream, &keepalive) {
+        log.error(format!("Server: could not enable TCP keepalive: {e}"));
+    }
+}
+
+/// Tells a connection over the limit why, and closes it.
+async fn refuse(mut stream: TcpStream, max: usize) {
+    let line = format!("{}\n", reply::room_full(max));
+    let _ = runtime::timeout(Duration::from_secs(1), stream.write_all(line.as_bytes())).await;
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+}
+
+/// Counts a live connection for as long as it is held.
+struct Counted(Arc<AtomicUsize>);
+
+impl Counted {
+    fn new(count: Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Counted(count)
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// `sockchat serve`: bind, print where the room is, serve until Ctrl-C.
+pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let color = crate::color_allowed(std::io::stderr());
+    let status = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let addr = format!("{}:{}", bracket_v6(&args.host), args.port);
+    runtime::block_on(async {
+        let listener = TcpListener::bind(&addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        let local = listener
+            .local_addr()
+            .with_context(|| format!("cannot read the address bound for {addr}"))?;
+        print_banner(local);
+        let log = Log::console(color, status);
+        let shutdown =
+            signals::shutdown_requested().context("cannot install the Ctrl-C handler")?;
+        let result = run(listener, Config::from(&args), log.clone(), shutdown).await;
+        log.finish();
+        result.context("server failed")
+    })
+}
+
+mod signals {
+    //! SIGINT/SIGTERM: the first asks for a graceful shutdown, a second
+    //! one exits at once.
+    use futures::channel::oneshot;
+    use futures::FutureExt;
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    use signal_hook::iterator::Signals;
+
+    pub fn shutdown_requested() -> std::io::Result<impl std::future::Future<Output = ()>> {
+        let mut signals = Signals::new([SIGINT, SIGTERM])?;
+        let (tx, rx) = oneshot::channel::<()>();
+        std::thread::spawn(move || {
+            let mut first = Some(tx);
+            for _ in signals.forever() {
+                match first.take() {
+                    Some(tx) => {
+                        eprintln!("Server: shutting down (Ctrl-C again to quit at once)");
+                        let _ = tx.send(());
+                    }
+                    None => std::process::exit(130),
+                }
+            }
+        });
+        Ok(rx.map(|_| ()))
+    }
+}
+
+/// `::1` must be written `[::1]` before `:port`.
+fn bracket_v6(host: &str) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    }
+}
+
+/// Says where the room is; for an all-interfaces bind, the addresses others can use.
+fn print_banner(local: SocketAddr) {
+    println!("Server is running on: {local}");
+    if local.ip().is_unspecified() {
+        let mut any = false;
+        for ip in addresses::reachable(local.is_ipv6()) {
+            if !any {
+                println!("Others can join with:");
+                any = true;
+            }
+            println!("  sockchat join --host {ip} --port {}", local.port());
+        }
+        if !any {
+            println!(
+                "Join from this machine with: sockchat join --port {}",
+                local.port()
+            );
+        }
+    }
+}
+
+mod addresses {
+    //! This machine's addresses, from its network interfaces.
+    use std::net::IpAddr;
+
+    /// Non-loopback addresses of the machine (IPv6 ones too when `v6`).
+    pub fn reachable(v6: bool) -> Vec<IpAddr> {
+        let Ok(interfaces) = if_addrs::get_if_addrs() else {
+            return Vec::new();
+        };
+        let mut ips: Vec<IpAddr> = interfaces
+            .iter()
+            .filter(|i| !i.is_loopback())
+            .map(|i| i.ip())
+            .filter(|ip| v6 || ip.is_ipv4())
+            .collect();
+        ips.sort();
+        ips.dedup();
+        ips
+    }
+}

@@ -1,0 +1,516 @@
+//! The chat rules, without sockets: who is logged in under which name, and
+//! who receives what for each line. The broker owns one `Room` and feeds it
+//! events; tests feed it directly. Delivery goes through [`Mailbox`], which
+//! never waits: a client whose mailbox is full is noted in `overflowed` and
+//! the broker disconnects it after the event.
+
+use std::collections::HashMap;
+
+use crate::protocol::message::{parse_input, reply, Input};
+use crate::protocol::name::Name;
+
+/// Identifies one connection for its whole life (never reused).
+pub type ClientId = u64;
+
+/// Where a client's lines go.
+pub trait Mailbox {
+    /// Queues one line (without its `\n`). False when the queue is full.
+    fn deliver(&self, line: &str) -> bool;
+}
+
+/// What a line did, for the server's log and for the connection's fate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Happened {
+    Nothing,
+    /// The client logged in under this name.
+    LoggedIn(Name),
+    /// A login attempt was refused; the client was told why.
+    LoginRefused(String),
+    Renamed {
+        old: Name,
+        new: Name,
+    },
+    /// A chat, private message or action went out.
+    Relayed,
+    /// The client asked to leave: close the connection.
+    Quit,
+}
+
+/// A connection that left the room.
+pub struct Left<M> {
+    pub mailbox: M,
+    /// Its name, if it had logged in.
+    pub name: Option<Name>,
+}
+
+struct Client<M> {
+    mailbox: M,
+    /// None until the client has logged in.
+    name: Option<Name>,
+}
+
+/// The room: every connection, and the names of those logged in.
+pub struct Room<M> {
+    clients: HashMap<ClientId, Client<M>>,
+    /// Case-folded name → its owner.
+    names: HashMap<String, ClientId>,
+    /// Logged-in clients, in login order (the order of `/who`).
+    members: Vec<ClientId>,
+    /// Clients whose mailbox was full during the last event.
+    overflowed: Vec<ClientId>,
+}
+
+impl<M: Mailbox> Default for Room<M> {
+    fn default() -> Self {
+        Room {
+            clients: HashMap::new(),
+            names: HashMap::new(),
+            members: Vec::new(),
+            overflowed: Vec::new(),
+        }
+    }
+}
+
+impl<M: Mailbox> Room<M> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A new connection: greet it; it is not a member until it logs in.
+    pub fn connect(&mut self, id: ClientId, mailbox: M, greeting: &[&str]) {
+        let client = Client {
+            mailbox,
+            name: None,
+        };
+        self.clients.insert(id, client);
+        for line in greeting {
+            self.tell(id, line);
+        }
+    }
+
+    /// Logged-in clients.
+    pub fn online(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Connections, logged in or not.
+    pub fn connections(&self) -> usize {
+        self.clients.len()
+    }
+
+    pub fn name_of(&self, id: ClientId) -> Option<&Name> {
+        self.clients.get(&id).and_then(|c| c.name.as_ref())
+    }
+
+    pub fn is_logged_in(&self, id: ClientId) -> bool {
+        self.name_of(id).is_some()
+    }
+
+    /// Clients to disconnect because their mailbox overflowed (each once).
+    pub fn take_overflowed(&mut self) -> Vec<ClientId> {
+        let mut ids = std::mem::take(&mut self.overflowed);
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    /// One sanitized line from a client.
+    pub fn line(&mut self, id: ClientId, text: &str) -> Happened {
+        let Some(client) = self.clients.get(&id) else {
+            return Happened::Nothing;
+        };
+        match client.name.clone() {
+            None => self.login(id, text),
+            Some(name) => self.command(id, name, parse_input(text)),
+        }
+    }
+
+    /// A connection ended: forgets it and, if it was logged in, tells
+    /// everyone else. None when the connection had already left.
+    pub fn leave(&mut self, id: ClientId) -> Option<Left<M>> {
+        let client = self.clients.remove(&id)?;
+        if let Some(name) = &client.name {
+            self.names.remove(&name.key());
+            self.members.retain(|&m| m != id);
+            self.broadcast(id, &reply::left(name.as_str()));
+        }
+        Some(Left {
+            mailbox: client.mailbox,
+            name: client.name,
+        })
+    }
+
+    /// Every connection's mailbox.
+    pub fn mailboxes(&self) -> impl Iterator<Item = &M> {
+        self.clients.values().map(|c| &c.mailbox)
+    }
+
+    pub fn mailbox(&self, id: ClientId) -> Option<&M> {
+        self.clients.get(&id).map(|c| &c.mailbox)
+    }
+
+    /// Sends one line to every connection, logged in or not.
+    pub fn tell_everyone(&mut self, line: &str) {
+        let ids: Vec<ClientId> = self.clients.keys().copied().collect();
+        for id in ids {
+            self.tell(id, line);
+        }
+    }
+
+    /// Sends one line to one connection.
+    pub fn tell(&mut self, id: ClientId, line: &str) {
+        if let Some(client) = self.clients.get(&id) {
+            if !client.mailbox.deliver(line) {
+                self.overflowed.push(id);
+            }
+        }
+    }
+
+    fn login(&mut self, id: ClientId, text: &str) -> Happened {
+        if text.trim().is_empty() {
+            return Happened::Nothing;
+        }
+        match parse_input(text) {
+            Input::Quit => return Happened::Quit,
+            Input::Help => {
+                self.tell(id, reply::LOGIN_FIRST);
+                return Happened::Nothing;
+            }
+            _ => {}
+        }
+        let name = match Name::parse(text) {
+            Ok(name) => name,
+            Err(why) => {
+                let why = format!("{why}; type another username");
+                self.tell(id, &reply::error(&why));
+                return Happened::LoginRefused(why);
+            }
+        };
+        if self.names.contains_key(&name.key()) {
+            let why = format!("the name {name} is taken; type another username");
+            self.tell(id, &reply::error(&why));
+            return Happened::LoginRefused(why);
+        }
+        self.names.insert(name.key(), id);
+        self.members.push(id);
+        if let Some(client) = self.clients.get_mut(&id) {
+            client.name = Some(name.clone());
+        }
+        self.tell(id, &reply::logged_in(name.as_str()));
+        self.broadcast(id, &reply::joined(name.as_str()));
+        Happened::LoggedIn(name)
+    }
+
+    fn command(&mut self, id: ClientId, name: Name, input: Input<'_>) -> Happened {
+        match input {
+            Input::Empty => Happened::Nothing,
+            Input::Chat(text) => {
+                self.broadcast(id, &reply::chat(name.as_str(), text));
+                Happened::Relayed
+            }
+            Input::Me(text) => {
+                self.broadcast(id, &reply::action(name.as_str(), text));
+                Happened::Relayed
+            }
+            Input::Msg { to, text } => self.private(id, &name, to, text),
+            Input::Help => {
+                for line in reply::HELP {
+                    self.tell(id, line);
+                }
+                Happened::Nothing
+            }
+            Input::Who => {
+                let names = self
+                    .members
+                    .iter()
+                    .filter_map(|m| self.clients.get(m)?.name.as_ref())
+                    .map(Name::as_str);
+                let line = reply::who(names.collect::<Vec<_>>().into_iter());
+                self.tell(id, &line);
+                Happened::Nothing
+            }
+            Input::Nick(new) => self.rename(id, name, new),
+            Input::Quit => {
+                self.tell(id, reply::BYE);
+                Happened::Quit
+            }
+            Input::Usage(usage) => {
+                self.tell(id, &reply::error(usage));
+                Happened::Nothing
+            }
+            Input::Unknown(word) => {
+                let why = format!("unknown command /{word}; type /help for the list");
+                self.tell(id, &reply::error(why));
+                Happened::Nothing
+            }
+        }
+    }
+
+    fn private(&mut self, id: ClientId, from: &Name, to: &str, text: &str) -> Happened {
+        let target = Name::parse(to)
+            .ok()
+            .and_then(|n| self.names.get(&n.key()).copied());
+        let Some(target) = target else {
+            self.tell(id, &reply::error(format!("no user named {to} is online")));
+            return Happened::Nothing;
+        };
+        let to_name = self.name_of(target).map(|n| n.as_str().to_string());
+        let to_name = to_name.unwrap_or_else(|| to.to_string());
+        self.tell(target, &reply::private_from(from.as_str(), text));
+        self.tell(id, &reply::private_to(&to_name, text));
+        Happened::Relayed
+    }
+
+    fn rename(&mut self, id: ClientId, old: Name, new: &str) -> Happened {
+        let new = match Name::parse(new) {
+            Ok(new) => new,
+            Err(why) => {
+                self.tell(id, &reply::error(why));
+                return Happened::Nothing;
+            }
+        };
+        if new == old {
+            self.tell(id, &reply::renamed_self(new.as_str()));
+            return Happened::Nothing;
+        }
+        // A change of case only (max → Max) keeps the same key.
+        match self.names.get(&new.key()) {
+            Some(&owner) if owner != id => {
+                self.tell(id, &reply::error(format!("the name {new} is taken")));
+                return Happened::Nothing;
+            }
+            _ => {}
+        }
+        self.names.remove(&old.key());
+        self.names.insert(new.key(), id);
+        if let Some(client) = self.clients.get_mut(&id) {
+            client.name = Some(new.clone());
+        }
+        self.tell(id, &reply::renamed_self(new.as_str()));
+        self.broadcast(id, &reply::renamed(old.as_str(), new.as_str()));
+        Happened::Renamed { old, new }
+    }
+
+    /// Sends a line to every logged-in client but `except`.
+    fn broadcast(&mut self, except: ClientId, line: &str) {
+        for &member in &self.members {
+            if member == except {
+                continue;
+            }
+            if let Some(client) = self.clients.get(&member) {
+                if !client.mailbox.deliver(line) {
+                    self.overflowed.push(member);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    /// A mailbox that records lines and holds at most `cap` of them.
+    #[derive(Clone)]
+    struct Inbox {
+        lines: Rc<RefCell<Vec<String>>>,
+        cap: usize,
+    }
+
+    impl Mailbox for Inbox {
+        fn deliver(&self, line: &str) -> bool {
+            let mut lines = self.lines.borrow_mut();
+            if lines.len() >= self.cap {
+                return false;
+            }
+            lines.push(line.to_string());
+            true
+        }
+    }
+
+    impl Inbox {
+        fn take(&self) -> Vec<String> {
+            std::mem::take(&mut self.lines.borrow_mut())
+        }
+    }
+
+    fn room_with(names: &[&str]) -> (Room<Inbox>, Vec<Inbox>) {
+        let mut room = Room::new();
+        let mut inboxes = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            let inbox = Inbox {
+                lines: Rc::default(),
+                cap: usize::MAX,
+            };
+            room.connect(i as ClientId, inbox.clone(), &[reply::GREETING]);
+            assert!(matches!(
+                room.line(i as ClientId, name),
+                Happened::LoggedIn(_)
+            ));
+            inboxes.push(inbox);
+        }
+        for inbox in &inboxes {
+            inbox.take();
+        }
+        (room, inboxes)
+    }
+
+    #[test]
+    fn login_greets_confirms_and_announces() {
+        let (mut room, inboxes) = room_with(&["Max"]);
+        let mahtab = Inbox {
+            lines: Rc::default(),
+            cap: usize::MAX,
+        };
+        room.connect(7, mahtab.clone(), &[reply::GREETING]);
+        assert_eq!(mahtab.take(), [reply::GREETING]);
+        assert_eq!(
+            room.line(7, "Mahtab"),
+            Happened::LoggedIn(Name::parse("Mahtab").unwrap())
+        );
+        assert_eq!(mahtab.take(), ["Server: You are logged in as: Mahtab"]);
+        assert_eq!(inboxes[0].take(), ["Server: Mahtab joined the party!"]);
+    }
+
+    #[test]
+    fn a_taken_name_is_refused_in_any_case_and_another_may_be_tried() {
+        let (mut room, _) = room_with(&["Max"]);
+        let late = Inbox {
+            lines: Rc::default(),
+            cap: usize::MAX,
+        };
+        room.connect(9, late.clone(), &[]);
+        assert!(matches!(room.line(9, "mAx"), Happened::LoginRefused(_)));
+        assert_eq!(
+            late.take(),
+            ["Server: Error: the name mAx is taken; type another username"]
+        );
+        assert!(matches!(room.line(9, "Max2"), Happened::LoggedIn(_)));
+    }
+
+    #[test]
+    fn chat_goes_to_everyone_but_the_sender() {
+        let (mut room, inboxes) = room_with(&["A", "B", "C"]);
+        assert_eq!(room.line(1, "hello"), Happened::Relayed);
+        assert_eq!(inboxes[0].take(), ["B: hello"]);
+        assert!(inboxes[1].take().is_empty());
+        assert_eq!(inboxes[2].take(), ["B: hello"]);
+    }
+
+    #[test]
+    fn clients_not_logged_in_hear_nothing() {
+        let (mut room, _) = room_with(&["A"]);
+        let pending = Inbox {
+            lines: Rc::default(),
+            cap: usize::MAX,
+        };
+        room.connect(5, pending.clone(), &[]);
+        room.line(0, "secret plans");
+        assert!(pending.take().is_empty());
+    }
+
+    #[test]
+    fn leave_is_announced_once_and_frees_the_name() {
+        let (mut room, inboxes) = room_with(&["A", "B"]);
+        let left = room.leave(1).and_then(|left| left.name);
+        assert_eq!(left.map(|n| n.to_string()), Some("B".into()));
+        assert!(room.leave(1).is_none());
+        assert_eq!(inboxes[0].take(), ["Server: B left the party."]);
+        assert_eq!(room.online(), 1);
+        let again = Inbox {
+            lines: Rc::default(),
+            cap: usize::MAX,
+        };
+        room.connect(3, again, &[]);
+        assert!(matches!(room.line(3, "b"), Happened::LoggedIn(_)));
+    }
+
+    #[test]
+    fn who_lists_members_in_login_order() {
+        let (mut room, inboxes) = room_with(&["Max", "Mahtab", "Bob"]);
+        room.line(2, "/who");
+        assert_eq!(inboxes[2].take(), ["Server: Online (3): Max, Mahtab, Bob"]);
+    }
+
+    #[test]
+    fn nick_renames_and_tells_the_others() {
+        let (mut room, inboxes) = room_with(&["Max", "Bob"]);
+        assert!(matches!(
+            room.line(0, "/nick Maxi"),
+            Happened::Renamed { .. }
+        ));
+        assert_eq!(inboxes[0].take(), ["Server: You are now known as: Maxi"]);
+        assert_eq!(inboxes[1].take(), ["Server: Max is now known as Maxi."]);
+        room.line(1, "/nick maxi");
+        assert_eq!(inboxes[1].take(), ["Server: Error: the name maxi is taken"]);
+        room.line(0, "/nick MAXI");
+        assert_eq!(inboxes[0].take(), ["Server: You are now known as: MAXI"]);
+        room.line(0, "/nick bad:name");
+        assert_eq!(
+            inboxes[0].take(),
+            ["Server: Error: a name cannot contain ':'"]
+        );
+    }
+
+    #[test]
+    fn msg_reaches_only_its_target_and_echoes_to_the_sender() {
+        let (mut room, inboxes) = room_with(&["Max", "Bob", "Eve"]);
+        assert_eq!(room.line(0, "/msg bob psst"), Happened::Relayed);
+        assert_eq!(inboxes[0].take(), ["To Bob (private): psst"]);
+        assert_eq!(inboxes[1].take(), ["Max (private): psst"]);
+        assert!(inboxes[2].take().is_empty());
+        room.line(0, "/msg Nobody hi");
+        assert_eq!(
+            inboxes[0].take(),
+            ["Server: Error: no user named Nobody is online"]
+        );
+    }
+
+    #[test]
+    fn me_is_an_action_for_the_others() {
+        let (mut room, inboxes) = room_with(&["Max", "Bob"]);
+        room.line(0, "/me waves");
+        assert_eq!(inboxes[1].take(), ["* Max waves"]);
+        assert!(inboxes[0].take().is_empty());
+    }
+
+    #[test]
+    fn unknown_commands_and_bad_usage_answer_only_the_sender() {
+        let (mut room, inboxes) = room_with(&["Max", "Bob"]);
+        room.line(0, "/dance");
+        room.line(0, "/msg");
+        assert_eq!(
+            inboxes[0].take(),
+            [
+                "Server: Error: unknown command /dance; type /help for the list",
+                "Server: Error: usage: /msg NAME TEXT"
+            ]
+        );
+        assert!(inboxes[1].take().is_empty());
+    }
+
+    #[test]
+    fn quit_says_bye_and_asks_to_close() {
+        let (mut room, inboxes) = room_with(&["Max"]);
+        assert_eq!(room.line(0, "/quit"), Happened::Quit);
+        assert_eq!(inboxes[0].take(), [reply::BYE]);
+    }
+
+    #[test]
+    fn a_full_mailbox_marks_its_client_overflowed() {
+        let (mut room, _) = room_with(&["Max", "Bob"]);
+        let slow = Inbox {
+            lines: Rc::default(),
+            cap: 2,
+        };
+        room.connect(9, slow.clone(), &[]);
+        room.line(9, "Slow");
+        for i in 0..3 {
+            room.line(0, &format!("line {i}"));
+        }
+        assert_eq!(room.take_overflowed(), [9]);
+        assert!(room.take_overflowed().is_empty());
+    }
+}
