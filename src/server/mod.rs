@@ -120,7 +120,16 @@ pub async fn run(
         tune(&stream, &log);
         let count = Counted::new(connections.clone());
         let alive = alive.clone();
-        let task = peer::connection(next_id, stream, addr, events.clone(), config.clone());
+        let (reader, writer) = (stream.clone(), stream.clone());
+        let task = peer::connection(
+            next_id,
+            reader,
+            writer,
+            stream,
+            addr,
+            events.clone(),
+            config.clone(),
+        );
         runtime::spawn(async move {
             task.await;
             drop((count, alive));

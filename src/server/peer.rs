@@ -7,9 +7,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use std::cell::RefCell;
+use std::io;
+use std::pin::Pin;
+use std::task::Poll;
+
 use futures::channel::{mpsc, oneshot};
 use futures::future::{self, Either};
-use futures::SinkExt;
+use futures::{AsyncRead, AsyncWrite, AsyncWriteExt, SinkExt};
 
 use super::broker::{Event, Peer};
 use super::outbox::{End, Next, Outbox};
@@ -19,7 +24,7 @@ use super::Config;
 use crate::protocol::line::{Frame, LineFramer};
 use crate::protocol::message::reply;
 use crate::protocol::sanitize::sanitize_bytes;
-use crate::runtime::{self, ReadExt, TcpStream, WriteExt};
+use crate::runtime::{self, TcpStream};
 
 /// How long a closing connection waits for the client to close its side
 /// after our FIN, so that the last lines are read rather than reset.
@@ -28,17 +33,31 @@ const LINGER: Duration = Duration::from_secs(2);
 /// How long a client being dropped for not reading gets to take the notice.
 const DROP_NOTICE_TIME: Duration = Duration::from_millis(100);
 
-/// Bytes read from the socket at once.
-const READ_CHUNK: usize = 4096;
+/// Bytes read from a socket at once.
+const READ_CHUNK: usize = 64 * 1024;
 
-/// Serves one accepted connection until it ends.
-pub async fn connection(
+thread_local! {
+    /// The one read buffer of each executor thread. A read fills it and the
+    /// bytes are framed before the poll returns, so an idle connection holds
+    /// no read buffer of its own (thousands of idle clients cost little).
+    static READ_BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; READ_CHUNK]);
+}
+
+/// Serves one accepted connection until it ends. `reader` and `writer` are
+/// the two directions of the connection (the socket itself, or the halves of
+/// a TLS session over it); `tcp` is the socket, used to cut it off.
+pub async fn connection<R, W>(
     id: ClientId,
-    stream: TcpStream,
+    reader: R,
+    writer: W,
+    tcp: TcpStream,
     addr: SocketAddr,
     mut events: mpsc::Sender<Event>,
     config: Arc<Config>,
-) {
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let outbox = Arc::new(Outbox::new(config.send_queue));
     let logged_in = Arc::new(AtomicBool::new(false));
     let peer = Peer {
@@ -50,8 +69,8 @@ pub async fn connection(
         return; // The server is shutting down.
     }
     let (reader_done, reader_done_rx) = oneshot::channel();
-    let writer = runtime::spawn(writer_loop(stream.clone(), outbox.clone(), reader_done_rx));
-    let why = reader_loop(id, &stream, &outbox, &logged_in, &mut events, &config).await;
+    let writer = runtime::spawn(writer_loop(writer, tcp, outbox.clone(), reader_done_rx));
+    let why = reader_loop(id, reader, &outbox, &logged_in, &mut events, &config).await;
     // Send fails only when the broker has stopped, and then nobody is left to tell.
     let _ = events.send(Event::Disconnect { id, why }).await;
     let _ = reader_done.send(());
@@ -59,9 +78,9 @@ pub async fn connection(
 }
 
 /// Reads lines until the client leaves; returns why, when it was an error.
-async fn reader_loop(
+async fn reader_loop<R: AsyncRead + Unpin>(
     id: ClientId,
-    mut stream: &TcpStream,
+    mut reader: R,
     outbox: &Outbox,
     logged_in: &AtomicBool,
     events: &mut mpsc::Sender<Event>,
@@ -71,14 +90,14 @@ async fn reader_loop(
     let mut framer = LineFramer::new(config.max_line_bytes);
     let mut limit = RateLimit::new(config.rate, config.burst, started);
     let mut dropped: u64 = 0;
-    let mut buf = vec![0u8; READ_CHUNK];
     let mut lines: Vec<Result<String, ()>> = Vec::new();
     loop {
+        let read = read_lines(&mut reader, &mut framer, &mut lines);
         let read = if logged_in.load(Ordering::Relaxed) {
-            stream.read(&mut buf).await
+            read.await
         } else {
             let left = config.login_timeout.saturating_sub(started.elapsed());
-            match runtime::timeout(left, stream.read(&mut buf)).await {
+            match runtime::timeout(left, read).await {
                 Ok(read) => read,
                 Err(_) => {
                     let secs = config.login_timeout.as_secs();
@@ -88,16 +107,7 @@ async fn reader_loop(
             }
         };
         let n = match read {
-            Ok(0) => {
-                if let Some(frame) = framer.finish() {
-                    lines.push(owned(frame));
-                }
-                0
-            }
-            Ok(n) => {
-                framer.feed(&buf[..n], |frame| lines.push(owned(frame)));
-                n
-            }
+            Ok(n) => n,
             Err(e) => return Some(e.to_string()),
         };
         for line in lines.drain(..) {
@@ -127,6 +137,37 @@ async fn reader_loop(
     }
 }
 
+/// Reads once from `reader` into this thread's buffer and frames the bytes
+/// into `lines` (at the end of the stream, the unterminated last line).
+/// Returns the number of bytes read: 0 at the end.
+async fn read_lines<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    framer: &mut LineFramer,
+    lines: &mut Vec<Result<String, ()>>,
+) -> io::Result<usize> {
+    future::poll_fn(|cx| {
+        READ_BUF.with(|buf| {
+            let mut buf = buf.borrow_mut();
+            let n = match Pin::new(&mut *reader).poll_read(cx, &mut buf[..]) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Ready(Ok(n)) => n,
+            };
+            if n == 0 {
+                lines.extend(framer.finish().map(owned));
+            } else {
+                framer.feed(&buf[..n], |frame| lines.push(owned(frame)));
+            }
+            Poll::Ready(Ok(n))
+        })
+    })
+    .await
+}
+
 fn owned(frame: Frame<'_>) -> Result<String, ()> {
     match frame {
         Frame::Line(bytes) => Ok(sanitize_bytes(bytes).into_owned()),
@@ -135,42 +176,46 @@ fn owned(frame: Frame<'_>) -> Result<String, ()> {
 }
 
 /// Writes whatever is queued, as one write per wake-up, until the outbox ends.
-async fn writer_loop(stream: TcpStream, outbox: Arc<Outbox>, reader_done: oneshot::Receiver<()>) {
+async fn writer_loop<W: AsyncWrite + Unpin>(
+    mut writer: W,
+    tcp: TcpStream,
+    outbox: Arc<Outbox>,
+    reader_done: oneshot::Receiver<()>,
+) {
     let mut buf = Vec::new();
     loop {
         match outbox.next(&mut buf).await {
             Next::Write => {
-                let mut writing = &stream;
-                let write = writing.write_all(&buf);
+                let write = writer.write_all(&buf);
                 let dropped = outbox.dropped();
-                futures::pin_mut!(write, dropped);
+                futures::pin_mut!(dropped);
                 match future::select(write, dropped).await {
                     Either::Left((Ok(()), _)) => {}
                     // The client is gone or cut off: the reader notices and reports it.
                     Either::Left((Err(_), _)) | Either::Right(_) => {
-                        let _ = stream.shutdown(Shutdown::Both);
+                        let _ = tcp.shutdown(Shutdown::Both);
                         return;
                     }
                 }
                 buf.clear();
                 // Keep memory small on idle connections after a burst.
-                if buf.capacity() > 64 * 1024 {
+                if buf.capacity() > 16 * 1024 {
                     buf = Vec::new();
                 }
             }
             Next::End(End::Flush) => {
-                // FIN first, then let the client close, so it reads our last lines.
-                let _ = stream.shutdown(Shutdown::Write);
+                // Close our side (TLS: close_notify, then FIN), then let the
+                // client close, so that it reads our last lines rather than a reset.
+                let _ = runtime::timeout(LINGER, writer.close()).await;
                 let _ = runtime::timeout(LINGER, reader_done).await;
-                let _ = stream.shutdown(Shutdown::Both);
+                let _ = tcp.shutdown(Shutdown::Both);
                 return;
             }
             Next::End(End::Drop(notice)) => {
-                let mut writing = &stream;
                 let line = format!("{notice}\n");
-                let _ =
-                    runtime::timeout(DROP_NOTICE_TIME, writing.write_all(line.as_bytes())).await;
-                let _ = stream.shutdown(Shutdown::Both);
+                let _ = runtime::timeout(DROP_NOTICE_TIME, writer.write_all(line.as_bytes())).await;
+                let _ = runtime::timeout(DROP_NOTICE_TIME, writer.flush()).await;
+                let _ = tcp.shutdown(Shutdown::Both);
                 return;
             }
         }
