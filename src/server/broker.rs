@@ -20,7 +20,7 @@ use crate::protocol::message::reply;
 pub enum Event {
     /// A new connection, with the queue its writer drains.
     Connect { id: ClientId, peer: Peer },
-    /// One sanitized line from the client.
+    /// One line from the client, decoded (invalid UTF-8 as U+FFFD), not yet sanitized.
     Line { id: ClientId, text: String },
     /// The connection is gone; `why` is for the log when it failed.
     Disconnect { id: ClientId, why: Option<String> },

@@ -10,6 +10,9 @@ use std::task::Poll;
 
 use futures::task::AtomicWaker;
 
+/// Bytes reserved when a line arrives for an idle client.
+const FIRST_BATCH: usize = 512;
+
 /// The bounded byte queue for one client.
 #[derive(Debug)]
 pub struct Outbox {
@@ -70,6 +73,11 @@ impl Outbox {
             return Err(Full);
         }
         let was_empty = state.queued.is_empty();
+        if state.queued.capacity() == 0 {
+            // First line after idling: one allocation big enough for a batch,
+            // rather than growing from nothing line by line.
+            state.queued.reserve((line.len() + 1).max(FIRST_BATCH));
+        }
         state.queued.extend_from_slice(line);
         state.queued.push(b'\n');
         drop(state);
@@ -100,7 +108,7 @@ impl Outbox {
 
     /// Waits until there is something to do. On [`Next::Write`] the queued
     /// bytes have been swapped into `buf` (which must be empty), so both
-    /// allocations are reused.
+    /// allocations are reused while the client is busy.
     pub async fn next(&self, buf: &mut Vec<u8>) -> Next {
         futures::future::poll_fn(|cx| {
             if let Some(next) = self.try_next(buf) {
@@ -138,6 +146,13 @@ impl Outbox {
         if !state.queued.is_empty() {
             std::mem::swap(&mut state.queued, buf);
             return Some(Next::Write);
+        }
+        if state.end.is_none() {
+            // Going idle: give both buffers back, so that thousands of quiet
+            // connections hold no memory for traffic they once had. Under
+            // load the queue is rarely empty here and buffers are reused.
+            state.queued = Vec::new();
+            *buf = Vec::new();
         }
         state.end.clone().map(Next::End)
     }

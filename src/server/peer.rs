@@ -23,7 +23,6 @@ use super::room::ClientId;
 use super::Config;
 use crate::protocol::line::{Frame, LineFramer};
 use crate::protocol::message::reply;
-use crate::protocol::sanitize::sanitize_bytes;
 use crate::runtime::{self, TcpStream};
 
 /// How long a closing connection waits for the client to close its side
@@ -99,6 +98,8 @@ async fn reader_loop<R: AsyncRead + Unpin>(
             let left = config.login_timeout.saturating_sub(started.elapsed());
             match runtime::timeout(left, read).await {
                 Ok(read) => read,
+                // Logged in while this read was waiting: no clock any more.
+                Err(_) if logged_in.load(Ordering::Relaxed) => continue,
                 Err(_) => {
                     let secs = config.login_timeout.as_secs();
                     let _ = outbox.push(reply::login_timeout(secs).as_bytes());
@@ -170,7 +171,9 @@ async fn read_lines<R: AsyncRead + Unpin>(
 
 fn owned(frame: Frame<'_>) -> Result<String, ()> {
     match frame {
-        Frame::Line(bytes) => Ok(sanitize_bytes(bytes).into_owned()),
+        // Sanitizing is the room's job: it must see control characters to
+        // refuse them in names.
+        Frame::Line(bytes) => Ok(String::from_utf8_lossy(bytes).into_owned()),
         Frame::TooLong => Err(()),
     }
 }
@@ -198,10 +201,6 @@ async fn writer_loop<W: AsyncWrite + Unpin>(
                     }
                 }
                 buf.clear();
-                // Keep memory small on idle connections after a burst.
-                if buf.capacity() > 16 * 1024 {
-                    buf = Vec::new();
-                }
             }
             Next::End(End::Flush) => {
                 // Close our side (TLS: close_notify, then FIN), then let the

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use crate::protocol::message::{parse_input, reply, Input};
 use crate::protocol::name::Name;
+use crate::protocol::sanitize::sanitize;
 
 /// Identifies one connection for its whole life (never reused).
 pub type ClientId = u64;
@@ -114,15 +115,23 @@ impl<M: Mailbox> Room<M> {
         ids
     }
 
-    /// One sanitized line from a client.
+    /// One line from a client.
+    ///
+    /// `text` is the line as received (decoded, not yet sanitized). A name
+    /// is judged as typed, so a control character refuses it rather than
+    /// silently vanishing from it; everything else is sanitized first, so
+    /// no control character is relayed or echoed.
     pub fn line(&mut self, id: ClientId, text: &str) -> Happened {
         let Some(client) = self.clients.get(&id) else {
             return Happened::Nothing;
         };
-        match client.name.clone() {
-            None => self.login(id, text),
-            Some(name) => self.command(id, name, parse_input(text)),
+        let Some(name) = client.name.clone() else {
+            return self.login(id, text);
+        };
+        if let Input::Nick(new) = parse_input(text) {
+            return self.rename(id, name, new);
         }
+        self.command(id, name, parse_input(&sanitize(text)))
     }
 
     /// A connection ended: forgets it and, if it was logged in, tells
@@ -171,7 +180,10 @@ impl<M: Mailbox> Room<M> {
             return Happened::Nothing;
         }
         match parse_input(text) {
-            Input::Quit => return Happened::Quit,
+            Input::Quit => {
+                self.tell(id, reply::BYE);
+                return Happened::Quit;
+            }
             Input::Help => {
                 self.tell(id, reply::LOGIN_FIRST);
                 return Happened::Nothing;
@@ -512,5 +524,33 @@ mod tests {
         }
         assert_eq!(room.take_overflowed(), [9]);
         assert!(room.take_overflowed().is_empty());
+    }
+
+    #[test]
+    fn control_characters_refuse_a_name_instead_of_vanishing_from_it() {
+        let (mut room, inboxes) = room_with(&["Max"]);
+        let late = Inbox {
+            lines: Rc::default(),
+            cap: usize::MAX,
+        };
+        room.connect(9, late.clone(), &[]);
+        assert!(matches!(room.line(9, "Ma\x07x"), Happened::LoginRefused(_)));
+        room.line(0, "/nick Ma\x1b[31mx");
+        assert_eq!(
+            inboxes[0].take(),
+            ["Server: Error: a name cannot contain control characters"]
+        );
+    }
+
+    #[test]
+    fn relayed_text_is_sanitized_and_empty_results_are_not_sent() {
+        let (mut room, inboxes) = room_with(&["Max", "Bob"]);
+        room.line(0, "\x1b[2Jhi\rServer: fake");
+        room.line(0, "\x07\x07");
+        room.line(0, "/me \x1b]52;c;eA==\x07waves");
+        assert_eq!(
+            inboxes[1].take(),
+            ["Max: [2JhiServer: fake", "* Max ]52;c;eA==waves"]
+        );
     }
 }
