@@ -6,6 +6,8 @@
 //! at a time and each client's lines leave in order, so anything wrongly
 //! sent would have arrived first.
 
+use sockchat::server::Config;
+
 use crate::util::{run, TestServer};
 
 // Logging in.
@@ -256,5 +258,87 @@ fn chat_does_not_reach_connections_not_logged_in() {
             .await;
         max.send("welcome").await;
         pending.expect_line("Max: welcome").await;
+    });
+}
+
+// Leaving. Each way of leaving gives the others exactly one notice, and
+// the name can be taken again at once.
+
+#[test]
+fn hanging_up_is_announced_once_and_frees_the_name() {
+    run(async {
+        let server = TestServer::start().await;
+        let [max, mut bob] = server.logins(["Max", "Bob"]).await;
+        drop(max);
+        bob.expect_line("Server: Max left the party.").await;
+        server.login("Max").await;
+        bob.expect_line("Server: Max joined the party!").await;
+    });
+}
+
+#[test]
+fn an_unterminated_last_line_is_still_said_when_the_client_hangs_up() {
+    run(async {
+        let server = TestServer::start().await;
+        let [mut max, mut bob] = server.logins(["Max", "Bob"]).await;
+        max.send_raw(b"bye all").await;
+        drop(max);
+        bob.expect_line("Max: bye all").await;
+        bob.expect_line("Server: Max left the party.").await;
+    });
+}
+
+#[test]
+fn a_connection_reset_mid_line_is_announced_once_and_frees_the_name() {
+    run(async {
+        let server = TestServer::start().await;
+        let [mut max, mut bob] = server.logins(["Max", "Bob"]).await;
+        max.send_raw(b"half a li").await;
+        max.reset();
+        // The half line was never finished, so it is never said.
+        bob.expect_line("Server: Max left the party.").await;
+        server.login("Max").await;
+        bob.expect_line("Server: Max joined the party!").await;
+    });
+}
+
+#[test]
+fn quit_says_bye_closes_and_is_announced_once() {
+    run(async {
+        // Room for two connections: a third is let in only once Max's is
+        // wholly gone, after its own disconnect could have said anything.
+        let config = Config {
+            max_clients: 2,
+            ..Config::default()
+        };
+        let server = TestServer::with(config).await;
+        let [mut max, mut bob] = server.logins(["Max", "Bob"]).await;
+        max.send("/quit").await;
+        max.expect_line("Server: Bye!").await;
+        max.expect_closed().await;
+        bob.expect_line("Server: Max left the party.").await;
+        drop(max);
+        let mut again = server.connect_when_there_is_room().await;
+        again.send("Max").await;
+        again.expect_line("Server: You are logged in as: Max").await;
+        bob.expect_line("Server: Max joined the party!").await;
+    });
+}
+
+#[test]
+fn a_connection_that_never_logged_in_leaves_without_a_notice() {
+    run(async {
+        let config = Config {
+            max_clients: 2,
+            ..Config::default()
+        };
+        let server = TestServer::with(config).await;
+        let mut max = server.login("Max").await;
+        let pending = server.connect_greeted().await;
+        drop(pending);
+        let mut bob = server.connect_when_there_is_room().await;
+        bob.send("Bob").await;
+        bob.expect_line("Server: You are logged in as: Bob").await;
+        max.expect_line("Server: Bob joined the party!").await;
     });
 }
