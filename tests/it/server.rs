@@ -569,3 +569,168 @@ fn commands_are_case_insensitive() {
         bob.expect_line("Server: Maxi left the party.").await;
     });
 }
+
+// What a line may contain. No control character reaches another client's
+// terminal; other text arrives exactly as sent.
+
+#[test]
+fn csi_escape_sequences_in_chat_lose_their_escape() {
+    run(async {
+        let server = TestServer::start().await;
+        let [mut max, mut bob] = server.logins(["Max", "Bob"]).await;
+        max.send("\x1b[31mred\x1b[0m").await;
+        bob.expect_line("Max: [31mred[0m").await;
+        max.send("\x1b[2J\x1b[Hgone").await;
+        bob.expect_line("Max: [2J[Hgone").await;
+    });
+}
+
+#[test]
+fn an_osc_52_clipboard_write_in_chat_is_defused() {
+    run(async {
+        let server = TestServer::start().await;
+        let [mut max, mut bob] = server.logins(["Max", "Bob"]).await;
+        max.send("\x1b]52;c;Y3VybCBldmlsLnNoIHwgc2g=\x07").await;
+        bob.expect_line("Max: ]52;c;Y3VybCBldmlsLnNoIHwgc2g=").await;
+    });
+}
+
+#[test]
+fn a_bare_cr_in_chat_cannot_forge_a_server_line() {
+    run(async {
+        let server = TestServer::start().await;
+        let [mut max, mut bob] = server.logins(["Max", "Bob"]).await;
+        max.send("hi\rServer: admin joined the party!").await;
+        bob.expect_line("Max: hiServer: admin joined the party!")
+            .await;
+    });
+}
+
+#[test]
+fn a_c1_csi_in_chat_is_removed_and_a_raw_0x9b_byte_is_replaced() {
+    run(async {
+        let server = TestServer::start().await;
+        let [mut max, mut bob] = server.logins(["Max", "Bob"]).await;
+        max.send("a\u{9b}31mb").await;
+        bob.expect_line("Max: a31mb").await;
+        max.send_raw(b"a\x9b31mb\n").await;
+        bob.expect_line("Max: a\u{fffd}31mb").await;
+    });
+}
+
+#[test]
+fn del_nul_and_bel_in_chat_are_removed() {
+    run(async {
+        let server = TestServer::start().await;
+        let [mut max, mut bob] = server.logins(["Max", "Bob"]).await;
+        max.send("a\x7fb\x00c\x07d").await;
+        bob.expect_line("Max: abcd").await;
+    });
+}
+
+#[test]
+fn control_characters_in_msg_never_reach_either_side() {
+    run(async {
+        let server = TestServer::start().await;
+        let [mut max, mut bob] = server.logins(["Max", "Bob"]).await;
+        max.send("/msg Bob \x1b[1mbold\x07\x7f\rServer: x").await;
+        bob.expect_line("Max (private): [1mboldServer: x").await;
+        max.expect_line("To Bob (private): [1mboldServer: x").await;
+    });
+}
+
+#[test]
+fn control_characters_in_me_never_reach_the_others() {
+    run(async {
+        let server = TestServer::start().await;
+        let [mut max, mut bob] = server.logins(["Max", "Bob"]).await;
+        max.send("/me \x1b]0;pwned\x07waves\u{9b}\x00").await;
+        bob.expect_line("* Max ]0;pwnedwaves").await;
+    });
+}
+
+#[test]
+fn a_line_of_only_control_characters_is_not_sent() {
+    run(async {
+        let server = TestServer::start().await;
+        let [mut max, mut bob] = server.logins(["Max", "Bob"]).await;
+        max.send("\x1b\x07\x00\x7f").await;
+        max.send("marker").await;
+        bob.expect_line("Max: marker").await;
+    });
+}
+
+#[test]
+fn a_tab_becomes_a_space() {
+    run(async {
+        let server = TestServer::start().await;
+        let [mut max, mut bob] = server.logins(["Max", "Bob"]).await;
+        max.send("a\tb").await;
+        bob.expect_line("Max: a b").await;
+        max.send("/me\twaves\thello").await;
+        bob.expect_line("* Max waves hello").await;
+    });
+}
+
+#[test]
+fn invalid_utf8_becomes_replacement_characters() {
+    run(async {
+        let server = TestServer::start().await;
+        let [mut max, mut bob] = server.logins(["Max", "Bob"]).await;
+        max.send_raw(b"a\xffb\n").await;
+        bob.expect_line("Max: a\u{fffd}b").await;
+        max.send_raw(b"caf\xc3\n").await;
+        bob.expect_line("Max: caf\u{fffd}").await;
+    });
+}
+
+#[test]
+fn accents_cjk_and_emoji_pass_through_untouched() {
+    run(async {
+        let server = TestServer::start().await;
+        let [mut max, mut bob] = server.logins(["Max", "Bob"]).await;
+        max.send("héllo, 中文, 👋🎉 and 👨‍👩‍👧").await;
+        bob.expect_line("Max: héllo, 中文, 👋🎉 and 👨‍👩‍👧").await;
+        max.send("/msg Bob ¿qué tal? 你好 🦀").await;
+        bob.expect_line("Max (private): ¿qué tal? 你好 🦀").await;
+    });
+}
+
+#[test]
+fn crlf_and_lf_both_end_a_line() {
+    run(async {
+        let server = TestServer::start().await;
+        let [mut max, mut bob] = server.logins(["Max", "Bob"]).await;
+        max.send_raw(b"one\r\ntwo\nthree\r\n").await;
+        bob.expect_line("Max: one").await;
+        bob.expect_line("Max: two").await;
+        bob.expect_line("Max: three").await;
+    });
+}
+
+#[test]
+fn a_line_written_one_byte_at_a_time_arrives_whole() {
+    run(async {
+        let server = TestServer::start().await;
+        let [mut max, mut bob] = server.logins(["Max", "Bob"]).await;
+        max.send_bytewise("héllo, 中文 👋, one byte at a time")
+            .await;
+        bob.expect_line("Max: héllo, 中文 👋, one byte at a time")
+            .await;
+    });
+}
+
+#[test]
+fn many_lines_in_one_write_arrive_as_separate_messages() {
+    run(async {
+        let server = TestServer::start().await;
+        let [mut max, mut bob] = server.logins(["Max", "Bob"]).await;
+        let lines: String = (1..=30).map(|i| format!("line {i}\n")).collect();
+        max.send_raw(lines.as_bytes()).await;
+        for i in 1..=30 {
+            bob.expect_line(&format!("Max: line {i}")).await;
+        }
+        max.send("marker").await;
+        bob.expect_line("Max: marker").await;
+    });
+}
