@@ -6,6 +6,10 @@
 //! at a time and each client's lines leave in order, so anything wrongly
 //! sent would have arrived first.
 
+use std::collections::BTreeMap;
+
+use futures::channel::oneshot;
+use futures::FutureExt;
 use sockchat::server::Config;
 
 use crate::util::{run, TestServer};
@@ -732,5 +736,66 @@ fn many_lines_in_one_write_arrive_as_separate_messages() {
         }
         max.send("marker").await;
         bob.expect_line("Max: marker").await;
+    });
+}
+
+// Many clients at once.
+
+#[test]
+fn every_client_gets_every_message_once_and_in_order_when_25_send_at_once() {
+    const CLIENTS: usize = 25;
+    const MESSAGES: usize = 40;
+    run(async {
+        // Unlimited rate: 40 lines at once would pass the default burst.
+        let config = Config {
+            rate: 0,
+            ..Config::default()
+        };
+        let server = TestServer::with(config).await;
+        let names: [String; CLIENTS] = std::array::from_fn(|i| format!("c{i:02}"));
+        let clients = server.logins(names.each_ref().map(String::as_str)).await;
+
+        // Every task waits for `go`, so they all start sending together.
+        let (go, ready) = oneshot::channel::<()>();
+        let ready = ready.shared();
+        let tasks: Vec<_> = clients
+            .into_iter()
+            .map(|mut client| {
+                let ready = ready.clone();
+                async_std::task::spawn(async move {
+                    let _ = ready.await;
+                    for n in 0..MESSAGES {
+                        client.send(&n.to_string()).await;
+                    }
+                    // Sender → the numbers it was heard to send, in order.
+                    let mut heard: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+                    for _ in 0..(CLIENTS - 1) * MESSAGES {
+                        let line = client.line().await.expect("the server closed");
+                        let (from, n) = line.split_once(": ").expect("a chat line");
+                        let n = n.parse().expect("a message number");
+                        heard.entry(from.to_string()).or_default().push(n);
+                    }
+                    (client, heard)
+                })
+            })
+            .collect();
+        drop(go);
+
+        let mut clients = Vec::new();
+        for (me, task) in names.iter().zip(tasks) {
+            let (client, heard) = task.await;
+            let expected: BTreeMap<String, Vec<usize>> = names
+                .iter()
+                .filter(|&name| name != me)
+                .map(|name| (name.clone(), (0..MESSAGES).collect()))
+                .collect();
+            assert_eq!(heard, expected, "what {me} heard");
+            clients.push(client);
+        }
+        // Nothing is left over: a later line is the next one everyone gets.
+        clients[0].send("done").await;
+        for client in &mut clients[1..] {
+            client.expect_line("c00: done").await;
+        }
     });
 }
