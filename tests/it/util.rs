@@ -4,12 +4,13 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_std::io::{ReadExt, WriteExt};
 use async_std::net::{TcpListener, TcpStream};
 use futures::channel::oneshot;
 use futures::FutureExt;
+use sockchat::protocol::message::reply::GREETING;
 use sockchat::server::{self, log::Log, Config};
 
 /// How long any single network wait in a test may take.
@@ -59,17 +60,57 @@ impl TestServer {
         Client::connect(self.addr).await
     }
 
+    /// A client that has connected and read the greeting.
+    pub async fn connect_greeted(&self) -> Client {
+        let mut client = self.connect().await;
+        client.expect_line(GREETING).await;
+        client
+    }
+
     /// A client that has logged in as `name` (the login lines are consumed).
     pub async fn login(&self, name: &str) -> Client {
-        let mut client = self.connect().await;
-        client
-            .expect_line(sockchat::protocol::message::reply::GREETING)
-            .await;
+        let mut client = self.connect_greeted().await;
         client.send(name).await;
         client
             .expect_line(&format!("Server: You are logged in as: {name}"))
             .await;
         client
+    }
+
+    /// Clients logged in as `names`, in that order, with nothing left to
+    /// read: the notices of the later ones joining have been consumed.
+    pub async fn logins<const N: usize>(&self, names: [&str; N]) -> [Client; N] {
+        let mut clients: Vec<Client> = Vec::with_capacity(N);
+        for name in names {
+            let client = self.login(name).await;
+            let joined = format!("Server: {name} joined the party!");
+            for earlier in &mut clients {
+                earlier.expect_line(&joined).await;
+            }
+            clients.push(client);
+        }
+        match clients.try_into() {
+            Ok(clients) => clients,
+            Err(_) => unreachable!("one client was made per name"),
+        }
+    }
+
+    /// Connects as soon as the server has room, retrying while it answers
+    /// that the room is full; the greeting has been read. With a small
+    /// `max_clients` this is how a test knows that a closed connection has
+    /// been wholly dealt with: its slot is freed only after the room has
+    /// processed its disconnect, so anything this client does comes later.
+    pub async fn connect_when_there_is_room(&self) -> Client {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let mut client = self.connect().await;
+            match client.line().await.as_deref() {
+                Some(GREETING) => return client,
+                Some(line) if line.starts_with("Server: Error: the room is full") => {}
+                other => panic!("expected the greeting or `the room is full`, got {other:?}"),
+            }
+            assert!(Instant::now() < deadline, "no room within {WAIT:?}");
+        }
     }
 }
 
@@ -102,6 +143,28 @@ impl Client {
     /// Sends `line` and a `\n`.
     pub async fn send(&mut self, line: &str) {
         self.send_raw(format!("{line}\n").as_bytes()).await;
+    }
+
+    /// Sends `line` and a `\n` one byte per write, with Nagle off so that
+    /// each byte leaves in a TCP segment of its own.
+    pub async fn send_bytewise(&mut self, line: &str) {
+        self.stream.set_nodelay(true).expect("set TCP_NODELAY");
+        for byte in line.bytes().chain([b'\n']) {
+            self.send_raw(&[byte]).await;
+        }
+    }
+
+    /// Drops the connection with a reset (RST) rather than a FIN, as a
+    /// crashed client or a broken network does: SO_LINGER 0, then close.
+    pub fn reset(self) {
+        use std::os::fd::{AsRawFd, BorrowedFd};
+        // SAFETY: the descriptor belongs to `self.stream`, which stays open
+        // for as long as `fd` is used (it is closed by the drop below).
+        let fd = unsafe { BorrowedFd::borrow_raw(self.stream.as_raw_fd()) };
+        socket2::SockRef::from(&fd)
+            .set_linger(Some(Duration::ZERO))
+            .expect("set SO_LINGER 0");
+        drop(self);
     }
 
     pub async fn send_raw(&mut self, bytes: &[u8]) {
