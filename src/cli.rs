@@ -63,6 +63,10 @@ pub struct ServeArgs {
     /// Messages one client may send in a burst above --rate
     #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..))]
     pub burst: u32,
+
+    /// Announce joins and leaves only while at most N people are online (0 = always)
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    pub announce_max: u32,
 }
 
 impl ServeArgs {

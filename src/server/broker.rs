@@ -47,9 +47,14 @@ pub const TOO_SLOW: &str =
     "Server: Error: you are disconnected: you fell too far behind reading messages";
 
 /// Runs until a [`Event::Shutdown`] or until every sender is gone.
-pub async fn broker_loop(mut events: mpsc::Receiver<Event>, greeting: Vec<String>, log: Log) {
+pub async fn broker_loop(
+    mut events: mpsc::Receiver<Event>,
+    greeting: Vec<String>,
+    announce_max: usize,
+    log: Log,
+) {
     let greeting: Vec<&str> = greeting.iter().map(String::as_str).collect();
-    let mut room: Room<Peer> = Room::new();
+    let mut room: Room<Peer> = Room::with_announce_max(announce_max);
     let mut relayed: u64 = 0;
     while let Some(event) = events.next().await {
         match event {

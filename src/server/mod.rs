@@ -37,6 +37,8 @@ pub struct Config {
     pub send_queue: usize,
     pub rate: u32,
     pub burst: u32,
+    /// Joins and leaves are announced while at most this many are online (0: always).
+    pub announce_max: usize,
 }
 
 impl Default for Config {
@@ -48,6 +50,7 @@ impl Default for Config {
             send_queue: 1 << 20,
             rate: 20,
             burst: 40,
+            announce_max: 200,
         }
     }
 }
@@ -61,6 +64,7 @@ impl From<&ServeArgs> for Config {
             send_queue: args.send_queue as usize,
             rate: args.rate,
             burst: args.burst,
+            announce_max: args.announce_max as usize,
         }
     }
 }
@@ -86,7 +90,12 @@ pub async fn run(
     let config = Arc::new(config);
     let (events, broker_events) = mpsc::channel(EVENT_QUEUE);
     let greeting = vec![reply::GREETING.to_string()];
-    let broker = runtime::spawn(broker_loop(broker_events, greeting, log.clone()));
+    let broker = runtime::spawn(broker_loop(
+        broker_events,
+        greeting,
+        config.announce_max,
+        log.clone(),
+    ));
     // Every connection task holds a clone of `alive`; when the last is
     // dropped, `all_done` ends. That is how shutdown waits for them.
     let (alive, mut all_done) = mpsc::channel::<()>(0);

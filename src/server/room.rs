@@ -59,6 +59,10 @@ pub struct Room<M> {
     members: Vec<ClientId>,
     /// Clients whose mailbox was full during the last event.
     overflowed: Vec<ClientId>,
+    /// Joins and leaves are announced only while at most this many are
+    /// online (0: always). In a big room they are noise, and announcing
+    /// every login to everyone makes N logins cost N² lines.
+    announce_max: usize,
 }
 
 impl<M: Mailbox> Default for Room<M> {
@@ -68,6 +72,7 @@ impl<M: Mailbox> Default for Room<M> {
             names: HashMap::new(),
             members: Vec::new(),
             overflowed: Vec::new(),
+            announce_max: 0,
         }
     }
 }
@@ -75,6 +80,19 @@ impl<M: Mailbox> Default for Room<M> {
 impl<M: Mailbox> Room<M> {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A room that stops announcing joins and leaves above `max` online.
+    pub fn with_announce_max(max: usize) -> Self {
+        Room {
+            announce_max: max,
+            ..Self::default()
+        }
+    }
+
+    /// Whether a join or leave in a room of `online` people is announced.
+    fn announces(&self, online: usize) -> bool {
+        self.announce_max == 0 || online <= self.announce_max
     }
 
     /// A new connection: greet it; it is not a member until it logs in.
@@ -140,8 +158,11 @@ impl<M: Mailbox> Room<M> {
         let client = self.clients.remove(&id)?;
         if let Some(name) = &client.name {
             self.names.remove(&name.key());
+            let online = self.members.len();
             self.members.retain(|&m| m != id);
-            self.broadcast(id, &reply::left(name.as_str()));
+            if self.announces(online) {
+                self.broadcast(id, &reply::left(name.as_str()));
+            }
         }
         Some(Left {
             mailbox: client.mailbox,
@@ -209,7 +230,9 @@ impl<M: Mailbox> Room<M> {
             client.name = Some(name.clone());
         }
         self.tell(id, &reply::logged_in(name.as_str()));
-        self.broadcast(id, &reply::joined(name.as_str()));
+        if self.announces(self.members.len()) {
+            self.broadcast(id, &reply::joined(name.as_str()));
+        }
         Happened::LoggedIn(name)
     }
 
@@ -552,5 +575,32 @@ mod tests {
             inboxes[1].take(),
             ["Max: [2JhiServer: fake", "* Max ]52;c;eA==waves"]
         );
+    }
+
+    #[test]
+    fn big_rooms_stop_announcing_joins_and_leaves() {
+        let mut room = Room::with_announce_max(2);
+        let inboxes: Vec<Inbox> = (0..3)
+            .map(|_| Inbox {
+                lines: Rc::default(),
+                cap: usize::MAX,
+            })
+            .collect();
+        for (i, inbox) in inboxes.iter().enumerate() {
+            room.connect(i as ClientId, inbox.clone(), &[]);
+            room.line(i as ClientId, &format!("u{i}"));
+        }
+        assert_eq!(
+            inboxes[0].take(),
+            [
+                "Server: You are logged in as: u0",
+                "Server: u1 joined the party!"
+            ],
+            "the third join, making three online, is not announced"
+        );
+        room.leave(2);
+        assert!(inboxes[0].take().is_empty(), "nor is a leave from three");
+        room.leave(1);
+        assert_eq!(inboxes[0].take(), ["Server: u1 left the party."]);
     }
 }
