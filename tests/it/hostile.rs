@@ -7,9 +7,13 @@
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use async_std::future::timeout;
+use async_std::io::{ReadExt, WriteExt};
+use async_std::net::TcpStream;
 use async_std::task;
 use sockchat::protocol::message::reply::GREETING;
 use sockchat::server::Config;
@@ -134,6 +138,99 @@ fn try_rss_kib(pid: i32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let rss = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?;
     rss.trim().trim_end_matches("kB").trim().parse().ok()
+}
+
+/// A line reader over a stream that `util::Client` cannot make (socket
+/// options set before connecting), reading in large chunks.
+struct Lines {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    chunk: Vec<u8>,
+}
+
+impl Lines {
+    /// Connects, with `SO_RCVBUF` set to `rcvbuf` before the handshake.
+    fn connect(addr: SocketAddr, rcvbuf: Option<usize>) -> Lines {
+        use socket2::{Domain, Protocol, Socket, Type};
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
+            .expect("socket");
+        if let Some(size) = rcvbuf {
+            socket.set_recv_buffer_size(size).expect("SO_RCVBUF");
+        }
+        socket.connect_timeout(&addr.into(), WAIT).expect("connect");
+        let stream: std::net::TcpStream = socket.into();
+        Lines {
+            stream: TcpStream::from(stream),
+            buf: Vec::new(),
+            chunk: vec![0; 64 << 10],
+        }
+    }
+
+    /// The next line; None when the server closed. Panics after `WAIT`.
+    async fn line(&mut self) -> Option<String> {
+        let deadline = Instant::now() + WAIT;
+        let mut scanned = 0;
+        loop {
+            if let Some(i) = self.buf[scanned..].iter().position(|&b| b == b'\n') {
+                let end = scanned + i;
+                let line = String::from_utf8(self.buf[..end].to_vec()).expect("invalid UTF-8");
+                self.buf.drain(..=end);
+                return Some(line);
+            }
+            scanned = self.buf.len();
+            let left = deadline.saturating_duration_since(Instant::now());
+            match timeout(left, self.stream.read(&mut self.chunk)).await {
+                Err(_) => panic!("no line within {WAIT:?}"),
+                Ok(Ok(0)) | Ok(Err(_)) => return None,
+                Ok(Ok(n)) => self.buf.extend_from_slice(&self.chunk[..n]),
+            }
+        }
+    }
+
+    /// Reads lines until one equals `last`; returns the lines before it.
+    async fn until(&mut self, last: &str) -> Vec<String> {
+        let mut before = Vec::new();
+        loop {
+            match self.line().await {
+                Some(line) if line == last => return before,
+                Some(line) => before.push(line),
+                None => panic!("closed while waiting for {last:?}"),
+            }
+        }
+    }
+
+    async fn expect(&mut self, want: &str) {
+        assert_eq!(self.line().await.as_deref(), Some(want));
+    }
+
+    async fn send(&mut self, line: &str) {
+        let bytes = format!("{line}\n");
+        timeout(WAIT, self.stream.write_all(bytes.as_bytes()))
+            .await
+            .expect("send timed out")
+            .expect("send failed");
+    }
+
+    async fn login(&mut self, name: &str) {
+        self.expect(GREETING).await;
+        self.send(name).await;
+        self.expect(&format!("Server: You are logged in as: {name}"))
+            .await;
+    }
+
+    /// Reads everything up to the close; returns the bytes and whether the
+    /// close was a clean EOF (rather than a reset).
+    async fn read_to_close(&mut self) -> (usize, bool) {
+        let mut total = std::mem::take(&mut self.buf).len();
+        loop {
+            match timeout(WAIT, self.stream.read(&mut self.chunk)).await {
+                Err(_) => panic!("the connection was not closed within {WAIT:?}"),
+                Ok(Ok(0)) => return (total, true),
+                Ok(Err(_)) => return (total, false),
+                Ok(Ok(n)) => total += n,
+            }
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -428,5 +525,157 @@ fn a_name_with_a_control_character_is_refused() {
         // Nobody was renamed or let in: Bob hears only the marker.
         eve.send("done").await;
         bob.expect_line("Eve: done").await;
+    });
+}
+
+// ---------------------------------------------------------------------------
+// A slow reader among fast chatters
+
+#[test]
+fn a_slow_reader_is_cut_off_without_holding_up_twenty_fast_chatters() {
+    const CHATTERS: usize = 20;
+    const LINE_BYTES: usize = 2000;
+    /// Rounds after the cut, to see the others go on as before.
+    const ROUNDS_AFTER: usize = 10;
+    /// 10 MB to the slow reader: more than the kernel can buffer for it.
+    const MAX_ROUNDS: usize = 250;
+    const ROUND_BOUND: Duration = Duration::from_secs(2);
+    const SLOW_LEFT: &str = "Server: slow left the party.";
+    run(async {
+        let server = Bin::start(&["--send-queue", "65536", "--rate", "0"]);
+        let addr = server.addr;
+        // Fast clients get receive buffers that hold all they will be sent,
+        // so the test's own scheduling never makes them fall behind. The slow
+        // one gets the smallest, so its backlog soon builds up on the server.
+        let mut chatters = Vec::new();
+        for i in 0..CHATTERS {
+            let mut chatter = Lines::connect(addr, Some(4 << 20));
+            chatter.login(&format!("c{i:02}")).await;
+            chatters.push(chatter);
+        }
+        let mut slow = Lines::connect(addr, Some(4096));
+        slow.login("slow").await;
+        for chatter in &mut chatters {
+            let joins = chatter.until("Server: slow joined the party!").await;
+            assert!(
+                joins.iter().all(|l| l.ends_with(" joined the party!")),
+                "{joins:?}"
+            );
+        }
+
+        let baseline = server.rss_kib();
+        let sampling = Arc::new(AtomicBool::new(true));
+        let sampler = {
+            let (pid, sampling) = (server.pid(), sampling.clone());
+            task::spawn(async move {
+                let mut peak = 0;
+                while sampling.load(Ordering::Relaxed) {
+                    peak = peak.max(try_rss_kib(pid).unwrap_or(0));
+                    task::sleep(Duration::from_millis(10)).await;
+                }
+                peak
+            })
+        };
+
+        // In rounds: every chatter sends one big line, then every chatter
+        // must get the 19 lines of the others. A round is at most 19 lines
+        // (38 KB) behind for a fast chatter, within its 64 KiB queue; the
+        // slow one falls 40 KB further behind each round, and once the
+        // kernel's buffers for it are full (a few MB), its queue overflows.
+        let started = Instant::now();
+        let mut slowest_round = Duration::ZERO;
+        let mut leaves = vec![0; CHATTERS];
+        let mut cut_in_round = None;
+        let mut round = 0;
+        while cut_in_round.is_none_or(|cut| round <= cut + ROUNDS_AFTER) {
+            assert!(round < MAX_ROUNDS, "the slow reader was not cut off");
+            let sent = Instant::now();
+            for (i, chatter) in chatters.iter_mut().enumerate() {
+                let mut line = format!("{i} {round} ");
+                line.extend(std::iter::repeat_n('x', LINE_BYTES - line.len()));
+                chatter.send(&line).await;
+            }
+            for (i, chatter) in chatters.iter_mut().enumerate() {
+                let mut heard = [false; CHATTERS];
+                heard[i] = true;
+                while !heard.iter().all(|&h| h) {
+                    let line = chatter
+                        .line()
+                        .await
+                        .expect("a fast chatter was disconnected");
+                    if line == SLOW_LEFT {
+                        leaves[i] += 1;
+                        continue;
+                    }
+                    let short = &line[..line.len().min(60)];
+                    let mut fields = line.splitn(3, ' ');
+                    let (from, sender, of_round) = (fields.next(), fields.next(), fields.next());
+                    let sender: usize = sender.and_then(|s| s.parse().ok()).expect(short);
+                    assert_eq!(from, Some(format!("c{sender:02}:").as_str()), "{short}");
+                    assert!(of_round.is_some_and(|r| r.starts_with(&format!("{round} "))));
+                    assert!(!heard[sender], "{short} twice in round {round}");
+                    heard[sender] = true;
+                }
+            }
+            slowest_round = slowest_round.max(sent.elapsed());
+            if cut_in_round.is_none() && leaves.iter().all(|&n| n > 0) {
+                cut_in_round = Some(round);
+            }
+            round += 1;
+        }
+        let relayed = started.elapsed();
+
+        // A marker after everything: any leave notice came before it.
+        chatters[0].send("/who").await;
+        let who = loop {
+            match chatters[0].line().await.expect("c00 was disconnected") {
+                line if line == SLOW_LEFT => leaves[0] += 1,
+                line if line.starts_with("Server: Online") => break line,
+                line => panic!("unexpected line {line:?}"),
+            }
+        };
+        chatters[0].send("done").await;
+        for (i, chatter) in chatters.iter_mut().enumerate().skip(1) {
+            for line in chatter.until("c00: done").await {
+                assert_eq!(line, SLOW_LEFT);
+                leaves[i] += 1;
+            }
+        }
+        sampling.store(false, Ordering::Relaxed);
+        let peak = sampler.await.max(server.rss_kib());
+
+        // The slow reader gets what was already on its way, then the close.
+        let (read, clean) = slow.read_to_close().await;
+        let sent_to_slow = round * CHATTERS * (LINE_BYTES + 5);
+        eprintln!(
+            "slow reader: {round} rounds of {CHATTERS} lines of {LINE_BYTES} B in {relayed:?}, \
+             slowest round {slowest_round:?}; cut off in round {}; it read {read} of \
+             {sent_to_slow} B, then {}; server VmRSS {baseline} KiB before, peak {peak} KiB \
+             (+{} KiB)",
+            cut_in_round.unwrap_or_default(),
+            if clean { "EOF" } else { "a reset" },
+            peak.saturating_sub(baseline)
+        );
+        let names: Vec<String> = (0..CHATTERS).map(|i| format!("c{i:02}")).collect();
+        let all_but_slow = format!("Server: Online ({CHATTERS}): {}", names.join(", "));
+        assert_eq!(who, all_but_slow);
+        assert!(
+            leaves.iter().all(|&n| n == 1),
+            "leave notices per chatter: {leaves:?}"
+        );
+        assert!(
+            slowest_round < ROUND_BOUND,
+            "a round took {slowest_round:?} to reach every fast chatter"
+        );
+        let after_cut = ROUNDS_AFTER * CHATTERS * (LINE_BYTES + 5);
+        assert!(
+            read <= sent_to_slow - after_cut,
+            "the slow reader got lines after the cut"
+        );
+        assert!(clean, "the slow reader's connection was reset, not closed");
+        assert!(
+            peak <= baseline + 16 * 1024,
+            "VmRSS grew from {baseline} KiB to {peak} KiB"
+        );
     });
 }
