@@ -21,6 +21,7 @@ use sockchat::server::Config;
 use crate::util::{run, Client, TestServer, WAIT};
 
 const TOO_LONG: &str = "Server: Error: line too long";
+const TOO_FAST: &str = "Server: Error: you are sending too fast";
 
 /// Default limits but no rate limit, for tests that send many lines.
 fn no_rate_limit() -> Config {
@@ -36,6 +37,19 @@ fn assert_clean(line: &str) {
         !line.chars().any(char::is_control),
         "a control character reached a client: {line:?}"
     );
+}
+
+/// Reads lines until one equals `last`; returns the lines before it.
+async fn lines_until(client: &mut Client, last: &str) -> Vec<String> {
+    let mut before = Vec::new();
+    loop {
+        let line = client.line().await;
+        let line = line.unwrap_or_else(|| panic!("closed while waiting for {last:?}"));
+        if line == last {
+            return before;
+        }
+        before.push(line);
+    }
 }
 
 /// A client of any server address, logged in as `name`.
@@ -676,6 +690,115 @@ fn a_slow_reader_is_cut_off_without_holding_up_twenty_fast_chatters() {
         assert!(
             peak <= baseline + 16 * 1024,
             "VmRSS grew from {baseline} KiB to {peak} KiB"
+        );
+    });
+}
+
+// ---------------------------------------------------------------------------
+// A flooder
+
+#[test]
+fn a_flooder_is_limited_and_told_while_the_others_chat_on() {
+    const RATE: u32 = 20;
+    const BURST: u32 = 40;
+    const FLOOD: usize = 500;
+    run(async {
+        let config = Config {
+            rate: RATE,
+            burst: BURST,
+            ..Config::default()
+        };
+        let server = TestServer::with(config).await;
+        let mut bob = server.login("Bob").await;
+        let mut carol = server.login("Carol").await;
+        bob.expect_line("Server: Carol joined the party!").await;
+        // Eve's token bucket starts (full) after this instant.
+        let born = Instant::now();
+        let mut eve = server.login("Eve").await;
+        bob.expect_line("Server: Eve joined the party!").await;
+        carol.expect_line("Server: Eve joined the party!").await;
+
+        // Bob counts what gets through of Eve's flood, and notes Carol's ping.
+        let watching = task::spawn(async move {
+            let mut flood = Vec::new();
+            let mut ping_seen = None;
+            loop {
+                let line = bob.line().await.expect("Bob was disconnected");
+                if line == "Carol: ping" {
+                    ping_seen = Some(Instant::now());
+                } else if line == "Eve: after the wait" {
+                    return (bob, flood, ping_seen);
+                } else {
+                    let n = line.strip_prefix("Eve: flood ");
+                    let n = n.unwrap_or_else(|| panic!("unexpected line {line:?}"));
+                    flood.push(n.parse::<usize>().expect("a flood number"));
+                }
+            }
+        });
+
+        let lines: String = (0..FLOOD).map(|i| format!("flood {i}\n")).collect();
+        eve.send_raw(lines.as_bytes()).await;
+        let ping_sent = Instant::now();
+        carol.send("ping").await;
+        let told = eve.line().await.expect("Eve was disconnected");
+        assert!(told.starts_with(TOO_FAST), "got {told:?}");
+
+        // Let tokens come back (one per 50 ms), then send once more.
+        task::sleep(Duration::from_millis(200)).await;
+        let last_sent = Instant::now();
+        eve.send("after the wait").await;
+        let (_bob, flood, ping_seen) = timeout(WAIT, watching).await.expect("Bob saw no end");
+
+        // What Eve was told, up to a marker sent after all of it.
+        carol.send("/msg Eve sync").await;
+        let mut eve_lines = vec![told];
+        eve_lines.extend(lines_until(&mut eve, "Carol (private): sync").await);
+        let mut told_too_fast = 0;
+        let mut dropped = Vec::new();
+        for line in &eve_lines {
+            if line.starts_with(TOO_FAST) {
+                told_too_fast += 1;
+            } else if let Some(rest) = line.strip_prefix("Server: Error: ") {
+                let count = rest.split_once(" message").map(|(n, _)| n.parse::<usize>());
+                let Some(Ok(count)) = count else {
+                    panic!("unexpected error line {line:?}")
+                };
+                assert!(line.ends_with("dropped for sending too fast"), "{line:?}");
+                dropped.push(count);
+            } else {
+                assert_eq!(line, "Carol: ping");
+            }
+        }
+
+        let passed = flood.len();
+        let bound = f64::from(BURST) + f64::from(RATE) * (last_sent - born).as_secs_f64();
+        let ping_latency = ping_seen.expect("Carol's ping never reached Bob") - ping_sent;
+        eprintln!(
+            "flood: {passed} of {FLOOD} passed (bound {bound:.1}), dropped counts {dropped:?}, \
+             ping latency {ping_latency:?}"
+        );
+        assert!(
+            flood.windows(2).all(|w| w[0] < w[1]),
+            "out of order: {flood:?}"
+        );
+        assert!(
+            passed as f64 <= bound,
+            "{passed} lines passed, bound {bound:.1}"
+        );
+        assert!(
+            passed >= BURST as usize - 1,
+            "the burst was not allowed: {passed}"
+        );
+        assert!(told_too_fast >= 1);
+        assert_eq!(
+            dropped.len(),
+            told_too_fast,
+            "each run of drops ends with its count: {eve_lines:?}"
+        );
+        assert_eq!(passed + dropped.iter().sum::<usize>(), FLOOD);
+        assert!(
+            ping_latency < Duration::from_millis(500),
+            "ping took {ping_latency:?}"
         );
     });
 }
