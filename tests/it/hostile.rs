@@ -4,8 +4,9 @@
 //! has a timeout. The in-process server is used where it can be; the real
 //! binary where a process of its own is needed (RSS, signals, exit codes).
 
-use std::io::{BufRead, BufReader, Read};
-use std::net::SocketAddr;
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -800,5 +801,192 @@ fn a_flooder_is_limited_and_told_while_the_others_chat_on() {
             ping_latency < Duration::from_millis(500),
             "ping took {ping_latency:?}"
         );
+    });
+}
+
+// ---------------------------------------------------------------------------
+// A connection storm
+
+/// Raises the soft limit on open files to the hard limit.
+fn raise_fd_limit() -> libc::rlim_t {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain system calls on a local struct.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max;
+            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
+        }
+    }
+    limit.rlim_cur
+}
+
+/// One storm connection, by `i % 6`: close, reset, reset mid-line before
+/// login, close after login, reset mid-line after login, or send a name
+/// without a newline and shut the write side (the name counts at EOF).
+/// Returns the name that logged in, if any.
+fn storm_connection(addr: SocketAddr, i: usize) -> Option<String> {
+    use std::net::TcpStream;
+    let mut stream = TcpStream::connect_timeout(&addr, WAIT).expect("storm connect");
+    stream.set_read_timeout(Some(WAIT)).expect("read timeout");
+    let reset = |stream: TcpStream| {
+        socket2::SockRef::from(&stream)
+            .set_linger(Some(Duration::ZERO))
+            .expect("SO_LINGER");
+        drop(stream);
+    };
+    // Reads until the bytes so far contain `want`.
+    let read_until = |stream: &mut TcpStream, want: &str| {
+        let mut seen = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while !String::from_utf8_lossy(&seen).contains(want) {
+            let n = stream.read(&mut chunk).expect("storm read");
+            assert!(
+                n > 0,
+                "closed before {want:?}: {:?}",
+                String::from_utf8_lossy(&seen)
+            );
+            seen.extend_from_slice(&chunk[..n]);
+        }
+    };
+    let name = match i % 6 {
+        3 | 4 => format!("s{i}"),
+        _ => format!("g{i}"),
+    };
+    match i % 6 {
+        0 => drop(stream),
+        1 => reset(stream),
+        2 => {
+            stream.write_all(b"half a na").expect("storm write");
+            reset(stream);
+        }
+        3 => {
+            stream
+                .write_all(format!("{name}\n").as_bytes())
+                .expect("storm write");
+            read_until(&mut stream, &format!("logged in as: {name}\n"));
+            drop(stream);
+            return Some(name);
+        }
+        4 => {
+            stream
+                .write_all(format!("{name}\nhalf a li").as_bytes())
+                .expect("storm write");
+            read_until(&mut stream, &format!("logged in as: {name}\n"));
+            reset(stream);
+            return Some(name);
+        }
+        _ => {
+            read_until(&mut stream, GREETING);
+            stream.write_all(name.as_bytes()).expect("storm write");
+            stream.shutdown(Shutdown::Write).expect("shutdown");
+            let mut rest = Vec::new();
+            let _ = stream.read_to_end(&mut rest);
+            let rest = String::from_utf8_lossy(&rest);
+            assert!(
+                rest.contains(&format!("logged in as: {name}\n")),
+                "{rest:?}"
+            );
+            return Some(name);
+        }
+    }
+    None
+}
+
+#[test]
+fn a_storm_of_2000_aborted_connections_leaves_no_ghosts() {
+    const CONNECTIONS: usize = 2000;
+    const AT_ONCE: usize = 50;
+    let fds = raise_fd_limit();
+    assert!(
+        fds >= (4 * AT_ONCE + 64) as libc::rlim_t,
+        "only {fds} file descriptors"
+    );
+    run(async {
+        let server = TestServer::start().await;
+        let mut watcher = server.login("Watcher").await;
+        let _live = server.login("Live").await;
+        watcher.expect_line("Server: Live joined the party!").await;
+
+        let addr = server.addr;
+        let started = Instant::now();
+        let logged_in: Vec<String> = task::spawn_blocking(move || {
+            let workers: Vec<_> = (0..AT_ONCE)
+                .map(|w| {
+                    std::thread::spawn(move || {
+                        (w..CONNECTIONS)
+                            .step_by(AT_ONCE)
+                            .filter_map(|i| storm_connection(addr, i))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().expect("a storm worker panicked"))
+                .collect()
+        })
+        .await;
+        let storm_took = started.elapsed();
+
+        // Every storm member joined and left exactly once; wait for the last.
+        let mut joined: HashMap<String, usize> = HashMap::new();
+        let mut left: HashMap<String, usize> = HashMap::new();
+        let mut waiting: HashSet<&String> = logged_in.iter().collect();
+        while !waiting.is_empty() {
+            let line = watcher.line().await.expect("Watcher was disconnected");
+            if let Some(name) = line.strip_suffix(" joined the party!") {
+                *joined
+                    .entry(name.trim_start_matches("Server: ").into())
+                    .or_default() += 1;
+            } else if let Some(name) = line.strip_suffix(" left the party.") {
+                let name = name.trim_start_matches("Server: ");
+                waiting.remove(&name.to_string());
+                *left.entry(name.into()).or_default() += 1;
+            }
+        }
+        watcher.send("/who").await;
+        loop {
+            let line = watcher.line().await.expect("Watcher was disconnected");
+            if let Some(name) = line.strip_suffix(" left the party.") {
+                *left
+                    .entry(name.trim_start_matches("Server: ").into())
+                    .or_default() += 1;
+            } else if line.starts_with("Server: Online") {
+                assert_eq!(line, "Server: Online (2): Watcher, Live", "ghosts in /who");
+                break;
+            }
+        }
+        eprintln!(
+            "storm: {CONNECTIONS} connections ({} logged in) in {storm_took:?}",
+            logged_in.len()
+        );
+        let logins = (0..CONNECTIONS).filter(|i| i % 6 >= 3).count();
+        assert_eq!(logged_in.len(), logins);
+        let mut expected: Vec<&String> = logged_in.iter().collect();
+        expected.sort();
+        let mut lefts: Vec<&String> = left.keys().collect();
+        lefts.sort();
+        assert_eq!(
+            lefts, expected,
+            "leave notices for exactly the storm's logins"
+        );
+        assert!(
+            left.values().all(|&n| n == 1),
+            "a leave was announced twice"
+        );
+        assert!(
+            joined.values().all(|&n| n == 1),
+            "a join was announced twice"
+        );
+
+        // The server is still up and relaying.
+        let mut after = server.login("After").await;
+        watcher.expect_line("Server: After joined the party!").await;
+        after.send("still up").await;
+        watcher.expect_line("After: still up").await;
     });
 }
