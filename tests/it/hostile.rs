@@ -23,6 +23,7 @@ use crate::util::{run, Client, TestServer, WAIT};
 
 const TOO_LONG: &str = "Server: Error: line too long";
 const TOO_FAST: &str = "Server: Error: you are sending too fast";
+const ROOM_FULL: &str = "Server: Error: the room is full";
 const NO_USERNAME: &str = "Server: Error: no username given within";
 
 /// Default limits but no rate limit, for tests that send many lines.
@@ -1070,5 +1071,77 @@ fn a_client_that_logs_in_in_time_is_not_closed() {
         max.expect_line("Late: still here").await;
         max.send("me too").await;
         late.expect_line("Max: me too").await;
+    });
+}
+
+// ---------------------------------------------------------------------------
+// Max clients
+
+#[test]
+fn the_connection_past_max_clients_is_refused_and_a_freed_slot_is_reused() {
+    run(async {
+        let config = Config {
+            max_clients: 3,
+            ..Config::default()
+        };
+        let server = TestServer::with(config).await;
+        let mut a = server.login("A").await;
+        let mut b = server.login("B").await;
+        let c = server.login("C").await;
+        a.expect_line("Server: B joined the party!").await;
+        a.expect_line("Server: C joined the party!").await;
+        b.expect_line("Server: C joined the party!").await;
+
+        let mut fourth = server.connect().await;
+        let told = fourth.line().await.expect("closed without a word");
+        assert!(told.starts_with(ROOM_FULL), "got {told:?}");
+        fourth.expect_closed().await;
+
+        // The first three did not notice.
+        a.send("still here").await;
+        b.expect_line("A: still here").await;
+        drop(c);
+        a.expect_line("Server: C left the party.").await;
+        b.expect_line("Server: C left the party.").await;
+
+        // The slot is freed as C's connection task ends, which is just
+        // after the leave notice goes out: allow a few tries for that.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let mut tries = 0;
+        let mut fifth = loop {
+            tries += 1;
+            let mut client = server.connect().await;
+            let first = client.line().await.expect("closed without a word");
+            if first == GREETING {
+                break client;
+            }
+            assert!(first.starts_with(ROOM_FULL), "got {first:?}");
+            assert!(Instant::now() < deadline, "C's slot was never freed");
+            task::sleep(Duration::from_millis(10)).await;
+        };
+        eprintln!("max clients: the freed slot was taken on try {tries}");
+        fifth.send("E").await;
+        fifth.expect_line("Server: You are logged in as: E").await;
+        a.expect_line("Server: E joined the party!").await;
+        b.expect_line("Server: E joined the party!").await;
+    });
+}
+
+// ---------------------------------------------------------------------------
+// Half-open connections
+
+#[test]
+fn a_client_that_shuts_its_write_side_is_seen_leaving_once() {
+    run(async {
+        let server = TestServer::start().await;
+        let mut a = server.login("A").await;
+        let mut b = server.login("B").await;
+        a.expect_line("Server: B joined the party!").await;
+        b.stream.shutdown(Shutdown::Write).expect("shutdown");
+        a.expect_line("Server: B left the party.").await;
+        b.expect_closed().await;
+        // B's connection is over: a second notice would have come by now.
+        a.send("/who").await;
+        a.expect_line("Server: Online (1): A").await;
     });
 }
