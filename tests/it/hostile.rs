@@ -7,7 +7,7 @@
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -25,6 +25,7 @@ const TOO_LONG: &str = "Server: Error: line too long";
 const TOO_FAST: &str = "Server: Error: you are sending too fast";
 const ROOM_FULL: &str = "Server: Error: the room is full";
 const NO_USERNAME: &str = "Server: Error: no username given within";
+const SHUTTING_DOWN: &str = "Server: shutting down";
 
 /// Default limits but no rate limit, for tests that send many lines.
 fn no_rate_limit() -> Config {
@@ -110,6 +111,16 @@ impl Bin {
     fn rss_kib(&self) -> u64 {
         rss_kib(self.pid())
     }
+
+    fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on our own child, which is not yet reaped.
+        assert_eq!(unsafe { libc::kill(self.pid(), signal) }, 0);
+    }
+
+    /// Waits for the process to exit, up to `limit`.
+    async fn exit_within(&mut self, limit: Duration) -> Option<ExitStatus> {
+        exit_within(&mut self.child, limit).await
+    }
 }
 
 impl Drop for Bin {
@@ -144,6 +155,19 @@ fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> Arc<Mutex<Vec<u8>>> {
         });
     }
     bytes
+}
+
+async fn exit_within(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return Some(status);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        task::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 /// A process's resident set size, from /proc.
@@ -1143,5 +1167,103 @@ fn a_client_that_shuts_its_write_side_is_seen_leaving_once() {
         // B's connection is over: a second notice would have come by now.
         a.send("/who").await;
         a.expect_line("Server: Online (1): A").await;
+    });
+}
+
+// ---------------------------------------------------------------------------
+// The binary: shutdown, signals, exit codes
+
+/// The binary with clients connected gets `signal`: each client is told,
+/// then sees a clean EOF, and the process exits 0 within 3 s.
+fn graceful_shutdown_on(signal: i32) {
+    run(async {
+        let mut server = Bin::start(&[]);
+        let mut a = Lines::connect(server.addr, None);
+        a.login("A").await;
+        let mut b = Lines::connect(server.addr, None);
+        b.login("B").await;
+        a.expect("Server: B joined the party!").await;
+        let mut pending = Lines::connect(server.addr, None);
+        pending.expect(GREETING).await;
+
+        let sent = Instant::now();
+        server.signal(signal);
+        for client in [&mut a, &mut b, &mut pending] {
+            client.expect(SHUTTING_DOWN).await;
+            let (more, eof) = client.read_to_close().await;
+            assert_eq!((more, eof), (0, true), "not a clean close after the notice");
+        }
+        drop((a, b, pending));
+        let status = server.exit_within(Duration::from_secs(3)).await;
+        let status = status.expect("the server did not exit within 3 s");
+        eprintln!(
+            "signal {signal}: exited {status} after {:?}",
+            sent.elapsed()
+        );
+        assert!(status.success(), "{status}");
+    });
+}
+
+#[test]
+fn sigterm_tells_every_client_closes_them_and_exits_0() {
+    graceful_shutdown_on(libc::SIGTERM);
+}
+
+#[test]
+fn sigint_tells_every_client_closes_them_and_exits_0() {
+    graceful_shutdown_on(libc::SIGINT);
+}
+
+#[test]
+fn a_second_sigint_during_shutdown_exits_at_once() {
+    run(async {
+        let mut server = Bin::start(&[]);
+        let mut a = login_at(server.addr, "A").await;
+        server.signal(libc::SIGINT);
+        // Shutdown is under way; A keeps its side open, so it would take
+        // the server's full linger time to finish.
+        a.expect_line(SHUTTING_DOWN).await;
+        let sent = Instant::now();
+        server.signal(libc::SIGINT);
+        let status = server.exit_within(Duration::from_millis(1000)).await;
+        let status = status.expect("a second SIGINT did not stop the server at once");
+        eprintln!("second SIGINT: exited {status} after {:?}", sent.elapsed());
+        assert!(!status.success(), "{status}");
+    });
+}
+
+#[test]
+fn serve_on_a_port_in_use_exits_1_with_one_line_naming_the_address() {
+    run(async {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = taken.local_addr().expect("local addr").port().to_string();
+        let mut child = serve_command(&["--port", &port])
+            .env("RUST_BACKTRACE", "1")
+            .spawn()
+            .expect("start sockchat serve");
+        let stdout = drain(child.stdout.take());
+        let stderr = drain(child.stderr.take());
+        let status = exit_within(&mut child, WAIT).await;
+        let status = status.expect("serve on a port in use did not exit");
+        // The pipes close with the process; give the drain threads a moment.
+        let deadline = Instant::now() + WAIT;
+        while Arc::strong_count(&stderr) > 1 || Arc::strong_count(&stdout) > 1 {
+            assert!(Instant::now() < deadline, "pipes not drained");
+            task::sleep(Duration::from_millis(5)).await;
+        }
+        let stderr = String::from_utf8_lossy(&stderr.lock().unwrap()).into_owned();
+        let stdout = String::from_utf8_lossy(&stdout.lock().unwrap()).into_owned();
+        assert_eq!(status.code(), Some(1), "stderr: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "stderr: {stderr}");
+        assert!(
+            stderr.contains(&format!("127.0.0.1:{port}")),
+            "stderr: {stderr}"
+        );
+        assert!(
+            !stderr.contains("acktrace") && !stderr.contains("panicked"),
+            "{stderr}"
+        );
+        assert_eq!(stdout, "", "it claimed to run");
+        drop(taken);
     });
 }
