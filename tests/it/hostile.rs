@@ -181,8 +181,9 @@ fn try_rss_kib(pid: i32) -> Option<u64> {
     rss.trim().trim_end_matches("kB").trim().parse().ok()
 }
 
-/// A line reader over a stream that `util::Client` cannot make (socket
-/// options set before connecting), reading in large chunks.
+/// A line client for what `util::Client` cannot do: socket options set
+/// before connecting, reads in large chunks, and telling a clean EOF from a
+/// reset.
 struct Lines {
     stream: TcpStream,
     buf: Vec<u8>,
