@@ -3,5 +3,6 @@
 
 mod util;
 
+mod hostile_server;
 mod props;
 mod server;
