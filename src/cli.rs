@@ -92,6 +92,10 @@ pub struct JoinArgs {
     /// Keep retrying to connect for up to SECS seconds (while a server starts)
     #[arg(long, value_name = "SECS", default_value_t = 0)]
     pub wait: u64,
+
+    /// Give up if the server has not accepted a login within SECS seconds
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub login_timeout: u64,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -27,9 +27,6 @@ use input::{Screen, Typed};
 /// The longest line accepted from the server; longer ones are skipped.
 const MAX_SERVER_LINE: usize = 64 * 1024;
 
-/// How long to wait for the server to answer a login.
-const LOGIN_REPLY_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// After we stop sending, how long the server has to close its side.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -57,7 +54,17 @@ pub fn join(args: JoinArgs) -> anyhow::Result<ExitCode> {
         // Piped input is read from the start: its first line may be the name.
         let mut piped = (!interactive).then(input::start_stdin);
         let ask = if stdin_tty { Ask::Prompt } else { Ask::Stdin };
-        login(&mut server, &stream, given, ask, piped.as_mut(), color).await?;
+        let patience = Duration::from_secs(args.login_timeout);
+        login(
+            &mut server,
+            &stream,
+            given,
+            ask,
+            piped.as_mut(),
+            color,
+            patience,
+        )
+        .await?;
 
         let _restore = interactive.then(terminal::RestoreGuard::save);
         let (screen, typed) = match piped {
@@ -85,6 +92,7 @@ async fn login(
     ask: Ask,
     mut piped: Option<&mut mpsc::Receiver<Typed>>,
     color: bool,
+    patience: Duration,
 ) -> anyhow::Result<Name> {
     let mut screen = Screen::Plain;
     loop {
@@ -94,11 +102,15 @@ async fn login(
             None => name_from_stdin(piped.as_deref_mut()).await?,
         };
         send_line(stream, name.as_str()).await?;
+        // One deadline for the answer, however many other lines come first.
+        let deadline = std::time::Instant::now() + patience;
         loop {
-            let line = runtime::timeout(LOGIN_REPLY_TIMEOUT, server.next())
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let line = runtime::timeout(left, server.next())
                 .await
                 .map_err(|_| {
-                    anyhow!("the server did not answer the login within {LOGIN_REPLY_TIMEOUT:?}")
+                    let secs = patience.as_secs();
+                    anyhow!("the server did not answer the login within {secs} s")
                 })?
                 .context("lost the connection while logging in")?;
             let Some(line) = line else {

@@ -22,6 +22,8 @@ pub struct LineFramer {
     max: usize,
     /// True while skipping the rest of an over-long line.
     discarding: bool,
+    /// The unterminated last line, once [`LineFramer::finish`] gave it out.
+    last: Vec<u8>,
 }
 
 impl LineFramer {
@@ -30,6 +32,7 @@ impl LineFramer {
             partial: Vec::new(),
             max,
             discarding: false,
+            last: Vec::new(),
         }
     }
 
@@ -95,9 +98,10 @@ impl LineFramer {
         if self.partial.is_empty() {
             return None;
         }
-        let max = self.max;
-        let line = strip_cr(&self.partial);
-        let frame = if line.len() > max {
+        // The line is handed out once: a second call finds nothing.
+        self.last = std::mem::take(&mut self.partial);
+        let line = strip_cr(&self.last);
+        let frame = if line.len() > self.max {
             Frame::TooLong
         } else {
             Frame::Line(line)
@@ -201,6 +205,14 @@ mod tests {
         framer.feed(b"\nafter\n", |f| {
             assert!(matches!(f, Frame::TooLong | Frame::Line(b"after")))
         });
+    }
+
+    #[test]
+    fn finish_gives_the_last_line_once() {
+        let mut framer = LineFramer::new(100);
+        framer.feed(b"tail", |_| {});
+        assert_eq!(framer.finish(), Some(Frame::Line(b"tail")));
+        assert_eq!(framer.finish(), None);
     }
 
     #[test]

@@ -196,7 +196,7 @@ pub fn classify(line: &str) -> ServerLine<'_> {
                 return ServerLine::Action { name, text };
             }
         }
-        return ServerLine::Other(line);
+        // Not an action: perhaps `* (private): …` from a user named `*`.
     }
     let Some((head, text)) = line.split_once(": ") else {
         return ServerLine::Other(line);
@@ -341,5 +341,12 @@ mod tests {
         assert_eq!(classify("hello world"), ServerLine::Other("hello world"));
         assert_eq!(classify("two words: x"), ServerLine::Other("two words: x"));
         assert_eq!(classify("* "), ServerLine::Other("* "));
+        assert_eq!(
+            classify("* (private): psst"),
+            ServerLine::PrivateFrom {
+                from: "*",
+                text: "psst"
+            }
+        );
     }
 }

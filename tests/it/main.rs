@@ -4,4 +4,6 @@
 mod util;
 
 mod hostile;
+mod hostile_server;
+mod props;
 mod server;
