@@ -28,12 +28,18 @@ impl TestServer {
     }
 
     pub async fn with(config: Config) -> TestServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local addr");
         let (stop, stopped) = oneshot::channel::<()>();
         let shutdown = stopped.map(|_| ());
         let done = async_std::task::spawn(server::run(listener, config, Log::silent(), shutdown));
-        TestServer { addr, stop: Some(stop), done: Some(done) }
+        TestServer {
+            addr,
+            stop: Some(stop),
+            done: Some(done),
+        }
     }
 
     /// Asks for a graceful shutdown and waits for `run` to return.
@@ -56,9 +62,13 @@ impl TestServer {
     /// A client that has logged in as `name` (the login lines are consumed).
     pub async fn login(&self, name: &str) -> Client {
         let mut client = self.connect().await;
-        client.expect_line(sockchat::protocol::message::reply::GREETING).await;
+        client
+            .expect_line(sockchat::protocol::message::reply::GREETING)
+            .await;
         client.send(name).await;
-        client.expect_line(&format!("Server: You are logged in as: {name}")).await;
+        client
+            .expect_line(&format!("Server: You are logged in as: {name}"))
+            .await;
         client
     }
 }
@@ -83,7 +93,10 @@ impl Client {
             .await
             .expect("connect timed out")
             .expect("connect failed");
-        Client { stream, buf: Vec::new() }
+        Client {
+            stream,
+            buf: Vec::new(),
+        }
     }
 
     /// Sends `line` and a `\n`.
@@ -101,7 +114,9 @@ impl Client {
     /// The next line without its `\n`; None when the server closed. Panics
     /// after `WAIT`.
     pub async fn line(&mut self) -> Option<String> {
-        self.line_within(WAIT).await.expect("no line within the time limit")
+        self.line_within(WAIT)
+            .await
+            .expect("no line within the time limit")
     }
 
     /// Like `line`, but Err(()) when nothing complete came within `wait`.
@@ -110,7 +125,8 @@ impl Client {
         loop {
             if let Some(i) = self.buf.iter().position(|&b| b == b'\n') {
                 let line: Vec<u8> = self.buf.drain(..=i).collect();
-                let text = String::from_utf8(line[..i].to_vec()).expect("server sent invalid UTF-8");
+                let text =
+                    String::from_utf8(line[..i].to_vec()).expect("server sent invalid UTF-8");
                 return Ok(Some(text));
             }
             let left = deadline.saturating_duration_since(std::time::Instant::now());
@@ -118,7 +134,11 @@ impl Client {
             match async_std::future::timeout(left, self.stream.read(&mut chunk)).await {
                 Err(_) => return Err(()),
                 Ok(Ok(0)) | Ok(Err(_)) => {
-                    assert!(self.buf.is_empty(), "connection closed mid-line: {:?}", self.buf);
+                    assert!(
+                        self.buf.is_empty(),
+                        "connection closed mid-line: {:?}",
+                        self.buf
+                    );
                     return Ok(None);
                 }
                 Ok(Ok(n)) => self.buf.extend_from_slice(&chunk[..n]),
