@@ -4,4 +4,5 @@
 mod binary;
 mod util;
 
+mod completions;
 mod server;
