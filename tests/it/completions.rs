@@ -37,3 +37,31 @@ fn committed_completions_are_up_to_date() {
         stale.join(", ")
     );
 }
+
+#[test]
+fn completions_to_a_closed_pipe_are_not_a_crash() {
+    let mut fds = [0; 2];
+    // Close-on-exec, so that no child spawned by another test meanwhile
+    // keeps the reading end open. SAFETY: pipe2() fills two descriptors.
+    assert_eq!(
+        unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) },
+        0,
+        "pipe2"
+    );
+    // SAFETY: both descriptors were just created and are owned here only.
+    let (read, write) = unsafe {
+        use std::os::fd::FromRawFd;
+        (
+            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        )
+    };
+    // Like `sockchat completions bash | head -0`: the reader is gone first.
+    drop(read);
+    let mut command = sockchat(["completions", "bash"]);
+    command.stdout(write);
+    let output = command.output().expect("run sockchat");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr, "");
+}
