@@ -4,5 +4,6 @@
 mod binary;
 mod util;
 
+mod cli;
 mod completions;
 mod server;
