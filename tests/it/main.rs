@@ -6,4 +6,5 @@ mod util;
 
 mod cli;
 mod completions;
+mod pty;
 mod server;
