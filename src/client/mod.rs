@@ -185,9 +185,12 @@ async fn session(
         futures::select! {
             line = next_line => match line {
                 Ok(Some(line)) => screen.print(&render::render(&line, color)),
-                Ok(None) | Err(_) if leaving.is_some() => return ExitCode::SUCCESS,
+                Ok(None) | Err(_) if leaving.is_some() => {
+                    screen.finish(None);
+                    return ExitCode::SUCCESS;
+                }
                 Ok(None) | Err(_) => {
-                    screen.print(&render::render(SERVER_LEFT.as_bytes(), false));
+                    screen.finish(Some(SERVER_LEFT));
                     return ExitCode::FAILURE;
                 }
             },
@@ -197,7 +200,7 @@ async fn session(
                         leaving.get_or_insert_with(std::time::Instant::now);
                     }
                     if send_line(&stream, &line).await.is_err() {
-                        screen.print(SERVER_LEFT);
+                        screen.finish(Some(SERVER_LEFT));
                         return ExitCode::FAILURE;
                     }
                 }
@@ -207,7 +210,10 @@ async fn session(
                     let _ = stream.shutdown(Shutdown::Write);
                 }
             },
-            () = closing => return ExitCode::SUCCESS,
+            () = closing => {
+                screen.finish(None);
+                return ExitCode::SUCCESS;
+            }
         }
     }
 }

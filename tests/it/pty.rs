@@ -208,3 +208,30 @@ fn an_incoming_message_keeps_the_half_typed_line() {
     assert_eq!(pty.exit_code(), 0);
     pty.assert_terminal_restored();
 }
+
+#[test]
+fn the_server_leaving_hands_the_terminal_back() {
+    let server = Server::start();
+    let mut pty = Pty::join(&server, &["--name", "Max"], &[]);
+    pty.expect_logged_in("Max");
+    pty.type_keys("half a thought");
+    pty.screen.expect("half a thought");
+    assert!(server.stop().success());
+    // The server's last words are shown, in order, before the client's.
+    pty.screen.expect("Server: shutting down");
+    pty.screen.expect("Server left.");
+    assert_eq!(pty.exit_code(), 1);
+    pty.assert_terminal_restored();
+}
+
+#[test]
+fn quit_hands_the_terminal_back() {
+    let server = Server::start();
+    let mut pty = Pty::join(&server, &["--name", "Max"], &[]);
+    pty.expect_logged_in("Max");
+    pty.type_keys("/quit");
+    pty.type_keys(ENTER);
+    pty.screen.expect("Server: Bye!");
+    assert_eq!(pty.exit_code(), 0);
+    pty.assert_terminal_restored();
+}
