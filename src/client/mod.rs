@@ -55,13 +55,17 @@ pub fn join(args: JoinArgs) -> anyhow::Result<ExitCode> {
         screen.print(&format!("Connected to: {addr}"));
         let mut server = ServerLines::new(stream.clone());
         // Piped input is read from the start: its first line may be the name.
-        let mut piped = (!interactive).then(input::start_stdin);
+        // A terminal is left to the name prompt until the login is done: a
+        // reader started earlier would take half of the keys typed there.
+        let mut piped = (!stdin_tty).then(input::start_stdin);
         let ask = if stdin_tty { Ask::Prompt } else { Ask::Stdin };
         login(&mut server, &stream, given, ask, piped.as_mut(), color).await?;
 
         let _restore = interactive.then(terminal::RestoreGuard::save);
         let (screen, typed) = match piped {
             Some(piped) => (Screen::Plain, piped),
+            // A terminal in, a pipe out (`| tee log`): lines, no editor.
+            None if !interactive => (Screen::Plain, input::start_stdin()),
             None => input::start_editor().context("cannot start the line editor")?,
         };
         Ok(session(server, stream, screen, typed, color).await)

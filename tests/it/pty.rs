@@ -33,6 +33,26 @@ impl Pty {
         Pty::spawn(command)
     }
 
+    /// `sockchat join` with stdin and stderr on the pty but stdout piped,
+    /// as in `sockchat join | tee chat.log`.
+    fn join_piped_out(server: &Server) -> Pty {
+        let command = server.join(&[]);
+        let args: Vec<_> = command.get_args().map(|a| a.to_owned()).collect();
+        let mut shell = Command::new("sh");
+        shell
+            .arg("-c")
+            .arg("\"$0\" \"$@\" | cat")
+            .arg(command.get_program());
+        shell.args(args);
+        for (var, value) in command.get_envs() {
+            match value {
+                Some(value) => shell.env(var, value),
+                None => shell.env_remove(var),
+            };
+        }
+        Pty::spawn(shell)
+    }
+
     fn spawn(mut command: Command) -> Pty {
         command.env("TERM", "xterm");
         // SAFETY: the hook runs between fork and exec and makes only
@@ -234,4 +254,21 @@ fn quit_hands_the_terminal_back() {
     pty.screen.expect("Server: Bye!");
     assert_eq!(pty.exit_code(), 0);
     pty.assert_terminal_restored();
+}
+
+#[test]
+fn a_terminal_with_piped_output_still_prompts_for_the_name() {
+    let server = Server::start();
+    let mut pty = Pty::join_piped_out(&server);
+    pty.screen.expect(PROMPT);
+    pty.type_keys("Max");
+    pty.type_keys(ENTER);
+    pty.screen.expect("Server: You are logged in as: Max");
+    let mut bob = Nc::login(server.addr, "Bob");
+    pty.screen.expect("Server: Bob joined the party!");
+    // No line editor: the terminal reads the line, with the usual Enter.
+    pty.type_keys("hello\n");
+    bob.expect_line("Max: hello");
+    pty.type_keys(CTRL_D);
+    assert_eq!(pty.exit_code(), 0);
 }
