@@ -105,12 +105,19 @@ pub struct CompletionsArgs {
 }
 
 /// Writes the completion script for `shell`, as committed in `completions/`.
+///
+/// The script is built in memory first: `clap_complete` panics when its
+/// writer fails, and a closed pipe (`| head`) is an error to report, not a
+/// crash.
 pub fn write_completions(
     shell: clap_complete::Shell,
     command: &mut clap::Command,
     out: &mut dyn std::io::Write,
-) {
-    clap_complete::generate(shell, command, "sockchat", out);
+) -> std::io::Result<()> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, command, "sockchat", &mut script);
+    out.write_all(&script)?;
+    out.flush()
 }
 
 #[cfg(test)]

@@ -12,12 +12,13 @@ fn main() -> ExitCode {
         Command::Serve(args) => sockchat::server::serve(args).map(|()| ExitCode::SUCCESS),
         Command::Join(args) => sockchat::client::join(args),
         Command::Completions(args) => {
-            sockchat::cli::write_completions(
-                args.shell,
-                &mut Cli::command(),
-                &mut std::io::stdout(),
-            );
-            Ok(ExitCode::SUCCESS)
+            let mut stdout = std::io::stdout().lock();
+            match sockchat::cli::write_completions(args.shell, &mut Cli::command(), &mut stdout) {
+                Ok(()) => Ok(ExitCode::SUCCESS),
+                // The reader stopped early (`| head`): its choice, not our failure.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+                Err(e) => Err(anyhow::Error::new(e).context("cannot write the completion script")),
+            }
         }
     };
     match result {

@@ -52,7 +52,9 @@ pub fn join(args: JoinArgs) -> anyhow::Result<ExitCode> {
         screen.print(&format!("Connected to: {addr}"));
         let mut server = ServerLines::new(stream.clone());
         // Piped input is read from the start: its first line may be the name.
-        let mut piped = (!interactive).then(input::start_stdin);
+        // A terminal is left to the name prompt until the login is done: a
+        // reader started earlier would take half of the keys typed there.
+        let mut piped = (!stdin_tty).then(input::start_stdin);
         let ask = if stdin_tty { Ask::Prompt } else { Ask::Stdin };
         let patience = Duration::from_secs(args.login_timeout);
         login(
@@ -69,6 +71,8 @@ pub fn join(args: JoinArgs) -> anyhow::Result<ExitCode> {
         let _restore = interactive.then(terminal::RestoreGuard::save);
         let (screen, typed) = match piped {
             Some(piped) => (Screen::Plain, piped),
+            // A terminal in, a pipe out (`| tee log`): lines, no editor.
+            None if !interactive => (Screen::Plain, input::start_stdin()),
             None => input::start_editor().context("cannot start the line editor")?,
         };
         Ok(session(server, stream, screen, typed, color).await)
@@ -197,9 +201,12 @@ async fn session(
         futures::select! {
             line = next_line => match line {
                 Ok(Some(line)) => screen.print(&render::render(&line, color)),
-                Ok(None) | Err(_) if leaving.is_some() => return ExitCode::SUCCESS,
+                Ok(None) | Err(_) if leaving.is_some() => {
+                    screen.finish(None);
+                    return ExitCode::SUCCESS;
+                }
                 Ok(None) | Err(_) => {
-                    screen.print(&render::render(SERVER_LEFT.as_bytes(), false));
+                    screen.finish(Some(SERVER_LEFT));
                     return ExitCode::FAILURE;
                 }
             },
@@ -209,7 +216,7 @@ async fn session(
                         leaving.get_or_insert_with(std::time::Instant::now);
                     }
                     if send_line(&stream, &line).await.is_err() {
-                        screen.print(SERVER_LEFT);
+                        screen.finish(Some(SERVER_LEFT));
                         return ExitCode::FAILURE;
                     }
                 }
@@ -219,7 +226,10 @@ async fn session(
                     let _ = stream.shutdown(Shutdown::Write);
                 }
             },
-            () = closing => return ExitCode::SUCCESS,
+            () = closing => {
+                screen.finish(None);
+                return ExitCode::SUCCESS;
+            }
         }
     }
 }

@@ -96,7 +96,15 @@ mod tests {
         let notice = render(b"Server: Max joined the party!", true);
         assert!(notice.starts_with("\x1b[32m"), "{notice:?}");
         let error = render(b"Server: Error: no such user", true);
-        assert!(error.contains("31m"), "{error:?}");
+        // Bold and red in one SGR sequence (yansi writes `\x1b[1;31m`).
+        let params = error
+            .strip_prefix("\x1b[")
+            .and_then(|rest| rest.split_once('m'))
+            .map(|(params, _)| params);
+        assert!(
+            params.is_some_and(|p| p.split(';').any(|n| n == "31")),
+            "{error:?}"
+        );
     }
 
     #[test]

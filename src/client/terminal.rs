@@ -1,9 +1,9 @@
 //! Putting the terminal back. The line editor switches the terminal to raw
-//! mode while it waits for a key; if the session ends while it waits (the
-//! server left), the process exits with the editor still blocked, so its
-//! own clean-up never runs. This guard saves the terminal's settings before
-//! the editor starts and restores them on every way out: normal return,
-//! early error, and panic.
+//! mode and turns on bracketed paste while it waits for a key; if the
+//! session ends while it waits (the server left, `/quit`), the process
+//! exits with the editor still blocked, so its own clean-up never runs.
+//! This guard saves the terminal's settings before the editor starts and
+//! restores them on every way out: normal return, early error, and panic.
 
 use std::os::fd::RawFd;
 use std::sync::Mutex;
@@ -41,11 +41,27 @@ impl Drop for RestoreGuard {
     }
 }
 
+/// Tells the terminal to stop wrapping pasted text in `ESC[200~`…`ESC[201~`
+/// (the editor turned it on; a shell or `cat` after us would see the marks).
+const BRACKETED_PASTE_OFF: &[u8] = b"\x1b[?2004l";
+
 /// Puts back the settings saved by [`RestoreGuard::save`], if any.
+/// Safe to call more than once.
 pub fn restore() {
     let Ok(saved) = SAVED.lock() else { return };
     if let Some((fd, termios)) = saved.as_ref() {
         // SAFETY: restoring settings read from the same descriptor.
         unsafe { libc::tcsetattr(*fd, libc::TCSANOW, termios) };
+        // Straight to the descriptor, not through `stdout()`: this also runs
+        // in the panic hook, where the stdout lock may be held. A failed
+        // write leaves only bracketed paste on; nothing better can be done.
+        // SAFETY: writing a static buffer to stdout, open for the whole run.
+        let _ = unsafe {
+            libc::write(
+                libc::STDOUT_FILENO,
+                BRACKETED_PASTE_OFF.as_ptr().cast(),
+                BRACKETED_PASTE_OFF.len(),
+            )
+        };
     }
 }

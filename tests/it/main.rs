@@ -1,9 +1,13 @@
 //! Integration tests: one crate, so the binary and the helpers are built once.
 //! Every network wait has a timeout, so a bug fails a test instead of hanging it.
 
+mod binary;
 mod util;
 
+mod cli;
+mod completions;
 mod hostile;
 mod hostile_server;
 mod props;
+mod pty;
 mod server;

@@ -1,0 +1,75 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[sockchat] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'sockchat'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'sockchat'= {
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand serve 'Run a chat room that others join'
+            cand join 'Join a chat room from this terminal'
+            cand completions 'Print a shell completion script to stdout'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'sockchat;serve'= {
+            cand --host 'Address to listen on (0.0.0.0 = every IPv4 interface, :: = IPv6)'
+            cand -p 'Port to listen on (0 picks a free one)'
+            cand --port 'Port to listen on (0 picks a free one)'
+            cand --max-line-bytes 'Longest line a client may send, in bytes; longer lines are dropped with an error'
+            cand --max-clients 'Most connections at once; the next one is told the room is full'
+            cand --login-timeout 'Seconds a new connection has to log in before it is closed'
+            cand --send-queue 'Bytes that may wait to be sent to one client; a client that falls further behind is disconnected'
+            cand --rate 'Messages per second one client may send (0 = no limit)'
+            cand --burst 'Messages one client may send in a burst above --rate'
+            cand --announce-max 'Announce joins and leaves only while at most N people are online (0 = always)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'sockchat;join'= {
+            cand --host 'Server to join: a hostname, an IPv4 or an IPv6 address'
+            cand -p 'Server port'
+            cand --port 'Server port'
+            cand -n 'Your username (asked for when not given)'
+            cand --name 'Your username (asked for when not given)'
+            cand --wait 'Keep retrying to connect for up to SECS seconds (while a server starts)'
+            cand --login-timeout 'Give up if the server has not accepted a login within SECS seconds'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'sockchat;completions'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'sockchat;help'= {
+            cand serve 'Run a chat room that others join'
+            cand join 'Join a chat room from this terminal'
+            cand completions 'Print a shell completion script to stdout'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'sockchat;help;serve'= {
+        }
+        &'sockchat;help;join'= {
+        }
+        &'sockchat;help;completions'= {
+        }
+        &'sockchat;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

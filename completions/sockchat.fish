@@ -1,0 +1,53 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_sockchat_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_sockchat_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_sockchat_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_sockchat_using_subcommand
+    set -l cmd (__fish_sockchat_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c sockchat -n "__fish_sockchat_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c sockchat -n "__fish_sockchat_needs_command" -s V -l version -d 'Print version'
+complete -c sockchat -n "__fish_sockchat_needs_command" -f -a "serve" -d 'Run a chat room that others join'
+complete -c sockchat -n "__fish_sockchat_needs_command" -f -a "join" -d 'Join a chat room from this terminal'
+complete -c sockchat -n "__fish_sockchat_needs_command" -f -a "completions" -d 'Print a shell completion script to stdout'
+complete -c sockchat -n "__fish_sockchat_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l host -d 'Address to listen on (0.0.0.0 = every IPv4 interface, :: = IPv6)' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -s p -l port -d 'Port to listen on (0 picks a free one)' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l max-line-bytes -d 'Longest line a client may send, in bytes; longer lines are dropped with an error' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l max-clients -d 'Most connections at once; the next one is told the room is full' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l login-timeout -d 'Seconds a new connection has to log in before it is closed' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l send-queue -d 'Bytes that may wait to be sent to one client; a client that falls further behind is disconnected' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l rate -d 'Messages per second one client may send (0 = no limit)' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l burst -d 'Messages one client may send in a burst above --rate' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l announce-max -d 'Announce joins and leaves only while at most N people are online (0 = always)' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -s h -l help -d 'Print help'
+complete -c sockchat -n "__fish_sockchat_using_subcommand join" -l host -d 'Server to join: a hostname, an IPv4 or an IPv6 address' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand join" -s p -l port -d 'Server port' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand join" -s n -l name -d 'Your username (asked for when not given)' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand join" -l wait -d 'Keep retrying to connect for up to SECS seconds (while a server starts)' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand join" -l login-timeout -d 'Give up if the server has not accepted a login within SECS seconds' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand join" -s h -l help -d 'Print help'
+complete -c sockchat -n "__fish_sockchat_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c sockchat -n "__fish_sockchat_using_subcommand help; and not __fish_seen_subcommand_from serve join completions help" -f -a "serve" -d 'Run a chat room that others join'
+complete -c sockchat -n "__fish_sockchat_using_subcommand help; and not __fish_seen_subcommand_from serve join completions help" -f -a "join" -d 'Join a chat room from this terminal'
+complete -c sockchat -n "__fish_sockchat_using_subcommand help; and not __fish_seen_subcommand_from serve join completions help" -f -a "completions" -d 'Print a shell completion script to stdout'
+complete -c sockchat -n "__fish_sockchat_using_subcommand help; and not __fish_seen_subcommand_from serve join completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -1,0 +1,176 @@
+//! The real binary end to end, with pipes: what a script, a bot or a
+//! heredoc sees. Exit codes: 0 done, 1 failed, 2 bad arguments (clap).
+
+use crate::binary::{run_to_end, sockchat, Nc, Running, Server};
+
+const ESC: char = '\x1b';
+
+#[test]
+fn two_piped_clients_chat_without_color() {
+    let server = Server::start();
+    let mut max = Running::spawn("Max", server.join(&["--name", "Max"]));
+    max.stdout.expect("Server: You are logged in as: Max\n");
+
+    // Bob's first line is his name; the rest is what he says.
+    let mut bob = Running::spawn("Bob", server.join(&[]));
+    bob.type_in("Bob\nhello\n");
+    bob.close_stdin();
+    max.stdout.expect("Server: Bob joined the party!\n");
+    max.stdout.expect("Bob: hello\n");
+    assert!(bob.wait().success(), "{}", bob.stderr.text());
+    let bob_out = bob.stdout.text();
+    assert!(
+        bob_out.contains("Server: You are logged in as: Bob\n"),
+        "{bob_out:?}"
+    );
+    max.stdout.expect("Server: Bob left the party.\n");
+
+    max.close_stdin();
+    assert!(max.wait().success(), "{}", max.stderr.text());
+    for (who, out) in [("Max", max.stdout.text()), ("Bob", bob_out)] {
+        assert!(
+            !out.contains(ESC),
+            "{who}'s piped stdout has an escape: {out:?}"
+        );
+    }
+}
+
+#[test]
+fn help_names_the_subcommands() {
+    let help = run_to_end(&["--help"], "");
+    assert_eq!(help.status.code(), Some(0));
+    assert!(
+        help.stdout.contains("serve") && help.stdout.contains("join"),
+        "{}",
+        help.stdout
+    );
+}
+
+#[test]
+fn bad_arguments_exit_2() {
+    for args in [
+        &["--bogus"][..],
+        &["join", "--bogus"],
+        &["join", "--port", "65536"],
+        &["serve", "--port", "http"],
+    ] {
+        let run = run_to_end(args, "");
+        assert_eq!(run.status.code(), Some(2), "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.starts_with("error: "),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+}
+
+/// A port on 127.0.0.1 that is bound, so nobody else takes it, but not
+/// listening, so connecting to it is refused.
+fn refusing_port() -> (socket2::Socket, u16) {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().expect("address");
+    socket.bind(&any.into()).expect("bind 127.0.0.1:0");
+    let port = socket
+        .local_addr()
+        .expect("local address")
+        .as_socket()
+        .expect("an IP address")
+        .port();
+    (socket, port)
+}
+
+#[test]
+fn join_where_nothing_listens_says_so_in_one_line() {
+    let (_bound, port) = refusing_port();
+    let run = run_to_end(
+        &["join", "--host", "127.0.0.1", "--port", &port.to_string()],
+        "",
+    );
+    assert_eq!(run.status.code(), Some(1), "{}", run.stderr);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{:?}", run.stderr);
+    assert!(lines[0].contains(&format!("127.0.0.1:{port}")), "{lines:?}");
+    assert!(lines[0].contains("connection refused"), "{lines:?}");
+    assert_eq!(run.stdout, "");
+}
+
+#[test]
+fn serve_on_a_port_in_use_says_so_in_one_line() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    let port = taken.local_addr().expect("local address").port();
+    let run = run_to_end(
+        &["serve", "--host", "127.0.0.1", "--port", &port.to_string()],
+        "",
+    );
+    assert_eq!(run.status.code(), Some(1), "{}", run.stderr);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{:?}", run.stderr);
+    assert!(lines[0].contains(&format!("127.0.0.1:{port}")), "{lines:?}");
+    assert!(lines[0].to_lowercase().contains("in use"), "{lines:?}");
+}
+
+#[test]
+fn a_name_with_a_space_is_refused_before_connecting() {
+    let (_bound, port) = refusing_port();
+    let run = run_to_end(
+        &["join", "--port", &port.to_string(), "--name", "bad name"],
+        "",
+    );
+    assert_eq!(run.status.code(), Some(1), "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        "sockchat: invalid --name \"bad name\": a name cannot contain spaces\n"
+    );
+}
+
+#[test]
+fn piped_join_with_a_taken_name_fails_clearly() {
+    let server = Server::start();
+    let _max = Nc::login(server.addr, "Max");
+    let mut late = Running::spawn("late", server.join(&[]));
+    late.type_in("max\nhello\n");
+    late.close_stdin();
+    let status = late.wait();
+    assert_eq!(status.code(), Some(1), "{}", late.stderr.text());
+    let stderr = late.stderr.text();
+    assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
+    assert!(
+        stderr.contains("max") && stderr.contains("taken"),
+        "{stderr:?}"
+    );
+}
+
+#[test]
+fn piped_join_without_a_name_fails_clearly() {
+    let server = Server::start();
+    let mut nameless = Running::spawn("nameless", server.join(&[]));
+    nameless.close_stdin();
+    assert_eq!(nameless.wait().code(), Some(1));
+    let stderr = nameless.stderr.text();
+    assert!(stderr.contains("no username"), "{stderr:?}");
+}
+
+#[test]
+fn the_server_leaving_ends_a_piped_join() {
+    let server = Server::start();
+    let mut max = Running::spawn("Max", server.join(&["--name", "Max"]));
+    max.stdout.expect("Server: You are logged in as: Max\n");
+    assert!(server.stop().success());
+    max.stdout.expect("Server: shutting down\nServer left.\n");
+    assert_eq!(max.wait().code(), Some(1), "{}", max.stderr.text());
+}
+
+#[test]
+fn the_environment_gives_defaults() {
+    let server = Server::start();
+    let mut command = sockchat(["join"]);
+    command
+        .env("SOCKCHAT_HOST", "127.0.0.1")
+        .env("SOCKCHAT_PORT", server.port())
+        .env("SOCKCHAT_NAME", "Envy");
+    let mut envy = Running::spawn("Envy", command);
+    envy.stdout.expect("Server: You are logged in as: Envy\n");
+    envy.close_stdin();
+    assert!(envy.wait().success());
+}

@@ -1,0 +1,67 @@
+//! The committed shell completions match what the binary generates, so a
+//! change to the CLI cannot ship with stale completions.
+
+use std::path::Path;
+
+use crate::binary::sockchat;
+
+/// The command that regenerates every file in `completions/`.
+const REFRESH: &str = "completions/refresh.sh";
+
+#[test]
+fn committed_completions_are_up_to_date() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("completions");
+    let mut stale = Vec::new();
+    for (shell, file) in [
+        ("bash", "sockchat.bash"),
+        ("zsh", "_sockchat"),
+        ("fish", "sockchat.fish"),
+        ("elvish", "sockchat.elv"),
+        ("powershell", "_sockchat.ps1"),
+    ] {
+        let output = sockchat(["completions", shell])
+            .output()
+            .expect("run sockchat completions");
+        assert!(
+            output.status.success(),
+            "sockchat completions {shell} failed"
+        );
+        let committed = std::fs::read(dir.join(file)).unwrap_or_default();
+        if output.stdout != committed {
+            stale.push(format!("completions/{file}"));
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "stale shell completions: {}\nrefresh them all from the repository root with:\n    {REFRESH}",
+        stale.join(", ")
+    );
+}
+
+#[test]
+fn completions_to_a_closed_pipe_are_not_a_crash() {
+    let mut fds = [0; 2];
+    // Close-on-exec, so that no child spawned by another test meanwhile
+    // keeps the reading end open. SAFETY: pipe2() fills two descriptors.
+    assert_eq!(
+        unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) },
+        0,
+        "pipe2"
+    );
+    // SAFETY: both descriptors were just created and are owned here only.
+    let (read, write) = unsafe {
+        use std::os::fd::FromRawFd;
+        (
+            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        )
+    };
+    // Like `sockchat completions bash | head -0`: the reader is gone first.
+    drop(read);
+    let mut command = sockchat(["completions", "bash"]);
+    command.stdout(write);
+    let output = command.output().expect("run sockchat");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr, "");
+}
