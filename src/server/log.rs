@@ -7,7 +7,7 @@
 use std::fmt::Display;
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::channel::mpsc;
@@ -30,7 +30,7 @@ struct Console {
     online: AtomicUsize,
     relayed: AtomicU64,
     /// Pokes the status task; a full channel means a redraw is pending.
-    dirty: Option<mpsc::Sender<()>>,
+    dirty: Option<Mutex<mpsc::Sender<()>>>,
 }
 
 const GREEN: Style = Style::new().green();
@@ -66,7 +66,7 @@ impl Log {
             bar,
             online: AtomicUsize::new(0),
             relayed: AtomicU64::new(0),
-            dirty: dirty_tx,
+            dirty: dirty_tx.map(Mutex::new),
         });
         if let Some(rx) = dirty_rx {
             runtime::spawn(status_loop(Arc::downgrade(&console), rx));
@@ -99,9 +99,9 @@ impl Log {
         let Some(console) = &self.console else { return };
         console.online.store(online, Ordering::Relaxed);
         console.relayed.store(relayed, Ordering::Relaxed);
-        if let Some(dirty) = &console.dirty {
+        if let Some(Ok(mut dirty)) = console.dirty.as_ref().map(Mutex::lock) {
             // Full means a redraw is already coming: nothing to add.
-            let _ = dirty.clone().try_send(());
+            let _ = dirty.try_send(());
         }
     }
 
@@ -151,6 +151,8 @@ impl Console {
 async fn status_loop(console: std::sync::Weak<Console>, mut dirty: mpsc::Receiver<()>) {
     while dirty.next().await.is_some() {
         runtime::sleep(Duration::from_millis(100)).await;
+        // Every change so far is covered by this one redraw.
+        while dirty.try_recv().is_ok() {}
         match console.upgrade() {
             Some(console) => console.redraw(),
             None => return,
