@@ -7,14 +7,16 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::channel::mpsc;
 use futures::StreamExt;
 
 use super::log::Log;
-use super::outbox::{End, Outbox};
+use super::outbox::{Backlog, End, Outbox};
 use super::room::{ClientId, Happened, Mailbox, Room};
 use crate::protocol::message::reply;
+use crate::runtime;
 
 /// What connection tasks tell the broker.
 pub enum Event {
@@ -42,6 +44,9 @@ impl Mailbox for Peer {
     }
 }
 
+/// The longest the broker waits for writers to catch up after one event.
+const BACKLOG_PAUSE: Duration = Duration::from_millis(2);
+
 /// The line a client gets when it is cut off for not reading.
 pub const TOO_SLOW: &str =
     "Server: Error: you are disconnected: you fell too far behind reading messages";
@@ -51,6 +56,7 @@ pub async fn broker_loop(
     mut events: mpsc::Receiver<Event>,
     greeting: Vec<String>,
     announce_max: usize,
+    backlog: Arc<Backlog>,
     log: Log,
 ) {
     let greeting: Vec<&str> = greeting.iter().map(String::as_str).collect();
@@ -100,6 +106,11 @@ pub async fn broker_loop(
             }
         }
         log.status(room.online(), relayed);
+        if backlog.is_high() {
+            // Let the writers catch up before fanning out more; bounded, so
+            // clients that do not read cannot hold the room (see Backlog).
+            let _ = runtime::timeout(BACKLOG_PAUSE, backlog.drained()).await;
+        }
     }
 }
 

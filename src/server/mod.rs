@@ -27,6 +27,7 @@ use crate::protocol::message::reply;
 use crate::runtime::{self, TcpListener, TcpStream, WriteExt};
 use broker::{broker_loop, Event};
 use log::Log;
+use outbox::Backlog;
 
 /// The server's limits (see `sockchat serve --help`).
 #[derive(Debug, Clone)]
@@ -69,6 +70,17 @@ impl From<&ServeArgs> for Config {
     }
 }
 
+/// What every connection task shares.
+pub struct Shared {
+    pub config: Config,
+    /// Unsent bytes in the whole room (see [`Backlog`]).
+    pub backlog: Arc<Backlog>,
+}
+
+/// Above this many unsent bytes in the room, the broker pauses briefly
+/// before taking the next event (see [`Backlog`]).
+const ROOM_BACKLOG: usize = 2 << 20;
+
 /// Lines waiting for the broker, from all connections together. When it is
 /// full, readers wait, and TCP pushes back on the clients.
 const EVENT_QUEUE: usize = 1024;
@@ -87,13 +99,19 @@ pub async fn run(
     log: Log,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
-    let config = Arc::new(config);
+    let backlog = Arc::new(Backlog::new(ROOM_BACKLOG));
+    let shared = Arc::new(Shared {
+        config,
+        backlog: backlog.clone(),
+    });
+    let config = &shared.config;
     let (events, broker_events) = mpsc::channel(EVENT_QUEUE);
     let greeting = vec![reply::GREETING.to_string()];
     let broker = runtime::spawn(broker_loop(
         broker_events,
         greeting,
         config.announce_max,
+        backlog,
         log.clone(),
     ));
     // Every connection task holds a clone of `alive`; when the last is
@@ -137,7 +155,7 @@ pub async fn run(
             stream,
             addr,
             events.clone(),
-            config.clone(),
+            shared.clone(),
         );
         runtime::spawn(async move {
             task.await;

@@ -5,13 +5,18 @@
 //! per line. The lock is held for a `memcpy` or a swap, never across an
 //! await or a socket write.
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Poll;
 
 use futures::task::AtomicWaker;
 
 /// Bytes reserved when a line arrives for an idle client.
 const FIRST_BATCH: usize = 512;
+
+/// The most of one client's unsent bytes that count towards the room's
+/// [`Backlog`]: a client that stops reading weighs no more than this.
+const FAIR_SHARE: usize = 32 * 1024;
 
 /// The bounded byte queue for one client.
 #[derive(Debug)]
@@ -21,13 +26,92 @@ pub struct Outbox {
     waker: AtomicWaker,
     /// Most bytes that may wait in `state.queued`.
     limit: usize,
+    /// The room's total, which this outbox's share is part of.
+    backlog: Arc<Backlog>,
 }
 
 #[derive(Debug, Default)]
 struct State {
     /// Complete lines, each ending in `\n`, not yet taken by the writer.
     queued: Vec<u8>,
+    /// Bytes the writer took and has not finished writing.
+    writing: usize,
+    /// What this outbox adds to the backlog now.
+    counted: usize,
     end: Option<End>,
+}
+
+impl State {
+    /// This outbox's share of the backlog after a change: unsent bytes, up
+    /// to the fair share. Returns the change to apply to the total.
+    fn recount(&mut self) -> isize {
+        let counted = (self.queued.len() + self.writing).min(FAIR_SHARE);
+        let delta = counted as isize - self.counted as isize;
+        self.counted = counted;
+        delta
+    }
+}
+
+/// The bytes the whole room has yet to write, each client counted up to
+/// [`FAIR_SHARE`]. The broker, which never waits for any one socket, pauses
+/// briefly while this is high, so that in a burst messages wait in the
+/// senders' TCP buffers rather than fill the server's memory. A client that
+/// does not read weighs at most its fair share, and the pause is bounded,
+/// so stalled clients cannot stop the room.
+#[derive(Debug)]
+pub struct Backlog {
+    bytes: AtomicUsize,
+    /// The broker, while it waits for the backlog to go down.
+    waker: AtomicWaker,
+    /// Above this the broker pauses.
+    high: usize,
+}
+
+impl Backlog {
+    pub fn new(high: usize) -> Self {
+        Backlog {
+            bytes: AtomicUsize::new(0),
+            waker: AtomicWaker::new(),
+            high,
+        }
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    pub fn is_high(&self) -> bool {
+        self.bytes() > self.high
+    }
+
+    /// Resolves once the backlog is down to half the high mark.
+    pub async fn drained(&self) {
+        futures::future::poll_fn(|cx| {
+            if self.bytes() <= self.high / 2 {
+                return Poll::Ready(());
+            }
+            self.waker.register(cx.waker());
+            if self.bytes() <= self.high / 2 {
+                return Poll::Ready(());
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
+    fn apply(&self, delta: isize) {
+        if delta > 0 {
+            self.bytes.fetch_add(delta as usize, Ordering::Relaxed);
+        } else if delta < 0 {
+            let before = self
+                .bytes
+                .fetch_sub(delta.unsigned_abs(), Ordering::Relaxed);
+            let after = before - delta.unsigned_abs();
+            if before > self.high / 2 && after <= self.high / 2 {
+                self.waker.wake();
+            }
+        }
+    }
 }
 
 /// How the connection is to end once the writer sees it.
@@ -53,11 +137,12 @@ pub enum Next {
 pub struct Full;
 
 impl Outbox {
-    pub fn new(limit: usize) -> Self {
+    pub fn new(limit: usize, backlog: Arc<Backlog>) -> Self {
         Outbox {
             state: Mutex::new(State::default()),
             waker: AtomicWaker::new(),
             limit,
+            backlog,
         }
     }
 
@@ -80,6 +165,9 @@ impl Outbox {
         }
         state.queued.extend_from_slice(line);
         state.queued.push(b'\n');
+        // Applied under the lock, so that this outbox's changes reach the
+        // total in order and it never dips below zero.
+        self.backlog.apply(state.recount());
         drop(state);
         // The writer only sleeps on an empty queue, so only that needs a wake.
         if was_empty {
@@ -94,6 +182,7 @@ impl Outbox {
         if state.end.is_none() {
             if matches!(end, End::Drop(_)) {
                 state.queued = Vec::new();
+                self.backlog.apply(state.recount());
             }
             state.end = Some(end);
         }
@@ -141,10 +230,21 @@ impl Outbox {
         .await
     }
 
+    /// The writer finished writing what it took last: it no longer counts.
+    pub fn written(&self) {
+        let mut state = self.lock();
+        state.writing = 0;
+        // Applied under the lock, so that this outbox's changes reach the
+        // total in order and it never dips below zero.
+        self.backlog.apply(state.recount());
+        drop(state);
+    }
+
     fn try_next(&self, buf: &mut Vec<u8>) -> Option<Next> {
         let mut state = self.lock();
         if !state.queued.is_empty() {
             std::mem::swap(&mut state.queued, buf);
+            state.writing = buf.len();
             return Some(Next::Write);
         }
         if state.end.is_none() {
@@ -164,14 +264,57 @@ impl Outbox {
     }
 }
 
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        // A connection gone with bytes still unsent no longer weighs on the room.
+        let state = self.lock();
+        self.backlog.apply(-(state.counted as isize));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use futures::executor::block_on;
 
+    fn outbox(limit: usize) -> Outbox {
+        Outbox::new(limit, Arc::new(Backlog::new(usize::MAX)))
+    }
+
+    #[test]
+    fn the_backlog_counts_unsent_bytes_up_to_a_fair_share() {
+        let backlog = Arc::new(Backlog::new(100));
+        let a = Outbox::new(1 << 20, backlog.clone());
+        let b = Outbox::new(1 << 20, backlog.clone());
+        a.push(&[b'x'; 99]).unwrap();
+        assert_eq!(backlog.bytes(), 100);
+        assert!(!backlog.is_high());
+        for _ in 0..1000 {
+            b.push(&[b'y'; 99]).unwrap();
+        }
+        assert_eq!(
+            backlog.bytes(),
+            100 + FAIR_SHARE,
+            "b weighs its fair share only"
+        );
+        assert!(backlog.is_high());
+        let mut buf = Vec::new();
+        assert_eq!(block_on(b.next(&mut buf)), Next::Write);
+        assert_eq!(
+            backlog.bytes(),
+            100 + FAIR_SHARE,
+            "taken but not yet written"
+        );
+        b.written();
+        assert_eq!(backlog.bytes(), 100);
+        drop(a);
+        assert_eq!(backlog.bytes(), 0, "a closed outbox gives its share back");
+        block_on(backlog.drained());
+    }
+
     #[test]
     fn lines_are_batched_into_one_take() {
-        let outbox = Outbox::new(1024);
+        let outbox = outbox(1024);
         outbox.push(b"a").unwrap();
         outbox.push(b"bc").unwrap();
         let mut buf = Vec::new();
@@ -182,7 +325,7 @@ mod tests {
 
     #[test]
     fn a_push_past_the_limit_is_refused_and_nothing_is_queued() {
-        let outbox = Outbox::new(8);
+        let outbox = outbox(8);
         outbox.push(b"1234567").unwrap();
         assert_eq!(outbox.push(b"x"), Err(Full));
         assert_eq!(outbox.queued(), 8);
@@ -190,7 +333,7 @@ mod tests {
 
     #[test]
     fn flush_delivers_what_is_queued_before_ending() {
-        let outbox = Outbox::new(64);
+        let outbox = outbox(64);
         outbox.push(b"last words").unwrap();
         outbox.end(End::Flush);
         let mut buf = Vec::new();
@@ -201,7 +344,7 @@ mod tests {
 
     #[test]
     fn drop_discards_the_queue() {
-        let outbox = Outbox::new(64);
+        let outbox = outbox(64);
         outbox.push(b"stale").unwrap();
         outbox.end(End::Drop("bye".into()));
         let mut buf = Vec::new();
@@ -218,7 +361,7 @@ mod tests {
 
     #[test]
     fn a_parked_writer_is_woken_by_a_push_from_another_thread() {
-        let outbox = std::sync::Arc::new(Outbox::new(64));
+        let outbox = std::sync::Arc::new(outbox(64));
         let pusher = outbox.clone();
         let handle = std::thread::spawn(move || pusher.push(b"hi"));
         let mut buf = Vec::new();

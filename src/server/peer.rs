@@ -20,7 +20,7 @@ use super::broker::{Event, Peer};
 use super::outbox::{End, Next, Outbox};
 use super::rate::RateLimit;
 use super::room::ClientId;
-use super::Config;
+use super::{Config, Shared};
 use crate::protocol::line::{Frame, LineFramer};
 use crate::protocol::message::reply;
 use crate::runtime::{self, TcpStream};
@@ -52,12 +52,13 @@ pub async fn connection<R, W>(
     tcp: TcpStream,
     addr: SocketAddr,
     mut events: mpsc::Sender<Event>,
-    config: Arc<Config>,
+    shared: Arc<Shared>,
 ) where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let outbox = Arc::new(Outbox::new(config.send_queue));
+    let config = &shared.config;
+    let outbox = Arc::new(Outbox::new(config.send_queue, shared.backlog.clone()));
     let logged_in = Arc::new(AtomicBool::new(false));
     let peer = Peer {
         addr,
@@ -69,7 +70,7 @@ pub async fn connection<R, W>(
     }
     let (reader_done, reader_done_rx) = oneshot::channel();
     let writer = runtime::spawn(writer_loop(writer, tcp, outbox.clone(), reader_done_rx));
-    let why = reader_loop(id, reader, &outbox, &logged_in, &mut events, &config).await;
+    let why = reader_loop(id, reader, &outbox, &logged_in, &mut events, config).await;
     // Send fails only when the broker has stopped, and then nobody is left to tell.
     let _ = events.send(Event::Disconnect { id, why }).await;
     let _ = reader_done.send(());
@@ -193,7 +194,7 @@ async fn writer_loop<W: AsyncWrite + Unpin>(
                 let dropped = outbox.dropped();
                 futures::pin_mut!(dropped);
                 match future::select(write, dropped).await {
-                    Either::Left((Ok(()), _)) => {}
+                    Either::Left((Ok(()), _)) => outbox.written(),
                     // The client is gone or cut off: the reader notices and reports it.
                     Either::Left((Err(_), _)) | Either::Right(_) => {
                         let _ = tcp.shutdown(Shutdown::Both);
