@@ -119,6 +119,7 @@ pub async fn run(
     let (alive, mut all_done) = mpsc::channel::<()>(0);
     let connections = Arc::new(AtomicUsize::new(0));
     let mut next_id = 0;
+    let mut accept_failing = false;
 
     futures::pin_mut!(shutdown);
     loop {
@@ -129,11 +130,20 @@ pub async fn run(
         let (stream, addr) = match accepted {
             Ok(accepted) => accepted,
             Err(e) => {
-                log.error(format!("Server: accept failed: {e}; retrying"));
+                // Out of descriptors, say: the connection waits in the
+                // kernel's queue until one is free. Say so once per streak.
+                if !accept_failing {
+                    log.error(format!("Server: accept failed: {e}; retrying"));
+                    accept_failing = true;
+                }
                 runtime::sleep(ACCEPT_BACKOFF).await;
                 continue;
             }
         };
+        if accept_failing {
+            log.good("Server: accepting connections again");
+            accept_failing = false;
+        }
         next_id += 1;
         if connections.load(Ordering::Relaxed) >= config.max_clients {
             log.warn(format!(

@@ -73,16 +73,22 @@ async fn login_at(addr: SocketAddr, name: &str) -> Client {
 struct Bin {
     child: Child,
     addr: SocketAddr,
+    /// Everything it wrote to stderr so far (its log).
+    stderr: Arc<Mutex<Vec<u8>>>,
 }
 
 impl Bin {
     /// Starts `serve --host 127.0.0.1 --port 0 ARGS` and reads its address.
     fn start(args: &[&str]) -> Bin {
-        let mut child = serve_command(&["--port", "0"])
-            .args(args)
-            .spawn()
-            .expect("start sockchat serve");
-        drain(child.stderr.take());
+        let mut command = serve_command(&["--port", "0"]);
+        command.args(args);
+        Bin::spawn(command)
+    }
+
+    /// Starts a `serve` command made by `serve_command` and reads its address.
+    fn spawn(mut command: Command) -> Bin {
+        let mut child = command.spawn().expect("start sockchat serve");
+        let stderr = drain(child.stderr.take());
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -101,7 +107,15 @@ impl Bin {
             .strip_prefix("Server is running on: ")
             .and_then(|a| a.parse().ok())
             .unwrap_or_else(|| panic!("unexpected banner {banner:?}"));
-        Bin { child, addr }
+        Bin {
+            child,
+            addr,
+            stderr,
+        }
+    }
+
+    fn log(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().expect("not poisoned")).into_owned()
     }
 
     fn pid(&self) -> i32 {
@@ -1259,5 +1273,83 @@ fn serve_on_a_port_in_use_exits_1_with_one_line_naming_the_address() {
         );
         assert_eq!(stdout, "", "it claimed to run");
         drop(taken);
+    });
+}
+
+// ---------------------------------------------------------------------------
+// Running out of file descriptors
+
+/// With 32 descriptors the server can hold about twenty connections; the
+/// rest wait in the kernel's queue while `accept` fails. It must say so,
+/// keep running, and take the waiting ones as descriptors are freed.
+#[test]
+fn running_out_of_descriptors_is_logged_and_survived() {
+    use std::os::unix::process::CommandExt;
+    run(async {
+        let mut command = serve_command(&["--port", "0"]);
+        // SAFETY: only setrlimit, async-signal-safe, between fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                let limit = libc::rlimit {
+                    rlim_cur: 32,
+                    rlim_max: 32,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+        let bin = Bin::spawn(command);
+        let mut clients = Vec::new();
+        for _ in 0..40 {
+            clients.push(Client::connect(bin.addr).await);
+        }
+        let deadline = Instant::now() + WAIT;
+        while !bin.log().contains("accept failed") {
+            assert!(
+                Instant::now() < deadline,
+                "no accept failure logged:\n{}",
+                bin.log()
+            );
+            task::sleep(Duration::from_millis(10)).await;
+        }
+        // The kernel queue is first in, first out: the first ones were
+        // accepted and greeted, and from the first that is not, none is.
+        let mut greeted = Vec::new();
+        let mut waiting = Vec::new();
+        for mut client in clients {
+            if !waiting.is_empty() {
+                waiting.push(client);
+                continue;
+            }
+            match client.line_within(Duration::from_millis(300)).await {
+                Ok(Some(line)) => {
+                    assert_eq!(line, GREETING);
+                    greeted.push(client);
+                }
+                _ => waiting.push(client),
+            }
+        }
+        assert!(
+            !waiting.is_empty(),
+            "every client was accepted: the limit did not bite"
+        );
+        // Hang up the greeted ones: their descriptors free up, and every
+        // client that waited is greeted in turn.
+        drop(greeted);
+        for client in &mut waiting {
+            client.expect_line(GREETING).await;
+        }
+        drop(waiting);
+        let mut late = login_at(bin.addr, "late").await;
+        late.send("/who").await;
+        late.expect_line("Server: Online (1): late").await;
+        assert!(
+            bin.log().contains("accepting connections again"),
+            "{}",
+            bin.log()
+        );
     });
 }
