@@ -15,6 +15,7 @@ use super::log::Log;
 use super::outbox::{End, Outbox};
 use super::room::{ClientId, Happened, Mailbox, Room};
 use crate::protocol::message::reply;
+use crate::protocol::password::{Password, TRIES};
 
 /// What connection tasks tell the broker.
 pub enum Event {
@@ -47,9 +48,14 @@ pub const TOO_SLOW: &str =
     "Server: Error: you are disconnected: you fell too far behind reading messages";
 
 /// Runs until a [`Event::Shutdown`] or until every sender is gone.
-pub async fn broker_loop(mut events: mpsc::Receiver<Event>, greeting: Vec<String>, log: Log) {
+pub async fn broker_loop(
+    mut events: mpsc::Receiver<Event>,
+    greeting: Vec<String>,
+    password: Option<Password>,
+    log: Log,
+) {
     let greeting: Vec<&str> = greeting.iter().map(String::as_str).collect();
-    let mut room: Room<Peer> = Room::new();
+    let mut room: Room<Peer> = Room::with_password(password);
     let mut relayed: u64 = 0;
     while let Some(event) = events.next().await {
         match event {
@@ -67,6 +73,25 @@ pub async fn broker_loop(mut events: mpsc::Receiver<Event>, greeting: Vec<String
                     if let Some(peer) = room.mailbox(id) {
                         log.warn(format!("Server: login refused for {}: {why}", peer.addr));
                     }
+                }
+                Happened::Admitted => {}
+                // The attempt itself is never logged: it may be a near miss.
+                Happened::WrongPassword { tries_left } => {
+                    if let Some(peer) = room.mailbox(id) {
+                        let addr = peer.addr;
+                        log.warn(format!(
+                            "Server: {addr} gave a wrong password ({tries_left} left)"
+                        ));
+                    }
+                }
+                Happened::LockedOut => {
+                    if let Some(peer) = room.mailbox(id) {
+                        let addr = peer.addr;
+                        log.error(format!(
+                            "Server: {addr} gave a wrong password {TRIES} times; closed"
+                        ));
+                    }
+                    leave(&mut room, id, End::Flush, None, &log);
                 }
                 Happened::Renamed { old, new } => {
                     log.good(format!("Server: {old} is now known as {new}."));
