@@ -12,7 +12,7 @@ use futures::{AsyncRead, AsyncWrite};
 use futures_rustls::rustls::{ClientConfig, ProtocolVersion};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::runtime::{self, TcpStream};
+use crate::runtime::{self, FinOnClose, TcpStream};
 use crate::tls::{self, TlsConnector, Trust};
 
 /// What the server sends us: the socket, or the reading half of a TLS session.
@@ -70,7 +70,7 @@ pub async fn connect(host: &str, port: u16, wait: Duration) -> anyhow::Result<Tc
 
 /// Both directions of a plain TCP connection.
 pub fn plain(stream: TcpStream) -> (Reader, Writer) {
-    (Box::new(stream.clone()), Box::new(stream))
+    (Box::new(stream.clone()), Box::new(FinOnClose(stream)))
 }
 
 /// Starts TLS on `stream`, checking the server as `trust` says. Returns
@@ -83,7 +83,7 @@ pub async fn start_tls(
     trust: &Trust,
 ) -> anyhow::Result<(Reader, Writer, String)> {
     let name = tls::server_name(host)?;
-    let handshake = TlsConnector::from(config).connect(name, stream);
+    let handshake = TlsConnector::from(config).connect(name, FinOnClose(stream));
     let session = match runtime::timeout(tls::HANDSHAKE_TIMEOUT, handshake).await {
         Ok(Ok(session)) => session,
         Ok(Err(e)) => {

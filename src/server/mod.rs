@@ -27,7 +27,7 @@ use futures::{SinkExt, StreamExt};
 use crate::cli::ServeArgs;
 use crate::protocol::message::reply;
 use crate::protocol::password::Password;
-use crate::runtime::{self, ReadExt, TcpListener, TcpStream, WriteExt};
+use crate::runtime::{self, FinOnClose, ReadExt, TcpListener, TcpStream, WriteExt};
 use crate::tls::{self, ServerTls, TlsAcceptor};
 use broker::{broker_loop, Event};
 use log::Log;
@@ -182,7 +182,7 @@ async fn connection(
     log: Log,
 ) {
     let Some(tls) = config.tls.clone() else {
-        let (reader, writer) = (stream.clone(), stream.clone());
+        let (reader, writer) = (stream.clone(), FinOnClose(stream.clone()));
         peer::connection(id, reader, writer, stream, addr, events, config).await;
         return;
     };
@@ -238,7 +238,7 @@ async fn start_tls(
     stream: &TcpStream,
     addr: SocketAddr,
     log: &Log,
-) -> Option<futures_rustls::server::TlsStream<TcpStream>> {
+) -> Option<futures_rustls::server::TlsStream<FinOnClose>> {
     let mut first = [0u8; 1];
     match stream.peek(&mut first).await {
         Ok(0) => {
@@ -258,7 +258,10 @@ async fn start_tls(
             return None;
         }
     }
-    match TlsAcceptor::from(config).accept(stream.clone()).await {
+    match TlsAcceptor::from(config)
+        .accept(FinOnClose(stream.clone()))
+        .await
+    {
         Ok(session) => Some(session),
         Err(e) => {
             let why = tls::describe_server_error(&e);
