@@ -3,4 +3,8 @@
 
 mod util;
 
+mod secure;
 mod server;
+
+mod password;
+mod tls;
