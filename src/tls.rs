@@ -141,6 +141,9 @@ pub fn describe_server_error(error: &io::Error) -> String {
             format!("the client has no TLS version or cipher in common ({why:?})")
         }
         Some(other) => other.to_string(),
+        None if error.kind() == io::ErrorKind::UnexpectedEof => {
+            "the client hung up during the handshake (did it refuse this certificate?)".to_string()
+        }
         None => error.to_string(),
     }
 }
@@ -267,6 +270,12 @@ pub fn describe_client_error(error: &io::Error, host: &str, trust: &Trust) -> St
                 CertificateError::BadSignature => "its signature is bad".to_string(),
                 CertificateError::Other(other) => match other.0.downcast_ref::<PinMismatch>() {
                     Some(mismatch) => mismatch.to_string(),
+                    // webpki's error type is not public through rustls: its name is.
+                    None if other.to_string() == "CaUsedAsEndEntity" => {
+                        "it is a CA certificate used as the server's own (self-signed? \
+                         pin it with --tls-fingerprint instead)"
+                            .to_string()
+                    }
                     None => other.to_string(),
                 },
                 other => format!("{other:?}"),

@@ -4,17 +4,17 @@
 //! no space and no `:`, and `Server` is reserved, each kind of line has a
 //! shape nothing else can take:
 //!
-//! | line                          | kind                     |
-//! |-------------------------------|--------------------------|
-//! | `Server: text`                | notice                   |
-//! | `Server: Error: text`         | error (to one client)    |
-//! | the password greeting         | the room wants a password |
-//! | `Server: Password accepted…`  | the password was right   |
-//! | `Server: Error: wrong password…` | the password was wrong |
-//! | `Max: text`                   | chat                     |
-//! | `Max (private): text`         | private message received |
-//! | `To Bob (private): text`      | private message sent     |
-//! | `* Max text`                  | action (`/me`)           |
+//! | line                             | kind                      |
+//! |----------------------------------|---------------------------|
+//! | `Server: text`                   | notice                    |
+//! | `Server: Error: text`            | error (to one client)     |
+//! | [`reply::PASSWORD_GREETING`]     | the room wants a password |
+//! | [`reply::PASSWORD_ACCEPTED`]     | the password was right    |
+//! | `Server: Error: wrong password…` | the password was wrong    |
+//! | `Max: text`                      | chat                      |
+//! | `Max (private): text`            | private message received  |
+//! | `To Bob (private): text`         | private message sent      |
+//! | `* Max text`                     | action (`/me`)            |
 
 /// A line typed by a logged-in client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -188,8 +188,13 @@ async fn connection(
     };
     let limit = tls::HANDSHAKE_TIMEOUT.min(config.login_timeout);
     let session = match runtime::timeout(limit, start_tls(tls, &stream, addr, &log)).await {
-        Ok(Some(session)) => session,
-        Ok(None) => return,
+        Ok(Started::Tls(session)) => session,
+        Ok(Started::Failed) => return,
+        // Outside the handshake's time limit: the hint has a limit of its own.
+        Ok(Started::PlainText) => {
+            tell_plain_and_close(stream, reply::TLS_REQUIRED).await;
+            return;
+        }
         Err(_) => {
             log.warn(format!(
                 "Server: {addr} did not finish a TLS handshake within {} s; closed",
@@ -230,44 +235,52 @@ impl<R: futures::AsyncRead + Unpin> futures::AsyncRead for Truncation<R> {
     }
 }
 
-/// The server's side of a TLS handshake. A client whose first byte cannot
-/// start one is most likely a person with `nc` or a plain `sockchat join`:
-/// it is told, in plain text, that the room speaks TLS.
+/// How the start of a TLS connection went.
+enum Started {
+    /// Boxed: a session is large, and the other outcomes are nothing.
+    Tls(Box<futures_rustls::server::TlsStream<FinOnClose>>),
+    /// The first byte cannot start a handshake: most likely a person with
+    /// `nc` or a plain `sockchat join`, to be told in plain text.
+    PlainText,
+    /// Gone, or the handshake failed (logged).
+    Failed,
+}
+
+/// The server's side of a TLS handshake.
 async fn start_tls(
     config: Arc<futures_rustls::rustls::ServerConfig>,
     stream: &TcpStream,
     addr: SocketAddr,
     log: &Log,
-) -> Option<futures_rustls::server::TlsStream<FinOnClose>> {
+) -> Started {
     let mut first = [0u8; 1];
     match stream.peek(&mut first).await {
         Ok(0) => {
             log.warn(format!("Server: {addr} disconnected before starting TLS"));
-            return None;
+            return Started::Failed;
         }
         Ok(_) if !tls::starts_handshake(first[0]) => {
             log.warn(format!(
                 "Server: {addr} spoke plain text to this TLS room; told it to use TLS and closed"
             ));
-            tell_plain_and_close(stream.clone(), reply::TLS_REQUIRED).await;
-            return None;
+            return Started::PlainText;
         }
         Ok(_) => {}
         Err(e) => {
             log.error(format!("Server: connection {addr} failed: {e}"));
-            return None;
+            return Started::Failed;
         }
     }
     match TlsAcceptor::from(config)
         .accept(FinOnClose(stream.clone()))
         .await
     {
-        Ok(session) => Some(session),
+        Ok(session) => Started::Tls(Box::new(session)),
         Err(e) => {
             let why = tls::describe_server_error(&e);
             log.warn(format!("Server: TLS handshake with {addr} failed: {why}"));
             let _ = stream.shutdown(std::net::Shutdown::Both);
-            None
+            Started::Failed
         }
     }
 }

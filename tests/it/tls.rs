@@ -191,6 +191,32 @@ fn plain_join_to_a_tls_server_fails_fast_and_says_so() {
 }
 
 #[test]
+fn plain_join_to_a_tls_server_that_is_not_ours_fails_fast_and_says_so() {
+    run(async {
+        // A bare rustls server: no plain-text hint, only what TLS itself
+        // does with bytes that are not a handshake (a fatal alert).
+        let pki = Pki::new();
+        let listener = async_std::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local addr");
+        let acceptor = futures_rustls::TlsAcceptor::from(pki.good.server_config());
+        let bare = async_std::task::spawn(async move {
+            let (stream, _) = listener.accept().await.expect("accept");
+            acceptor.accept(stream).await.map(|_| ())
+        });
+        let done = finish(join(addr, &["--name", "Max"]), "").await;
+        assert_eq!(done.code, Some(1), "{done:?}");
+        assert_eq!(
+            done.stderr,
+            "sockchat: the server speaks TLS: use --tls (or --tls-fingerprint for a self-signed server)\n"
+        );
+        assert!(done.took < FAST, "took {:?}", done.took);
+        assert!(bare.await.is_err(), "the handshake cannot have succeeded");
+    });
+}
+
+#[test]
 fn tls_join_to_a_plain_server_fails_fast_and_says_so() {
     run(async {
         let pki = Pki::new();
@@ -237,6 +263,25 @@ fn a_connection_that_never_starts_tls_does_not_hold_up_the_room() {
         max.expect_line("Server: Online (1): Max").await;
         // Closed when its handshake time (here the login timeout) runs out.
         silent.expect_closed().await;
+    });
+}
+
+#[test]
+fn sockchat_tls_in_the_environment_turns_tls_on_with_the_systems_cas() {
+    run(async {
+        let pki = Pki::new();
+        let server = tls_server(pki.good.server_config()).await;
+        let mut command = join(server.addr, &["--name", "Max"]);
+        command.env("SOCKCHAT_TLS", "1");
+        let done = finish(command, "").await;
+        assert_eq!(done.code, Some(1), "{done:?}");
+        // The test CA is in no system store (and a CI machine may have none).
+        let untrusted = "it is not signed by a CA this system trusts";
+        let no_store = "no CA certificates found on this system";
+        assert!(
+            done.stderr.contains(untrusted) || done.stderr.contains(no_store),
+            "{done:?}"
+        );
     });
 }
 
