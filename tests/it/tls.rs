@@ -373,6 +373,10 @@ fn openssl_s_client_can_log_in_and_chat() {
         bob.expect_line("Ossl: hi from openssl").await;
         bob.expect_line("Ossl (private): psst").await;
         bob.send("hello openssl").await;
+        // The broker takes lines in order: once /who is answered, the chat
+        // line has been queued for s_client, and shutdown flushes it.
+        bob.send("/who").await;
+        bob.expect_line("Server: Online (2): Bob, Ossl").await;
         // A graceful shutdown flushes to every client, then closes: the
         // only way s_client -quiet ends.
         server.stop().await;
