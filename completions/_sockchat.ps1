@@ -42,6 +42,11 @@ Register-ArgumentCompleter -Native -CommandName 'sockchat' -ScriptBlock {
             [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'Messages per second one client may send (0 = no limit)')
             [CompletionResult]::new('--burst', '--burst', [CompletionResultType]::ParameterName, 'Messages one client may send in a burst above --rate')
             [CompletionResult]::new('--announce-max', '--announce-max', [CompletionResultType]::ParameterName, 'Announce joins and leaves only while at most N people are online (0 = always)')
+            [CompletionResult]::new('--tls-cert', '--tls-cert', [CompletionResultType]::ParameterName, 'Serve TLS with this certificate chain (PEM); needs --tls-key')
+            [CompletionResult]::new('--tls-key', '--tls-key', [CompletionResultType]::ParameterName, 'The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1)')
+            [CompletionResult]::new('--password', '--password', [CompletionResultType]::ParameterName, 'Room password, asked for before a name (prefer SOCKCHAT_PASSWORD or --password-file: a command line shows in `ps`)')
+            [CompletionResult]::new('--password-file', '--password-file', [CompletionResultType]::ParameterName, 'Read the room password from FILE (its only line); wins over --password and SOCKCHAT_PASSWORD')
+            [CompletionResult]::new('--tls-self-signed', '--tls-self-signed', [CompletionResultType]::ParameterName, 'Serve TLS with a certificate made at start-up; prints its fingerprint and the `join` command that pins it')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
@@ -54,6 +59,11 @@ Register-ArgumentCompleter -Native -CommandName 'sockchat' -ScriptBlock {
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Your username (asked for when not given)')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Keep retrying to connect for up to SECS seconds (while a server starts)')
             [CompletionResult]::new('--login-timeout', '--login-timeout', [CompletionResultType]::ParameterName, 'Give up if the server has not accepted a login within SECS seconds')
+            [CompletionResult]::new('--tls-ca', '--tls-ca', [CompletionResultType]::ParameterName, 'Trust only the CA certificates in FILE (PEM) to vouch for the server; implies --tls')
+            [CompletionResult]::new('--tls-fingerprint', '--tls-fingerprint', [CompletionResultType]::ParameterName, 'Accept only the server certificate with this SHA-256 fingerprint (as `serve --tls-self-signed` prints it); implies --tls')
+            [CompletionResult]::new('--password', '--password', [CompletionResultType]::ParameterName, 'The room''s password (asked for on a terminal when the room wants one and none is given)')
+            [CompletionResult]::new('--password-file', '--password-file', [CompletionResultType]::ParameterName, 'Read the room''s password from FILE (its only line); wins over --password and SOCKCHAT_PASSWORD')
+            [CompletionResult]::new('--tls', '--tls', [CompletionResultType]::ParameterName, 'Connect with TLS, verifying the server against this system''s CAs (or --tls-ca)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break

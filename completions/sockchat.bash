@@ -145,7 +145,7 @@ _sockchat() {
             return 0
             ;;
         sockchat__subcmd__join)
-            opts="-p -n -h --host --port --name --wait --login-timeout --help"
+            opts="-p -n -h --host --port --name --wait --login-timeout --tls --tls-ca --tls-fingerprint --password --password-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -179,6 +179,22 @@ _sockchat() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --tls-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-fingerprint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --password)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -187,7 +203,7 @@ _sockchat() {
             return 0
             ;;
         sockchat__subcmd__serve)
-            opts="-p -h --host --port --max-line-bytes --max-clients --login-timeout --send-queue --rate --burst --announce-max --help"
+            opts="-p -h --host --port --max-line-bytes --max-clients --login-timeout --send-queue --rate --burst --announce-max --tls-cert --tls-key --tls-self-signed --password --password-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -230,6 +246,22 @@ _sockchat() {
                     return 0
                     ;;
                 --announce-max)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --password)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --password-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

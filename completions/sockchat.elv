@@ -38,6 +38,11 @@ set edit:completion:arg-completer[sockchat] = {|@words|
             cand --rate 'Messages per second one client may send (0 = no limit)'
             cand --burst 'Messages one client may send in a burst above --rate'
             cand --announce-max 'Announce joins and leaves only while at most N people are online (0 = always)'
+            cand --tls-cert 'Serve TLS with this certificate chain (PEM); needs --tls-key'
+            cand --tls-key 'The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1)'
+            cand --password 'Room password, asked for before a name (prefer SOCKCHAT_PASSWORD or --password-file: a command line shows in `ps`)'
+            cand --password-file 'Read the room password from FILE (its only line); wins over --password and SOCKCHAT_PASSWORD'
+            cand --tls-self-signed 'Serve TLS with a certificate made at start-up; prints its fingerprint and the `join` command that pins it'
             cand -h 'Print help'
             cand --help 'Print help'
         }
@@ -49,6 +54,11 @@ set edit:completion:arg-completer[sockchat] = {|@words|
             cand --name 'Your username (asked for when not given)'
             cand --wait 'Keep retrying to connect for up to SECS seconds (while a server starts)'
             cand --login-timeout 'Give up if the server has not accepted a login within SECS seconds'
+            cand --tls-ca 'Trust only the CA certificates in FILE (PEM) to vouch for the server; implies --tls'
+            cand --tls-fingerprint 'Accept only the server certificate with this SHA-256 fingerprint (as `serve --tls-self-signed` prints it); implies --tls'
+            cand --password 'The room''s password (asked for on a terminal when the room wants one and none is given)'
+            cand --password-file 'Read the room''s password from FILE (its only line); wins over --password and SOCKCHAT_PASSWORD'
+            cand --tls 'Connect with TLS, verifying the server against this system''s CAs (or --tls-ca)'
             cand -h 'Print help'
             cand --help 'Print help'
         }

@@ -39,12 +39,22 @@ complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l send-queue -
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l rate -d 'Messages per second one client may send (0 = no limit)' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l burst -d 'Messages one client may send in a burst above --rate' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l announce-max -d 'Announce joins and leaves only while at most N people are online (0 = always)' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l tls-cert -d 'Serve TLS with this certificate chain (PEM); needs --tls-key' -r -F
+complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l tls-key -d 'The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1)' -r -F
+complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l password -d 'Room password, asked for before a name (prefer SOCKCHAT_PASSWORD or --password-file: a command line shows in `ps`)' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l password-file -d 'Read the room password from FILE (its only line); wins over --password and SOCKCHAT_PASSWORD' -r -F
+complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l tls-self-signed -d 'Serve TLS with a certificate made at start-up; prints its fingerprint and the `join` command that pins it'
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -s h -l help -d 'Print help'
 complete -c sockchat -n "__fish_sockchat_using_subcommand join" -l host -d 'Server to join: a hostname, an IPv4 or an IPv6 address' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand join" -s p -l port -d 'Server port' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand join" -s n -l name -d 'Your username (asked for when not given)' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand join" -l wait -d 'Keep retrying to connect for up to SECS seconds (while a server starts)' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand join" -l login-timeout -d 'Give up if the server has not accepted a login within SECS seconds' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand join" -l tls-ca -d 'Trust only the CA certificates in FILE (PEM) to vouch for the server; implies --tls' -r -F
+complete -c sockchat -n "__fish_sockchat_using_subcommand join" -l tls-fingerprint -d 'Accept only the server certificate with this SHA-256 fingerprint (as `serve --tls-self-signed` prints it); implies --tls' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand join" -l password -d 'The room\'s password (asked for on a terminal when the room wants one and none is given)' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand join" -l password-file -d 'Read the room\'s password from FILE (its only line); wins over --password and SOCKCHAT_PASSWORD' -r -F
+complete -c sockchat -n "__fish_sockchat_using_subcommand join" -l tls -d 'Connect with TLS, verifying the server against this system\'s CAs (or --tls-ca)'
 complete -c sockchat -n "__fish_sockchat_using_subcommand join" -s h -l help -d 'Print help'
 complete -c sockchat -n "__fish_sockchat_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c sockchat -n "__fish_sockchat_using_subcommand help; and not __fish_seen_subcommand_from serve join completions help" -f -a "serve" -d 'Run a chat room that others join'

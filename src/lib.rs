@@ -7,6 +7,8 @@
 //! - [`server`]: `sockchat serve`: accept loop, the broker that owns the room,
 //!   one reader and one writer task per connection.
 //! - [`client`]: `sockchat join`: connect, log in, render the room, edit input.
+//! - [`tls`]: TLS for private rooms: certificates, what a client trusts,
+//!   fingerprints, and plain words for handshake failures.
 //! - [`runtime`]: every async-std name the crate uses, so a move to another
 //!   runtime touches one file.
 
@@ -15,6 +17,7 @@ pub mod client;
 pub mod protocol;
 pub mod runtime;
 pub mod server;
+pub mod tls;
 
 /// Whether output to `stream` may be coloured: it is a terminal and the
 /// user has not set `NO_COLOR` (<https://no-color.org>: any non-empty value).

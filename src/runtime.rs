@@ -21,3 +21,45 @@ pub fn set_keepalive(stream: &TcpStream, keepalive: &socket2::TcpKeepalive) -> s
     let fd = unsafe { BorrowedFd::borrow_raw(stream.as_raw_fd()) };
     socket2::SockRef::from(&fd).set_tcp_keepalive(keepalive)
 }
+
+/// A TCP stream whose `close` also ends our direction of the connection
+/// (sends FIN). async-std's own `close` only flushes, so a peer waiting for
+/// our end would wait for a timeout instead. Under TLS it goes beneath the
+/// session, so closing that sends close_notify and then FIN.
+#[derive(Debug, Clone)]
+pub struct FinOnClose(pub TcpStream);
+
+impl futures::AsyncRead for FinOnClose {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl futures::AsyncWrite for FinOnClose {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_close(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        futures::ready!(std::pin::Pin::new(&mut self.0).poll_flush(cx))?;
+        std::task::Poll::Ready(self.0.shutdown(std::net::Shutdown::Write))
+    }
+}

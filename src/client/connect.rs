@@ -1,13 +1,25 @@
 //! Reaching the server: a spinner while connecting, retries with backoff
-//! while `--wait` allows, and one clear line when it cannot be done.
+//! while `--wait` allows, the TLS handshake when asked for, and one clear
+//! line when it cannot be done.
 
 use std::io;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::anyhow;
+use anyhow::{anyhow, bail};
+use futures::io::AsyncReadExt;
+use futures::{AsyncRead, AsyncWrite};
+use futures_rustls::rustls::{ClientConfig, ProtocolVersion};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::runtime::{self, TcpStream};
+use crate::runtime::{self, FinOnClose, TcpStream};
+use crate::tls::{self, TlsConnector, Trust};
+
+/// What the server sends us: the socket, or the reading half of a TLS session.
+pub type Reader = Box<dyn AsyncRead + Unpin + Send>;
+/// What we send to the server through. Closing it ends our side (TLS:
+/// close_notify, then FIN).
+pub type Writer = Box<dyn AsyncWrite + Unpin + Send>;
 
 /// The longest one connection attempt may take (an unreachable host can
 /// otherwise hang for minutes).
@@ -54,6 +66,51 @@ pub async fn connect(host: &str, port: u16, wait: Duration) -> anyhow::Result<Tc
     };
     spinner.finish_and_clear();
     result
+}
+
+/// Both directions of a plain TCP connection.
+pub fn plain(stream: TcpStream) -> (Reader, Writer) {
+    (Box::new(stream.clone()), Box::new(FinOnClose(stream)))
+}
+
+/// Starts TLS on `stream`, checking the server as `trust` says. Returns
+/// both directions of the session and a few words on what was verified.
+pub async fn start_tls(
+    stream: TcpStream,
+    host: &str,
+    addr: &str,
+    config: Arc<ClientConfig>,
+    trust: &Trust,
+) -> anyhow::Result<(Reader, Writer, String)> {
+    let name = tls::server_name(host)?;
+    let handshake = TlsConnector::from(config).connect(name, FinOnClose(stream));
+    let session = match runtime::timeout(tls::HANDSHAKE_TIMEOUT, handshake).await {
+        Ok(Ok(session)) => session,
+        Ok(Err(e)) => {
+            let why = tls::describe_client_error(&e, host, trust);
+            bail!("TLS handshake with {addr} failed: {why}");
+        }
+        Err(_) => bail!(
+            "TLS handshake with {addr} failed: no answer within {} s",
+            tls::HANDSHAKE_TIMEOUT.as_secs()
+        ),
+    };
+    let version = match session.get_ref().1.protocol_version() {
+        Some(ProtocolVersion::TLSv1_3) => "TLS 1.3",
+        Some(ProtocolVersion::TLSv1_2) => "TLS 1.2",
+        _ => "TLS",
+    };
+    let checked = match trust {
+        Trust::System => "certificate verified".to_string(),
+        Trust::CaFile(path) => format!("certificate verified with {}", path.display()),
+        Trust::Pinned(_) => "certificate matches the pinned fingerprint".to_string(),
+    };
+    let (reader, writer) = session.split();
+    Ok((
+        Box::new(reader),
+        Box::new(writer),
+        format!("{version}, {checked}"),
+    ))
 }
 
 /// Errors that a server still starting up would cause.

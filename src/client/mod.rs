@@ -1,6 +1,6 @@
-//! `sockchat join`: connect (with a spinner), log in (asking for a name
-//! until the server takes one), then show the room while sending what the
-//! person types.
+//! `sockchat join`: connect (with a spinner, and TLS when asked for), give
+//! the room's password if it wants one, log in (asking for a name until the
+//! server takes one), then show the room while sending what the person types.
 
 pub mod connect;
 pub mod input;
@@ -8,20 +8,21 @@ pub mod render;
 pub mod terminal;
 
 use std::io::IsTerminal;
-use std::net::Shutdown;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
 use futures::channel::mpsc;
-use futures::{FutureExt, StreamExt};
+use futures::{AsyncRead, AsyncReadExt, AsyncWriteExt, FutureExt, StreamExt};
 
 use crate::cli::JoinArgs;
 use crate::protocol::line::{Frame, LineFramer};
-use crate::protocol::message::{classify, ServerLine};
+use crate::protocol::message::{classify, reply, ServerLine};
 use crate::protocol::name::Name;
+use crate::protocol::password::Secret;
 use crate::protocol::sanitize::sanitize_bytes;
-use crate::runtime::{self, ReadExt, TcpStream, WriteExt};
+use crate::runtime;
+use connect::{Reader, Writer};
 use input::{Screen, Typed};
 
 /// The longest line accepted from the server; longer ones are skipped.
@@ -44,27 +45,51 @@ pub fn join(args: JoinArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
+    // Files are read before connecting, so a typo fails at once.
+    let secret = args.password()?;
+    let trust = args.trust();
+    let tls_config = trust.as_ref().map(crate::tls::client_config).transpose()?;
     runtime::block_on(async {
         let wait = Duration::from_secs(args.wait);
         let stream = connect::connect(&args.host, args.port, wait).await?;
         let addr = connect::display_addr(&args.host, args.port);
+        let (reader, mut writer, how) = match (tls_config, &trust) {
+            (Some(config), Some(trust)) => {
+                connect::start_tls(stream, &args.host, &addr, config, trust).await?
+            }
+            _ => {
+                let (reader, writer) = connect::plain(stream);
+                (reader, writer, String::new())
+            }
+        };
         let mut screen = Screen::Plain;
-        screen.print(&format!("Connected to: {addr}"));
-        let mut server = ServerLines::new(stream.clone());
+        match how.as_str() {
+            "" => screen.print(&format!("Connected to: {addr}")),
+            how => screen.print(&format!("Connected to: {addr} ({how})")),
+        }
+        let mut server = ServerLines::new(reader);
         // Piped input is read from the start: its first line may be the name.
         // A terminal is left to the name prompt until the login is done: a
         // reader started earlier would take half of the keys typed there.
         let mut piped = (!stdin_tty).then(input::start_stdin);
         let ask = if stdin_tty { Ask::Prompt } else { Ask::Stdin };
-        let patience = Duration::from_secs(args.login_timeout);
+        if trust.is_none() {
+            // Our server ignores an empty line; a TLS server cannot parse it
+            // and answers at once, which `login` recognizes.
+            send_line(&mut writer, "").await?;
+        }
+        let credentials = Credentials {
+            name: given,
+            password: secret,
+        };
         login(
             &mut server,
-            &stream,
-            given,
+            &mut writer,
+            credentials,
             ask,
             piped.as_mut(),
             color,
-            patience,
+            Duration::from_secs(args.login_timeout),
         )
         .await?;
 
@@ -75,8 +100,14 @@ pub fn join(args: JoinArgs) -> anyhow::Result<ExitCode> {
             None if !interactive => (Screen::Plain, input::start_stdin()),
             None => input::start_editor().context("cannot start the line editor")?,
         };
-        Ok(session(server, stream, screen, typed, color).await)
+        Ok(session(server, writer, screen, typed, color).await)
     })
+}
+
+/// What the person gave on the command line (or in the environment).
+struct Credentials {
+    name: Option<Name>,
+    password: Option<Secret>,
 }
 
 /// Where a name comes from when `--name` gives none (or the server refused it).
@@ -88,38 +119,44 @@ enum Ask {
     Stdin,
 }
 
-/// Logs in; returns once the server has confirmed a name.
+/// Logs in: reads the greeting, gives the password if the room wants one,
+/// then a name; returns once the server has confirmed the name.
 async fn login(
     server: &mut ServerLines,
-    stream: &TcpStream,
-    mut candidate: Option<Name>,
+    writer: &mut Writer,
+    given: Credentials,
     ask: Ask,
     mut piped: Option<&mut mpsc::Receiver<Typed>>,
     color: bool,
     patience: Duration,
 ) -> anyhow::Result<Name> {
     let mut screen = Screen::Plain;
+    let greeting = login_reply(server, Instant::now() + patience, patience).await?;
+    if crate::tls::looks_like_tls(&greeting) || greeting == reply::TLS_REQUIRED.as_bytes() {
+        bail!("the server speaks TLS: use --tls (or --tls-fingerprint for a self-signed server)");
+    }
+    match classify(&sanitize_bytes(&greeting)) {
+        ServerLine::PasswordWanted(_) => {
+            give_password(server, writer, given.password, ask, color, patience).await?;
+        }
+        ServerLine::Error(why) => bail!("the server refused the connection: {why}"),
+        _ if given.password.is_some() => {
+            eprintln!("sockchat: note: this room asks for no password; yours was not sent");
+        }
+        _ => {}
+    }
+    let mut candidate = given.name;
     loop {
         let name = match candidate.take() {
             Some(name) => name,
             None if ask == Ask::Prompt => prompt_name()?,
             None => name_from_stdin(piped.as_deref_mut()).await?,
         };
-        send_line(stream, name.as_str()).await?;
+        send_line(writer, name.as_str()).await?;
         // One deadline for the answer, however many other lines come first.
-        let deadline = std::time::Instant::now() + patience;
+        let deadline = Instant::now() + patience;
         loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            let line = runtime::timeout(left, server.next())
-                .await
-                .map_err(|_| {
-                    let secs = patience.as_secs();
-                    anyhow!("the server did not answer the login within {secs} s")
-                })?
-                .context("lost the connection while logging in")?;
-            let Some(line) = line else {
-                bail!("the server closed the connection while logging in");
-            };
+            let line = login_reply(server, deadline, patience).await?;
             let text = sanitize_bytes(&line).into_owned();
             match classify(&text) {
                 ServerLine::LoggedIn(_) => {
@@ -135,6 +172,78 @@ async fn login(
                 // The greeting tells `nc` users to type a name: we just did.
                 _ => {}
             }
+        }
+    }
+}
+
+/// The next line from the server while logging in.
+async fn login_reply(
+    server: &mut ServerLines,
+    deadline: Instant,
+    patience: Duration,
+) -> anyhow::Result<Vec<u8>> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    let line = runtime::timeout(left, server.next())
+        .await
+        .map_err(|_| {
+            let secs = patience.as_secs();
+            anyhow!("the server did not answer the login within {secs} s")
+        })?
+        .context("lost the connection while logging in")?;
+    line.ok_or_else(|| anyhow!("the server closed the connection while logging in"))
+}
+
+/// Gives the room's password: the one given, else asked for on the
+/// terminal (again after a wrong one, while the server allows).
+async fn give_password(
+    server: &mut ServerLines,
+    writer: &mut Writer,
+    mut given: Option<Secret>,
+    ask: Ask,
+    color: bool,
+    patience: Duration,
+) -> anyhow::Result<()> {
+    let retry = given.is_none() && ask == Ask::Prompt;
+    loop {
+        let secret = match given.take() {
+            Some(secret) => secret,
+            None if ask == Ask::Prompt => prompt_password()?,
+            None => bail!(
+                "the room has a password and there is no terminal to ask for it: \
+                 give it with --password-file FILE or SOCKCHAT_PASSWORD"
+            ),
+        };
+        send_line(writer, secret.expose()).await?;
+        let deadline = Instant::now() + patience;
+        loop {
+            let line = login_reply(server, deadline, patience).await?;
+            let text = sanitize_bytes(&line).into_owned();
+            match classify(&text) {
+                ServerLine::PasswordAccepted(_) => return Ok(()),
+                ServerLine::PasswordRefused(_)
+                    if retry && text != reply::WRONG_PASSWORD_CLOSING =>
+                {
+                    eprintln!("{}", render::render(&line, color));
+                    break;
+                }
+                ServerLine::PasswordRefused(why) => bail!("the server refused the password: {why}"),
+                ServerLine::Error(why) => bail!("the server refused the login: {why}"),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Asks on the terminal, without echo, until the answer can be a password.
+fn prompt_password() -> anyhow::Result<Secret> {
+    loop {
+        let typed = dialoguer::Password::new()
+            .with_prompt("This room has a password")
+            .interact()
+            .context("cannot read the password from the terminal")?;
+        match Secret::new(typed) {
+            Ok(secret) => return Ok(secret),
+            Err(why) => eprintln!("{why}; try again"),
         }
     }
 }
@@ -169,7 +278,7 @@ async fn name_from_stdin(piped: Option<&mut mpsc::Receiver<Typed>>) -> anyhow::R
 /// Shows the room and sends what is typed, until one side ends.
 async fn session(
     mut server: ServerLines,
-    stream: TcpStream,
+    mut writer: Writer,
     mut screen: Screen,
     mut typed: mpsc::Receiver<Typed>,
     color: bool,
@@ -215,7 +324,7 @@ async fn session(
                     if is_quit(&line) {
                         leaving.get_or_insert_with(std::time::Instant::now);
                     }
-                    if send_line(&stream, &line).await.is_err() {
+                    if send_line(&mut writer, &line).await.is_err() {
                         screen.finish(Some(SERVER_LEFT));
                         return ExitCode::FAILURE;
                     }
@@ -223,7 +332,10 @@ async fn session(
                 Some(Typed::Eof) | Some(Typed::Interrupted) | None => {
                     typing = false;
                     leaving.get_or_insert_with(std::time::Instant::now);
-                    let _ = stream.shutdown(Shutdown::Write);
+                    // Ends our side (TLS: close_notify, then FIN); the
+                    // server's last lines are still read. Bounded, as a
+                    // stalled server must not keep us here.
+                    let _ = runtime::timeout(CLOSE_TIMEOUT, writer.close()).await;
                 }
             },
             () = closing => {
@@ -238,19 +350,21 @@ fn is_quit(line: &str) -> bool {
     line.trim().eq_ignore_ascii_case("/quit")
 }
 
-async fn send_line(mut stream: &TcpStream, line: &str) -> anyhow::Result<()> {
+async fn send_line(writer: &mut Writer, line: &str) -> anyhow::Result<()> {
     let mut bytes = Vec::with_capacity(line.len() + 1);
     bytes.extend_from_slice(line.as_bytes());
     bytes.push(b'\n');
-    stream
-        .write_all(&bytes)
-        .await
-        .context("cannot send to the server")
+    // A TLS writer holds bytes until flushed.
+    let send = async {
+        writer.write_all(&bytes).await?;
+        writer.flush().await
+    };
+    send.await.context("cannot send to the server")
 }
 
 /// Lines from the server, each at most [`MAX_SERVER_LINE`] bytes.
 pub struct ServerLines {
-    stream: TcpStream,
+    stream: Reader,
     framer: LineFramer,
     ready: std::collections::VecDeque<Vec<u8>>,
     buf: Vec<u8>,
@@ -258,9 +372,10 @@ pub struct ServerLines {
 }
 
 impl ServerLines {
-    pub fn new(stream: TcpStream) -> Self {
+    /// Lines from `stream`: a socket, or the reading half of a TLS session.
+    pub fn new(stream: impl AsyncRead + Unpin + Send + 'static) -> Self {
         ServerLines {
-            stream,
+            stream: Box::new(stream),
             framer: LineFramer::new(MAX_SERVER_LINE),
             ready: Default::default(),
             buf: vec![0; 8192],
@@ -278,7 +393,7 @@ impl ServerLines {
             if self.eof {
                 return Ok(None);
             }
-            let n = (&self.stream).read(&mut self.buf).await?;
+            let n = self.stream.read(&mut self.buf).await?;
             let ready = &mut self.ready;
             if n == 0 {
                 self.eof = true;

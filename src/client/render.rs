@@ -42,8 +42,13 @@ pub fn render(raw: &[u8], color: bool) -> String {
     let private = Style::new().magenta();
     let name = |n: &str| n.paint(Style::new().fg(name_color(n)).bold()).to_string();
     match classify(&line) {
-        ServerLine::LoggedIn(_) | ServerLine::Notice(_) => line.paint(server).to_string(),
-        ServerLine::Error(_) => line.paint(Style::new().red().bold()).to_string(),
+        ServerLine::LoggedIn(_)
+        | ServerLine::Notice(_)
+        | ServerLine::PasswordWanted(_)
+        | ServerLine::PasswordAccepted(_) => line.paint(server).to_string(),
+        ServerLine::Error(_) | ServerLine::PasswordRefused(_) => {
+            line.paint(Style::new().red().bold()).to_string()
+        }
         ServerLine::Chat { from, text } => format!("{}: {text}", name(from)),
         ServerLine::PrivateFrom { from, text } => format!(
             "{} {} {}",

@@ -4,14 +4,17 @@
 //! no space and no `:`, and `Server` is reserved, each kind of line has a
 //! shape nothing else can take:
 //!
-//! | line                          | kind                     |
-//! |-------------------------------|--------------------------|
-//! | `Server: text`                | notice                   |
-//! | `Server: Error: text`         | error (to one client)    |
-//! | `Max: text`                   | chat                     |
-//! | `Max (private): text`         | private message received |
-//! | `To Bob (private): text`      | private message sent     |
-//! | `* Max text`                  | action (`/me`)           |
+//! | line                             | kind                      |
+//! |----------------------------------|---------------------------|
+//! | `Server: text`                   | notice                    |
+//! | `Server: Error: text`            | error (to one client)     |
+//! | [`reply::PASSWORD_GREETING`]     | the room wants a password |
+//! | [`reply::PASSWORD_ACCEPTED`]     | the password was right    |
+//! | `Server: Error: wrong password…` | the password was wrong    |
+//! | `Max: text`                      | chat                      |
+//! | `Max (private): text`            | private message received  |
+//! | `To Bob (private): text`         | private message sent      |
+//! | `* Max text`                     | action (`/me`)            |
 
 /// A line typed by a logged-in client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +79,18 @@ pub mod reply {
     pub const LOGGED_IN_PREFIX: &str = "Server: You are logged in as: ";
 
     pub const GREETING: &str = "Server: Welcome to sockchat! Type a username and press Enter.";
+    /// The greeting of a room with a password: the first line is the password.
+    pub const PASSWORD_GREETING: &str =
+        "Server: Welcome to sockchat! This room has a password: type it and press Enter.";
+    pub const PASSWORD_ACCEPTED: &str =
+        "Server: Password accepted. Type a username and press Enter.";
+    pub const WRONG_PASSWORD_PREFIX: &str = "Server: Error: wrong password";
+    /// The last wrong password: the connection closes after it.
+    pub const WRONG_PASSWORD_CLOSING: &str = "Server: Error: wrong password; closing";
+    pub const PASSWORD_FIRST: &str = "Server: Error: type the room's password first (/quit leaves)";
+    /// Sent in plain text to a client that does not start TLS on a TLS port.
+    pub const TLS_REQUIRED: &str =
+        "Server: Error: this room speaks TLS: use `sockchat join --tls` (or a TLS client)";
     pub const NICK_USAGE: &str = "usage: /nick NEW_NAME";
     pub const ME_USAGE: &str = "usage: /me TEXT";
     pub const MSG_USAGE: &str = "usage: /msg NAME TEXT";
@@ -140,6 +155,11 @@ pub mod reply {
         let s = if count == 1 { "" } else { "s" };
         error(format!("{count} message{s} dropped for sending too fast"))
     }
+    /// A wrong password, with `left` (at least 1) more tries.
+    pub fn wrong_password(left: u32) -> String {
+        let s = if left == 1 { "y" } else { "ies" };
+        format!("{WRONG_PASSWORD_PREFIX} ({left} tr{s} left)")
+    }
     pub fn login_timeout(secs: u64) -> String {
         error(format!("no username given within {secs} s; closing"))
     }
@@ -157,6 +177,12 @@ pub enum ServerLine<'a> {
     LoggedIn(&'a str),
     /// `Server: Error: TEXT`
     Error(&'a str),
+    /// The greeting of a room with a password (the whole line).
+    PasswordWanted(&'a str),
+    /// The password was right (the whole line).
+    PasswordAccepted(&'a str),
+    /// `Server: Error: wrong password…`: the TEXT after `Error: `.
+    PasswordRefused(&'a str),
     /// `Server: TEXT`
     Notice(&'a str),
     Chat {
@@ -183,6 +209,15 @@ pub enum ServerLine<'a> {
 pub fn classify(line: &str) -> ServerLine<'_> {
     if let Some(name) = line.strip_prefix(reply::LOGGED_IN_PREFIX) {
         return ServerLine::LoggedIn(name);
+    }
+    if line == reply::PASSWORD_GREETING {
+        return ServerLine::PasswordWanted(line);
+    }
+    if line == reply::PASSWORD_ACCEPTED {
+        return ServerLine::PasswordAccepted(line);
+    }
+    if line.starts_with(reply::WRONG_PASSWORD_PREFIX) {
+        return ServerLine::PasswordRefused(&line[reply::ERROR_PREFIX.len()..]);
     }
     if let Some(text) = line.strip_prefix(reply::ERROR_PREFIX) {
         return ServerLine::Error(text);
@@ -307,6 +342,39 @@ mod tests {
         assert_eq!(
             classify(&reply::who(["a", "b"].into_iter())),
             Notice("Online (2): a, b")
+        );
+    }
+
+    #[test]
+    fn every_password_line_classifies_as_its_own_kind() {
+        use ServerLine::*;
+        assert_eq!(
+            classify(reply::PASSWORD_GREETING),
+            PasswordWanted(reply::PASSWORD_GREETING)
+        );
+        assert_eq!(
+            classify(reply::PASSWORD_ACCEPTED),
+            PasswordAccepted(reply::PASSWORD_ACCEPTED)
+        );
+        assert_eq!(
+            classify(&reply::wrong_password(2)),
+            PasswordRefused("wrong password (2 tries left)")
+        );
+        assert_eq!(
+            classify(&reply::wrong_password(1)),
+            PasswordRefused("wrong password (1 try left)")
+        );
+        assert_eq!(
+            classify(reply::WRONG_PASSWORD_CLOSING),
+            PasswordRefused("wrong password; closing")
+        );
+        assert_eq!(
+            classify(reply::PASSWORD_FIRST),
+            Error("type the room's password first (/quit leaves)")
+        );
+        assert_eq!(
+            classify(reply::TLS_REQUIRED),
+            Error(&reply::TLS_REQUIRED[15..])
         );
     }
 

@@ -16,6 +16,7 @@ use super::log::Log;
 use super::outbox::{Backlog, End, Outbox};
 use super::room::{ClientId, Happened, Mailbox, Room};
 use crate::protocol::message::reply;
+use crate::protocol::password::{Password, TRIES};
 use crate::runtime;
 
 /// What connection tasks tell the broker.
@@ -57,10 +58,13 @@ pub async fn broker_loop(
     greeting: Vec<String>,
     announce_max: usize,
     backlog: Arc<Backlog>,
+    password: Option<Password>,
     log: Log,
 ) {
     let greeting: Vec<&str> = greeting.iter().map(String::as_str).collect();
-    let mut room: Room<Peer> = Room::with_announce_max(announce_max);
+    let mut room: Room<Peer> = Room::new()
+        .with_announce_max(announce_max)
+        .with_password(password);
     let mut relayed: u64 = 0;
     while let Some(event) = events.next().await {
         match event {
@@ -78,6 +82,25 @@ pub async fn broker_loop(
                     if let Some(peer) = room.mailbox(id) {
                         log.warn(format!("Server: login refused for {}: {why}", peer.addr));
                     }
+                }
+                Happened::Admitted => {}
+                // The attempt itself is never logged: it may be a near miss.
+                Happened::WrongPassword { tries_left } => {
+                    if let Some(peer) = room.mailbox(id) {
+                        let addr = peer.addr;
+                        log.warn(format!(
+                            "Server: {addr} gave a wrong password ({tries_left} left)"
+                        ));
+                    }
+                }
+                Happened::LockedOut => {
+                    if let Some(peer) = room.mailbox(id) {
+                        let addr = peer.addr;
+                        log.error(format!(
+                            "Server: {addr} gave a wrong password {TRIES} times; closed"
+                        ));
+                    }
+                    leave(&mut room, id, End::Flush, None, &log);
                 }
                 Happened::Renamed { old, new } => {
                     log.good(format!("Server: {old} is now known as {new}."));

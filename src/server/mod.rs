@@ -1,7 +1,9 @@
 //! `sockchat serve`: the accept loop, and start-up and shutdown around it.
 //!
 //! Tasks: one accept loop (here), one broker that owns the room
-//! ([`broker`]), and per connection a reader and a writer ([`peer`]).
+//! ([`broker`]), and per connection a reader and a writer ([`peer`]). In a
+//! TLS room each connection's task first does its own handshake, so a slow
+//! or hostile one never holds up the accept loop.
 
 pub mod broker;
 pub mod log;
@@ -17,14 +19,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 use futures::channel::mpsc;
 use futures::future::{self, Either};
 use futures::{SinkExt, StreamExt};
 
 use crate::cli::ServeArgs;
 use crate::protocol::message::reply;
-use crate::runtime::{self, TcpListener, TcpStream, WriteExt};
+use crate::protocol::password::Password;
+use crate::runtime::{self, FinOnClose, ReadExt, TcpListener, TcpStream, WriteExt};
+use crate::tls::{self, ServerTls, TlsAcceptor};
 use broker::{broker_loop, Event};
 use log::Log;
 use outbox::Backlog;
@@ -40,6 +44,10 @@ pub struct Config {
     pub burst: u32,
     /// Joins and leaves are announced while at most this many are online (0: always).
     pub announce_max: usize,
+    /// Speak TLS on every connection with this config; None: plain TCP.
+    pub tls: Option<Arc<futures_rustls::rustls::ServerConfig>>,
+    /// What a connection must give before a name; None: an open room.
+    pub password: Option<Password>,
 }
 
 impl Default for Config {
@@ -52,6 +60,8 @@ impl Default for Config {
             rate: 20,
             burst: 40,
             announce_max: 200,
+            tls: None,
+            password: None,
         }
     }
 }
@@ -66,6 +76,9 @@ impl From<&ServeArgs> for Config {
             rate: args.rate,
             burst: args.burst,
             announce_max: args.announce_max as usize,
+            // Reading files can fail: `serve` fills these in.
+            tls: None,
+            password: None,
         }
     }
 }
@@ -91,6 +104,9 @@ const SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
 /// How long to back off when `accept` fails (e.g. out of file descriptors).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
+/// How long a plain-text client on a TLS port has to read why it is closed.
+const HINT_LINGER: Duration = Duration::from_secs(2);
+
 /// Serves the room on `listener` until `shutdown` resolves, then tells every
 /// client, flushes for a bounded time and returns.
 pub async fn run(
@@ -106,12 +122,16 @@ pub async fn run(
     });
     let config = &shared.config;
     let (events, broker_events) = mpsc::channel(EVENT_QUEUE);
-    let greeting = vec![reply::GREETING.to_string()];
+    let greeting = match config.password {
+        Some(_) => reply::PASSWORD_GREETING,
+        None => reply::GREETING,
+    };
     let broker = runtime::spawn(broker_loop(
         broker_events,
-        greeting,
+        vec![greeting.to_string()],
         config.announce_max,
         backlog,
+        config.password.clone(),
         log.clone(),
     ));
     // Every connection task holds a clone of `alive`; when the last is
@@ -157,15 +177,13 @@ pub async fn run(
         tune(&stream, &log);
         let count = Counted::new(connections.clone());
         let alive = alive.clone();
-        let (reader, writer) = (stream.clone(), stream.clone());
-        let task = peer::connection(
+        let task = connection(
             next_id,
-            reader,
-            writer,
             stream,
             addr,
             events.clone(),
             shared.clone(),
+            log.clone(),
         );
         runtime::spawn(async move {
             task.await;
@@ -184,6 +202,140 @@ pub async fn run(
     drop(alive);
     let _ = runtime::timeout(SHUTDOWN_FLUSH + Duration::from_millis(500), all_done.next()).await;
     Ok(())
+}
+
+/// Serves one accepted connection: as it is, or over TLS once the
+/// handshake (done here, in the connection's own task) has succeeded.
+async fn connection(
+    id: room::ClientId,
+    stream: TcpStream,
+    addr: SocketAddr,
+    events: mpsc::Sender<Event>,
+    shared: Arc<Shared>,
+    log: Log,
+) {
+    let config = &shared.config;
+    let Some(tls) = config.tls.clone() else {
+        let (reader, writer) = (stream.clone(), FinOnClose(stream.clone()));
+        peer::connection(id, reader, writer, stream, addr, events, shared).await;
+        return;
+    };
+    let limit = tls::HANDSHAKE_TIMEOUT.min(config.login_timeout);
+    let session = match runtime::timeout(limit, start_tls(tls, &stream, addr, &log)).await {
+        Ok(Started::Tls(session)) => session,
+        Ok(Started::Failed) => return,
+        // Outside the handshake's time limit: the hint has a limit of its own.
+        Ok(Started::PlainText) => {
+            tell_plain_and_close(stream, reply::TLS_REQUIRED).await;
+            return;
+        }
+        Err(_) => {
+            log.warn(format!(
+                "Server: {addr} did not finish a TLS handshake within {} s; closed",
+                limit.as_secs()
+            ));
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+            return;
+        }
+    };
+    // Reader and writer each take a half; `stream` stays to cut the socket off.
+    let (reader, writer) = futures::io::AsyncReadExt::split(session);
+    let reader = Truncation(reader);
+    peer::connection(id, reader, writer, stream, addr, events, shared).await;
+}
+
+/// Says in plain words when a TLS client hung up without `close_notify`
+/// (rustls's own text points to its manual). Still an error: an unfinished
+/// last line could have been cut by someone on the path, so it is not relayed.
+struct Truncation<R>(R);
+
+impl<R: futures::AsyncRead + Unpin> futures::AsyncRead for Truncation<R> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        std::pin::Pin::new(&mut self.0)
+            .poll_read(cx, buf)
+            .map_err(|e| {
+                if e.kind() == io::ErrorKind::UnexpectedEof {
+                    let why =
+                        "the client closed the connection without ending TLS (no close_notify)";
+                    io::Error::new(io::ErrorKind::UnexpectedEof, why)
+                } else {
+                    e
+                }
+            })
+    }
+}
+
+/// How the start of a TLS connection went.
+enum Started {
+    /// Boxed: a session is large, and the other outcomes are nothing.
+    Tls(Box<futures_rustls::server::TlsStream<FinOnClose>>),
+    /// The first byte cannot start a handshake: most likely a person with
+    /// `nc` or a plain `sockchat join`, to be told in plain text.
+    PlainText,
+    /// Gone, or the handshake failed (logged).
+    Failed,
+}
+
+/// The server's side of a TLS handshake.
+async fn start_tls(
+    config: Arc<futures_rustls::rustls::ServerConfig>,
+    stream: &TcpStream,
+    addr: SocketAddr,
+    log: &Log,
+) -> Started {
+    let mut first = [0u8; 1];
+    match stream.peek(&mut first).await {
+        Ok(0) => {
+            log.warn(format!("Server: {addr} disconnected before starting TLS"));
+            return Started::Failed;
+        }
+        Ok(_) if !tls::starts_handshake(first[0]) => {
+            log.warn(format!(
+                "Server: {addr} spoke plain text to this TLS room; told it to use TLS and closed"
+            ));
+            return Started::PlainText;
+        }
+        Ok(_) => {}
+        Err(e) => {
+            log.error(format!("Server: connection {addr} failed: {e}"));
+            return Started::Failed;
+        }
+    }
+    match TlsAcceptor::from(config)
+        .accept(FinOnClose(stream.clone()))
+        .await
+    {
+        Ok(session) => Started::Tls(Box::new(session)),
+        Err(e) => {
+            let why = tls::describe_server_error(&e);
+            log.warn(format!("Server: TLS handshake with {addr} failed: {why}"));
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+            Started::Failed
+        }
+    }
+}
+
+/// Sends one plain line, closes our side, and waits (briefly) for the client
+/// to close too: closing with its unread bytes pending would reset the
+/// connection, and the line could be lost.
+async fn tell_plain_and_close(mut stream: TcpStream, line: &str) {
+    let line = format!("{line}\n");
+    let _ = runtime::timeout(HINT_LINGER, stream.write_all(line.as_bytes())).await;
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let mut sink = [0u8; 1024];
+    let drain = async {
+        while let Ok(n) = stream.read(&mut sink).await {
+            if n == 0 {
+                break;
+            }
+        }
+    };
+    let _ = runtime::timeout(HINT_LINGER, drain).await;
+    let _ = stream.shutdown(std::net::Shutdown::Both);
 }
 
 /// Nagle off: lines go out as soon as the writer has them (the writer
@@ -231,17 +383,30 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let status = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let addr = format!("{}:{}", bracket_v6(&args.host), args.port);
     runtime::block_on(async {
+        let mut config = Config::from(&args);
+        let secret = args.password()?;
+        if let Some(secret) = &secret {
+            if secret.len() > config.max_line_bytes {
+                bail!(
+                    "cannot use the password: it is longer than --max-line-bytes ({} bytes)",
+                    config.max_line_bytes
+                );
+            }
+        }
+        config.password = secret.as_ref().map(Password::new);
+        let tls = server_tls(&args)?;
+        config.tls = tls.as_ref().map(|tls| tls.config.clone());
         let listener = TcpListener::bind(&addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         let local = listener
             .local_addr()
             .with_context(|| format!("cannot read the address bound for {addr}"))?;
-        print_banner(local);
+        print_banner(local, tls.as_ref(), secret.is_some());
         let log = Log::console(color, status);
         let shutdown =
             signals::shutdown_requested().context("cannot install the Ctrl-C handler")?;
-        let result = run(listener, Config::from(&args), log.clone(), shutdown).await;
+        let result = run(listener, config, log.clone(), shutdown).await;
         log.finish();
         result.context("server failed")
     })
@@ -283,9 +448,55 @@ fn bracket_v6(host: &str) -> String {
     }
 }
 
-/// Says where the room is; for an all-interfaces bind, the addresses others can use.
-fn print_banner(local: SocketAddr) {
+/// The TLS setup `serve` was asked for, if any.
+fn server_tls(args: &ServeArgs) -> anyhow::Result<Option<ServerTls>> {
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        return tls::load_server(cert, key).map(Some);
+    }
+    if !args.tls_self_signed {
+        return Ok(None);
+    }
+    // Names are for show: clients pin the fingerprint, not a name.
+    let mut names = vec!["localhost".to_string()];
+    let host = args.host.trim_start_matches('[').trim_end_matches(']');
+    let bound: Option<std::net::IpAddr> = host.parse().ok();
+    match bound {
+        Some(ip) if ip.is_unspecified() => {
+            names.extend(["127.0.0.1".to_string(), "::1".to_string()]);
+            names.extend(
+                addresses::reachable(ip.is_ipv6())
+                    .iter()
+                    .map(|ip| ip.to_string()),
+            );
+        }
+        _ if host != "localhost" => names.push(host.to_string()),
+        _ => {}
+    }
+    tls::self_signed(names).map(Some)
+}
+
+/// Says where the room is; for an all-interfaces bind, the addresses others
+/// can use. In a TLS room it prints the certificate's fingerprint, and the
+/// join commands carry the TLS flags they need (a self-signed certificate
+/// is pinned by its fingerprint).
+fn print_banner(local: SocketAddr, tls: Option<&ServerTls>, password: bool) {
     println!("Server is running on: {local}");
+    let flags = match tls {
+        None => String::new(),
+        Some(tls) if tls.self_signed => format!(" --tls-fingerprint {}", tls.fingerprint),
+        Some(_) => " --tls".to_string(),
+    };
+    if let Some(tls) = tls {
+        let kind = if tls.self_signed { "self-signed " } else { "" };
+        println!(
+            "TLS: {kind}certificate with SHA-256 fingerprint {}",
+            tls.fingerprint
+        );
+    }
+    if password {
+        println!("The room has a password: `join` asks for it (or give it with SOCKCHAT_PASSWORD or --password-file)");
+    }
+    let port = local.port();
     if local.ip().is_unspecified() {
         let mut any = false;
         for ip in addresses::reachable(local.is_ipv6()) {
@@ -293,14 +504,14 @@ fn print_banner(local: SocketAddr) {
                 println!("Others can join with:");
                 any = true;
             }
-            println!("  sockchat join --host {ip} --port {}", local.port());
+            println!("  sockchat join --host {ip} --port {port}{flags}");
         }
         if !any {
-            println!(
-                "Join from this machine with: sockchat join --port {}",
-                local.port()
-            );
+            println!("Join from this machine with: sockchat join --port {port}{flags}");
         }
+    } else if tls.is_some() {
+        let host = local.ip();
+        println!("Join with: sockchat join --host {host} --port {port}{flags}");
     }
 }
 

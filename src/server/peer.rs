@@ -190,9 +190,15 @@ async fn writer_loop<W: AsyncWrite + Unpin>(
     loop {
         match outbox.next(&mut buf).await {
             Next::Write => {
-                let write = writer.write_all(&buf);
+                // Flushed too: a TLS session may hold the last bytes of a
+                // write (when the socket was full) until it is flushed, and
+                // nothing else would send them before the next line.
+                let write = async {
+                    writer.write_all(&buf).await?;
+                    writer.flush().await
+                };
                 let dropped = outbox.dropped();
-                futures::pin_mut!(dropped);
+                futures::pin_mut!(write, dropped);
                 match future::select(write, dropped).await {
                     Either::Left((Ok(()), _)) => outbox.written(),
                     // The client is gone or cut off: the reader notices and reports it.
@@ -219,5 +225,78 @@ async fn writer_loop<W: AsyncWrite + Unpin>(
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// A writer that, like a TLS session over a full socket, accepts bytes
+    /// but sends them only when flushed.
+    struct HoldsUntilFlushed {
+        held: Vec<u8>,
+        sent: Arc<Mutex<Vec<u8>>>,
+    }
+
+    impl AsyncWrite for HoldsUntilFlushed {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            self.held.extend_from_slice(buf);
+            Poll::Ready(Ok(buf.len()))
+        }
+
+        fn poll_flush(
+            mut self: Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> Poll<io::Result<()>> {
+            let held = std::mem::take(&mut self.held);
+            self.sent.lock().expect("not poisoned").extend(held);
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_close(
+            self: Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> Poll<io::Result<()>> {
+            self.poll_flush(cx)
+        }
+    }
+
+    #[test]
+    fn each_batch_is_flushed_without_waiting_for_the_next() {
+        runtime::block_on(async {
+            let listener = runtime::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let addr = listener.local_addr().expect("local addr");
+            let tcp = TcpStream::connect(addr).await.expect("connect");
+            let sent = Arc::new(Mutex::new(Vec::new()));
+            let writer = HoldsUntilFlushed {
+                held: Vec::new(),
+                sent: sent.clone(),
+            };
+            let backlog = Arc::new(super::super::outbox::Backlog::new(usize::MAX));
+            let outbox = Arc::new(Outbox::new(1024, backlog));
+            let (reader_done, reader_done_rx) = oneshot::channel::<()>();
+            let task = runtime::spawn(writer_loop(writer, tcp, outbox.clone(), reader_done_rx));
+            let _ = outbox.push(b"hello");
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while sent.lock().expect("not poisoned").as_slice() != b"hello\n" {
+                assert!(
+                    Instant::now() < deadline,
+                    "the line was written but never flushed"
+                );
+                runtime::sleep(Duration::from_millis(5)).await;
+            }
+            // No reader to wait for: the writer closes at once.
+            drop(reader_done);
+            outbox.end(End::Flush);
+            let _ = runtime::timeout(Duration::from_secs(5), task).await;
+        });
     }
 }

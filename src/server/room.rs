@@ -3,11 +3,15 @@
 //! events; tests feed it directly. Delivery goes through [`Mailbox`], which
 //! never waits: a client whose mailbox is full is noted in `overflowed` and
 //! the broker disconnects it after the event.
+//!
+//! In a room with a password, a connection must give it before its first
+//! line counts as a name; [`TRIES`] wrong ones and it is closed.
 
 use std::collections::HashMap;
 
 use crate::protocol::message::{parse_input, reply, Input};
 use crate::protocol::name::Name;
+use crate::protocol::password::{Password, TRIES};
 use crate::protocol::sanitize::sanitize;
 
 /// Identifies one connection for its whole life (never reused).
@@ -27,6 +31,14 @@ pub enum Happened {
     LoggedIn(Name),
     /// A login attempt was refused; the client was told why.
     LoginRefused(String),
+    /// The room's password was given: a name may follow.
+    Admitted,
+    /// A wrong password; the connection may try `tries_left` more times.
+    WrongPassword {
+        tries_left: u32,
+    },
+    /// The last allowed wrong password: close the connection.
+    LockedOut,
     Renamed {
         old: Name,
         new: Name,
@@ -48,6 +60,10 @@ struct Client<M> {
     mailbox: M,
     /// None until the client has logged in.
     name: Option<Name>,
+    /// Whether it has given the room's password (always, in an open room).
+    admitted: bool,
+    /// Wrong passwords it has given.
+    wrong: u32,
 }
 
 /// The room: every connection, and the names of those logged in.
@@ -63,6 +79,8 @@ pub struct Room<M> {
     /// online (0: always). In a big room they are noise, and announcing
     /// every login to everyone makes N logins cost N² lines.
     announce_max: usize,
+    /// What a connection must say before it may log in, if anything.
+    password: Option<Password>,
 }
 
 impl<M: Mailbox> Default for Room<M> {
@@ -73,6 +91,7 @@ impl<M: Mailbox> Default for Room<M> {
             members: Vec::new(),
             overflowed: Vec::new(),
             announce_max: 0,
+            password: None,
         }
     }
 }
@@ -82,12 +101,16 @@ impl<M: Mailbox> Room<M> {
         Self::default()
     }
 
-    /// A room that stops announcing joins and leaves above `max` online.
-    pub fn with_announce_max(max: usize) -> Self {
-        Room {
-            announce_max: max,
-            ..Self::default()
-        }
+    /// Stops announcing joins and leaves above `max` online (0: never stops).
+    pub fn with_announce_max(mut self, max: usize) -> Self {
+        self.announce_max = max;
+        self
+    }
+
+    /// Asks every connection for `password` (none: an open room).
+    pub fn with_password(mut self, password: Option<Password>) -> Self {
+        self.password = password;
+        self
     }
 
     /// Whether a join or leave in a room of `online` people is announced.
@@ -100,6 +123,8 @@ impl<M: Mailbox> Room<M> {
         let client = Client {
             mailbox,
             name: None,
+            admitted: self.password.is_none(),
+            wrong: 0,
         };
         self.clients.insert(id, client);
         for line in greeting {
@@ -143,6 +168,9 @@ impl<M: Mailbox> Room<M> {
         let Some(client) = self.clients.get(&id) else {
             return Happened::Nothing;
         };
+        if !client.admitted {
+            return self.admit(id, text);
+        }
         let Some(name) = client.name.clone() else {
             return self.login(id, text);
         };
@@ -194,6 +222,43 @@ impl<M: Mailbox> Room<M> {
                 self.overflowed.push(id);
             }
         }
+    }
+
+    /// A line from a connection that has not given the password yet. The
+    /// line is compared as received: it is never echoed, logged or kept.
+    fn admit(&mut self, id: ClientId, text: &str) -> Happened {
+        if text.trim().is_empty() {
+            return Happened::Nothing;
+        }
+        let right = self.password.as_ref().is_none_or(|p| p.matches(text));
+        let Some(client) = self.clients.get_mut(&id) else {
+            return Happened::Nothing;
+        };
+        if right {
+            client.admitted = true;
+            self.tell(id, reply::PASSWORD_ACCEPTED);
+            return Happened::Admitted;
+        }
+        // Checked after the password, so that even `/quit` may be one.
+        match parse_input(text) {
+            Input::Quit => {
+                self.tell(id, reply::BYE);
+                return Happened::Quit;
+            }
+            Input::Help => {
+                self.tell(id, reply::PASSWORD_FIRST);
+                return Happened::Nothing;
+            }
+            _ => {}
+        }
+        client.wrong += 1;
+        let tries_left = TRIES.saturating_sub(client.wrong);
+        if tries_left == 0 {
+            self.tell(id, reply::WRONG_PASSWORD_CLOSING);
+            return Happened::LockedOut;
+        }
+        self.tell(id, &reply::wrong_password(tries_left));
+        Happened::WrongPassword { tries_left }
     }
 
     fn login(&mut self, id: ClientId, text: &str) -> Happened {
@@ -565,6 +630,93 @@ mod tests {
         );
     }
 
+    fn locked_room(password: &str) -> (Room<Inbox>, Inbox) {
+        let secret = crate::protocol::password::Secret::new(password).unwrap();
+        let mut room = Room::new().with_password(Some(Password::new(&secret)));
+        let inbox = Inbox {
+            lines: Rc::default(),
+            cap: usize::MAX,
+        };
+        room.connect(1, inbox.clone(), &[reply::PASSWORD_GREETING]);
+        assert_eq!(inbox.take(), [reply::PASSWORD_GREETING]);
+        (room, inbox)
+    }
+
+    #[test]
+    fn the_right_password_comes_before_the_name() {
+        let (mut room, inbox) = locked_room("s3cret");
+        assert_eq!(room.line(1, ""), Happened::Nothing);
+        assert_eq!(room.line(1, "s3cret"), Happened::Admitted);
+        assert_eq!(inbox.take(), [reply::PASSWORD_ACCEPTED]);
+        assert!(matches!(room.line(1, "Max"), Happened::LoggedIn(_)));
+    }
+
+    #[test]
+    fn a_name_before_the_password_is_a_wrong_password_and_is_not_echoed() {
+        let (mut room, inbox) = locked_room("s3cret");
+        assert_eq!(
+            room.line(1, "Max"),
+            Happened::WrongPassword { tries_left: 2 }
+        );
+        assert_eq!(
+            inbox.take(),
+            ["Server: Error: wrong password (2 tries left)"]
+        );
+        assert!(!room.is_logged_in(1));
+    }
+
+    #[test]
+    fn the_third_wrong_password_locks_the_connection_out() {
+        let (mut room, inbox) = locked_room("s3cret");
+        assert_eq!(
+            room.line(1, "guess1"),
+            Happened::WrongPassword { tries_left: 2 }
+        );
+        assert_eq!(
+            room.line(1, "guess2"),
+            Happened::WrongPassword { tries_left: 1 }
+        );
+        assert_eq!(room.line(1, "guess3"), Happened::LockedOut);
+        assert_eq!(
+            inbox.take(),
+            [
+                "Server: Error: wrong password (2 tries left)",
+                "Server: Error: wrong password (1 try left)",
+                "Server: Error: wrong password; closing",
+            ]
+        );
+    }
+
+    #[test]
+    fn help_and_quit_before_the_password_cost_no_try() {
+        let (mut room, inbox) = locked_room("s3cret");
+        assert_eq!(room.line(1, "/help"), Happened::Nothing);
+        assert_eq!(inbox.take(), [reply::PASSWORD_FIRST]);
+        assert_eq!(room.line(1, "/quit"), Happened::Quit);
+        assert_eq!(inbox.take(), [reply::BYE]);
+        let (mut room, _) = locked_room("/quit");
+        assert_eq!(room.line(1, "/quit"), Happened::Admitted);
+    }
+
+    #[test]
+    fn clients_that_have_not_given_the_password_hear_nothing() {
+        let (mut room, pending) = locked_room("s3cret");
+        let inbox = Inbox {
+            lines: Rc::default(),
+            cap: usize::MAX,
+        };
+        room.connect(2, inbox.clone(), &[]);
+        room.line(2, "s3cret");
+        room.line(2, "Max");
+        room.line(2, "hello");
+        assert!(pending.take().is_empty());
+        room.line(1, "/who");
+        assert_eq!(
+            pending.take(),
+            ["Server: Error: wrong password (2 tries left)"]
+        );
+    }
+
     #[test]
     fn relayed_text_is_sanitized_and_empty_results_are_not_sent() {
         let (mut room, inboxes) = room_with(&["Max", "Bob"]);
@@ -579,7 +731,7 @@ mod tests {
 
     #[test]
     fn big_rooms_stop_announcing_joins_and_leaves() {
-        let mut room = Room::with_announce_max(2);
+        let mut room = Room::new().with_announce_max(2);
         let inboxes: Vec<Inbox> = (0..3)
             .map(|_| Inbox {
                 lines: Rc::default(),

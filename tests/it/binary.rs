@@ -16,14 +16,16 @@ use crate::util::WAIT;
 /// The binary under test, built by cargo for this test crate.
 pub const BIN: &str = env!("CARGO_BIN_EXE_sockchat");
 
-/// Variables that change what `sockchat` does; removed so that tests do not
-/// depend on the environment of whoever runs them.
-const SCRUBBED: [&str; 4] = [
-    "NO_COLOR",
-    "SOCKCHAT_HOST",
-    "SOCKCHAT_PORT",
-    "SOCKCHAT_NAME",
-];
+/// Removes what changes what `sockchat` does (`NO_COLOR`, every
+/// `SOCKCHAT_*`), so that tests do not depend on whoever runs them.
+pub fn scrub(command: &mut Command) {
+    command.env_remove("NO_COLOR");
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("SOCKCHAT_") {
+            command.env_remove(key);
+        }
+    }
+}
 
 /// `sockchat ARGS…` with a scrubbed environment.
 pub fn sockchat<I, S>(args: I) -> Command
@@ -32,9 +34,7 @@ where
     S: AsRef<std::ffi::OsStr>,
 {
     let mut command = Command::new(BIN);
-    for var in SCRUBBED {
-        command.env_remove(var);
-    }
+    scrub(&mut command);
     command.args(args);
     command
 }

@@ -181,10 +181,13 @@ fn accept(listener: &TcpListener) -> TcpStream {
     let deadline = Instant::now() + WAIT;
     loop {
         match listener.accept() {
-            Ok((stream, _)) => {
+            Ok((mut stream, _)) => {
                 stream.set_nonblocking(false).expect("blocking");
                 stream.set_read_timeout(Some(WAIT)).expect("read timeout");
                 stream.set_write_timeout(Some(WAIT)).expect("write timeout");
+                // `join` waits for the greeting before it gives a name.
+                let greeting = format!("{}\n", sockchat::protocol::message::reply::GREETING);
+                stream.write_all(greeting.as_bytes()).expect("greet");
                 return stream;
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock => {
@@ -203,6 +206,8 @@ fn read_line(stream: &mut TcpStream) -> String {
     loop {
         match stream.read(&mut byte) {
             Ok(0) => panic!("the client closed mid-line: {line:?}"),
+            // `join` sends an empty line first (a probe for TLS servers).
+            Ok(_) if byte[0] == b'\n' && line.is_empty() => {}
             Ok(_) if byte[0] == b'\n' => return String::from_utf8(line).expect("UTF-8"),
             Ok(_) => line.push(byte[0]),
             Err(e) => panic!("no line from the client: {e}"),

@@ -4,10 +4,14 @@
 mod binary;
 mod util;
 
+mod secure;
+
 mod cli;
 mod completions;
 mod hostile;
 mod hostile_server;
+mod password;
 mod props;
 mod pty;
 mod server;
+mod tls;

@@ -1,0 +1,497 @@
+//! TLS for private rooms, with rustls: the server's certificate (PEM files,
+//! or one made at start-up), what the client trusts (the system's CAs, a CA
+//! file, or one pinned certificate), and plain words for what went wrong.
+//!
+//! The `ring` provider is passed to every config explicitly rather than
+//! installed as a process-wide default, so no other crate's choice can
+//! change it. TLS 1.2 and 1.3 only. Nothing here names a runtime: the
+//! streams are `futures` ones, so async-std's sockets plug in as they are.
+
+use std::fmt;
+use std::io;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context};
+use futures_rustls::pki_types::pem::PemObject;
+use futures_rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use futures_rustls::rustls::client::danger::{
+    HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
+};
+use futures_rustls::rustls::crypto::{self, CryptoProvider, WebPkiSupportedAlgorithms};
+use futures_rustls::rustls::{
+    self, CertificateError, ClientConfig, DigitallySignedStruct, OtherError, RootCertStore,
+    ServerConfig, SignatureScheme, SupportedProtocolVersion,
+};
+use sha2::{Digest, Sha256};
+
+pub use futures_rustls::{TlsAcceptor, TlsConnector};
+
+/// How long a TLS handshake may take, on either side. A client that has
+/// not finished by then is closed, so a stalled one costs one task, briefly.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// TLS 1.3 first; 1.2 for older clients. Nothing older.
+static VERSIONS: &[&SupportedProtocolVersion] = &[&rustls::version::TLS13, &rustls::version::TLS12];
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(crypto::ring::default_provider())
+}
+
+/// Whether `bytes` start like a TLS record (a handshake or an alert, in
+/// any TLS version): how a plain client recognizes a TLS server.
+pub fn looks_like_tls(bytes: &[u8]) -> bool {
+    matches!(bytes, [0x15 | 0x16, 0x03, ..])
+}
+
+/// Whether a client's first byte can start a TLS session (a handshake record).
+pub fn starts_handshake(first: u8) -> bool {
+    first == 0x16
+}
+
+// The server's side.
+
+/// What `serve` needs for TLS, and what it tells people about it.
+pub struct ServerTls {
+    pub config: Arc<ServerConfig>,
+    /// The SHA-256 fingerprint of the server's own certificate.
+    pub fingerprint: Fingerprint,
+    /// Whether the certificate was made at start-up (so clients must pin it).
+    pub self_signed: bool,
+}
+
+/// Loads a certificate chain and its private key from PEM files.
+pub fn load_server(cert: &Path, key: &Path) -> anyhow::Result<ServerTls> {
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| pem_error(e, "certificate"))
+        .with_context(|| format!("cannot read the TLS certificate {}", cert.display()))?;
+    let Some(leaf) = chain.first() else {
+        bail!(
+            "cannot read the TLS certificate {}: no certificate in it",
+            cert.display()
+        );
+    };
+    let fingerprint = Fingerprint::of(leaf);
+    let private = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| pem_error(e, "private key"))
+        .with_context(|| format!("cannot read the TLS key {}", key.display()))?;
+    let config = server_config(chain, private).with_context(|| {
+        format!(
+            "cannot use the TLS certificate {} with the key {}",
+            cert.display(),
+            key.display()
+        )
+    })?;
+    Ok(ServerTls {
+        config,
+        fingerprint,
+        self_signed: false,
+    })
+}
+
+fn pem_error(error: rustls::pki_types::pem::Error, what: &str) -> anyhow::Error {
+    match error {
+        rustls::pki_types::pem::Error::NoItemsFound => anyhow!("no PEM {what} in it"),
+        rustls::pki_types::pem::Error::Io(e) => anyhow!(e),
+        other => anyhow!("not a valid PEM file: {other}"),
+    }
+}
+
+/// Makes a certificate for `names` (hostnames or IP addresses) with a new
+/// key, valid from now; it lives as long as the process.
+pub fn self_signed(names: Vec<String>) -> anyhow::Result<ServerTls> {
+    let made = rcgen::generate_simple_self_signed(names)
+        .context("cannot make a self-signed certificate")?;
+    let leaf = made.cert.der().clone();
+    let fingerprint = Fingerprint::of(&leaf);
+    let key = PrivateKeyDer::try_from(made.signing_key.serialize_der())
+        .map_err(|e| anyhow!("cannot use the self-signed certificate's key: {e}"))?;
+    let config =
+        server_config(vec![leaf], key).context("cannot use the self-signed certificate")?;
+    Ok(ServerTls {
+        config,
+        fingerprint,
+        self_signed: true,
+    })
+}
+
+/// A server config for one certificate chain; checks that the key fits it.
+pub fn server_config(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<Arc<ServerConfig>, rustls::Error> {
+    let config = ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(VERSIONS)?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)?;
+    Ok(Arc::new(config))
+}
+
+/// Why a server-side handshake failed, for the log.
+pub fn describe_server_error(error: &io::Error) -> String {
+    match rustls_error(error) {
+        Some(rustls::Error::AlertReceived(alert)) => {
+            format!("the client refused the handshake ({alert:?}); does it trust this certificate?")
+        }
+        Some(rustls::Error::InvalidMessage(_)) => "the client does not speak TLS".to_string(),
+        Some(rustls::Error::PeerIncompatible(why)) => {
+            format!("the client has no TLS version or cipher in common ({why:?})")
+        }
+        Some(other) => other.to_string(),
+        None if error.kind() == io::ErrorKind::UnexpectedEof => {
+            "the client hung up during the handshake (did it refuse this certificate?)".to_string()
+        }
+        None => error.to_string(),
+    }
+}
+
+// The client's side.
+
+/// What a client trusts to vouch for the server.
+#[derive(Debug, Clone)]
+pub enum Trust {
+    /// The CAs of this system (a certificate from a public CA, for the host).
+    System,
+    /// Only the CA certificates in this PEM file.
+    CaFile(std::path::PathBuf),
+    /// Exactly one certificate, by its SHA-256 fingerprint, whatever its
+    /// names and issuer: for a self-signed server.
+    Pinned(Fingerprint),
+}
+
+/// A client config for `trust`.
+pub fn client_config(trust: &Trust) -> anyhow::Result<Arc<ClientConfig>> {
+    let builder = ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(VERSIONS)
+        .context("cannot set up TLS")?;
+    let config = match trust {
+        Trust::Pinned(pin) => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(PinnedVerifier::new(*pin)))
+            .with_no_client_auth(),
+        Trust::CaFile(path) => {
+            let roots = ca_file(path)
+                .with_context(|| format!("cannot read the CA file {}", path.display()))?;
+            builder.with_root_certificates(roots).with_no_client_auth()
+        }
+        Trust::System => builder
+            .with_root_certificates(system_roots()?)
+            .with_no_client_auth(),
+    };
+    Ok(Arc::new(config))
+}
+
+fn ca_file(path: &Path) -> anyhow::Result<RootCertStore> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| pem_error(e, "certificate"))?;
+    let mut roots = RootCertStore::empty();
+    for cert in certs {
+        roots
+            .add(cert)
+            .map_err(|e| anyhow!("a certificate in it is not usable as a CA: {e}"))?;
+    }
+    if roots.is_empty() {
+        bail!("no PEM certificate in it");
+    }
+    Ok(roots)
+}
+
+fn system_roots() -> anyhow::Result<RootCertStore> {
+    let found = rustls_native_certs::load_native_certs();
+    let mut roots = RootCertStore::empty();
+    // Unusable entries in the system store are skipped, as browsers do.
+    let (_added, _skipped) = roots.add_parsable_certificates(found.certs);
+    if roots.is_empty() {
+        let why = match found.errors.first() {
+            Some(e) => format!(": {e}"),
+            None => String::new(),
+        };
+        bail!(
+            "cannot verify the server: no CA certificates found on this system{why} \
+             (give one with --tls-ca FILE, or pin the server with --tls-fingerprint)"
+        );
+    }
+    Ok(roots)
+}
+
+/// The name the client expects in the server's certificate: `host` as typed
+/// (an IP address is matched against the certificate's IP addresses).
+pub fn server_name(host: &str) -> anyhow::Result<ServerName<'static>> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    ServerName::try_from(bare.to_string())
+        .map_err(|_| anyhow!("{host:?} is not a hostname or IP address TLS can check"))
+}
+
+/// Why a client-side handshake with `host` failed, in words a person can
+/// act on. `trust` says what the client had trusted.
+pub fn describe_client_error(error: &io::Error, host: &str, trust: &Trust) -> String {
+    let Some(tls) = rustls_error(error) else {
+        return match error.kind() {
+            io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::BrokenPipe => {
+                "the server closed the connection during the handshake".to_string()
+            }
+            _ => error.to_string(),
+        };
+    };
+    let not_trusted = match trust {
+        Trust::CaFile(path) => format!("it is not signed by the CA in {}", path.display()),
+        _ => "it is not signed by a CA this system trusts (give its CA with --tls-ca FILE, \
+              or pin a self-signed server with --tls-fingerprint)"
+            .to_string(),
+    };
+    match tls {
+        rustls::Error::InvalidMessage(_) => {
+            "the server does not speak TLS (it answered in plain text): drop --tls".to_string()
+        }
+        rustls::Error::InvalidCertificate(cert) => {
+            let why = match cert {
+                CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                    "it has expired".to_string()
+                }
+                CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                    "it is not valid yet (is this machine's clock right?)".to_string()
+                }
+                CertificateError::NotValidForName => format!("it is not valid for {host}"),
+                CertificateError::NotValidForNameContext { presented, .. } => format!(
+                    "it is not valid for {host} (it names {})",
+                    if presented.is_empty() {
+                        "no host".to_string()
+                    } else {
+                        presented.join(", ")
+                    }
+                ),
+                CertificateError::UnknownIssuer => not_trusted,
+                CertificateError::BadSignature => "its signature is bad".to_string(),
+                CertificateError::Other(other) => match other.0.downcast_ref::<PinMismatch>() {
+                    Some(mismatch) => mismatch.to_string(),
+                    // webpki's error type is not public through rustls: its name is.
+                    None if other.to_string() == "CaUsedAsEndEntity" => {
+                        "it is a CA certificate used as the server's own (self-signed? \
+                         pin it with --tls-fingerprint instead)"
+                            .to_string()
+                    }
+                    None => other.to_string(),
+                },
+                other => format!("{other:?}"),
+            };
+            format!("the server's certificate was refused: {why}")
+        }
+        rustls::Error::AlertReceived(alert) => {
+            format!("the server refused the handshake ({alert:?})")
+        }
+        rustls::Error::PeerIncompatible(why) => {
+            format!("the server has no TLS version or cipher in common with this client ({why:?})")
+        }
+        other => other.to_string(),
+    }
+}
+
+fn rustls_error(error: &io::Error) -> Option<&rustls::Error> {
+    error.get_ref()?.downcast_ref::<rustls::Error>()
+}
+
+/// Accepts the one certificate whose fingerprint is pinned, whatever its
+/// names, issuer and dates: pinning replaces those checks. The handshake's
+/// signatures are still verified against that certificate's key, so only
+/// the holder of its private key can pass.
+#[derive(Debug)]
+struct PinnedVerifier {
+    pin: Fingerprint,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl PinnedVerifier {
+    fn new(pin: Fingerprint) -> Self {
+        PinnedVerifier {
+            pin,
+            algorithms: provider().signature_verification_algorithms,
+        }
+    }
+}
+
+/// The server showed another certificate than the pinned one.
+#[derive(Debug)]
+struct PinMismatch {
+    presented: Fingerprint,
+    pinned: Fingerprint,
+}
+
+impl fmt::Display for PinMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "its SHA-256 fingerprint is {}, not the pinned {}",
+            self.presented, self.pinned
+        )
+    }
+}
+
+impl std::error::Error for PinMismatch {}
+
+impl ServerCertVerifier for PinnedVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let presented = Fingerprint::of(end_entity);
+        if presented == self.pin {
+            return Ok(ServerCertVerified::assertion());
+        }
+        let mismatch = PinMismatch {
+            presented,
+            pinned: self.pin,
+        };
+        Err(rustls::Error::InvalidCertificate(CertificateError::Other(
+            OtherError(Arc::new(mismatch)),
+        )))
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+// Fingerprints.
+
+/// The SHA-256 digest of a certificate (DER). Shown as `openssl x509
+/// -fingerprint -sha256` shows it: uppercase hex pairs joined by `:`.
+/// Read with or without the colons, in any case.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Fingerprint([u8; 32]);
+
+impl Fingerprint {
+    pub fn of(cert_der: &[u8]) -> Fingerprint {
+        Fingerprint(Sha256::digest(cert_der).into())
+    }
+}
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, byte) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(":")?;
+            }
+            write!(f, "{byte:02X}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Fingerprint({self})")
+    }
+}
+
+impl FromStr for Fingerprint {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        let text = text
+            .strip_prefix("SHA256:")
+            .or_else(|| text.strip_prefix("sha256:"))
+            .or_else(|| text.strip_prefix("sha256 Fingerprint="))
+            .or_else(|| text.strip_prefix("SHA256 Fingerprint="))
+            .unwrap_or(text);
+        let hex: Vec<u8> = text.bytes().filter(|&b| b != b':').collect();
+        let wanted = "a SHA-256 fingerprint: 64 hex digits, colons allowed";
+        if hex.len() != 64 {
+            return Err(format!("expected {wanted}; got {} digits", hex.len()));
+        }
+        let mut bytes = [0u8; 32];
+        for (byte, pair) in bytes.iter_mut().zip(hex.chunks_exact(2)) {
+            let digit = |c: u8| (c as char).to_digit(16);
+            match (digit(pair[0]), digit(pair[1])) {
+                (Some(high), Some(low)) => *byte = (high * 16 + low) as u8,
+                _ => {
+                    return Err(format!(
+                        "expected {wanted}; found a character that is not hex"
+                    ))
+                }
+            }
+        }
+        Ok(Fingerprint(bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FP: &str = "0A:1B:2C:3D:4E:5F:60:71:82:93:A4:B5:C6:D7:E8:F9:0A:1B:2C:3D:4E:5F:60:71:82:93:A4:B5:C6:D7:E8:F9";
+
+    #[test]
+    fn fingerprints_read_with_or_without_colons_in_any_case() {
+        let canonical: Fingerprint = FP.parse().unwrap();
+        assert_eq!(canonical.to_string(), FP);
+        let bare = FP.replace(':', "").to_lowercase();
+        assert_eq!(bare.parse::<Fingerprint>(), Ok(canonical));
+        let openssl = format!("sha256 Fingerprint={FP}");
+        assert_eq!(openssl.parse::<Fingerprint>(), Ok(canonical));
+    }
+
+    #[test]
+    fn malformed_fingerprints_are_refused_with_the_expected_form() {
+        let short = "AB:CD".parse::<Fingerprint>().unwrap_err();
+        assert!(short.contains("64 hex digits"), "{short}");
+        let not_hex = FP.replace("0A", "0G").parse::<Fingerprint>().unwrap_err();
+        assert!(not_hex.contains("not hex"), "{not_hex}");
+        assert!("".parse::<Fingerprint>().is_err());
+        assert!(format!("{FP}:00").parse::<Fingerprint>().is_err());
+    }
+
+    #[test]
+    fn a_fingerprint_is_the_sha256_of_the_der_certificate() {
+        // SHA-256 of the empty input, a known value.
+        assert_eq!(
+            Fingerprint::of(b"").to_string().replace(':', ""),
+            "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"
+        );
+    }
+
+    #[test]
+    fn tls_records_are_told_from_text() {
+        assert!(looks_like_tls(&[0x15, 0x03, 0x03, 0x00, 0x02]));
+        assert!(looks_like_tls(&[0x16, 0x03, 0x01]));
+        assert!(!looks_like_tls(b"Server: Welcome"));
+        assert!(!looks_like_tls(&[0x16]));
+        assert!(starts_handshake(0x16));
+        assert!(!starts_handshake(b'\n'));
+    }
+
+    #[test]
+    fn a_self_signed_certificate_serves_and_reports_its_fingerprint() {
+        let tls = self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+        assert!(tls.self_signed);
+        assert_eq!(tls.fingerprint.to_string().len(), 95);
+    }
+}
