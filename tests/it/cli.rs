@@ -1,7 +1,10 @@
 //! The real binary end to end, with pipes: what a script, a bot or a
 //! heredoc sees. Exit codes: 0 done, 1 failed, 2 bad arguments (clap).
 
+use std::time::{Duration, Instant};
+
 use crate::binary::{run_to_end, sockchat, Nc, Running, Server};
+use crate::util::WAIT;
 
 const ESC: char = '\x1b';
 
@@ -80,13 +83,24 @@ fn refusing_port() -> (socket2::Socket, u16) {
     (socket, port)
 }
 
+/// A port on 127.0.0.1 that nothing listens on right now, free for a
+/// server to take (found by binding port 0 and letting it go again).
+fn free_port() -> u16 {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    probe.local_addr().expect("local address").port()
+}
+
 #[test]
 fn join_where_nothing_listens_says_so_in_one_line() {
     let (_bound, port) = refusing_port();
+    let started = Instant::now();
     let run = run_to_end(
         &["join", "--host", "127.0.0.1", "--port", &port.to_string()],
         "",
     );
+    // Without --wait there is no retrying: the refusal ends it at once.
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(3), "took {took:?}");
     assert_eq!(run.status.code(), Some(1), "{}", run.stderr);
     let lines: Vec<&str> = run.stderr.lines().collect();
     assert_eq!(lines.len(), 1, "{:?}", run.stderr);
@@ -173,4 +187,65 @@ fn the_environment_gives_defaults() {
     envy.stdout.expect("Server: You are logged in as: Envy\n");
     envy.close_stdin();
     assert!(envy.wait().success());
+}
+
+#[test]
+fn join_wait_keeps_trying_until_the_server_starts() {
+    let port = free_port();
+    let mut max = Running::spawn(
+        "Max",
+        sockchat([
+            "join",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--wait",
+            "10",
+            "--name",
+            "Max",
+        ]),
+    );
+    // Refused for a while (a few attempts with backoff): still trying.
+    std::thread::sleep(Duration::from_millis(600));
+    assert!(
+        max.is_running(),
+        "join --wait gave up while it had time left: {}",
+        max.stderr.text()
+    );
+    let _server = Server::start_at("127.0.0.1", port);
+    max.stdout.expect("Server: You are logged in as: Max\n");
+    max.close_stdin();
+    assert!(max.wait().success(), "{}", max.stderr.text());
+    assert!(
+        !max.stderr.text().contains("cannot connect"),
+        "{}",
+        max.stderr.text()
+    );
+}
+
+#[test]
+fn join_wait_gives_up_when_its_time_is_over() {
+    let (_bound, port) = refusing_port();
+    let started = Instant::now();
+    let run = run_to_end(
+        &[
+            "join",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--wait",
+            "1",
+        ],
+        "",
+    );
+    let took = started.elapsed();
+    assert_eq!(run.status.code(), Some(1), "{}", run.stderr);
+    assert!(took >= Duration::from_millis(900), "gave up after {took:?}");
+    assert!(took < WAIT, "still trying after {took:?}");
+    // The same one line as without --wait: the spinner leaves nothing behind.
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{:?}", run.stderr);
+    assert!(lines[0].contains("connection refused"), "{lines:?}");
 }
