@@ -269,12 +269,22 @@ impl Server {
     }
 
     /// Asks for a graceful shutdown (SIGTERM, as Ctrl-C would) and waits.
-    pub fn stop(mut self) -> ExitStatus {
+    pub fn stop(self) -> ExitStatus {
+        self.stop_to_end().status
+    }
+
+    /// As [`Server::stop`], with everything the server printed.
+    pub fn stop_to_end(mut self) -> Finished {
         let pid = libc::pid_t::try_from(self.process.pid()).expect("pid fits pid_t");
         // SAFETY: kill() only sends a signal; the pid is our live child.
         let sent = unsafe { libc::kill(pid, libc::SIGTERM) };
         assert_eq!(sent, 0, "cannot signal the server");
-        self.process.wait()
+        let status = self.process.wait();
+        Finished {
+            status,
+            stdout: self.process.stdout.text(),
+            stderr: self.process.stderr.text(),
+        }
     }
 
     /// `sockchat join --host 127.0.0.1 --port PORT ARGS…`.

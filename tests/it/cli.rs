@@ -1,6 +1,7 @@
 //! The real binary end to end, with pipes: what a script, a bot or a
 //! heredoc sees. Exit codes: 0 done, 1 failed, 2 bad arguments (clap).
 
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use crate::binary::{run_to_end, sockchat, Nc, Running, Server};
@@ -248,4 +249,76 @@ fn join_wait_gives_up_when_its_time_is_over() {
     let lines: Vec<&str> = run.stderr.lines().collect();
     assert_eq!(lines.len(), 1, "{:?}", run.stderr);
     assert!(lines[0].contains("connection refused"), "{lines:?}");
+}
+
+/// This machine's non-loopback IPv4 addresses, sorted, as `serve` lists them.
+fn reachable_ipv4() -> Vec<IpAddr> {
+    let interfaces = if_addrs::get_if_addrs().expect("list the network interfaces");
+    let mut ips: Vec<IpAddr> = interfaces
+        .iter()
+        .filter(|i| !i.is_loopback())
+        .map(|i| i.ip())
+        .filter(IpAddr::is_ipv4)
+        .collect();
+    ips.sort();
+    ips.dedup();
+    ips
+}
+
+#[test]
+fn serve_on_every_interface_lists_the_addresses_to_join() {
+    let mut server = Server::start_at("0.0.0.0", 0);
+    assert!(server.addr.ip().is_unspecified(), "{}", server.addr);
+    let port = server.addr.port();
+    let ips = reachable_ipv4();
+    for ip in &ips {
+        server
+            .process
+            .stdout
+            .expect(&format!("  sockchat join --host {ip} --port {port}\n"));
+    }
+    // Served (the accept loop answers) before stopping: see the next test.
+    Nc::login(([127, 0, 0, 1], port).into(), "Max");
+    let run = server.stop_to_end();
+    assert!(run.status.success(), "{:?}: {}", run.status, run.stderr);
+    let listed: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter_map(|line| line.strip_prefix("  sockchat join --host "))
+        .collect();
+    let expected: Vec<String> = ips.iter().map(|ip| format!("{ip} --port {port}")).collect();
+    assert_eq!(listed, expected, "{}", run.stdout);
+    assert!(!run.stdout.contains("127.0.0.1"), "{}", run.stdout);
+    if ips.is_empty() {
+        assert!(
+            run.stdout.contains(&format!(
+                "Join from this machine with: sockchat join --port {port}\n"
+            )),
+            "{}",
+            run.stdout
+        );
+    }
+}
+
+#[test]
+#[ignore = "bug: serve prints its banner before installing the SIGINT/SIGTERM handler \
+            (src/server/mod.rs), so a signal right after the banner kills it ungracefully"]
+fn serve_stops_gracefully_when_signalled_right_after_its_banner() {
+    // A script that waits for the banner, then stops the server, as a
+    // person pressing Ctrl-C at once would.
+    for _ in 0..5 {
+        let server = Server::start();
+        let run = server.stop_to_end();
+        assert!(
+            run.status.success(),
+            "{:?}; stderr: {:?}",
+            run.status,
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains("Server: shutting down"),
+            "{}",
+            run.stderr
+        );
+    }
 }
