@@ -322,3 +322,33 @@ fn serve_stops_gracefully_when_signalled_right_after_its_banner() {
         );
     }
 }
+
+#[test]
+fn a_piped_server_logs_plain_lines_and_no_status_line() {
+    let server = Server::start();
+    let mut max = Nc::login(server.addr, "Max");
+    let mut bob = Nc::login(server.addr, "Bob");
+    max.expect_line("Server: Bob joined the party!");
+    max.send("hi");
+    bob.expect_line("Max: hi");
+    drop(bob);
+    max.expect_line("Server: Bob left the party.");
+    // On a terminal the status line would be drawn within 100 ms of that.
+    std::thread::sleep(Duration::from_millis(300));
+    let run = server.stop_to_end();
+    assert!(run.status.success(), "{}", run.stderr);
+    for line in [
+        "Server: Connection from 127.0.0.1:",
+        "Server: Max joined the party! (127.0.0.1:",
+        "Server: Bob left the party. (127.0.0.1:",
+    ] {
+        assert!(
+            run.stderr.lines().any(|l| l.starts_with(line)),
+            "no line starting {line:?}: {:?}",
+            run.stderr
+        );
+    }
+    assert!(!run.stderr.contains(ESC), "{:?}", run.stderr);
+    assert!(!run.stderr.contains("online"), "{:?}", run.stderr);
+    assert!(!run.stderr.contains('\r'), "{:?}", run.stderr);
+}
