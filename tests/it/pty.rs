@@ -313,6 +313,28 @@ fn a_terminal_with_piped_output_still_prompts_for_the_name() {
 }
 
 #[test]
+fn ctrl_c_at_the_prompt_leaves_cleanly() {
+    let server = Server::start();
+    let mut bob = Nc::login(server.addr, "Bob");
+    let mut pty = Pty::join(&server, &["--name", "Max"], &[]);
+    pty.expect_logged_in("Max");
+    bob.expect_line("Server: Max joined the party!");
+    pty.type_keys(CTRL_C);
+    // A goodbye, not a dropped connection: the server logs no failure.
+    bob.expect_line("Server: Max left the party.");
+    assert_eq!(pty.exit_code(), 0);
+    pty.assert_terminal_restored();
+    assert!(!pty.screen.text().contains("Server left."));
+    let run = server.stop_to_end();
+    assert!(
+        run.stderr.contains("Server: Max left the party."),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("failed"), "{}", run.stderr);
+}
+
+#[test]
 fn serve_on_a_terminal_logs_in_colour_under_a_live_status_line() {
     let (mut pty, addr) = Pty::serve(&[]);
     let mut max = Nc::login(addr, "Max");
