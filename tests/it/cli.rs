@@ -333,6 +333,8 @@ fn a_piped_server_logs_plain_lines_and_no_status_line() {
     bob.expect_line("Max: hi");
     drop(bob);
     max.expect_line("Server: Bob left the party.");
+    // Nobody left to wait for at shutdown.
+    drop(max);
     // On a terminal the status line would be drawn within 100 ms of that.
     std::thread::sleep(Duration::from_millis(300));
     let run = server.stop_to_end();
