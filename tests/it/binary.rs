@@ -166,6 +166,11 @@ impl Running {
         self.child.id()
     }
 
+    /// Whether the child has not exited yet.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("waitpid").is_none()
+    }
+
     /// Writes to the child's stdin.
     pub fn type_in(&mut self, text: &str) {
         let stdin = self.stdin.as_mut().expect("stdin is still open");
@@ -231,7 +236,8 @@ pub fn run_to_end(args: &[&str], stdin: &str) -> Finished {
     }
 }
 
-/// `sockchat serve --host 127.0.0.1 --port 0`, running until dropped.
+/// `sockchat serve --host 127.0.0.1 --port 0` (or elsewhere), running
+/// until dropped.
 pub struct Server {
     pub addr: SocketAddr,
     pub process: Running,
@@ -239,7 +245,13 @@ pub struct Server {
 
 impl Server {
     pub fn start() -> Server {
-        let command = sockchat(["serve", "--host", "127.0.0.1", "--port", "0"]);
+        Server::start_at("127.0.0.1", 0)
+    }
+
+    /// `sockchat serve --host HOST --port PORT`, once it listens.
+    pub fn start_at(host: &str, port: u16) -> Server {
+        let port = port.to_string();
+        let command = sockchat(["serve", "--host", host, "--port", &port]);
         let mut process = Running::spawn("serve", command);
         // The first stdout line says where the room is.
         let first = process.stdout.expect("\n");
@@ -257,12 +269,22 @@ impl Server {
     }
 
     /// Asks for a graceful shutdown (SIGTERM, as Ctrl-C would) and waits.
-    pub fn stop(mut self) -> ExitStatus {
+    pub fn stop(self) -> ExitStatus {
+        self.stop_to_end().status
+    }
+
+    /// As [`Server::stop`], with everything the server printed.
+    pub fn stop_to_end(mut self) -> Finished {
         let pid = libc::pid_t::try_from(self.process.pid()).expect("pid fits pid_t");
         // SAFETY: kill() only sends a signal; the pid is our live child.
         let sent = unsafe { libc::kill(pid, libc::SIGTERM) };
         assert_eq!(sent, 0, "cannot signal the server");
-        self.process.wait()
+        let status = self.process.wait();
+        Finished {
+            status,
+            stdout: self.process.stdout.text(),
+            stderr: self.process.stderr.text(),
+        }
     }
 
     /// `sockchat join --host 127.0.0.1 --port PORT ARGS…`.

@@ -1,7 +1,11 @@
 //! The real binary end to end, with pipes: what a script, a bot or a
 //! heredoc sees. Exit codes: 0 done, 1 failed, 2 bad arguments (clap).
 
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
 use crate::binary::{run_to_end, sockchat, Nc, Running, Server};
+use crate::util::WAIT;
 
 const ESC: char = '\x1b';
 
@@ -80,13 +84,24 @@ fn refusing_port() -> (socket2::Socket, u16) {
     (socket, port)
 }
 
+/// A port on 127.0.0.1 that nothing listens on right now, free for a
+/// server to take (found by binding port 0 and letting it go again).
+fn free_port() -> u16 {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    probe.local_addr().expect("local address").port()
+}
+
 #[test]
 fn join_where_nothing_listens_says_so_in_one_line() {
     let (_bound, port) = refusing_port();
+    let started = Instant::now();
     let run = run_to_end(
         &["join", "--host", "127.0.0.1", "--port", &port.to_string()],
         "",
     );
+    // Without --wait there is no retrying: the refusal ends it at once.
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(3), "took {took:?}");
     assert_eq!(run.status.code(), Some(1), "{}", run.stderr);
     let lines: Vec<&str> = run.stderr.lines().collect();
     assert_eq!(lines.len(), 1, "{:?}", run.stderr);
@@ -173,4 +188,169 @@ fn the_environment_gives_defaults() {
     envy.stdout.expect("Server: You are logged in as: Envy\n");
     envy.close_stdin();
     assert!(envy.wait().success());
+}
+
+#[test]
+fn join_wait_keeps_trying_until_the_server_starts() {
+    let port = free_port();
+    let mut max = Running::spawn(
+        "Max",
+        sockchat([
+            "join",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--wait",
+            "10",
+            "--name",
+            "Max",
+        ]),
+    );
+    // Refused for a while (a few attempts with backoff): still trying.
+    std::thread::sleep(Duration::from_millis(600));
+    assert!(
+        max.is_running(),
+        "join --wait gave up while it had time left: {}",
+        max.stderr.text()
+    );
+    let _server = Server::start_at("127.0.0.1", port);
+    max.stdout.expect("Server: You are logged in as: Max\n");
+    max.close_stdin();
+    assert!(max.wait().success(), "{}", max.stderr.text());
+    assert!(
+        !max.stderr.text().contains("cannot connect"),
+        "{}",
+        max.stderr.text()
+    );
+}
+
+#[test]
+fn join_wait_gives_up_when_its_time_is_over() {
+    let (_bound, port) = refusing_port();
+    let started = Instant::now();
+    let run = run_to_end(
+        &[
+            "join",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--wait",
+            "1",
+        ],
+        "",
+    );
+    let took = started.elapsed();
+    assert_eq!(run.status.code(), Some(1), "{}", run.stderr);
+    assert!(took >= Duration::from_millis(900), "gave up after {took:?}");
+    assert!(took < WAIT, "still trying after {took:?}");
+    // The same one line as without --wait: the spinner leaves nothing behind.
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{:?}", run.stderr);
+    assert!(lines[0].contains("connection refused"), "{lines:?}");
+}
+
+/// This machine's non-loopback IPv4 addresses, sorted, as `serve` lists them.
+fn reachable_ipv4() -> Vec<IpAddr> {
+    let interfaces = if_addrs::get_if_addrs().expect("list the network interfaces");
+    let mut ips: Vec<IpAddr> = interfaces
+        .iter()
+        .filter(|i| !i.is_loopback())
+        .map(|i| i.ip())
+        .filter(IpAddr::is_ipv4)
+        .collect();
+    ips.sort();
+    ips.dedup();
+    ips
+}
+
+#[test]
+fn serve_on_every_interface_lists_the_addresses_to_join() {
+    let mut server = Server::start_at("0.0.0.0", 0);
+    assert!(server.addr.ip().is_unspecified(), "{}", server.addr);
+    let port = server.addr.port();
+    let ips = reachable_ipv4();
+    for ip in &ips {
+        server
+            .process
+            .stdout
+            .expect(&format!("  sockchat join --host {ip} --port {port}\n"));
+    }
+    // Served (the accept loop answers) before stopping: see the next test.
+    Nc::login(([127, 0, 0, 1], port).into(), "Max");
+    let run = server.stop_to_end();
+    assert!(run.status.success(), "{:?}: {}", run.status, run.stderr);
+    let listed: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter_map(|line| line.strip_prefix("  sockchat join --host "))
+        .collect();
+    let expected: Vec<String> = ips.iter().map(|ip| format!("{ip} --port {port}")).collect();
+    assert_eq!(listed, expected, "{}", run.stdout);
+    assert!(!run.stdout.contains("127.0.0.1"), "{}", run.stdout);
+    if ips.is_empty() {
+        assert!(
+            run.stdout.contains(&format!(
+                "Join from this machine with: sockchat join --port {port}\n"
+            )),
+            "{}",
+            run.stdout
+        );
+    }
+}
+
+#[test]
+#[ignore = "bug: serve prints its banner before installing the SIGINT/SIGTERM handler \
+            (src/server/mod.rs), so a signal right after the banner kills it ungracefully"]
+fn serve_stops_gracefully_when_signalled_right_after_its_banner() {
+    // A script that waits for the banner, then stops the server, as a
+    // person pressing Ctrl-C at once would.
+    for _ in 0..5 {
+        let server = Server::start();
+        let run = server.stop_to_end();
+        assert!(
+            run.status.success(),
+            "{:?}; stderr: {:?}",
+            run.status,
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains("Server: shutting down"),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn a_piped_server_logs_plain_lines_and_no_status_line() {
+    let server = Server::start();
+    let mut max = Nc::login(server.addr, "Max");
+    let mut bob = Nc::login(server.addr, "Bob");
+    max.expect_line("Server: Bob joined the party!");
+    max.send("hi");
+    bob.expect_line("Max: hi");
+    drop(bob);
+    max.expect_line("Server: Bob left the party.");
+    // Nobody left to wait for at shutdown.
+    drop(max);
+    // On a terminal the status line would be drawn within 100 ms of that.
+    std::thread::sleep(Duration::from_millis(300));
+    let run = server.stop_to_end();
+    assert!(run.status.success(), "{}", run.stderr);
+    for line in [
+        "Server: Connection from 127.0.0.1:",
+        "Server: Max joined the party! (127.0.0.1:",
+        "Server: Bob left the party. (127.0.0.1:",
+    ] {
+        assert!(
+            run.stderr.lines().any(|l| l.starts_with(line)),
+            "no line starting {line:?}: {:?}",
+            run.stderr
+        );
+    }
+    assert!(!run.stderr.contains(ESC), "{:?}", run.stderr);
+    assert!(!run.stderr.contains("online"), "{:?}", run.stderr);
+    assert!(!run.stderr.contains('\r'), "{:?}", run.stderr);
 }

@@ -100,8 +100,8 @@ impl Pipe {
 /// `sockchat join --name Max` run against `port`, stdin held open by us.
 struct Joined {
     child: Child,
-    /// Kept so that the client's stdin stays open for the whole test.
-    _stdin: ChildStdin,
+    /// Kept so that the client's stdin stays open until `close_stdin`.
+    stdin: Option<ChildStdin>,
     stdout: Pipe,
     stderr: Pipe,
 }
@@ -132,7 +132,7 @@ impl Joined {
         let stderr = Pipe::spawn("stderr", child.stderr.take().expect("piped stderr"));
         Joined {
             child,
-            _stdin: stdin,
+            stdin: Some(stdin),
             stdout,
             stderr,
         }
@@ -154,6 +154,18 @@ impl Joined {
             );
             thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Writes `text` to the client's stdin, as if piped in.
+    fn type_in(&mut self, text: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin is still open");
+        stdin.write_all(text.as_bytes()).expect("write to stdin");
+        stdin.flush().expect("flush stdin");
+    }
+
+    /// Ends the client's stdin (EOF).
+    fn close_stdin(&mut self) {
+        self.stdin = None;
     }
 
     fn is_running(&mut self) -> bool {
@@ -425,4 +437,44 @@ fn a_server_that_trickles_lines_instead_of_answering_is_given_up_on() {
         asked.elapsed()
     );
     assert_eq!(client.exit_within(WAIT).code(), Some(1));
+}
+
+/// How long the client waits, once it has stopped sending, for the server
+/// to close (`CLOSE_TIMEOUT` in `src/client/mod.rs`).
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[test]
+fn a_server_that_stops_answering_cannot_hold_the_client_at_exit() {
+    let (listener, port) = listen();
+    let mut client = Joined::spawn(port);
+    let mut server = accept(&listener);
+    assert_eq!(read_line(&mut server), "Max");
+    server
+        .write_all(b"Server: You are logged in as: Max\n")
+        .unwrap();
+    client
+        .stdout
+        .wait_for_line("Server: You are logged in as: Max");
+
+    // From here on the server neither sends nor closes.
+    client.type_in("hello\nlast words\n");
+    client.close_stdin();
+    let ended = Instant::now();
+    assert_eq!(read_line(&mut server), "hello");
+    assert_eq!(read_line(&mut server), "last words");
+    // Then the client says it is done sending (FIN), and waits for a close
+    // that never comes, but only for so long.
+    let mut more = [0u8; 1];
+    assert_eq!(server.read(&mut more).expect("read the client's end"), 0);
+    let status = client.exit_within(CLOSE_TIMEOUT + Duration::from_secs(2));
+    let stderr = String::from_utf8_lossy(client.stderr.read_to_end()).into_owned();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "after {:?}: {stderr}",
+        ended.elapsed()
+    );
+    let out = String::from_utf8_lossy(client.stdout.read_to_end()).into_owned();
+    assert!(!out.contains("Server left."), "{out:?}");
+    drop(server);
 }

@@ -1,7 +1,9 @@
 //! `sockchat join` on a real pseudo-terminal, as a person uses it: the
 //! name prompt, colour, a half-typed line surviving incoming messages, and
-//! the terminal handed back as it was found on every way out.
+//! the terminal handed back as it was found on every way out. And
+//! `sockchat serve` on one: coloured log lines under a live status line.
 
+use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
@@ -10,12 +12,13 @@ use expectrl::process::unix::WaitStatus;
 use expectrl::session::OsSession;
 use expectrl::Expect;
 
-use crate::binary::{Nc, Output, Server};
+use crate::binary::{sockchat, Nc, Output, Server};
 use crate::util::WAIT;
 
 const PROMPT: &str = "Please enter your username";
 /// The line editor's prompt: once it shows, keys go to the editor.
 const EDITOR_PROMPT: &str = "> ";
+const CTRL_C: &str = "\x03";
 const CTRL_D: &str = "\x04";
 const ENTER: &str = "\r";
 
@@ -51,6 +54,23 @@ impl Pty {
             };
         }
         Pty::spawn(shell)
+    }
+
+    /// `sockchat serve --host 127.0.0.1 --port 0` with stdout and stderr
+    /// on the pty, and the address it listens on.
+    fn serve(env: &[(&str, &str)]) -> (Pty, SocketAddr) {
+        let mut command = sockchat(["serve", "--host", "127.0.0.1", "--port", "0"]);
+        command.envs(env.iter().copied());
+        // SAFETY: as in `spawn`: only tcgetattr and tcsetattr after fork.
+        unsafe { command.pre_exec(keep_output_on_interrupt) };
+        let mut pty = Pty::spawn(command);
+        pty.screen.expect("Server is running on: ");
+        let line = pty.screen.expect("\n");
+        let addr = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("unexpected banner: {line:?}"));
+        (pty, addr)
     }
 
     fn spawn(mut command: Command) -> Pty {
@@ -131,6 +151,25 @@ fn like_a_login_terminal() -> std::io::Result<()> {
             return Err(std::io::Error::last_os_error());
         }
         termios.c_lflag |= libc::ECHO | libc::ICANON;
+        if libc::tcsetattr(0, libc::TCSANOW, &termios) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// A Ctrl-C typed on a terminal makes it throw away the output not yet
+/// read (unless NOFLSH). A server with no one online exits so fast after
+/// it that its last words would often be thrown away with the rest before
+/// the test reads them; a person would have seen them by then.
+fn keep_output_on_interrupt() -> std::io::Result<()> {
+    // SAFETY: termios is plain data; fd 0 is the pty by now.
+    unsafe {
+        let mut termios: libc::termios = std::mem::zeroed();
+        if libc::tcgetattr(0, &mut termios) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        termios.c_lflag |= libc::NOFLSH;
         if libc::tcsetattr(0, libc::TCSANOW, &termios) != 0 {
             return Err(std::io::Error::last_os_error());
         }
@@ -271,4 +310,65 @@ fn a_terminal_with_piped_output_still_prompts_for_the_name() {
     bob.expect_line("Max: hello");
     pty.type_keys(CTRL_D);
     assert_eq!(pty.exit_code(), 0);
+}
+
+#[test]
+fn ctrl_c_at_the_prompt_leaves_cleanly() {
+    let mut server = Server::start();
+    let mut bob = Nc::login(server.addr, "Bob");
+    let mut pty = Pty::join(&server, &["--name", "Max"], &[]);
+    pty.expect_logged_in("Max");
+    bob.expect_line("Server: Max joined the party!");
+    pty.type_keys(CTRL_C);
+    // A goodbye, not a dropped connection: the server logs no failure.
+    bob.expect_line("Server: Max left the party.");
+    assert_eq!(pty.exit_code(), 0);
+    pty.assert_terminal_restored();
+    assert!(!pty.screen.text().contains("Server left."));
+    let log = server.process.stderr.expect("Server: Max left the party.");
+    assert!(!log.contains("failed"), "{log}");
+}
+
+#[test]
+fn serve_on_a_terminal_logs_in_colour_under_a_live_status_line() {
+    let (mut pty, addr) = Pty::serve(&[]);
+    let mut max = Nc::login(addr, "Max");
+    pty.screen
+        .expect("\x1b[32mServer: Connection from 127.0.0.1:");
+    pty.screen.expect("\x1b[32mServer: Max joined the party!");
+    pty.screen
+        .expect("1 online · 0 messages relayed · Ctrl-C stops");
+    let mut bob = Nc::login(addr, "Bob");
+    max.expect_line("Server: Bob joined the party!");
+    pty.screen.expect("\x1b[32mServer: Bob joined the party!");
+    pty.screen.expect("2 online · 0 messages relayed");
+    // One message, to one other person: one relayed.
+    max.send("hi");
+    bob.expect_line("Max: hi");
+    pty.screen.expect("2 online · 1 messages relayed");
+    drop(bob);
+    pty.screen.expect("\x1b[33mServer: Bob left the party.");
+    pty.screen.expect("1 online · 1 messages relayed");
+    drop(max);
+    pty.screen.expect("\x1b[33mServer: Max left the party.");
+    pty.screen.expect("0 online · 1 messages relayed");
+    pty.type_keys(CTRL_C);
+    pty.screen.expect("Server: shutting down");
+    assert_eq!(pty.exit_code(), 0);
+}
+
+#[test]
+fn serve_on_a_terminal_with_no_color_logs_plainly() {
+    let (mut pty, addr) = Pty::serve(&[("NO_COLOR", "1")]);
+    let max = Nc::login(addr, "Max");
+    pty.screen.expect("Server: Max joined the party!");
+    // The status line is still there: NO_COLOR is about colour only.
+    pty.screen.expect("1 online");
+    drop(max);
+    pty.screen.expect("Server: Max left the party.");
+    pty.screen.expect("0 online");
+    pty.type_keys(CTRL_C);
+    assert_eq!(pty.exit_code(), 0);
+    let screen = pty.screen.text();
+    assert_eq!(sgr_escapes(&screen), Vec::<String>::new(), "{screen:?}");
 }
