@@ -48,6 +48,14 @@ impl std::error::Error for NameError {}
 
 impl Name {
     /// Validates a name as typed (surrounding whitespace is ignored).
+    ///
+    /// ```
+    /// use sockchat::protocol::name::{Name, NameError};
+    ///
+    /// assert_eq!(Name::parse(" Max ").map(|n| n.to_string()), Ok("Max".to_string()));
+    /// assert_eq!(Name::parse("server"), Err(NameError::Reserved));
+    /// assert_eq!(Name::parse("Max Power"), Err(NameError::Whitespace));
+    /// ```
     pub fn parse(raw: &str) -> Result<Name, NameError> {
         let name = raw.trim();
         if name.is_empty() {

@@ -24,6 +24,13 @@ pub fn sanitize_bytes(line: &[u8]) -> Cow<'_, str> {
 }
 
 /// Removes control characters from text (a TAB becomes a space).
+///
+/// ```
+/// use sockchat::protocol::sanitize::sanitize;
+///
+/// // An OSC 52 clipboard write loses its ESC and BEL; text stays as it is.
+/// assert_eq!(sanitize("hi\x1b]52;c;ZXZpbA==\x07 é"), "hi]52;c;ZXZpbA== é");
+/// ```
 pub fn sanitize(text: &str) -> Cow<'_, str> {
     if !text.chars().any(is_control) {
         return Cow::Borrowed(text);

@@ -402,10 +402,12 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let local = listener
             .local_addr()
             .with_context(|| format!("cannot read the address bound for {addr}"))?;
-        print_banner(local, tls.as_ref(), secret.is_some());
-        let log = Log::console(color, status);
+        // Handler first, banner second: a script that stops the server as
+        // soon as it sees the banner must get a graceful shutdown.
         let shutdown =
             signals::shutdown_requested().context("cannot install the Ctrl-C handler")?;
+        print_banner(local, tls.as_ref(), secret.is_some());
+        let log = Log::console(color, status);
         let result = run(listener, config, log.clone(), shutdown).await;
         log.finish();
         result.context("server failed")

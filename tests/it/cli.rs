@@ -301,8 +301,6 @@ fn serve_on_every_interface_lists_the_addresses_to_join() {
 }
 
 #[test]
-#[ignore = "bug: serve prints its banner before installing the SIGINT/SIGTERM handler \
-            (src/server/mod.rs), so a signal right after the banner kills it ungracefully"]
 fn serve_stops_gracefully_when_signalled_right_after_its_banner() {
     // A script that waits for the banner, then stops the server, as a
     // person pressing Ctrl-C at once would.
