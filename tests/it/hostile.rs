@@ -1353,3 +1353,66 @@ fn running_out_of_descriptors_is_logged_and_survived() {
         );
     });
 }
+
+/// Runs `count` storm connections (see `storm_connection`) numbered from
+/// `first`, 50 at a time.
+fn storm(addr: SocketAddr, first: usize, count: usize) {
+    const AT_ONCE: usize = 50;
+    let workers: Vec<_> = (0..AT_ONCE)
+        .map(|w| {
+            std::thread::spawn(move || {
+                (w..count)
+                    .step_by(AT_ONCE)
+                    .for_each(|i| drop(storm_connection(addr, first + i)))
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.join().expect("a storm worker panicked");
+    }
+}
+
+/// Waits until `/who` shows only `watcher`: every storm connection is gone.
+async fn until_alone(watcher: &mut Client, name: &str) {
+    let alone = format!("Server: Online (1): {name}");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        watcher.send("/who").await;
+        loop {
+            let line = watcher.line().await.expect("watcher disconnected");
+            if line.starts_with("Server: Online") {
+                if line == alone {
+                    return;
+                }
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "storm connections linger");
+        task::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Connections that come and go, however they end, leave nothing behind:
+/// after a warm-up, two more storms of 2000 do not grow the server's memory.
+#[test]
+fn storms_of_aborted_connections_leak_no_memory() {
+    raise_fd_limit();
+    let bin = Bin::start(&["--rate", "0"]);
+    run(async {
+        let mut watcher = login_at(bin.addr, "Watcher").await;
+        let addr = bin.addr;
+        let mut rss = Vec::new();
+        for (round, count) in [(1, 1000), (2, 2000), (3, 2000)] {
+            task::spawn_blocking(move || storm(addr, round * 100_000, count)).await;
+            until_alone(&mut watcher, "Watcher").await;
+            rss.push(bin.rss_kib());
+        }
+        eprintln!("server RSS after each storm (KiB): {rss:?}");
+        // A leak of even 256 bytes a connection would show as 500 KiB here.
+        assert!(
+            rss[2] < rss[1] + 500,
+            "the server grew by {} KiB over 2000 connections: {rss:?}",
+            rss[2].saturating_sub(rss[1])
+        );
+    });
+}
