@@ -1416,3 +1416,49 @@ fn storms_of_aborted_connections_leak_no_memory() {
         );
     });
 }
+
+/// The kernel's view of one TCP socket, from /proc/net/tcp: the timer that
+/// is running on it (`tr`: 0 none, 1 retransmit, 2 keepalive, 3 TIME_WAIT).
+fn tcp_timer(local: SocketAddr, remote: SocketAddr) -> Option<u8> {
+    let hex = |addr: SocketAddr| match addr {
+        SocketAddr::V4(v4) => {
+            let ip = u32::from_le_bytes(v4.ip().octets());
+            format!("{ip:08X}:{:04X}", v4.port())
+        }
+        SocketAddr::V6(_) => String::new(),
+    };
+    let (local, remote) = (hex(local), hex(remote));
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("read /proc/net/tcp");
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.get(1) != Some(&local.as_str()) || fields.get(2) != Some(&remote.as_str()) {
+            return None;
+        }
+        let timer = fields.get(5)?.split(':').next()?;
+        u8::from_str_radix(timer, 16).ok()
+    })
+}
+
+/// Keepalive is what finds peers that vanished without a FIN (a pulled
+/// cable, a suspended laptop): the server's side of an idle connection must
+/// have the kernel's keepalive timer running.
+#[test]
+fn idle_connections_have_tcp_keepalive_on() {
+    run(async {
+        let server = TestServer::start().await;
+        let client = server.login("Idle").await;
+        let client_addr = client.stream.local_addr().expect("client address");
+        // The server's socket for this client: local = server, remote = client.
+        // Right after the login reply it may still show the retransmit timer
+        // (1) until the client's ACK is in; then keepalive's takes over.
+        let deadline = Instant::now() + WAIT;
+        let mut timer = tcp_timer(server.addr, client_addr);
+        while timer == Some(1) && Instant::now() < deadline {
+            task::sleep(Duration::from_millis(10)).await;
+            timer = tcp_timer(server.addr, client_addr);
+        }
+        assert_eq!(timer, Some(2), "no keepalive timer on the server's socket");
+        // And the test's own socket, which has no keepalive, shows none.
+        assert_eq!(tcp_timer(client_addr, server.addr), Some(0));
+    });
+}
