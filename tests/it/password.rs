@@ -253,9 +253,26 @@ fn join_on_a_terminal_asks_for_the_password_without_echoing_it() {
         let on_pty = async_std::task::spawn_blocking(move || {
             let mut command = join(addr, &["--name", "Max"]);
             command.env("TERM", "xterm");
+            // A fresh pty may start with echo off; a login terminal has it on,
+            // and seeing it go off tells when the prompt is reading.
+            // SAFETY: the hook makes only async-signal-safe calls (tcgetattr,
+            // tcsetattr) between fork and exec.
+            unsafe {
+                std::os::unix::process::CommandExt::pre_exec(
+                    &mut command,
+                    crate::pty::like_a_login_terminal,
+                )
+            };
             let mut pty = expectrl::session::OsSession::spawn(command).expect("start on a pty");
             pty.set_expect_timeout(Some(WAIT));
             pty.expect("This room has a password").expect("the prompt");
+            // Type only once the prompt has turned echo off: keys typed
+            // while the terminal's mode changes can be dropped by it.
+            let deadline = std::time::Instant::now() + WAIT;
+            while echo_is_on(&pty) {
+                assert!(std::time::Instant::now() < deadline, "echo never went off");
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
             pty.send_line(SECRET).expect("type the password");
             let shown = pty
                 .expect("Server: You are logged in as: Max")
@@ -273,6 +290,16 @@ fn join_on_a_terminal_asks_for_the_password_without_echoing_it() {
             "the password was echoed: {shown:?}"
         );
     });
+}
+
+/// Whether the terminal on the other side of `pty` echoes what is typed.
+fn echo_is_on(pty: &impl std::os::fd::AsRawFd) -> bool {
+    // SAFETY: termios is plain data; tcgetattr fills it or fails.
+    let mut termios: libc::termios = unsafe { std::mem::zeroed() };
+    // SAFETY: the descriptor is the pty master, open while `pty` lives.
+    let read = unsafe { libc::tcgetattr(pty.as_raw_fd(), &mut termios) };
+    assert_eq!(read, 0, "tcgetattr on the pty");
+    termios.c_lflag & libc::ECHO != 0
 }
 
 // The real `serve`.

@@ -143,7 +143,7 @@ impl Pty {
 }
 
 /// ptyprocess starts the child with echo off; a person's terminal has it on.
-fn like_a_login_terminal() -> std::io::Result<()> {
+pub(crate) fn like_a_login_terminal() -> std::io::Result<()> {
     // SAFETY: termios is plain data; fd 0 is the pty by now.
     unsafe {
         let mut termios: libc::termios = std::mem::zeroed();
