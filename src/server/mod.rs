@@ -145,7 +145,10 @@ pub async fn run(
     loop {
         let accepted = match future::select(Box::pin(listener.accept()), shutdown.as_mut()).await {
             Either::Left((accepted, _)) => accepted,
-            Either::Right(((), _)) => break,
+            Either::Right(((), _)) => {
+                log.warn("Server: shutting down (Ctrl-C again to quit at once)");
+                break;
+            }
         };
         let (stream, addr) = match accepted {
             Ok(accepted) => accepted,

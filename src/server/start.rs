@@ -64,8 +64,9 @@ mod signals {
             let mut first = Some(tx);
             for _ in signals.forever() {
                 match first.take() {
+                    // `run` logs the shutdown (above the status line). A
+                    // send fails only if `run` already ended: nothing to stop.
                     Some(tx) => {
-                        eprintln!("Server: shutting down (Ctrl-C again to quit at once)");
                         let _ = tx.send(());
                     }
                     None => std::process::exit(130),
