@@ -214,18 +214,19 @@ impl Outbox {
         .await
     }
 
-    /// Resolves once the connection is to be dropped ([`End::Drop`]), so a
-    /// write stuck on a client that does not read can be abandoned.
-    pub async fn dropped(&self) {
+    /// Resolves once the connection is to end, either way, so that a write
+    /// stuck on a client that does not read can be cut short. (The writer
+    /// task alone polls this and [`Outbox::next`], so they share one waker.)
+    pub async fn ending(&self) -> End {
         futures::future::poll_fn(|cx| {
-            if matches!(self.lock().end, Some(End::Drop(_))) {
-                return Poll::Ready(());
+            if let Some(end) = self.lock().end.clone() {
+                return Poll::Ready(end);
             }
             self.waker.register(cx.waker());
-            if matches!(self.lock().end, Some(End::Drop(_))) {
-                return Poll::Ready(());
+            match self.lock().end.clone() {
+                Some(end) => Poll::Ready(end),
+                None => Poll::Pending,
             }
-            Poll::Pending
         })
         .await
     }

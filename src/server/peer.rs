@@ -197,16 +197,26 @@ async fn writer_loop<W: AsyncWrite + Unpin>(
                     writer.write_all(&buf).await?;
                     writer.flush().await
                 };
-                let dropped = outbox.dropped();
-                futures::pin_mut!(write, dropped);
-                match future::select(write, dropped).await {
-                    Either::Left((Ok(()), _)) => outbox.written(),
+                let ending = outbox.ending();
+                futures::pin_mut!(write, ending);
+                let written = match future::select(write, ending).await {
+                    Either::Left((written, _)) => written,
+                    // Cut off for not reading: abandon the write.
+                    Either::Right((End::Drop(_), _)) => Err(io::ErrorKind::TimedOut.into()),
+                    // Leaving while a write is stuck (a client that stopped
+                    // reading, then quit): finish it if that takes less than
+                    // LINGER, else give up, so the connection cannot stay
+                    // open (and hold its --max-clients slot) for ever.
+                    Either::Right((End::Flush, write)) => runtime::timeout(LINGER, write)
+                        .await
+                        .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into())),
+                };
+                if written.is_err() {
                     // The client is gone or cut off: the reader notices and reports it.
-                    Either::Left((Err(_), _)) | Either::Right(_) => {
-                        let _ = tcp.shutdown(Shutdown::Both);
-                        return;
-                    }
+                    let _ = tcp.shutdown(Shutdown::Both);
+                    return;
                 }
+                outbox.written();
                 buf.clear();
             }
             Next::End(End::Flush) => {

@@ -1462,3 +1462,38 @@ fn idle_connections_have_tcp_keepalive_on() {
         assert_eq!(tcp_timer(client_addr, server.addr), Some(0));
     });
 }
+
+/// A client that stops reading and then leaves, while the server is stuck
+/// writing to it, must not keep its connection (and its --max-clients
+/// slot) for ever: the stuck write gets a bounded time, then the socket
+/// is closed.
+#[test]
+fn a_stuck_write_to_a_client_that_left_does_not_hold_its_slot() {
+    run(async {
+        let server = TestServer::with(Config {
+            max_clients: 2,
+            send_queue: 32 << 20,
+            ..no_rate_limit()
+        })
+        .await;
+        // A tiny receive window, never read: the server's writer gets stuck.
+        let mut stuck = Lines::connect(server.addr, Some(4096));
+        stuck.send("Stuck").await;
+        let mut talker = server.login("Talker").await;
+        let line = "x".repeat(4000);
+        for _ in 0..2000 {
+            talker.send(&line).await;
+        }
+        // A marker through the room: every line above is in Stuck's queue.
+        talker.send("/who").await;
+        talker
+            .expect_line("Server: Online (2): Stuck, Talker")
+            .await;
+        stuck.send("/quit").await;
+        talker.expect_line("Server: Stuck left the party.").await;
+        // The slot comes back once the stuck connection is really closed.
+        let mut late = server.connect_when_there_is_room().await;
+        late.send("Late").await;
+        late.expect_line("Server: You are logged in as: Late").await;
+    });
+}
