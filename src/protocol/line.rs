@@ -4,6 +4,9 @@
 //! being buffered, so a peer that never sends a newline costs at most `max`
 //! bytes of memory.
 
+/// Bytes of allocation kept for partial lines between lines.
+const KEEP_PARTIAL: usize = 256;
+
 /// What the framer found in the byte stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Frame<'a> {
@@ -66,9 +69,13 @@ impl LineFramer {
                             Some(l) => on_frame(Frame::Line(l)),
                             None => on_frame(Frame::TooLong),
                         }
-                        // Keep the allocation for the next partial line.
-                        line.clear();
-                        self.partial = line;
+                        // Keep a small allocation for the next partial line;
+                        // give a large one back, so that an idle connection
+                        // does not hold the room of its longest line.
+                        if line.capacity() <= KEEP_PARTIAL {
+                            line.clear();
+                            self.partial = line;
+                        }
                     }
                     data = rest;
                 }

@@ -90,9 +90,35 @@ async fn reader_loop<R: AsyncRead + Unpin>(
     let mut framer = LineFramer::new(config.max_line_bytes);
     let mut limit = RateLimit::new(config.rate, config.burst, started);
     let mut dropped: u64 = 0;
-    let mut lines: Vec<Result<String, ()>> = Vec::new();
+    // Lines read and let through, waiting to go to the broker.
+    let mut lines: Vec<String> = Vec::new();
     loop {
-        let read = read_lines(&mut reader, &mut framer, &mut lines);
+        // Each frame is judged as it is cut, before anything is allocated
+        // for it: blank lines mean nothing, over-long ones and those past
+        // the rate limit are answered here, and only the rest are kept.
+        let on_frame = |frame: Frame<'_>| match frame {
+            Frame::TooLong => {
+                let _ = outbox.push(reply::line_too_long(config.max_line_bytes).as_bytes());
+            }
+            Frame::Line(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => {}
+            Frame::Line(bytes) => {
+                if !limit.allow(Instant::now()) {
+                    if dropped == 0 {
+                        let _ = outbox.push(reply::too_fast(config.rate, config.burst).as_bytes());
+                    }
+                    dropped += 1;
+                    return;
+                }
+                if dropped > 0 {
+                    let _ = outbox.push(reply::dropped(dropped).as_bytes());
+                    dropped = 0;
+                }
+                // Sanitizing is the room's job: it must see control
+                // characters to refuse them in names.
+                lines.push(String::from_utf8_lossy(bytes).into_owned());
+            }
+        };
+        let read = read_lines(&mut reader, &mut framer, on_frame);
         let read = if logged_in.load(Ordering::Relaxed) {
             read.await
         } else {
@@ -112,26 +138,15 @@ async fn reader_loop<R: AsyncRead + Unpin>(
             Ok(n) => n,
             Err(e) => return Some(e.to_string()),
         };
-        for line in lines.drain(..) {
-            let Ok(text) = line else {
-                let _ = outbox.push(reply::line_too_long(config.max_line_bytes).as_bytes());
-                continue;
-            };
-            let now = Instant::now();
-            if !limit.allow(now) {
-                if dropped == 0 {
-                    let _ = outbox.push(reply::too_fast(config.rate, config.burst).as_bytes());
-                }
-                dropped += 1;
-                continue;
-            }
-            if dropped > 0 {
-                let _ = outbox.push(reply::dropped(dropped).as_bytes());
-                dropped = 0;
-            }
+        for text in lines.drain(..) {
             if events.send(Event::Line { id, text }).await.is_err() {
                 return None;
             }
+        }
+        // One read of short lines (with --rate 0) can fill this with
+        // thousands; an idle connection must not keep that room.
+        if lines.capacity() > 64 {
+            lines = Vec::new();
         }
         if n == 0 {
             return None;
@@ -139,13 +154,13 @@ async fn reader_loop<R: AsyncRead + Unpin>(
     }
 }
 
-/// Reads once from `reader` into this thread's buffer and frames the bytes
-/// into `lines` (at the end of the stream, the unterminated last line).
+/// Reads once from `reader` into this thread's buffer and hands each frame
+/// to `on_frame` (at the end of the stream, the unterminated last line).
 /// Returns the number of bytes read: 0 at the end.
 async fn read_lines<R: AsyncRead + Unpin>(
     reader: &mut R,
     framer: &mut LineFramer,
-    lines: &mut Vec<Result<String, ()>>,
+    mut on_frame: impl FnMut(Frame<'_>),
 ) -> io::Result<usize> {
     future::poll_fn(|cx| {
         READ_BUF.with(|buf| {
@@ -160,23 +175,16 @@ async fn read_lines<R: AsyncRead + Unpin>(
                 Poll::Ready(Ok(n)) => n,
             };
             if n == 0 {
-                lines.extend(framer.finish().map(owned));
+                if let Some(frame) = framer.finish() {
+                    on_frame(frame);
+                }
             } else {
-                framer.feed(&buf[..n], |frame| lines.push(owned(frame)));
+                framer.feed(&buf[..n], &mut on_frame);
             }
             Poll::Ready(Ok(n))
         })
     })
     .await
-}
-
-fn owned(frame: Frame<'_>) -> Result<String, ()> {
-    match frame {
-        // Sanitizing is the room's job: it must see control characters to
-        // refuse them in names.
-        Frame::Line(bytes) => Ok(String::from_utf8_lossy(bytes).into_owned()),
-        Frame::TooLong => Err(()),
-    }
 }
 
 /// Writes whatever is queued, as one write per wake-up, until the outbox ends.

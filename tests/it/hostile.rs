@@ -1497,3 +1497,36 @@ fn a_stuck_write_to_a_client_that_left_does_not_hold_its_slot() {
         late.expect_line("Server: You are logged in as: Late").await;
     });
 }
+
+/// A burst of tiny lines (64 KiB of bare newlines: 65 536 lines in one
+/// read) must not leave each connection holding room for them afterwards.
+#[test]
+fn a_burst_of_empty_lines_leaves_no_memory_behind() {
+    const CLIENTS: usize = 100;
+    raise_fd_limit();
+    let bin = Bin::start(&[]);
+    run(async {
+        let before = bin.rss_kib();
+        let mut clients = Vec::new();
+        let burst = vec![b'\n'; 64 << 10];
+        for i in 0..CLIENTS {
+            let mut client = Client::connect(bin.addr).await;
+            client.expect_line(GREETING).await;
+            client.send_raw(&burst).await;
+            // The name after the burst: its answer means the burst was read.
+            client.send(&format!("n{i}")).await;
+            clients.push(client);
+        }
+        for (i, client) in clients.iter_mut().enumerate() {
+            let logged_in = format!("Server: You are logged in as: n{i}");
+            while client.line().await.as_deref() != Some(logged_in.as_str()) {}
+        }
+        let after = bin.rss_kib();
+        eprintln!("server RSS {before} KiB -> {after} KiB with {CLIENTS} idle clients");
+        assert!(
+            after < before + 5 * 1024,
+            "{CLIENTS} idle clients after a burst cost {} KiB",
+            after.saturating_sub(before)
+        );
+    });
+}
