@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::channel::mpsc;
 use futures::StreamExt;
@@ -48,6 +48,10 @@ impl Mailbox for Peer {
 /// The longest the broker waits for writers to catch up after one event.
 const BACKLOG_PAUSE: Duration = Duration::from_millis(2);
 
+/// After a pause that did not drain the backlog, how long to go on without
+/// pausing: at most 2 ms in every 100 ms are lost to stalled clients.
+const BACKLOG_STALLED: Duration = Duration::from_millis(100);
+
 /// The line a client gets when it is cut off for not reading.
 pub const TOO_SLOW: &str =
     "Server: Error: you are disconnected: you fell too far behind reading messages";
@@ -66,6 +70,8 @@ pub async fn broker_loop(
         .with_announce_max(announce_max)
         .with_password(password);
     let mut relayed: u64 = 0;
+    // No pause before this time (see the end of the loop).
+    let mut pauses_from = Instant::now();
     while let Some(event) = events.next().await {
         match event {
             Event::Connect { id, peer } => room.connect(id, peer, &greeting),
@@ -129,10 +135,14 @@ pub async fn broker_loop(
             }
         }
         log.status(room.online(), relayed);
-        if backlog.is_high() {
-            // Let the writers catch up before fanning out more; bounded, so
-            // clients that do not read cannot hold the room (see Backlog).
-            let _ = runtime::timeout(BACKLOG_PAUSE, backlog.drained()).await;
+        if backlog.is_high() && Instant::now() >= pauses_from {
+            // Let the writers catch up before fanning out more. Bounded, and
+            // when a pause did not bring the backlog down (clients that do
+            // not read hold it up) no more pauses for a while: stalled
+            // clients must not set the room's pace (see Backlog).
+            if runtime::timeout(BACKLOG_PAUSE, backlog.drained()).await.is_err() {
+                pauses_from = Instant::now() + BACKLOG_STALLED;
+            }
         }
     }
 }
