@@ -140,7 +140,7 @@ pub struct JoinArgs {
     pub name: Option<String>,
 
     /// Keep retrying to connect for up to SECS seconds (while a server starts)
-    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    #[arg(long, value_name = "SECS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=86_400))]
     pub wait: u64,
 
     /// Give up if the server has not accepted a login within SECS seconds

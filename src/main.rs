@@ -24,7 +24,13 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("sockchat: {err:#}");
+            // Errors can quote the network (a certificate's names, a
+            // server's refusal): never let them drive the terminal.
+            let text = format!("{err:#}");
+            eprintln!(
+                "sockchat: {}",
+                sockchat::protocol::sanitize::sanitize(&text)
+            );
             ExitCode::FAILURE
         }
     }

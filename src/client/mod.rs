@@ -346,8 +346,9 @@ async fn session(
     }
 }
 
+/// Whether the server will take `line` as `/quit` (`/QUIT`, `/quit bye`…).
 fn is_quit(line: &str) -> bool {
-    line.trim().eq_ignore_ascii_case("/quit")
+    crate::protocol::message::parse_input(line) == crate::protocol::message::Input::Quit
 }
 
 async fn send_line(writer: &mut Writer, line: &str) -> anyhow::Result<()> {

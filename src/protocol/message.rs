@@ -123,10 +123,25 @@ pub mod reply {
     pub fn renamed_self(new: &str) -> String {
         format!("Server: You are now known as: {new}")
     }
-    pub fn who<'a>(names: impl ExactSizeIterator<Item = &'a str>) -> String {
+    /// Names per `/who` line: a big room's list comes as many short lines,
+    /// never one line too long for a client to take.
+    pub const WHO_PER_LINE: usize = 50;
+
+    /// `Server: Online (N): a, b, …`, then `Server: Online, continued: …`
+    /// lines of at most [`WHO_PER_LINE`] names each.
+    pub fn who(names: &[&str]) -> Vec<String> {
         let count = names.len();
-        let list: Vec<&str> = names.collect();
-        format!("Server: Online ({count}): {}", list.join(", "))
+        if names.is_empty() {
+            return vec![format!("Server: Online ({count}): ")];
+        }
+        names
+            .chunks(WHO_PER_LINE)
+            .enumerate()
+            .map(|(i, chunk)| match i {
+                0 => format!("Server: Online ({count}): {}", chunk.join(", ")),
+                _ => format!("Server: Online, continued: {}", chunk.join(", ")),
+            })
+            .collect()
     }
     pub fn chat(from: &str, text: &str) -> String {
         format!("{from}: {text}")
@@ -340,7 +355,7 @@ mod tests {
             }
         );
         assert_eq!(
-            classify(&reply::who(["a", "b"].into_iter())),
+            classify(&reply::who(&["a", "b"])[0]),
             Notice("Online (2): a, b")
         );
     }
@@ -376,6 +391,18 @@ mod tests {
             classify(reply::TLS_REQUIRED),
             Error(&reply::TLS_REQUIRED[15..])
         );
+    }
+
+    #[test]
+    fn a_big_who_comes_as_short_lines() {
+        let names: Vec<String> = (0..120).map(|i| format!("u{i}")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let lines = reply::who(&names);
+        assert_eq!(lines.len(), 3);
+        assert!(lines[0].starts_with("Server: Online (120): u0, u1,"));
+        assert!(lines[0].ends_with(", u49"));
+        assert!(lines[1].starts_with("Server: Online, continued: u50,"));
+        assert!(lines[2].ends_with("u118, u119"));
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub enum NameError {
     TooLong,
     Whitespace,
     Control,
+    Invisible,
     Colon,
     Slash,
     Reserved,
@@ -36,6 +37,7 @@ impl fmt::Display for NameError {
             NameError::TooLong => "a name is at most 32 characters",
             NameError::Whitespace => "a name cannot contain spaces",
             NameError::Control => "a name cannot contain control characters",
+            NameError::Invisible => "a name cannot contain invisible characters",
             NameError::Colon => "a name cannot contain ':'",
             NameError::Slash => "a name cannot start with '/'",
             NameError::Reserved => "that name is reserved",
@@ -67,6 +69,9 @@ impl Name {
         if name.chars().any(char::is_control) {
             return Err(NameError::Control);
         }
+        if name.chars().any(is_invisible) {
+            return Err(NameError::Invisible);
+        }
         if name.chars().any(char::is_whitespace) {
             return Err(NameError::Whitespace);
         }
@@ -96,6 +101,16 @@ impl fmt::Display for Name {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// Characters that show nothing, or reorder what follows: in a name they
+/// would let `Max\u{200B}` pass for `Max`, or flip how a line reads.
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}'
+        | '\u{17B5}' | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}'
+        | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{3164}'
+        | '\u{FEFF}' | '\u{FFA0}' | '\u{E0000}'..='\u{E0FFF}')
 }
 
 #[cfg(test)]
@@ -137,6 +152,13 @@ mod tests {
         assert_eq!(Name::parse("Max\x1b[31m"), Err(NameError::Control));
         assert_eq!(Name::parse("a\u{9b}b"), Err(NameError::Control));
         assert_eq!(Name::parse("a\x7f"), Err(NameError::Control));
+    }
+
+    #[test]
+    fn invisible_characters_are_refused() {
+        for name in ["Max\u{200B}", "\u{202E}xaM", "Ma\u{00AD}x", "\u{FEFF}Max"] {
+            assert_eq!(Name::parse(name), Err(NameError::Invisible), "{name:?}");
+        }
     }
 
     #[test]

@@ -140,7 +140,10 @@ pub async fn broker_loop(
             // when a pause did not bring the backlog down (clients that do
             // not read hold it up) no more pauses for a while: stalled
             // clients must not set the room's pace (see Backlog).
-            if runtime::timeout(BACKLOG_PAUSE, backlog.drained()).await.is_err() {
+            if runtime::timeout(BACKLOG_PAUSE, backlog.drained())
+                .await
+                .is_err()
+            {
                 pauses_from = Instant::now() + BACKLOG_STALLED;
             }
         }

@@ -320,13 +320,15 @@ impl<M: Mailbox> Room<M> {
                 Happened::Nothing
             }
             Input::Who => {
-                let names = self
+                let names: Vec<&str> = self
                     .members
                     .iter()
                     .filter_map(|m| self.clients.get(m)?.name.as_ref())
-                    .map(Name::as_str);
-                let line = reply::who(names.collect::<Vec<_>>().into_iter());
-                self.tell(id, &line);
+                    .map(Name::as_str)
+                    .collect();
+                for line in reply::who(&names) {
+                    self.tell(id, &line);
+                }
                 Happened::Nothing
             }
             Input::Nick(new) => self.rename(id, name, new),

@@ -12,6 +12,10 @@ use crate::protocol::password::Password;
 use crate::runtime::{self, TcpListener};
 use crate::tls::{self, ServerTls};
 
+/// What the server adds to a client's text at most: a name of 32
+/// characters (up to 128 bytes), `To `, ` (private): ` and the line end.
+const LINE_OVERHEAD: usize = 256;
+
 /// `sockchat serve`: bind, print where the room is, serve until Ctrl-C.
 pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let color = crate::color_allowed(std::io::stderr());
@@ -19,6 +23,16 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let addr = format!("{}:{}", bracket_v6(&args.host), args.port);
     runtime::block_on(async {
         let mut config = Config::from(&args);
+        // A queue that cannot hold a couple of the longest lines would cut
+        // off every recipient of one such line as "too slow".
+        let least = 2 * (config.max_line_bytes + LINE_OVERHEAD);
+        if config.send_queue < least {
+            bail!(
+                "--send-queue {} is too small for --max-line-bytes {}: it must be at least {least}",
+                config.send_queue,
+                config.max_line_bytes
+            );
+        }
         let secret = args.password()?;
         if let Some(secret) = &secret {
             if secret.len() > config.max_line_bytes {

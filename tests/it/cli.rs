@@ -352,3 +352,43 @@ fn a_piped_server_logs_plain_lines_and_no_status_line() {
     assert!(!run.stderr.contains("online"), "{:?}", run.stderr);
     assert!(!run.stderr.contains('\r'), "{:?}", run.stderr);
 }
+
+#[test]
+fn serve_refuses_a_send_queue_too_small_for_the_longest_line() {
+    let run = run_to_end(
+        &[
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--max-line-bytes",
+            "1048576",
+        ],
+        "",
+    );
+    assert_eq!(run.status.code(), Some(1), "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        "sockchat: --send-queue 1048576 is too small for --max-line-bytes 1048576: \
+         it must be at least 2097664\n"
+    );
+}
+
+#[test]
+fn join_wait_is_bounded() {
+    let run = run_to_end(&["join", "--wait", "18446744073709551615"], "");
+    assert_eq!(run.status.code(), Some(2), "{}", run.stderr);
+}
+
+#[test]
+fn quit_with_words_after_it_is_a_clean_leave() {
+    let server = Server::start();
+    let mut max = Running::spawn("Max", server.join(&["--name", "Max"]));
+    max.stdout.expect("Server: You are logged in as: Max\n");
+    // stdin stays open: only the server's close after /quit ends the run.
+    max.type_in("/QUIT see you all\n");
+    max.stdout.expect("Server: Bye!\n");
+    assert_eq!(max.wait().code(), Some(0), "{}", max.stderr.text());
+    assert!(!max.stdout.text().contains("Server left."));
+}
