@@ -39,6 +39,7 @@ Register-ArgumentCompleter -Native -CommandName 'sockchat' -ScriptBlock {
             [CompletionResult]::new('--max-clients', '--max-clients', [CompletionResultType]::ParameterName, 'Most connections at once; the next one is told the room is full')
             [CompletionResult]::new('--login-timeout', '--login-timeout', [CompletionResultType]::ParameterName, 'Seconds a new connection has to log in before it is closed')
             [CompletionResult]::new('--send-queue', '--send-queue', [CompletionResultType]::ParameterName, 'Bytes that may wait to be sent to one client; a client that falls further behind is disconnected')
+            [CompletionResult]::new('--send-budget', '--send-budget', [CompletionResultType]::ParameterName, 'Bytes that may wait to be sent to all clients together; past it, clients already behind are disconnected')
             [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'Messages per second one client may send (0 = no limit)')
             [CompletionResult]::new('--burst', '--burst', [CompletionResultType]::ParameterName, 'Messages one client may send in a burst above --rate')
             [CompletionResult]::new('--announce-max', '--announce-max', [CompletionResultType]::ParameterName, 'Announce joins and leaves only while at most N people are online (0 = always)')

@@ -35,6 +35,7 @@ set edit:completion:arg-completer[sockchat] = {|@words|
             cand --max-clients 'Most connections at once; the next one is told the room is full'
             cand --login-timeout 'Seconds a new connection has to log in before it is closed'
             cand --send-queue 'Bytes that may wait to be sent to one client; a client that falls further behind is disconnected'
+            cand --send-budget 'Bytes that may wait to be sent to all clients together; past it, clients already behind are disconnected'
             cand --rate 'Messages per second one client may send (0 = no limit)'
             cand --burst 'Messages one client may send in a burst above --rate'
             cand --announce-max 'Announce joins and leaves only while at most N people are online (0 = always)'

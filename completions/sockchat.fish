@@ -36,6 +36,7 @@ complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l max-line-byt
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l max-clients -d 'Most connections at once; the next one is told the room is full' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l login-timeout -d 'Seconds a new connection has to log in before it is closed' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l send-queue -d 'Bytes that may wait to be sent to one client; a client that falls further behind is disconnected' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l send-budget -d 'Bytes that may wait to be sent to all clients together; past it, clients already behind are disconnected' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l rate -d 'Messages per second one client may send (0 = no limit)' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l burst -d 'Messages one client may send in a burst above --rate' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l announce-max -d 'Announce joins and leaves only while at most N people are online (0 = always)' -r

@@ -63,6 +63,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 20, value_parser = clap::value_parser!(u32).range(4096..))]
     pub send_queue: u32,
 
+    /// Bytes that may wait to be sent to all clients together; past it, clients already behind are disconnected
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 20, value_parser = clap::value_parser!(u64).range(65536..))]
+    pub send_budget: u64,
+
     /// Messages per second one client may send (0 = no limit)
     #[arg(long, value_name = "PER_SEC", default_value_t = 20)]
     pub rate: u32,

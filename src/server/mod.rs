@@ -43,6 +43,8 @@ pub struct Config {
     pub max_clients: usize,
     pub login_timeout: Duration,
     pub send_queue: usize,
+    /// Bytes that may wait for all clients together.
+    pub send_budget: usize,
     pub rate: u32,
     pub burst: u32,
     /// Joins and leaves are announced while at most this many are online (0: always).
@@ -60,6 +62,7 @@ impl Default for Config {
             max_clients: 10_000,
             login_timeout: Duration::from_secs(60),
             send_queue: 1 << 20,
+            send_budget: 64 << 20,
             rate: 20,
             burst: 40,
             announce_max: 200,
@@ -76,6 +79,7 @@ impl From<&ServeArgs> for Config {
             max_clients: args.max_clients as usize,
             login_timeout: args.login_timeout(),
             send_queue: args.send_queue as usize,
+            send_budget: args.send_budget as usize,
             rate: args.rate,
             burst: args.burst,
             announce_max: args.announce_max as usize,
@@ -115,7 +119,7 @@ pub async fn run(
     log: Log,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
-    let backlog = Arc::new(Backlog::new(ROOM_BACKLOG));
+    let backlog = Arc::new(Backlog::new(ROOM_BACKLOG, config.send_budget));
     let shared = Arc::new(Shared {
         config,
         backlog: backlog.clone(),
@@ -286,7 +290,7 @@ mod tests {
             let (events, _broker) = mpsc::channel(1);
             let shared = Arc::new(Shared {
                 config: Config::default(),
-                backlog: Arc::new(Backlog::new(ROOM_BACKLOG)),
+                backlog: Arc::new(Backlog::new(ROOM_BACKLOG, usize::MAX)),
             });
             let task = connection(1, stream, addr, events, shared, Log::silent());
             let size = std::mem::size_of_val(&task);

@@ -36,20 +36,34 @@ struct State {
     queued: Vec<u8>,
     /// Bytes the writer took and has not finished writing.
     writing: usize,
-    /// What this outbox adds to the backlog now.
+    /// What this outbox adds to the backlog's fair count now.
     counted: usize,
+    /// What this outbox adds to the backlog's unsent bytes now.
+    unsent: usize,
     end: Option<End>,
 }
 
 impl State {
-    /// This outbox's share of the backlog after a change: unsent bytes, up
-    /// to the fair share. Returns the change to apply to the total.
-    fn recount(&mut self) -> isize {
-        let counted = (self.queued.len() + self.writing).min(FAIR_SHARE);
-        let delta = counted as isize - self.counted as isize;
+    /// This outbox's share of the backlog after a change: its unsent bytes,
+    /// and those up to the fair share. Returns the change to apply.
+    fn recount(&mut self) -> Delta {
+        let unsent = self.queued.len() + self.writing;
+        let counted = unsent.min(FAIR_SHARE);
+        let delta = Delta {
+            counted: counted as isize - self.counted as isize,
+            unsent: unsent as isize - self.unsent as isize,
+        };
         self.counted = counted;
+        self.unsent = unsent;
         delta
     }
+}
+
+/// A change to the [`Backlog`].
+#[derive(Debug, Clone, Copy)]
+struct Delta {
+    counted: isize,
+    unsent: isize,
 }
 
 /// The bytes the whole room has yet to write, each client counted up to
@@ -60,20 +74,33 @@ impl State {
 /// so stalled clients cannot stop the room.
 #[derive(Debug)]
 pub struct Backlog {
+    /// Unsent bytes, each client's counted up to the fair share.
     bytes: AtomicUsize,
+    /// Unsent bytes, all of them.
+    unsent: AtomicUsize,
     /// The broker, while it waits for the backlog to go down.
     waker: AtomicWaker,
     /// Above this the broker pauses.
     high: usize,
+    /// Above this many unsent bytes in all, a client already a fair share
+    /// behind takes no more: it is disconnected as too slow.
+    budget: usize,
 }
 
 impl Backlog {
-    pub fn new(high: usize) -> Self {
+    pub fn new(high: usize, budget: usize) -> Self {
         Backlog {
             bytes: AtomicUsize::new(0),
+            unsent: AtomicUsize::new(0),
             waker: AtomicWaker::new(),
             high,
+            budget,
         }
+    }
+
+    /// Whether `more` bytes would take the room past its budget.
+    fn over_budget(&self, more: usize) -> bool {
+        self.unsent.load(Ordering::Relaxed) + more > self.budget
     }
 
     pub fn bytes(&self) -> usize {
@@ -99,7 +126,15 @@ impl Backlog {
         .await
     }
 
-    fn apply(&self, delta: isize) {
+    fn apply(&self, delta: Delta) {
+        if delta.unsent > 0 {
+            self.unsent
+                .fetch_add(delta.unsent as usize, Ordering::Relaxed);
+        } else if delta.unsent < 0 {
+            self.unsent
+                .fetch_sub(delta.unsent.unsigned_abs(), Ordering::Relaxed);
+        }
+        let delta = delta.counted;
         if delta > 0 {
             self.bytes.fetch_add(delta as usize, Ordering::Relaxed);
         } else if delta < 0 {
@@ -154,7 +189,13 @@ impl Outbox {
             // The connection is closing: what it misses no longer matters.
             return Ok(());
         }
-        if state.queued.len() + line.len() + 1 > self.limit {
+        let unsent = state.queued.len() + state.writing;
+        if unsent + line.len() + 1 > self.limit {
+            return Err(Full);
+        }
+        // The room's memory is bounded too: past its budget, a client that
+        // is already behind is cut off rather than allowed to fall further.
+        if unsent >= FAIR_SHARE && self.backlog.over_budget(line.len() + 1) {
             return Err(Full);
         }
         let was_empty = state.queued.is_empty();
@@ -269,7 +310,10 @@ impl Drop for Outbox {
     fn drop(&mut self) {
         // A connection gone with bytes still unsent no longer weighs on the room.
         let state = self.lock();
-        self.backlog.apply(-(state.counted as isize));
+        self.backlog.apply(Delta {
+            counted: -(state.counted as isize),
+            unsent: -(state.unsent as isize),
+        });
     }
 }
 
@@ -279,12 +323,12 @@ mod tests {
     use futures::executor::block_on;
 
     fn outbox(limit: usize) -> Outbox {
-        Outbox::new(limit, Arc::new(Backlog::new(usize::MAX)))
+        Outbox::new(limit, Arc::new(Backlog::new(usize::MAX, usize::MAX)))
     }
 
     #[test]
     fn the_backlog_counts_unsent_bytes_up_to_a_fair_share() {
-        let backlog = Arc::new(Backlog::new(100));
+        let backlog = Arc::new(Backlog::new(100, usize::MAX));
         let a = Outbox::new(1 << 20, backlog.clone());
         let b = Outbox::new(1 << 20, backlog.clone());
         a.push(&[b'x'; 99]).unwrap();

@@ -298,7 +298,7 @@ mod tests {
                 held: Vec::new(),
                 sent: sent.clone(),
             };
-            let backlog = Arc::new(super::super::outbox::Backlog::new(usize::MAX));
+            let backlog = Arc::new(super::super::outbox::Backlog::new(usize::MAX, usize::MAX));
             let outbox = Arc::new(Outbox::new(1024, backlog));
             let (reader_done, reader_done_rx) = oneshot::channel::<()>();
             let task = runtime::spawn(writer_loop(writer, tcp, outbox.clone(), reader_done_rx));

@@ -1530,3 +1530,46 @@ fn a_burst_of_empty_lines_leaves_no_memory_behind() {
         );
     });
 }
+
+/// Many clients that stop reading cannot together fill the server's
+/// memory: past --send-budget, those already behind are cut off, long
+/// before each reaches its own (here huge) --send-queue.
+#[test]
+fn clients_that_stop_reading_are_cut_off_past_the_rooms_budget() {
+    run(async {
+        let server = TestServer::with(Config {
+            send_queue: 64 << 20,
+            send_budget: 256 << 10,
+            ..no_rate_limit()
+        })
+        .await;
+        let mut stuck = Vec::new();
+        for i in 0..3 {
+            let mut client = Lines::connect(server.addr, Some(4096));
+            client.send(&format!("stuck{i}")).await;
+            stuck.push(client);
+        }
+        let mut talker = server.login("Talker").await;
+        let line = "y".repeat(4000);
+        let mut left = 0;
+        let mut sent = 0usize;
+        // Each stuck socket's kernel buffers take a few MB before its queue
+        // grows at all; 40 MB is far below 3 × 64 MiB of queues.
+        while left < 3 {
+            assert!(
+                sent < 40 << 20,
+                "only {left} of 3 cut off after {sent} bytes"
+            );
+            for _ in 0..100 {
+                talker.send(&line).await;
+            }
+            sent += 100 * 4001;
+            while let Ok(Some(notice)) = talker.line_within(Duration::from_millis(1)).await {
+                if notice.starts_with("Server: stuck") && notice.ends_with("left the party.") {
+                    left += 1;
+                }
+            }
+        }
+        eprintln!("3 stuck clients cut off after {sent} bytes sent to each");
+    });
+}
