@@ -82,6 +82,7 @@ pub fn join(args: JoinArgs) -> anyhow::Result<ExitCode> {
             name: given,
             password: secret,
         };
+        let prompting = stdin_tty.then(terminal::PromptGuard::install);
         login(
             &mut server,
             &mut writer,
@@ -92,6 +93,7 @@ pub fn join(args: JoinArgs) -> anyhow::Result<ExitCode> {
             Duration::from_secs(args.login_timeout),
         )
         .await?;
+        drop(prompting);
 
         let _restore = interactive.then(terminal::RestoreGuard::save);
         let (screen, typed) = match piped {

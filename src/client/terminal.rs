@@ -6,7 +6,7 @@
 //! restores them on every way out: normal return, early error, and panic.
 
 use std::os::fd::RawFd;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 /// Settings saved at start, restored by [`restore`].
 static SAVED: Mutex<Option<(RawFd, libc::termios)>> = Mutex::new(None);
@@ -63,5 +63,46 @@ pub fn restore() {
                 BRACKETED_PASTE_OFF.len(),
             )
         };
+    }
+}
+
+/// The terminal's settings before the first prompt, for the Ctrl-C handler
+/// (a signal handler may read a `OnceLock` but not take a lock).
+static BEFORE_PROMPT: OnceLock<libc::termios> = OnceLock::new();
+
+/// While a prompt reads the terminal (the username, the hidden password),
+/// Ctrl-C puts the terminal back, since the password prompt turned echo
+/// off, and exits with 130, as programs stopped by Ctrl-C do. Dropped once
+/// the prompts are done: the chat session handles Ctrl-C its own way.
+pub struct PromptGuard(Option<signal_hook::SigId>);
+
+impl PromptGuard {
+    pub fn install() -> PromptGuard {
+        // SAFETY: termios is plain data; tcgetattr fills it or fails.
+        let mut termios: libc::termios = unsafe { std::mem::zeroed() };
+        // SAFETY: stdin is open for the life of the process.
+        if unsafe { libc::tcgetattr(libc::STDIN_FILENO, &mut termios) } == 0 {
+            let _ = BEFORE_PROMPT.set(termios);
+        }
+        // SAFETY: the handler makes only async-signal-safe calls
+        // (tcsetattr, write, _exit) and reads an initialized OnceLock.
+        let id = unsafe {
+            signal_hook::low_level::register(libc::SIGINT, || {
+                if let Some(termios) = BEFORE_PROMPT.get() {
+                    libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, termios);
+                }
+                libc::write(libc::STDERR_FILENO, b"\n".as_ptr().cast(), 1);
+                libc::_exit(130);
+            })
+        };
+        PromptGuard(id.ok())
+    }
+}
+
+impl Drop for PromptGuard {
+    fn drop(&mut self) {
+        if let Some(id) = self.0.take() {
+            signal_hook::low_level::unregister(id);
+        }
     }
 }

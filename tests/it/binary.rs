@@ -250,8 +250,14 @@ impl Server {
 
     /// `sockchat serve --host HOST --port PORT`, once it listens.
     pub fn start_at(host: &str, port: u16) -> Server {
+        Server::start_with(host, port, &[])
+    }
+
+    /// `sockchat serve --host HOST --port PORT EXTRA…`, once it listens.
+    pub fn start_with(host: &str, port: u16, extra: &[&str]) -> Server {
         let port = port.to_string();
-        let command = sockchat(["serve", "--host", host, "--port", &port]);
+        let mut command = sockchat(["serve", "--host", host, "--port", &port]);
+        command.args(extra);
         let mut process = Running::spawn("serve", command);
         // The first stdout line says where the room is.
         let first = process.stdout.expect("\n");

@@ -293,7 +293,7 @@ fn join_on_a_terminal_asks_for_the_password_without_echoing_it() {
 }
 
 /// Whether the terminal on the other side of `pty` echoes what is typed.
-fn echo_is_on(pty: &impl std::os::fd::AsRawFd) -> bool {
+pub(crate) fn echo_is_on(pty: &impl std::os::fd::AsRawFd) -> bool {
     // SAFETY: termios is plain data; tcgetattr fills it or fails.
     let mut termios: libc::termios = unsafe { std::mem::zeroed() };
     // SAFETY: the descriptor is the pty master, open while `pty` lives.

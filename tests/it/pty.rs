@@ -13,6 +13,7 @@ use expectrl::session::OsSession;
 use expectrl::Expect;
 
 use crate::binary::{sockchat, Nc, Output, Server};
+use crate::password::echo_is_on;
 use crate::util::WAIT;
 
 const PROMPT: &str = "Please enter your username";
@@ -371,4 +372,22 @@ fn serve_on_a_terminal_with_no_color_logs_plainly() {
     assert_eq!(pty.exit_code(), 0);
     let screen = pty.screen.text();
     assert_eq!(sgr_escapes(&screen), Vec::<String>::new(), "{screen:?}");
+}
+
+/// The password prompt turns echo off; Ctrl-C there must put it back (and
+/// end with 130, as a program stopped by Ctrl-C does).
+#[test]
+fn ctrl_c_at_the_password_prompt_gives_the_terminal_back() {
+    let server = Server::start_with("127.0.0.1", 0, &["--password", "s3cret-words"]);
+    let mut pty = Pty::join(&server, &["--name", "Max"], &[]);
+    pty.screen.expect("This room has a password");
+    // Interrupt only once the prompt reads (echo off), as a person would.
+    let deadline = std::time::Instant::now() + WAIT;
+    while echo_is_on(&pty.session) {
+        assert!(std::time::Instant::now() < deadline, "echo never went off");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    pty.type_keys("\x03");
+    assert_eq!(pty.exit_code(), 130);
+    pty.assert_terminal_restored();
 }
