@@ -7,10 +7,7 @@
 pub use async_std::future::timeout;
 pub use async_std::io::{ReadExt, WriteExt};
 pub use async_std::net::{TcpListener, TcpStream};
-pub use async_std::task::{block_on, sleep, spawn, spawn_blocking, JoinHandle};
-
-/// The error `timeout` gives when time ran out.
-pub use async_std::future::TimeoutError;
+pub use async_std::task::{block_on, sleep, spawn};
 
 /// Sets TCP keepalive on a stream. async-std's `TcpStream` has no `AsFd`,
 /// so socket2 is handed the raw descriptor for the length of this call.

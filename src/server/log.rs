@@ -1,21 +1,33 @@
 //! The server's console: coloured log lines on stderr and, on a terminal, a
-//! live status line below them. Log lines are printed with the status line
-//! suspended, so the two never garble each other. The status line is
-//! redrawn at most ten times a second, and only after something changed: an
-//! idle server does no work for it.
+//! live status line below them.
+//!
+//! Everything that touches stderr happens on one thread of its own, fed by
+//! a bounded queue: a slow or stalled stderr (a terminal paused with
+//! Ctrl-S, a pipe nobody reads) must never stop the broker, and a flood of
+//! peer-made log lines can cost at most the queue. Lines that do not fit
+//! are counted and the count is logged. Log lines are printed with the
+//! status line suspended, so the two never garble each other; the status
+//! line is redrawn at most ten times a second, and only after something
+//! changed: an idle server does no work for it.
 
 use std::fmt::Display;
 use std::io::Write;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use futures::channel::mpsc;
-use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use yansi::{Paint, Style};
 
-use crate::runtime;
+/// Log lines waiting for the console thread.
+const QUEUE: usize = 4096;
+
+/// The least time between two redraws of the status line.
+const REDRAW_EVERY: Duration = Duration::from_millis(100);
+
+/// How long `finish` waits for the console thread to clear the status line.
+const FINISH_WAIT: Duration = Duration::from_secs(1);
 
 /// A handle on the console; clones share it. `Log::silent()` prints nothing.
 #[derive(Clone, Default)]
@@ -25,12 +37,25 @@ pub struct Log {
 
 struct Console {
     color: bool,
-    /// The status line, when stderr is a terminal.
-    bar: Option<ProgressBar>,
+    /// Whether there is a status line to keep up to date.
+    status: bool,
+    to_thread: SyncSender<Entry>,
+    /// Figures for the status line.
     online: AtomicUsize,
     relayed: AtomicU64,
-    /// Pokes the status task; a full channel means a redraw is pending.
-    dirty: Option<Mutex<mpsc::Sender<()>>>,
+    /// Set when the figures changed and the thread was told; cleared by it.
+    dirty: AtomicBool,
+    /// Lines that did not fit in the queue since the last one that did.
+    dropped: AtomicU64,
+}
+
+/// What the console thread is asked to do.
+enum Entry {
+    Line(String),
+    /// The status figures changed.
+    Changed,
+    /// Clear the status line and stop; answer when done.
+    Finish(mpsc::Sender<()>),
 }
 
 const GREEN: Style = Style::new().green();
@@ -47,40 +72,31 @@ impl Log {
     /// Logs to stderr, coloured when `color`; with a live status line when
     /// `status` (stderr is a terminal).
     pub fn console(color: bool, status: bool) -> Log {
-        let (bar, dirty) = if status {
-            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-            let style = ProgressStyle::with_template("{msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner());
-            bar.set_style(style);
-            let (tx, rx) = mpsc::channel(1);
-            (Some(bar), Some((tx, rx)))
-        } else {
-            (None, None)
-        };
-        let (dirty_tx, dirty_rx) = match dirty {
-            Some((tx, rx)) => (Some(tx), Some(rx)),
-            None => (None, None),
-        };
+        let (to_thread, from_log) = mpsc::sync_channel(QUEUE);
         let console = Arc::new(Console {
             color,
-            bar,
+            status,
+            to_thread,
             online: AtomicUsize::new(0),
             relayed: AtomicU64::new(0),
-            dirty: dirty_tx.map(Mutex::new),
+            dirty: AtomicBool::new(false),
+            dropped: AtomicU64::new(0),
         });
-        if let Some(rx) = dirty_rx {
-            runtime::spawn(status_loop(Arc::downgrade(&console), rx));
-        }
-        console.redraw();
+        let bar = status.then(|| {
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            if let Ok(style) = ProgressStyle::with_template("{msg}") {
+                bar.set_style(style);
+            }
+            bar
+        });
+        let weak = Arc::downgrade(&console);
+        std::thread::spawn(move || console_thread(from_log, bar, weak));
+        console.changed();
         Log {
             console: Some(console),
         }
     }
 
-    /// A plain line (start-up information).
-    pub fn info(&self, text: impl Display) {
-        self.line(Style::new(), text);
-    }
     /// A connection, a login: green.
     pub fn good(&self, text: impl Display) {
         self.line(GREEN, text);
@@ -99,16 +115,16 @@ impl Log {
         let Some(console) = &self.console else { return };
         console.online.store(online, Ordering::Relaxed);
         console.relayed.store(relayed, Ordering::Relaxed);
-        if let Some(Ok(mut dirty)) = console.dirty.as_ref().map(Mutex::lock) {
-            // Full means a redraw is already coming: nothing to add.
-            let _ = dirty.try_send(());
-        }
+        console.changed();
     }
 
-    /// Removes the status line (at exit).
+    /// Prints what is queued, removes the status line (at exit).
     pub fn finish(&self) {
-        if let Some(bar) = self.console.as_ref().and_then(|c| c.bar.as_ref()) {
-            bar.finish_and_clear();
+        let Some(console) = &self.console else { return };
+        let (done, finished) = mpsc::channel();
+        if console.to_thread.send(Entry::Finish(done)).is_ok() {
+            // Bounded: a stalled stderr must not hold the exit either.
+            let _ = finished.recv_timeout(FINISH_WAIT);
         }
     }
 
@@ -120,42 +136,91 @@ impl Log {
         } else {
             text
         };
-        let print = || {
-            // A closed stderr must not take the server down with it.
-            let _ = writeln!(std::io::stderr().lock(), "{line}");
-        };
-        match &console.bar {
-            Some(bar) => bar.suspend(print),
-            None => print(),
+        if let Err(TrySendError::Full(_)) = console.to_thread.try_send(Entry::Line(line)) {
+            console.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 }
 
 impl Console {
-    fn redraw(&self) {
-        let Some(bar) = &self.bar else { return };
+    /// Tells the thread the figures changed, once until it has redrawn.
+    fn changed(&self) {
+        if self.status && !self.dirty.swap(true, Ordering::AcqRel) {
+            // Full: lines are queued, and the redraw after them will come.
+            let _ = self.to_thread.try_send(Entry::Changed);
+        }
+    }
+
+    fn status_text(&self) -> String {
+        self.dirty.store(false, Ordering::Release);
         let online = self.online.load(Ordering::Relaxed);
         let relayed = self.relayed.load(Ordering::Relaxed);
         let text = format!("{online} online · {relayed} messages relayed · Ctrl-C stops");
-        let text = if self.color {
+        if self.color {
             text.paint(BOLD).to_string()
         } else {
             text
-        };
-        bar.set_message(text);
+        }
     }
 }
 
-/// Redraws the status line after changes, at most every 100 ms; sleeps
-/// (no polling) while nothing changes; ends with the console.
-async fn status_loop(console: std::sync::Weak<Console>, mut dirty: mpsc::Receiver<()>) {
-    while dirty.next().await.is_some() {
-        runtime::sleep(Duration::from_millis(100)).await;
-        // Every change so far is covered by this one redraw.
-        while dirty.try_recv().is_ok() {}
-        match console.upgrade() {
-            Some(console) => console.redraw(),
-            None => return,
+/// The one place that writes to stderr: log lines above the status line,
+/// and the status line at most every [`REDRAW_EVERY`] after a change.
+fn console_thread(
+    entries: mpsc::Receiver<Entry>,
+    bar: Option<ProgressBar>,
+    console: std::sync::Weak<Console>,
+) {
+    // The first status line is drawn at once.
+    let mut redraw_at = bar.as_ref().map(|_| Instant::now());
+    loop {
+        let entry = match redraw_at {
+            Some(at) => entries.recv_timeout(at.saturating_duration_since(Instant::now())),
+            None => entries.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        match entry {
+            Ok(Entry::Line(line)) => {
+                let dropped = console
+                    .upgrade()
+                    .map_or(0, |c| c.dropped.swap(0, Ordering::Relaxed));
+                let print = || {
+                    let mut err = std::io::stderr().lock();
+                    if dropped > 0 {
+                        let _ = writeln!(
+                            err,
+                            "Server: ({dropped} log lines dropped: logging fell behind)"
+                        );
+                    }
+                    // A closed stderr must not take the server down with it.
+                    let _ = writeln!(err, "{line}");
+                };
+                match &bar {
+                    Some(bar) => bar.suspend(print),
+                    None => print(),
+                }
+            }
+            Ok(Entry::Changed) => {
+                redraw_at.get_or_insert_with(|| Instant::now() + REDRAW_EVERY);
+            }
+            Ok(Entry::Finish(done)) => {
+                if let Some(bar) = &bar {
+                    bar.finish_and_clear();
+                }
+                let _ = done.send(());
+                return;
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                redraw_at = None;
+                if let (Some(bar), Some(console)) = (&bar, console.upgrade()) {
+                    bar.set_message(console.status_text());
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                if let Some(bar) = &bar {
+                    bar.finish_and_clear();
+                }
+                return;
+            }
         }
     }
 }

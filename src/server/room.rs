@@ -137,11 +137,6 @@ impl<M: Mailbox> Room<M> {
         self.members.len()
     }
 
-    /// Connections, logged in or not.
-    pub fn connections(&self) -> usize {
-        self.clients.len()
-    }
-
     pub fn name_of(&self, id: ClientId) -> Option<&Name> {
         self.clients.get(&id).and_then(|c| c.name.as_ref())
     }

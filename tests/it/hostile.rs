@@ -1573,3 +1573,37 @@ fn clients_that_stop_reading_are_cut_off_past_the_rooms_budget() {
         eprintln!("3 stuck clients cut off after {sent} bytes sent to each");
     });
 }
+
+/// The server's log must never hold up the room: with stderr a pipe that
+/// nobody reads (it fills after 64 KiB), thousands of connections, each
+/// logged, leave the room chatting as before.
+#[test]
+fn a_stalled_log_does_not_stop_the_room() {
+    raise_fd_limit();
+    let mut child = serve_command(&["--port", "0"])
+        .spawn()
+        .expect("start sockchat serve");
+    // Held, never read: the pipe fills and stays full.
+    let _stderr = child.stderr.take();
+    let stdout = child.stdout.take().expect("stdout");
+    let mut banner = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut banner)
+        .expect("read the banner");
+    let addr: SocketAddr = banner
+        .trim()
+        .strip_prefix("Server is running on: ")
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected banner {banner:?}"));
+    // About 150 bytes of log per connection: far past the pipe's 64 KiB.
+    storm(addr, 300_000, 2000);
+    run(async {
+        let mut max = login_at(addr, "Max").await;
+        let mut bob = login_at(addr, "Bob").await;
+        max.expect_line("Server: Bob joined the party!").await;
+        bob.send("still chatting").await;
+        max.expect_line("Bob: still chatting").await;
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+}
