@@ -406,12 +406,23 @@ mod tests {
 
     #[test]
     fn a_parked_writer_is_woken_by_a_push_from_another_thread() {
-        let outbox = std::sync::Arc::new(outbox(64));
+        let outbox = Arc::new(outbox(64));
         let pusher = outbox.clone();
-        let handle = std::thread::spawn(move || pusher.push(b"hi"));
         let mut buf = Vec::new();
-        assert_eq!(block_on(outbox.next(&mut buf)), Next::Write);
+        let woken = crate::runtime::block_on(async {
+            let mut next = std::pin::pin!(outbox.next(&mut buf));
+            // Parked first (its waker registered), then the push comes.
+            assert!(futures::poll!(next.as_mut()).is_pending());
+            let handle = std::thread::spawn(move || pusher.push(b"hi"));
+            let woken = crate::runtime::timeout(std::time::Duration::from_secs(5), next).await;
+            assert_eq!(handle.join().ok(), Some(Ok(())));
+            woken
+        });
+        assert_eq!(
+            woken.ok(),
+            Some(Next::Write),
+            "the parked writer was never woken"
+        );
         assert_eq!(buf, b"hi\n");
-        assert_eq!(handle.join().ok(), Some(Ok(())));
     }
 }

@@ -17,7 +17,7 @@ use crate::tls::{self, ServerTls};
 const LINE_OVERHEAD: usize = 256;
 
 /// `sockchat serve`: bind, print where the room is, serve until Ctrl-C.
-pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
+pub fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
     let color = crate::color_allowed(std::io::stderr());
     let status = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let addr = format!("{}:{}", bracket_v6(&args.host), args.port);
@@ -43,6 +43,10 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
             }
         }
         config.password = secret.as_ref().map(Password::new);
+        // From here on only the digest is kept: not the text, not the flag.
+        let has_password = secret.is_some();
+        drop(secret);
+        args.password = None;
         let tls = server_tls(&args)?;
         config.tls = tls.as_ref().map(|tls| tls.config.clone());
         let listener = TcpListener::bind(&addr)
@@ -55,7 +59,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         // soon as it sees the banner must get a graceful shutdown.
         let shutdown =
             signals::shutdown_requested().context("cannot install the Ctrl-C handler")?;
-        print_banner(local, tls.as_ref(), secret.is_some());
+        print_banner(local, tls.as_ref(), has_password);
         let log = Log::console(color, status);
         let result = run(listener, config, log.clone(), shutdown).await;
         log.finish();
