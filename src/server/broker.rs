@@ -41,7 +41,7 @@ pub struct Peer {
 
 impl Mailbox for Peer {
     fn deliver(&self, line: &str) -> bool {
-        self.outbox.push(line.as_bytes()).is_ok()
+        self.outbox.push_deferred(line.as_bytes()).is_ok()
     }
 }
 
@@ -134,6 +134,7 @@ pub async fn broker_loop(
                 leave(&mut room, id, end, why, &log);
             }
         }
+        backlog.settle();
         log.status(room.online(), relayed);
         if backlog.is_high() && Instant::now() >= pauses_from {
             // Let the writers catch up before fanning out more. Bounded, and

@@ -5,7 +5,8 @@
 //! per line. The lock is held for a `memcpy` or a swap, never across an
 //! await or a socket write.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Poll;
 
@@ -66,6 +67,27 @@ struct Delta {
     unsent: isize,
 }
 
+impl Delta {
+    const ZERO: Delta = Delta {
+        counted: 0,
+        unsent: 0,
+    };
+
+    fn plus(self, other: Delta) -> Delta {
+        Delta {
+            counted: self.counted + other.counted,
+            unsent: self.unsent + other.unsent,
+        }
+    }
+}
+
+thread_local! {
+    /// The broker's additions to the backlog during one event: two shared
+    /// atomics touched once per event rather than once per recipient (the
+    /// writers on the other core would otherwise bounce that cache line).
+    static DEFERRED: Cell<Delta> = const { Cell::new(Delta::ZERO) };
+}
+
 /// The bytes the whole room has yet to write, each client counted up to
 /// [`FAIR_SHARE`]. The broker, which never waits for any one socket, pauses
 /// briefly while this is high, so that in a burst messages wait in the
@@ -74,10 +96,12 @@ struct Delta {
 /// so stalled clients cannot stop the room.
 #[derive(Debug)]
 pub struct Backlog {
-    /// Unsent bytes, each client's counted up to the fair share.
-    bytes: AtomicUsize,
-    /// Unsent bytes, all of them.
-    unsent: AtomicUsize,
+    /// Unsent bytes, each client's counted up to the fair share. Signed:
+    /// the broker's additions are applied once per event (see
+    /// [`Backlog::settle`]), so a writer's subtraction may come first.
+    bytes: AtomicIsize,
+    /// Unsent bytes, all of them (signed, likewise).
+    unsent: AtomicIsize,
     /// The broker, while it waits for the backlog to go down.
     waker: AtomicWaker,
     /// Above this the broker pauses.
@@ -90,8 +114,8 @@ pub struct Backlog {
 impl Backlog {
     pub fn new(high: usize, budget: usize) -> Self {
         Backlog {
-            bytes: AtomicUsize::new(0),
-            unsent: AtomicUsize::new(0),
+            bytes: AtomicIsize::new(0),
+            unsent: AtomicIsize::new(0),
             waker: AtomicWaker::new(),
             high,
             budget,
@@ -100,11 +124,19 @@ impl Backlog {
 
     /// Whether `more` bytes would take the room past its budget.
     fn over_budget(&self, more: usize) -> bool {
-        self.unsent.load(Ordering::Relaxed) + more > self.budget
+        let unsent = self.unsent.load(Ordering::Relaxed).max(0) as usize;
+        unsent + more > self.budget
     }
 
     pub fn bytes(&self) -> usize {
-        self.bytes.load(Ordering::Relaxed)
+        self.bytes.load(Ordering::Relaxed).max(0) as usize
+    }
+
+    /// Applies the additions this thread deferred (see [`Outbox::push_deferred`]).
+    /// The broker calls it after each event, before it awaits anything.
+    pub fn settle(&self) {
+        let delta = DEFERRED.with(|d| d.replace(Delta::ZERO));
+        self.apply(delta);
     }
 
     pub fn is_high(&self) -> bool {
@@ -127,22 +159,14 @@ impl Backlog {
     }
 
     fn apply(&self, delta: Delta) {
-        if delta.unsent > 0 {
-            self.unsent
-                .fetch_add(delta.unsent as usize, Ordering::Relaxed);
-        } else if delta.unsent < 0 {
-            self.unsent
-                .fetch_sub(delta.unsent.unsigned_abs(), Ordering::Relaxed);
+        if delta.unsent != 0 {
+            self.unsent.fetch_add(delta.unsent, Ordering::Relaxed);
         }
-        let delta = delta.counted;
-        if delta > 0 {
-            self.bytes.fetch_add(delta as usize, Ordering::Relaxed);
-        } else if delta < 0 {
-            let before = self
-                .bytes
-                .fetch_sub(delta.unsigned_abs(), Ordering::Relaxed);
-            let after = before - delta.unsigned_abs();
-            if before > self.high / 2 && after <= self.high / 2 {
+        if delta.counted != 0 {
+            let before = self.bytes.fetch_add(delta.counted, Ordering::Relaxed);
+            let after = before + delta.counted;
+            let half = (self.high / 2) as isize;
+            if before > half && after <= half {
                 self.waker.wake();
             }
         }
@@ -184,6 +208,16 @@ impl Outbox {
     /// Queues `line` plus a `\n`, unless that would pass the limit. Never
     /// waits: the broker calls this for every recipient of every message.
     pub fn push(&self, line: &[u8]) -> Result<(), Full> {
+        self.push_with(line, |delta| self.backlog.apply(delta))
+    }
+
+    /// As [`Outbox::push`], but the change to the backlog waits on this
+    /// thread until [`Backlog::settle`]: for the broker's fan-out.
+    pub fn push_deferred(&self, line: &[u8]) -> Result<(), Full> {
+        self.push_with(line, |delta| DEFERRED.with(|d| d.set(d.get().plus(delta))))
+    }
+
+    fn push_with(&self, line: &[u8], account: impl FnOnce(Delta)) -> Result<(), Full> {
         let mut state = self.lock();
         if state.end.is_some() {
             // The connection is closing: what it misses no longer matters.
@@ -206,9 +240,7 @@ impl Outbox {
         }
         state.queued.extend_from_slice(line);
         state.queued.push(b'\n');
-        // Applied under the lock, so that this outbox's changes reach the
-        // total in order and it never dips below zero.
-        self.backlog.apply(state.recount());
+        account(state.recount());
         drop(state);
         // The writer only sleeps on an empty queue, so only that needs a wake.
         if was_empty {
