@@ -138,13 +138,12 @@ pub async fn broker_loop(
         log.status(room.online(), relayed);
         if backlog.is_high() && Instant::now() >= pauses_from {
             // Let the writers catch up before fanning out more. Bounded, and
-            // when a pause did not bring the backlog down (clients that do
-            // not read hold it up) no more pauses for a while: stalled
-            // clients must not set the room's pace (see Backlog).
-            if runtime::timeout(BACKLOG_PAUSE, backlog.drained())
-                .await
-                .is_err()
-            {
+            // when a whole pause brought the backlog down not at all (it is
+            // held up by clients that do not read) no more pauses for a
+            // while: stalled clients must not set the room's pace.
+            let before = backlog.bytes();
+            let drained = runtime::timeout(BACKLOG_PAUSE, backlog.drained()).await;
+            if drained.is_err() && backlog.bytes() >= before {
                 pauses_from = Instant::now() + BACKLOG_STALLED;
             }
         }

@@ -18,6 +18,7 @@ const LINE_OVERHEAD: usize = 256;
 
 /// `sockchat serve`: bind, print where the room is, serve until Ctrl-C.
 pub fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
+    one_malloc_arena();
     let color = crate::color_allowed(std::io::stderr());
     let status = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let addr = format!("{}:{}", bracket_v6(&args.host), args.port);
@@ -189,5 +190,19 @@ mod addresses {
         ips.sort();
         ips.dedup();
         ips
+    }
+}
+
+/// glibc gives each thread that allocates an arena of its own; lines are
+/// allocated by readers on one thread and freed by the broker on another,
+/// so several arenas each keep their own free memory. One arena: S2's peak
+/// RSS 10.9-11.0 MiB instead of 12.9-13.8, at the same throughput
+/// (chatload, 4 runs each).
+fn one_malloc_arena() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter, before any thread
+    // of ours exists; it fails harmlessly (returns 0) if not supported.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
     }
 }
