@@ -1,6 +1,7 @@
 //! The command line, defined once: `--help`, the error messages for bad
 //! arguments and the shell completions in `completions/` all come from here.
 
+use crate::server::defaults;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -48,35 +49,35 @@ pub struct ServeArgs {
     pub port: u16,
 
     /// Longest line a client may send, in bytes; longer lines are dropped with an error
-    #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u32).range(64..=1_048_576))]
+    #[arg(long, default_value_t = defaults::MAX_LINE_BYTES, value_parser = clap::value_parser!(u32).range(64..=1_048_576))]
     pub max_line_bytes: u32,
 
     /// Most connections at once; the next one is told the room is full
-    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = defaults::MAX_CLIENTS, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_clients: u32,
 
     /// Seconds a new connection has to log in before it is closed
-    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    #[arg(long, value_name = "SECS", default_value_t = defaults::LOGIN_TIMEOUT_SECS, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub login_timeout: u64,
 
     /// Bytes that may wait to be sent to one client; a client that falls further behind is disconnected
-    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20, value_parser = clap::value_parser!(u32).range(4096..))]
+    #[arg(long, value_name = "BYTES", default_value_t = defaults::SEND_QUEUE, value_parser = clap::value_parser!(u32).range(4096..))]
     pub send_queue: u32,
 
     /// Bytes that may wait to be sent to all clients together; past it, clients already behind are disconnected
-    #[arg(long, value_name = "BYTES", default_value_t = 64 << 20, value_parser = clap::value_parser!(u64).range(65536..))]
+    #[arg(long, value_name = "BYTES", default_value_t = defaults::SEND_BUDGET, value_parser = clap::value_parser!(u64).range(65536..))]
     pub send_budget: u64,
 
     /// Messages per second one client may send (0 = no limit)
-    #[arg(long, value_name = "PER_SEC", default_value_t = 20)]
+    #[arg(long, value_name = "PER_SEC", default_value_t = defaults::RATE)]
     pub rate: u32,
 
     /// Messages one client may send in a burst above --rate
-    #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = defaults::BURST, value_parser = clap::value_parser!(u32).range(1..))]
     pub burst: u32,
 
     /// Announce joins and leaves only while at most N people are online (0 = always)
-    #[arg(long, value_name = "N", default_value_t = 200)]
+    #[arg(long, value_name = "N", default_value_t = defaults::ANNOUNCE_MAX)]
     pub announce_max: u32,
 
     /// Serve TLS with this certificate chain (PEM); needs --tls-key
@@ -279,6 +280,19 @@ mod tests {
     #[test]
     fn the_cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn serve_defaults_are_the_servers_defaults() {
+        let Ok(Cli {
+            command: Command::Serve(args),
+        }) = Cli::try_parse_from(["sockchat", "serve"])
+        else {
+            panic!("`sockchat serve` parses");
+        };
+        let from_flags = format!("{:?}", crate::server::Config::from(&args));
+        let built_in = format!("{:?}", crate::server::Config::default());
+        assert_eq!(from_flags, built_in);
     }
 
     fn join_args(args: &[&str]) -> Result<JoinArgs, clap::Error> {

@@ -55,17 +55,29 @@ pub struct Config {
     pub password: Option<Password>,
 }
 
+/// The limits' defaults, shared by `Config::default` and `serve --help`.
+pub mod defaults {
+    pub const MAX_LINE_BYTES: u32 = 4096;
+    pub const MAX_CLIENTS: u32 = 10_000;
+    pub const LOGIN_TIMEOUT_SECS: u64 = 60;
+    pub const SEND_QUEUE: u32 = 1 << 20;
+    pub const SEND_BUDGET: u64 = 64 << 20;
+    pub const RATE: u32 = 20;
+    pub const BURST: u32 = 40;
+    pub const ANNOUNCE_MAX: u32 = 200;
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
-            max_line_bytes: 4096,
-            max_clients: 10_000,
-            login_timeout: Duration::from_secs(60),
-            send_queue: 1 << 20,
-            send_budget: 64 << 20,
-            rate: 20,
-            burst: 40,
-            announce_max: 200,
+            max_line_bytes: defaults::MAX_LINE_BYTES as usize,
+            max_clients: defaults::MAX_CLIENTS as usize,
+            login_timeout: Duration::from_secs(defaults::LOGIN_TIMEOUT_SECS),
+            send_queue: defaults::SEND_QUEUE as usize,
+            send_budget: defaults::SEND_BUDGET as usize,
+            rate: defaults::RATE,
+            burst: defaults::BURST,
+            announce_max: defaults::ANNOUNCE_MAX as usize,
             tls: None,
             password: None,
         }
