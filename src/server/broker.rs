@@ -233,7 +233,7 @@ impl Broker {
                 break;
             }
             for id in overflowed {
-                let end = End::Drop(reply::TOO_SLOW.to_string());
+                let end = End::Drop;
                 let why = Some("send queue full: the client is not reading".to_string());
                 self.leave(id, end, why);
             }

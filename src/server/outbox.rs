@@ -34,11 +34,12 @@ struct State {
     queued: Vec<u8>,
     /// Bytes the writer took and has not finished writing.
     writing: usize,
-    /// What this outbox adds to the backlog's fair count now.
-    counted: usize,
-    /// What this outbox adds to the backlog's unsent bytes now.
-    unsent: usize,
+    /// The unsent bytes (`queued` and `writing`) as the backlog last
+    /// counted them, so that a change can be applied as a difference.
+    accounted: usize,
     end: Option<End>,
+    /// The connection's reader has finished: the client closed its side.
+    reader_done: bool,
 }
 
 impl State {
@@ -46,14 +47,8 @@ impl State {
     /// and those up to the fair share. Returns the change to apply.
     fn recount(&mut self) -> Tally {
         let unsent = self.queued.len() + self.writing;
-        let counted = fair_share(unsent);
-        let delta = Tally {
-            counted: counted as isize - self.counted as isize,
-            unsent: unsent as isize - self.unsent as isize,
-        };
-        self.counted = counted;
-        self.unsent = unsent;
-        delta
+        let before = std::mem::replace(&mut self.accounted, unsent);
+        Tally::between(before, unsent)
     }
 }
 
@@ -70,6 +65,14 @@ pub struct Tally {
 }
 
 impl Tally {
+    /// The change when a client's unsent bytes go from `before` to `after`.
+    fn between(before: usize, after: usize) -> Tally {
+        Tally {
+            counted: fair_share(after) as isize - fair_share(before) as isize,
+            unsent: after as isize - before as isize,
+        }
+    }
+
     fn add(&mut self, other: Tally) {
         self.counted += other.counted;
         self.unsent += other.unsent;
@@ -153,12 +156,13 @@ impl Backlog {
 }
 
 /// How the connection is to end once the writer sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum End {
     /// Send what is queued, then close.
     Flush,
-    /// Drop what is queued, send this last line if the socket takes it, close.
-    Drop(String),
+    /// Cut off for not reading: drop what is queued, send the notice
+    /// saying so if the socket takes it, close.
+    Drop,
 }
 
 /// What the writer is to do next.
@@ -227,7 +231,7 @@ impl Outbox {
     pub fn end(&self, end: End) {
         let mut state = self.lock();
         if state.end.is_none() {
-            if matches!(end, End::Drop(_)) {
+            if end == End::Drop {
                 state.queued = Vec::new();
                 self.backlog.apply(state.recount());
             }
@@ -266,14 +270,37 @@ impl Outbox {
     /// task alone polls this and [`Outbox::next`], so they share one waker.)
     pub async fn ending(&self) -> End {
         futures::future::poll_fn(|cx| {
-            if let Some(end) = self.lock().end.clone() {
+            if let Some(end) = self.lock().end {
                 return Poll::Ready(end);
             }
             self.waker.register(cx.waker());
-            match self.lock().end.clone() {
+            match self.lock().end {
                 Some(end) => Poll::Ready(end),
                 None => Poll::Pending,
             }
+        })
+        .await
+    }
+
+    /// The connection's reader saw the end of the client's stream (or an
+    /// error): a closing writer need not wait for it any longer.
+    pub fn reader_done(&self) {
+        self.lock().reader_done = true;
+        self.waker.wake();
+    }
+
+    /// Resolves once [`Outbox::reader_done`] was called. (Polled by the
+    /// writer task alone, like [`Outbox::next`], with which it shares a waker.)
+    pub async fn reader_finished(&self) {
+        futures::future::poll_fn(|cx| {
+            if self.lock().reader_done {
+                return Poll::Ready(());
+            }
+            self.waker.register(cx.waker());
+            if self.lock().reader_done {
+                return Poll::Ready(());
+            }
+            Poll::Pending
         })
         .await
     }
@@ -302,7 +329,7 @@ impl Outbox {
             state.queued = Vec::new();
             *buf = Vec::new();
         }
-        state.end.clone().map(Next::End)
+        state.end.map(Next::End)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -316,10 +343,7 @@ impl Drop for Outbox {
     fn drop(&mut self) {
         // A connection gone with bytes still unsent no longer weighs on the room.
         let state = self.lock();
-        self.backlog.apply(Tally {
-            counted: -(state.counted as isize),
-            unsent: -(state.unsent as isize),
-        });
+        self.backlog.apply(Tally::between(state.accounted, 0));
     }
 }
 
@@ -429,12 +453,9 @@ mod tests {
     fn drop_discards_the_queue() {
         let outbox = outbox(64);
         push(&outbox, b"stale").unwrap();
-        outbox.end(End::Drop("bye".into()));
+        outbox.end(End::Drop);
         let mut buf = Vec::new();
-        assert_eq!(
-            block_on(outbox.next(&mut buf)),
-            Next::End(End::Drop("bye".into()))
-        );
+        assert_eq!(block_on(outbox.next(&mut buf)), Next::End(End::Drop));
         assert!(
             push(&outbox, b"more").is_ok(),
             "pushes after the end are ignored"
