@@ -12,16 +12,11 @@
 //! - [`runtime`]: every async-std name the crate uses, so a move to another
 //!   runtime touches one file.
 
+pub mod address;
+pub mod app;
 pub mod cli;
 pub mod client;
 pub mod protocol;
 pub mod runtime;
 pub mod server;
 pub mod tls;
-
-/// Whether output to `stream` may be coloured: it is a terminal and the
-/// user has not set `NO_COLOR` (<https://no-color.org>: any non-empty value).
-pub fn color_allowed(stream: impl std::io::IsTerminal) -> bool {
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    stream.is_terminal() && !no_color
-}

@@ -9,8 +9,8 @@ use sockchat::cli::{Cli, Command};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => sockchat::server::serve(args).map(|()| ExitCode::SUCCESS),
-        Command::Join(args) => sockchat::client::join(args),
+        Command::Serve(args) => sockchat::app::serve::serve(args).map(|()| ExitCode::SUCCESS),
+        Command::Join(args) => sockchat::app::join::join(args),
         Command::Completions(args) => {
             let mut stdout = std::io::stdout().lock();
             match sockchat::cli::write_completions(args.shell, &mut Cli::command(), &mut stdout) {

@@ -1,0 +1,175 @@
+//! Host and port, read once: `--host` and `--port` become an [`Address`]
+//! here, IPv6 brackets included, so no other code trims or adds brackets.
+//! Pure: resolving the name is the caller's business.
+
+use std::fmt;
+use std::net::IpAddr;
+
+/// The port `serve` listens on and `join` connects to unless told otherwise.
+pub const DEFAULT_PORT: u16 = 3000;
+
+/// A host (a name, an IPv4 or an IPv6 address, stored without brackets)
+/// and a port. Shown as a person writes it: `[::1]:3000`, `chat.lan:3000`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Address {
+    /// Without brackets, as a resolver and a TLS name check want it.
+    host: String,
+    /// The TCP port; 0 asks the system for a free one (when listening).
+    port: u16,
+}
+
+/// Why a `--host` value cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddressError {
+    /// Nothing given.
+    Empty,
+    /// `127.0.0.1:3000`: the port belongs in `--port`.
+    PortInHost { host: String, port: u16 },
+    /// Neither a name nor an address (`a:b`, `[::1]x`).
+    Malformed(String),
+}
+
+impl fmt::Display for AddressError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AddressError::Empty => f.write_str("--host is empty: give a hostname or an IP address"),
+            AddressError::PortInHost { host, port } => {
+                write!(f, "--host takes no port: use --host {host} --port {port}")
+            }
+            AddressError::Malformed(text) => {
+                write!(f, "--host {text:?} is not a hostname or an IP address")
+            }
+        }
+    }
+}
+
+impl std::error::Error for AddressError {}
+
+impl Address {
+    /// `host` as typed after `--host` (brackets around an IPv6 address are
+    /// optional), with `port`. A port written into the host is refused with
+    /// a hint naming `--port`.
+    pub fn parse(host: &str, port: u16) -> Result<Address, AddressError> {
+        let (bare, port_in_host) = split(host)?;
+        if bare.is_empty() {
+            return Err(AddressError::Empty);
+        }
+        if let Some(port) = port_in_host {
+            let host = bracketed(bare);
+            return Err(AddressError::PortInHost { host, port });
+        }
+        Ok(Address {
+            host: bare.to_string(),
+            port,
+        })
+    }
+
+    /// The host, without brackets.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The host as an IP address, when it is one.
+    pub fn ip(&self) -> Option<IpAddr> {
+        self.host.parse().ok()
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", bracketed(&self.host), self.port)
+    }
+}
+
+/// `host` without its brackets, and the port written after it, if any.
+/// One colon is a name or IPv4 address with a port; more are an IPv6
+/// address, which needs brackets to carry a port.
+fn split(host: &str) -> Result<(&str, Option<u16>), AddressError> {
+    let malformed = || AddressError::Malformed(host.to_string());
+    if let Some(rest) = host.strip_prefix('[') {
+        let (inner, tail) = rest.split_once(']').ok_or_else(malformed)?;
+        return match tail {
+            "" => Ok((inner, None)),
+            _ => {
+                let port = tail.strip_prefix(':').ok_or_else(malformed)?;
+                Ok((inner, Some(port.parse().map_err(|_| malformed())?)))
+            }
+        };
+    }
+    match host.split_once(':') {
+        Some((name, port)) if !port.contains(':') => {
+            Ok((name, Some(port.parse().map_err(|_| malformed())?)))
+        }
+        _ => Ok((host, None)),
+    }
+}
+
+/// `::1` must be written `[::1]` before `:port`.
+fn bracketed(host: &str) -> String {
+    if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shown(host: &str, port: u16) -> String {
+        Address::parse(host, port).unwrap().to_string()
+    }
+
+    #[test]
+    fn ipv6_hosts_are_bracketed_once() {
+        assert_eq!(shown("::1", 3000), "[::1]:3000");
+        assert_eq!(shown("[::1]", 3000), "[::1]:3000");
+        assert_eq!(Address::parse("[::1]", 1).unwrap().host(), "::1");
+        assert_eq!(shown("example.org", 80), "example.org:80");
+        assert_eq!(shown("127.0.0.1", 0), "127.0.0.1:0");
+    }
+
+    #[test]
+    fn ip_addresses_are_recognized_with_or_without_brackets() {
+        let v6 = Address::parse("[::]", 3000).unwrap();
+        assert!(v6
+            .ip()
+            .is_some_and(|ip| ip.is_unspecified() && ip.is_ipv6()));
+        assert!(Address::parse("0.0.0.0", 3000).unwrap().ip().is_some());
+        assert_eq!(Address::parse("chat.lan", 3000).unwrap().ip(), None);
+    }
+
+    #[test]
+    fn a_port_in_the_host_gets_a_hint_naming_port() {
+        let error = Address::parse("127.0.0.1:4000", 3000).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "--host takes no port: use --host 127.0.0.1 --port 4000"
+        );
+        let error = Address::parse("[::1]:4000", 3000).unwrap_err();
+        assert_eq!(
+            error,
+            AddressError::PortInHost {
+                host: "[::1]".into(),
+                port: 4000
+            }
+        );
+        let error = Address::parse("chat.lan:4000", 3000).unwrap_err();
+        assert!(error.to_string().contains("--port 4000"), "{error}");
+    }
+
+    #[test]
+    fn malformed_hosts_are_refused_in_words() {
+        for bad in ["a:b", "[::1]x", "[::1", "[::1]:port", "host:99999"] {
+            let error = Address::parse(bad, 3000).unwrap_err();
+            assert_eq!(error, AddressError::Malformed(bad.into()), "{bad}");
+        }
+        assert_eq!(Address::parse("", 3000), Err(AddressError::Empty));
+        assert_eq!(Address::parse("[]", 3000), Err(AddressError::Empty));
+    }
+}
