@@ -10,6 +10,8 @@ mod cli;
 mod completions;
 mod hostile;
 mod hostile_server;
+mod layers;
+mod man;
 mod password;
 mod props;
 mod pty;
