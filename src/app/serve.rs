@@ -122,6 +122,10 @@ mod signals {
     use signal_hook::consts::{SIGINT, SIGTERM};
     use signal_hook::iterator::Signals;
 
+    #[allow(
+        clippy::exit,
+        reason = "a second Ctrl-C means now: nothing is left to clean up"
+    )]
     pub fn shutdown_requested() -> std::io::Result<impl std::future::Future<Output = ()>> {
         let mut signals = Signals::new([SIGINT, SIGTERM])?;
         let (tx, rx) = oneshot::channel::<()>();

@@ -21,7 +21,12 @@ fn pages() -> Vec<(String, Vec<u8>)> {
     let mut pages = Vec::new();
     let mut pending = vec![command];
     while let Some(command) = pending.pop() {
-        pending.extend(command.get_subcommands().filter(|c| !c.is_hide_set()).cloned());
+        pending.extend(
+            command
+                .get_subcommands()
+                .filter(|c| !c.is_hide_set())
+                .cloned(),
+        );
         let man = clap_mangen::Man::new(command);
         let mut page = Vec::new();
         man.render(&mut page).expect("render a man page in memory");
