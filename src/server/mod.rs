@@ -9,12 +9,14 @@
 
 pub mod broker;
 mod config;
+mod deadline;
 mod handshake;
 pub mod log;
 pub mod outbox;
 pub mod peer;
 pub mod rate;
 pub mod room;
+pub mod throttle;
 
 pub use config::{defaults, Config};
 
@@ -27,13 +29,14 @@ use std::time::Duration;
 
 use futures::channel::mpsc;
 use futures::future::{self, Either};
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 
 use crate::protocol::message::reply;
 use crate::runtime::{self, FinOnClose, TcpListener, TcpStream, WriteExt};
 use broker::{broker_loop, Event};
 use log::Log;
 use outbox::Backlog;
+use peer::LINGER;
 
 /// What every connection task shares.
 pub struct Shared {
@@ -42,16 +45,20 @@ pub struct Shared {
     pub backlog: Arc<Backlog>,
 }
 
-/// Above this many unsent bytes in the room, the broker pauses briefly
-/// before taking the next event (see [`Backlog`]).
-const ROOM_BACKLOG: usize = 2 << 20;
+/// Bytes of lines that may wait for the broker, from all connections
+/// together. When the queue is full, readers wait, and TCP pushes back on
+/// the clients. Counted in lines of the longest length allowed, so it
+/// holds 1024 lines at the default `--max-line-bytes` (4 KiB).
+const EVENT_QUEUE_BYTES: usize = 4 << 20;
 
-/// Lines waiting for the broker, from all connections together. When it is
-/// full, readers wait, and TCP pushes back on the clients.
-const EVENT_QUEUE: usize = 1024;
+/// The event queue's length: [`EVENT_QUEUE_BYTES`] of the longest lines.
+fn event_queue(max_line_bytes: usize) -> usize {
+    (EVENT_QUEUE_BYTES / max_line_bytes.max(1)).clamp(4, 1024)
+}
 
-/// The most time shutdown spends flushing queued lines to clients.
-const SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
+/// The most time shutdown spends flushing queued lines to clients: as
+/// long as a closing connection lingers for its client to close.
+const SHUTDOWN_FLUSH: Duration = LINGER;
 
 /// How long to back off when `accept` fails (e.g. out of file descriptors).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -64,25 +71,30 @@ pub async fn run(
     log: Log,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
-    let backlog = Arc::new(Backlog::new(ROOM_BACKLOG, config.send_budget));
+    let throttle = throttle::DEFAULT;
+    let backlog = Arc::new(Backlog::new(throttle.high / 2, config.send_budget));
     let shared = Arc::new(Shared {
         config,
         backlog: backlog.clone(),
     });
     let config = &shared.config;
-    let (events, broker_events) = mpsc::channel(EVENT_QUEUE);
-    let greeting = match config.password {
-        Some(_) => reply::PASSWORD_GREETING,
-        None => reply::GREETING,
+    // A channel whose capacity is exact: futures' mpsc adds a slot for
+    // every sender, and every connection holds one.
+    let (events, broker_events) = async_channel::bounded(event_queue(config.max_line_bytes));
+    let settings = broker::Settings {
+        greeting: match config.password {
+            Some(_) => reply::PASSWORD_GREETING,
+            None => reply::GREETING,
+        },
+        announce_max: config.announce_max,
+        login_timeout: config.login_timeout,
+        password: config.password.clone(),
+        max_line_bytes: config.max_line_bytes,
+        rate: config.rate,
+        burst: config.burst,
+        throttle,
     };
-    let broker = runtime::spawn(broker_loop(
-        broker_events,
-        vec![greeting.to_string()],
-        config.announce_max,
-        backlog,
-        config.password.clone(),
-        log.clone(),
-    ));
+    let broker = runtime::spawn(broker_loop(broker_events, settings, backlog, log.clone()));
     // Every connection task holds a clone of `alive`; when the last is
     // dropped, `all_done` ends. That is how shutdown waits for them.
     let (alive, mut all_done) = mpsc::channel::<()>(0);
@@ -147,11 +159,12 @@ pub async fn run(
     // tells everyone and ends every outbox; each writer flushes, sends FIN
     // and closes; then the connection tasks end. Wait for them, bounded.
     drop(listener);
-    let mut events = events;
+    // Fails only if the broker already ended: then there is no one to tell.
     let _ = events.send(Event::Shutdown).await;
     drop(events);
     broker.await;
     drop(alive);
+    // Bounded: a connection still open after this is cut off when we exit.
     let _ = runtime::timeout(SHUTDOWN_FLUSH + Duration::from_millis(500), all_done.next()).await;
     Ok(())
 }
@@ -162,7 +175,7 @@ async fn connection(
     id: room::ClientId,
     stream: TcpStream,
     addr: SocketAddr,
-    events: mpsc::Sender<Event>,
+    events: async_channel::Sender<Event>,
     shared: Arc<Shared>,
     log: Log,
 ) {
@@ -199,6 +212,7 @@ fn tune(stream: &TcpStream, log: &Log) {
 /// Tells a connection over the limit why, and closes it.
 async fn refuse(mut stream: TcpStream, max: usize) {
     let line = format!("{}\n", reply::room_full(max));
+    // Best effort: the connection is refused either way.
     let _ = runtime::timeout(Duration::from_secs(1), stream.write_all(line.as_bytes())).await;
     let _ = stream.shutdown(std::net::Shutdown::Both);
 }
@@ -232,10 +246,10 @@ mod tests {
             let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
             let addr = listener.local_addr().expect("local addr");
             let stream = TcpStream::connect(addr).await.expect("connect");
-            let (events, _broker) = mpsc::channel(1);
+            let (events, _broker) = async_channel::bounded(1);
             let shared = Arc::new(Shared {
                 config: Config::default(),
-                backlog: Arc::new(Backlog::new(ROOM_BACKLOG, usize::MAX)),
+                backlog: Arc::new(Backlog::new(0, usize::MAX)),
             });
             let task = connection(1, stream, addr, events, shared, Log::silent());
             let size = std::mem::size_of_val(&task);

@@ -3,7 +3,6 @@
 //! into the socket. Errors here end this connection only.
 
 use std::net::{Shutdown, SocketAddr};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,9 +11,9 @@ use std::io;
 use std::pin::Pin;
 use std::task::Poll;
 
-use futures::channel::{mpsc, oneshot};
+use futures::channel::oneshot;
 use futures::future::{self, Either};
-use futures::{AsyncRead, AsyncWrite, AsyncWriteExt, SinkExt};
+use futures::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use super::broker::{Event, Peer};
 use super::outbox::{End, Next, Outbox};
@@ -22,12 +21,11 @@ use super::rate::RateLimit;
 use super::room::ClientId;
 use super::{Config, Shared};
 use crate::protocol::line::{Frame, LineFramer};
-use crate::protocol::message::reply;
 use crate::runtime::{self, TcpStream};
 
 /// How long a closing connection waits for the client to close its side
 /// after our FIN, so that the last lines are read rather than reset.
-const LINGER: Duration = Duration::from_secs(2);
+pub const LINGER: Duration = Duration::from_secs(2);
 
 /// How long a client being dropped for not reading gets to take the notice.
 const DROP_NOTICE_TIME: Duration = Duration::from_millis(100);
@@ -51,7 +49,7 @@ pub async fn connection<R, W>(
     writer: W,
     tcp: TcpStream,
     addr: SocketAddr,
-    mut events: mpsc::Sender<Event>,
+    events: async_channel::Sender<Event>,
     shared: Arc<Shared>,
 ) where
     R: AsyncRead + Unpin,
@@ -59,94 +57,76 @@ pub async fn connection<R, W>(
 {
     let config = &shared.config;
     let outbox = Arc::new(Outbox::new(config.send_queue, shared.backlog.clone()));
-    let logged_in = Arc::new(AtomicBool::new(false));
     let peer = Peer {
         addr,
         outbox: outbox.clone(),
-        logged_in: logged_in.clone(),
     };
     if events.send(Event::Connect { id, peer }).await.is_err() {
         return; // The server is shutting down.
     }
     let (reader_done, reader_done_rx) = oneshot::channel();
-    let writer = runtime::spawn(writer_loop(writer, tcp, outbox.clone(), reader_done_rx));
-    let why = reader_loop(id, reader, &outbox, &logged_in, &mut events, config).await;
+    let writer = runtime::spawn(writer_loop(writer, tcp, outbox, reader_done_rx));
+    let why = reader_loop(id, reader, &events, config).await;
     // Send fails only when the broker has stopped, and then nobody is left to tell.
     let _ = events.send(Event::Disconnect { id, why }).await;
+    // Fails only if the writer already ended, and then it waits for nothing.
     let _ = reader_done.send(());
     writer.await;
 }
 
 /// Reads lines until the client leaves; returns why, when it was an error.
+/// It only cuts frames and judges them against the length and rate limits:
+/// what to answer, and whether the client is still welcome, is the
+/// broker's to decide, so everything goes to it as events, in order.
 async fn reader_loop<R: AsyncRead + Unpin>(
     id: ClientId,
     mut reader: R,
-    outbox: &Outbox,
-    logged_in: &AtomicBool,
-    events: &mut mpsc::Sender<Event>,
+    events: &async_channel::Sender<Event>,
     config: &Config,
 ) -> Option<String> {
-    let started = Instant::now();
     let mut framer = LineFramer::new(config.max_line_bytes);
-    let mut limit = RateLimit::new(config.rate, config.burst, started);
+    let mut limit = RateLimit::new(config.rate, config.burst, Instant::now());
     let mut dropped: u64 = 0;
-    // Lines read and let through, waiting to go to the broker.
-    let mut lines: Vec<String> = Vec::new();
+    // What one read produced, waiting to go to the broker.
+    let mut out: Vec<Event> = Vec::new();
     loop {
         // Each frame is judged as it is cut, before anything is allocated
-        // for it: blank lines mean nothing, over-long ones and those past
-        // the rate limit are answered here, and only the rest are kept.
+        // for it: blank lines mean nothing, and over-long ones and those
+        // past the rate limit are reported without their text.
         let on_frame = |frame: Frame<'_>| match frame {
-            Frame::TooLong => {
-                let _ = outbox.push(reply::line_too_long(config.max_line_bytes).as_bytes());
-            }
+            Frame::TooLong => out.push(Event::TooLong { id }),
             Frame::Line(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => {}
             Frame::Line(bytes) => {
                 if !limit.allow(Instant::now()) {
                     if dropped == 0 {
-                        let _ = outbox.push(reply::too_fast(config.rate, config.burst).as_bytes());
+                        out.push(Event::TooFast { id });
                     }
                     dropped += 1;
                     return;
                 }
                 if dropped > 0 {
-                    let _ = outbox.push(reply::dropped(dropped).as_bytes());
+                    out.push(Event::Dropped { id, count: dropped });
                     dropped = 0;
                 }
                 // Sanitizing is the room's job: it must see control
                 // characters to refuse them in names.
-                lines.push(String::from_utf8_lossy(bytes).into_owned());
+                let text = String::from_utf8_lossy(bytes).into_owned();
+                out.push(Event::Line { id, text });
             }
         };
-        let read = read_lines(&mut reader, &mut framer, on_frame);
-        let read = if logged_in.load(Ordering::Relaxed) {
-            read.await
-        } else {
-            let left = config.login_timeout.saturating_sub(started.elapsed());
-            match runtime::timeout(left, read).await {
-                Ok(read) => read,
-                // Logged in while this read was waiting: no clock any more.
-                Err(_) if logged_in.load(Ordering::Relaxed) => continue,
-                Err(_) => {
-                    let secs = config.login_timeout.as_secs();
-                    let _ = outbox.push(reply::login_timeout(secs).as_bytes());
-                    return Some(format!("no username within {secs} s"));
-                }
-            }
-        };
-        let n = match read {
+        let n = match read_lines(&mut reader, &mut framer, on_frame).await {
             Ok(n) => n,
             Err(e) => return Some(e.to_string()),
         };
-        for text in lines.drain(..) {
-            if events.send(Event::Line { id, text }).await.is_err() {
+        for event in out.drain(..) {
+            if events.send(event).await.is_err() {
                 return None;
             }
         }
         // One read of short lines (with --rate 0) can fill this with
         // thousands; an idle connection must not keep that room.
-        if lines.capacity() > 64 {
-            lines = Vec::new();
+        if out.capacity() > 64 {
+            out = Vec::new();
         }
         if n == 0 {
             return None;
@@ -298,11 +278,15 @@ mod tests {
                 held: Vec::new(),
                 sent: sent.clone(),
             };
-            let backlog = Arc::new(super::super::outbox::Backlog::new(usize::MAX, usize::MAX));
-            let outbox = Arc::new(Outbox::new(1024, backlog));
+            let backlog = Arc::new(super::super::outbox::Backlog::new(0, usize::MAX));
+            let outbox = Arc::new(Outbox::new(1024, backlog.clone()));
             let (reader_done, reader_done_rx) = oneshot::channel::<()>();
             let task = runtime::spawn(writer_loop(writer, tcp, outbox.clone(), reader_done_rx));
-            let _ = outbox.push(b"hello");
+            let mut tally = super::super::outbox::Tally::default();
+            outbox
+                .push(b"hello", &mut tally)
+                .expect("room for one line");
+            backlog.settle(tally);
             let deadline = Instant::now() + Duration::from_secs(5);
             while sent.lock().expect("not poisoned").as_slice() != b"hello\n" {
                 assert!(

@@ -12,6 +12,7 @@ mod hostile;
 mod hostile_server;
 mod layers;
 mod man;
+mod order;
 mod password;
 mod props;
 mod pty;
