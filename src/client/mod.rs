@@ -7,10 +7,10 @@
 
 pub mod connect;
 pub mod input;
-pub mod lines;
-pub mod login;
+mod lines;
+mod login;
 pub mod render;
-pub mod session;
+mod session;
 pub mod terminal;
 
 use std::process::ExitCode;
