@@ -228,22 +228,39 @@ pub fn write_completions(
     out.flush()
 }
 
+/// The command line as tests give it, parsed.
+#[cfg(test)]
+pub(crate) mod parsed {
+    use super::*;
+
+    /// `sockchat serve ARGS…`; panics unless it parses as `serve`.
+    pub(crate) fn serve(args: &[&str]) -> ServeArgs {
+        let argv = ["sockchat", "serve"].iter().chain(args);
+        match Cli::try_parse_from(argv).map(|cli| cli.command) {
+            Ok(Command::Serve(serve)) => serve,
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    /// `sockchat join ARGS…`, or clap's refusal.
+    pub(crate) fn join(args: &[&str]) -> Result<JoinArgs, clap::Error> {
+        let argv = ["sockchat", "join"].iter().chain(args);
+        match Cli::try_parse_from(argv)?.command {
+            Command::Join(join) => Ok(join),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::parsed::join as join_args;
     use super::*;
     use clap::CommandFactory;
 
     #[test]
     fn the_cli_definition_is_consistent() {
         Cli::command().debug_assert();
-    }
-
-    fn join_args(args: &[&str]) -> Result<JoinArgs, clap::Error> {
-        let argv = ["sockchat", "join"].iter().chain(args);
-        match Cli::try_parse_from(argv)?.command {
-            Command::Join(join) => Ok(join),
-            other => panic!("parsed as {other:?}"),
-        }
     }
 
     #[test]

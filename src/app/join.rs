@@ -65,15 +65,9 @@ fn trust(args: &JoinArgs) -> Option<Trust> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::{Cli, Command};
-    use clap::Parser;
 
     fn join_args(args: &[&str]) -> JoinArgs {
-        let argv = ["sockchat", "join"].iter().chain(args);
-        match Cli::try_parse_from(argv).map(|cli| cli.command) {
-            Ok(Command::Join(join)) => join,
-            other => panic!("parsed as {other:?}"),
-        }
+        crate::cli::parsed::join(args).unwrap()
     }
 
     #[test]

@@ -163,16 +163,7 @@ fn one_malloc_arena() {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::{Cli, Command};
-    use clap::Parser;
-
-    fn serve_args(args: &[&str]) -> ServeArgs {
-        let argv = ["sockchat", "serve"].iter().chain(args);
-        match Cli::try_parse_from(argv).map(|cli| cli.command) {
-            Ok(Command::Serve(args)) => args,
-            other => panic!("parsed as {other:?}"),
-        }
-    }
+    use crate::cli::parsed::serve as serve_args;
 
     #[test]
     fn serve_defaults_are_the_servers_defaults() {
