@@ -18,13 +18,30 @@ pub struct Address {
     port: u16,
 }
 
+/// The port, as the command line gave it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Port {
+    /// Given (`--port`, or its environment variable): it must not be
+    /// contradicted by a port written into the host.
+    Given(u16),
+    /// Not given: this one, unless the host names its own (`chat.lan:4000`).
+    Default(u16),
+}
+
 /// Why a `--host` value cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AddressError {
     /// Nothing given.
     Empty,
-    /// `127.0.0.1:3000`: the port belongs in `--port`.
-    PortInHost { host: String, port: u16 },
+    /// `--host 127.0.0.1:3000 --port 4000`: which one is meant?
+    TwoPorts {
+        /// The host, bracketed if IPv6, without its port.
+        host: String,
+        /// The port written into the host.
+        in_host: u16,
+        /// The port given with `--port`.
+        given: u16,
+    },
     /// Neither a name nor an address (`a:b`, `[::1]x`).
     Malformed(String),
 }
@@ -33,9 +50,15 @@ impl fmt::Display for AddressError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             AddressError::Empty => f.write_str("--host is empty: give a hostname or an IP address"),
-            AddressError::PortInHost { host, port } => {
-                write!(f, "--host takes no port: use --host {host} --port {port}")
-            }
+            AddressError::TwoPorts {
+                host,
+                in_host,
+                given,
+            } => write!(
+                f,
+                "--host {host}:{in_host} names port {in_host} but --port (or SOCKCHAT_PORT) \
+                 says {given}: give the port once, as --host {host} --port {in_host}"
+            ),
             AddressError::Malformed(text) => {
                 write!(f, "--host {text:?} is not a hostname or an IP address")
             }
@@ -46,18 +69,28 @@ impl fmt::Display for AddressError {
 impl std::error::Error for AddressError {}
 
 impl Address {
-    /// `host` as typed after `--host` (brackets around an IPv6 address are
-    /// optional), with `port`. A port written into the host is refused with
-    /// a hint naming `--port`.
-    pub fn parse(host: &str, port: u16) -> Result<Address, AddressError> {
-        let (bare, port_in_host) = split(host)?;
+    /// `host` as typed after `--host`: a name or an address, brackets
+    /// around an IPv6 address optional, and optionally `:PORT` after it
+    /// (`127.0.0.1:3000`, `[::1]:3000`), which stands in for a port not
+    /// given otherwise and must agree with one that was.
+    pub fn parse(host: &str, port: Port) -> Result<Address, AddressError> {
+        let (bare, in_host) = split(host)?;
         if bare.is_empty() {
             return Err(AddressError::Empty);
         }
-        if let Some(port) = port_in_host {
-            let host = bracketed(bare);
-            return Err(AddressError::PortInHost { host, port });
-        }
+        let port = match (in_host, port) {
+            (None, Port::Given(port) | Port::Default(port)) => port,
+            (Some(in_host), Port::Default(_)) => in_host,
+            (Some(in_host), Port::Given(given)) if in_host == given => given,
+            (Some(in_host), Port::Given(given)) => {
+                let host = bracketed(bare);
+                return Err(AddressError::TwoPorts {
+                    host,
+                    in_host,
+                    given,
+                });
+            }
+        };
         Ok(Address {
             host: bare.to_string(),
             port,
@@ -121,55 +154,73 @@ fn bracketed(host: &str) -> String {
 mod tests {
     use super::*;
 
+    fn parse(host: &str) -> Result<Address, AddressError> {
+        Address::parse(host, Port::Default(DEFAULT_PORT))
+    }
+
     fn shown(host: &str, port: u16) -> String {
-        Address::parse(host, port).unwrap().to_string()
+        Address::parse(host, Port::Given(port)).unwrap().to_string()
     }
 
     #[test]
     fn ipv6_hosts_are_bracketed_once() {
         assert_eq!(shown("::1", 3000), "[::1]:3000");
         assert_eq!(shown("[::1]", 3000), "[::1]:3000");
-        assert_eq!(Address::parse("[::1]", 1).unwrap().host(), "::1");
+        assert_eq!(parse("[::1]").unwrap().host(), "::1");
         assert_eq!(shown("example.org", 80), "example.org:80");
         assert_eq!(shown("127.0.0.1", 0), "127.0.0.1:0");
     }
 
     #[test]
     fn ip_addresses_are_recognized_with_or_without_brackets() {
-        let v6 = Address::parse("[::]", 3000).unwrap();
+        let v6 = parse("[::]").unwrap();
         assert!(v6
             .ip()
             .is_some_and(|ip| ip.is_unspecified() && ip.is_ipv6()));
-        assert!(Address::parse("0.0.0.0", 3000).unwrap().ip().is_some());
-        assert_eq!(Address::parse("chat.lan", 3000).unwrap().ip(), None);
+        assert!(parse("0.0.0.0").unwrap().ip().is_some());
+        assert_eq!(parse("chat.lan").unwrap().ip(), None);
     }
 
     #[test]
-    fn a_port_in_the_host_gets_a_hint_naming_port() {
-        let error = Address::parse("127.0.0.1:4000", 3000).unwrap_err();
+    fn a_port_in_the_host_stands_in_for_a_port_not_given() {
+        assert_eq!(
+            parse("127.0.0.1:4000").unwrap().to_string(),
+            "127.0.0.1:4000"
+        );
+        let v6 = parse("[::1]:4000").unwrap();
+        assert_eq!((v6.host(), v6.port()), ("::1", 4000));
+        assert_eq!(parse("chat.lan:0").unwrap().port(), 0);
+        // The same port twice is no contradiction.
+        assert_eq!(shown("chat.lan:4000", 4000), "chat.lan:4000");
+    }
+
+    #[test]
+    fn two_different_ports_are_refused_with_the_way_to_give_one() {
+        let error = Address::parse("127.0.0.1:4000", Port::Given(3001)).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "--host takes no port: use --host 127.0.0.1 --port 4000"
+            "--host 127.0.0.1:4000 names port 4000 but --port (or SOCKCHAT_PORT) says 3001: \
+             give the port once, as --host 127.0.0.1 --port 4000"
         );
-        let error = Address::parse("[::1]:4000", 3000).unwrap_err();
+        let error = Address::parse("[::1]:4000", Port::Given(3000)).unwrap_err();
         assert_eq!(
             error,
-            AddressError::PortInHost {
+            AddressError::TwoPorts {
                 host: "[::1]".into(),
-                port: 4000
+                in_host: 4000,
+                given: 3000
             }
         );
-        let error = Address::parse("chat.lan:4000", 3000).unwrap_err();
-        assert!(error.to_string().contains("--port 4000"), "{error}");
     }
 
     #[test]
     fn malformed_hosts_are_refused_in_words() {
-        for bad in ["a:b", "[::1]x", "[::1", "[::1]:port", "host:99999"] {
-            let error = Address::parse(bad, 3000).unwrap_err();
+        for bad in ["a:b", "[::1]x", "[::1", "[::1]:port", "host:99999", "host:"] {
+            let error = parse(bad).unwrap_err();
             assert_eq!(error, AddressError::Malformed(bad.into()), "{bad}");
         }
-        assert_eq!(Address::parse("", 3000), Err(AddressError::Empty));
-        assert_eq!(Address::parse("[]", 3000), Err(AddressError::Empty));
+        assert_eq!(parse(""), Err(AddressError::Empty));
+        assert_eq!(parse("[]"), Err(AddressError::Empty));
+        assert_eq!(parse(":3000"), Err(AddressError::Empty));
     }
 }

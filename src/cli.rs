@@ -6,7 +6,8 @@ use std::fmt;
 use std::path::PathBuf;
 
 use clap::builder::FalseyValueParser;
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::tls::Fingerprint;
 use crate::{client, server};
@@ -24,6 +25,41 @@ use crate::{client, server};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// Parses the process's arguments, exiting with clap's message (and
+    /// code 2) when they are wrong, as `Cli::parse` does.
+    pub fn parse_args() -> Cli {
+        Cli::try_parse_args(std::env::args_os()).unwrap_or_else(|e| e.exit())
+    }
+
+    /// Parses `argv` like `Cli::try_parse_from`, and also notes which
+    /// ports were given rather than defaulted.
+    pub fn try_parse_args<I, T>(argv: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let mut command = Cli::command();
+        let matches = command.try_get_matches_from_mut(argv)?;
+        let mut cli = Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut command))?;
+        let sub = matches.subcommand().map(|(_, sub)| sub);
+        match (&mut cli.command, sub) {
+            (Command::Serve(args), Some(sub)) => args.port_given = given(sub, "port"),
+            (Command::Join(args), Some(sub)) => args.port_given = given(sub, "port"),
+            _ => {}
+        }
+        Ok(cli)
+    }
+}
+
+/// Whether `id` came from the command line or the environment.
+fn given(matches: &ArgMatches, id: &str) -> bool {
+    matches!(
+        matches.value_source(id),
+        Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+    )
 }
 
 #[derive(Debug, Subcommand)]
@@ -45,6 +81,12 @@ pub struct ServeArgs {
     /// Port to listen on (0 picks a free one)
     #[arg(short, long, env = "SOCKCHAT_PORT", default_value_t = server::defaults::PORT)]
     pub port: u16,
+
+    /// Whether the port was given (`--port` or `SOCKCHAT_PORT`) rather than
+    /// defaulted; set by [`Cli::parse_args`], so that a port written into
+    /// `--host` may stand in for it.
+    #[arg(skip)]
+    pub port_given: bool,
 
     /// Longest line a client may send, in bytes; longer lines are dropped with an error
     #[arg(long, default_value_t = server::defaults::MAX_LINE_BYTES, value_parser = clap::value_parser!(u32).range(64..=1_048_576))]
@@ -126,6 +168,12 @@ pub struct JoinArgs {
     /// Server port
     #[arg(short, long, env = "SOCKCHAT_PORT", default_value_t = client::defaults::PORT)]
     pub port: u16,
+
+    /// Whether the port was given (`--port` or `SOCKCHAT_PORT`) rather than
+    /// defaulted; set by [`Cli::parse_args`], so that a port written into
+    /// `--host` may stand in for it.
+    #[arg(skip)]
+    pub port_given: bool,
 
     /// Your username (asked for when not given)
     #[arg(short, long, env = "SOCKCHAT_NAME")]
@@ -236,7 +284,7 @@ pub(crate) mod parsed {
     /// `sockchat serve ARGS…`; panics unless it parses as `serve`.
     pub(crate) fn serve(args: &[&str]) -> ServeArgs {
         let argv = ["sockchat", "serve"].iter().chain(args);
-        match Cli::try_parse_from(argv).map(|cli| cli.command) {
+        match Cli::try_parse_args(argv).map(|cli| cli.command) {
             Ok(Command::Serve(serve)) => serve,
             other => panic!("parsed as {other:?}"),
         }
@@ -245,7 +293,7 @@ pub(crate) mod parsed {
     /// `sockchat join ARGS…`, or clap's refusal.
     pub(crate) fn join(args: &[&str]) -> Result<JoinArgs, clap::Error> {
         let argv = ["sockchat", "join"].iter().chain(args);
-        match Cli::try_parse_from(argv)?.command {
+        match Cli::try_parse_args(argv)?.command {
             Command::Join(join) => Ok(join),
             other => panic!("parsed as {other:?}"),
         }
@@ -256,7 +304,6 @@ pub(crate) mod parsed {
 mod tests {
     use super::parsed::join as join_args;
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn the_cli_definition_is_consistent() {
@@ -269,6 +316,18 @@ mod tests {
         assert!(join_args(&["--tls-fingerprint", &pin]).is_ok());
         assert!(join_args(&["--tls-fingerprint", "xyz"]).is_err());
         assert!(join_args(&["--tls-fingerprint", &pin, "--tls-ca", "ca.pem"]).is_err());
+    }
+
+    #[test]
+    fn a_port_is_known_to_be_given_or_defaulted() {
+        assert!(join_args(&["--port", "3000"]).unwrap().port_given);
+        assert!(join_args(&["-p", "4000"]).unwrap().port_given);
+        assert!(parsed::serve(&["--port", "0"]).port_given);
+        // SOCKCHAT_PORT in the caller's environment would count as given.
+        if std::env::var_os("SOCKCHAT_PORT").is_none() {
+            assert!(!join_args(&[]).unwrap().port_given);
+            assert!(!parsed::serve(&[]).port_given);
+        }
     }
 
     #[test]

@@ -3,11 +3,11 @@
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
+use clap::CommandFactory;
 use sockchat::cli::{Cli, Command};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_args();
     let result = match cli.command {
         Command::Serve(args) => sockchat::app::serve::serve(args).map(|()| ExitCode::SUCCESS),
         Command::Join(args) => sockchat::app::join::join(args),

@@ -26,7 +26,7 @@ pub fn join(args: JoinArgs) -> anyhow::Result<ExitCode> {
 
 /// What the flags ask for, with the files they name read.
 fn options(args: JoinArgs) -> anyhow::Result<Options> {
-    let address = Address::parse(&args.host, args.port)?;
+    let address = Address::parse(&args.host, super::port(args.port, args.port_given))?;
     let name = match &args.name {
         Some(raw) => {
             Some(Name::parse(raw).map_err(|why| anyhow!("invalid --name {raw:?}: {why}"))?)
@@ -88,8 +88,6 @@ mod tests {
     #[test]
     fn join_defaults_are_the_clients_defaults() {
         let options = options(join_args(&[])).unwrap();
-        let server = Address::parse(client::defaults::HOST, client::defaults::PORT).unwrap();
-        assert_eq!(options.address, server);
         let patience = Duration::from_secs(client::defaults::LOGIN_TIMEOUT_SECS);
         assert_eq!(options.login_timeout, patience);
         assert!(options.name.is_none() && options.password.is_none() && options.tls.is_none());
@@ -109,12 +107,17 @@ mod tests {
     }
 
     #[test]
-    fn a_port_in_the_host_is_answered_with_a_hint() {
-        let error = options_error(join_args(&["--host", "127.0.0.1:3001"])).to_string();
-        assert_eq!(
-            error,
-            "--host takes no port: use --host 127.0.0.1 --port 3001"
-        );
+    fn a_port_in_the_host_serves_unless_port_says_otherwise() {
+        let both = options(join_args(&["--host", "[::1]:3001", "--port", "3001"])).unwrap();
+        assert_eq!(both.address.to_string(), "[::1]:3001");
+        // SOCKCHAT_PORT in the caller's environment would count as given.
+        if std::env::var_os("SOCKCHAT_PORT").is_none() {
+            let alone = options(join_args(&["--host", "[::1]:3001"])).unwrap();
+            assert_eq!(alone.address, both.address);
+        }
+        let error = options_error(join_args(&["--host", "[::1]:3001", "--port", "4000"]));
+        let error = error.to_string();
+        assert!(error.contains("give the port once"), "{error}");
     }
 
     fn options_error(args: JoinArgs) -> anyhow::Error {

@@ -14,8 +14,17 @@ use std::path::Path;
 
 use anyhow::Context;
 
+use crate::address::Port;
 use crate::cli::SecretArg;
 use crate::protocol::password::Secret;
+
+/// `--port`'s value, and whether it was given or is the default.
+fn port(port: u16, given: bool) -> Port {
+    match given {
+        true => Port::Given(port),
+        false => Port::Default(port),
+    }
+}
 
 /// Whether output to `stream` may be coloured: it is a terminal and the
 /// user has not set `NO_COLOR` (<https://no-color.org>: any non-empty value).

@@ -6,6 +6,7 @@ mod util;
 
 mod secure;
 
+mod address;
 mod cli;
 mod completions;
 mod hostile;
