@@ -74,7 +74,7 @@ pub enum Command {
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    /// Address to listen on (0.0.0.0 = every IPv4 interface, :: = IPv6)
+    /// Address to listen on (0.0.0.0 = every IPv4 interface, :: = IPv6); ADDR:PORT also sets the port
     #[arg(long, env = "SOCKCHAT_HOST", default_value = server::defaults::HOST)]
     pub host: String,
 
@@ -161,7 +161,7 @@ pub struct ServeArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct JoinArgs {
-    /// Server to join: a hostname, an IPv4 or an IPv6 address
+    /// Server to join: a hostname, an IPv4 or an IPv6 address; HOST:PORT also sets the port
     #[arg(long, env = "SOCKCHAT_HOST", default_value = client::defaults::HOST)]
     pub host: String,
 
