@@ -1,4 +1,5 @@
-//! The application: what `main` runs for each subcommand. It turns the
+//! The application: what `main` runs for each subcommand ([`serve`],
+//! [`join`], [`completions`]). It turns the
 //! command line into the core's own configuration ([`serve`] →
 //! `server::Config`, [`join`] → `client::Options`), reads the files the
 //! flags name (passwords, certificates), decides the terminal facts once
@@ -10,13 +11,29 @@ pub mod banner;
 pub mod join;
 pub mod serve;
 
+pub use join::join;
+pub use serve::serve;
+
 use std::path::Path;
+use std::process::ExitCode;
 
 use anyhow::Context;
+use clap::CommandFactory;
 
 use crate::address::Port;
-use crate::cli::SecretArg;
+use crate::cli::{self, Cli, CompletionsArgs, SecretArg};
 use crate::protocol::password::Secret;
+
+/// `sockchat completions SHELL`: the script on stdout.
+pub fn completions(args: CompletionsArgs) -> anyhow::Result<ExitCode> {
+    let mut stdout = std::io::stdout().lock();
+    match cli::write_completions(args.shell, &mut Cli::command(), &mut stdout) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        // The reader stopped early (`| head`): its choice, not our failure.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(anyhow::Error::new(e).context("cannot write the completion script")),
+    }
+}
 
 /// `--port`'s value, and whether it was given or is the default.
 fn port(port: u16, given: bool) -> Port {

@@ -74,17 +74,16 @@ pub async fn start_tls(
     config: Arc<ClientConfig>,
     trust: &Trust,
 ) -> anyhow::Result<(Reader, Writer, String)> {
-    let (host, addr) = (address.host(), address);
-    let name = tls::server_name(host)?;
+    let name = tls::server_name(address.host())?;
     let handshake = TlsConnector::from(config).connect(name, FinOnClose(stream));
     let session = match runtime::timeout(tls::HANDSHAKE_TIMEOUT, handshake).await {
         Ok(Ok(session)) => session,
         Ok(Err(e)) => {
-            let why = tls::describe_client_error(&e, host, trust);
-            bail!("TLS handshake with {addr} failed: {why}");
+            let why = tls::describe_client_error(&e, address.host(), trust);
+            bail!("TLS handshake with {address} failed: {why}");
         }
         Err(_) => bail!(
-            "TLS handshake with {addr} failed: no answer within {} s",
+            "TLS handshake with {address} failed: no answer within {} s",
             tls::HANDSHAKE_TIMEOUT.as_secs()
         ),
     };
