@@ -1,7 +1,7 @@
-//! The application: what `main` runs for each subcommand ([`serve`],
-//! [`join`], [`completions`]). It turns the
-//! command line into the core's own configuration ([`serve`] →
-//! `server::Config`, [`join`] → `client::Options`), reads the files the
+//! The application: what `main` runs for each subcommand ([`serve()`],
+//! [`join()`], [`completions()`]). It turns the
+//! command line into the core's own configuration ([`mod@serve`] →
+//! `server::Config`, [`mod@join`] → `client::Options`), reads the files the
 //! flags name (passwords, certificates), decides the terminal facts once
 //! (colour, whether stdin and stdout are terminals) and hands them down as
 //! `bool`s. `server`, `client`, `protocol` and `tls` know nothing of clap
