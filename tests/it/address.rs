@@ -1,19 +1,16 @@
-//! A port written into `--host` (`127.0.0.1:3000`), end to end: `serve`
-//! listens there and `join` connects there when `--port` is not given, and
-//! a contradicting `--port` is refused in one line.
+//! A port written into `--host` (`127.0.0.1:3000`), end to end: `join`
+//! connects there when `--port` is not given, `serve` takes it alongside
+//! the same `--port`, and a contradicting `--port` is refused in one line.
+//! (That a port not given is not taken for given is `cli`'s unit test.)
 
-use crate::binary::{run_to_end, sockchat, Nc, Running};
+use crate::binary::{run_to_end, Nc, Server};
 
 #[test]
 fn serve_and_join_take_the_port_written_into_the_host() {
-    let mut serve = Running::spawn("serve", sockchat(["serve", "--host", "127.0.0.1:0"]));
-    let banner = serve.stdout.expect("\n");
-    let addr: std::net::SocketAddr = banner
-        .trim_end()
-        .strip_prefix("Server is running on: ")
-        .unwrap_or_else(|| panic!("unexpected first line from serve: {banner:?}"))
-        .parse()
-        .expect("serve printed an address");
+    // `serve` gets the port twice (the helper adds `--port 0`): the same
+    // port twice is no contradiction. `join` below gets it only in --host.
+    let server = Server::start_with("127.0.0.1:0", 0, &[]);
+    let addr = server.addr;
     assert_ne!(addr.port(), 0, "port 0 asks for a free port");
     let mut watcher = Nc::login(addr, "Watcher");
 
