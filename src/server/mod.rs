@@ -1,5 +1,6 @@
-//! `sockchat serve`: the accept loop and graceful shutdown ([`run`]);
-//! start-up, signals and the banner are in [`start`].
+//! `sockchat serve`: the accept loop and graceful shutdown ([`run`]), with
+//! the limits in [`Config`]. Start-up (flags, files, signals, the banner) is
+//! the application's, in `app::serve`.
 //!
 //! Tasks: one accept loop (here), one broker that owns the room
 //! ([`broker`]), and per connection a reader and a writer ([`peer`]). In a
@@ -7,6 +8,7 @@
 //! ([`handshake`]), so a slow or hostile one never holds up the accept loop.
 
 pub mod broker;
+mod config;
 mod deadline;
 mod handshake;
 pub mod log;
@@ -14,10 +16,9 @@ pub mod outbox;
 pub mod peer;
 pub mod rate;
 pub mod room;
-mod start;
 pub mod throttle;
 
-pub use start::serve;
+pub use config::{defaults, Config};
 
 use std::future::Future;
 use std::io;
@@ -28,80 +29,12 @@ use std::time::Duration;
 
 use futures::future::{self, Either};
 
-use crate::cli::ServeArgs;
 use crate::protocol::message::reply;
-use crate::protocol::password::Password;
 use crate::runtime::{self, FinOnClose, TcpListener, TcpStream, WriteExt};
 use broker::{broker_loop, Event};
 use log::Log;
 use outbox::Backlog;
 use peer::LINGER;
-
-/// The server's limits (see `sockchat serve --help`).
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub max_line_bytes: usize,
-    pub max_clients: usize,
-    pub login_timeout: Duration,
-    pub send_queue: usize,
-    /// Bytes that may wait for all clients together.
-    pub send_budget: usize,
-    pub rate: u32,
-    pub burst: u32,
-    /// Joins and leaves are announced while at most this many are online (0: always).
-    pub announce_max: usize,
-    /// Speak TLS on every connection with this config; None: plain TCP.
-    pub tls: Option<Arc<futures_rustls::rustls::ServerConfig>>,
-    /// What a connection must give before a name; None: an open room.
-    pub password: Option<Password>,
-}
-
-/// The limits' defaults, shared by `Config::default` and `serve --help`.
-pub mod defaults {
-    pub const MAX_LINE_BYTES: u32 = 4096;
-    pub const MAX_CLIENTS: u32 = 10_000;
-    pub const LOGIN_TIMEOUT_SECS: u64 = 60;
-    pub const SEND_QUEUE: u32 = 1 << 20;
-    pub const SEND_BUDGET: u64 = 64 << 20;
-    pub const RATE: u32 = 20;
-    pub const BURST: u32 = 40;
-    pub const ANNOUNCE_MAX: u32 = 200;
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            max_line_bytes: defaults::MAX_LINE_BYTES as usize,
-            max_clients: defaults::MAX_CLIENTS as usize,
-            login_timeout: Duration::from_secs(defaults::LOGIN_TIMEOUT_SECS),
-            send_queue: defaults::SEND_QUEUE as usize,
-            send_budget: defaults::SEND_BUDGET as usize,
-            rate: defaults::RATE,
-            burst: defaults::BURST,
-            announce_max: defaults::ANNOUNCE_MAX as usize,
-            tls: None,
-            password: None,
-        }
-    }
-}
-
-impl From<&ServeArgs> for Config {
-    fn from(args: &ServeArgs) -> Self {
-        Config {
-            max_line_bytes: args.max_line_bytes as usize,
-            max_clients: args.max_clients as usize,
-            login_timeout: args.login_timeout(),
-            send_queue: args.send_queue as usize,
-            send_budget: args.send_budget as usize,
-            rate: args.rate,
-            burst: args.burst,
-            announce_max: args.announce_max as usize,
-            // Reading files can fail: `serve` fills these in.
-            tls: None,
-            password: None,
-        }
-    }
-}
 
 /// What every connection task shares.
 pub struct Shared {

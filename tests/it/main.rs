@@ -6,10 +6,13 @@ mod util;
 
 mod secure;
 
+mod address;
 mod cli;
 mod completions;
 mod hostile;
 mod hostile_server;
+mod layers;
+mod man;
 mod order;
 mod password;
 mod props;
