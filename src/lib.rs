@@ -6,6 +6,9 @@
 //!   and the text of every line the server sends.
 //! - [`server`]: `sockchat serve`: accept loop, the broker that owns the room,
 //!   one reader and one writer task per connection.
+//! - [`stream`]: what a room keeps: message ids and times, the history in
+//!   memory and the durable transcript (`serve --store`), behind one
+//!   `RoomStream` per room.
 //! - [`client`]: `sockchat join`: connect, log in, render the room, edit input.
 //! - [`tls`]: TLS for private rooms: certificates, what a client trusts,
 //!   fingerprints, and plain words for handshake failures.
@@ -17,6 +20,7 @@ pub mod client;
 pub mod protocol;
 pub mod runtime;
 pub mod server;
+pub mod stream;
 pub mod tls;
 
 /// Whether output to `stream` may be coloured: it is a terminal and the
