@@ -74,7 +74,11 @@ pub struct Ahead {
 
 impl std::fmt::Display for Ahead {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "that id is newer than anything in this room (newest is {})", self.newest)
+        write!(
+            f,
+            "that id is newer than anything in this room (newest is {})",
+            self.newest
+        )
     }
 }
 
@@ -93,7 +97,9 @@ impl Ring {
         self.bytes += record.weight();
         self.entries.push_back(record);
         while self.entries.len() > limits.count || self.bytes > limits.bytes {
-            let Some(old) = self.entries.pop_front() else { break };
+            let Some(old) = self.entries.pop_front() else {
+                break;
+            };
             self.bytes -= old.weight();
             self.trimmed_to = old.id;
         }
@@ -143,7 +149,10 @@ impl History {
             Some([a, b]) => {
                 let limits = self.limits.session;
                 if a != b {
-                    self.sessions.entry(b).or_default().push(Arc::clone(&record), limits);
+                    self.sessions
+                        .entry(b)
+                        .or_default()
+                        .push(Arc::clone(&record), limits);
                 }
                 self.sessions.entry(a).or_default().push(record, limits);
             }
@@ -171,7 +180,9 @@ impl History {
             });
         }
         let private = session.and_then(|s| self.sessions.get(&s));
-        let trimmed_to = private.map_or(0, |p| p.trimmed_to).max(self.room.trimmed_to);
+        let trimmed_to = private
+            .map_or(0, |p| p.trimmed_to)
+            .max(self.room.trimmed_to);
         let mut records = Vec::new();
         let mut room = self.room.after(id).peekable();
         let mut mine = private.into_iter().flat_map(|p| p.after(id)).peekable();
@@ -349,7 +360,10 @@ mod tests {
     fn an_id_from_the_future_is_refused() {
         let history = room_with(limits(3, usize::MAX), 1..=5);
         assert_eq!(history.after(6, None), Err(Ahead { newest: 5 }));
-        assert_eq!(History::new(limits(3, 3), 0).after(1, None), Err(Ahead { newest: 0 }));
+        assert_eq!(
+            History::new(limits(3, 3), 0).after(1, None),
+            Err(Ahead { newest: 0 })
+        );
     }
 
     #[test]
@@ -373,8 +387,14 @@ mod tests {
         history.push(private(3), Some([7, 8]));
         history.push(chat(4, "hi"), None);
         assert_eq!(ids(&history.last(10)), [1, 2, 4]);
-        assert_eq!(history.after(0, None).map(|r| ids(&r.records)), Ok(vec![1, 2, 4]));
-        assert_eq!(history.after(0, Some(9)).map(|r| ids(&r.records)), Ok(vec![1, 2, 4]));
+        assert_eq!(
+            history.after(0, None).map(|r| ids(&r.records)),
+            Ok(vec![1, 2, 4])
+        );
+        assert_eq!(
+            history.after(0, Some(9)).map(|r| ids(&r.records)),
+            Ok(vec![1, 2, 4])
+        );
     }
 
     #[test]
@@ -383,7 +403,11 @@ mod tests {
         history.push(private(3), Some([7, 8]));
         history.push(chat(4, "hi"), None);
         history.push(private(5), Some([8, 9]));
-        for (session, expected) in [(7, vec![2, 3, 4]), (8, vec![2, 3, 4, 5]), (9, vec![2, 4, 5])] {
+        for (session, expected) in [
+            (7, vec![2, 3, 4]),
+            (8, vec![2, 3, 4, 5]),
+            (9, vec![2, 4, 5]),
+        ] {
             let replay = history.after(1, Some(session)).expect("1 is known");
             assert_eq!(ids(&replay.records), expected, "session {session}");
         }
@@ -393,7 +417,10 @@ mod tests {
     fn a_private_message_to_oneself_is_kept_once() {
         let mut history = History::new(limits(10, usize::MAX), 0);
         history.push(private(1), Some([7, 7]));
-        assert_eq!(history.after(0, Some(7)).map(|r| ids(&r.records)), Ok(vec![1]));
+        assert_eq!(
+            history.after(0, Some(7)).map(|r| ids(&r.records)),
+            Ok(vec![1])
+        );
         assert_eq!(history.bytes(), private(1).weight());
     }
 

@@ -93,7 +93,10 @@ impl Draft {
     }
 
     fn room(kind: Kind) -> Draft {
-        Draft { kind, sessions: None }
+        Draft {
+            kind,
+            sessions: None,
+        }
     }
 }
 
@@ -162,14 +165,20 @@ impl RoomStream {
 
     /// A stream kept in `root/<room>/` (see [`store`]), recovered from
     /// what is there; also returns the torn last line recovery dropped.
-    pub fn open(root: &Path, room: &str, segment_bytes: u64, limits: HistoryLimits) -> Result<(RoomStream, Option<Torn>), OpenError> {
+    pub fn open(
+        root: &Path,
+        room: &str,
+        segment_bytes: u64,
+        limits: HistoryLimits,
+    ) -> Result<(RoomStream, Option<Torn>), OpenError> {
         let config = StoreConfig {
             dir: root.join(room),
             segment_bytes,
             history: limits.room,
         };
         let (store, recovered) = Store::open(&config)?;
-        let mut stream = RoomStream::new(limits, Some(store), recovered.next_id, recovered.trimmed_to);
+        let mut stream =
+            RoomStream::new(limits, Some(store), recovered.next_id, recovered.trimmed_to);
         for record in recovered.records {
             stream.history.push(Arc::new(record), None);
         }

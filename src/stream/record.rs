@@ -39,14 +39,31 @@ pub struct Record {
 /// relayed (already sanitized by the room).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kind {
-    Chat { from: String, text: String },
+    Chat {
+        from: String,
+        text: String,
+    },
     /// `/me waves`: `text` is `waves`.
-    Action { from: String, text: String },
-    Join { from: String },
-    Leave { from: String },
-    Rename { from: String, new: String },
+    Action {
+        from: String,
+        text: String,
+    },
+    Join {
+        from: String,
+    },
+    Leave {
+        from: String,
+    },
+    Rename {
+        from: String,
+        new: String,
+    },
     /// Kept for its two sessions only, never replayed to a name.
-    Private { from: String, to: String, text: String },
+    Private {
+        from: String,
+        to: String,
+        text: String,
+    },
 }
 
 impl Kind {
@@ -86,7 +103,9 @@ impl Record {
     /// Appends this record's line, with its `\n`, to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) {
         let (from, to, new, text) = match &self.kind {
-            Kind::Chat { from, text } | Kind::Action { from, text } => (from, None, None, Some(text)),
+            Kind::Chat { from, text } | Kind::Action { from, text } => {
+                (from, None, None, Some(text))
+            }
             Kind::Join { from } | Kind::Leave { from } => (from, None, None, None),
             Kind::Rename { from, new } => (from, None, Some(new), None),
             Kind::Private { from, to, text } => (from, Some(to), None, Some(text)),
@@ -108,7 +127,8 @@ impl Record {
 
     /// Reads one line (without its `\n`).
     pub fn decode(line: &[u8]) -> Result<Record, DecodeError> {
-        let line: Line = serde_json::from_slice(line).map_err(|e| DecodeError::Json(e.to_string()))?;
+        let line: Line =
+            serde_json::from_slice(line).map_err(|e| DecodeError::Json(e.to_string()))?;
         let Line {
             id,
             time,
@@ -143,12 +163,25 @@ impl Record {
         let own = |value: Option<Cow<'_, str>>| value.map(Cow::into_owned).unwrap_or_default();
         let from = from.into_owned();
         let kind_value = match kind {
-            Tag::Chat => Kind::Chat { from, text: own(text) },
-            Tag::Action => Kind::Action { from, text: own(text) },
+            Tag::Chat => Kind::Chat {
+                from,
+                text: own(text),
+            },
+            Tag::Action => Kind::Action {
+                from,
+                text: own(text),
+            },
             Tag::Join => Kind::Join { from },
             Tag::Leave => Kind::Leave { from },
-            Tag::Rename => Kind::Rename { from, new: own(new) },
-            Tag::Private => Kind::Private { from, to: own(to), text: own(text) },
+            Tag::Rename => Kind::Rename {
+                from,
+                new: own(new),
+            },
+            Tag::Private => Kind::Private {
+                from,
+                to: own(to),
+                text: own(text),
+            },
         };
         Ok(Record {
             id,
@@ -251,19 +284,32 @@ mod tests {
     fn every_kind_has_the_documented_line_and_reads_back() {
         let cases = [
             (
-                Kind::Chat { from: s("Max"), text: s("hi all") },
+                Kind::Chat {
+                    from: s("Max"),
+                    text: s("hi all"),
+                },
                 r#"{"id":7,"time":1764583200123,"kind":"chat","from":"Max","text":"hi all"}"#,
             ),
             (
-                Kind::Action { from: s("Max"), text: s("waves") },
+                Kind::Action {
+                    from: s("Max"),
+                    text: s("waves"),
+                },
                 r#"{"id":7,"time":1764583200123,"kind":"action","from":"Max","text":"waves"}"#,
             ),
             (
-                Kind::Rename { from: s("Max"), new: s("Maxi") },
+                Kind::Rename {
+                    from: s("Max"),
+                    new: s("Maxi"),
+                },
                 r#"{"id":7,"time":1764583200123,"kind":"rename","from":"Max","new":"Maxi"}"#,
             ),
             (
-                Kind::Private { from: s("Maxi"), to: s("Ann"), text: s("psst") },
+                Kind::Private {
+                    from: s("Maxi"),
+                    to: s("Ann"),
+                    text: s("psst"),
+                },
                 r#"{"id":7,"time":1764583200123,"kind":"private","from":"Maxi","to":"Ann","text":"psst"}"#,
             ),
             (
@@ -276,7 +322,11 @@ mod tests {
             ),
         ];
         for (kind, expected) in cases {
-            let record = Record { id: 7, time: 1_764_583_200_123, kind };
+            let record = Record {
+                id: 7,
+                time: 1_764_583_200_123,
+                kind,
+            };
             assert_eq!(line(&record), format!("{expected}\n"));
             assert_eq!(decode(expected), Ok(record));
         }
@@ -288,7 +338,10 @@ mod tests {
         let record = Record {
             id: 1,
             time: 2,
-            kind: Kind::Chat { from: s("Max"), text: s(text) },
+            kind: Kind::Chat {
+                from: s("Max"),
+                text: s(text),
+            },
         };
         let encoded = line(&record);
         assert_eq!(encoded.matches('\n').count(), 1);
@@ -304,13 +357,15 @@ mod tests {
 
     #[test]
     fn an_unknown_kind_is_refused() {
-        let err = decode(r#"{"id":1,"time":2,"kind":"shout","from":"Max","text":"hi"}"#).unwrap_err();
+        let err =
+            decode(r#"{"id":1,"time":2,"kind":"shout","from":"Max","text":"hi"}"#).unwrap_err();
         assert!(err.contains("shout"), "{err}");
     }
 
     #[test]
     fn an_unknown_field_is_refused_by_name() {
-        let err = decode(r#"{"id":1,"time":2,"kind":"join","from":"Max","mood":"happy"}"#).unwrap_err();
+        let err =
+            decode(r#"{"id":1,"time":2,"kind":"join","from":"Max","mood":"happy"}"#).unwrap_err();
         assert!(err.contains("mood"), "{err}");
     }
 
@@ -359,7 +414,11 @@ mod tests {
         let record = Record {
             id: 1,
             time: 2,
-            kind: Kind::Private { from: s("ab"), to: s("cde"), text: s("fghij") },
+            kind: Kind::Private {
+                from: s("ab"),
+                to: s("cde"),
+                text: s("fghij"),
+            },
         };
         assert_eq!(record.weight(), RECORD_OVERHEAD + 10);
     }

@@ -270,7 +270,10 @@ fn lock(dir: &Path) -> Result<File, OpenError> {
     if taken != 0 {
         let err = io::Error::last_os_error();
         if err.kind() == io::ErrorKind::WouldBlock {
-            return Err(OpenError::new(dir, "another sockchat serve is using this store"));
+            return Err(OpenError::new(
+                dir,
+                "another sockchat serve is using this store",
+            ));
         }
         return Err(OpenError::new(&path, err));
     }
@@ -308,7 +311,9 @@ impl Tail {
         self.bytes += record.weight();
         self.records.push_back(record);
         while self.records.len() > self.limits.count || self.bytes > self.limits.bytes {
-            let Some(old) = self.records.pop_front() else { break };
+            let Some(old) = self.records.pop_front() else {
+                break;
+            };
             self.bytes -= old.weight();
             self.full = true;
         }
@@ -328,7 +333,13 @@ struct Scan {
 /// must be below `before` (the next segment's first id), keeping its
 /// newest room records in `tail`. A torn last line is allowed only when
 /// `newest`.
-fn scan(path: &Path, first: Id, before: Option<Id>, newest: bool, tail: &mut Tail) -> Result<Scan, OpenError> {
+fn scan(
+    path: &Path,
+    first: Id,
+    before: Option<Id>,
+    newest: bool,
+    tail: &mut Tail,
+) -> Result<Scan, OpenError> {
     let file = File::open(path).map_err(|e| OpenError::new(path, e))?;
     let mut reader = BufReader::new(file);
     let mut line = Vec::new();
@@ -347,10 +358,18 @@ fn scan(path: &Path, first: Id, before: Option<Id>, newest: bool, tail: &mut Tai
         number += 1;
         if line.last() != Some(&b'\n') {
             if line.len() > MAX_LINE {
-                return Err(OpenError::at(path, number, format!("a line longer than {MAX_LINE} bytes")));
+                return Err(OpenError::at(
+                    path,
+                    number,
+                    format!("a line longer than {MAX_LINE} bytes"),
+                ));
             }
             if !newest {
-                return Err(OpenError::at(path, number, "the last line is incomplete (no line end)"));
+                return Err(OpenError::at(
+                    path,
+                    number,
+                    "the last line is incomplete (no line end)",
+                ));
             }
             let torn = Torn {
                 path: path.to_path_buf(),
@@ -363,10 +382,15 @@ fn scan(path: &Path, first: Id, before: Option<Id>, newest: bool, tail: &mut Tai
                 torn: Some(torn),
             });
         }
-        let record = Record::decode(&line[..line.len() - 1]).map_err(|e| OpenError::at(path, number, e))?;
+        let record =
+            Record::decode(&line[..line.len() - 1]).map_err(|e| OpenError::at(path, number, e))?;
         let id = record.id;
         if let Some(prev) = last.filter(|&prev| id <= prev) {
-            return Err(OpenError::at(path, number, format!("id {id} is not after the line before's ({prev})")));
+            return Err(OpenError::at(
+                path,
+                number,
+                format!("id {id} is not after the line before's ({prev})"),
+            ));
         }
         if id < first {
             return Err(OpenError::at(
@@ -405,11 +429,9 @@ fn recover(dir: &Path, limits: Limits) -> Result<(Recovered, Option<Open<File>>)
     let mut torn = None;
     let mut current = None;
     let mut before = None;
-    let mut seen_all = true;
     for (index, (first, path)) in segments.iter().enumerate().rev() {
         let newest = index + 1 == segments.len();
         if !newest && (left.count == 0 || left.bytes == 0) {
-            seen_all = false;
             break;
         }
         let mut tail = Tail {
@@ -428,7 +450,12 @@ fn recover(dir: &Path, limits: Limits) -> Result<(Recovered, Option<Open<File>>)
             if scan.torn.is_some() {
                 file.set_len(scan.good_len)
                     .and_then(|()| file.sync_data())
-                    .map_err(|e| OpenError::new(path, format!("could not drop the incomplete last line: {e}")))?;
+                    .map_err(|e| {
+                        OpenError::new(
+                            path,
+                            format!("could not drop the incomplete last line: {e}"),
+                        )
+                    })?;
             }
             torn = scan.torn;
             current = Some(Open {
@@ -444,18 +471,13 @@ fn recover(dir: &Path, limits: Limits) -> Result<(Recovered, Option<Open<File>>)
         chunks.push(tail.records);
         before = Some(*first);
         if full {
-            seen_all = false;
             break;
         }
     }
     let records: Vec<Record> = chunks.into_iter().rev().flatten().collect();
-    // Everything before the first recovered record is gone, unless the
-    // whole store was read and kept.
-    let trimmed_to = match records.first() {
-        Some(oldest) if !seen_all => oldest.id - 1,
-        Some(_) => 0,
-        None => next_id - 1,
-    };
+    // Whatever came before the first recovered record is not in memory:
+    // older segments, or ones the operator removed, may have held it.
+    let trimmed_to = records.first().map_or(next_id - 1, |oldest| oldest.id - 1);
     let recovered = Recovered {
         next_id,
         records,
@@ -504,7 +526,10 @@ impl Disk for Files {
     type File = File;
     fn create(&mut self, first: Id) -> io::Result<File> {
         let path = self.dir.join(segment_name(first));
-        let file = OpenOptions::new().write(true).create_new(true).open(&path)?;
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
         // The new name must survive a crash too, or its lines would.
         if let Err(err) = File::open(&self.dir).and_then(|d| d.sync_all()) {
             // Best effort: an empty segment left behind is harmless.
@@ -559,7 +584,10 @@ impl<D: Disk> Writer<D> {
         };
         let current = self.current.insert(current);
         debug_assert!(first >= current.first);
-        let written = current.file.write_at(bytes, current.len).and_then(|()| current.file.sync());
+        let written = current
+            .file
+            .write_at(bytes, current.len)
+            .and_then(|()| current.file.sync());
         match written {
             Ok(()) => {
                 current.len += bytes.len() as u64;
@@ -602,7 +630,10 @@ fn writer_loop<D: Disk>(jobs: mpsc::Receiver<Job>, mut writer: Writer<D>) {
             encode(&job, &mut bytes);
             group.push(job);
         }
-        let first = group.iter().find_map(|j| j.records.first()).map_or(0, |r| r.id);
+        let first = group
+            .iter()
+            .find_map(|j| j.records.first())
+            .map_or(0, |r| r.id);
         let result = writer.write_group(&bytes, first).map_err(WriteError::from);
         for job in group {
             (job.done)(result.clone());
@@ -618,4 +649,4 @@ fn encode(job: &Job, out: &mut Vec<u8>) {
 
 #[cfg(test)]
 #[path = "store_tests.rs"]
-mod tests;
+pub(super) mod tests;
