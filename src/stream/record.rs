@@ -85,8 +85,9 @@ impl Kind {
 }
 
 /// What a record costs in memory, for the history's byte bound: its text
-/// and names plus a fixed share for the record, its `Arc` and its slot.
-pub const RECORD_OVERHEAD: usize = 96;
+/// and names plus a fixed share for the record, its `Arc`'s counts and
+/// its slot in a list (checked by a test).
+pub const RECORD_OVERHEAD: usize = 112;
 
 impl Record {
     /// The bytes this record is counted as in memory.
@@ -407,6 +408,13 @@ mod tests {
             decode(r#"{"id":1,"time":2,"kind":"rename","from":"Max","new":""}"#),
             Err(s("`new` is empty"))
         );
+    }
+
+    #[test]
+    fn the_fixed_share_covers_a_record_in_an_arc_in_a_list() {
+        let arc_counts = 2 * std::mem::size_of::<usize>();
+        let slot = std::mem::size_of::<std::sync::Arc<Record>>();
+        assert!(RECORD_OVERHEAD >= std::mem::size_of::<Record>() + arc_counts + slot);
     }
 
     #[test]

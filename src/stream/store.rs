@@ -196,7 +196,15 @@ impl Store {
     /// it and starts the writer thread.
     pub fn open(config: &StoreConfig) -> Result<(Store, Recovered), OpenError> {
         let dir = &config.dir;
-        std::fs::create_dir_all(dir).map_err(|e| OpenError::new(dir, e))?;
+        if !dir.exists() {
+            std::fs::create_dir_all(dir).map_err(|e| OpenError::new(dir, e))?;
+            // The new folder's name must survive a crash too.
+            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                File::open(parent)
+                    .and_then(|p| p.sync_all())
+                    .map_err(|e| OpenError::new(parent, e))?;
+            }
+        }
         let lock = lock(dir)?;
         let (recovered, current) = recover(dir, config.history)?;
         let writer = Writer {
@@ -390,6 +398,13 @@ fn scan(
                 path,
                 number,
                 format!("id {id} is not after the line before's ({prev})"),
+            ));
+        }
+        if id == 0 || id == Id::MAX {
+            return Err(OpenError::at(
+                path,
+                number,
+                format!("id {id} is not a record id"),
             ));
         }
         if id < first {

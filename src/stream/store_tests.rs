@@ -254,6 +254,21 @@ fn ids_that_do_not_increase_stop_the_start() {
 }
 
 #[test]
+fn ids_that_cannot_be_record_ids_stop_the_start() {
+    for id in [0, Id::MAX] {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let record = Record { id, ..chat(1, "a") };
+        segment(dir.path(), 0, &lines(&[record]));
+        let err = open(dir.path(), 10).map(|_| ()).expect_err("stops");
+        assert!(
+            err.to_string()
+                .ends_with(&format!("line 1: id {id} is not a record id")),
+            "{err}"
+        );
+    }
+}
+
+#[test]
 fn an_id_below_its_files_name_stops_the_start() {
     let dir = tempfile::tempdir().expect("a temp dir");
     segment(dir.path(), 5, &lines(&[chat(4, "a")]));
@@ -656,4 +671,112 @@ fn a_full_disk_fails_the_append_and_a_later_one_works_again() {
     let (_store, recovered) = open(&store_dir, 100).expect("no damage after the failure");
     assert_eq!(recovered.records, vec![chat(1, "before"), chat(4, "after")]);
     assert_eq!(recovered.torn, None);
+}
+
+/// Not a check: prints what group commit sustains on this disk.
+/// `cargo test --release --lib group_commit_figures -- --ignored --nocapture`
+#[test]
+#[ignore = "a measurement, run by hand"]
+fn group_commit_figures() {
+    use std::time::Instant;
+    let dir =
+        tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).expect("a temp dir on the project's disk");
+    let (store, _) = open(dir.path(), 0).expect("opens");
+    // One at a time: each record waits for its own fdatasync.
+    let serial = 300;
+    let mut waits: Vec<Duration> = Vec::new();
+    let start = Instant::now();
+    for id in 1..=serial {
+        let at = Instant::now();
+        save(
+            &store,
+            vec![chat(
+                id,
+                "a line of about the size people type in a chat room",
+            )],
+        )
+        .expect("saved");
+        waits.push(at.elapsed());
+    }
+    let took = start.elapsed();
+    waits.sort();
+    println!(
+        "one at a time: {serial} records in {took:.2?}: {:.0}/s; sync p50 {:.2?}, p99 {:.2?}",
+        serial as f64 / took.as_secs_f64(),
+        waits[waits.len() / 2],
+        waits[waits.len() * 99 / 100]
+    );
+    // Pipelined, as a busy broker submits: one record a batch, no waiting.
+    let count: Id = 200_000;
+    let (tx, rx) = mpsc::channel();
+    let start = Instant::now();
+    for id in serial + 1..=serial + count {
+        let tx = tx.clone();
+        let submitted = Instant::now();
+        store.submit(
+            vec![Arc::new(chat(
+                id,
+                "a line of about the size people type in a chat room",
+            ))],
+            Box::new(move |result| {
+                // The test is waiting on `rx`.
+                let _ = tx.send((result.is_ok(), submitted.elapsed()));
+            }),
+        );
+    }
+    let mut waits: Vec<Duration> = (0..count)
+        .map(|_| {
+            let (ok, wait) = rx.recv_timeout(WAIT).expect("settles");
+            assert!(ok);
+            wait
+        })
+        .collect();
+    let took = start.elapsed();
+    waits.sort();
+    println!(
+        "pipelined: {count} records in {took:.2?}: {:.0}/s; submit-to-durable p50 {:.2?}, p99 {:.2?}",
+        count as f64 / took.as_secs_f64(),
+        waits[waits.len() / 2],
+        waits[waits.len() * 99 / 100]
+    );
+    // A steady load, as a room under a benchmark: latency at a rate.
+    for rate in [10_000u64, 50_000] {
+        let first = serial + count + 1 + rate * 10;
+        let (tx, rx) = mpsc::channel();
+        let start = Instant::now();
+        for n in 0..rate {
+            // Paced a millisecond at a time: sleeping leaves the core to
+            // the writer thread, as a broker waiting on its sockets would.
+            let due = start + Duration::from_secs_f64(n as f64 / rate as f64);
+            if let Some(ahead) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(ahead.max(Duration::from_millis(1)));
+            }
+            let tx = tx.clone();
+            let submitted = Instant::now();
+            store.submit(
+                vec![Arc::new(chat(
+                    first + n,
+                    "a line of about the size people type in a chat room",
+                ))],
+                Box::new(move |result| {
+                    // The test is waiting on `rx`.
+                    let _ = tx.send((result.is_ok(), submitted.elapsed()));
+                }),
+            );
+        }
+        let mut waits: Vec<Duration> = (0..rate)
+            .map(|_| {
+                let (ok, wait) = rx.recv_timeout(WAIT).expect("settles");
+                assert!(ok);
+                wait
+            })
+            .collect();
+        waits.sort();
+        println!(
+            "steady {rate}/s for 1 s: submit-to-durable p50 {:.2?}, p99 {:.2?}, max {:.2?}",
+            waits[waits.len() / 2],
+            waits[waits.len() * 99 / 100],
+            waits[waits.len() - 1]
+        );
+    }
 }
