@@ -457,4 +457,64 @@ mod tests {
         assert_eq!(history.bytes(), 0);
         assert_eq!(history.after(0, Some(7)).map(|r| r.records.len()), Ok(0));
     }
+
+    use proptest::prelude::*;
+
+    /// One record pushed: private between two of sessions 1 to 3, or not.
+    fn op() -> impl Strategy<Value = (Option<[SessionId; 2]>, usize)> {
+        let sessions = prop_oneof![
+            Just(None),
+            (1..4u64, 1..4u64).prop_map(|(a, b)| Some([a, b]))
+        ];
+        (sessions, 0..40usize)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Whatever was pushed, the bounds hold, and a replay gives every
+        /// record it should that is still kept, in order, and never claims
+        /// fewer missed than are really missing.
+        #[test]
+        fn replays_are_in_order_and_never_hide_a_loss(
+            ops in prop::collection::vec(op(), 0..40),
+            count in 0..8usize,
+            bytes in 0..1200usize,
+            after in 0..45u64,
+            session in 1..4u64,
+        ) {
+            let limit = Limits { count, bytes };
+            let mut history = History::new(HistoryLimits { room: limit, session: limit }, 0);
+            let mut pushed = Vec::new();
+            for (id, (sessions, len)) in (1..).zip(ops) {
+                let record = match sessions {
+                    None => chat(id, &"x".repeat(len)),
+                    Some(_) => private(id),
+                };
+                pushed.push((Arc::clone(&record), sessions));
+                history.push(record, sessions);
+            }
+            prop_assert!(history.len() <= count);
+            let room_bytes: usize = history.last(usize::MAX).iter().map(|r| r.weight()).sum();
+            prop_assert!(room_bytes <= bytes);
+            let newest = pushed.len() as Id;
+            let Ok(replay) = history.after(after, Some(session)) else {
+                prop_assert!(after > newest);
+                return Ok(());
+            };
+            let wanted: Vec<Id> = pushed
+                .iter()
+                .filter(|(r, s)| r.id > after && s.is_none_or(|pair| pair.contains(&session)))
+                .map(|(r, _)| r.id)
+                .collect();
+            let got = ids(&replay.records);
+            prop_assert!(got.windows(2).all(|w| w[0] < w[1]), "in order: {:?}", got);
+            prop_assert!(got.iter().all(|id| wanted.contains(id)), "only what is wanted");
+            let missing = wanted.iter().filter(|id| !got.contains(id)).count() as u64;
+            prop_assert!(missing <= replay.missed, "missing {} but missed says {}", missing, replay.missed);
+            if replay.missed == 0 {
+                prop_assert_eq!(got, wanted);
+            }
+        }
+    }
 }

@@ -151,8 +151,11 @@ pub struct RoomStream {
     in_flight: VecDeque<InFlight>,
     /// The sum of their weights.
     in_flight_bytes: usize,
-    /// Where the store (or, memory-only, `append` itself) says a batch is
-    /// settled; a clone goes with every batch to the writer thread.
+    /// Memory-only batches, settled as soon as appended: no channel, no
+    /// thread, so a room without a store pays next to nothing for this.
+    ready: VecDeque<Outcome>,
+    /// Where the store says a batch is settled; a clone goes with every
+    /// batch to the writer thread.
     outcomes_tx: mpsc::UnboundedSender<Outcome>,
     outcomes: mpsc::UnboundedReceiver<Outcome>,
 }
@@ -196,6 +199,7 @@ impl RoomStream {
             clock: Box::new(now),
             in_flight: VecDeque::new(),
             in_flight_bytes: 0,
+            ready: VecDeque::new(),
             outcomes_tx,
             outcomes,
         }
@@ -243,10 +247,7 @@ impl RoomStream {
                     }),
                 );
             }
-            None => {
-                // The receiver lives in `self`, so this cannot fail.
-                let _ = self.outcomes_tx.unbounded_send((ticket, Ok(())));
-            }
+            None => self.ready.push_back((ticket, Ok(()))),
         }
         self.in_flight_bytes += bytes;
         self.in_flight.push_back(InFlight {
@@ -262,6 +263,9 @@ impl RoomStream {
     /// for ever (it is meant for a `select`). Dropping the future loses
     /// nothing.
     pub async fn settled(&mut self) -> Settled {
+        if let Some(outcome) = self.ready.pop_front() {
+            return self.settle(outcome);
+        }
         match self.outcomes.next().await {
             Some(outcome) => self.settle(outcome),
             // `self` holds a sender, so the channel never ends.
@@ -271,7 +275,10 @@ impl RoomStream {
 
     /// The next settled batch if one is ready.
     pub fn try_settled(&mut self) -> Option<Settled> {
-        let outcome = self.outcomes.try_recv().ok()?;
+        let outcome = match self.ready.pop_front() {
+            Some(outcome) => outcome,
+            None => self.outcomes.try_recv().ok()?,
+        };
         Some(self.settle(outcome))
     }
 

@@ -673,6 +673,41 @@ fn a_full_disk_fails_the_append_and_a_later_one_works_again() {
     assert_eq!(recovered.torn, None);
 }
 
+/// A line of about the size people type in a chat room.
+const TYPICAL: &str = "a line of about the size people type in a chat room";
+
+/// Submits one record whose settling sends on `tx` whether it was saved
+/// and how long it took from here.
+fn submit_timed(store: &Store, id: Id, tx: &mpsc::Sender<(bool, Duration)>) {
+    let tx = tx.clone();
+    let submitted = std::time::Instant::now();
+    store.submit(
+        vec![Arc::new(chat(id, TYPICAL))],
+        Box::new(move |result| {
+            // The test is waiting on the receiver.
+            let _ = tx.send((result.is_ok(), submitted.elapsed()));
+        }),
+    );
+}
+
+/// Waits for `n` timed records; their waits, sorted.
+fn waits(rx: &mpsc::Receiver<(bool, Duration)>, n: u64) -> Vec<Duration> {
+    let mut waits: Vec<Duration> = (0..n)
+        .map(|_| {
+            let (ok, wait) = rx.recv_timeout(WAIT).expect("settles");
+            assert!(ok);
+            wait
+        })
+        .collect();
+    waits.sort();
+    waits
+}
+
+/// The `p`th percentile of sorted waits.
+fn pct(waits: &[Duration], p: usize) -> Duration {
+    waits[(waits.len() * p / 100).min(waits.len() - 1)]
+}
+
 /// Not a check: prints what group commit sustains on this disk.
 /// `cargo test --release --lib group_commit_figures -- --ignored --nocapture`
 #[test]
@@ -682,67 +717,38 @@ fn group_commit_figures() {
     let dir =
         tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).expect("a temp dir on the project's disk");
     let (store, _) = open(dir.path(), 0).expect("opens");
+    let (tx, rx) = mpsc::channel();
+    let mut next: Id = 1;
     // One at a time: each record waits for its own fdatasync.
     let serial = 300;
-    let mut waits: Vec<Duration> = Vec::new();
     let start = Instant::now();
-    for id in 1..=serial {
-        let at = Instant::now();
-        save(
-            &store,
-            vec![chat(
-                id,
-                "a line of about the size people type in a chat room",
-            )],
-        )
-        .expect("saved");
-        waits.push(at.elapsed());
+    for _ in 0..serial {
+        submit_timed(&store, next, &tx);
+        next += 1;
+        waits(&rx, 1);
     }
     let took = start.elapsed();
-    waits.sort();
     println!(
-        "one at a time: {serial} records in {took:.2?}: {:.0}/s; sync p50 {:.2?}, p99 {:.2?}",
-        serial as f64 / took.as_secs_f64(),
-        waits[waits.len() / 2],
-        waits[waits.len() * 99 / 100]
+        "one at a time: {serial} records in {took:.2?}: {:.0}/s",
+        serial as f64 / took.as_secs_f64()
     );
     // Pipelined, as a busy broker submits: one record a batch, no waiting.
-    let count: Id = 200_000;
-    let (tx, rx) = mpsc::channel();
+    let count = 200_000;
     let start = Instant::now();
-    for id in serial + 1..=serial + count {
-        let tx = tx.clone();
-        let submitted = Instant::now();
-        store.submit(
-            vec![Arc::new(chat(
-                id,
-                "a line of about the size people type in a chat room",
-            ))],
-            Box::new(move |result| {
-                // The test is waiting on `rx`.
-                let _ = tx.send((result.is_ok(), submitted.elapsed()));
-            }),
-        );
+    for _ in 0..count {
+        submit_timed(&store, next, &tx);
+        next += 1;
     }
-    let mut waits: Vec<Duration> = (0..count)
-        .map(|_| {
-            let (ok, wait) = rx.recv_timeout(WAIT).expect("settles");
-            assert!(ok);
-            wait
-        })
-        .collect();
+    let all = waits(&rx, count);
     let took = start.elapsed();
-    waits.sort();
     println!(
         "pipelined: {count} records in {took:.2?}: {:.0}/s; submit-to-durable p50 {:.2?}, p99 {:.2?}",
         count as f64 / took.as_secs_f64(),
-        waits[waits.len() / 2],
-        waits[waits.len() * 99 / 100]
+        pct(&all, 50),
+        pct(&all, 99)
     );
     // A steady load, as a room under a benchmark: latency at a rate.
     for rate in [10_000u64, 50_000] {
-        let first = serial + count + 1 + rate * 10;
-        let (tx, rx) = mpsc::channel();
         let start = Instant::now();
         for n in 0..rate {
             // Paced a millisecond at a time: sleeping leaves the core to
@@ -751,32 +757,15 @@ fn group_commit_figures() {
             if let Some(ahead) = due.checked_duration_since(Instant::now()) {
                 std::thread::sleep(ahead.max(Duration::from_millis(1)));
             }
-            let tx = tx.clone();
-            let submitted = Instant::now();
-            store.submit(
-                vec![Arc::new(chat(
-                    first + n,
-                    "a line of about the size people type in a chat room",
-                ))],
-                Box::new(move |result| {
-                    // The test is waiting on `rx`.
-                    let _ = tx.send((result.is_ok(), submitted.elapsed()));
-                }),
-            );
+            submit_timed(&store, next, &tx);
+            next += 1;
         }
-        let mut waits: Vec<Duration> = (0..rate)
-            .map(|_| {
-                let (ok, wait) = rx.recv_timeout(WAIT).expect("settles");
-                assert!(ok);
-                wait
-            })
-            .collect();
-        waits.sort();
+        let all = waits(&rx, rate);
         println!(
             "steady {rate}/s for 1 s: submit-to-durable p50 {:.2?}, p99 {:.2?}, max {:.2?}",
-            waits[waits.len() / 2],
-            waits[waits.len() * 99 / 100],
-            waits[waits.len() - 1]
+            pct(&all, 50),
+            pct(&all, 99),
+            pct(&all, 100)
         );
     }
 }
