@@ -150,9 +150,35 @@ impl From<io::Error> for WriteError {
     fn from(err: io::Error) -> Self {
         WriteError {
             kind: err.kind(),
-            cause: err.to_string(),
+            cause: plain(&err),
         }
     }
+}
+
+/// An I/O error in the words a person reads: the common disk troubles
+/// said plainly, the rest without "(os error N)" and in lower case, as
+/// `join` words its connection errors.
+pub fn plain(err: &io::Error) -> String {
+    let words = match err.kind() {
+        io::ErrorKind::StorageFull => "the disk is full",
+        io::ErrorKind::ReadOnlyFilesystem => "the file system is read-only",
+        io::ErrorKind::PermissionDenied => "permission denied",
+        io::ErrorKind::QuotaExceeded => "the disk quota is used up",
+        io::ErrorKind::NotFound => "no such file or directory",
+        io::ErrorKind::NotADirectory => "not a directory",
+        _ => {
+            let text = err.to_string();
+            let text = text
+                .find(" (os error")
+                .map_or(&text[..], |end| &text[..end]);
+            let mut chars = text.chars();
+            return match chars.next() {
+                Some(first) => first.to_lowercase().chain(chars).collect(),
+                None => String::new(),
+            };
+        }
+    };
+    words.to_string()
 }
 
 impl fmt::Display for WriteError {
@@ -197,13 +223,16 @@ impl Store {
     pub fn open(config: &StoreConfig) -> Result<(Store, Recovered), OpenError> {
         let dir = &config.dir;
         if !dir.exists() {
-            std::fs::create_dir_all(dir).map_err(|e| OpenError::new(dir, e))?;
+            std::fs::create_dir_all(dir).map_err(|e| OpenError::new(dir, plain(&e)))?;
             // The new folder's name must survive a crash too.
             if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
                 File::open(parent)
                     .and_then(|p| p.sync_all())
-                    .map_err(|e| OpenError::new(parent, e))?;
+                    .map_err(|e| OpenError::new(parent, plain(&e)))?;
             }
+        }
+        if !dir.is_dir() {
+            return Err(OpenError::new(dir, "not a directory"));
         }
         let lock = lock(dir)?;
         let (recovered, current) = recover(dir, config.history)?;
@@ -272,7 +301,7 @@ fn lock(dir: &Path) -> Result<File, OpenError> {
         .truncate(false)
         .write(true)
         .open(&path)
-        .map_err(|e| OpenError::new(&path, e))?;
+        .map_err(|e| OpenError::new(&path, plain(&e)))?;
     // SAFETY: flock only reads the descriptor, which `file` keeps open.
     let taken = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
     if taken != 0 {
@@ -283,7 +312,7 @@ fn lock(dir: &Path) -> Result<File, OpenError> {
                 "another sockchat serve is using this store",
             ));
         }
-        return Err(OpenError::new(&path, err));
+        return Err(OpenError::new(&path, plain(&err)));
     }
     Ok(file)
 }
@@ -293,8 +322,8 @@ fn lock(dir: &Path) -> Result<File, OpenError> {
 /// The segments in `dir`, oldest first.
 fn segments(dir: &Path) -> Result<Vec<(Id, PathBuf)>, OpenError> {
     let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(|e| OpenError::new(dir, e))? {
-        let entry = entry.map_err(|e| OpenError::new(dir, e))?;
+    for entry in std::fs::read_dir(dir).map_err(|e| OpenError::new(dir, plain(&e)))? {
+        let entry = entry.map_err(|e| OpenError::new(dir, plain(&e)))?;
         let name = entry.file_name();
         if let Some(first) = name.to_str().and_then(segment_first_id) {
             found.push((first, entry.path()));
@@ -348,7 +377,7 @@ fn scan(
     newest: bool,
     tail: &mut Tail,
 ) -> Result<Scan, OpenError> {
-    let file = File::open(path).map_err(|e| OpenError::new(path, e))?;
+    let file = File::open(path).map_err(|e| OpenError::new(path, plain(&e)))?;
     let mut reader = BufReader::new(file);
     let mut line = Vec::new();
     let mut number = 0u64;
@@ -359,7 +388,7 @@ fn scan(
         let read = (&mut reader)
             .take(MAX_LINE as u64 + 1)
             .read_until(b'\n', &mut line)
-            .map_err(|e| OpenError::new(path, e))?;
+            .map_err(|e| OpenError::new(path, plain(&e)))?;
         if read == 0 {
             break;
         }
@@ -461,14 +490,14 @@ fn recover(dir: &Path, limits: Limits) -> Result<(Recovered, Option<Open<File>>)
             let file = OpenOptions::new()
                 .write(true)
                 .open(path)
-                .map_err(|e| OpenError::new(path, e))?;
+                .map_err(|e| OpenError::new(path, plain(&e)))?;
             if scan.torn.is_some() {
                 file.set_len(scan.good_len)
                     .and_then(|()| file.sync_data())
                     .map_err(|e| {
                         OpenError::new(
                             path,
-                            format!("could not drop the incomplete last line: {e}"),
+                            format!("could not drop the incomplete last line: {}", plain(&e)),
                         )
                     })?;
             }
@@ -627,7 +656,12 @@ impl<D: Disk> Writer<D> {
             .file
             .set_len(current.len)
             .and_then(|()| current.file.sync())
-            .map_err(|e| io::Error::new(e.kind(), format!("could not undo a failed write: {e}")))?;
+            .map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("could not undo a failed write: {}", plain(&e)),
+                )
+            })?;
         current.dirty = false;
         Ok(())
     }

@@ -85,6 +85,18 @@ fn open(dir: &Path, count: usize) -> Result<(Store, Recovered), OpenError> {
 }
 
 #[test]
+fn io_errors_are_told_in_plain_words() {
+    let full = io::Error::from_raw_os_error(libc::ENOSPC);
+    assert_eq!(plain(&full), "the disk is full");
+    let eio = io::Error::from_raw_os_error(libc::EIO);
+    assert_eq!(plain(&eio), "input/output error");
+    assert_eq!(
+        WriteError::from(eio).to_string(),
+        "not saved: input/output error"
+    );
+}
+
+#[test]
 fn segment_names_sort_as_their_ids_do() {
     assert_eq!(segment_name(42), "sockchat-00000000000000000042.jsonl");
     assert_eq!(segment_first_id(&segment_name(42)), Some(42));
@@ -664,7 +676,7 @@ fn a_full_disk_fails_the_append_and_a_later_one_works_again() {
     drop(file);
     let text = "z".repeat(3000);
     let err = save(&store, vec![chat(2, &text), chat(3, &text)]).expect_err("the disk is full");
-    assert_eq!(err.kind, io::ErrorKind::StorageFull, "{err}");
+    assert_eq!(err.to_string(), "not saved: the disk is full");
     std::fs::remove_file(&filler).expect("the filler goes");
     save(&store, vec![chat(4, "after")]).expect("saved once there is room");
     drop(store);
