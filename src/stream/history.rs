@@ -35,7 +35,9 @@ pub struct Limits {
 /// The bounds of the room's list and of each session's private list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HistoryLimits {
+    /// The room's list (`--history N` is its count).
     pub room: Limits,
+    /// Each session's private list.
     pub session: Limits,
 }
 
@@ -85,6 +87,7 @@ impl std::fmt::Display for Ahead {
 /// One bounded list of records in id order.
 #[derive(Debug, Default)]
 struct Ring {
+    /// Oldest first.
     entries: VecDeque<Arc<Record>>,
     /// The sum of the entries' weights.
     bytes: usize,
@@ -116,6 +119,7 @@ impl Ring {
 #[derive(Debug)]
 pub struct History {
     limits: HistoryLimits,
+    /// Room messages: what a replay by name may show.
     room: Ring,
     /// Private lists, only for sessions that had a private message.
     sessions: HashMap<SessionId, Ring>,

@@ -48,6 +48,7 @@ pub const MAX_IN_FLIGHT: usize = 16 << 20;
 /// Something to keep, before the stream gives it an id and a time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Draft {
+    /// What it says.
     kind: Kind,
     /// The two sessions of a private message; None for a room message.
     sessions: Option<[SessionId; 2]>,
@@ -106,6 +107,7 @@ pub type Ticket = u64;
 /// A batch that settled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settled {
+    /// What `append` returned for it.
     pub ticket: Ticket,
     /// Its records, in the history now and safe to relay; or why they
     /// were not saved (their ids are not given again).
@@ -127,6 +129,7 @@ impl std::error::Error for Backlog {}
 /// A batch given ids and waiting to settle.
 struct InFlight {
     ticket: Ticket,
+    /// With their ids and time, in id order.
     records: Vec<Arc<Record>>,
     /// Each record's sessions (see [`Draft`]).
     sessions: Vec<Option<[SessionId; 2]>>,
@@ -141,7 +144,9 @@ type Outcome = (Ticket, Result<(), WriteError>);
 pub struct RoomStream {
     /// The id the next record gets.
     next_id: Id,
+    /// The ticket the next batch gets.
     next_ticket: Ticket,
+    /// What has settled.
     history: History,
     /// None: memory only.
     store: Option<Store>,
@@ -333,6 +338,7 @@ impl RoomStream {
         self.history.forget(session);
     }
 
+    /// The history itself (its size, for figures).
     pub fn history(&self) -> &History {
         &self.history
     }

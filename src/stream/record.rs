@@ -30,8 +30,11 @@ pub type Millis = u64;
 /// A kept message: its id, when the server took it, and what it was.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
+    /// Its place in the room's stream.
     pub id: Id,
+    /// When the server took it.
     pub time: Millis,
+    /// What it says.
     pub kind: Kind,
 }
 

@@ -71,6 +71,7 @@ pub struct OpenError {
     pub path: PathBuf,
     /// The line of `path` at fault, counting from 1.
     pub line: Option<u64>,
+    /// What is wrong, in plain words.
     pub cause: String,
 }
 
@@ -105,6 +106,7 @@ impl std::error::Error for OpenError {}
 /// A line dropped at recovery because the server stopped while writing it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Torn {
+    /// The newest segment.
     pub path: PathBuf,
     /// Its line number, counting from 1.
     pub line: u64,
@@ -142,7 +144,9 @@ pub struct Recovered {
 /// Why a batch was not saved: one line for the log and for the sender.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WriteError {
+    /// The failed call's kind of error, for callers that tell them apart.
     pub kind: io::ErrorKind,
+    /// What failed, in plain words.
     pub cause: String,
 }
 
@@ -194,13 +198,16 @@ pub type Done = Box<dyn FnOnce(Result<(), WriteError>) + Send>;
 
 /// One batch for the writer thread.
 struct Job {
+    /// In id order.
     records: Vec<Arc<Record>>,
+    /// Called once, when the group holding the batch has settled.
     done: Done,
 }
 
 /// How a store is set up.
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
+    /// The room's folder (created if missing).
     pub dir: PathBuf,
     /// A new segment starts once the current one is this big.
     pub segment_bytes: u64,
@@ -212,6 +219,7 @@ pub struct StoreConfig {
 pub struct Store {
     /// None only while dropping.
     jobs: Option<mpsc::Sender<Job>>,
+    /// The writer thread; None if it could not be started.
     thread: Option<JoinHandle<()>>,
     /// Holds the directory's lock for as long as the store is open.
     _lock: File,
@@ -336,8 +344,11 @@ fn segments(dir: &Path) -> Result<Vec<(Id, PathBuf)>, OpenError> {
 /// The newest records of one segment, bounded by what the history still
 /// has room for.
 struct Tail {
+    /// Oldest first.
     records: VecDeque<Record>,
+    /// Their weight.
     bytes: usize,
+    /// What the history still has room for.
     limits: Limits,
     /// Whether a record had to be let go for the bounds.
     full: bool,
@@ -363,6 +374,7 @@ struct Scan {
     last: Option<Id>,
     /// The length of its whole lines.
     good_len: u64,
+    /// Its incomplete last line, if any.
     torn: Option<Torn>,
 }
 
@@ -563,6 +575,7 @@ impl Segment for File {
 
 /// Segments in a directory.
 struct Files {
+    /// The room's folder.
     dir: PathBuf,
 }
 
@@ -586,6 +599,7 @@ impl Disk for Files {
 
 /// The segment being appended to.
 struct Open<F> {
+    /// Opened for writing; written at `len`.
     file: F,
     /// Its first id (from its name).
     first: Id,
@@ -597,9 +611,11 @@ struct Open<F> {
 
 /// Writes groups to the current segment; runs on the writer thread.
 struct Writer<D: Disk> {
+    /// Where new segments are created.
     disk: D,
     /// None until the first write of a new store.
     current: Option<Open<D::File>>,
+    /// The size at which the next group starts a new segment.
     segment_bytes: u64,
 }
 
