@@ -355,29 +355,41 @@ mod tests {
 
     #[test]
     fn a_line_that_is_not_json_says_so() {
-        let err = decode("{\"id\":1,").unwrap_err();
+        let err = decode("{\"id\":1,").expect_err("refused");
         assert!(err.starts_with("not a record: "), "{err}");
     }
 
     #[test]
-    fn an_unknown_kind_is_refused() {
+    fn two_objects_a_repeated_field_or_a_fractional_time_are_refused() {
+        let err = decode(r#"{"id":1,"time":2,"kind":"join","from":"Max"} {"id":2}"#)
+            .expect_err("refused");
+        assert!(err.contains("trailing characters"), "{err}");
         let err =
-            decode(r#"{"id":1,"time":2,"kind":"shout","from":"Max","text":"hi"}"#).unwrap_err();
+            decode(r#"{"id":1,"id":2,"time":2,"kind":"join","from":"Max"}"#).expect_err("refused");
+        assert!(err.contains("duplicate field `id`"), "{err}");
+        let err = decode(r#"{"id":1,"time":2.5,"kind":"join","from":"Max"}"#).expect_err("refused");
+        assert!(err.starts_with("not a record: invalid type"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_kind_is_refused() {
+        let err = decode(r#"{"id":1,"time":2,"kind":"shout","from":"Max","text":"hi"}"#)
+            .expect_err("refused");
         assert!(err.contains("shout"), "{err}");
     }
 
     #[test]
     fn an_unknown_field_is_refused_by_name() {
-        let err =
-            decode(r#"{"id":1,"time":2,"kind":"join","from":"Max","mood":"happy"}"#).unwrap_err();
+        let err = decode(r#"{"id":1,"time":2,"kind":"join","from":"Max","mood":"happy"}"#)
+            .expect_err("refused");
         assert!(err.contains("mood"), "{err}");
     }
 
     #[test]
     fn a_missing_id_or_a_negative_one_is_refused() {
-        let err = decode(r#"{"time":2,"kind":"join","from":"Max"}"#).unwrap_err();
+        let err = decode(r#"{"time":2,"kind":"join","from":"Max"}"#).expect_err("refused");
         assert!(err.contains("`id`"), "{err}");
-        let err = decode(r#"{"id":-1,"time":2,"kind":"join","from":"Max"}"#).unwrap_err();
+        let err = decode(r#"{"id":-1,"time":2,"kind":"join","from":"Max"}"#).expect_err("refused");
         assert!(err.starts_with("not a record"), "{err}");
     }
 
