@@ -84,6 +84,14 @@ fn open(dir: &Path, count: usize) -> Result<(Store, Recovered), OpenError> {
     Store::open(&config(dir, count))
 }
 
+/// Why opening the store in `dir` stopped the start.
+fn refused(dir: &Path) -> String {
+    match open(dir, 10) {
+        Ok(_) => panic!("the store in {} opened", dir.display()),
+        Err(err) => err.to_string(),
+    }
+}
+
 #[test]
 fn io_errors_are_told_in_plain_words() {
     let full = io::Error::from_raw_os_error(libc::ENOSPC);
@@ -218,108 +226,99 @@ fn a_torn_last_line_is_dropped_reported_and_cut_off() {
     assert_eq!(recovered.records.last(), Some(&chat(3, "again")));
 }
 
-#[test]
-fn a_corrupt_line_in_the_middle_stops_the_start_naming_file_and_line() {
-    let dir = tempfile::tempdir().expect("a temp dir");
-    let mut bytes = lines(&[chat(1, "one")]);
-    bytes.extend_from_slice(b"{\"id\":2,\"time\":5,\"kind\":\"chat\",\"from\":\"Max\"}\n");
-    bytes.extend_from_slice(&lines(&[chat(3, "three")]));
-    let path = segment(dir.path(), 1, &bytes);
-    let err = open(dir.path(), 10)
-        .map(|_| ())
-        .expect_err("corruption stops the start");
-    assert_eq!(
-        err.to_string(),
-        format!("{} line 2: a chat record needs `text`", path.display())
-    );
-    assert!(!err.to_string().contains('\n'));
+/// Bytes that are one whole line each.
+fn raw(text: &str) -> Vec<u8> {
+    format!("{text}\n").into_bytes()
+}
+
+fn concat(parts: &[Vec<u8>]) -> Vec<u8> {
+    parts.concat()
 }
 
 #[test]
-fn garbage_that_ends_in_a_line_end_is_corruption_not_a_torn_tail() {
-    let dir = tempfile::tempdir().expect("a temp dir");
-    let mut bytes = lines(&[chat(1, "one")]);
-    bytes.extend_from_slice(b"\0\0\0\0\n");
-    segment(dir.path(), 1, &bytes);
-    let err = open(dir.path(), 10)
-        .map(|_| ())
-        .expect_err("corruption stops the start");
-    assert!(err.to_string().contains("line 2: not a record"), "{err}");
-}
-
-#[test]
-fn ids_that_do_not_increase_stop_the_start() {
-    let dir = tempfile::tempdir().expect("a temp dir");
-    segment(
-        dir.path(),
-        1,
-        &lines(&[chat(1, "a"), chat(3, "b"), chat(3, "c")]),
-    );
-    let err = open(dir.path(), 10)
-        .map(|_| ())
-        .expect_err("a repeated id stops the start");
-    assert!(
-        err.to_string()
-            .ends_with("line 3: id 3 is not after the line before's (3)"),
-        "{err}"
-    );
-}
-
-#[test]
-fn ids_that_cannot_be_record_ids_stop_the_start() {
-    for id in [0, Id::MAX] {
+fn damage_stops_the_start_with_one_line_naming_file_line_and_cause() {
+    let at_max = Record {
+        id: Id::MAX,
+        ..chat(1, "a")
+    };
+    let at_zero = Record {
+        id: 0,
+        ..at_max.clone()
+    };
+    // (what is wrong, the segments, which segment and what the error says after it)
+    type Segments = Vec<(Id, Vec<u8>)>;
+    let cases: Vec<(&str, Segments, usize, &str)> = vec![
+        (
+            "a line in the middle that is not a whole record",
+            vec![(
+                1,
+                concat(&[
+                    lines(&[chat(1, "one")]),
+                    raw(r#"{"id":2,"time":5,"kind":"chat","from":"Max"}"#),
+                    lines(&[chat(3, "three")]),
+                ]),
+            )],
+            0,
+            " line 2: a chat record needs `text`",
+        ),
+        (
+            "garbage that ends in a line end is not a torn tail",
+            vec![(1, concat(&[lines(&[chat(1, "one")]), raw("\0\0\0\0")]))],
+            0,
+            " line 2: not a record: expected value at line 1 column 1",
+        ),
+        (
+            "ids that do not increase",
+            vec![(1, lines(&[chat(1, "a"), chat(3, "b"), chat(3, "c")]))],
+            0,
+            " line 3: id 3 is not after the line before's (3)",
+        ),
+        (
+            "id 0",
+            vec![(0, lines(&[at_zero]))],
+            0,
+            " line 1: id 0 is not a record id",
+        ),
+        (
+            "the last id there is",
+            vec![(0, lines(&[at_max]))],
+            0,
+            " line 1: id 18446744073709551615 is not a record id",
+        ),
+        (
+            "an id below its file's name",
+            vec![(5, lines(&[chat(4, "a")]))],
+            0,
+            " line 1: id 4 is below this file's first id (5, from its name)",
+        ),
+        (
+            "an id that reaches the next file's range",
+            vec![
+                (1, lines(&[chat(1, "a"), chat(5, "b")])),
+                (5, lines(&[chat(6, "c")])),
+            ],
+            0,
+            " line 2: id 5 is not below the next file's first id (5)",
+        ),
+        (
+            "an incomplete last line in an older file",
+            vec![
+                (1, concat(&[lines(&[chat(1, "a")]), b"{\"id\":2".to_vec()])),
+                (3, lines(&[chat(3, "c")])),
+            ],
+            0,
+            " line 2: the last line is incomplete (no line end)",
+        ),
+    ];
+    for (what, segments, at, expected) in cases {
         let dir = tempfile::tempdir().expect("a temp dir");
-        let record = Record { id, ..chat(1, "a") };
-        segment(dir.path(), 0, &lines(&[record]));
-        let err = open(dir.path(), 10).map(|_| ()).expect_err("stops");
-        assert!(
-            err.to_string()
-                .ends_with(&format!("line 1: id {id} is not a record id")),
-            "{err}"
-        );
+        let paths: Vec<PathBuf> = segments
+            .iter()
+            .map(|(first, bytes)| segment(dir.path(), *first, bytes))
+            .collect();
+        let err = refused(dir.path());
+        assert_eq!(err, format!("{}{expected}", paths[at].display()), "{what}");
     }
-}
-
-#[test]
-fn an_id_below_its_files_name_stops_the_start() {
-    let dir = tempfile::tempdir().expect("a temp dir");
-    segment(dir.path(), 5, &lines(&[chat(4, "a")]));
-    let err = open(dir.path(), 10).map(|_| ()).expect_err("stops");
-    assert!(
-        err.to_string()
-            .ends_with("line 1: id 4 is below this file's first id (5, from its name)"),
-        "{err}"
-    );
-}
-
-#[test]
-fn an_id_that_reaches_the_next_files_range_stops_the_start() {
-    let dir = tempfile::tempdir().expect("a temp dir");
-    let older = segment(dir.path(), 1, &lines(&[chat(1, "a"), chat(5, "b")]));
-    segment(dir.path(), 5, &lines(&[chat(6, "c")]));
-    let err = open(dir.path(), 10).map(|_| ()).expect_err("stops");
-    assert_eq!(
-        err.to_string(),
-        format!(
-            "{} line 2: id 5 is not below the next file's first id (5)",
-            older.display()
-        )
-    );
-}
-
-#[test]
-fn an_incomplete_line_in_an_older_file_is_corruption() {
-    let dir = tempfile::tempdir().expect("a temp dir");
-    let mut bytes = lines(&[chat(1, "a")]);
-    bytes.extend_from_slice(b"{\"id\":2");
-    segment(dir.path(), 1, &bytes);
-    segment(dir.path(), 3, &lines(&[chat(3, "c")]));
-    let err = open(dir.path(), 10).map(|_| ()).expect_err("stops");
-    assert!(
-        err.to_string()
-            .ends_with("line 2: the last line is incomplete (no line end)"),
-        "{err}"
-    );
 }
 
 #[test]
@@ -425,9 +424,9 @@ fn a_batch_with_a_huge_group_still_lands_in_order() {
 fn a_second_server_on_the_same_store_is_refused() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let (_store, _) = open(dir.path(), 10).expect("opens");
-    let err = open(dir.path(), 10).map(|_| ()).expect_err("locked");
+    let err = refused(dir.path());
     assert_eq!(
-        err.to_string(),
+        err,
         format!(
             "{}: another sockchat serve is using this store",
             dir.path().display()
@@ -440,11 +439,8 @@ fn a_store_path_that_is_a_file_is_a_clear_error() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let file = dir.path().join("plain");
     std::fs::write(&file, b"x").expect("writable");
-    let err = open(&file, 10).map(|_| ()).expect_err("not a directory");
-    assert!(
-        err.to_string().starts_with(&file.display().to_string()),
-        "{err}"
-    );
+    let err = refused(&file);
+    assert!(err.starts_with(&file.display().to_string()), "{err}");
 }
 
 // ------------------------------------------------------- failing writes
