@@ -13,6 +13,9 @@
 //!   edit input.
 //! - [`protocol`]: pure wire rules: bytes → lines, names, sanitizing, commands
 //!   and the text of every line the server sends.
+//! - [`stream`]: what a room keeps: message ids and times, the history in
+//!   memory and the durable transcript (`serve --store`), behind one
+//!   `RoomStream` per room. Not wired into the broker yet.
 //! - [`tls`]: TLS for private rooms: certificates, what a client trusts,
 //!   fingerprints, and plain words for handshake failures.
 //! - [`address`]: host and port, read once (IPv6 brackets in one place).
@@ -26,4 +29,5 @@ pub mod client;
 pub mod protocol;
 pub mod runtime;
 pub mod server;
+pub mod stream;
 pub mod tls;

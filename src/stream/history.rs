@@ -1,0 +1,524 @@
+//! A room's history in memory: the last room messages, bounded in count and
+//! in bytes, and for each session the private messages it sent or got,
+//! bounded the same way. Pure: records in, selections out.
+//!
+//! Private messages live in per-session lists rather than in the room's
+//! list: a flood of them cannot push the room's past out, a replay by name
+//! (`last`) cannot see them at all, and a session that never had one costs
+//! nothing (it has no list). Nothing here is per connection: an idle
+//! connection costs the history nothing.
+//!
+//! Every list remembers the newest id it has dropped (`trimmed_to`): a
+//! replay after an id older than that may have missed records, at most as
+//! many as the ids in between. That is an upper bound, not a count: some
+//! of those ids were other sessions' private messages, or lines that were
+//! never saved (ids are not reused, so a failed write leaves a gap).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use super::record::{Id, Record};
+
+/// Names a session: what a login gets and a resumed connection takes
+/// back. Given by the broker; not the secret token.
+pub type SessionId = u64;
+
+/// A list's bounds. A count of 0 keeps nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The most records kept.
+    pub count: usize,
+    /// The most bytes kept, as [`Record::weight`] counts them.
+    pub bytes: usize,
+}
+
+/// The bounds of the room's list and of each session's private list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryLimits {
+    /// The room's list (`--history N` is its count).
+    pub room: Limits,
+    /// Each session's private list.
+    pub session: Limits,
+}
+
+impl Default for HistoryLimits {
+    fn default() -> Self {
+        HistoryLimits {
+            room: Limits {
+                count: 1000,
+                bytes: 4 << 20,
+            },
+            session: Limits {
+                count: 100,
+                bytes: 256 << 10,
+            },
+        }
+    }
+}
+
+/// What a replay after an id finds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replay {
+    /// At most this many records after the id are no longer kept (0: the
+    /// replay is complete).
+    pub missed: u64,
+    /// What is kept after the id, oldest first.
+    pub records: Vec<Arc<Record>>,
+}
+
+/// The id asked for is newer than anything this room has settled: not an
+/// id of this room's life (say, from before a restart without a store).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ahead {
+    /// The newest id settled.
+    pub newest: Id,
+}
+
+impl std::fmt::Display for Ahead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "that id is newer than anything in this room (newest is {})",
+            self.newest
+        )
+    }
+}
+
+/// One bounded list of records in id order.
+#[derive(Debug, Default)]
+struct Ring {
+    /// Oldest first.
+    entries: VecDeque<Arc<Record>>,
+    /// The sum of the entries' weights.
+    bytes: usize,
+    /// The newest id dropped from this list, 0 if none.
+    trimmed_to: Id,
+}
+
+impl Ring {
+    fn push(&mut self, record: Arc<Record>, limits: Limits) {
+        self.bytes += record.weight();
+        self.entries.push_back(record);
+        while self.entries.len() > limits.count || self.bytes > limits.bytes {
+            let Some(old) = self.entries.pop_front() else {
+                break;
+            };
+            self.bytes -= old.weight();
+            self.trimmed_to = old.id;
+        }
+    }
+
+    /// The kept records newer than `id`.
+    fn after(&self, id: Id) -> impl Iterator<Item = &Arc<Record>> {
+        let from = self.entries.partition_point(|r| r.id <= id);
+        self.entries.range(from..)
+    }
+}
+
+/// A room's history. See the module's comment.
+#[derive(Debug)]
+pub struct History {
+    limits: HistoryLimits,
+    /// Room messages: what a replay by name may show.
+    room: Ring,
+    /// Private lists, only for sessions that had a private message.
+    sessions: HashMap<SessionId, Ring>,
+    /// The newest id pushed (or recovered), room or private.
+    newest: Id,
+}
+
+impl History {
+    /// An empty history whose room has already dropped everything up to
+    /// `trimmed_to` (0 for a new room; after a restart, what came before
+    /// the recovered records).
+    pub fn new(limits: HistoryLimits, trimmed_to: Id) -> History {
+        History {
+            limits,
+            room: Ring {
+                trimmed_to,
+                ..Ring::default()
+            },
+            sessions: HashMap::new(),
+            newest: trimmed_to,
+        }
+    }
+
+    /// Keeps a settled record: a room one in the room's list, a private
+    /// one in the lists of `sessions` (its sender's and its receiver's).
+    /// Records come in id order.
+    pub fn push(&mut self, record: Arc<Record>, sessions: Option<[SessionId; 2]>) {
+        self.newest = self.newest.max(record.id);
+        match sessions {
+            None => self.room.push(record, self.limits.room),
+            Some([a, b]) => {
+                let limits = self.limits.session;
+                if a != b {
+                    self.sessions
+                        .entry(b)
+                        .or_default()
+                        .push(Arc::clone(&record), limits);
+                }
+                self.sessions.entry(a).or_default().push(record, limits);
+            }
+        }
+    }
+
+    /// Notes ids that were given but never kept (a failed write), so that
+    /// a later id is not taken for one from the future.
+    pub fn skip_to(&mut self, id: Id) {
+        self.newest = self.newest.max(id);
+    }
+
+    /// The last `k` room messages, oldest first (fewer if fewer are kept).
+    pub fn last(&self, k: usize) -> Vec<Arc<Record>> {
+        let skip = self.room.entries.len().saturating_sub(k);
+        self.room.entries.range(skip..).cloned().collect()
+    }
+
+    /// Everything kept after `id`: room messages and, for `session`, its
+    /// private ones, in id order, with how many may be missing.
+    pub fn after(&self, id: Id, session: Option<SessionId>) -> Result<Replay, Ahead> {
+        if id > self.newest {
+            return Err(Ahead {
+                newest: self.newest,
+            });
+        }
+        let private = session.and_then(|s| self.sessions.get(&s));
+        let trimmed_to = private
+            .map_or(0, |p| p.trimmed_to)
+            .max(self.room.trimmed_to);
+        let mut records = Vec::new();
+        let mut room = self.room.after(id).peekable();
+        let mut mine = private.into_iter().flat_map(|p| p.after(id)).peekable();
+        // Both lists are in id order: merge them.
+        loop {
+            let next = match (room.peek(), mine.peek()) {
+                (Some(r), Some(m)) if m.id < r.id => mine.next(),
+                (Some(_), _) => room.next(),
+                (None, _) => mine.next(),
+            };
+            let Some(next) = next else { break };
+            records.push(Arc::clone(next));
+        }
+        Ok(Replay {
+            missed: trimmed_to.saturating_sub(id),
+            records,
+        })
+    }
+
+    /// Drops a session's private list (its resume window has passed).
+    pub fn forget(&mut self, session: SessionId) {
+        self.sessions.remove(&session);
+    }
+
+    /// How many room messages are kept.
+    pub fn len(&self) -> usize {
+        self.room.entries.len()
+    }
+
+    /// Whether no room message is kept.
+    pub fn is_empty(&self) -> bool {
+        self.room.entries.is_empty()
+    }
+
+    /// The bytes kept, room and private lists together.
+    pub fn bytes(&self) -> usize {
+        self.room.bytes + self.sessions.values().map(|s| s.bytes).sum::<usize>()
+    }
+
+    /// The newest id pushed.
+    pub fn newest(&self) -> Id {
+        self.newest
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stream::record::{Kind, RECORD_OVERHEAD};
+
+    fn chat(id: Id, text: &str) -> Arc<Record> {
+        Arc::new(Record {
+            id,
+            time: 1000 + id,
+            kind: Kind::Chat {
+                from: "Max".into(),
+                text: text.into(),
+            },
+        })
+    }
+
+    fn private(id: Id) -> Arc<Record> {
+        Arc::new(Record {
+            id,
+            time: 1000 + id,
+            kind: Kind::Private {
+                from: "Max".into(),
+                to: "Ann".into(),
+                text: "psst".into(),
+            },
+        })
+    }
+
+    fn limits(count: usize, bytes: usize) -> HistoryLimits {
+        HistoryLimits {
+            room: Limits { count, bytes },
+            session: Limits { count, bytes },
+        }
+    }
+
+    fn ids(records: &[Arc<Record>]) -> Vec<Id> {
+        records.iter().map(|r| r.id).collect()
+    }
+
+    fn room_with(limit: HistoryLimits, range: std::ops::RangeInclusive<Id>) -> History {
+        let mut history = History::new(limit, 0);
+        for id in range {
+            history.push(chat(id, "hi"), None);
+        }
+        history
+    }
+
+    #[test]
+    fn keeps_the_last_n_by_count() {
+        let history = room_with(limits(3, usize::MAX), 1..=5);
+        assert_eq!(ids(&history.last(10)), [3, 4, 5]);
+        assert_eq!(history.len(), 3);
+    }
+
+    #[test]
+    fn keeps_the_last_that_fit_in_the_byte_bound() {
+        // Each record weighs RECORD_OVERHEAD + 3 ("Max") + 10 bytes of text.
+        let weight = RECORD_OVERHEAD + 13;
+        let mut history = History::new(limits(1000, 2 * weight + weight / 2), 0);
+        for id in 1..=4 {
+            history.push(chat(id, "0123456789"), None);
+        }
+        assert_eq!(ids(&history.last(10)), [3, 4]);
+        assert_eq!(history.bytes(), 2 * weight);
+    }
+
+    #[test]
+    fn a_record_bigger_than_the_byte_bound_is_not_kept_and_counts_as_missed() {
+        let mut history = History::new(limits(1000, RECORD_OVERHEAD + 10), 0);
+        history.push(chat(1, "x"), None);
+        history.push(chat(2, &"y".repeat(100)), None);
+        assert!(history.is_empty());
+        assert_eq!(history.bytes(), 0);
+        assert_eq!(history.after(0, None).map(|r| r.missed), Ok(2));
+    }
+
+    #[test]
+    fn history_zero_keeps_nothing_and_says_what_was_missed() {
+        let history = room_with(limits(0, usize::MAX), 1..=4);
+        assert!(history.last(10).is_empty());
+        assert_eq!(
+            history.after(1, None),
+            Ok(Replay {
+                missed: 3,
+                records: vec![]
+            })
+        );
+    }
+
+    #[test]
+    fn last_k_is_the_newest_k_oldest_first() {
+        let history = room_with(limits(10, usize::MAX), 1..=6);
+        assert_eq!(ids(&history.last(2)), [5, 6]);
+        assert_eq!(ids(&history.last(0)), Vec::<Id>::new());
+    }
+
+    #[test]
+    fn after_an_id_gives_everything_newer_and_nothing_missed() {
+        let history = room_with(limits(10, usize::MAX), 1..=6);
+        let replay = history.after(4, None).expect("4 is known");
+        assert_eq!((replay.missed, ids(&replay.records)), (0, vec![5, 6]));
+        let replay = history.after(6, None).expect("6 is the newest");
+        assert_eq!((replay.missed, ids(&replay.records)), (0, vec![]));
+    }
+
+    #[test]
+    fn after_an_id_that_is_a_gap_starts_at_the_next_kept_one() {
+        // Ids 3 and 4 were someone else's private message and a failed write.
+        let mut history = History::new(limits(10, usize::MAX), 0);
+        for id in [1, 2, 5, 6] {
+            history.push(chat(id, "hi"), None);
+        }
+        history.push(private(7), Some([10, 11]));
+        let replay = history.after(3, None).expect("3 is older than the newest");
+        assert_eq!((replay.missed, ids(&replay.records)), (0, vec![5, 6]));
+    }
+
+    #[test]
+    fn after_an_id_older_than_what_is_kept_tells_how_many_may_be_missed() {
+        let history = room_with(limits(3, usize::MAX), 1..=10);
+        // 8, 9, 10 are kept; 3 to 7 are gone.
+        let replay = history.after(2, None).expect("2 is known");
+        assert_eq!((replay.missed, ids(&replay.records)), (5, vec![8, 9, 10]));
+        // Just at the edge: nothing is missing.
+        let replay = history.after(7, None).expect("7 is known");
+        assert_eq!(replay.missed, 0);
+    }
+
+    #[test]
+    fn an_id_from_the_future_is_refused() {
+        let history = room_with(limits(3, usize::MAX), 1..=5);
+        assert_eq!(history.after(6, None), Err(Ahead { newest: 5 }));
+        assert_eq!(
+            History::new(limits(3, 3), 0).after(1, None),
+            Err(Ahead { newest: 0 })
+        );
+    }
+
+    #[test]
+    fn ids_skipped_by_a_failed_write_are_not_from_the_future() {
+        let mut history = room_with(limits(3, usize::MAX), 1..=2);
+        history.skip_to(4);
+        assert_eq!(history.after(4, None).map(|r| r.records.len()), Ok(0));
+    }
+
+    #[test]
+    fn a_recovered_history_counts_what_came_before_as_missed() {
+        let mut history = History::new(limits(10, usize::MAX), 40);
+        history.push(chat(41, "hi"), None);
+        assert_eq!(history.after(30, None).map(|r| r.missed), Ok(10));
+        assert_eq!(history.after(40, None).map(|r| r.missed), Ok(0));
+    }
+
+    #[test]
+    fn private_messages_are_never_replayed_by_name() {
+        let mut history = room_with(limits(10, usize::MAX), 1..=2);
+        history.push(private(3), Some([7, 8]));
+        history.push(chat(4, "hi"), None);
+        assert_eq!(ids(&history.last(10)), [1, 2, 4]);
+        assert_eq!(
+            history.after(0, None).map(|r| ids(&r.records)),
+            Ok(vec![1, 2, 4])
+        );
+        assert_eq!(
+            history.after(0, Some(9)).map(|r| ids(&r.records)),
+            Ok(vec![1, 2, 4])
+        );
+    }
+
+    #[test]
+    fn both_sessions_of_a_private_message_get_it_in_order() {
+        let mut history = room_with(limits(10, usize::MAX), 1..=2);
+        history.push(private(3), Some([7, 8]));
+        history.push(chat(4, "hi"), None);
+        history.push(private(5), Some([8, 9]));
+        for (session, expected) in [
+            (7, vec![2, 3, 4]),
+            (8, vec![2, 3, 4, 5]),
+            (9, vec![2, 4, 5]),
+        ] {
+            let replay = history.after(1, Some(session)).expect("1 is known");
+            assert_eq!(ids(&replay.records), expected, "session {session}");
+        }
+    }
+
+    #[test]
+    fn a_private_message_to_oneself_is_kept_once() {
+        let mut history = History::new(limits(10, usize::MAX), 0);
+        history.push(private(1), Some([7, 7]));
+        assert_eq!(
+            history.after(0, Some(7)).map(|r| ids(&r.records)),
+            Ok(vec![1])
+        );
+        assert_eq!(history.bytes(), private(1).weight());
+    }
+
+    #[test]
+    fn a_sessions_private_list_is_bounded_and_its_losses_count_as_missed() {
+        let mut history = History::new(
+            HistoryLimits {
+                room: Limits {
+                    count: 10,
+                    bytes: usize::MAX,
+                },
+                session: Limits {
+                    count: 2,
+                    bytes: usize::MAX,
+                },
+            },
+            0,
+        );
+        for id in 1..=5 {
+            history.push(private(id), Some([7, 8]));
+        }
+        let replay = history.after(0, Some(7)).expect("0 is known");
+        assert_eq!((replay.missed, ids(&replay.records)), (3, vec![4, 5]));
+        // The room's list lost nothing.
+        assert_eq!(history.after(0, None).map(|r| r.missed), Ok(0));
+    }
+
+    #[test]
+    fn a_forgotten_session_costs_nothing_and_gets_no_private_replay() {
+        let mut history = History::new(limits(10, usize::MAX), 0);
+        history.push(private(1), Some([7, 8]));
+        history.forget(7);
+        history.forget(8);
+        assert_eq!(history.bytes(), 0);
+        assert_eq!(history.after(0, Some(7)).map(|r| r.records.len()), Ok(0));
+    }
+
+    use proptest::prelude::*;
+
+    /// One record pushed: private between two of sessions 1 to 3, or not.
+    fn op() -> impl Strategy<Value = (Option<[SessionId; 2]>, usize)> {
+        let sessions = prop_oneof![
+            Just(None),
+            (1..4u64, 1..4u64).prop_map(|(a, b)| Some([a, b]))
+        ];
+        (sessions, 0..40usize)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Whatever was pushed, the bounds hold, and a replay gives every
+        /// record it should that is still kept, in order, and never claims
+        /// fewer missed than are really missing.
+        #[test]
+        fn replays_are_in_order_and_never_hide_a_loss(
+            ops in prop::collection::vec(op(), 0..40),
+            count in 0..8usize,
+            bytes in 0..1200usize,
+            after in 0..45u64,
+            session in 1..4u64,
+        ) {
+            let limit = Limits { count, bytes };
+            let mut history = History::new(HistoryLimits { room: limit, session: limit }, 0);
+            let mut pushed = Vec::new();
+            for (id, (sessions, len)) in (1..).zip(ops) {
+                let record = match sessions {
+                    None => chat(id, &"x".repeat(len)),
+                    Some(_) => private(id),
+                };
+                pushed.push((Arc::clone(&record), sessions));
+                history.push(record, sessions);
+            }
+            prop_assert!(history.len() <= count);
+            let room_bytes: usize = history.last(usize::MAX).iter().map(|r| r.weight()).sum();
+            prop_assert!(room_bytes <= bytes);
+            let newest = pushed.len() as Id;
+            let Ok(replay) = history.after(after, Some(session)) else {
+                prop_assert!(after > newest);
+                return Ok(());
+            };
+            let wanted: Vec<Id> = pushed
+                .iter()
+                .filter(|(r, s)| r.id > after && s.is_none_or(|pair| pair.contains(&session)))
+                .map(|(r, _)| r.id)
+                .collect();
+            let got = ids(&replay.records);
+            prop_assert!(got.windows(2).all(|w| w[0] < w[1]), "in order: {:?}", got);
+            prop_assert!(got.iter().all(|id| wanted.contains(id)), "only what is wanted");
+            let missing = wanted.iter().filter(|id| !got.contains(id)).count() as u64;
+            prop_assert!(missing <= replay.missed, "missing {} but missed says {}", missing, replay.missed);
+            if replay.missed == 0 {
+                prop_assert_eq!(got, wanted);
+            }
+        }
+    }
+}

@@ -1,0 +1,717 @@
+//! `serve --store DIR`: the durable transcript. Append-only files of JSON
+//! lines (one [`Record`] a line), written and fdatasync'd by a thread of
+//! its own; the caller hands over a batch and is told, through its
+//! callback, once the batch is on disk, or that it is not.
+//!
+//! - Group commit: the thread takes every batch that is waiting (up to
+//!   [`GROUP_BYTES`]), writes them with one write and makes them durable
+//!   with one fdatasync, so a busy room pays one sync for many lines.
+//! - Segments: `sockchat-<first id, 20 digits>.jsonl`, so names sort in id
+//!   order. A new segment is started when the current one has reached the
+//!   configured size; old segments are never touched again, and deleting
+//!   (or moving, or compressing) them is the operator's business.
+//! - A failed write or sync is reported to every batch of its group (never
+//!   as durable), and the file is cut back to its last good length before
+//!   anything else is written, so it never keeps half a line in the
+//!   middle. The thread carries on: the next batch tries again.
+//! - Recovery on open: the newest segments are read, back as far as the
+//!   history needs, to recover the id counter and the history. A last line
+//!   without its `\n` in the newest segment (a crash mid-write) is dropped,
+//!   cut off the file and reported; any other damage (a line that is not a
+//!   record, ids not increasing, an id outside its file's range) stops the
+//!   open with one line naming the file, the line and the cause.
+//! - One server per directory: `DIR/sockchat.lock` is held (flock) while
+//!   the store is open.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Read};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+
+use super::history::Limits;
+use super::record::{Id, Record};
+
+/// The longest line recovery reads: far above any record the room makes
+/// (a line is at most 1 MiB of text, which JSON at most doubles).
+pub const MAX_LINE: usize = 4 << 20;
+
+/// A group commit stops taking batches once it holds this many bytes, so
+/// one sync never waits for an unbounded write.
+pub const GROUP_BYTES: usize = 1 << 20;
+
+/// The default size at which a new segment is started.
+pub const SEGMENT_BYTES: u64 = 64 << 20;
+
+/// The lock file's name inside the store's directory.
+pub const LOCK_FILE: &str = "sockchat.lock";
+
+/// A segment's file name: ids sort as names do.
+pub fn segment_name(first: Id) -> String {
+    format!("sockchat-{first:020}.jsonl")
+}
+
+/// The first id of a segment, from its file name; None for other files.
+pub fn segment_first_id(name: &str) -> Option<Id> {
+    let digits = name.strip_prefix("sockchat-")?.strip_suffix(".jsonl")?;
+    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// Why a store could not be opened: one line, naming the file and line
+/// when there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenError {
+    /// The file (or the directory) at fault.
+    pub path: PathBuf,
+    /// The line of `path` at fault, counting from 1.
+    pub line: Option<u64>,
+    /// What is wrong, in plain words.
+    pub cause: String,
+}
+
+impl OpenError {
+    fn new(path: &Path, cause: impl fmt::Display) -> OpenError {
+        OpenError {
+            path: path.to_path_buf(),
+            line: None,
+            cause: cause.to_string(),
+        }
+    }
+
+    fn at(path: &Path, line: u64, cause: impl fmt::Display) -> OpenError {
+        OpenError {
+            line: Some(line),
+            ..OpenError::new(path, cause)
+        }
+    }
+}
+
+impl fmt::Display for OpenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{} line {line}: {}", self.path.display(), self.cause),
+            None => write!(f, "{}: {}", self.path.display(), self.cause),
+        }
+    }
+}
+
+impl std::error::Error for OpenError {}
+
+/// A line dropped at recovery because the server stopped while writing it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Torn {
+    /// The newest segment.
+    pub path: PathBuf,
+    /// Its line number, counting from 1.
+    pub line: u64,
+    /// How many bytes of it there were.
+    pub bytes: u64,
+}
+
+impl fmt::Display for Torn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} line {}: dropped an incomplete last line ({} bytes): the server stopped while writing it",
+            self.path.display(),
+            self.line,
+            self.bytes
+        )
+    }
+}
+
+/// What recovery found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recovered {
+    /// The id the next record gets.
+    pub next_id: Id,
+    /// The newest room records (no private ones: sessions do not survive
+    /// a restart), oldest first, within the history's limits.
+    pub records: Vec<Record>,
+    /// Every id up to this one that is not in `records` is gone from
+    /// memory (0 for a new store).
+    pub trimmed_to: Id,
+    /// The torn last line that was dropped, if there was one.
+    pub torn: Option<Torn>,
+}
+
+/// Why a batch was not saved: one line for the log and for the sender.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteError {
+    /// The failed call's kind of error, for callers that tell them apart.
+    pub kind: io::ErrorKind,
+    /// What failed, in plain words.
+    pub cause: String,
+}
+
+impl From<io::Error> for WriteError {
+    fn from(err: io::Error) -> Self {
+        WriteError {
+            kind: err.kind(),
+            cause: plain(&err),
+        }
+    }
+}
+
+/// An I/O error in the words a person reads: the common disk troubles
+/// said plainly, the rest without "(os error N)" and in lower case, as
+/// `join` words its connection errors.
+pub fn plain(err: &io::Error) -> String {
+    let words = match err.kind() {
+        io::ErrorKind::StorageFull => "the disk is full",
+        io::ErrorKind::ReadOnlyFilesystem => "the file system is read-only",
+        io::ErrorKind::PermissionDenied => "permission denied",
+        io::ErrorKind::QuotaExceeded => "the disk quota is used up",
+        io::ErrorKind::NotFound => "no such file or directory",
+        io::ErrorKind::NotADirectory => "not a directory",
+        _ => {
+            let text = err.to_string();
+            let text = text
+                .find(" (os error")
+                .map_or(&text[..], |end| &text[..end]);
+            let mut chars = text.chars();
+            return match chars.next() {
+                Some(first) => first.to_lowercase().chain(chars).collect(),
+                None => String::new(),
+            };
+        }
+    };
+    words.to_string()
+}
+
+impl fmt::Display for WriteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "not saved: {}", self.cause)
+    }
+}
+
+impl std::error::Error for WriteError {}
+
+/// What a batch's submitter is called with once the batch is settled.
+pub type Done = Box<dyn FnOnce(Result<(), WriteError>) + Send>;
+
+/// One batch for the writer thread.
+struct Job {
+    /// In id order.
+    records: Vec<Arc<Record>>,
+    /// Called once, when the group holding the batch has settled.
+    done: Done,
+}
+
+/// How a store is set up.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// The room's folder (created if missing).
+    pub dir: PathBuf,
+    /// A new segment starts once the current one is this big.
+    pub segment_bytes: u64,
+    /// How much history to recover.
+    pub history: Limits,
+}
+
+/// An open store: the writer thread and the directory's lock.
+pub struct Store {
+    /// None only while dropping.
+    jobs: Option<mpsc::Sender<Job>>,
+    /// The writer thread; None if it could not be started.
+    thread: Option<JoinHandle<()>>,
+    /// Holds the directory's lock for as long as the store is open.
+    _lock: File,
+}
+
+impl Store {
+    /// Opens (creating it if needed) the store in `config.dir`, recovers
+    /// it and starts the writer thread.
+    pub fn open(config: &StoreConfig) -> Result<(Store, Recovered), OpenError> {
+        let dir = &config.dir;
+        if !dir.exists() {
+            std::fs::create_dir_all(dir).map_err(|e| OpenError::new(dir, plain(&e)))?;
+            // The new folder's name must survive a crash too.
+            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                File::open(parent)
+                    .and_then(|p| p.sync_all())
+                    .map_err(|e| OpenError::new(parent, plain(&e)))?;
+            }
+        }
+        if !dir.is_dir() {
+            return Err(OpenError::new(dir, "not a directory"));
+        }
+        let lock = lock(dir)?;
+        let (recovered, current) = recover(dir, config.history)?;
+        let writer = Writer {
+            disk: Files { dir: dir.clone() },
+            current,
+            segment_bytes: config.segment_bytes.max(1),
+        };
+        Ok((Store::spawn(writer, lock), recovered))
+    }
+
+    fn spawn<D: Disk + 'static>(writer: Writer<D>, lock: File) -> Store {
+        let (jobs, from_store) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("store".into())
+            .spawn(move || writer_loop(from_store, writer));
+        Store {
+            jobs: Some(jobs),
+            // Without a thread every submit fails at once (below), which is
+            // what a store that cannot write should do.
+            thread: thread.ok(),
+            _lock: lock,
+        }
+    }
+
+    /// Hands `records` (in id order, newer than any submitted before) to
+    /// the writer thread; `done` is called on that thread once they are
+    /// durable, or with why not. The queue is unbounded: the caller bounds
+    /// what it has in flight.
+    pub fn submit(&self, records: Vec<Arc<Record>>, done: Done) {
+        let job = Job { records, done };
+        let Some(jobs) = self.jobs.as_ref().filter(|_| self.thread.is_some()) else {
+            return (job.done)(Err(stopped()));
+        };
+        if let Err(mpsc::SendError(job)) = jobs.send(job) {
+            (job.done)(Err(stopped()));
+        }
+    }
+}
+
+fn stopped() -> WriteError {
+    WriteError {
+        kind: io::ErrorKind::BrokenPipe,
+        cause: "the store's writer has stopped".into(),
+    }
+}
+
+impl Drop for Store {
+    /// Lets the writer finish what was submitted, then stops it.
+    fn drop(&mut self) {
+        self.jobs = None;
+        if let Some(thread) = self.thread.take() {
+            // A panic in the writer has already failed its batches (their
+            // callbacks were dropped); nothing is left to do about it here.
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Takes the directory's lock, or says who holds it.
+fn lock(dir: &Path) -> Result<File, OpenError> {
+    use std::os::fd::AsRawFd;
+    let path = dir.join(LOCK_FILE);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| OpenError::new(&path, plain(&e)))?;
+    // SAFETY: flock only reads the descriptor, which `file` keeps open.
+    let taken = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if taken != 0 {
+        let err = io::Error::last_os_error();
+        if err.kind() == io::ErrorKind::WouldBlock {
+            return Err(OpenError::new(
+                dir,
+                "another sockchat serve is using this store",
+            ));
+        }
+        return Err(OpenError::new(&path, plain(&err)));
+    }
+    Ok(file)
+}
+
+// ---------------------------------------------------------------- recovery
+
+/// The segments in `dir`, oldest first.
+fn segments(dir: &Path) -> Result<Vec<(Id, PathBuf)>, OpenError> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| OpenError::new(dir, plain(&e)))? {
+        let entry = entry.map_err(|e| OpenError::new(dir, plain(&e)))?;
+        let name = entry.file_name();
+        if let Some(first) = name.to_str().and_then(segment_first_id) {
+            found.push((first, entry.path()));
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// The newest records of one segment, bounded by what the history still
+/// has room for.
+struct Tail {
+    /// Oldest first.
+    records: VecDeque<Record>,
+    /// Their weight.
+    bytes: usize,
+    /// What the history still has room for.
+    limits: Limits,
+    /// Whether a record had to be let go for the bounds.
+    full: bool,
+}
+
+impl Tail {
+    fn push(&mut self, record: Record) {
+        self.bytes += record.weight();
+        self.records.push_back(record);
+        while self.records.len() > self.limits.count || self.bytes > self.limits.bytes {
+            let Some(old) = self.records.pop_front() else {
+                break;
+            };
+            self.bytes -= old.weight();
+            self.full = true;
+        }
+    }
+}
+
+/// What reading one segment found.
+struct Scan {
+    /// The newest id in it.
+    last: Option<Id>,
+    /// The length of its whole lines.
+    good_len: u64,
+    /// Its incomplete last line, if any.
+    torn: Option<Torn>,
+}
+
+/// Reads one segment whose name says it starts at `first` and whose ids
+/// must be below `before` (the next segment's first id), keeping its
+/// newest room records in `tail`. A torn last line is allowed only when
+/// `newest`.
+fn scan(
+    path: &Path,
+    first: Id,
+    before: Option<Id>,
+    newest: bool,
+    tail: &mut Tail,
+) -> Result<Scan, OpenError> {
+    let file = File::open(path).map_err(|e| OpenError::new(path, plain(&e)))?;
+    let mut reader = BufReader::new(file);
+    let mut line = Vec::new();
+    let mut number = 0u64;
+    let mut good_len = 0u64;
+    let mut last: Option<Id> = None;
+    loop {
+        line.clear();
+        let read = (&mut reader)
+            .take(MAX_LINE as u64 + 1)
+            .read_until(b'\n', &mut line)
+            .map_err(|e| OpenError::new(path, plain(&e)))?;
+        if read == 0 {
+            break;
+        }
+        number += 1;
+        if line.last() != Some(&b'\n') {
+            if line.len() > MAX_LINE {
+                return Err(OpenError::at(
+                    path,
+                    number,
+                    format!("a line longer than {MAX_LINE} bytes"),
+                ));
+            }
+            if !newest {
+                return Err(OpenError::at(
+                    path,
+                    number,
+                    "the last line is incomplete (no line end)",
+                ));
+            }
+            let torn = Torn {
+                path: path.to_path_buf(),
+                line: number,
+                bytes: line.len() as u64,
+            };
+            return Ok(Scan {
+                last,
+                good_len,
+                torn: Some(torn),
+            });
+        }
+        let record =
+            Record::decode(&line[..line.len() - 1]).map_err(|e| OpenError::at(path, number, e))?;
+        let id = record.id;
+        if let Some(prev) = last.filter(|&prev| id <= prev) {
+            return Err(OpenError::at(
+                path,
+                number,
+                format!("id {id} is not after the line before's ({prev})"),
+            ));
+        }
+        if id == 0 || id == Id::MAX {
+            return Err(OpenError::at(
+                path,
+                number,
+                format!("id {id} is not a record id"),
+            ));
+        }
+        if id < first {
+            return Err(OpenError::at(
+                path,
+                number,
+                format!("id {id} is below this file's first id ({first}, from its name)"),
+            ));
+        }
+        if let Some(next) = before.filter(|&next| id >= next) {
+            return Err(OpenError::at(
+                path,
+                number,
+                format!("id {id} is not below the next file's first id ({next})"),
+            ));
+        }
+        last = Some(id);
+        good_len += line.len() as u64;
+        if record.kind.is_room() {
+            tail.push(record);
+        }
+    }
+    Ok(Scan {
+        last,
+        good_len,
+        torn: None,
+    })
+}
+
+/// Reads the newest segments back as far as `limits` need, and opens the
+/// newest for appending (cutting off a torn last line).
+fn recover(dir: &Path, limits: Limits) -> Result<(Recovered, Option<Open<File>>), OpenError> {
+    let segments = segments(dir)?;
+    let mut chunks: Vec<VecDeque<Record>> = Vec::new();
+    let mut left = limits;
+    let mut next_id: Id = 1;
+    let mut torn = None;
+    let mut current = None;
+    let mut before = None;
+    for (index, (first, path)) in segments.iter().enumerate().rev() {
+        let newest = index + 1 == segments.len();
+        if !newest && (left.count == 0 || left.bytes == 0) {
+            break;
+        }
+        let mut tail = Tail {
+            records: VecDeque::new(),
+            bytes: 0,
+            limits: left,
+            full: false,
+        };
+        let scan = scan(path, *first, before, newest, &mut tail)?;
+        if newest {
+            next_id = next_id.max(*first).max(scan.last.map_or(0, |id| id + 1));
+            let file = OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(|e| OpenError::new(path, plain(&e)))?;
+            if scan.torn.is_some() {
+                file.set_len(scan.good_len)
+                    .and_then(|()| file.sync_data())
+                    .map_err(|e| {
+                        OpenError::new(
+                            path,
+                            format!("could not drop the incomplete last line: {}", plain(&e)),
+                        )
+                    })?;
+            }
+            torn = scan.torn;
+            current = Some(Open {
+                file,
+                first: *first,
+                len: scan.good_len,
+                dirty: false,
+            });
+        }
+        left.count -= tail.records.len();
+        left.bytes -= tail.bytes;
+        let full = tail.full;
+        chunks.push(tail.records);
+        before = Some(*first);
+        if full {
+            break;
+        }
+    }
+    let records: Vec<Record> = chunks.into_iter().rev().flatten().collect();
+    // Whatever came before the first recovered record is not in memory:
+    // older segments, or ones the operator removed, may have held it.
+    let trimmed_to = records.first().map_or(next_id - 1, |oldest| oldest.id - 1);
+    let recovered = Recovered {
+        next_id,
+        records,
+        trimmed_to,
+        torn,
+    };
+    Ok((recovered, current))
+}
+
+// ------------------------------------------------------------ the writer
+
+/// One open segment file, as the writer needs it; a trait so tests can
+/// make writes and syncs fail.
+pub trait Segment: Send {
+    fn write_at(&mut self, bytes: &[u8], offset: u64) -> io::Result<()>;
+    /// Makes what was written durable (fdatasync).
+    fn sync(&mut self) -> io::Result<()>;
+    fn set_len(&mut self, len: u64) -> io::Result<()>;
+}
+
+/// Where segments are made.
+pub trait Disk: Send {
+    type File: Segment;
+    /// Creates the (empty) segment that starts at `first`, durably.
+    fn create(&mut self, first: Id) -> io::Result<Self::File>;
+}
+
+impl Segment for File {
+    fn write_at(&mut self, bytes: &[u8], offset: u64) -> io::Result<()> {
+        self.write_all_at(bytes, offset)
+    }
+    fn sync(&mut self) -> io::Result<()> {
+        self.sync_data()
+    }
+    fn set_len(&mut self, len: u64) -> io::Result<()> {
+        File::set_len(self, len)
+    }
+}
+
+/// Segments in a directory.
+struct Files {
+    /// The room's folder.
+    dir: PathBuf,
+}
+
+impl Disk for Files {
+    type File = File;
+    fn create(&mut self, first: Id) -> io::Result<File> {
+        let path = self.dir.join(segment_name(first));
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
+        // The new name must survive a crash too, or its lines would.
+        if let Err(err) = File::open(&self.dir).and_then(|d| d.sync_all()) {
+            // Best effort: an empty segment left behind is harmless.
+            let _ = std::fs::remove_file(&path);
+            return Err(err);
+        }
+        Ok(file)
+    }
+}
+
+/// The segment being appended to.
+struct Open<F> {
+    /// Opened for writing; written at `len`.
+    file: F,
+    /// Its first id (from its name).
+    first: Id,
+    /// The length of what was written and synced.
+    len: u64,
+    /// Whether a failed write may have left bytes past `len`.
+    dirty: bool,
+}
+
+/// Writes groups to the current segment; runs on the writer thread.
+struct Writer<D: Disk> {
+    /// Where new segments are created.
+    disk: D,
+    /// None until the first write of a new store.
+    current: Option<Open<D::File>>,
+    /// The size at which the next group starts a new segment.
+    segment_bytes: u64,
+}
+
+impl<D: Disk> Writer<D> {
+    /// Writes `bytes` (whole lines whose first id is `first`) and makes
+    /// them durable; on failure nothing of them stays in the file.
+    fn write_group(&mut self, bytes: &[u8], first: Id) -> io::Result<()> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        self.repair()?;
+        let current = match self.current.take() {
+            Some(current) if current.len == 0 || current.len < self.segment_bytes => current,
+            full => match self.disk.create(first) {
+                Ok(file) => Open {
+                    file,
+                    first,
+                    len: 0,
+                    dirty: false,
+                },
+                Err(err) => {
+                    self.current = full;
+                    return Err(err);
+                }
+            },
+        };
+        let current = self.current.insert(current);
+        debug_assert!(first >= current.first);
+        let written = current
+            .file
+            .write_at(bytes, current.len)
+            .and_then(|()| current.file.sync());
+        match written {
+            Ok(()) => {
+                current.len += bytes.len() as u64;
+                Ok(())
+            }
+            Err(err) => {
+                current.dirty = true;
+                // If this fails too, the next group tries again first.
+                let _ = self.repair();
+                Err(err)
+            }
+        }
+    }
+
+    /// Cuts the current segment back to its last good length after a
+    /// failed write, durably.
+    fn repair(&mut self) -> io::Result<()> {
+        let Some(current) = self.current.as_mut().filter(|c| c.dirty) else {
+            return Ok(());
+        };
+        current
+            .file
+            .set_len(current.len)
+            .and_then(|()| current.file.sync())
+            .map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("could not undo a failed write: {}", plain(&e)),
+                )
+            })?;
+        current.dirty = false;
+        Ok(())
+    }
+}
+
+/// The writer thread: one group commit per turn, until the store closes.
+fn writer_loop<D: Disk>(jobs: mpsc::Receiver<Job>, mut writer: Writer<D>) {
+    let mut bytes = Vec::new();
+    while let Ok(job) = jobs.recv() {
+        bytes.clear();
+        let mut group = vec![job];
+        encode(&group[0], &mut bytes);
+        while bytes.len() < GROUP_BYTES {
+            let Ok(job) = jobs.try_recv() else { break };
+            encode(&job, &mut bytes);
+            group.push(job);
+        }
+        let first = group
+            .iter()
+            .find_map(|j| j.records.first())
+            .map_or(0, |r| r.id);
+        let result = writer.write_group(&bytes, first).map_err(WriteError::from);
+        for job in group {
+            (job.done)(result.clone());
+        }
+    }
+}
+
+fn encode(job: &Job, out: &mut Vec<u8>) {
+    for record in &job.records {
+        record.encode(out);
+    }
+}
+
+#[cfg(test)]
+#[path = "store_tests.rs"]
+pub(super) mod tests;

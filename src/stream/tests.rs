@@ -1,0 +1,201 @@
+//! The stream as the broker will drive it: append, settle, ask for the past.
+
+use super::*;
+use crate::runtime::{block_on, timeout};
+use std::time::Duration;
+
+/// How long a test waits for a batch to settle.
+const WAIT: Duration = Duration::from_secs(10);
+
+fn limits(count: usize) -> HistoryLimits {
+    HistoryLimits {
+        room: Limits {
+            count,
+            bytes: usize::MAX,
+        },
+        session: Limits {
+            count,
+            bytes: usize::MAX,
+        },
+    }
+}
+
+/// A clock that says 1000, 1001, 1002, …
+fn ticking() -> impl FnMut() -> Millis + Send + 'static {
+    let mut now = 999;
+    move || {
+        now += 1;
+        now
+    }
+}
+
+fn ids(records: &[Arc<Record>]) -> Vec<Id> {
+    records.iter().map(|r| r.id).collect()
+}
+
+/// Waits for the next batch to settle.
+fn settle(stream: &mut RoomStream) -> Settled {
+    block_on(timeout(WAIT, stream.settled())).expect("a batch settles within the wait")
+}
+
+/// Appends and waits for that batch.
+fn keep(stream: &mut RoomStream, drafts: Vec<Draft>) -> Result<Vec<Arc<Record>>, WriteError> {
+    let ticket = stream.append(drafts).expect("room in flight");
+    let settled = settle(stream);
+    assert_eq!(settled.ticket, ticket);
+    settled.outcome
+}
+
+#[test]
+fn ids_increase_from_1_across_batches_and_each_batch_has_one_time() {
+    let mut stream = RoomStream::memory(limits(10)).with_clock(ticking());
+    let first = keep(
+        &mut stream,
+        vec![Draft::join("Max"), Draft::chat("Max", "hi")],
+    )
+    .expect("kept");
+    let second = keep(&mut stream, vec![Draft::action("Max", "waves")]).expect("kept");
+    assert_eq!((ids(&first), ids(&second)), (vec![1, 2], vec![3]));
+    assert_eq!(
+        first
+            .iter()
+            .chain(&second)
+            .map(|r| r.time)
+            .collect::<Vec<_>>(),
+        [1000, 1000, 1001]
+    );
+    assert_eq!(
+        second[0].kind,
+        Kind::Action {
+            from: "Max".into(),
+            text: "waves".into()
+        }
+    );
+    assert_eq!(stream.next_id(), 4);
+}
+
+#[test]
+fn a_batch_is_in_the_history_only_once_it_has_settled() {
+    let mut stream = RoomStream::memory(limits(10));
+    let ticket = stream
+        .append(vec![Draft::chat("Max", "hi")])
+        .expect("room in flight");
+    assert!(stream.last(10).is_empty(), "not settled yet");
+    let settled = stream.try_settled().expect("memory-only settles at once");
+    assert_eq!(settled.ticket, ticket);
+    assert_eq!(settled.outcome.map(|r| ids(&r)), Ok(vec![1]));
+    assert_eq!(ids(&stream.last(10)), [1]);
+    assert_eq!(stream.try_settled(), None);
+}
+
+#[test]
+fn batches_settle_in_the_order_they_were_appended() {
+    let mut stream = RoomStream::memory(limits(10));
+    let tickets: Vec<_> = (0..3)
+        .map(|_| stream.append(vec![Draft::chat("Max", "hi")]).expect("room"))
+        .collect();
+    let settled: Vec<_> = (0..3).map(|_| settle(&mut stream).ticket).collect();
+    assert_eq!(settled, tickets);
+}
+
+#[test]
+fn the_room_and_the_sessions_see_their_own_past() {
+    let mut stream = RoomStream::memory(limits(10));
+    keep(
+        &mut stream,
+        vec![
+            Draft::join("Max"),
+            Draft::rename("Max", "Maxi"),
+            Draft::private("Maxi", "Ann", "psst", [1, 2]),
+            Draft::leave("Maxi"),
+        ],
+    )
+    .expect("kept");
+    assert_eq!(ids(&stream.last(10)), [1, 2, 4]);
+    assert_eq!(
+        stream.after(1, Some(2)).map(|r| ids(&r.records)),
+        Ok(vec![2, 3, 4])
+    );
+    assert_eq!(
+        stream.after(1, Some(3)).map(|r| ids(&r.records)),
+        Ok(vec![2, 4])
+    );
+    stream.forget(2);
+    assert_eq!(
+        stream.after(1, Some(2)).map(|r| ids(&r.records)),
+        Ok(vec![2, 4])
+    );
+}
+
+#[test]
+fn too_much_waiting_is_refused_without_using_ids() {
+    let mut stream = RoomStream::memory(limits(10));
+    let big = "x".repeat(MAX_IN_FLIGHT / 4);
+    // Nothing is settled, so everything stays in flight.
+    let mut taken = 0;
+    while stream.append(vec![Draft::chat("Max", &big)]).is_ok() {
+        taken += 1;
+        assert!(taken < 10, "the bound holds");
+    }
+    assert_eq!(taken, 3);
+    assert_eq!(stream.append(vec![Draft::chat("Max", &big)]), Err(Backlog));
+    assert_eq!(stream.next_id(), 4);
+    while stream.try_settled().is_some() {}
+    assert_eq!(stream.append(vec![Draft::chat("Max", &big)]), Ok(3));
+    assert_eq!(stream.next_id(), 5);
+}
+
+#[test]
+fn a_batch_the_disk_refused_is_not_in_the_history_and_its_ids_are_not_reused() {
+    let stream = RoomStream::new(limits(10), Some(store::tests::faulty_store(1)), 1, 0);
+    let mut stream = stream.with_clock(ticking());
+    let err = keep(
+        &mut stream,
+        vec![Draft::chat("Max", "lost"), Draft::chat("Max", "lost too")],
+    );
+    assert_eq!(
+        err.map(|r| ids(&r)).map_err(|e| e.to_string()),
+        Err("not saved: injected sync failure".into())
+    );
+    assert!(stream.last(10).is_empty());
+    // A client that asks after a lost id is not told it is from the future.
+    assert_eq!(
+        stream.after(2, None),
+        Ok(Replay {
+            missed: 0,
+            records: vec![]
+        })
+    );
+    let kept = keep(&mut stream, vec![Draft::chat("Max", "saved")]).expect("the disk works again");
+    assert_eq!(ids(&kept), [3]);
+    assert_eq!(stream.after(2, None).map(|r| ids(&r.records)), Ok(vec![3]));
+}
+
+#[test]
+fn a_stored_stream_recovers_its_history_and_continues_its_ids() {
+    let root = tempfile::tempdir().expect("a temp dir");
+    {
+        let (mut stream, torn) =
+            RoomStream::open(root.path(), MAIN, store::SEGMENT_BYTES, limits(3)).expect("opens");
+        assert_eq!(torn, None);
+        assert!(stream.is_durable());
+        for text in ["a", "b", "c", "d"] {
+            keep(&mut stream, vec![Draft::chat("Max", text)]).expect("saved");
+        }
+        keep(
+            &mut stream,
+            vec![Draft::private("Max", "Ann", "psst", [1, 2])],
+        )
+        .expect("saved");
+    }
+    assert!(root.path().join(MAIN).join(store::segment_name(1)).exists());
+    let (mut stream, _) =
+        RoomStream::open(root.path(), MAIN, store::SEGMENT_BYTES, limits(3)).expect("reopens");
+    assert_eq!(ids(&stream.last(10)), [2, 3, 4]);
+    let replay = stream.after(0, None).expect("0 is known");
+    assert_eq!((replay.missed, ids(&replay.records)), (1, vec![2, 3, 4]));
+    // The private message (5) is not replayed; its id is not taken again.
+    assert_eq!(stream.after(5, None).map(|r| r.records.len()), Ok(0));
+    let kept = keep(&mut stream, vec![Draft::chat("Max", "e")]).expect("saved");
+    assert_eq!(ids(&kept), [6]);
+}
