@@ -181,6 +181,45 @@ pub mod reply {
     pub fn login_timeout(secs: u64) -> String {
         error(format!("no username given within {secs} s; closing"))
     }
+    /// Refusals of a connection by its address (see `serve --max-per-addr`).
+    pub fn too_many_from_address(max: usize) -> String {
+        error(format!(
+            "too many connections from your address ({max}); close one and try again"
+        ))
+    }
+    pub fn too_many_logging_in(max: usize) -> String {
+        error(format!(
+            "too many connections from your address are still logging in ({max}); try again later"
+        ))
+    }
+    pub const CONNECTING_TOO_FAST: &str =
+        "Server: Error: your address is connecting too fast; try again in a few seconds";
+    pub const TOO_MANY_HANDSHAKES: &str =
+        "Server: Error: too many TLS handshakes are unfinished; try again in a few seconds";
+    /// A name kept for the person whose connection dropped.
+    pub fn name_held(name: &str) -> String {
+        format!(
+            "the name {name} is kept for its owner for a moment after a dropped connection; type another username or try again soon"
+        )
+    }
+    /// A private message not delivered: its recipient is far behind.
+    pub fn recipient_busy(name: &str) -> String {
+        error(format!(
+            "{name} is not keeping up with their messages; yours was not delivered"
+        ))
+    }
+    /// `/who` asked again before the last one's bytes were paid for.
+    pub fn output_limited(secs: u64) -> String {
+        error(format!(
+            "/who is limited in a room this big; try again in {secs} s"
+        ))
+    }
+    /// Too many wrong passwords from one address: the next is checked later.
+    pub fn password_wait(secs: u64) -> String {
+        error(format!(
+            "too many wrong passwords from your address; your next one is checked in {secs} s"
+        ))
+    }
     pub fn room_full(max: usize) -> String {
         error(format!(
             "the room is full ({max} connections); try again later"

@@ -40,6 +40,10 @@ struct State {
     end: Option<End>,
     /// The connection's reader has finished: the client closed its side.
     reader_done: bool,
+    /// Bytes the kernel held unsent for this client when the writer last
+    /// looked: they count against the limit too (u32: a socket buffer is
+    /// far smaller, and it fits beside the flags).
+    in_kernel: u32,
 }
 
 impl State {
@@ -202,7 +206,7 @@ impl Outbox {
             return Ok(());
         }
         let unsent = state.queued.len() + state.writing;
-        if unsent + line.len() + 1 > self.limit {
+        if unsent + state.in_kernel as usize + line.len() + 1 > self.limit {
             return Err(Full);
         }
         // The room's memory is bounded too: past its budget, a client that
@@ -239,6 +243,22 @@ impl Outbox {
         }
         drop(state);
         self.waker.wake();
+    }
+
+    /// The writer saw the kernel hold `bytes` unsent for this client.
+    pub fn set_in_kernel(&self, bytes: usize) {
+        self.lock().in_kernel = u32::try_from(bytes).unwrap_or(u32::MAX);
+    }
+
+    /// Bytes not yet sent: queued here, being written, or held by the kernel.
+    pub fn unsent(&self) -> usize {
+        let state = self.lock();
+        state.queued.len() + state.writing + state.in_kernel as usize
+    }
+
+    /// The most bytes that may wait for this client.
+    pub fn limit(&self) -> usize {
+        self.limit
     }
 
     /// Bytes waiting to be taken by the writer.

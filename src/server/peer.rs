@@ -2,7 +2,7 @@
 //! broker; its writer (a task of its own) drains the connection's outbox
 //! into the socket. Errors here end this connection only.
 
-use std::net::{Shutdown, SocketAddr};
+use std::net::Shutdown;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,7 +18,7 @@ use super::broker::{Event, Peer};
 use super::outbox::{End, Next, Outbox};
 use super::rate::RateLimit;
 use super::room::ClientId;
-use super::{Config, Shared};
+use super::{Arrival, Config, Shared};
 use crate::protocol::line::{Frame, LineFramer};
 use crate::protocol::message::reply;
 use crate::runtime::{self, TcpStream};
@@ -44,17 +44,17 @@ thread_local! {
 /// the two directions of the connection (the socket itself, or the halves of
 /// a TLS session over it); `tcp` is the socket, used to cut it off.
 pub async fn connection<R, W>(
-    id: ClientId,
+    arrival: Arrival,
     reader: R,
     writer: W,
     tcp: TcpStream,
-    addr: SocketAddr,
     events: async_channel::Sender<Event>,
     shared: Arc<Shared>,
 ) where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {
+    let Arrival { id, addr, tokens } = arrival;
     let config = &shared.config;
     let outbox = Arc::new(Outbox::new(config.send_queue, shared.backlog.clone()));
     let peer = Peer {
@@ -65,7 +65,7 @@ pub async fn connection<R, W>(
         return; // The server is shutting down.
     }
     let writer = runtime::spawn(writer_loop(writer, tcp, outbox.clone()));
-    let why = reader_loop(id, reader, &events, config).await;
+    let why = reader_loop(id, reader, &events, config, tokens).await;
     outbox.reader_done();
     // Send fails only when the broker has stopped, and then nobody is left to tell.
     let _ = events.send(Event::Disconnect { id, why }).await;
@@ -76,14 +76,19 @@ pub async fn connection<R, W>(
 /// It only cuts frames and judges them against the length and rate limits:
 /// what to answer, and whether the client is still welcome, is the
 /// broker's to decide, so everything goes to it as events, in order.
+///
+/// The rate limit starts with `tokens` (the login lines come on top of the
+/// burst; see `AddrTable::admit`), and never drops `/quit`: leaving is not
+/// flooding, and a client's last line must not be lost to its burst.
 async fn reader_loop<R: AsyncRead + Unpin>(
     id: ClientId,
     mut reader: R,
     events: &async_channel::Sender<Event>,
     config: &Config,
+    tokens: u32,
 ) -> Option<String> {
     let mut framer = LineFramer::new(config.max_line_bytes);
-    let mut limit = RateLimit::new(config.rate, config.burst, Instant::now());
+    let mut limit = RateLimit::starting_with(config.rate, config.burst, tokens, Instant::now());
     let mut dropped: u64 = 0;
     // Events that found the broker's queue full, in order, to be sent once
     // it has room. Empty (and unallocated) but in a burst: an idle
@@ -98,7 +103,7 @@ async fn reader_loop<R: AsyncRead + Unpin>(
             let event = match frame {
                 Frame::TooLong => Event::TooLong { id },
                 Frame::Line(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => return,
-                Frame::Line(_) if !limit.allow(Instant::now()) => {
+                Frame::Line(bytes) if !is_quit(bytes) && !limit.allow(Instant::now()) => {
                     dropped += 1;
                     if dropped > 1 {
                         return;
@@ -136,6 +141,15 @@ async fn reader_loop<R: AsyncRead + Unpin>(
             return None;
         }
     }
+}
+
+/// Whether a line is `/quit` (in any case, with any spaces around).
+fn is_quit(bytes: &[u8]) -> bool {
+    let text = bytes.trim_ascii();
+    text.len() >= 5
+        && text[0] == b'/'
+        && text[1..5].eq_ignore_ascii_case(b"quit")
+        && text[5..].first().is_none_or(|b| *b == b' ')
 }
 
 /// Passes an event to the broker without waiting: queued in `waiting` if
@@ -212,12 +226,16 @@ async fn writer_loop<W: AsyncWrite + Unpin>(mut writer: W, tcp: TcpStream, outbo
     loop {
         match outbox.next(&mut buf).await {
             Next::Write => {
+                // What the kernel holds counts against the client's queue:
+                // read before a write that may block while it is full.
+                outbox.set_in_kernel(runtime::unsent_in_kernel(&tcp));
                 if write_batch(&mut writer, &buf, &outbox).await.is_err() {
                     // The client is gone or cut off: the reader notices and
                     // reports it. A failed shutdown leaves nothing to undo.
                     let _ = tcp.shutdown(Shutdown::Both);
                     return;
                 }
+                outbox.set_in_kernel(runtime::unsent_in_kernel(&tcp));
                 outbox.written();
                 buf.clear();
             }
@@ -368,7 +386,7 @@ mod tests {
             let writer = writer_loop(runtime::FinOnClose(tcp.clone()), tcp.clone(), outbox);
             let (events, _broker) = async_channel::bounded(1);
             let config = Config::default();
-            let reader = reader_loop(1, tcp, &events, &config);
+            let reader = reader_loop(1, tcp, &events, &config, 42);
             let sizes = (
                 std::mem::size_of_val(&reader),
                 std::mem::size_of_val(&writer),

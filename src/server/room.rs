@@ -15,7 +15,12 @@ use crate::protocol::name::Name;
 use crate::protocol::password::{Password, TRIES};
 use crate::protocol::sanitize::sanitize;
 
+use super::addrs::Host;
 use super::deadline::LoginDeadlines;
+
+/// Names held at once for owners whose connection dropped; past it a
+/// dropped name is free at once, as before.
+const MOST_HELD: usize = 10_000;
 
 /// Identifies one connection for its whole life (never reused).
 pub type ClientId = u64;
@@ -29,6 +34,17 @@ pub trait Mailbox {
     /// Queues one line (without its `\n`), adding its cost to `tally`.
     /// False when the queue is full.
     fn deliver(&self, line: &str, tally: &mut Self::Tally) -> bool;
+
+    /// Whether more than half its queue is waiting: private messages, which
+    /// a few senders can aim at one person, may then not fill the rest.
+    fn far_behind(&self) -> bool {
+        false
+    }
+
+    /// The host the client connects from, to whom a held name goes back.
+    fn host(&self) -> Option<Host> {
+        None
+    }
 }
 
 /// What a line did, for the server's log and for the connection's fate.
@@ -93,6 +109,9 @@ pub struct Room<M: Mailbox> {
     logins: LoginDeadlines,
     /// What deliveries added since the owner last took it.
     tally: M::Tally,
+    /// Case-folded names kept for a while for the host whose connection
+    /// dropped, and until when (see [`Room::hold_name`]).
+    held: HashMap<String, (Option<Host>, Instant)>,
 }
 
 impl<M: Mailbox> Default for Room<M> {
@@ -106,6 +125,7 @@ impl<M: Mailbox> Default for Room<M> {
             password: None,
             logins: LoginDeadlines::new(Duration::from_secs(60)),
             tally: M::Tally::default(),
+            held: HashMap::new(),
         }
     }
 }
@@ -197,6 +217,54 @@ impl<M: Mailbox> Room<M> {
 
     pub fn is_logged_in(&self, id: ClientId) -> bool {
         self.name_of(id).is_some()
+    }
+
+    /// Whether the connection has given the room's password (or needs none).
+    pub fn is_admitted(&self, id: ClientId) -> bool {
+        self.clients.get(&id).is_some_and(|c| c.admitted)
+    }
+
+    /// Keeps `name` for a connection from `host` until `until`: its owner's
+    /// connection dropped (reset, timed out), and the person behind it is
+    /// to get it back first, not whoever logs in next with that name.
+    pub fn hold_name(&mut self, name: &Name, host: Option<Host>, until: Instant) {
+        if self.held.len() < MOST_HELD {
+            self.held.insert(name.key(), (host, until));
+        }
+    }
+
+    /// Frees the names held until `now` or before.
+    pub fn release_names(&mut self, now: Instant) {
+        if !self.held.is_empty() {
+            self.held.retain(|_, (_, until)| *until > now);
+        }
+    }
+
+    /// Whether `name` is held for someone other than connection `id`'s host;
+    /// if it is held for that host, it is released to it.
+    fn held_for_another(&mut self, id: ClientId, name: &Name) -> bool {
+        let key = name.key();
+        let Some(&(owner, _)) = self.held.get(&key) else {
+            return false;
+        };
+        let host = self.clients.get(&id).and_then(|c| c.mailbox.host());
+        if owner.is_some() && owner == host {
+            self.held.remove(&key);
+            return false;
+        }
+        true
+    }
+
+    /// Bytes a `/who` sends now (what it is charged).
+    pub fn who_bytes(&self) -> usize {
+        let names: usize = self
+            .members
+            .iter()
+            .filter_map(|m| self.clients.get(m)?.name.as_ref())
+            .map(|n| n.as_str().len() + 2)
+            .sum();
+        let lines = self.members.len() / reply::WHO_PER_LINE + 1;
+        names + lines * "Server: Online, continued: \n".len()
     }
 
     /// Clients to disconnect because their mailbox overflowed (each once).
@@ -338,6 +406,11 @@ impl<M: Mailbox> Room<M> {
             self.tell(id, &reply::error(&why));
             return Happened::LoginRefused(why);
         }
+        if self.held_for_another(id, &name) {
+            let why = reply::name_held(name.as_str());
+            self.tell(id, &reply::error(&why));
+            return Happened::LoginRefused(why);
+        }
         self.names.insert(name.key(), id);
         self.members.push(id);
         if let Some(client) = self.clients.get_mut(&id) {
@@ -405,6 +478,14 @@ impl<M: Mailbox> Room<M> {
             self.tell(id, &reply::error(format!("no user named {to} is online")));
             return Happened::Nothing;
         };
+        // A few senders aiming at one person must not push them out as
+        // "too slow": private messages get at most half of their queue.
+        if target != id && self.mailbox(target).is_some_and(M::far_behind) {
+            let to_name = self.name_of(target).map(|n| n.as_str().to_string());
+            let busy = reply::recipient_busy(to_name.as_deref().unwrap_or(to));
+            self.tell(id, &busy);
+            return Happened::Nothing;
+        }
         let to_name = self.name_of(target).map(|n| n.as_str().to_string());
         let to_name = to_name.unwrap_or_else(|| to.to_string());
         self.tell(target, &reply::private_from(from.as_str(), text));
@@ -431,6 +512,10 @@ impl<M: Mailbox> Room<M> {
                 return Happened::Nothing;
             }
             _ => {}
+        }
+        if self.held_for_another(id, &new) {
+            self.tell(id, &reply::error(reply::name_held(new.as_str())));
+            return Happened::Nothing;
         }
         self.names.remove(&old.key());
         self.names.insert(new.key(), id);
