@@ -15,6 +15,7 @@ mod layers;
 mod man;
 mod order;
 mod password;
+mod per_addr;
 mod props;
 mod pty;
 mod server;
