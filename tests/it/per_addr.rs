@@ -17,7 +17,7 @@ use sockchat::server::Config;
 use crate::util::{run, TestServer, WAIT};
 
 /// A server whose per-address limits apply to loopback too.
-fn untrusting() -> Config {
+pub fn untrusting() -> Config {
     Config {
         trusted: Vec::new(),
         ..Config::default()
@@ -25,15 +25,15 @@ fn untrusting() -> Config {
 }
 
 /// A raw client connected from a chosen loopback address.
-struct From {
-    stream: TcpStream,
+pub struct From {
+    pub stream: TcpStream,
     buf: Vec<u8>,
 }
 
 impl From {
     /// Connects from `local` (an IP address on this machine) to `server`,
     /// optionally with a small receive buffer (a client that reads little).
-    async fn connect_with(local: &str, server: SocketAddr, rcvbuf: Option<usize>) -> From {
+    pub async fn connect_with(local: &str, server: SocketAddr, rcvbuf: Option<usize>) -> From {
         let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
             .expect("a socket");
         if let Some(bytes) = rcvbuf {
@@ -57,26 +57,26 @@ impl From {
         }
     }
 
-    async fn connect(local: &str, server: SocketAddr) -> From {
+    pub async fn connect(local: &str, server: SocketAddr) -> From {
         Self::connect_with(local, server, None).await
     }
 
     /// Connected and greeted.
-    async fn greeted(local: &str, server: SocketAddr) -> From {
+    pub async fn greeted(local: &str, server: SocketAddr) -> From {
         let mut client = Self::connect(local, server).await;
         client.expect_line(GREETING).await;
         client
     }
 
     /// Logged in as `name`.
-    async fn login(local: &str, server: SocketAddr, name: &str) -> From {
+    pub async fn login(local: &str, server: SocketAddr, name: &str) -> From {
         let mut client = Self::greeted(local, server).await;
         client.send(name).await;
         client.expect_line(&reply::logged_in(name)).await;
         client
     }
 
-    async fn send(&mut self, line: &str) {
+    pub async fn send(&mut self, line: &str) {
         async_std::future::timeout(WAIT, self.stream.write_all(format!("{line}\n").as_bytes()))
             .await
             .expect("send timed out")
@@ -84,7 +84,7 @@ impl From {
     }
 
     /// The next line; None once the server closed.
-    async fn line(&mut self) -> Option<String> {
+    pub async fn line(&mut self) -> Option<String> {
         let deadline = Instant::now() + WAIT;
         loop {
             if let Some(i) = self.buf.iter().position(|&b| b == b'\n') {
@@ -101,16 +101,16 @@ impl From {
         }
     }
 
-    async fn expect_line(&mut self, expected: &str) {
+    pub async fn expect_line(&mut self, expected: &str) {
         assert_eq!(self.line().await.as_deref(), Some(expected));
     }
 
-    async fn expect_closed(&mut self) {
+    pub async fn expect_closed(&mut self) {
         assert_eq!(self.line().await, None, "expected the server to close");
     }
 
     /// Lines until one equal to `last` (included).
-    async fn lines_until(&mut self, last: &str) -> Vec<String> {
+    pub async fn lines_until(&mut self, last: &str) -> Vec<String> {
         let mut lines = Vec::new();
         loop {
             let line = self.line().await.expect("the connection closed early");
@@ -123,7 +123,7 @@ impl From {
     }
 
     /// Drops the connection with a reset, as a crash or a broken network does.
-    fn reset(self) {
+    pub fn reset(self) {
         use std::os::fd::{AsRawFd, BorrowedFd};
         // SAFETY: the descriptor belongs to `self.stream`, which stays open
         // while `fd` is used (it is closed when `self` is dropped below).
@@ -431,7 +431,7 @@ fn private_messages_aimed_at_one_person_cannot_push_them_out() {
 
 impl From {
     /// Lines until one starting with `prefix` (included).
-    async fn lines_until_prefix(&mut self, prefix: &str) -> Vec<String> {
+    pub async fn lines_until_prefix(&mut self, prefix: &str) -> Vec<String> {
         let mut lines = Vec::new();
         loop {
             let line = self.line().await.expect("the connection closed early");

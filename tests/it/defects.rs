@@ -1,0 +1,227 @@
+//! The smaller defects of issue 10, each with a test that failed before:
+//! a `/quit` past the burst, a full TLS room refusing in plain text, a
+//! KeyUpdate flood logged as a failed handshake, a piped `join` hanging
+//! on a server that stopped reading, and the kernel's send queue of a
+//! client that does not read growing without bound.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use futures_rustls::rustls;
+use sockchat::protocol::message::reply::{self, GREETING};
+use sockchat::server::Config;
+use sockchat::tls;
+
+use crate::per_addr::From;
+use crate::secure::{join, Pki, Serve, TlsClient};
+use crate::util::{run, TestServer, WAIT};
+
+#[test]
+fn quit_past_the_burst_is_not_dropped() {
+    run(async {
+        // One token a second: none comes back while the burst is read.
+        let server = TestServer::with(Config {
+            rate: 1,
+            ..Config::default()
+        })
+        .await;
+        let mut max = server.login("Max").await;
+        let mut burst = String::new();
+        for i in 0..50 {
+            burst.push_str(&format!("line {i}\n"));
+        }
+        burst.push_str("/quit\n");
+        max.send_raw(burst.as_bytes()).await;
+        max.expect_line(&reply::too_fast(1, 40)).await;
+        max.expect_line(&reply::dropped(10)).await;
+        max.expect_line(reply::BYE).await;
+        max.expect_closed().await;
+    });
+}
+
+#[test]
+fn a_full_tls_room_says_so_inside_tls() {
+    run(async {
+        let pki = Pki::new();
+        let server = TestServer::with(Config {
+            tls: Some(pki.good.server_config()),
+            max_clients: 1,
+            ..Config::default()
+        })
+        .await;
+        let _first = TlsClient::login(server.addr, pki.client_config(), GREETING, &[], "Max").await;
+        let mut second = TlsClient::connect(server.addr, pki.client_config())
+            .await
+            .expect("the handshake of a refused connection completes");
+        second.expect_line(&reply::room_full(1)).await;
+        second.expect_closed().await;
+        // And `join --tls` says the room is full, not that TLS is missing.
+        let ca = pki.ca.to_string_lossy().into_owned();
+        let finished =
+            crate::secure::finish(join(server.addr, &["--tls-ca", &ca, "--name", "Eve"]), "").await;
+        let said = format!("{}{}", finished.stdout, finished.stderr);
+        assert!(said.contains("room is full"), "{said}");
+        assert!(!said.contains("does not speak TLS"), "{said}");
+    });
+}
+
+#[test]
+fn a_key_update_flood_is_logged_as_what_it_is() {
+    let pki = Pki::new();
+    let cert = pki.good.cert.to_string_lossy().into_owned();
+    let key = pki.good.key.to_string_lossy().into_owned();
+    let serve = Serve::start(&["--tls-cert", &cert, "--tls-key", &key], &[]);
+    let name = tls::server_name("127.0.0.1").expect("server name");
+    let mut session =
+        rustls::ClientConnection::new(pki.client_config(), name).expect("a client session");
+    let mut tcp = std::net::TcpStream::connect(serve.addr).expect("connect");
+    tcp.set_read_timeout(Some(WAIT))
+        .expect("set a read timeout");
+    tcp.set_write_timeout(Some(WAIT))
+        .expect("set a write timeout");
+    while session.is_handshaking() {
+        session.complete_io(&mut tcp).expect("handshake");
+    }
+    for _ in 0..40 {
+        session.refresh_traffic_keys().expect("queue a key update");
+    }
+    while session.wants_write() {
+        session.write_tls(&mut tcp).expect("send the key updates");
+    }
+    // The server closes the connection: read until then.
+    let mut sink = [0u8; 4096];
+    while matches!(tcp.read(&mut sink), Ok(n) if n > 0) {}
+    let (_, stderr) = serve.stop();
+    assert!(stderr.contains(tls::KEY_UPDATE_FLOOD), "{stderr}");
+    assert!(!stderr.contains("TLS handshake with"), "{stderr}");
+}
+
+/// A server that greets, logs the client in, then never reads again.
+fn server_that_stops_reading() -> (SocketAddr, std::thread::JoinHandle<()>) {
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("a socket");
+    // Small, so that the client's writes fill it soon.
+    socket.set_recv_buffer_size(4096).expect("set SO_RCVBUF");
+    let any: SocketAddr = "127.0.0.1:0".parse().expect("an address");
+    socket.bind(&any.into()).expect("bind");
+    socket.listen(1).expect("listen");
+    let listener: TcpListener = socket.into();
+    let addr = listener.local_addr().expect("local addr");
+    let thread = std::thread::spawn(move || {
+        let Ok((mut stream, _)) = listener.accept() else {
+            return;
+        };
+        let _ = writeln!(stream, "{GREETING}");
+        let mut name = [0u8; 64];
+        let _ = stream.read(&mut name);
+        let _ = writeln!(stream, "{}", reply::logged_in("Max"));
+        // Hold the connection open, unread, until the client goes.
+        std::thread::sleep(Duration::from_secs(60));
+    });
+    (addr, thread)
+}
+
+#[test]
+fn a_piped_join_gives_up_on_a_server_that_stopped_reading() {
+    let (addr, _server) = server_that_stops_reading();
+    let mut child = join(addr, &["--name", "Max"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start join");
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    // Far more than the socket buffers hold, then the end of the input.
+    std::thread::spawn(move || {
+        let line = format!("{}\n", "x".repeat(3000));
+        for _ in 0..10_000 {
+            if stdin.write_all(line.as_bytes()).is_err() {
+                return;
+            }
+        }
+    });
+    let started = Instant::now();
+    let limit = Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for join") {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("join still waits on a server that stopped reading after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success(), "join reported success");
+}
+
+/// The bytes the kernel holds unsent on the server's side of the
+/// connection from `client` to `server` (`tx_queue` in /proc/net/tcp).
+fn tx_queue(server: SocketAddr, client: SocketAddr) -> Option<usize> {
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    let hex = |addr: SocketAddr| match addr {
+        SocketAddr::V4(v4) => {
+            let ip = u32::from_le_bytes(v4.ip().octets());
+            format!("{ip:08X}:{:04X}", v4.port())
+        }
+        SocketAddr::V6(_) => String::new(),
+    };
+    let (local, remote) = (hex(server), hex(client));
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.get(1) != Some(&local.as_str()) || fields.get(2) != Some(&remote.as_str()) {
+            return None;
+        }
+        let tx = fields.get(4)?.split(':').next()?;
+        usize::from_str_radix(tx, 16).ok()
+    })
+}
+
+/// 500 clients that never read pinned 1,451 MiB of kernel memory: each
+/// socket's send buffer grew to megabytes. Capped, one such client costs
+/// the kernel at most about twice `--socket-send-buffer`.
+#[test]
+fn the_kernel_send_queue_of_a_client_that_does_not_read_is_bounded() {
+    run(async {
+        let server = TestServer::with(Config {
+            rate: 0,
+            ..Config::default()
+        })
+        .await;
+        let mut slow = From::connect_with("127.0.0.1", server.addr, Some(4096)).await;
+        slow.expect_line(GREETING).await;
+        slow.send("Slow").await;
+        slow.expect_line(&reply::logged_in("Slow")).await;
+        let slow_addr = slow.stream.local_addr().expect("local addr");
+        let mut max = server.login("Max").await;
+        let line = "y".repeat(3000);
+        let mut sent = 0;
+        for _ in 0..250 {
+            max.send(&line).await;
+            sent += line.len();
+        }
+        max.send("/who").await;
+        while !max
+            .line()
+            .await
+            .expect("an answer")
+            .starts_with("Server: Online")
+        {}
+        let mut most = 0;
+        let until = Instant::now() + Duration::from_millis(1500);
+        while Instant::now() < until {
+            most = most.max(tx_queue(server.addr, slow_addr).expect("the server's socket"));
+            async_std::task::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(sent > 700_000);
+        let cap = 2 * sockchat::server::defaults::SOCKET_SEND_BUFFER as usize;
+        assert!(
+            most <= cap,
+            "the kernel held {most} bytes for a client that does not read"
+        );
+        drop(slow);
+    });
+}
