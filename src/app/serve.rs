@@ -143,6 +143,7 @@ fn raise_descriptor_limit() -> Option<u64> {
             limit = raised;
         }
     }
+    #[allow(clippy::unnecessary_cast, reason = "rlim_t is not u64 on every target")]
     Some(limit.rlim_cur as u64)
 }
 
@@ -270,12 +271,10 @@ mod tests {
             rlim_max: 0,
         };
         // SAFETY: as in raise_descriptor_limit.
-        assert_eq!(
-            unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
-            0
-        );
+        let read = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+        assert_eq!(read, 0);
         assert_eq!(limit.rlim_cur, limit.rlim_max);
-        assert_eq!(now, limit.rlim_cur as u64);
+        assert_eq!(now.to_string(), limit.rlim_cur.to_string());
     }
 
     #[test]
