@@ -952,4 +952,116 @@ mod tests {
         room.leave(1);
         assert_eq!(inboxes[0].take(), ["Server: u1 left the party."]);
     }
+
+    /// A mailbox with a host, and that may be far behind.
+    #[derive(Clone)]
+    struct Desk {
+        inbox: Inbox,
+        host: Option<Host>,
+        behind: bool,
+    }
+
+    impl Mailbox for Desk {
+        type Tally = ();
+
+        fn deliver(&self, line: &str, tally: &mut ()) -> bool {
+            self.inbox.deliver(line, tally)
+        }
+
+        fn far_behind(&self) -> bool {
+            self.behind
+        }
+
+        fn host(&self) -> Option<Host> {
+            self.host
+        }
+    }
+
+    fn desk(host: u8) -> Desk {
+        Desk {
+            inbox: inbox(),
+            host: Some(Host::of(std::net::IpAddr::from([10, 0, 0, host]))),
+            behind: false,
+        }
+    }
+
+    #[test]
+    fn a_held_name_goes_back_to_its_host_and_to_nobody_else() {
+        let t0 = Instant::now();
+        let mut room = Room::new();
+        let (max, eve) = (desk(1), desk(2));
+        room.connect(1, max.clone(), &[], t0);
+        room.line(1, "Max");
+        let left = room
+            .leave(1)
+            .and_then(|l| l.name)
+            .expect("Max was logged in");
+        room.hold_name(&left, max.host, t0 + MINUTE);
+        room.connect(2, eve.clone(), &[], t0);
+        assert!(matches!(room.line(2, "max"), Happened::LoginRefused(_)));
+        assert_eq!(eve.inbox.take(), [reply::error(reply::name_held("max"))]);
+        room.line(2, "Eve");
+        room.line(2, "/nick MAX");
+        assert_eq!(
+            eve.inbox.take()[1..],
+            [reply::error(reply::name_held("MAX"))]
+        );
+        room.connect(3, max.clone(), &[], t0);
+        assert!(matches!(room.line(3, "Max"), Happened::LoggedIn(_)));
+    }
+
+    #[test]
+    fn a_held_name_is_free_once_its_time_is_over() {
+        let t0 = Instant::now();
+        let mut room = Room::new();
+        let name = Name::parse("Max").expect("a valid name");
+        room.hold_name(&name, desk(1).host, t0 + MINUTE);
+        room.release_names(t0 + MINUTE - Duration::from_secs(1));
+        room.connect(2, desk(2), &[], t0);
+        assert!(matches!(room.line(2, "Max"), Happened::LoginRefused(_)));
+        room.release_names(t0 + MINUTE);
+        assert!(matches!(room.line(2, "Max"), Happened::LoggedIn(_)));
+    }
+
+    /// In a room above --announce-max nobody sees joins and leaves, so a
+    /// rename is the one change of name everyone must still see.
+    #[test]
+    fn renames_are_told_to_everyone_even_in_a_big_room() {
+        let t0 = Instant::now();
+        let mut room = Room::new().with_announce_max(1);
+        let desks: Vec<Desk> = (1..=3).map(desk).collect();
+        for (i, d) in desks.iter().enumerate() {
+            room.connect(i as ClientId, d.clone(), &[], t0);
+            room.line(i as ClientId, &format!("u{i}"));
+            d.inbox.take();
+        }
+        desks[0].inbox.take();
+        room.line(2, "/nick Zed");
+        for d in &desks[..2] {
+            assert_eq!(d.inbox.take(), [reply::renamed("u2", "Zed")]);
+        }
+    }
+
+    #[test]
+    fn private_messages_to_someone_far_behind_are_not_delivered() {
+        let t0 = Instant::now();
+        let mut room = Room::new();
+        let eve = desk(1);
+        let bob = Desk {
+            behind: true,
+            ..desk(2)
+        };
+        room.connect(1, eve.clone(), &[], t0);
+        room.line(1, "Eve");
+        room.connect(2, bob.clone(), &[], t0);
+        room.line(2, "Bob");
+        eve.inbox.take();
+        bob.inbox.take();
+        assert_eq!(room.line(1, "/msg Bob hi"), Happened::Nothing);
+        assert_eq!(eve.inbox.take(), [reply::recipient_busy("Bob")]);
+        assert!(bob.inbox.take().is_empty());
+        // Chat to the room still reaches Bob: only private messages are held back.
+        room.line(1, "hello all");
+        assert_eq!(bob.inbox.take(), ["Eve: hello all"]);
+    }
 }
