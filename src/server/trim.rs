@@ -1,9 +1,10 @@
 //! Giving memory back after a crowd leaves. glibc keeps freed memory for
 //! reuse: after 19,000 clients left, 84 MB stayed resident (5 MB before),
 //! and 9,000 unfinished TLS handshakes left 637 MB. [`Wave`] decides when
-//! the accept loop asks the allocator to return it (`malloc_trim`): once
-//! the connections fall to a quarter of their peak since the last trim,
-//! and only after a peak worth it. Pure but for [`give_back`].
+//! the accept loop asks the allocator to return it (`malloc_trim`): each
+//! time the connections fall to a quarter of their peak since the last
+//! trim, and once more when the last one leaves, but only after a peak
+//! worth it. Pure but for [`give_back`].
 
 /// Below this peak, what a wave leaves is not worth a trim.
 pub const LEAST_PEAK: usize = 500;
@@ -12,18 +13,32 @@ pub const LEAST_PEAK: usize = 500;
 #[derive(Debug, Clone)]
 pub struct Wave {
     peak: usize,
+    /// The peak since the room was last empty.
+    high: usize,
+    /// The least peak worth a trim.
     least: usize,
 }
 
 impl Wave {
     pub fn new(least: usize) -> Self {
-        Wave { peak: 0, least }
+        Wave {
+            peak: 0,
+            high: 0,
+            least,
+        }
     }
 
     /// The connections are now `live`: true when memory should be given
     /// back (the peak then starts again from here).
     pub fn note(&mut self, live: usize) -> bool {
         self.peak = self.peak.max(live);
+        self.high = self.high.max(live);
+        if live == 0 && self.high >= self.least {
+            // The last ones' memory, freed after the last trim, goes too.
+            self.high = 0;
+            self.peak = 0;
+            return true;
+        }
         if self.peak >= self.least && live <= self.peak / 4 {
             self.peak = live;
             return true;
@@ -55,6 +70,10 @@ mod tests {
         // The peak starts again from the trim: the next is a quarter down.
         assert!(!(63..250).rev().any(|live| wave.note(live)));
         assert!(wave.note(62));
+        // Below the least peak no more quarter trims, but one at the end.
+        assert!(!(1..62).rev().any(|live| wave.note(live)));
+        assert!(wave.note(0));
+        assert!(!wave.note(0));
     }
 
     #[test]

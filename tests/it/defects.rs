@@ -225,3 +225,37 @@ fn the_kernel_send_queue_of_a_client_that_does_not_read_is_bounded() {
         drop(slow);
     });
 }
+
+/// Past its descriptor limit a server's new clients wait unanswered; it
+/// now raises the soft limit to the hard one and warns when that is still
+/// below `--max-clients`.
+#[test]
+fn serve_warns_when_max_clients_is_more_than_its_descriptors_allow() {
+    use std::os::unix::process::CommandExt;
+    let mut command = crate::binary::sockchat([
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--max-clients",
+        "10000",
+    ]);
+    // SAFETY: the closure runs between fork and exec and calls only
+    // setrlimit, which is async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 256,
+                rlim_max: 512,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut serve = crate::binary::Running::spawn("serve", command);
+    let warning = serve.stderr.expect("ulimit -n");
+    assert!(warning.contains("only 512 files"), "{warning}");
+}
