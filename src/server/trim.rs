@@ -7,7 +7,7 @@
 //! worth it. Pure but for [`give_back`].
 
 /// Below this peak, what a wave leaves is not worth a trim.
-pub const LEAST_PEAK: usize = 500;
+pub const LEAST_PEAK: usize = 100;
 
 /// The connections' peak since memory was last given back.
 #[derive(Debug, Clone)]
