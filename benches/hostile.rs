@@ -64,7 +64,15 @@ struct Server {
 impl Server {
     fn start(extra: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_sockchat"))
-            .args(["serve", "--host", "127.0.0.1", "--port", "0", "--max-clients", "19000"])
+            .args([
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--max-clients",
+                "19000",
+            ])
             .args(extra)
             .env_remove("NO_COLOR")
             .stdout(Stdio::piped())
@@ -216,7 +224,11 @@ fn stalled(n: usize, cap: bool, secs: u64) {
     println!(
         "stalled {n:>5} {:<22} kernel send queues: peak {:>8.1} MiB, at the end {:>8.1} MiB; \
          {open:>5} connections open at the end; server RSS peak {peak_rss:.1} MiB",
-        if cap { "--socket-send-buffer 64K" } else { "--socket-send-buffer 0" },
+        if cap {
+            "--socket-send-buffer 64K"
+        } else {
+            "--socket-send-buffer 0"
+        },
         peak as f64 / 1048576.0,
         end as f64 / 1048576.0,
     );
@@ -241,7 +253,13 @@ fn hellos(n: usize, limited: bool) {
     let extra: &[&str] = if limited {
         &["--tls-self-signed"]
     } else {
-        &["--tls-self-signed", "--max-handshakes", "0", "--max-handshakes-per-addr", "0"]
+        &[
+            "--tls-self-signed",
+            "--max-handshakes",
+            "0",
+            "--max-handshakes-per-addr",
+            "0",
+        ]
     };
     let server = Server::start(extra);
     std::thread::sleep(Duration::from_millis(300));
@@ -256,8 +274,8 @@ fn hellos(n: usize, limited: bool) {
                 break;
             };
             // A refused connection may be closed under us: that is the point.
-            let _ = async_std::future::timeout(Duration::from_secs(1), stream.write_all(&hello))
-                .await;
+            let _ =
+                async_std::future::timeout(Duration::from_secs(1), stream.write_all(&hello)).await;
             streams.push(stream);
         }
         streams
