@@ -259,3 +259,37 @@ fn serve_warns_when_max_clients_is_more_than_its_descriptors_allow() {
     let warning = serve.stderr.expect("ulimit -n");
     assert!(warning.contains("only 512 files"), "{warning}");
 }
+
+/// 9,000 unfinished ClientHellos took 637 MB: now an address may hold
+/// only a few unfinished handshakes, and is told so inside TLS past them,
+/// while another host completes its own.
+#[test]
+fn unfinished_tls_handshakes_are_limited_per_address() {
+    run(async {
+        let pki = Pki::new();
+        let server = TestServer::with(Config {
+            tls: Some(pki.good.server_config()),
+            max_handshakes_per_addr: 1,
+            ..crate::per_addr::untrusting()
+        })
+        .await;
+        // The first byte of a ClientHello, and then nothing.
+        let mut stuck = From::connect("127.0.0.2", server.addr).await;
+        async_std::io::WriteExt::write_all(&mut stuck.stream, &[0x16])
+            .await
+            .expect("send one byte");
+        let refused = From::connect("127.0.0.2", server.addr).await;
+        let name = tls::server_name("127.0.0.1").expect("server name");
+        let connector = futures_rustls::TlsConnector::from(pki.client_config());
+        let mut session = async_std::future::timeout(WAIT, connector.connect(name, refused.stream))
+            .await
+            .expect("handshake in time")
+            .expect("the refusal's handshake completes");
+        let mut said = String::new();
+        let read = futures::AsyncReadExt::read_to_string(&mut session, &mut said);
+        // Ends with close_notify, or with the connection shut down.
+        let _ = async_std::future::timeout(WAIT, read).await;
+        assert_eq!(said, format!("{}\n", reply::TOO_MANY_HANDSHAKES));
+        let _other = TlsClient::login(server.addr, pki.client_config(), GREETING, &[], "Max").await;
+    });
+}
