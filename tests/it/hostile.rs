@@ -116,6 +116,8 @@ fn lines_sent_byte_by_byte_or_coalesced_with_lf_or_crlf_arrive_whole() {
 
         // One byte per write, splitting multi-byte characters and the CRLF.
         // The pause lets each byte reach the server as a read of its own.
+        // Pacing only: the lines must arrive whole however TCP cuts them,
+        // so a slow machine changes the cuts, never the outcome.
         for &byte in "héllo wörld 中文\r\n".as_bytes() {
             eve.send_raw(&[byte]).await;
             task::sleep(Duration::from_millis(1)).await;
@@ -128,7 +130,8 @@ fn lines_sent_byte_by_byte_or_coalesced_with_lf_or_crlf_arrive_whole() {
             bob.expect_line(&format!("Eve: {word}")).await;
         }
 
-        // A CR at the end of one write and its LF at the start of the next.
+        // A CR at the end of one write and its LF at the start of the next
+        // (pacing again, as above).
         eve.send_raw(b"five\r").await;
         task::sleep(Duration::from_millis(5)).await;
         eve.send_raw(b"\nsix").await;
@@ -548,7 +551,9 @@ fn a_flooder_is_limited_and_told_while_the_others_chat_on() {
             eve_lines.push(line);
         }
 
-        // Let tokens come back (one per 50 ms), then send once more.
+        // Let tokens come back (one per 50 ms), then send once more. No
+        // race: a sleep never ends early, and the bound checked below is
+        // computed from the time that really passed.
         task::sleep(Duration::from_millis(200)).await;
         let last_sent = Instant::now();
         eve.send("after the wait").await;
@@ -630,7 +635,8 @@ fn raise_fd_limit() -> libc::rlim_t {
 /// One storm connection, by `i % 6`: close, reset, reset mid-line before
 /// login, close after login, reset mid-line after login, or send a name
 /// without a newline and shut the write side (the name counts at EOF).
-/// Returns the name that logged in, if any.
+/// Returns the name that logged in, if any. A raw blocking socket rather
+/// than the line client: 50 threads run these, each ended in its own way.
 fn storm_connection(addr: SocketAddr, i: usize) -> Option<String> {
     use std::net::TcpStream;
     let mut stream = TcpStream::connect_timeout(&addr, WAIT).expect("storm connect");
@@ -1110,6 +1116,8 @@ async fn until_alone(watcher: &mut Client, name: &str) {
             }
         }
         assert!(Instant::now() < deadline, "storm connections linger");
+        // Polling: a storm connection that never logged in leaves without
+        // a notice, so there is no line to wait for.
         task::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -1176,6 +1184,7 @@ fn idle_connections_have_tcp_keepalive_on() {
         let deadline = Instant::now() + WAIT;
         let mut timer = tcp_timer(server.addr, client_addr);
         while timer == Some(1) && Instant::now() < deadline {
+            // Polling: /proc/net/tcp has no event to wait on.
             task::sleep(Duration::from_millis(10)).await;
             timer = tcp_timer(server.addr, client_addr);
         }
