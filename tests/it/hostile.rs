@@ -870,7 +870,7 @@ fn a_client_that_logs_in_in_time_is_not_closed() {
         assert!(told.starts_with(NO_USERNAME), "got {told:?}");
         witness.expect_closed().await;
         // Past the login timeout, both are still in: a close of Late would
-        // have reached Max before this line, an error line reached Late
+        // have reached Max before this line, an error line would have reached Late
         // before Max's.
         late.send("still here").await;
         max.expect_line("Late: still here").await;
