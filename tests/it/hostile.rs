@@ -352,7 +352,7 @@ fn a_slow_reader_is_cut_off_without_holding_up_twenty_fast_chatters() {
     const SLOW_LEFT: &str = "Server: slow left the party.";
     run(async {
         let server = Serve::new()
-            .args(&["--send-queue", "65536", "--rate", "0"])
+            .args(&["--send-queue", "131072", "--rate", "0"])
             .start();
         let addr = server.addr;
         // Fast clients get receive buffers that hold all they will be sent,
@@ -390,7 +390,11 @@ fn a_slow_reader_is_cut_off_without_holding_up_twenty_fast_chatters() {
 
         // In rounds: every chatter sends one big line, then every chatter
         // must get the 19 lines of the others. A round is at most 19 lines
-        // (38 KB) behind for a fast chatter, within its 64 KiB queue; the
+        // (38 KB) behind for a fast chatter. A chatter having read a round
+        // does not mean the server has counted it written: a writer task
+        // starved of CPU (a loaded machine) still counts its last batch, at
+        // most one round, as the next round is queued. Two rounds (76 KB)
+        // fit in the 128 KiB queue, so no fast chatter can be cut off; the
         // slow one falls 40 KB further behind each round, and once the
         // kernel's buffers for it are full (a few MB), its queue overflows.
         let started = Instant::now();
@@ -849,13 +853,14 @@ fn a_connection_that_does_not_log_in_in_time_is_told_and_closed() {
 fn a_client_that_logs_in_in_time_is_not_closed() {
     run(async {
         let server = TestServer::with(Config {
-            login_timeout: Duration::from_secs(1),
+            login_timeout: Duration::from_secs(2),
             ..Config::default()
         })
         .await;
         let mut max = server.login("Max").await;
-        // One that takes its time: 300 ms of its 1 s. The 700 ms left are
-        // far more than any scheduling delay, so the name cannot miss it.
+        // One that takes its time: 300 ms of its 2 s. The 1.7 s left are
+        // far more than a scheduling delay, even with the whole suite run
+        // at 16 threads on 2 cores, so the name cannot miss its deadline.
         let mut late = server.connect().await;
         late.expect_line(GREETING).await;
         // A witness that connects after `late` and never logs in: when it
