@@ -32,7 +32,7 @@ Register-ArgumentCompleter -Native -CommandName 'sockchat' -ScriptBlock {
             break
         }
         'sockchat;serve' {
-            [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'Address to listen on (0.0.0.0 = every IPv4 interface, :: = IPv6)')
+            [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'Address to listen on (0.0.0.0 = every IPv4 interface, :: = IPv6); ADDR:PORT also sets the port')
             [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Port to listen on (0 picks a free one)')
             [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Port to listen on (0 picks a free one)')
             [CompletionResult]::new('--max-line-bytes', '--max-line-bytes', [CompletionResultType]::ParameterName, 'Longest line a client may send, in bytes; longer lines are dropped with an error')
@@ -53,7 +53,7 @@ Register-ArgumentCompleter -Native -CommandName 'sockchat' -ScriptBlock {
             break
         }
         'sockchat;join' {
-            [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'Server to join: a hostname, an IPv4 or an IPv6 address')
+            [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'Server to join: a hostname, an IPv4 or an IPv6 address; HOST:PORT also sets the port')
             [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Server port')
             [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Server port')
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Your username (asked for when not given)')

@@ -28,7 +28,7 @@ set edit:completion:arg-completer[sockchat] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'sockchat;serve'= {
-            cand --host 'Address to listen on (0.0.0.0 = every IPv4 interface, :: = IPv6)'
+            cand --host 'Address to listen on (0.0.0.0 = every IPv4 interface, :: = IPv6); ADDR:PORT also sets the port'
             cand -p 'Port to listen on (0 picks a free one)'
             cand --port 'Port to listen on (0 picks a free one)'
             cand --max-line-bytes 'Longest line a client may send, in bytes; longer lines are dropped with an error'
@@ -48,7 +48,7 @@ set edit:completion:arg-completer[sockchat] = {|@words|
             cand --help 'Print help'
         }
         &'sockchat;join'= {
-            cand --host 'Server to join: a hostname, an IPv4 or an IPv6 address'
+            cand --host 'Server to join: a hostname, an IPv4 or an IPv6 address; HOST:PORT also sets the port'
             cand -p 'Server port'
             cand --port 'Server port'
             cand -n 'Your username (asked for when not given)'

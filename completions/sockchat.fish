@@ -30,7 +30,7 @@ complete -c sockchat -n "__fish_sockchat_needs_command" -f -a "serve" -d 'Run a 
 complete -c sockchat -n "__fish_sockchat_needs_command" -f -a "join" -d 'Join a chat room from this terminal'
 complete -c sockchat -n "__fish_sockchat_needs_command" -f -a "completions" -d 'Print a shell completion script to stdout'
 complete -c sockchat -n "__fish_sockchat_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l host -d 'Address to listen on (0.0.0.0 = every IPv4 interface, :: = IPv6)' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l host -d 'Address to listen on (0.0.0.0 = every IPv4 interface, :: = IPv6); ADDR:PORT also sets the port' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -s p -l port -d 'Port to listen on (0 picks a free one)' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l max-line-bytes -d 'Longest line a client may send, in bytes; longer lines are dropped with an error' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l max-clients -d 'Most connections at once; the next one is told the room is full' -r
@@ -46,7 +46,7 @@ complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l password -d 
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l password-file -d 'Read the room password from FILE (its only line); wins over --password and SOCKCHAT_PASSWORD' -r -F
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l tls-self-signed -d 'Serve TLS with a certificate made at start-up; prints its fingerprint and the `join` command that pins it'
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -s h -l help -d 'Print help'
-complete -c sockchat -n "__fish_sockchat_using_subcommand join" -l host -d 'Server to join: a hostname, an IPv4 or an IPv6 address' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand join" -l host -d 'Server to join: a hostname, an IPv4 or an IPv6 address; HOST:PORT also sets the port' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand join" -s p -l port -d 'Server port' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand join" -s n -l name -d 'Your username (asked for when not given)' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand join" -l wait -d 'Keep retrying to connect for up to SECS seconds (while a server starts)' -r

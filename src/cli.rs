@@ -1,17 +1,16 @@
 //! The command line, defined once: `--help`, the error messages for bad
-//! arguments and the shell completions in `completions/` all come from here.
+//! arguments, the shell completions in `completions/` and the man pages in
+//! `man/` all come from here. Clap only: what the flags mean is for `app`.
 
-use crate::server::defaults;
 use std::fmt;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::builder::FalseyValueParser;
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::protocol::password::Secret;
 use crate::tls::Fingerprint;
+use crate::{client, server};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -28,6 +27,41 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// Parses the process's arguments, exiting with clap's message (and
+    /// code 2) when they are wrong, as `Cli::parse` does.
+    pub fn parse_args() -> Cli {
+        Cli::try_parse_args(std::env::args_os()).unwrap_or_else(|e| e.exit())
+    }
+
+    /// Parses `argv` like `Cli::try_parse_from`, and also notes which
+    /// ports were given rather than defaulted.
+    pub fn try_parse_args<I, T>(argv: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let mut command = Cli::command();
+        let matches = command.try_get_matches_from_mut(argv)?;
+        let mut cli = Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut command))?;
+        let sub = matches.subcommand().map(|(_, sub)| sub);
+        match (&mut cli.command, sub) {
+            (Command::Serve(args), Some(sub)) => args.port_given = given(sub, "port"),
+            (Command::Join(args), Some(sub)) => args.port_given = given(sub, "port"),
+            _ => {}
+        }
+        Ok(cli)
+    }
+}
+
+/// Whether `id` came from the command line or the environment.
+fn given(matches: &ArgMatches, id: &str) -> bool {
+    matches!(
+        matches.value_source(id),
+        Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+    )
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a chat room that others join
@@ -40,44 +74,50 @@ pub enum Command {
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    /// Address to listen on (0.0.0.0 = every IPv4 interface, :: = IPv6)
-    #[arg(long, env = "SOCKCHAT_HOST", default_value = "0.0.0.0")]
+    /// Address to listen on (0.0.0.0 = every IPv4 interface, :: = IPv6); ADDR:PORT also sets the port
+    #[arg(long, env = "SOCKCHAT_HOST", default_value = server::defaults::HOST)]
     pub host: String,
 
     /// Port to listen on (0 picks a free one)
-    #[arg(short, long, env = "SOCKCHAT_PORT", default_value_t = 3000)]
+    #[arg(short, long, env = "SOCKCHAT_PORT", default_value_t = server::defaults::PORT)]
     pub port: u16,
 
+    /// Whether the port was given (`--port` or `SOCKCHAT_PORT`) rather than
+    /// defaulted; set by [`Cli::parse_args`], so that a port written into
+    /// `--host` may stand in for it.
+    #[arg(skip)]
+    pub port_given: bool,
+
     /// Longest line a client may send, in bytes; longer lines are dropped with an error
-    #[arg(long, default_value_t = defaults::MAX_LINE_BYTES, value_parser = clap::value_parser!(u32).range(64..=1_048_576))]
+    #[arg(long, default_value_t = server::defaults::MAX_LINE_BYTES, value_parser = clap::value_parser!(u32).range(64..=1_048_576))]
     pub max_line_bytes: u32,
 
     /// Most connections at once; the next one is told the room is full
-    #[arg(long, default_value_t = defaults::MAX_CLIENTS, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = server::defaults::MAX_CLIENTS, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_clients: u32,
 
     /// Seconds a new connection has to log in before it is closed
-    #[arg(long, value_name = "SECS", default_value_t = defaults::LOGIN_TIMEOUT_SECS, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    #[arg(long, value_name = "SECS", default_value_t = server::defaults::LOGIN_TIMEOUT_SECS, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub login_timeout: u64,
 
     /// Bytes that may wait to be sent to one client; a client that falls further behind is disconnected
-    #[arg(long, value_name = "BYTES", default_value_t = defaults::SEND_QUEUE, value_parser = clap::value_parser!(u32).range(4096..))]
+    #[arg(long, value_name = "BYTES", default_value_t = server::defaults::SEND_QUEUE, value_parser = clap::value_parser!(u32).range(4096..))]
     pub send_queue: u32,
 
     /// Bytes that may wait to be sent to all clients together; past it, clients already behind are disconnected
-    #[arg(long, value_name = "BYTES", default_value_t = defaults::SEND_BUDGET, value_parser = clap::value_parser!(u64).range(65536..))]
+    #[arg(long, value_name = "BYTES", default_value_t = server::defaults::SEND_BUDGET, value_parser = clap::value_parser!(u64).range(65536..))]
     pub send_budget: u64,
 
     /// Messages per second one client may send (0 = no limit)
-    #[arg(long, value_name = "PER_SEC", default_value_t = defaults::RATE)]
+    #[arg(long, value_name = "PER_SEC", default_value_t = server::defaults::RATE)]
     pub rate: u32,
 
     /// Messages one client may send in a burst above --rate
-    #[arg(long, default_value_t = defaults::BURST, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = server::defaults::BURST, value_parser = clap::value_parser!(u32).range(1..))]
     pub burst: u32,
 
     /// Announce joins and leaves only while at most N people are online (0 = always)
-    #[arg(long, value_name = "N", default_value_t = defaults::ANNOUNCE_MAX)]
+    #[arg(long, value_name = "N", default_value_t = server::defaults::ANNOUNCE_MAX)]
     pub announce_max: u32,
 
     /// Serve TLS with this certificate chain (PEM); needs --tls-key
@@ -119,26 +159,21 @@ pub struct ServeArgs {
     pub password_file: Option<PathBuf>,
 }
 
-impl ServeArgs {
-    pub fn login_timeout(&self) -> Duration {
-        Duration::from_secs(self.login_timeout)
-    }
-
-    /// The room password, if one is set.
-    pub fn password(&self) -> anyhow::Result<Option<Secret>> {
-        password(self.password.as_ref(), self.password_file.as_deref())
-    }
-}
-
 #[derive(Debug, Clone, Args)]
 pub struct JoinArgs {
-    /// Server to join: a hostname, an IPv4 or an IPv6 address
-    #[arg(long, env = "SOCKCHAT_HOST", default_value = "127.0.0.1")]
+    /// Server to join: a hostname, an IPv4 or an IPv6 address; HOST:PORT also sets the port
+    #[arg(long, env = "SOCKCHAT_HOST", default_value = client::defaults::HOST)]
     pub host: String,
 
     /// Server port
-    #[arg(short, long, env = "SOCKCHAT_PORT", default_value_t = 3000)]
+    #[arg(short, long, env = "SOCKCHAT_PORT", default_value_t = client::defaults::PORT)]
     pub port: u16,
+
+    /// Whether the port was given (`--port` or `SOCKCHAT_PORT`) rather than
+    /// defaulted; set by [`Cli::parse_args`], so that a port written into
+    /// `--host` may stand in for it.
+    #[arg(skip)]
+    pub port_given: bool,
 
     /// Your username (asked for when not given)
     #[arg(short, long, env = "SOCKCHAT_NAME")]
@@ -149,7 +184,7 @@ pub struct JoinArgs {
     pub wait: u64,
 
     /// Give up if the server has not accepted a login within SECS seconds
-    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    #[arg(long, value_name = "SECS", default_value_t = client::defaults::LOGIN_TIMEOUT_SECS, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub login_timeout: u64,
 
     /// Connect with TLS, verifying the server against this system's CAs (or --tls-ca)
@@ -195,28 +230,17 @@ pub struct JoinArgs {
     pub password_file: Option<PathBuf>,
 }
 
-impl JoinArgs {
-    /// The room password given, if any.
-    pub fn password(&self) -> anyhow::Result<Option<Secret>> {
-        password(self.password.as_ref(), self.password_file.as_deref())
-    }
-
-    /// What to trust for TLS; None for plain TCP.
-    pub fn trust(&self) -> Option<crate::tls::Trust> {
-        use crate::tls::Trust;
-        match (&self.tls_fingerprint, &self.tls_ca) {
-            (Some(pin), _) => Some(Trust::Pinned(*pin)),
-            (None, Some(ca)) => Some(Trust::CaFile(ca.clone())),
-            (None, None) if self.tls => Some(Trust::System),
-            (None, None) => None,
-        }
-    }
-}
-
 /// A password from the command line or the environment, not checked yet.
-/// Like [`Secret`], its `Debug` hides it.
+/// Like `protocol::password::Secret`, its `Debug` hides it.
 #[derive(Clone)]
 pub struct SecretArg(String);
+
+impl SecretArg {
+    /// The text as given, to be checked by `Secret::new`.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
 
 impl fmt::Debug for SecretArg {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -228,26 +252,6 @@ impl fmt::Debug for SecretArg {
 /// repeat it (clap's own errors would print the value).
 fn secret_arg(text: &str) -> Result<SecretArg, std::convert::Infallible> {
     Ok(SecretArg(text.to_string()))
-}
-
-/// The password from `--password-file`, else from `--password` (or
-/// `SOCKCHAT_PASSWORD`): a file named on the command line is the more
-/// deliberate choice than a variable left in the environment. An error says
-/// what is wrong without showing the password.
-fn password(given: Option<&SecretArg>, file: Option<&Path>) -> anyhow::Result<Option<Secret>> {
-    if let Some(path) = file {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the password file {}", path.display()))?;
-        let secret = Secret::from_file_text(&text)
-            .with_context(|| format!("cannot use the password file {}", path.display()))?;
-        return Ok(Some(secret));
-    }
-    let Some(SecretArg(text)) = given else {
-        return Ok(None);
-    };
-    let secret =
-        Secret::new(text.as_str()).context("cannot use --password (or SOCKCHAT_PASSWORD)")?;
-    Ok(Some(secret))
 }
 
 #[derive(Debug, Clone, Args)]
@@ -272,10 +276,34 @@ pub fn write_completions(
     out.flush()
 }
 
+/// The command line as tests give it, parsed.
+#[cfg(test)]
+pub(crate) mod parsed {
+    use super::*;
+
+    /// `sockchat serve ARGS…`; panics unless it parses as `serve`.
+    pub(crate) fn serve(args: &[&str]) -> ServeArgs {
+        let argv = ["sockchat", "serve"].iter().chain(args);
+        match Cli::try_parse_args(argv).map(|cli| cli.command) {
+            Ok(Command::Serve(serve)) => serve,
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    /// `sockchat join ARGS…`, or clap's refusal.
+    pub(crate) fn join(args: &[&str]) -> Result<JoinArgs, clap::Error> {
+        let argv = ["sockchat", "join"].iter().chain(args);
+        match Cli::try_parse_args(argv)?.command {
+            Command::Join(join) => Ok(join),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::parsed::join as join_args;
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn the_cli_definition_is_consistent() {
@@ -283,55 +311,32 @@ mod tests {
     }
 
     #[test]
-    fn serve_defaults_are_the_servers_defaults() {
-        let Ok(Cli {
-            command: Command::Serve(args),
-        }) = Cli::try_parse_from(["sockchat", "serve"])
-        else {
-            panic!("`sockchat serve` parses");
-        };
-        let from_flags = format!("{:?}", crate::server::Config::from(&args));
-        let built_in = format!("{:?}", crate::server::Config::default());
-        assert_eq!(from_flags, built_in);
-    }
-
-    fn join_args(args: &[&str]) -> Result<JoinArgs, clap::Error> {
-        let argv = ["sockchat", "join"].iter().chain(args);
-        match Cli::try_parse_from(argv)?.command {
-            Command::Join(join) => Ok(join),
-            other => panic!("parsed as {other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_fingerprint_or_a_ca_file_implies_tls() {
-        use crate::tls::Trust;
-        assert!(join_args(&[]).unwrap().trust().is_none());
-        assert!(matches!(
-            join_args(&["--tls"]).unwrap().trust(),
-            Some(Trust::System)
-        ));
-        assert!(matches!(
-            join_args(&["--tls-ca", "ca.pem"]).unwrap().trust(),
-            Some(Trust::CaFile(_))
-        ));
+    fn a_fingerprint_is_checked_and_excludes_a_ca_file() {
         let pin = "ab".repeat(32);
-        assert!(matches!(
-            join_args(&["--tls-fingerprint", &pin]).unwrap().trust(),
-            Some(Trust::Pinned(_))
-        ));
+        assert!(join_args(&["--tls-fingerprint", &pin]).is_ok());
         assert!(join_args(&["--tls-fingerprint", "xyz"]).is_err());
         assert!(join_args(&["--tls-fingerprint", &pin, "--tls-ca", "ca.pem"]).is_err());
     }
 
     #[test]
-    fn passwords_stay_out_of_debug_output_and_errors() {
+    fn a_port_is_known_to_be_given_or_defaulted() {
+        assert!(join_args(&["--port", "3000"]).unwrap().port_given);
+        assert!(join_args(&["-p", "4000"]).unwrap().port_given);
+        assert!(parsed::serve(&["--port", "0"]).port_given);
+        // SOCKCHAT_PORT in the caller's environment would count as given.
+        if std::env::var_os("SOCKCHAT_PORT").is_none() {
+            assert!(!join_args(&[]).unwrap().port_given);
+            assert!(!parsed::serve(&[]).port_given);
+        }
+    }
+
+    #[test]
+    fn passwords_stay_out_of_debug_output() {
         let args = join_args(&["--password", "hunter2"]).unwrap();
         assert!(!format!("{args:?}").contains("hunter2"));
-        assert_eq!(args.password().unwrap().unwrap().expose(), "hunter2");
-        let bad = join_args(&["--password", "hunter2\nmore"]).unwrap();
-        let error = format!("{:#}", bad.password().unwrap_err());
-        assert!(!error.contains("hunter2"), "{error}");
-        assert!(error.contains("line break"), "{error}");
+        assert_eq!(
+            args.password.map(|p| p.expose().to_string()).as_deref(),
+            Some("hunter2")
+        );
     }
 }

@@ -1,27 +1,29 @@
 //! sockchat: a real-time chat for the terminal over TCP.
 //!
-//! Layout:
-//! - [`cli`]: the one clap definition (help and shell completions come from it).
+//! Layout (each layer uses only those below it; `tests/it/layers.rs`
+//! checks that the core never reaches up):
+//! - [`cli`]: the one clap definition (help, shell completions and man
+//!   pages come from it). Clap only.
+//! - [`app`]: what `main` runs: flags → [`server::Config`] and
+//!   [`client::Options`], password and certificate files, signals, the
+//!   banner, and the terminal facts (colour, TTYs), decided once.
+//! - [`server`]: `sockchat serve`'s core: accept loop, the broker that owns
+//!   the room, one reader and one writer task per connection.
+//! - [`client`]: `sockchat join`'s core: connect, log in, render the room,
+//!   edit input.
 //! - [`protocol`]: pure wire rules: bytes → lines, names, sanitizing, commands
 //!   and the text of every line the server sends.
-//! - [`server`]: `sockchat serve`: accept loop, the broker that owns the room,
-//!   one reader and one writer task per connection.
-//! - [`client`]: `sockchat join`: connect, log in, render the room, edit input.
 //! - [`tls`]: TLS for private rooms: certificates, what a client trusts,
 //!   fingerprints, and plain words for handshake failures.
+//! - [`address`]: host and port, read once (IPv6 brackets in one place).
 //! - [`runtime`]: every async-std name the crate uses, so a move to another
 //!   runtime touches one file.
 
+pub mod address;
+pub mod app;
 pub mod cli;
 pub mod client;
 pub mod protocol;
 pub mod runtime;
 pub mod server;
 pub mod tls;
-
-/// Whether output to `stream` may be coloured: it is a terminal and the
-/// user has not set `NO_COLOR` (<https://no-color.org>: any non-empty value).
-pub fn color_allowed(stream: impl std::io::IsTerminal) -> bool {
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    stream.is_terminal() && !no_color
-}

@@ -3,23 +3,14 @@
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
 use sockchat::cli::{Cli, Command};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_args();
     let result = match cli.command {
-        Command::Serve(args) => sockchat::server::serve(args).map(|()| ExitCode::SUCCESS),
-        Command::Join(args) => sockchat::client::join(args),
-        Command::Completions(args) => {
-            let mut stdout = std::io::stdout().lock();
-            match sockchat::cli::write_completions(args.shell, &mut Cli::command(), &mut stdout) {
-                Ok(()) => Ok(ExitCode::SUCCESS),
-                // The reader stopped early (`| head`): its choice, not our failure.
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
-                Err(e) => Err(anyhow::Error::new(e).context("cannot write the completion script")),
-            }
-        }
+        Command::Serve(args) => sockchat::app::serve(args).map(|()| ExitCode::SUCCESS),
+        Command::Join(args) => sockchat::app::join(args),
+        Command::Completions(args) => sockchat::app::completions(args),
     };
     match result {
         Ok(code) => code,

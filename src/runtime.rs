@@ -9,6 +9,10 @@ pub use async_std::io::{ReadExt, WriteExt};
 pub use async_std::net::{TcpListener, TcpStream};
 pub use async_std::task::{block_on, sleep, spawn};
 
+/// A timer that can be moved to a new deadline. async-std has none of its
+/// own; this is the one from async-io, the reactor async-std runs on.
+pub use async_io::Timer;
+
 /// Sets TCP keepalive on a stream. async-std's `TcpStream` has no `AsFd`,
 /// so socket2 is handed the raw descriptor for the length of this call.
 pub fn set_keepalive(stream: &TcpStream, keepalive: &socket2::TcpKeepalive) -> std::io::Result<()> {

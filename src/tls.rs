@@ -218,11 +218,11 @@ fn system_roots() -> anyhow::Result<RootCertStore> {
     Ok(roots)
 }
 
-/// The name the client expects in the server's certificate: `host` as typed
-/// (an IP address is matched against the certificate's IP addresses).
+/// The name the client expects in the server's certificate: `host` as typed,
+/// without brackets (an IP address is matched against the certificate's IP
+/// addresses).
 pub fn server_name(host: &str) -> anyhow::Result<ServerName<'static>> {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    ServerName::try_from(bare.to_string())
+    ServerName::try_from(host.to_string())
         .map_err(|_| anyhow!("{host:?} is not a hostname or IP address TLS can check"))
 }
 
@@ -239,47 +239,12 @@ pub fn describe_client_error(error: &io::Error, host: &str, trust: &Trust) -> St
             _ => error.to_string(),
         };
     };
-    let not_trusted = match trust {
-        Trust::CaFile(path) => format!("it is not signed by the CA in {}", path.display()),
-        _ => "it is not signed by a CA this system trusts (give its CA with --tls-ca FILE, \
-              or pin a self-signed server with --tls-fingerprint)"
-            .to_string(),
-    };
     match tls {
         rustls::Error::InvalidMessage(_) => {
             "the server does not speak TLS (it answered in plain text): drop --tls".to_string()
         }
         rustls::Error::InvalidCertificate(cert) => {
-            let why = match cert {
-                CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
-                    "it has expired".to_string()
-                }
-                CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
-                    "it is not valid yet (is this machine's clock right?)".to_string()
-                }
-                CertificateError::NotValidForName => format!("it is not valid for {host}"),
-                CertificateError::NotValidForNameContext { presented, .. } => format!(
-                    "it is not valid for {host} (it names {})",
-                    if presented.is_empty() {
-                        "no host".to_string()
-                    } else {
-                        presented.join(", ")
-                    }
-                ),
-                CertificateError::UnknownIssuer => not_trusted,
-                CertificateError::BadSignature => "its signature is bad".to_string(),
-                CertificateError::Other(other) => match other.0.downcast_ref::<PinMismatch>() {
-                    Some(mismatch) => mismatch.to_string(),
-                    // webpki's error type is not public through rustls: its name is.
-                    None if other.to_string() == "CaUsedAsEndEntity" => {
-                        "it is a CA certificate used as the server's own (self-signed? \
-                         pin it with --tls-fingerprint instead)"
-                            .to_string()
-                    }
-                    None => other.to_string(),
-                },
-                other => format!("{other:?}"),
-            };
+            let why = describe_certificate_error(cert, host, trust);
             format!("the server's certificate was refused: {why}")
         }
         rustls::Error::AlertReceived(alert) => {
@@ -289,6 +254,48 @@ pub fn describe_client_error(error: &io::Error, host: &str, trust: &Trust) -> St
             format!("the server has no TLS version or cipher in common with this client ({why:?})")
         }
         other => other.to_string(),
+    }
+}
+
+/// Why the server's certificate was refused, completing "the server's
+/// certificate was refused: …".
+fn describe_certificate_error(error: &CertificateError, host: &str, trust: &Trust) -> String {
+    match error {
+        CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+            "it has expired".to_string()
+        }
+        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+            "it is not valid yet (is this machine's clock right?)".to_string()
+        }
+        CertificateError::NotValidForName => format!("it is not valid for {host}"),
+        CertificateError::NotValidForNameContext { presented, .. } => {
+            let names = match presented.is_empty() {
+                true => "no host".to_string(),
+                false => presented.join(", "),
+            };
+            format!("it is not valid for {host} (it names {names})")
+        }
+        CertificateError::UnknownIssuer => match trust {
+            Trust::CaFile(path) => format!("it is not signed by the CA in {}", path.display()),
+            _ => "it is not signed by a CA this system trusts (give its CA with --tls-ca FILE, \
+                  or pin a self-signed server with --tls-fingerprint)"
+                .to_string(),
+        },
+        CertificateError::BadSignature => "its signature is bad".to_string(),
+        CertificateError::Other(other) => {
+            if let Some(mismatch) = other.0.downcast_ref::<PinMismatch>() {
+                return mismatch.to_string();
+            }
+            match other.0.downcast_ref::<webpki::Error>() {
+                Some(webpki::Error::CaUsedAsEndEntity) => {
+                    "it is a CA certificate used as the server's own (self-signed? \
+                     pin it with --tls-fingerprint instead)"
+                        .to_string()
+                }
+                _ => other.to_string(),
+            }
+        }
+        other => format!("{other:?}"),
     }
 }
 
@@ -486,6 +493,35 @@ mod tests {
         assert!(!looks_like_tls(&[0x16]));
         assert!(starts_handshake(0x16));
         assert!(!starts_handshake(b'\n'));
+    }
+
+    /// A certificate that is its own CA (as `openssl req -x509` makes by
+    /// default), trusted as a CA and shown as the server's own: webpki's
+    /// refusal, as rustls reports it, gets words of its own.
+    #[test]
+    fn a_ca_certificate_used_as_the_servers_own_is_named() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let cert = params.self_signed(&key).unwrap();
+        let mut roots = RootCertStore::empty();
+        roots.add(cert.der().clone()).unwrap();
+        let verifier =
+            rustls::client::WebPkiServerVerifier::builder_with_provider(roots.into(), provider())
+                .build()
+                .unwrap();
+        let name = server_name("localhost").unwrap();
+        let refused = verifier
+            .verify_server_cert(cert.der(), &[], &name, &[], UnixTime::now())
+            .unwrap_err();
+        let error = io::Error::new(io::ErrorKind::InvalidData, refused);
+        let ca = Trust::CaFile("ca.pem".into());
+        let text = describe_client_error(&error, "localhost", &ca);
+        assert_eq!(
+            text,
+            "the server's certificate was refused: it is a CA certificate used as the \
+             server's own (self-signed? pin it with --tls-fingerprint instead)"
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@ use futures::{AsyncRead, AsyncWrite};
 use futures_rustls::rustls::{ClientConfig, ProtocolVersion};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::address::Address;
 use crate::runtime::{self, FinOnClose, TcpStream};
 use crate::tls::{self, TlsConnector, Trust};
 
@@ -25,20 +26,9 @@ pub type Writer = Box<dyn AsyncWrite + Unpin + Send>;
 /// otherwise hang for minutes).
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// `host:port` as a person writes it (`[::1]:3000` for IPv6).
-pub fn display_addr(host: &str, port: u16) -> String {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    }
-}
-
-/// Connects to `host:port`, retrying for up to `wait` while it is refused.
-pub async fn connect(host: &str, port: u16, wait: Duration) -> anyhow::Result<TcpStream> {
-    let addr = display_addr(host, port);
-    let bare_host = host.trim_start_matches('[').trim_end_matches(']');
+/// Connects to `address`, retrying for up to `wait` while it is refused.
+pub async fn connect(address: &Address, wait: Duration) -> anyhow::Result<TcpStream> {
+    let addr = address.to_string();
     let spinner = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
     if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}") {
         spinner.set_style(style);
@@ -49,8 +39,11 @@ pub async fn connect(host: &str, port: u16, wait: Duration) -> anyhow::Result<Tc
     let deadline = Instant::now() + wait;
     let mut backoff = Duration::from_millis(100);
     let result = loop {
-        let attempt =
-            runtime::timeout(ATTEMPT_TIMEOUT, TcpStream::connect((bare_host, port))).await;
+        let attempt = runtime::timeout(
+            ATTEMPT_TIMEOUT,
+            TcpStream::connect((address.host(), address.port())),
+        )
+        .await;
         let error = match attempt {
             Ok(Ok(stream)) => break Ok(stream),
             Ok(Err(e)) => e,
@@ -77,21 +70,20 @@ pub fn plain(stream: TcpStream) -> (Reader, Writer) {
 /// both directions of the session and a few words on what was verified.
 pub async fn start_tls(
     stream: TcpStream,
-    host: &str,
-    addr: &str,
+    address: &Address,
     config: Arc<ClientConfig>,
     trust: &Trust,
 ) -> anyhow::Result<(Reader, Writer, String)> {
-    let name = tls::server_name(host)?;
+    let name = tls::server_name(address.host())?;
     let handshake = TlsConnector::from(config).connect(name, FinOnClose(stream));
     let session = match runtime::timeout(tls::HANDSHAKE_TIMEOUT, handshake).await {
         Ok(Ok(session)) => session,
         Ok(Err(e)) => {
-            let why = tls::describe_client_error(&e, host, trust);
-            bail!("TLS handshake with {addr} failed: {why}");
+            let why = tls::describe_client_error(&e, address.host(), trust);
+            bail!("TLS handshake with {address} failed: {why}");
         }
         Err(_) => bail!(
-            "TLS handshake with {addr} failed: no answer within {} s",
+            "TLS handshake with {address} failed: no answer within {} s",
             tls::HANDSHAKE_TIMEOUT.as_secs()
         ),
     };
@@ -160,13 +152,6 @@ fn explain(addr: &str, error: &io::Error) -> anyhow::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ipv6_hosts_are_bracketed_once() {
-        assert_eq!(display_addr("::1", 3000), "[::1]:3000");
-        assert_eq!(display_addr("[::1]", 3000), "[::1]:3000");
-        assert_eq!(display_addr("example.org", 80), "example.org:80");
-    }
 
     #[test]
     fn refusals_name_the_address_and_the_likely_cause() {

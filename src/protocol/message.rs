@@ -97,6 +97,9 @@ pub mod reply {
     pub const BYE: &str = "Server: Bye!";
     pub const SHUTTING_DOWN: &str = "Server: shutting down";
     pub const LOGIN_FIRST: &str = "Server: Error: log in first: type a username (/quit leaves)";
+    /// The last line of a client cut off for not reading.
+    pub const TOO_SLOW: &str =
+        "Server: Error: you are disconnected: you fell too far behind reading messages";
 
     pub const HELP: &[&str] = &[
         "Server: Commands:",

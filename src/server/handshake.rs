@@ -8,8 +8,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::channel::mpsc;
-
 use super::broker::Event;
 use super::log::Log;
 use super::{peer, room, Shared};
@@ -26,7 +24,7 @@ pub(super) async fn tls_connection(
     tls: Arc<futures_rustls::rustls::ServerConfig>,
     stream: TcpStream,
     addr: SocketAddr,
-    events: mpsc::Sender<Event>,
+    events: async_channel::Sender<Event>,
     shared: Arc<Shared>,
     log: Log,
 ) {

@@ -1,5 +1,6 @@
-//! `sockchat serve`: the accept loop and graceful shutdown ([`run`]);
-//! start-up, signals and the banner are in [`start`].
+//! `sockchat serve`: the accept loop and graceful shutdown ([`run`]), with
+//! the limits in [`Config`]. Start-up (flags, files, signals, the banner) is
+//! the application's, in `app::serve`.
 //!
 //! Tasks: one accept loop (here), one broker that owns the room
 //! ([`broker`]), and per connection a reader and a writer ([`peer`]). In a
@@ -7,15 +8,17 @@
 //! ([`handshake`]), so a slow or hostile one never holds up the accept loop.
 
 pub mod broker;
+mod config;
+mod deadline;
 mod handshake;
 pub mod log;
 pub mod outbox;
 pub mod peer;
 pub mod rate;
 pub mod room;
-mod start;
+pub mod throttle;
 
-pub use start::serve;
+pub use config::{defaults, Config};
 
 use std::future::Future;
 use std::io;
@@ -24,83 +27,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::channel::mpsc;
 use futures::future::{self, Either};
-use futures::{SinkExt, StreamExt};
 
-use crate::cli::ServeArgs;
 use crate::protocol::message::reply;
-use crate::protocol::password::Password;
 use crate::runtime::{self, FinOnClose, TcpListener, TcpStream, WriteExt};
 use broker::{broker_loop, Event};
 use log::Log;
 use outbox::Backlog;
-
-/// The server's limits (see `sockchat serve --help`).
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub max_line_bytes: usize,
-    pub max_clients: usize,
-    pub login_timeout: Duration,
-    pub send_queue: usize,
-    /// Bytes that may wait for all clients together.
-    pub send_budget: usize,
-    pub rate: u32,
-    pub burst: u32,
-    /// Joins and leaves are announced while at most this many are online (0: always).
-    pub announce_max: usize,
-    /// Speak TLS on every connection with this config; None: plain TCP.
-    pub tls: Option<Arc<futures_rustls::rustls::ServerConfig>>,
-    /// What a connection must give before a name; None: an open room.
-    pub password: Option<Password>,
-}
-
-/// The limits' defaults, shared by `Config::default` and `serve --help`.
-pub mod defaults {
-    pub const MAX_LINE_BYTES: u32 = 4096;
-    pub const MAX_CLIENTS: u32 = 10_000;
-    pub const LOGIN_TIMEOUT_SECS: u64 = 60;
-    pub const SEND_QUEUE: u32 = 1 << 20;
-    pub const SEND_BUDGET: u64 = 64 << 20;
-    pub const RATE: u32 = 20;
-    pub const BURST: u32 = 40;
-    pub const ANNOUNCE_MAX: u32 = 200;
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            max_line_bytes: defaults::MAX_LINE_BYTES as usize,
-            max_clients: defaults::MAX_CLIENTS as usize,
-            login_timeout: Duration::from_secs(defaults::LOGIN_TIMEOUT_SECS),
-            send_queue: defaults::SEND_QUEUE as usize,
-            send_budget: defaults::SEND_BUDGET as usize,
-            rate: defaults::RATE,
-            burst: defaults::BURST,
-            announce_max: defaults::ANNOUNCE_MAX as usize,
-            tls: None,
-            password: None,
-        }
-    }
-}
-
-impl From<&ServeArgs> for Config {
-    fn from(args: &ServeArgs) -> Self {
-        Config {
-            max_line_bytes: args.max_line_bytes as usize,
-            max_clients: args.max_clients as usize,
-            login_timeout: args.login_timeout(),
-            send_queue: args.send_queue as usize,
-            send_budget: args.send_budget as usize,
-            rate: args.rate,
-            burst: args.burst,
-            announce_max: args.announce_max as usize,
-            // Reading files can fail: `serve` fills these in.
-            tls: None,
-            password: None,
-        }
-    }
-}
+use peer::LINGER;
 
 /// What every connection task shares.
 pub struct Shared {
@@ -109,16 +43,20 @@ pub struct Shared {
     pub backlog: Arc<Backlog>,
 }
 
-/// Above this many unsent bytes in the room, the broker pauses briefly
-/// before taking the next event (see [`Backlog`]).
-const ROOM_BACKLOG: usize = 2 << 20;
+/// Bytes of lines that may wait for the broker, from all connections
+/// together. When the queue is full, readers wait, and TCP pushes back on
+/// the clients. Counted in lines of the longest length allowed, so it
+/// holds 1024 lines at the default `--max-line-bytes` (4 KiB).
+const EVENT_QUEUE_BYTES: usize = 4 << 20;
 
-/// Lines waiting for the broker, from all connections together. When it is
-/// full, readers wait, and TCP pushes back on the clients.
-const EVENT_QUEUE: usize = 1024;
+/// The event queue's length: [`EVENT_QUEUE_BYTES`] of the longest lines.
+fn event_queue(max_line_bytes: usize) -> usize {
+    (EVENT_QUEUE_BYTES / max_line_bytes.max(1)).clamp(4, 1024)
+}
 
-/// The most time shutdown spends flushing queued lines to clients.
-const SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
+/// The most time shutdown spends flushing queued lines to clients: as
+/// long as a closing connection lingers for its client to close.
+const SHUTDOWN_FLUSH: Duration = LINGER;
 
 /// How long to back off when `accept` fails (e.g. out of file descriptors).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -131,28 +69,34 @@ pub async fn run(
     log: Log,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
-    let backlog = Arc::new(Backlog::new(ROOM_BACKLOG, config.send_budget));
+    let throttle = throttle::DEFAULT;
+    let backlog = Arc::new(Backlog::new(throttle.high / 2, config.send_budget));
     let shared = Arc::new(Shared {
         config,
         backlog: backlog.clone(),
     });
     let config = &shared.config;
-    let (events, broker_events) = mpsc::channel(EVENT_QUEUE);
-    let greeting = match config.password {
-        Some(_) => reply::PASSWORD_GREETING,
-        None => reply::GREETING,
+    // A channel whose capacity is exact: futures' mpsc adds a slot for
+    // every sender, and every connection holds one.
+    let (events, broker_events) = async_channel::bounded(event_queue(config.max_line_bytes));
+    let settings = broker::Settings {
+        greeting: match config.password {
+            Some(_) => reply::PASSWORD_GREETING,
+            None => reply::GREETING,
+        },
+        announce_max: config.announce_max,
+        login_timeout: config.login_timeout,
+        password: config.password.clone(),
+        max_line_bytes: config.max_line_bytes,
+        rate: config.rate,
+        burst: config.burst,
+        throttle,
     };
-    let broker = runtime::spawn(broker_loop(
-        broker_events,
-        vec![greeting.to_string()],
-        config.announce_max,
-        backlog,
-        config.password.clone(),
-        log.clone(),
-    ));
+    let broker = runtime::spawn(broker_loop(broker_events, settings, backlog, log.clone()));
     // Every connection task holds a clone of `alive`; when the last is
-    // dropped, `all_done` ends. That is how shutdown waits for them.
-    let (alive, mut all_done) = mpsc::channel::<()>(0);
+    // dropped, `all_done` closes. That is how shutdown waits for them.
+    // (An async-channel sender's clone is a count, not an allocation.)
+    let (alive, all_done) = async_channel::bounded::<()>(1);
     let connections = Arc::new(AtomicUsize::new(0));
     let mut next_id = 0;
     let mut accept_failing = false;
@@ -214,12 +158,13 @@ pub async fn run(
     // tells everyone and ends every outbox; each writer flushes, sends FIN
     // and closes; then the connection tasks end. Wait for them, bounded.
     drop(listener);
-    let mut events = events;
+    // Fails only if the broker already ended: then there is no one to tell.
     let _ = events.send(Event::Shutdown).await;
     drop(events);
     broker.await;
     drop(alive);
-    let _ = runtime::timeout(SHUTDOWN_FLUSH + Duration::from_millis(500), all_done.next()).await;
+    // Bounded: a connection still open after this is cut off when we exit.
+    let _ = runtime::timeout(SHUTDOWN_FLUSH + Duration::from_millis(500), all_done.recv()).await;
     Ok(())
 }
 
@@ -229,7 +174,7 @@ async fn connection(
     id: room::ClientId,
     stream: TcpStream,
     addr: SocketAddr,
-    events: mpsc::Sender<Event>,
+    events: async_channel::Sender<Event>,
     shared: Arc<Shared>,
     log: Log,
 ) {
@@ -266,6 +211,7 @@ fn tune(stream: &TcpStream, log: &Log) {
 /// Tells a connection over the limit why, and closes it.
 async fn refuse(mut stream: TcpStream, max: usize) {
     let line = format!("{}\n", reply::room_full(max));
+    // Best effort: the connection is refused either way.
     let _ = runtime::timeout(Duration::from_secs(1), stream.write_all(line.as_bytes())).await;
     let _ = stream.shutdown(std::net::Shutdown::Both);
 }
@@ -293,20 +239,21 @@ mod tests {
     /// Every connection's task is as large as the largest state of its
     /// future; thousands of idle clients make that the server's memory.
     /// (A TLS session inline made it 7.6 KB per plain client, not 3 KB.)
+    /// Its reader's state is most of it (see `peer`'s size test).
     #[test]
     fn a_connection_task_stays_small() {
         runtime::block_on(async {
             let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
             let addr = listener.local_addr().expect("local addr");
             let stream = TcpStream::connect(addr).await.expect("connect");
-            let (events, _broker) = mpsc::channel(1);
+            let (events, _broker) = async_channel::bounded(1);
             let shared = Arc::new(Shared {
                 config: Config::default(),
-                backlog: Arc::new(Backlog::new(ROOM_BACKLOG, usize::MAX)),
+                backlog: Arc::new(Backlog::new(0, usize::MAX)),
             });
             let task = connection(1, stream, addr, events, shared, Log::silent());
             let size = std::mem::size_of_val(&task);
-            assert!(size <= 1024, "a connection's future is {size} bytes");
+            assert!(size <= 640, "a connection's future is {size} bytes");
         });
     }
 }

@@ -5,7 +5,6 @@
 //! per line. The lock is held for a `memcpy` or a swap, never across an
 //! await or a socket write.
 
-use std::cell::Cell;
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Poll;
@@ -15,9 +14,7 @@ use futures::task::AtomicWaker;
 /// Bytes reserved when a line arrives for an idle client.
 const FIRST_BATCH: usize = 512;
 
-/// The most of one client's unsent bytes that count towards the room's
-/// [`Backlog`]: a client that stops reading weighs no more than this.
-const FAIR_SHARE: usize = 32 * 1024;
+use super::throttle::{fair_share, FAIR_SHARE};
 
 /// The bounded byte queue for one client.
 #[derive(Debug)]
@@ -37,87 +34,78 @@ struct State {
     queued: Vec<u8>,
     /// Bytes the writer took and has not finished writing.
     writing: usize,
-    /// What this outbox adds to the backlog's fair count now.
-    counted: usize,
-    /// What this outbox adds to the backlog's unsent bytes now.
-    unsent: usize,
+    /// The unsent bytes (`queued` and `writing`) as the backlog last
+    /// counted them, so that a change can be applied as a difference.
+    accounted: usize,
     end: Option<End>,
+    /// The connection's reader has finished: the client closed its side.
+    reader_done: bool,
 }
 
 impl State {
     /// This outbox's share of the backlog after a change: its unsent bytes,
     /// and those up to the fair share. Returns the change to apply.
-    fn recount(&mut self) -> Delta {
+    fn recount(&mut self) -> Tally {
         let unsent = self.queued.len() + self.writing;
-        let counted = unsent.min(FAIR_SHARE);
-        let delta = Delta {
-            counted: counted as isize - self.counted as isize,
-            unsent: unsent as isize - self.unsent as isize,
-        };
-        self.counted = counted;
-        self.unsent = unsent;
-        delta
+        let before = std::mem::replace(&mut self.accounted, unsent);
+        Tally::between(before, unsent)
     }
 }
 
-/// A change to the [`Backlog`].
-#[derive(Debug, Clone, Copy)]
-struct Delta {
+/// A change to the [`Backlog`] not yet applied. The broker adds up what
+/// its pushes for one event add (one per recipient) and applies the sum
+/// once, after the event: the two shared counters are then touched once
+/// per event rather than once per recipient, and the writers on the other
+/// core are spared that cache line bouncing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[must_use = "a tally must be settled into its backlog"]
+pub struct Tally {
     counted: isize,
     unsent: isize,
 }
 
-impl Delta {
-    const ZERO: Delta = Delta {
-        counted: 0,
-        unsent: 0,
-    };
-
-    fn plus(self, other: Delta) -> Delta {
-        Delta {
-            counted: self.counted + other.counted,
-            unsent: self.unsent + other.unsent,
+impl Tally {
+    /// The change when a client's unsent bytes go from `before` to `after`.
+    fn between(before: usize, after: usize) -> Tally {
+        Tally {
+            counted: fair_share(after) as isize - fair_share(before) as isize,
+            unsent: after as isize - before as isize,
         }
+    }
+
+    fn add(&mut self, other: Tally) {
+        self.counted += other.counted;
+        self.unsent += other.unsent;
     }
 }
 
-thread_local! {
-    /// The broker's additions to the backlog during one event: two shared
-    /// atomics touched once per event rather than once per recipient (the
-    /// writers on the other core would otherwise bounce that cache line).
-    static DEFERRED: Cell<Delta> = const { Cell::new(Delta::ZERO) };
-}
-
 /// The bytes the whole room has yet to write, each client counted up to
-/// [`FAIR_SHARE`]. The broker, which never waits for any one socket, pauses
-/// briefly while this is high, so that in a burst messages wait in the
-/// senders' TCP buffers rather than fill the server's memory. A client that
-/// does not read weighs at most its fair share, and the pause is bounded,
-/// so stalled clients cannot stop the room.
+/// [`FAIR_SHARE`]: what the broker's [`Throttle`](super::throttle::Throttle)
+/// looks at, and what bounds the room's memory.
 #[derive(Debug)]
 pub struct Backlog {
     /// Unsent bytes, each client's counted up to the fair share. Signed:
-    /// the broker's additions are applied once per event (see
-    /// [`Backlog::settle`]), so a writer's subtraction may come first.
+    /// the broker's additions are applied once per event (see [`Tally`]),
+    /// so a writer's subtraction may come first.
     bytes: AtomicIsize,
     /// Unsent bytes, all of them (signed, likewise).
     unsent: AtomicIsize,
     /// The broker, while it waits for the backlog to go down.
     waker: AtomicWaker,
-    /// Above this the broker pauses.
-    high: usize,
+    /// The broker, pausing, is woken when the backlog falls to this.
+    low: usize,
     /// Above this many unsent bytes in all, a client already a fair share
     /// behind takes no more: it is disconnected as too slow.
     budget: usize,
 }
 
 impl Backlog {
-    pub fn new(high: usize, budget: usize) -> Self {
+    pub fn new(low: usize, budget: usize) -> Self {
         Backlog {
             bytes: AtomicIsize::new(0),
             unsent: AtomicIsize::new(0),
             waker: AtomicWaker::new(),
-            high,
+            low,
             budget,
         }
     }
@@ -132,25 +120,19 @@ impl Backlog {
         self.bytes.load(Ordering::Relaxed).max(0) as usize
     }
 
-    /// Applies the additions this thread deferred (see [`Outbox::push_deferred`]).
-    /// The broker calls it after each event, before it awaits anything.
-    pub fn settle(&self) {
-        let delta = DEFERRED.with(|d| d.replace(Delta::ZERO));
-        self.apply(delta);
+    /// Applies what the broker's pushes added (see [`Tally`]).
+    pub fn settle(&self, tally: Tally) {
+        self.apply(tally);
     }
 
-    pub fn is_high(&self) -> bool {
-        self.bytes() > self.high
-    }
-
-    /// Resolves once the backlog is down to half the high mark.
+    /// Resolves once the backlog is down to the low mark.
     pub async fn drained(&self) {
         futures::future::poll_fn(|cx| {
-            if self.bytes() <= self.high / 2 {
+            if self.bytes() <= self.low {
                 return Poll::Ready(());
             }
             self.waker.register(cx.waker());
-            if self.bytes() <= self.high / 2 {
+            if self.bytes() <= self.low {
                 return Poll::Ready(());
             }
             Poll::Pending
@@ -158,15 +140,15 @@ impl Backlog {
         .await
     }
 
-    fn apply(&self, delta: Delta) {
+    fn apply(&self, delta: Tally) {
         if delta.unsent != 0 {
             self.unsent.fetch_add(delta.unsent, Ordering::Relaxed);
         }
         if delta.counted != 0 {
             let before = self.bytes.fetch_add(delta.counted, Ordering::Relaxed);
             let after = before + delta.counted;
-            let half = (self.high / 2) as isize;
-            if before > half && after <= half {
+            let low = self.low as isize;
+            if before > low && after <= low {
                 self.waker.wake();
             }
         }
@@ -174,12 +156,13 @@ impl Backlog {
 }
 
 /// How the connection is to end once the writer sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum End {
     /// Send what is queued, then close.
     Flush,
-    /// Drop what is queued, send this last line if the socket takes it, close.
-    Drop(String),
+    /// Cut off for not reading: drop what is queued, send the notice
+    /// saying so if the socket takes it, close.
+    Drop,
 }
 
 /// What the writer is to do next.
@@ -207,17 +190,12 @@ impl Outbox {
 
     /// Queues `line` plus a `\n`, unless that would pass the limit. Never
     /// waits: the broker calls this for every recipient of every message.
-    pub fn push(&self, line: &[u8]) -> Result<(), Full> {
-        self.push_with(line, |delta| self.backlog.apply(delta))
+    /// What it adds to the room's backlog is added to `tally`.
+    pub fn push(&self, line: &[u8], tally: &mut Tally) -> Result<(), Full> {
+        self.push_with(line, |delta| tally.add(delta))
     }
 
-    /// As [`Outbox::push`], but the change to the backlog waits on this
-    /// thread until [`Backlog::settle`]: for the broker's fan-out.
-    pub fn push_deferred(&self, line: &[u8]) -> Result<(), Full> {
-        self.push_with(line, |delta| DEFERRED.with(|d| d.set(d.get().plus(delta))))
-    }
-
-    fn push_with(&self, line: &[u8], account: impl FnOnce(Delta)) -> Result<(), Full> {
+    fn push_with(&self, line: &[u8], account: impl FnOnce(Tally)) -> Result<(), Full> {
         let mut state = self.lock();
         if state.end.is_some() {
             // The connection is closing: what it misses no longer matters.
@@ -253,7 +231,7 @@ impl Outbox {
     pub fn end(&self, end: End) {
         let mut state = self.lock();
         if state.end.is_none() {
-            if matches!(end, End::Drop(_)) {
+            if end == End::Drop {
                 state.queued = Vec::new();
                 self.backlog.apply(state.recount());
             }
@@ -292,14 +270,37 @@ impl Outbox {
     /// task alone polls this and [`Outbox::next`], so they share one waker.)
     pub async fn ending(&self) -> End {
         futures::future::poll_fn(|cx| {
-            if let Some(end) = self.lock().end.clone() {
+            if let Some(end) = self.lock().end {
                 return Poll::Ready(end);
             }
             self.waker.register(cx.waker());
-            match self.lock().end.clone() {
+            match self.lock().end {
                 Some(end) => Poll::Ready(end),
                 None => Poll::Pending,
             }
+        })
+        .await
+    }
+
+    /// The connection's reader saw the end of the client's stream (or an
+    /// error): a closing writer need not wait for it any longer.
+    pub fn reader_done(&self) {
+        self.lock().reader_done = true;
+        self.waker.wake();
+    }
+
+    /// Resolves once [`Outbox::reader_done`] was called. (Polled by the
+    /// writer task alone, like [`Outbox::next`], with which it shares a waker.)
+    pub async fn reader_finished(&self) {
+        futures::future::poll_fn(|cx| {
+            if self.lock().reader_done {
+                return Poll::Ready(());
+            }
+            self.waker.register(cx.waker());
+            if self.lock().reader_done {
+                return Poll::Ready(());
+            }
+            Poll::Pending
         })
         .await
     }
@@ -328,7 +329,7 @@ impl Outbox {
             state.queued = Vec::new();
             *buf = Vec::new();
         }
-        state.end.clone().map(Next::End)
+        state.end.map(Next::End)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -342,10 +343,7 @@ impl Drop for Outbox {
     fn drop(&mut self) {
         // A connection gone with bytes still unsent no longer weighs on the room.
         let state = self.lock();
-        self.backlog.apply(Delta {
-            counted: -(state.counted as isize),
-            unsent: -(state.unsent as isize),
-        });
+        self.backlog.apply(Tally::between(state.accounted, 0));
     }
 }
 
@@ -355,7 +353,15 @@ mod tests {
     use futures::executor::block_on;
 
     fn outbox(limit: usize) -> Outbox {
-        Outbox::new(limit, Arc::new(Backlog::new(usize::MAX, usize::MAX)))
+        Outbox::new(limit, Arc::new(Backlog::new(0, usize::MAX)))
+    }
+
+    /// Pushes one line and settles it at once, as the broker does per event.
+    fn push(outbox: &Outbox, line: &[u8]) -> Result<(), Full> {
+        let mut tally = Tally::default();
+        let pushed = outbox.push(line, &mut tally);
+        outbox.backlog.settle(tally);
+        pushed
     }
 
     #[test]
@@ -363,18 +369,16 @@ mod tests {
         let backlog = Arc::new(Backlog::new(100, usize::MAX));
         let a = Outbox::new(1 << 20, backlog.clone());
         let b = Outbox::new(1 << 20, backlog.clone());
-        a.push(&[b'x'; 99]).unwrap();
+        push(&a, &[b'x'; 99]).unwrap();
         assert_eq!(backlog.bytes(), 100);
-        assert!(!backlog.is_high());
         for _ in 0..1000 {
-            b.push(&[b'y'; 99]).unwrap();
+            push(&b, &[b'y'; 99]).unwrap();
         }
         assert_eq!(
             backlog.bytes(),
             100 + FAIR_SHARE,
             "b weighs its fair share only"
         );
-        assert!(backlog.is_high());
         let mut buf = Vec::new();
         assert_eq!(block_on(b.next(&mut buf)), Next::Write);
         assert_eq!(
@@ -390,10 +394,36 @@ mod tests {
     }
 
     #[test]
+    fn the_brokers_pushes_count_once_settled() {
+        let backlog = Arc::new(Backlog::new(0, usize::MAX));
+        let outbox = Outbox::new(1 << 20, backlog.clone());
+        let mut tally = Tally::default();
+        outbox.push(b"abc", &mut tally).unwrap();
+        outbox.push(b"de", &mut tally).unwrap();
+        assert_eq!(backlog.bytes(), 0, "nothing counted before the settle");
+        backlog.settle(tally);
+        assert_eq!(backlog.bytes(), 7);
+    }
+
+    #[test]
+    fn a_writer_that_finishes_before_the_settle_leaves_the_backlog_at_zero() {
+        let backlog = Arc::new(Backlog::new(0, usize::MAX));
+        let outbox = Outbox::new(1 << 20, backlog.clone());
+        let mut tally = Tally::default();
+        outbox.push(b"abc", &mut tally).unwrap();
+        let mut buf = Vec::new();
+        assert_eq!(block_on(outbox.next(&mut buf)), Next::Write);
+        outbox.written();
+        backlog.settle(tally);
+        assert_eq!(backlog.bytes(), 0);
+        assert!(!backlog.over_budget(0));
+    }
+
+    #[test]
     fn lines_are_batched_into_one_take() {
         let outbox = outbox(1024);
-        outbox.push(b"a").unwrap();
-        outbox.push(b"bc").unwrap();
+        push(&outbox, b"a").unwrap();
+        push(&outbox, b"bc").unwrap();
         let mut buf = Vec::new();
         assert_eq!(block_on(outbox.next(&mut buf)), Next::Write);
         assert_eq!(buf, b"a\nbc\n");
@@ -403,15 +433,15 @@ mod tests {
     #[test]
     fn a_push_past_the_limit_is_refused_and_nothing_is_queued() {
         let outbox = outbox(8);
-        outbox.push(b"1234567").unwrap();
-        assert_eq!(outbox.push(b"x"), Err(Full));
+        push(&outbox, b"1234567").unwrap();
+        assert_eq!(push(&outbox, b"x"), Err(Full));
         assert_eq!(outbox.queued(), 8);
     }
 
     #[test]
     fn flush_delivers_what_is_queued_before_ending() {
         let outbox = outbox(64);
-        outbox.push(b"last words").unwrap();
+        push(&outbox, b"last words").unwrap();
         outbox.end(End::Flush);
         let mut buf = Vec::new();
         assert_eq!(block_on(outbox.next(&mut buf)), Next::Write);
@@ -422,15 +452,12 @@ mod tests {
     #[test]
     fn drop_discards_the_queue() {
         let outbox = outbox(64);
-        outbox.push(b"stale").unwrap();
-        outbox.end(End::Drop("bye".into()));
+        push(&outbox, b"stale").unwrap();
+        outbox.end(End::Drop);
         let mut buf = Vec::new();
-        assert_eq!(
-            block_on(outbox.next(&mut buf)),
-            Next::End(End::Drop("bye".into()))
-        );
+        assert_eq!(block_on(outbox.next(&mut buf)), Next::End(End::Drop));
         assert!(
-            outbox.push(b"more").is_ok(),
+            push(&outbox, b"more").is_ok(),
             "pushes after the end are ignored"
         );
         assert_eq!(outbox.queued(), 0);
@@ -445,7 +472,7 @@ mod tests {
             let mut next = std::pin::pin!(outbox.next(&mut buf));
             // Parked first (its waker registered), then the push comes.
             assert!(futures::poll!(next.as_mut()).is_pending());
-            let handle = std::thread::spawn(move || pusher.push(b"hi"));
+            let handle = std::thread::spawn(move || push(&pusher, b"hi"));
             let woken = crate::runtime::timeout(std::time::Duration::from_secs(5), next).await;
             assert_eq!(handle.join().ok(), Some(Ok(())));
             woken

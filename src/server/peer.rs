@@ -3,7 +3,6 @@
 //! into the socket. Errors here end this connection only.
 
 use std::net::{Shutdown, SocketAddr};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,9 +11,8 @@ use std::io;
 use std::pin::Pin;
 use std::task::Poll;
 
-use futures::channel::{mpsc, oneshot};
 use futures::future::{self, Either};
-use futures::{AsyncRead, AsyncWrite, AsyncWriteExt, SinkExt};
+use futures::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use super::broker::{Event, Peer};
 use super::outbox::{End, Next, Outbox};
@@ -27,7 +25,7 @@ use crate::runtime::{self, TcpStream};
 
 /// How long a closing connection waits for the client to close its side
 /// after our FIN, so that the last lines are read rather than reset.
-const LINGER: Duration = Duration::from_secs(2);
+pub const LINGER: Duration = Duration::from_secs(2);
 
 /// How long a client being dropped for not reading gets to take the notice.
 const DROP_NOTICE_TIME: Duration = Duration::from_millis(100);
@@ -51,7 +49,7 @@ pub async fn connection<R, W>(
     writer: W,
     tcp: TcpStream,
     addr: SocketAddr,
-    mut events: mpsc::Sender<Event>,
+    events: async_channel::Sender<Event>,
     shared: Arc<Shared>,
 ) where
     R: AsyncRead + Unpin,
@@ -59,99 +57,120 @@ pub async fn connection<R, W>(
 {
     let config = &shared.config;
     let outbox = Arc::new(Outbox::new(config.send_queue, shared.backlog.clone()));
-    let logged_in = Arc::new(AtomicBool::new(false));
     let peer = Peer {
         addr,
         outbox: outbox.clone(),
-        logged_in: logged_in.clone(),
     };
     if events.send(Event::Connect { id, peer }).await.is_err() {
         return; // The server is shutting down.
     }
-    let (reader_done, reader_done_rx) = oneshot::channel();
-    let writer = runtime::spawn(writer_loop(writer, tcp, outbox.clone(), reader_done_rx));
-    let why = reader_loop(id, reader, &outbox, &logged_in, &mut events, config).await;
+    let writer = runtime::spawn(writer_loop(writer, tcp, outbox.clone()));
+    let why = reader_loop(id, reader, &events, config).await;
+    outbox.reader_done();
     // Send fails only when the broker has stopped, and then nobody is left to tell.
     let _ = events.send(Event::Disconnect { id, why }).await;
-    let _ = reader_done.send(());
     writer.await;
 }
 
 /// Reads lines until the client leaves; returns why, when it was an error.
+/// It only cuts frames and judges them against the length and rate limits:
+/// what to answer, and whether the client is still welcome, is the
+/// broker's to decide, so everything goes to it as events, in order.
 async fn reader_loop<R: AsyncRead + Unpin>(
     id: ClientId,
     mut reader: R,
-    outbox: &Outbox,
-    logged_in: &AtomicBool,
-    events: &mut mpsc::Sender<Event>,
+    events: &async_channel::Sender<Event>,
     config: &Config,
 ) -> Option<String> {
-    let started = Instant::now();
     let mut framer = LineFramer::new(config.max_line_bytes);
-    let mut limit = RateLimit::new(config.rate, config.burst, started);
+    let mut limit = RateLimit::new(config.rate, config.burst, Instant::now());
     let mut dropped: u64 = 0;
-    // Lines read and let through, waiting to go to the broker.
-    let mut lines: Vec<String> = Vec::new();
+    // Events that found the broker's queue full, in order, to be sent once
+    // it has room. Empty (and unallocated) but in a burst: an idle
+    // connection holds no buffer for events.
+    let mut waiting: Vec<Event> = Vec::new();
+    let mut broker_gone = false;
     loop {
         // Each frame is judged as it is cut, before anything is allocated
-        // for it: blank lines mean nothing, over-long ones and those past
-        // the rate limit are answered here, and only the rest are kept.
-        let on_frame = |frame: Frame<'_>| match frame {
-            Frame::TooLong => {
-                let _ = outbox.push(reply::line_too_long(config.max_line_bytes).as_bytes());
-            }
-            Frame::Line(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => {}
-            Frame::Line(bytes) => {
-                if !limit.allow(Instant::now()) {
-                    if dropped == 0 {
-                        let _ = outbox.push(reply::too_fast(config.rate, config.burst).as_bytes());
-                    }
+        // for it: blank lines mean nothing, and over-long ones and those
+        // past the rate limit are reported without their text.
+        let on_frame = |frame: Frame<'_>| {
+            let event = match frame {
+                Frame::TooLong => Event::TooLong { id },
+                Frame::Line(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => return,
+                Frame::Line(_) if !limit.allow(Instant::now()) => {
                     dropped += 1;
-                    return;
+                    if dropped > 1 {
+                        return;
+                    }
+                    Event::TooFast { id }
                 }
-                if dropped > 0 {
-                    let _ = outbox.push(reply::dropped(dropped).as_bytes());
-                    dropped = 0;
+                Frame::Line(bytes) => {
+                    if dropped > 0 {
+                        let count = std::mem::take(&mut dropped);
+                        forward(
+                            events,
+                            &mut waiting,
+                            &mut broker_gone,
+                            Event::Dropped { id, count },
+                        );
+                    }
+                    // Sanitizing is the room's job: it must see control
+                    // characters to refuse them in names.
+                    let text = String::from_utf8_lossy(bytes).into_owned();
+                    Event::Line { id, text }
                 }
-                // Sanitizing is the room's job: it must see control
-                // characters to refuse them in names.
-                lines.push(String::from_utf8_lossy(bytes).into_owned());
-            }
+            };
+            forward(events, &mut waiting, &mut broker_gone, event);
         };
-        let read = read_lines(&mut reader, &mut framer, on_frame);
-        let read = if logged_in.load(Ordering::Relaxed) {
-            read.await
-        } else {
-            let left = config.login_timeout.saturating_sub(started.elapsed());
-            match runtime::timeout(left, read).await {
-                Ok(read) => read,
-                // Logged in while this read was waiting: no clock any more.
-                Err(_) if logged_in.load(Ordering::Relaxed) => continue,
-                Err(_) => {
-                    let secs = config.login_timeout.as_secs();
-                    let _ = outbox.push(reply::login_timeout(secs).as_bytes());
-                    return Some(format!("no username within {secs} s"));
-                }
-            }
-        };
-        let n = match read {
+        let n = match read_lines(&mut reader, &mut framer, on_frame).await {
             Ok(n) => n,
             Err(e) => return Some(e.to_string()),
         };
-        for text in lines.drain(..) {
-            if events.send(Event::Line { id, text }).await.is_err() {
-                return None;
-            }
+        if !waiting.is_empty() {
+            // Boxed: the rare case, whose state (an event, a listener)
+            // would otherwise be part of every idle connection.
+            broker_gone |= Box::pin(send_waiting(events, &mut waiting)).await.is_err();
         }
-        // One read of short lines (with --rate 0) can fill this with
-        // thousands; an idle connection must not keep that room.
-        if lines.capacity() > 64 {
-            lines = Vec::new();
-        }
-        if n == 0 {
+        if broker_gone || n == 0 {
             return None;
         }
     }
+}
+
+/// Passes an event to the broker without waiting: queued in `waiting` if
+/// the broker's queue is full or others already wait (order is kept).
+fn forward(
+    events: &async_channel::Sender<Event>,
+    waiting: &mut Vec<Event>,
+    broker_gone: &mut bool,
+    event: Event,
+) {
+    if !waiting.is_empty() {
+        waiting.push(event);
+        return;
+    }
+    match events.try_send(event) {
+        Ok(()) => {}
+        Err(async_channel::TrySendError::Full(event)) => waiting.push(event),
+        Err(async_channel::TrySendError::Closed(_)) => *broker_gone = true,
+    }
+}
+
+/// Sends the events that found the queue full, waiting for room (TCP then
+/// pushes back on the client, whose socket is not read meanwhile). Fails
+/// only once the broker is gone.
+async fn send_waiting(
+    events: &async_channel::Sender<Event>,
+    waiting: &mut Vec<Event>,
+) -> Result<(), ()> {
+    for event in waiting.drain(..) {
+        events.send(event).await.map_err(drop)?;
+    }
+    // One read of short lines (with --rate 0) can make thousands; an idle
+    // connection must not keep that room.
+    *waiting = Vec::new();
+    Ok(())
 }
 
 /// Reads once from `reader` into this thread's buffer and hands each frame
@@ -188,62 +207,74 @@ async fn read_lines<R: AsyncRead + Unpin>(
 }
 
 /// Writes whatever is queued, as one write per wake-up, until the outbox ends.
-async fn writer_loop<W: AsyncWrite + Unpin>(
-    mut writer: W,
-    tcp: TcpStream,
-    outbox: Arc<Outbox>,
-    reader_done: oneshot::Receiver<()>,
-) {
+async fn writer_loop<W: AsyncWrite + Unpin>(mut writer: W, tcp: TcpStream, outbox: Arc<Outbox>) {
     let mut buf = Vec::new();
     loop {
         match outbox.next(&mut buf).await {
             Next::Write => {
-                // Flushed too: a TLS session may hold the last bytes of a
-                // write (when the socket was full) until it is flushed, and
-                // nothing else would send them before the next line.
-                let write = async {
-                    writer.write_all(&buf).await?;
-                    writer.flush().await
-                };
-                let ending = outbox.ending();
-                futures::pin_mut!(write, ending);
-                let written = match future::select(write, ending).await {
-                    Either::Left((written, _)) => written,
-                    // Cut off for not reading: abandon the write.
-                    Either::Right((End::Drop(_), _)) => Err(io::ErrorKind::TimedOut.into()),
-                    // Leaving while a write is stuck (a client that stopped
-                    // reading, then quit): finish it if that takes less than
-                    // LINGER, else give up, so the connection cannot stay
-                    // open (and hold its --max-clients slot) for ever.
-                    Either::Right((End::Flush, write)) => runtime::timeout(LINGER, write)
-                        .await
-                        .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into())),
-                };
-                if written.is_err() {
-                    // The client is gone or cut off: the reader notices and reports it.
+                if write_batch(&mut writer, &buf, &outbox).await.is_err() {
+                    // The client is gone or cut off: the reader notices and
+                    // reports it. A failed shutdown leaves nothing to undo.
                     let _ = tcp.shutdown(Shutdown::Both);
                     return;
                 }
                 outbox.written();
                 buf.clear();
             }
-            Next::End(End::Flush) => {
-                // Close our side (TLS: close_notify, then FIN), then let the
-                // client close, so that it reads our last lines rather than a reset.
-                let _ = runtime::timeout(LINGER, writer.close()).await;
-                let _ = runtime::timeout(LINGER, reader_done).await;
-                let _ = tcp.shutdown(Shutdown::Both);
-                return;
-            }
-            Next::End(End::Drop(notice)) => {
-                let line = format!("{notice}\n");
-                let _ = runtime::timeout(DROP_NOTICE_TIME, writer.write_all(line.as_bytes())).await;
-                let _ = runtime::timeout(DROP_NOTICE_TIME, writer.flush()).await;
-                let _ = tcp.shutdown(Shutdown::Both);
-                return;
-            }
+            // Boxed, as is the rare branch of `write_batch`: each is a few
+            // hundred bytes of state that would otherwise be part of every
+            // idle connection's writer.
+            Next::End(end) => return Box::pin(close(writer, tcp, &outbox, end)).await,
         }
     }
+}
+
+/// Writes one batch, unless the connection is told to end meanwhile.
+async fn write_batch<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    buf: &[u8],
+    outbox: &Outbox,
+) -> io::Result<()> {
+    // Flushed too: a TLS session may hold the last bytes of a write (when
+    // the socket was full) until it is flushed, and nothing else would
+    // send them before the next line.
+    let write = async {
+        writer.write_all(buf).await?;
+        writer.flush().await
+    };
+    let ending = outbox.ending();
+    futures::pin_mut!(write, ending);
+    match future::select(write, ending).await {
+        Either::Left((written, _)) => written,
+        // Cut off for not reading: abandon the write.
+        Either::Right((End::Drop, _)) => Err(io::ErrorKind::TimedOut.into()),
+        // Leaving while a write is stuck (a client that stopped reading,
+        // then quit): finish it if that takes less than LINGER, else give
+        // up, so the connection cannot stay open (and hold its
+        // --max-clients slot) for ever.
+        Either::Right((End::Flush, write)) => Box::pin(runtime::timeout(LINGER, write))
+            .await
+            .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into())),
+    }
+}
+
+/// Ends the connection as the broker asked. Every step is bounded in time
+/// and best effort: the socket is shut down at the end whatever happened.
+async fn close<W: AsyncWrite + Unpin>(mut writer: W, tcp: TcpStream, outbox: &Outbox, end: End) {
+    match end {
+        End::Flush => {
+            // Close our side (TLS: close_notify, then FIN), then let the
+            // client close, so that it reads our last lines rather than a reset.
+            let _ = runtime::timeout(LINGER, writer.close()).await;
+            let _ = runtime::timeout(LINGER, outbox.reader_finished()).await;
+        }
+        End::Drop => {
+            let line = format!("{}\n", reply::TOO_SLOW);
+            let _ = runtime::timeout(DROP_NOTICE_TIME, writer.write_all(line.as_bytes())).await;
+            let _ = runtime::timeout(DROP_NOTICE_TIME, writer.flush()).await;
+        }
+    }
+    let _ = tcp.shutdown(Shutdown::Both);
 }
 
 #[cfg(test)]
@@ -298,11 +329,14 @@ mod tests {
                 held: Vec::new(),
                 sent: sent.clone(),
             };
-            let backlog = Arc::new(super::super::outbox::Backlog::new(usize::MAX, usize::MAX));
-            let outbox = Arc::new(Outbox::new(1024, backlog));
-            let (reader_done, reader_done_rx) = oneshot::channel::<()>();
-            let task = runtime::spawn(writer_loop(writer, tcp, outbox.clone(), reader_done_rx));
-            let _ = outbox.push(b"hello");
+            let backlog = Arc::new(super::super::outbox::Backlog::new(0, usize::MAX));
+            let outbox = Arc::new(Outbox::new(1024, backlog.clone()));
+            let task = runtime::spawn(writer_loop(writer, tcp, outbox.clone()));
+            let mut tally = super::super::outbox::Tally::default();
+            outbox
+                .push(b"hello", &mut tally)
+                .expect("room for one line");
+            backlog.settle(tally);
             let deadline = Instant::now() + Duration::from_secs(5);
             while sent.lock().expect("not poisoned").as_slice() != b"hello\n" {
                 assert!(
@@ -312,9 +346,38 @@ mod tests {
                 runtime::sleep(Duration::from_millis(5)).await;
             }
             // No reader to wait for: the writer closes at once.
-            drop(reader_done);
+            outbox.reader_done();
             outbox.end(End::Flush);
             let _ = runtime::timeout(Duration::from_secs(5), task).await;
+        });
+    }
+
+    /// Every idle connection holds its reader's and its writer's state
+    /// and an outbox: thousands of them make the server's memory (S4:
+    /// 2.4 KB a connection in all, with these sizes).
+    #[test]
+    fn an_idle_connections_reader_writer_and_outbox_stay_small() {
+        runtime::block_on(async {
+            let listener = runtime::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let addr = listener.local_addr().expect("local addr");
+            let tcp = TcpStream::connect(addr).await.expect("connect");
+            let backlog = Arc::new(super::super::outbox::Backlog::new(0, usize::MAX));
+            let outbox = Arc::new(Outbox::new(1024, backlog));
+            let writer = writer_loop(runtime::FinOnClose(tcp.clone()), tcp.clone(), outbox);
+            let (events, _broker) = async_channel::bounded(1);
+            let config = Config::default();
+            let reader = reader_loop(1, tcp, &events, &config);
+            let sizes = (
+                std::mem::size_of_val(&reader),
+                std::mem::size_of_val(&writer),
+                std::mem::size_of::<Outbox>(),
+            );
+            assert!(
+                sizes.0 <= 384 && sizes.1 <= 256 && sizes.2 <= 96,
+                "reader, writer, outbox: {sizes:?} bytes"
+            );
         });
     }
 }

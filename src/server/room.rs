@@ -8,19 +8,27 @@
 //! line counts as a name; [`TRIES`] wrong ones and it is closed.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use crate::protocol::message::{parse_input, reply, Input};
 use crate::protocol::name::Name;
 use crate::protocol::password::{Password, TRIES};
 use crate::protocol::sanitize::sanitize;
 
+use super::deadline::LoginDeadlines;
+
 /// Identifies one connection for its whole life (never reused).
 pub type ClientId = u64;
 
 /// Where a client's lines go.
 pub trait Mailbox {
-    /// Queues one line (without its `\n`). False when the queue is full.
-    fn deliver(&self, line: &str) -> bool;
+    /// What deliveries add up to until the room's owner takes it (the
+    /// server's: bytes added to the room's backlog).
+    type Tally: Default;
+
+    /// Queues one line (without its `\n`), adding its cost to `tally`.
+    /// False when the queue is full.
+    fn deliver(&self, line: &str, tally: &mut Self::Tally) -> bool;
 }
 
 /// What a line did, for the server's log and for the connection's fate.
@@ -67,7 +75,7 @@ struct Client<M> {
 }
 
 /// The room: every connection, and the names of those logged in.
-pub struct Room<M> {
+pub struct Room<M: Mailbox> {
     clients: HashMap<ClientId, Client<M>>,
     /// Case-folded name → its owner.
     names: HashMap<String, ClientId>,
@@ -81,6 +89,10 @@ pub struct Room<M> {
     announce_max: usize,
     /// What a connection must say before it may log in, if anything.
     password: Option<Password>,
+    /// When each connection not yet logged in must have logged in.
+    logins: LoginDeadlines,
+    /// What deliveries added since the owner last took it.
+    tally: M::Tally,
 }
 
 impl<M: Mailbox> Default for Room<M> {
@@ -92,6 +104,8 @@ impl<M: Mailbox> Default for Room<M> {
             overflowed: Vec::new(),
             announce_max: 0,
             password: None,
+            logins: LoginDeadlines::new(Duration::from_secs(60)),
+            tally: M::Tally::default(),
         }
     }
 }
@@ -113,13 +127,20 @@ impl<M: Mailbox> Room<M> {
         self
     }
 
+    /// Gives each connection `limit` to log in.
+    pub fn with_login_timeout(mut self, limit: Duration) -> Self {
+        self.logins = LoginDeadlines::new(limit);
+        self
+    }
+
     /// Whether a join or leave in a room of `online` people is announced.
     fn announces(&self, online: usize) -> bool {
         self.announce_max == 0 || online <= self.announce_max
     }
 
-    /// A new connection: greet it; it is not a member until it logs in.
-    pub fn connect(&mut self, id: ClientId, mailbox: M, greeting: &[&str]) {
+    /// A new connection, arrived at `now`: greet it; it is not a member
+    /// until it logs in, which it must do within the login timeout.
+    pub fn connect(&mut self, id: ClientId, mailbox: M, greeting: &[&str], now: Instant) {
         let client = Client {
             mailbox,
             name: None,
@@ -127,9 +148,42 @@ impl<M: Mailbox> Room<M> {
             wrong: 0,
         };
         self.clients.insert(id, client);
+        self.logins.start(id, now);
+        let waiting = self.clients.len() - self.members.len();
+        let clients = &self.clients;
+        self.logins.compact(waiting, |id| {
+            clients.get(&id).is_some_and(|c| c.name.is_none())
+        });
         for line in greeting {
             self.tell(id, line);
         }
+    }
+
+    /// When the next connection not yet logged in runs out of time.
+    pub fn next_login_deadline(&mut self) -> Option<Instant> {
+        let clients = &self.clients;
+        self.logins
+            .next(|id| clients.get(&id).is_some_and(|c| c.name.is_none()))
+    }
+
+    /// The connections whose time to log in ran out by `now`, each told
+    /// so: the caller closes them. A login that came first stands, and one
+    /// that comes after is never seen (the connection is closing).
+    pub fn expire_logins(&mut self, now: Instant) -> Vec<ClientId> {
+        let clients = &self.clients;
+        let late = self
+            .logins
+            .expired(now, |id| clients.get(&id).is_some_and(|c| c.name.is_none()));
+        let secs = self.logins.limit().as_secs();
+        for &id in &late {
+            self.tell(id, &reply::login_timeout(secs));
+        }
+        late
+    }
+
+    /// What deliveries added up to since the last call.
+    pub fn take_tally(&mut self) -> M::Tally {
+        std::mem::take(&mut self.tally)
     }
 
     /// Logged-in clients.
@@ -213,7 +267,7 @@ impl<M: Mailbox> Room<M> {
     /// Sends one line to one connection.
     pub fn tell(&mut self, id: ClientId, line: &str) {
         if let Some(client) = self.clients.get(&id) {
-            if !client.mailbox.deliver(line) {
+            if !client.mailbox.deliver(line, &mut self.tally) {
                 self.overflowed.push(id);
             }
         }
@@ -396,7 +450,7 @@ impl<M: Mailbox> Room<M> {
             if id == except || client.name.is_none() {
                 continue;
             }
-            if !client.mailbox.deliver(line) {
+            if !client.mailbox.deliver(line, &mut self.tally) {
                 self.overflowed.push(id);
             }
         }
@@ -417,7 +471,9 @@ mod tests {
     }
 
     impl Mailbox for Inbox {
-        fn deliver(&self, line: &str) -> bool {
+        type Tally = ();
+
+        fn deliver(&self, line: &str, (): &mut ()) -> bool {
             let mut lines = self.lines.borrow_mut();
             if lines.len() >= self.cap {
                 return false;
@@ -433,15 +489,69 @@ mod tests {
         }
     }
 
+    fn inbox() -> Inbox {
+        Inbox {
+            lines: Rc::default(),
+            cap: usize::MAX,
+        }
+    }
+
+    const MINUTE: Duration = Duration::from_secs(60);
+
+    #[test]
+    fn a_name_given_before_the_deadline_stands_and_the_deadline_passes_unseen() {
+        let t0 = Instant::now();
+        let mut room = Room::new().with_login_timeout(MINUTE);
+        let max = inbox();
+        room.connect(1, max.clone(), &[], t0);
+        assert!(matches!(room.line(1, "Max"), Happened::LoggedIn(_)));
+        assert_eq!(room.next_login_deadline(), None);
+        assert!(room.expire_logins(t0 + 2 * MINUTE).is_empty());
+        assert_eq!(max.take(), vec!["Server: You are logged in as: Max"]);
+    }
+
+    #[test]
+    fn a_connection_past_its_deadline_is_told_once_and_its_late_name_is_not_taken() {
+        let t0 = Instant::now();
+        let mut room = Room::new().with_login_timeout(MINUTE);
+        let slow = inbox();
+        room.connect(1, slow.clone(), &[], t0);
+        assert_eq!(room.next_login_deadline(), Some(t0 + MINUTE));
+        assert!(room
+            .expire_logins(t0 + MINUTE - Duration::from_millis(1))
+            .is_empty());
+        assert_eq!(room.expire_logins(t0 + MINUTE), vec![1]);
+        assert!(room.expire_logins(t0 + 2 * MINUTE).is_empty(), "told once");
+        // The broker closes it; whatever it sent meanwhile is never seen.
+        assert!(room.leave(1).is_some());
+        assert_eq!(room.line(1, "Max"), Happened::Nothing);
+        assert_eq!(
+            slow.take(),
+            vec!["Server: Error: no username given within 60 s; closing"]
+        );
+    }
+
+    #[test]
+    fn each_connection_has_the_whole_timeout_from_its_own_arrival() {
+        let t0 = Instant::now();
+        let mut room = Room::new().with_login_timeout(MINUTE);
+        room.connect(1, inbox(), &[], t0);
+        room.connect(2, inbox(), &[], t0 + MINUTE / 2);
+        assert_eq!(room.expire_logins(t0 + MINUTE), vec![1]);
+        assert_eq!(room.next_login_deadline(), Some(t0 + MINUTE + MINUTE / 2));
+    }
+
     fn room_with(names: &[&str]) -> (Room<Inbox>, Vec<Inbox>) {
         let mut room = Room::new();
         let mut inboxes = Vec::new();
         for (i, name) in names.iter().enumerate() {
-            let inbox = Inbox {
-                lines: Rc::default(),
-                cap: usize::MAX,
-            };
-            room.connect(i as ClientId, inbox.clone(), &[reply::GREETING]);
+            let inbox = inbox();
+            room.connect(
+                i as ClientId,
+                inbox.clone(),
+                &[reply::GREETING],
+                Instant::now(),
+            );
             assert!(matches!(
                 room.line(i as ClientId, name),
                 Happened::LoggedIn(_)
@@ -461,7 +571,7 @@ mod tests {
             lines: Rc::default(),
             cap: usize::MAX,
         };
-        room.connect(7, mahtab.clone(), &[reply::GREETING]);
+        room.connect(7, mahtab.clone(), &[reply::GREETING], Instant::now());
         assert_eq!(mahtab.take(), [reply::GREETING]);
         assert_eq!(
             room.line(7, "Mahtab"),
@@ -478,7 +588,7 @@ mod tests {
             lines: Rc::default(),
             cap: usize::MAX,
         };
-        room.connect(9, late.clone(), &[]);
+        room.connect(9, late.clone(), &[], Instant::now());
         assert!(matches!(room.line(9, "mAx"), Happened::LoginRefused(_)));
         assert_eq!(
             late.take(),
@@ -503,7 +613,7 @@ mod tests {
             lines: Rc::default(),
             cap: usize::MAX,
         };
-        room.connect(5, pending.clone(), &[]);
+        room.connect(5, pending.clone(), &[], Instant::now());
         room.line(0, "secret plans");
         assert!(pending.take().is_empty());
     }
@@ -520,7 +630,7 @@ mod tests {
             lines: Rc::default(),
             cap: usize::MAX,
         };
-        room.connect(3, again, &[]);
+        room.connect(3, again, &[], Instant::now());
         assert!(matches!(room.line(3, "b"), Happened::LoggedIn(_)));
     }
 
@@ -602,7 +712,7 @@ mod tests {
             lines: Rc::default(),
             cap: 2,
         };
-        room.connect(9, slow.clone(), &[]);
+        room.connect(9, slow.clone(), &[], Instant::now());
         room.line(9, "Slow");
         for i in 0..3 {
             room.line(0, &format!("line {i}"));
@@ -618,7 +728,7 @@ mod tests {
             lines: Rc::default(),
             cap: usize::MAX,
         };
-        room.connect(9, late.clone(), &[]);
+        room.connect(9, late.clone(), &[], Instant::now());
         assert!(matches!(room.line(9, "Ma\x07x"), Happened::LoginRefused(_)));
         room.line(0, "/nick Ma\x1b[31mx");
         assert_eq!(
@@ -634,7 +744,12 @@ mod tests {
             lines: Rc::default(),
             cap: usize::MAX,
         };
-        room.connect(1, inbox.clone(), &[reply::PASSWORD_GREETING]);
+        room.connect(
+            1,
+            inbox.clone(),
+            &[reply::PASSWORD_GREETING],
+            Instant::now(),
+        );
         assert_eq!(inbox.take(), [reply::PASSWORD_GREETING]);
         (room, inbox)
     }
@@ -702,7 +817,7 @@ mod tests {
             lines: Rc::default(),
             cap: usize::MAX,
         };
-        room.connect(2, inbox.clone(), &[]);
+        room.connect(2, inbox.clone(), &[], Instant::now());
         room.line(2, "s3cret");
         room.line(2, "Max");
         room.line(2, "hello");
@@ -736,7 +851,7 @@ mod tests {
             })
             .collect();
         for (i, inbox) in inboxes.iter().enumerate() {
-            room.connect(i as ClientId, inbox.clone(), &[]);
+            room.connect(i as ClientId, inbox.clone(), &[], Instant::now());
             room.line(i as ClientId, &format!("u{i}"));
         }
         assert_eq!(

@@ -42,12 +42,10 @@ fn committed_completions_are_up_to_date() {
 fn completions_to_a_closed_pipe_are_not_a_crash() {
     let mut fds = [0; 2];
     // Close-on-exec, so that no child spawned by another test meanwhile
-    // keeps the reading end open. SAFETY: pipe2() fills two descriptors.
-    assert_eq!(
-        unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) },
-        0,
-        "pipe2"
-    );
+    // keeps the reading end open.
+    // SAFETY: pipe2() fills two descriptors.
+    let made = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    assert_eq!(made, 0, "pipe2");
     // SAFETY: both descriptors were just created and are owned here only.
     let (read, write) = unsafe {
         use std::os::fd::FromRawFd;

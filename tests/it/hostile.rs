@@ -5,7 +5,7 @@
 //! binary where a process of its own is needed (RSS, signals, exit codes).
 
 use std::collections::{HashMap, HashSet};
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -1326,4 +1326,96 @@ fn a_stalled_log_does_not_stop_the_room() {
         bob.send("still chatting").await;
         max.expect_line("Bob: still chatting").await;
     });
+}
+
+/// The broker's throttle: a burst that the writers cannot drain as fast as
+/// the broker fans it out waits in the senders' sockets (TCP pushes back on
+/// them), not in the server's memory, and no reader is cut off as too slow.
+/// With the throttle off, the same burst piles up in the outboxes.
+/// (Reads of a peak RSS, not a timing: the machine's speed changes how
+/// much piles up without the throttle, never what the throttle allows.)
+#[test]
+fn a_burst_to_many_readers_waits_in_the_senders_sockets_not_in_the_servers_memory() {
+    const READERS: usize = 120;
+    const SENDERS: usize = 4;
+    const LINES: usize = 4000;
+    let server = Serve::new().args(&["--rate", "0"]).start();
+    let addr = server.addr;
+    // Raw blocking sockets on threads of their own, as in the storm: how
+    // fast 120 readers keep up is part of what is measured.
+    let login = |name: String| {
+        let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+        stream.set_read_timeout(Some(WAIT)).expect("read timeout");
+        writeln!(stream, "{name}").expect("send the name");
+        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+        let mut line = String::new();
+        let confirmed = format!("Server: You are logged in as: {name}");
+        while line.trim_end() != confirmed {
+            line.clear();
+            assert!(reader.read_line(&mut line).expect("read") > 0, "closed");
+        }
+        (stream, reader)
+    };
+    let readers: Vec<_> = (0..READERS).map(|i| login(format!("r{i}"))).collect();
+    let senders: Vec<_> = (0..SENDERS).map(|i| login(format!("s{i}"))).collect();
+    let before = server.peak_rss_kib();
+    let readers: Vec<_> = readers
+        .into_iter()
+        .map(|(_, mut reader)| {
+            std::thread::spawn(move || {
+                // Counts chat lines until every sender's last one arrived.
+                let mut seen = 0;
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut partial = Vec::new();
+                while seen < SENDERS * LINES {
+                    let n = match reader.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    partial.extend_from_slice(&buf[..n]);
+                    let end = partial
+                        .iter()
+                        .rposition(|&b| b == b'\n')
+                        .map_or(0, |i| i + 1);
+                    for line in partial[..end].split(|&b| b == b'\n') {
+                        if line.starts_with(b"s") {
+                            seen += 1;
+                        }
+                        assert!(!line.starts_with(b"Server: Error"), "cut off");
+                    }
+                    partial.drain(..end);
+                }
+                seen
+            })
+        })
+        .collect();
+    let line = format!("{}\n", "x".repeat(200));
+    let burst = line.repeat(LINES);
+    let senders: Vec<_> = senders
+        .into_iter()
+        .map(|(mut stream, mut reader)| {
+            let burst = burst.clone();
+            // Senders read too (each other's lines), or they would be cut off.
+            std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+            std::thread::spawn(move || stream.write_all(burst.as_bytes()).expect("send"))
+        })
+        .collect();
+    for sender in senders {
+        sender.join().expect("a sender thread");
+    }
+    let seen: Vec<usize> = readers
+        .into_iter()
+        .map(|r| r.join().expect("a reader thread"))
+        .collect();
+    let grew = server.peak_rss_kib().saturating_sub(before);
+    eprintln!("peak RSS grew by {grew} KiB in the burst");
+    assert!(
+        seen.iter().all(|&n| n == SENDERS * LINES),
+        "readers saw {seen:?} of {} lines each",
+        SENDERS * LINES
+    );
+    // Measured on a 2-core machine: 4.2-4.7 MiB with the throttle, 10-28
+    // MiB with it off (more readers than the high mark's worth of fair
+    // shares are needed for it to act: 120 × 32 KiB > 2 MiB).
+    assert!(grew < 8 * 1024, "peak RSS grew by {grew} KiB in the burst");
 }

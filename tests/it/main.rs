@@ -3,10 +3,14 @@
 
 mod support;
 
+mod address;
 mod cli;
 mod completions;
 mod hostile;
 mod hostile_server;
+mod layers;
+mod man;
+mod order;
 mod password;
 mod props;
 mod pty;

@@ -158,6 +158,11 @@ impl Server {
         rss_kib(self.process.pid()).expect("VmRSS in /proc/PID/status")
     }
 
+    /// The most the server's resident set has been (its high-water mark).
+    pub fn peak_rss_kib(&self) -> u64 {
+        proc_status_kib(self.process.pid(), "VmHWM").expect("VmHWM in /proc/PID/status")
+    }
+
     /// Asks for a graceful shutdown (SIGTERM, as Ctrl-C would) and waits.
     pub fn stop(self) -> ExitStatus {
         self.stop_to_end().status
@@ -179,7 +184,14 @@ impl Server {
 
 /// A process's resident set size, from /proc; None once it is gone.
 pub fn rss_kib(pid: libc::pid_t) -> Option<u64> {
+    proc_status_kib(pid, "VmRSS")
+}
+
+/// A size in kB from /proc/PID/status (`VmRSS`, `VmHWM`); None once the
+/// process is gone.
+fn proc_status_kib(pid: libc::pid_t, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let rss = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?;
-    rss.trim().trim_end_matches("kB").trim().parse().ok()
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    let value = line.strip_prefix(field)?.strip_prefix(':')?;
+    value.trim().trim_end_matches("kB").trim().parse().ok()
 }

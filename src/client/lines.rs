@@ -1,0 +1,84 @@
+//! Lines to and from the server: [`ServerLines`] frames what it sends,
+//! [`send_line`] sends one of ours.
+
+use std::collections::VecDeque;
+
+use anyhow::Context;
+use futures::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+
+use super::connect::{Reader, Writer};
+use crate::protocol::line::{Frame, LineFramer};
+
+/// The longest line accepted from the server; longer ones are skipped.
+const MAX_SERVER_LINE: usize = 64 * 1024;
+
+/// Sends `line` and its line end, flushed.
+pub async fn send_line(writer: &mut Writer, line: &str) -> anyhow::Result<()> {
+    let mut bytes = Vec::with_capacity(line.len() + 1);
+    bytes.extend_from_slice(line.as_bytes());
+    bytes.push(b'\n');
+    // A TLS writer holds bytes until flushed.
+    let send = async {
+        writer.write_all(&bytes).await?;
+        writer.flush().await
+    };
+    send.await.context("cannot send to the server")
+}
+
+/// Lines from the server, each at most [`MAX_SERVER_LINE`] bytes.
+pub struct ServerLines {
+    /// The socket, or the reading half of a TLS session.
+    stream: Reader,
+    /// Bytes read but not yet a whole line.
+    framer: LineFramer,
+    /// Whole lines framed but not yet handed out.
+    ready: VecDeque<Vec<u8>>,
+    /// Where each read lands.
+    buf: Vec<u8>,
+    /// The server closed its side.
+    eof: bool,
+}
+
+impl ServerLines {
+    /// Lines from `stream`: a socket, or the reading half of a TLS session.
+    pub fn new(stream: impl AsyncRead + Unpin + Send + 'static) -> Self {
+        ServerLines {
+            stream: Box::new(stream),
+            framer: LineFramer::new(MAX_SERVER_LINE),
+            ready: Default::default(),
+            buf: vec![0; 8192],
+            eof: false,
+        }
+    }
+
+    /// The next line (raw bytes, not yet sanitized); None at the end.
+    /// Cancel-safe: dropping the future loses no line.
+    pub async fn next(&mut self) -> std::io::Result<Option<Vec<u8>>> {
+        loop {
+            if let Some(line) = self.ready.pop_front() {
+                return Ok(Some(line));
+            }
+            if self.eof {
+                return Ok(None);
+            }
+            let n = self.stream.read(&mut self.buf).await?;
+            let ready = &mut self.ready;
+            if n == 0 {
+                self.eof = true;
+                if let Some(frame) = self.framer.finish() {
+                    ready.extend(keep(frame));
+                }
+            } else {
+                self.framer
+                    .feed(&self.buf[..n], |frame| ready.extend(keep(frame)));
+            }
+        }
+    }
+}
+
+fn keep(frame: Frame<'_>) -> Option<Vec<u8>> {
+    match frame {
+        Frame::Line(line) => Some(line.to_vec()),
+        Frame::TooLong => Some(b"[a line from the server was too long and was skipped]".to_vec()),
+    }
+}
