@@ -10,6 +10,7 @@ mod cli;
 mod completions;
 mod hostile;
 mod hostile_server;
+mod names_text;
 mod password;
 mod props;
 mod pty;
