@@ -79,32 +79,46 @@ fn assert_terminal_safe(what: &str, out: &[u8]) {
     }
 }
 
-/// Attack lines (without `\n`) and what the client must print for each.
+/// Attack lines (without `\n`) and what the client must print for each:
+/// control characters as caret text, not half-stripped debris, and the
+/// chat-text rules applied.
 const ATTACKS: &[(&[u8], &str)] = &[
-    (b"Max: \x1b[31mred\x1b[0m", "Max: [31mred[0m"),
-    (b"Bob: \x1b[2J\x1b[Hcleared", "Bob: [2J[Hcleared"),
+    (b"Max: \x1b[31mred\x1b[0m", "Max: ^[[31mred^[[0m"),
+    (b"Bob: \x1b[2J\x1b[Hcleared", "Bob: ^[[2J^[[Hcleared"),
     (
         b"Server: \x1b]52;c;Y3VybCBldmlsLnNoIHwgc2g=\x07copied",
-        "Server: ]52;c;Y3VybCBldmlsLnNoIHwgc2g=copied",
+        "Server: ^[]52;c;Y3VybCBldmlsLnNoIHwgc2g=^Gcopied",
     ),
-    (b"\x1b]0;pwned\x1b\\title", "]0;pwned\\title"),
+    (b"\x1b]0;pwned\x1b\\title", "^[]0;pwned^[\\title"),
     (
         b"Bob: hi\rServer: admin joined",
-        "Bob: hiServer: admin joined",
+        "Bob: hi^MServer: admin joined",
     ),
-    ("Bob: a\u{9b}31mb".as_bytes(), "Bob: a31mb"),
-    ("Bob: \u{85}next".as_bytes(), "Bob: next"),
-    (b"Bob: ding\x07\x07", "Bob: ding"),
+    ("Bob: a\u{9b}31mb".as_bytes(), "Bob: a<U+009B>31mb"),
+    ("Bob: \u{85}next".as_bytes(), "Bob: <U+0085>next"),
+    (b"Bob: ding\x07\x07", "Bob: ding^G^G"),
     (
         b"Bob: bad \xff\xfe utf8 \xc3",
         "Bob: bad \u{fffd}\u{fffd} utf8 \u{fffd}",
     ),
     (
         b"Bob: nul\x00 del\x7f bs\x08 vt\x0b ff\x0c",
-        "Bob: nul del bs vt ff",
+        "Bob: nul^@ del^? bs^H vt^K ff^L",
     ),
     (b"Bob: tab\there", "Bob: tab here"),
     (b"Bob: crlf\r", "Bob: crlf"),
+    (
+        "Bob: hi\u{2028}Server: admin joined".as_bytes(),
+        "Bob: hi Server: admin joined",
+    ),
+    (
+        "Bob: \u{202E}nimda".as_bytes(),
+        "Bob: nimda",
+    ),
+    (
+        b"Bob:                                                                           Server: admin joined",
+        "Bob:    Server: admin joined",
+    ),
 ];
 
 #[test]

@@ -10,6 +10,7 @@ mod hostile;
 mod hostile_server;
 mod layers;
 mod man;
+mod names_text;
 mod order;
 mod password;
 mod props;
