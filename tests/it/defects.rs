@@ -14,9 +14,9 @@ use sockchat::protocol::message::reply::{self, GREETING};
 use sockchat::server::Config;
 use sockchat::tls;
 
-use crate::per_addr::From;
-use crate::secure::{join, Pki, Serve, TlsClient};
-use crate::util::{run, TestServer, WAIT};
+use crate::per_addr::{connect_from, tcp_from};
+use crate::support::pki::Pki;
+use crate::support::{finish, join_command as join, run, Client, Serve, TestServer, WAIT};
 
 #[test]
 fn quit_past_the_burst_is_not_dropped() {
@@ -51,16 +51,16 @@ fn a_full_tls_room_says_so_inside_tls() {
             ..Config::default()
         })
         .await;
-        let _first = TlsClient::login(server.addr, pki.client_config(), GREETING, &[], "Max").await;
-        let mut second = TlsClient::connect(server.addr, pki.client_config())
+        let _first =
+            Client::login_tls(server.addr, pki.client_config(), GREETING, &[], "Max").await;
+        let mut second = Client::connect_tls(server.addr, pki.client_config())
             .await
             .expect("the handshake of a refused connection completes");
         second.expect_line(&reply::room_full(1)).await;
         second.expect_closed().await;
         // And `join --tls` says the room is full, not that TLS is missing.
         let ca = pki.ca.to_string_lossy().into_owned();
-        let finished =
-            crate::secure::finish(join(server.addr, &["--tls-ca", &ca, "--name", "Eve"]), "").await;
+        let finished = finish(join(server.addr, &["--tls-ca", &ca, "--name", "Eve"]), "").await;
         let said = format!("{}{}", finished.stdout, finished.stderr);
         assert!(said.contains("room is full"), "{said}");
         assert!(!said.contains("does not speak TLS"), "{said}");
@@ -72,7 +72,9 @@ fn a_key_update_flood_is_logged_as_what_it_is() {
     let pki = Pki::new();
     let cert = pki.good.cert.to_string_lossy().into_owned();
     let key = pki.good.key.to_string_lossy().into_owned();
-    let serve = Serve::start(&["--tls-cert", &cert, "--tls-key", &key], &[]);
+    let serve = Serve::new()
+        .args(&["--tls-cert", &cert, "--tls-key", &key])
+        .start();
     let name = tls::server_name("127.0.0.1").expect("server name");
     let mut session =
         rustls::ClientConnection::new(pki.client_config(), name).expect("a client session");
@@ -93,7 +95,7 @@ fn a_key_update_flood_is_logged_as_what_it_is() {
     // The server closes the connection: read until then.
     let mut sink = [0u8; 4096];
     while matches!(tcp.read(&mut sink), Ok(n) if n > 0) {}
-    let (_, stderr) = serve.stop();
+    let stderr = serve.stop_to_end().stderr;
     assert!(stderr.contains(tls::KEY_UPDATE_FLOOD), "{stderr}");
     assert!(!stderr.contains("TLS handshake with"), "{stderr}");
 }
@@ -191,11 +193,11 @@ fn the_kernel_send_queue_of_a_client_that_does_not_read_is_bounded() {
             ..Config::default()
         })
         .await;
-        let mut slow = From::connect_with("127.0.0.1", server.addr, Some(4096)).await;
+        let mut slow = connect_from("127.0.0.1", server.addr, Some(4096));
         slow.expect_line(GREETING).await;
         slow.send("Slow").await;
         slow.expect_line(&reply::logged_in("Slow")).await;
-        let slow_addr = slow.stream.local_addr().expect("local addr");
+        let slow_addr = slow.tcp().local_addr().expect("local addr");
         let mut max = server.login("Max").await;
         let line = "y".repeat(3000);
         let mut sent = 0;
@@ -231,32 +233,11 @@ fn the_kernel_send_queue_of_a_client_that_does_not_read_is_bounded() {
 /// below `--max-clients`.
 #[test]
 fn serve_warns_when_max_clients_is_more_than_its_descriptors_allow() {
-    use std::os::unix::process::CommandExt;
-    let mut command = crate::binary::sockchat([
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--max-clients",
-        "10000",
-    ]);
-    // SAFETY: the closure runs between fork and exec and calls only
-    // setrlimit, which is async-signal-safe.
-    unsafe {
-        command.pre_exec(|| {
-            let limit = libc::rlimit {
-                rlim_cur: 256,
-                rlim_max: 512,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let mut serve = crate::binary::Running::spawn("serve", command);
-    let warning = serve.stderr.expect("ulimit -n");
+    let mut serve = Serve::new()
+        .args(&["--max-clients", "10000"])
+        .max_open_files(512)
+        .start();
+    let warning = serve.process.stderr.expect("ulimit -n");
     assert!(warning.contains("only 512 files"), "{warning}");
 }
 
@@ -274,14 +255,12 @@ fn unfinished_tls_handshakes_are_limited_per_address() {
         })
         .await;
         // The first byte of a ClientHello, and then nothing.
-        let mut stuck = From::connect("127.0.0.2", server.addr).await;
-        async_std::io::WriteExt::write_all(&mut stuck.stream, &[0x16])
-            .await
-            .expect("send one byte");
-        let refused = From::connect("127.0.0.2", server.addr).await;
+        let mut stuck = connect_from("127.0.0.2", server.addr, None);
+        stuck.send_raw(&[0x16]).await;
+        let refused = tcp_from("127.0.0.2", server.addr, None);
         let name = tls::server_name("127.0.0.1").expect("server name");
         let connector = futures_rustls::TlsConnector::from(pki.client_config());
-        let mut session = async_std::future::timeout(WAIT, connector.connect(name, refused.stream))
+        let mut session = async_std::future::timeout(WAIT, connector.connect(name, refused))
             .await
             .expect("handshake in time")
             .expect("the refusal's handshake completes");
@@ -290,6 +269,7 @@ fn unfinished_tls_handshakes_are_limited_per_address() {
         // Ends with close_notify, or with the connection shut down.
         let _ = async_std::future::timeout(WAIT, read).await;
         assert_eq!(said, format!("{}\n", reply::TOO_MANY_HANDSHAKES));
-        let _other = TlsClient::login(server.addr, pki.client_config(), GREETING, &[], "Max").await;
+        let _other =
+            Client::login_tls(server.addr, pki.client_config(), GREETING, &[], "Max").await;
     });
 }

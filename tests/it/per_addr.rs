@@ -8,13 +8,12 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use async_std::io::{ReadExt, WriteExt};
 use async_std::net::TcpStream;
 use sockchat::protocol::message::reply::{self, GREETING, PASSWORD_ACCEPTED, PASSWORD_GREETING};
 use sockchat::protocol::password::{Password, Secret};
 use sockchat::server::Config;
 
-use crate::util::{run, TestServer, WAIT};
+use crate::support::{run, Client, TestServer, WAIT};
 
 /// A server whose per-address limits apply to loopback too.
 pub fn untrusting() -> Config {
@@ -24,114 +23,54 @@ pub fn untrusting() -> Config {
     }
 }
 
-/// A raw client connected from a chosen loopback address.
-pub struct From {
-    pub stream: TcpStream,
-    buf: Vec<u8>,
+/// A socket connected from `local` (an address of this machine) to
+/// `server`, with `SO_RCVBUF` set first if asked (a client that reads little).
+pub fn tcp_from(local: &str, server: SocketAddr, rcvbuf: Option<usize>) -> TcpStream {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).expect("socket");
+    if let Some(bytes) = rcvbuf {
+        socket.set_recv_buffer_size(bytes).expect("SO_RCVBUF");
+    }
+    let local: SocketAddr = format!("{local}:0").parse().expect("an address");
+    socket
+        .bind(&local.into())
+        .expect("bind to a loopback address");
+    socket
+        .connect_timeout(&server.into(), WAIT)
+        .expect("connect");
+    let stream: std::net::TcpStream = socket.into();
+    TcpStream::from(stream)
 }
 
-impl From {
-    /// Connects from `local` (an IP address on this machine) to `server`,
-    /// optionally with a small receive buffer (a client that reads little).
-    pub async fn connect_with(local: &str, server: SocketAddr, rcvbuf: Option<usize>) -> From {
-        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
-            .expect("a socket");
-        if let Some(bytes) = rcvbuf {
-            socket.set_recv_buffer_size(bytes).expect("set SO_RCVBUF");
+/// A line client connected from `local`.
+pub fn connect_from(local: &str, server: SocketAddr, rcvbuf: Option<usize>) -> Client {
+    Client::from_tcp(tcp_from(local, server, rcvbuf))
+}
+
+/// Connected from `local` and greeted.
+async fn greeted(local: &str, server: SocketAddr) -> Client {
+    let mut client = connect_from(local, server, None);
+    client.expect_line(GREETING).await;
+    client
+}
+
+/// Connected from `local` and logged in as `name`.
+async fn login(local: &str, server: SocketAddr, name: &str) -> Client {
+    let mut client = connect_from(local, server, None);
+    client.log_in(name).await;
+    client
+}
+
+/// Lines until one starting with `prefix` (included).
+async fn lines_until_prefix(client: &mut Client, prefix: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    loop {
+        let line = client.line().await.expect("the connection closed early");
+        let done = line.starts_with(prefix);
+        lines.push(line);
+        if done {
+            return lines;
         }
-        let local: SocketAddr = format!("{local}:0").parse().expect("an address");
-        socket
-            .bind(&local.into())
-            .expect("bind to a loopback address");
-        let connect = async_std::task::spawn_blocking(move || {
-            socket.connect(&server.into()).map(|()| socket)
-        });
-        let socket = async_std::future::timeout(WAIT, connect)
-            .await
-            .expect("connect timed out")
-            .expect("connect failed");
-        let std: std::net::TcpStream = socket.into();
-        From {
-            stream: TcpStream::from(std),
-            buf: Vec::new(),
-        }
-    }
-
-    pub async fn connect(local: &str, server: SocketAddr) -> From {
-        Self::connect_with(local, server, None).await
-    }
-
-    /// Connected and greeted.
-    pub async fn greeted(local: &str, server: SocketAddr) -> From {
-        let mut client = Self::connect(local, server).await;
-        client.expect_line(GREETING).await;
-        client
-    }
-
-    /// Logged in as `name`.
-    pub async fn login(local: &str, server: SocketAddr, name: &str) -> From {
-        let mut client = Self::greeted(local, server).await;
-        client.send(name).await;
-        client.expect_line(&reply::logged_in(name)).await;
-        client
-    }
-
-    pub async fn send(&mut self, line: &str) {
-        async_std::future::timeout(WAIT, self.stream.write_all(format!("{line}\n").as_bytes()))
-            .await
-            .expect("send timed out")
-            .expect("send failed");
-    }
-
-    /// The next line; None once the server closed.
-    pub async fn line(&mut self) -> Option<String> {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(i) = self.buf.iter().position(|&b| b == b'\n') {
-                let line: Vec<u8> = self.buf.drain(..=i).collect();
-                return Some(String::from_utf8_lossy(&line[..i]).into_owned());
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            let mut chunk = [0u8; 4096];
-            match async_std::future::timeout(left, self.stream.read(&mut chunk)).await {
-                Err(_) => panic!("no line within {WAIT:?}"),
-                Ok(Ok(0)) | Ok(Err(_)) => return None,
-                Ok(Ok(n)) => self.buf.extend_from_slice(&chunk[..n]),
-            }
-        }
-    }
-
-    pub async fn expect_line(&mut self, expected: &str) {
-        assert_eq!(self.line().await.as_deref(), Some(expected));
-    }
-
-    pub async fn expect_closed(&mut self) {
-        assert_eq!(self.line().await, None, "expected the server to close");
-    }
-
-    /// Lines until one equal to `last` (included).
-    pub async fn lines_until(&mut self, last: &str) -> Vec<String> {
-        let mut lines = Vec::new();
-        loop {
-            let line = self.line().await.expect("the connection closed early");
-            let done = line == last;
-            lines.push(line);
-            if done {
-                return lines;
-            }
-        }
-    }
-
-    /// Drops the connection with a reset, as a crash or a broken network does.
-    pub fn reset(self) {
-        use std::os::fd::{AsRawFd, BorrowedFd};
-        // SAFETY: the descriptor belongs to `self.stream`, which stays open
-        // while `fd` is used (it is closed when `self` is dropped below).
-        let fd = unsafe { BorrowedFd::borrow_raw(self.stream.as_raw_fd()) };
-        socket2::SockRef::from(&fd)
-            .set_linger(Some(Duration::ZERO))
-            .expect("set SO_LINGER 0");
-        drop(self);
     }
 }
 
@@ -145,17 +84,17 @@ fn one_address_holding_silent_connections_is_refused_while_another_gets_in() {
         .await;
         let mut silent = Vec::new();
         for _ in 0..3 {
-            silent.push(From::greeted("127.0.0.2", server.addr).await);
+            silent.push(greeted("127.0.0.2", server.addr).await);
         }
-        let mut refused = From::connect("127.0.0.2", server.addr).await;
+        let mut refused = connect_from("127.0.0.2", server.addr, None);
         refused.expect_line(&reply::too_many_logging_in(3)).await;
         refused.expect_closed().await;
         // Someone on another host is let in, and logs in.
-        From::login("127.0.0.3", server.addr, "Max").await;
+        login("127.0.0.3", server.addr, "Max").await;
         // One of the silent ones logging in frees a place for its host.
         silent[0].send("Eve").await;
         silent[0].expect_line(&reply::logged_in("Eve")).await;
-        let mut again = From::greeted("127.0.0.2", server.addr).await;
+        let mut again = greeted("127.0.0.2", server.addr).await;
         again.send("Eve2").await;
         again.expect_line(&reply::logged_in("Eve2")).await;
     });
@@ -169,12 +108,12 @@ fn an_address_past_its_connection_limit_is_refused_even_when_logged_in() {
             ..untrusting()
         })
         .await;
-        let _one = From::login("127.0.0.2", server.addr, "A").await;
-        let _two = From::login("127.0.0.2", server.addr, "B").await;
-        let mut third = From::connect("127.0.0.2", server.addr).await;
+        let _one = login("127.0.0.2", server.addr, "A").await;
+        let _two = login("127.0.0.2", server.addr, "B").await;
+        let mut third = connect_from("127.0.0.2", server.addr, None);
         third.expect_line(&reply::too_many_from_address(2)).await;
         third.expect_closed().await;
-        From::login("127.0.0.3", server.addr, "C").await;
+        login("127.0.0.3", server.addr, "C").await;
     });
 }
 
@@ -188,11 +127,11 @@ fn an_address_connecting_too_fast_is_refused_and_others_are_not() {
         })
         .await;
         for _ in 0..2 {
-            From::greeted("127.0.0.2", server.addr).await;
+            greeted("127.0.0.2", server.addr).await;
         }
-        let mut third = From::connect("127.0.0.2", server.addr).await;
+        let mut third = connect_from("127.0.0.2", server.addr, None);
         third.expect_line(reply::CONNECTING_TOO_FAST).await;
-        From::greeted("127.0.0.3", server.addr).await;
+        greeted("127.0.0.3", server.addr).await;
     });
 }
 
@@ -206,10 +145,10 @@ fn trusted_addresses_are_exempt_from_the_limits_per_address() {
         })
         .await;
         for _ in 0..4 {
-            From::greeted("127.0.0.2", server.addr).await;
+            greeted("127.0.0.2", server.addr).await;
         }
-        let _one = From::greeted("127.0.0.3", server.addr).await;
-        let mut two = From::connect("127.0.0.3", server.addr).await;
+        let _one = greeted("127.0.0.3", server.addr).await;
+        let mut two = connect_from("127.0.0.3", server.addr, None);
         two.expect_line(&reply::too_many_logging_in(1)).await;
     });
 }
@@ -229,9 +168,9 @@ fn reconnecting_after_each_burst_does_not_buy_a_fresh_one() {
             ..untrusting()
         })
         .await;
-        let mut bob = From::login("127.0.0.3", server.addr, "Bob").await;
+        let mut bob = login("127.0.0.3", server.addr, "Bob").await;
         for _ in 0..4 {
-            let mut eve = From::greeted("127.0.0.2", server.addr).await;
+            let mut eve = greeted("127.0.0.2", server.addr).await;
             let mut burst = String::from("Eve\n");
             for i in 0..10 {
                 burst.push_str(&format!("m{i}\n"));
@@ -266,7 +205,7 @@ fn password_room() -> Config {
 }
 
 /// The time from sending `line` to its answer.
-async fn answer_time(client: &mut From, line: &str) -> (String, Duration) {
+async fn answer_time(client: &mut Client, line: &str) -> (String, Duration) {
     let sent = Instant::now();
     client.send(line).await;
     let answer = client.line().await.expect("an answer");
@@ -278,7 +217,7 @@ fn wrong_passwords_from_one_address_are_answered_ever_more_slowly() {
     run(async {
         let server = TestServer::with(password_room()).await;
         // Three typos cost nothing (and close that connection).
-        let mut first = From::connect("127.0.0.2", server.addr).await;
+        let mut first = connect_from("127.0.0.2", server.addr, None);
         first.expect_line(PASSWORD_GREETING).await;
         for _ in 0..3 {
             let (_, took) = answer_time(&mut first, "guess").await;
@@ -290,7 +229,7 @@ fn wrong_passwords_from_one_address_are_answered_ever_more_slowly() {
         first.expect_closed().await;
         // Reconnecting does not start again: the fourth failure is answered
         // at once but earns a wait, and each one after it doubles it.
-        let mut second = From::connect("127.0.0.2", server.addr).await;
+        let mut second = connect_from("127.0.0.2", server.addr, None);
         second.expect_line(PASSWORD_GREETING).await;
         let (answer, _) = answer_time(&mut second, "guess").await;
         assert_eq!(answer, reply::wrong_password(2));
@@ -302,7 +241,7 @@ fn wrong_passwords_from_one_address_are_answered_ever_more_slowly() {
         assert_eq!(answer, PASSWORD_ACCEPTED);
         assert!(took >= Duration::from_millis(950), "not slowed: {took:?}");
         // Another host is not slowed by this one.
-        let mut other = From::connect("127.0.0.3", server.addr).await;
+        let mut other = connect_from("127.0.0.3", server.addr, None);
         other.expect_line(PASSWORD_GREETING).await;
         let (answer, took) = answer_time(&mut other, SECRET).await;
         assert_eq!(answer, PASSWORD_ACCEPTED);
@@ -314,10 +253,10 @@ fn wrong_passwords_from_one_address_are_answered_ever_more_slowly() {
 fn a_name_dropped_by_a_reset_goes_back_to_its_address_first() {
     run(async {
         let server = TestServer::with(untrusting()).await;
-        let max = From::login("127.0.0.2", server.addr, "Max").await;
+        let max = login("127.0.0.2", server.addr, "Max").await;
         max.reset();
         // Until the reset has been seen the name is simply taken.
-        let mut eve = From::greeted("127.0.0.3", server.addr).await;
+        let mut eve = greeted("127.0.0.3", server.addr).await;
         let deadline = Instant::now() + WAIT;
         let answer = loop {
             eve.send("Max").await;
@@ -330,13 +269,13 @@ fn a_name_dropped_by_a_reset_goes_back_to_its_address_first() {
         };
         assert_eq!(answer, reply::error(reply::name_held("Max")));
         // Renaming to it is refused too.
-        let mut other = From::login("127.0.0.3", server.addr, "Other").await;
+        let mut other = login("127.0.0.3", server.addr, "Other").await;
         other.send("/nick Max").await;
         other
             .expect_line(&reply::error(reply::name_held("Max")))
             .await;
         // Its owner, back from the same address, gets it.
-        From::login("127.0.0.2", server.addr, "Max").await;
+        login("127.0.0.2", server.addr, "Max").await;
     });
 }
 
@@ -344,11 +283,11 @@ fn a_name_dropped_by_a_reset_goes_back_to_its_address_first() {
 fn a_name_left_with_quit_is_free_at_once() {
     run(async {
         let server = TestServer::with(untrusting()).await;
-        let mut max = From::login("127.0.0.2", server.addr, "Max").await;
+        let mut max = login("127.0.0.2", server.addr, "Max").await;
         max.send("/quit").await;
         max.expect_line(reply::BYE).await;
         max.expect_closed().await;
-        let mut eve = From::greeted("127.0.0.3", server.addr).await;
+        let mut eve = greeted("127.0.0.3", server.addr).await;
         let deadline = Instant::now() + WAIT;
         loop {
             eve.send("Max").await;
@@ -373,7 +312,7 @@ fn who_is_charged_by_the_bytes_it_sends() {
             ..untrusting()
         })
         .await;
-        let mut max = From::login("127.0.0.2", server.addr, "Max").await;
+        let mut max = login("127.0.0.2", server.addr, "Max").await;
         max.send("/who").await;
         max.expect_line("Server: Online (1): Max").await;
         max.send("/who").await;
@@ -398,7 +337,7 @@ fn private_messages_aimed_at_one_person_cannot_push_them_out() {
             ..untrusting()
         })
         .await;
-        let mut bob = From::connect_with("127.0.0.3", server.addr, Some(4096)).await;
+        let mut bob = connect_from("127.0.0.3", server.addr, Some(4096));
         bob.expect_line(GREETING).await;
         bob.send("Bob").await;
         bob.expect_line(&reply::logged_in("Bob")).await;
@@ -406,13 +345,12 @@ fn private_messages_aimed_at_one_person_cannot_push_them_out() {
         let mut busy = 0;
         for sender in 0..3 {
             let name = format!("Eve{sender}");
-            let mut eve =
-                From::login(&format!("127.0.0.{}", 10 + sender), server.addr, &name).await;
+            let mut eve = login(&format!("127.0.0.{}", 10 + sender), server.addr, &name).await;
             for _ in 0..40 {
                 eve.send(&format!("/msg Bob {text}")).await;
             }
             eve.send("/who").await;
-            let lines = eve.lines_until_prefix("Server: Online").await;
+            let lines = lines_until_prefix(&mut eve, "Server: Online").await;
             busy += lines
                 .iter()
                 .filter(|l| **l == reply::recipient_busy("Bob"))
@@ -421,25 +359,10 @@ fn private_messages_aimed_at_one_person_cannot_push_them_out() {
         assert!(busy > 0, "no sender was told Bob is behind");
         // Bob, reading at last, is still there.
         bob.send("/who").await;
-        let lines = bob.lines_until_prefix("Server: Online").await;
+        let lines = lines_until_prefix(&mut bob, "Server: Online").await;
         assert!(
             !lines.iter().any(|l| l == reply::TOO_SLOW),
             "Bob was cut off"
         );
     });
-}
-
-impl From {
-    /// Lines until one starting with `prefix` (included).
-    pub async fn lines_until_prefix(&mut self, prefix: &str) -> Vec<String> {
-        let mut lines = Vec::new();
-        loop {
-            let line = self.line().await.expect("the connection closed early");
-            let done = line.starts_with(prefix);
-            lines.push(line);
-            if done {
-                return lines;
-            }
-        }
-    }
 }
