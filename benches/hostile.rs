@@ -17,13 +17,15 @@
 //! only those (`-- stalled hellos wave`), `--quick` for small sizes.
 
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use async_std::io::prelude::BufReadExt;
 use async_std::io::{BufReader, ReadExt, WriteExt};
 use async_std::net::TcpStream;
 use async_std::task;
+
+mod common;
+use common::{raise_fd_limit, rss_kib, Server};
 
 /// Any single wait: a stuck run fails instead of hanging.
 const WAIT: Duration = Duration::from_secs(60);
@@ -55,54 +57,15 @@ fn main() {
     }
 }
 
-/// The real binary on a free port; killed on drop.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
+/// What this benchmark reads of the server.
+trait Measured {
+    fn rss_mib(&self) -> f64;
+    fn send_queues(&self) -> (u64, usize);
 }
 
-impl Server {
-    fn start(extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sockchat"))
-            .args([
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--max-clients",
-                "19000",
-            ])
-            .args(extra)
-            .env_remove("NO_COLOR")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start sockchat serve");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut stdout = std::io::BufReader::new(stdout);
-        let mut first = String::new();
-        std::io::BufRead::read_line(&mut stdout, &mut first).expect("read the banner");
-        // The rest of the banner (a TLS room's) must find the pipe open.
-        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-        let addr = first
-            .trim()
-            .rsplit(' ')
-            .next()
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("no address in banner {first:?}"));
-        Server { child, addr }
-    }
-
+impl Measured for Server {
     fn rss_mib(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        let kib: f64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0.0);
-        kib / 1024.0
+        rss_kib(self.pid) as f64 / 1024.0
     }
 
     /// The bytes the kernel holds unsent on the server's sockets, and how
@@ -112,7 +75,7 @@ impl Server {
         let mut total = 0;
         let mut open = 0;
         for file in ["tcp", "tcp6"] {
-            let path = format!("/proc/{}/net/{file}", self.child.id());
+            let path = format!("/proc/{}/net/{file}", self.pid);
             let table = std::fs::read_to_string(path).unwrap_or_default();
             for line in table.lines().skip(1) {
                 let fields: Vec<&str> = line.split_whitespace().collect();
@@ -126,14 +89,6 @@ impl Server {
             }
         }
         (total, open)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // The benchmark's own child; an error means it already exited.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -183,7 +138,7 @@ fn stalled(n: usize, cap: bool, secs: u64) {
     } else {
         &["--rate", "0", "--socket-send-buffer", "0"]
     };
-    let server = Server::start(extra);
+    let server = Server::start(&[extra, &["--max-clients", "19000"]].concat());
     let stalled = login_many(server.addr, n, "s");
     let chatters = login_many(server.addr, 4, "c");
     let line = format!("{}\n", "z".repeat(4000));
@@ -261,7 +216,7 @@ fn hellos(n: usize, limited: bool) {
             "0",
         ]
     };
-    let server = Server::start(extra);
+    let server = Server::start(&[extra, &["--max-clients", "19000"]].concat());
     std::thread::sleep(Duration::from_millis(300));
     let before = server.rss_mib();
     let hello = partial_hello();
@@ -292,7 +247,7 @@ fn hellos(n: usize, limited: bool) {
 }
 
 fn wave(n: usize) {
-    let server = Server::start(&[]);
+    let server = Server::start(&["--max-clients", "19000"]);
     std::thread::sleep(Duration::from_millis(300));
     let before = server.rss_mib();
     let clients = login_many(server.addr, n, "w");
@@ -305,19 +260,4 @@ fn wave(n: usize) {
         "wave   {n:>5} {:<22} RSS before {before:>6.1} MiB, with them {with:>6.1} MiB, after they left {after:>6.1} MiB",
         "",
     );
-}
-
-/// Thousands of clients need thousands of descriptors: take the hard limit.
-fn raise_fd_limit() {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit with a valid rlimit struct on our stack.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
-            limit.rlim_cur = limit.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-        }
-    }
 }

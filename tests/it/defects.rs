@@ -163,23 +163,8 @@ fn a_piped_join_gives_up_on_a_server_that_stopped_reading() {
 /// The bytes the kernel holds unsent on the server's side of the
 /// connection from `client` to `server` (`tx_queue` in /proc/net/tcp).
 fn tx_queue(server: SocketAddr, client: SocketAddr) -> Option<usize> {
-    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
-    let hex = |addr: SocketAddr| match addr {
-        SocketAddr::V4(v4) => {
-            let ip = u32::from_le_bytes(v4.ip().octets());
-            format!("{ip:08X}:{:04X}", v4.port())
-        }
-        SocketAddr::V6(_) => String::new(),
-    };
-    let (local, remote) = (hex(server), hex(client));
-    table.lines().skip(1).find_map(|line| {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        if fields.get(1) != Some(&local.as_str()) || fields.get(2) != Some(&remote.as_str()) {
-            return None;
-        }
-        let tx = fields.get(4)?.split(':').next()?;
-        usize::from_str_radix(tx, 16).ok()
-    })
+    let row = crate::support::proc_net::tcp_row(server, client)?;
+    usize::try_from(crate::support::proc_net::first_hex(row.get(4)?)?).ok()
 }
 
 /// 500 clients that never read pinned 1,451 MiB of kernel memory: each

@@ -1155,23 +1155,8 @@ fn storms_of_aborted_connections_leak_no_memory() {
 /// The kernel's view of one TCP socket, from /proc/net/tcp: the timer that
 /// is running on it (`tr`: 0 none, 1 retransmit, 2 keepalive, 3 TIME_WAIT).
 fn tcp_timer(local: SocketAddr, remote: SocketAddr) -> Option<u8> {
-    let hex = |addr: SocketAddr| match addr {
-        SocketAddr::V4(v4) => {
-            let ip = u32::from_le_bytes(v4.ip().octets());
-            format!("{ip:08X}:{:04X}", v4.port())
-        }
-        SocketAddr::V6(_) => String::new(),
-    };
-    let (local, remote) = (hex(local), hex(remote));
-    let table = std::fs::read_to_string("/proc/net/tcp").expect("read /proc/net/tcp");
-    table.lines().skip(1).find_map(|line| {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        if fields.get(1) != Some(&local.as_str()) || fields.get(2) != Some(&remote.as_str()) {
-            return None;
-        }
-        let timer = fields.get(5)?.split(':').next()?;
-        u8::from_str_radix(timer, 16).ok()
-    })
+    let row = crate::support::proc_net::tcp_row(local, remote)?;
+    u8::try_from(crate::support::proc_net::first_hex(row.get(5)?)?).ok()
 }
 
 /// Keepalive is what finds peers that vanished without a FIN (a pulled

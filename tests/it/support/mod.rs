@@ -11,6 +11,7 @@
 //! - [`client`]: the line client (plain TCP or TLS) and its blocking face
 //!   for tests that are not async.
 //! - [`pki`]: certificates made in the test, in a temp dir.
+//! - [`proc_net`]: a socket's row in /proc/net/tcp (queues, timers).
 //! - [`terminal`]: the binary on a pseudo-terminal.
 
 pub mod client;
@@ -18,6 +19,7 @@ pub mod command;
 pub mod in_process;
 pub mod output;
 pub mod pki;
+pub mod proc_net;
 pub mod process;
 pub mod serve;
 pub mod terminal;
