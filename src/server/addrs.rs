@@ -9,8 +9,9 @@
 //! only towards the room's totals. Pure: the caller passes the time.
 //!
 //! The table is bounded: an entry goes once its host has no connection and
-//! its connect bucket is full again, and the table never holds more than
-//! its cap (past it, idle entries are forgotten early).
+//! its connect bucket is full again; past its cap, idle entries are
+//! forgotten early, so it holds at most the cap or the hosts with live
+//! connections (at most `--max-clients`).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -52,7 +53,9 @@ impl fmt::Display for Host {
 /// A network given as `ADDR/PREFIX` (or a bare address: one host).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cidr {
+    /// The network's address.
     net: IpAddr,
+    /// How many of its leading bits name the network.
     prefix: u8,
 }
 
@@ -136,11 +139,13 @@ pub struct Limits {
     pub per_host: usize,
     /// Of those, not logged in yet.
     pub pending_per_host: usize,
-    /// New connections a second from one host (0: no limit), and its burst.
+    /// New connections a second from one host (0: no limit).
     pub connect_rate: u32,
+    /// New connections from one host in a burst above the rate.
     pub connect_burst: u32,
-    /// Unfinished TLS handshakes, from one host and in all.
+    /// Unfinished TLS handshakes from one host.
     pub handshakes_per_host: usize,
+    /// Unfinished TLS handshakes in all.
     pub handshakes: usize,
     /// A connection's message burst (`--burst`), part of which a host
     /// that keeps reconnecting no longer gets.
@@ -179,16 +184,21 @@ pub enum Notice {
     Gone(ClientId),
 }
 
+/// How far a connection got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {
+    /// In its TLS handshake.
     Handshake,
+    /// Not logged in yet.
     Pending,
+    /// Logged in.
     In,
 }
 
 /// What one host holds.
 #[derive(Debug)]
 struct Entry {
+    /// Its connections, at every stage.
     connections: usize,
     /// Not logged in yet (including those in a handshake).
     pending: usize,
@@ -200,7 +210,9 @@ struct Entry {
 /// One connection as the table knows it.
 #[derive(Debug, Clone, Copy)]
 struct Conn {
+    /// Where it comes from.
     host: Host,
+    /// How far it got.
     stage: Stage,
     /// Trusted hosts have no entry: only the totals count them.
     trusted: bool,
@@ -210,7 +222,10 @@ struct Conn {
 #[derive(Debug)]
 pub struct AddrTable {
     limits: Limits,
+    /// Each untrusted host with connections, or whose connect bucket is
+    /// still refilling.
     hosts: HashMap<Host, Entry>,
+    /// Each admitted connection that is not gone.
     conns: HashMap<ClientId, Conn>,
     /// Unfinished TLS handshakes in all.
     handshakes: usize,

@@ -24,6 +24,7 @@ pub const MOST_HOSTS: usize = 4096;
 /// One host's failures.
 #[derive(Debug, Clone, Copy)]
 struct Record {
+    /// Wrong passwords since the last right one.
     failures: u32,
     /// When the last one came.
     last: Instant,

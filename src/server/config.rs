@@ -31,11 +31,13 @@ pub struct Config {
     pub max_per_addr: usize,
     /// Connections one address may hold that have not logged in (0: no limit).
     pub max_pending_per_addr: usize,
-    /// New connections a second from one address (0: no limit), and the burst.
+    /// New connections a second from one address (0: no limit).
     pub connect_rate: u32,
+    /// New connections from one address in a burst above the rate.
     pub connect_burst: u32,
-    /// Unfinished TLS handshakes in all, and from one address (0: no limit).
+    /// Unfinished TLS handshakes in all (0: no limit).
     pub max_handshakes: usize,
+    /// Unfinished TLS handshakes from one address (0: no limit).
     pub max_handshakes_per_addr: usize,
     /// Each socket's kernel send buffer (SO_SNDBUF); 0: the kernel's own.
     pub socket_send_buffer: usize,

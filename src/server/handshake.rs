@@ -148,6 +148,7 @@ async fn start_tls(
         Err(e) if tls::is_key_update_flood(&e) => {
             let why = tls::KEY_UPDATE_FLOOD;
             log.error(format!("Server: connection {addr} failed: {why}"));
+            // Closing either way: a failed shutdown leaves nothing to undo.
             let _ = stream.shutdown(std::net::Shutdown::Both);
             Started::Failed
         }

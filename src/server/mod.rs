@@ -259,7 +259,9 @@ pub async fn run(
 /// A connection the accept loop let in.
 #[derive(Debug, Clone, Copy)]
 pub struct Arrival {
+    /// The connection's id, for its whole life.
     pub id: room::ClientId,
+    /// Where it comes from.
     pub addr: SocketAddr,
     /// The message tokens its reader starts with (see [`AddrTable::admit`]).
     pub tokens: u32,

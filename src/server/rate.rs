@@ -141,6 +141,7 @@ mod tests {
 pub struct ByteMeter {
     /// Bytes a second; 0 turns the meter off.
     rate: f64,
+    /// How far ahead of its payments a client may run.
     slack: std::time::Duration,
     /// When what was charged so far is paid for.
     paid: Instant,
