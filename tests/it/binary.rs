@@ -72,6 +72,11 @@ impl Output {
         }
     }
 
+    /// Everything read so far.
+    pub fn bytes(&self) -> &[u8] {
+        &self.seen
+    }
+
     /// Everything read so far, as text.
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.seen).into_owned()

@@ -9,6 +9,7 @@ mod secure;
 mod address;
 mod cli;
 mod completions;
+mod editor;
 mod hostile;
 mod hostile_server;
 mod layers;

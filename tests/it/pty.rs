@@ -16,22 +16,22 @@ use crate::binary::{sockchat, Nc, Output, Server};
 use crate::password::echo_is_on;
 use crate::util::WAIT;
 
-const PROMPT: &str = "Please enter your username";
+pub(crate) const PROMPT: &str = "Please enter your username";
 /// The line editor's prompt: once it shows, keys go to the editor.
-const EDITOR_PROMPT: &str = "> ";
-const CTRL_C: &str = "\x03";
+pub(crate) const EDITOR_PROMPT: &str = "> ";
+pub(crate) const CTRL_C: &str = "\x03";
 const CTRL_D: &str = "\x04";
-const ENTER: &str = "\r";
+pub(crate) const ENTER: &str = "\r";
 
 /// `sockchat join` running on a pty.
-struct Pty {
-    session: OsSession,
+pub(crate) struct Pty {
+    pub(crate) session: OsSession,
     /// What the terminal shows, escapes included.
-    screen: Output,
+    pub(crate) screen: Output,
 }
 
 impl Pty {
-    fn join(server: &Server, extra: &[&str], env: &[(&str, &str)]) -> Pty {
+    pub(crate) fn join(server: &Server, extra: &[&str], env: &[(&str, &str)]) -> Pty {
         let mut command = server.join(extra);
         command.envs(env.iter().copied());
         Pty::spawn(command)
@@ -74,8 +74,10 @@ impl Pty {
         (pty, addr)
     }
 
-    fn spawn(mut command: Command) -> Pty {
-        command.env("TERM", "xterm");
+    pub(crate) fn spawn(mut command: Command) -> Pty {
+        if !command.get_envs().any(|(var, _)| var == "TERM") {
+            command.env("TERM", "xterm");
+        }
         // SAFETY: the hook runs between fork and exec and makes only
         // async-signal-safe calls (tcgetattr, tcsetattr).
         unsafe { command.pre_exec(like_a_login_terminal) };
@@ -92,18 +94,18 @@ impl Pty {
 
     /// Waits for the login, then for the line editor: from then on, keys
     /// go to the editor (typed earlier, the terminal would take them).
-    fn expect_logged_in(&mut self, name: &str) {
+    pub(crate) fn expect_logged_in(&mut self, name: &str) {
         self.screen
             .expect(&format!("Server: You are logged in as: {name}"));
         self.screen.expect(EDITOR_PROMPT);
     }
 
-    fn type_keys(&mut self, keys: &str) {
+    pub(crate) fn type_keys(&mut self, keys: &str) {
         self.session.send(keys).expect("type on the pty");
     }
 
     /// Waits for the end of the output and for the exit; the exit code.
-    fn exit_code(&mut self) -> i32 {
+    pub(crate) fn exit_code(&mut self) -> i32 {
         self.screen.expect_end();
         let deadline = std::time::Instant::now() + WAIT;
         loop {
@@ -123,7 +125,7 @@ impl Pty {
     /// Asserts the terminal is back in line mode with echo, as a shell
     /// expects it (the pty outlives the process, so its settings can still
     /// be read from our side).
-    fn assert_terminal_restored(&self) {
+    pub(crate) fn assert_terminal_restored(&self) {
         // SAFETY: termios is plain data; tcgetattr fills it or fails.
         let mut termios: libc::termios = unsafe { std::mem::zeroed() };
         // SAFETY: the descriptor is the pty master, open while `session` lives.

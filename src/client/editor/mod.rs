@@ -172,6 +172,9 @@ impl Driver {
                     Err(std_mpsc::RecvTimeoutError::Disconnected) => return self.finish(None),
                 }
             };
+            // The width is read before anything is drawn: a print that
+            // came before SIGWINCH must not be laid out at the old width.
+            self.resized();
             // Everything already waiting is handled before one redraw.
             let batch = first
                 .into_iter()
@@ -183,6 +186,7 @@ impl Driver {
                 self.handle(event);
             }
             self.hand_over();
+            self.resized();
             self.redraw();
             self.flush();
         }
@@ -205,21 +209,14 @@ impl Driver {
                 self.out.extend_from_slice(b"\r\n");
             }
             Event::Heard(line) => self.editor.roster.heard(&line),
-            Event::Signal(SIGWINCH) => {
-                let width = tty::width();
-                if self.on_screen {
-                    let up = layout::rows_above_after_resize(&self.drawn, width, self.reflows);
-                    layout::erase(up, &mut self.out);
-                    self.on_screen = false;
-                }
-                self.width = width;
-            }
+            // Each batch looks at the width first (`resized`).
+            Event::Signal(SIGWINCH) => {}
             Event::Signal(SIGTSTP) => self.suspend(),
             Event::Signal(SIGCONT) => {
                 // Back from a stop we did not make (SIGSTOP): raw mode again.
                 self.terminal.resume();
-                self.width = tty::width();
                 self.hide();
+                self.width = tty::width();
             }
             Event::Signal(_) => self.leave(Typed::Interrupted),
             Event::Finish(_) => {}
@@ -266,6 +263,21 @@ impl Driver {
         let _ = signal_hook::low_level::emulate_default_handler(SIGTSTP);
         self.terminal.resume();
         self.width = tty::width();
+    }
+
+    /// If the terminal's width changed, erases the input rows from where
+    /// the resize put them.
+    fn resized(&mut self) {
+        let width = tty::width();
+        if width == self.width {
+            return;
+        }
+        if self.on_screen {
+            let up = layout::rows_above_after_resize(&self.drawn, width, self.reflows);
+            layout::erase(up, &mut self.out);
+            self.on_screen = false;
+        }
+        self.width = width;
     }
 
     /// Erases the input rows, if drawn; the cursor is then where they began.
