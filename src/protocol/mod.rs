@@ -3,10 +3,12 @@
 //! Bytes become lines in [`line`], lines are cleaned in [`sanitize`], a
 //! client's line becomes an [`message::Input`], and every line the server
 //! sends is built (and classified again by the client) in [`message`].
-//! A room's password is checked in [`password`].
+//! A room's password is checked in [`password`]. The character classes
+//! that names and chat text are judged by are in [`unicode`].
 
 pub mod line;
 pub mod message;
 pub mod name;
 pub mod password;
 pub mod sanitize;
+pub mod unicode;

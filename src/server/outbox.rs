@@ -14,6 +14,10 @@ use futures::task::AtomicWaker;
 /// Bytes reserved when a line arrives for an idle client.
 const FIRST_BATCH: usize = 512;
 
+/// The largest buffer kept between batches; a larger one (left by a
+/// burst) is given back rather than held by every busy client.
+const KEEP_BATCH: usize = 16 * 1024;
+
 use super::throttle::{fair_share, FAIR_SHARE};
 
 /// The bounded byte queue for one client.
@@ -320,6 +324,13 @@ impl Outbox {
         if !state.queued.is_empty() {
             std::mem::swap(&mut state.queued, buf);
             state.writing = buf.len();
+            // The writer's last buffer becomes the queue's: kept for the
+            // next batch unless a burst made it large. Hundreds of busy
+            // clients each holding their largest batch twice was most of
+            // the server's memory in a burst.
+            if state.queued.capacity() > KEEP_BATCH {
+                state.queued = Vec::new();
+            }
             return Some(Next::Write);
         }
         if state.end.is_none() {

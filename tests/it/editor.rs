@@ -5,37 +5,23 @@
 //! chats; Tab completes commands and names.
 
 use std::num::NonZeroU16;
-use std::os::fd::AsRawFd;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::binary::{Nc, Server};
-use crate::pty::{Pty, CTRL_C, EDITOR_PROMPT, ENTER, PROMPT};
-use crate::util::WAIT;
+use crate::support::terminal::{local_flags, Pty, EDITOR_PROMPT};
+use crate::support::{Nc, Server, WAIT};
+
+const PROMPT: &str = "Please enter your username";
+const CTRL_C: &str = "\x03";
+const ENTER: &str = "\r";
 
 /// The size the tests' terminal starts at.
 const ROWS: u16 = 30;
 const COLS: u16 = 100;
 
-/// Variables by which the editor knows a terminal that reflows lines on
-/// resize; removed, as the parsed screen (vt100) does not reflow.
-const REFLOW_VARS: &[&str] = &[
-    "TMUX",
-    "VTE_VERSION",
-    "KITTY_WINDOW_ID",
-    "WEZTERM_PANE",
-    "ALACRITTY_WINDOW_ID",
-    "KONSOLE_VERSION",
-    "WT_SESSION",
-    "TERM_PROGRAM",
-];
-
 /// `join` on a pty of [`ROWS`]×[`COLS`], whatever terminal runs the tests.
 fn join(server: &Server, extra: &[&str], env: &[(&str, &str)]) -> Pty {
     let mut command = server.join(extra);
-    for var in REFLOW_VARS {
-        command.env_remove(var);
-    }
     command.envs(env.iter().copied());
     let mut pty = Pty::spawn(command);
     // Before the login is done, so before the editor draws anything that
@@ -96,19 +82,12 @@ impl Resizes {
     }
 }
 
-/// Waits until `ok` holds for the pty's settings (read from our side).
+/// Waits until `ok` holds for the pty's local modes (read from our side).
 fn wait_for_termios(pty: &Pty, what: &str, ok: impl Fn(libc::tcflag_t) -> bool) {
     let deadline = Instant::now() + WAIT;
-    loop {
-        // SAFETY: termios is plain data; tcgetattr fills it or fails.
-        let mut termios: libc::termios = unsafe { std::mem::zeroed() };
-        // SAFETY: the descriptor is the pty master, open while `pty` lives.
-        let read = unsafe { libc::tcgetattr(pty.session.as_raw_fd(), &mut termios) };
-        assert_eq!(read, 0, "tcgetattr on the pty");
-        if ok(termios.c_lflag) {
-            return;
-        }
+    while !ok(local_flags(&pty.session)) {
         assert!(Instant::now() < deadline, "the terminal never was {what}");
+        // Polling: a terminal's mode change sends no event to read.
         std::thread::sleep(Duration::from_millis(5));
     }
 }
@@ -206,6 +185,7 @@ fn ctrl_c_leaves_with_stdout_redirected_to_a_file() {
         .contains("Bob: for the log")
     {
         assert!(Instant::now() < deadline, "the log never got the line");
+        // Polling: a file written sends no event to read.
         std::thread::sleep(Duration::from_millis(5));
     }
     pty.type_keys(CTRL_C);
@@ -229,6 +209,7 @@ fn ctrl_z_hands_the_terminal_back_and_fg_redraws_the_half_typed_line() {
     let deadline = Instant::now() + WAIT;
     while state(pid(&pty)) != 'T' {
         assert!(Instant::now() < deadline, "sockchat never stopped");
+        // Polling: a stop sends the parent no event this test can read.
         std::thread::sleep(Duration::from_millis(5));
     }
     // `fg`: raw mode again, and the line as it was.

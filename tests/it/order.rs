@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use sockchat::protocol::message::reply;
 use sockchat::server::Config;
 
-use crate::util::{run, TestServer};
+use crate::support::{run, TestServer};
 
 #[test]
 fn a_reply_to_an_earlier_line_comes_before_the_error_for_a_later_too_long_one() {
