@@ -100,12 +100,47 @@ pub fn start_editor(reflows: bool) -> anyhow::Result<(Screen, mpsc::Receiver<Typ
     Ok((Screen::Editor(screen), typed))
 }
 
-/// Reads stdin line by line on its own thread. SIGINT and SIGTERM end the
-/// input as Ctrl-C does in the editor (with stdout redirected, Ctrl-C on
-/// the terminal is a SIGINT).
-pub fn start_stdin() -> mpsc::Receiver<Typed> {
-    let (mut tx, rx) = mpsc::channel(INPUT_QUEUE);
-    watch_interrupts(tx.clone());
+/// Reads stdin line by line on its own thread. The [`Interrupts`] can
+/// later make SIGINT and SIGTERM end the input too (not yet: during the
+/// login they keep their default, exiting at once).
+pub fn start_stdin() -> (mpsc::Receiver<Typed>, Interrupts) {
+    let (tx, rx) = mpsc::channel(INPUT_QUEUE);
+    let interrupts = Interrupts(tx.clone());
+    read_lines(tx);
+    (rx, interrupts)
+}
+
+/// [`start_stdin`] with SIGINT and SIGTERM watched from the start (with
+/// stdout redirected, Ctrl-C on the terminal is a SIGINT).
+pub fn start_stdin_watched() -> mpsc::Receiver<Typed> {
+    let (lines, interrupts) = start_stdin();
+    interrupts.watch();
+    lines
+}
+
+/// Where SIGINT and SIGTERM are to go once watched.
+pub struct Interrupts(mpsc::Sender<Typed>);
+
+impl Interrupts {
+    /// From now on SIGINT and SIGTERM end the input as Ctrl-C does in the
+    /// editor: [`Typed::Interrupted`].
+    pub fn watch(self) {
+        let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
+            // Without the handler the signals keep their default: exit at once.
+            return;
+        };
+        let mut tx = self.0;
+        std::thread::spawn(move || {
+            for _ in signals.forever() {
+                if block_on(tx.send(Typed::Interrupted)).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+fn read_lines(mut tx: mpsc::Sender<Typed>) {
     std::thread::spawn(move || {
         let mut stdin = std::io::stdin().lock();
         let mut framer = LineFramer::new(MAX_INPUT_LINE);
@@ -130,22 +165,6 @@ pub fn start_stdin() -> mpsc::Receiver<Typed> {
             if n == 0 {
                 // The session may be gone already; nothing more to say then.
                 let _ = block_on(tx.send(Typed::Eof));
-                return;
-            }
-        }
-    });
-    rx
-}
-
-/// Turns SIGINT and SIGTERM into [`Typed::Interrupted`] on `tx`.
-fn watch_interrupts(mut tx: mpsc::Sender<Typed>) {
-    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
-        // Without the handler the signals keep their default: exit at once.
-        return;
-    };
-    std::thread::spawn(move || {
-        for _ in signals.forever() {
-            if block_on(tx.send(Typed::Interrupted)).is_err() {
                 return;
             }
         }

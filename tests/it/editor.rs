@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::terminal::{local_flags, Pty, EDITOR_PROMPT};
-use crate::support::{Nc, Server, WAIT};
+use crate::support::{Nc, Running, Server, WAIT};
 
 const PROMPT: &str = "Please enter your username";
 const CTRL_C: &str = "\x03";
@@ -359,4 +359,18 @@ fn no_prompt_is_left_behind_after_quit_or_a_shutdown() {
         .map(String::as_str)
         .collect();
     assert_eq!(end, ["Server: shutting down", "Server left."]);
+}
+
+#[test]
+fn sigint_leaves_a_piped_join_cleanly() {
+    let server = Server::start();
+    let mut bob = Nc::login(server.addr, "Bob");
+    let mut bot = Running::spawn("the bot", server.join(&["--name", "bot"]));
+    bob.expect_line("Server: bot joined the party!");
+    bot.type_in("working\n");
+    bob.expect_line("bot: working");
+    // Ctrl-C on the terminal a pipeline runs in, or `kill -INT`.
+    bot.signal(libc::SIGINT);
+    bob.expect_line("Server: bot left the party.");
+    assert_eq!(bot.wait().code(), Some(0));
 }

@@ -75,7 +75,9 @@ struct Completion {
 /// What the input rows show: a prompt, text and where the cursor is in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct View {
+    /// `> `, or the search's prompt.
     pub prompt: String,
+    /// The line, or the line found by Ctrl-R.
     pub text: String,
     /// In bytes into `text`.
     pub cursor: usize,

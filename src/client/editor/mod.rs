@@ -57,6 +57,7 @@ enum Event {
     Print(String),
     /// A (sanitized) server line, for the names online.
     Heard(String),
+    /// A signal caught (SIGWINCH, SIGTSTP, SIGCONT, or one that leaves).
     Signal(i32),
     /// Draw everything printed so far, put the terminal back, then answer.
     Finish(std_mpsc::Sender<()>),
@@ -64,6 +65,7 @@ enum Event {
 
 /// The editor seen from the session: print above the input, then finish.
 pub struct EditorScreen {
+    /// To the editor's thread (bounded: a print waits when it is full).
     events: std_mpsc::SyncSender<Event>,
 }
 
@@ -133,7 +135,9 @@ pub fn start(reflows: bool) -> anyhow::Result<(EditorScreen, mpsc::Receiver<Type
 
 /// The editor's thread: the only one that writes to the terminal.
 struct Driver {
+    /// The line, its history and completions.
     editor: Editor,
+    /// Bytes read → keys, across reads.
     decoder: Decoder,
     /// Raw mode, and the settings to go back to.
     terminal: tty::Raw,
@@ -149,6 +153,7 @@ struct Driver {
     leaving: bool,
     /// What was typed and not yet taken by the session.
     pending: VecDeque<Typed>,
+    /// To the session.
     typed: mpsc::Sender<Typed>,
     /// Lets the reader read on.
     ack: std_mpsc::Sender<()>,
