@@ -54,9 +54,13 @@ impl Resizes {
     /// The screen as a terminal of these sizes shows what was read: every
     /// row, scrollback first, trailing blank rows left out.
     fn rows(&self, pty: &Pty) -> Vec<String> {
+        self.rows_of(pty.screen.bytes())
+    }
+
+    /// [`Resizes::rows`] for `bytes`, what the pty gave.
+    fn rows_of(&self, bytes: &[u8]) -> Vec<String> {
         let size = |n: u16| NonZeroU16::new(n).expect("a size is not 0");
         let mut parser = vt100::Parser::new(size(ROWS), size(COLS), 10_000);
-        let bytes = pty.screen.bytes();
         let mut from = 0;
         for &(at, rows, cols) in &self.0 {
             parser.process(&bytes[from..at]);
@@ -243,21 +247,28 @@ fn a_resize_keeps_every_message_and_the_wrapped_input_intact() {
     // 150 characters at 100 columns: the input takes two rows.
     let typed: String = (0..150u8).map(|i| char::from(b'a' + i % 26)).collect();
     pty.type_keys(&typed);
-    // A resize must come once the input is drawn whole: the drawing ends
-    // with the cursor put back at its column (52 at 100 columns, 32 at 60).
-    let drawn = |col: usize| format!("{}\r\x1b[{col}C", &typed[140..]);
-    pty.screen.expect(&drawn(52));
+    // A resize must come once the input is drawn whole: the last rows of
+    // the parsed screen are the prompt and the 150 characters.
+    let input = format!("{EDITOR_PROMPT}{typed}");
     let mut resizes = Resizes::new();
+    let expect_input = |pty: &mut Pty, resizes: &Resizes, cols: usize| {
+        let n = input.chars().count().div_ceil(cols);
+        pty.screen.expect_that("the whole input", |bytes| {
+            let rows = resizes.rows_of(bytes);
+            rows.len() >= n && rows[rows.len() - n..].concat() == input
+        });
+    };
+    expect_input(&mut pty, &resizes, 100);
     resizes.resize(&mut pty, ROWS, 60);
-    pty.screen.expect(&drawn(32));
+    expect_input(&mut pty, &resizes, 60);
     bob.send("narrow");
     pty.screen.expect("Bob: narrow");
-    pty.screen.expect(&drawn(32));
+    expect_input(&mut pty, &resizes, 60);
     resizes.resize(&mut pty, ROWS, COLS);
-    pty.screen.expect(&drawn(52));
+    expect_input(&mut pty, &resizes, 100);
     bob.send("wide");
     pty.screen.expect("Bob: wide");
-    pty.screen.expect(&drawn(52));
+    expect_input(&mut pty, &resizes, 100);
 
     let rows = resizes.rows(&pty);
     let messages: Vec<&String> = rows.iter().filter(|r| r.starts_with("Bob: ")).collect();
