@@ -33,18 +33,29 @@ fn join(server: &Server, extra: &[&str], env: &[(&str, &str)]) -> Pty {
     pty
 }
 
-/// Sizes the terminal took, each from a byte of the output on.
-struct Resizes(Vec<(usize, u16, u16)>);
+/// Sizes the terminal took, each from a byte of the output on, and how
+/// it took them.
+struct Resizes {
+    /// Where in the output, and the new rows and columns.
+    at: Vec<(usize, u16, u16)>,
+    /// Like tmux, VTE or kitty: a line the terminal wrapped is wrapped
+    /// again at the new width. Otherwise like xterm: rows are cut or
+    /// padded where they are.
+    reflows: bool,
+}
 
 impl Resizes {
-    fn new() -> Resizes {
-        Resizes(Vec::new())
+    fn new(reflows: bool) -> Resizes {
+        Resizes {
+            at: Vec::new(),
+            reflows,
+        }
     }
 
     /// Resizes the pty (the kernel tells sockchat with SIGWINCH). Call it
     /// only once everything sockchat drew so far has been read.
     fn resize(&mut self, pty: &mut Pty, rows: u16, cols: u16) {
-        self.0.push((pty.screen.bytes().len(), rows, cols));
+        self.at.push((pty.screen.bytes().len(), rows, cols));
         pty.session
             .get_process_mut()
             .set_window_size(cols, rows)
@@ -59,31 +70,112 @@ impl Resizes {
 
     /// [`Resizes::rows`] for `bytes`, what the pty gave.
     fn rows_of(&self, bytes: &[u8]) -> Vec<String> {
-        let size = |n: u16| NonZeroU16::new(n).expect("a size is not 0");
-        let mut parser = vt100::Parser::new(size(ROWS), size(COLS), 10_000);
+        let mut parser = vt100::Parser::new(size(ROWS), size(COLS), SCROLLBACK);
         let mut from = 0;
-        for &(at, rows, cols) in &self.0 {
+        for &(at, rows, cols) in &self.at {
             parser.process(&bytes[from..at]);
-            parser.set_size(size(rows), size(cols));
+            if self.reflows {
+                parser = reflowed(parser, rows, cols);
+            } else {
+                parser.set_size(size(rows), size(cols));
+            }
             from = at;
         }
         parser.process(&bytes[from..]);
-        let screen = parser.screen_mut();
-        screen.set_scrollback(usize::MAX);
-        let back = screen.scrollback();
-        let (_, cols) = screen.size();
-        let mut all = Vec::new();
-        for offset in (1..=back).rev() {
-            screen.set_scrollback(offset);
-            all.extend(screen.rows(0, cols.get()).next());
+        let (mut rows, _) = physical_rows(&mut parser);
+        while rows.last().is_some_and(|(row, _)| row.trim().is_empty()) {
+            rows.pop();
         }
-        screen.set_scrollback(0);
-        all.extend(screen.rows(0, cols.get()));
-        while all.last().is_some_and(|row| row.trim().is_empty()) {
-            all.pop();
-        }
-        all
+        rows.into_iter().map(|(row, _)| row).collect()
     }
+}
+
+const SCROLLBACK: usize = 10_000;
+
+fn size(n: u16) -> NonZeroU16 {
+    NonZeroU16::new(n).expect("a size is not 0")
+}
+
+/// Every row of `parser`, scrollback first, each with whether the
+/// terminal wrapped it into the next; and the cursor's row among them and
+/// its column.
+fn physical_rows(parser: &mut vt100::Parser) -> (Vec<(String, bool)>, (usize, usize)) {
+    let screen = parser.screen_mut();
+    let (row, col) = screen.cursor_position();
+    screen.set_scrollback(usize::MAX);
+    let back = screen.scrollback();
+    let (_, cols) = screen.size();
+    let mut all = Vec::new();
+    for offset in (1..=back).rev() {
+        screen.set_scrollback(offset);
+        let top = screen.rows(0, cols.get()).next().unwrap_or_default();
+        all.push((top, screen.row_wrapped(0)));
+    }
+    screen.set_scrollback(0);
+    let visible: Vec<String> = screen.rows(0, cols.get()).collect();
+    for (i, text) in visible.into_iter().enumerate() {
+        let wrapped = u16::try_from(i).is_ok_and(|i| screen.row_wrapped(i));
+        all.push((text, wrapped));
+    }
+    (all, (back + usize::from(row), usize::from(col)))
+}
+
+/// What a reflowing terminal shows after a resize: the lines it wrapped
+/// itself joined and wrapped again at the new width, the cursor kept at
+/// its place in its line. (ASCII text only, colours dropped: enough for
+/// these tests.)
+fn reflowed(mut parser: vt100::Parser, rows: u16, cols: u16) -> vt100::Parser {
+    let old_cols = usize::from(parser.screen().size().1.get());
+    let (physical, (cursor_row, cursor_col)) = physical_rows(&mut parser);
+    let keep = physical
+        .iter()
+        .rposition(|(row, _)| !row.trim().is_empty())
+        .map_or(0, |last| last + 1)
+        .max(cursor_row + 1);
+    let mut lines: Vec<String> = Vec::new();
+    let mut cursor = (0, 0);
+    let mut continued = false;
+    for (i, (row, wrapped)) in physical[..keep].iter().enumerate() {
+        if !continued {
+            lines.push(String::new());
+        }
+        let index = lines.len() - 1;
+        let line = &mut lines[index];
+        if i == cursor_row {
+            cursor = (index, line.len() + cursor_col);
+        }
+        line.push_str(row);
+        if *wrapped {
+            // A wrapped row is full; the parser trims its trailing blanks.
+            let full = line.len().div_ceil(old_cols).max(1) * old_cols;
+            line.extend(std::iter::repeat_n(' ', full - line.len()));
+        }
+        continued = *wrapped;
+    }
+    let mut new = vt100::Parser::new(size(rows), size(cols), SCROLLBACK);
+    for (i, line) in lines.iter().enumerate() {
+        if i > 0 {
+            new.process(b"\r\n");
+        }
+        new.process(line.as_bytes());
+    }
+    // From the last line's last row to the cursor's place.
+    let cols = usize::from(cols);
+    let height = |line: &String| line.len().div_ceil(cols).max(1);
+    let (at_line, offset) = cursor;
+    let row_in_line = (offset / cols).min(height(&lines[at_line]) - 1);
+    let below: usize = lines[at_line + 1..].iter().map(height).sum();
+    let up = below + height(&lines[at_line]) - 1 - row_in_line;
+    let col = offset - row_in_line * cols;
+    // (A count of 0 would move by 1.)
+    new.process(b"\r");
+    if up > 0 {
+        new.process(format!("\x1b[{up}A").as_bytes());
+    }
+    if col > 0 {
+        new.process(format!("\x1b[{col}C").as_bytes());
+    }
+    new
 }
 
 /// Waits until `ok` holds for the pty's local modes (read from our side).
@@ -236,9 +328,27 @@ fn ctrl_z_hands_the_terminal_back_and_fg_redraws_the_half_typed_line() {
 
 #[test]
 fn a_resize_keeps_every_message_and_the_wrapped_input_intact() {
+    resize_with_a_wrapped_input(false);
+}
+
+/// As in tmux, by hand: a terminal that reflows wrapped lines.
+#[test]
+fn a_resize_in_a_reflowing_terminal_keeps_messages_and_input_intact() {
+    resize_with_a_wrapped_input(true);
+}
+
+/// Types 150 characters at 100 columns, resizes to 60, a message comes,
+/// back to 100, another message: every message is still there once and
+/// the input is whole, with no stale piece of it.
+fn resize_with_a_wrapped_input(reflows: bool) {
     let server = Server::start();
     let mut bob = Nc::login(server.addr, "Bob");
-    let mut pty = join(&server, &["--name", "Max"], &[("NO_COLOR", "1")]);
+    // VTE's variable tells the editor that this terminal reflows.
+    let mut env = vec![("NO_COLOR", "1")];
+    if reflows {
+        env.push(("VTE_VERSION", "7600"));
+    }
+    let mut pty = join(&server, &["--name", "Max"], &env);
     pty.expect_logged_in("Max");
     bob.expect_line("Server: Max joined the party!");
     bob.send("before");
@@ -250,7 +360,7 @@ fn a_resize_keeps_every_message_and_the_wrapped_input_intact() {
     // A resize must come once the input is drawn whole: the last rows of
     // the parsed screen are the prompt and the 150 characters.
     let input = format!("{EDITOR_PROMPT}{typed}");
-    let mut resizes = Resizes::new();
+    let mut resizes = Resizes::new(reflows);
     let expect_input = |pty: &mut Pty, resizes: &Resizes, cols: usize| {
         let n = input.chars().count().div_ceil(cols);
         pty.screen.expect_that("the whole input", |bytes| {
@@ -351,7 +461,7 @@ fn no_prompt_is_left_behind_after_quit_or_a_shutdown() {
     pty.type_keys("/quit\r");
     pty.screen.expect("Server: Bye!");
     assert_eq!(pty.exit_code(), 0);
-    let rows = Resizes::new().rows(&pty);
+    let rows = Resizes::new(false).rows(&pty);
     assert!(bare_prompts(&rows).is_empty(), "{rows:#?}");
     assert_eq!(rows.last().map(String::as_str), Some("Server: Bye!"));
 
@@ -360,7 +470,7 @@ fn no_prompt_is_left_behind_after_quit_or_a_shutdown() {
     assert!(server.stop().success());
     pty.screen.expect("Server left.");
     assert_eq!(pty.exit_code(), 1);
-    let rows = Resizes::new().rows(&pty);
+    let rows = Resizes::new(false).rows(&pty);
     assert!(bare_prompts(&rows).is_empty(), "{rows:#?}");
     let end: Vec<&str> = rows
         .iter()
