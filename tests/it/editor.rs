@@ -212,6 +212,17 @@ fn signal(pty: &Pty, signal: i32) {
     assert_eq!(unsafe { libc::kill(pid(pty), signal) }, 0, "kill");
 }
 
+/// A room with Bob (at `nc`) in it, and Max joined on a pty with `env`,
+/// his editor ready.
+fn room(env: &[(&str, &str)]) -> (Server, Nc, Pty) {
+    let server = Server::start();
+    let mut bob = Nc::login(server.addr, "Bob");
+    let mut pty = join(&server, &["--name", "Max"], env);
+    pty.expect_logged_in("Max");
+    bob.expect_line("Server: Max joined the party!");
+    (server, bob, pty)
+}
+
 /// Rows that are a prompt and nothing else.
 fn bare_prompts(rows: &[String]) -> Vec<&String> {
     rows.iter().filter(|row| row.trim() == ">").collect()
@@ -219,11 +230,7 @@ fn bare_prompts(rows: &[String]) -> Vec<&String> {
 
 #[test]
 fn type_ahead_and_a_paste_in_one_write_arrive_whole_and_in_order() {
-    let server = Server::start();
-    let mut bob = Nc::login(server.addr, "Bob");
-    let mut pty = join(&server, &["--name", "Max"], &[]);
-    pty.expect_logged_in("Max");
-    bob.expect_line("Server: Max joined the party!");
+    let (_server, mut bob, mut pty) = room(&[]);
     // Typed faster than any editor redraws, and a paste from a terminal
     // without bracketed paste: CR, LF and CR LF each end one line.
     pty.type_keys("first1\rsecond1\rline a\nline b\r\nline c\r");
@@ -291,11 +298,7 @@ fn ctrl_c_leaves_with_stdout_redirected_to_a_file() {
 
 #[test]
 fn ctrl_z_hands_the_terminal_back_and_fg_redraws_the_half_typed_line() {
-    let server = Server::start();
-    let mut bob = Nc::login(server.addr, "Bob");
-    let mut pty = join(&server, &["--name", "Max"], &[]);
-    pty.expect_logged_in("Max");
-    bob.expect_line("Server: Max joined the party!");
+    let (_server, mut bob, mut pty) = room(&[]);
     pty.type_keys("half");
     pty.screen.expect("half");
     wait_for_termios(&pty, "raw", is_raw);
@@ -341,16 +344,12 @@ fn a_resize_in_a_reflowing_terminal_keeps_messages_and_input_intact() {
 /// back to 100, another message: every message is still there once and
 /// the input is whole, with no stale piece of it.
 fn resize_with_a_wrapped_input(reflows: bool) {
-    let server = Server::start();
-    let mut bob = Nc::login(server.addr, "Bob");
     // VTE's variable tells the editor that this terminal reflows.
     let mut env = vec![("NO_COLOR", "1")];
     if reflows {
         env.push(("VTE_VERSION", "7600"));
     }
-    let mut pty = join(&server, &["--name", "Max"], &env);
-    pty.expect_logged_in("Max");
-    bob.expect_line("Server: Max joined the party!");
+    let (_server, mut bob, mut pty) = room(&env);
     bob.send("before");
     pty.screen.expect("Bob: before");
     pty.screen.expect(EDITOR_PROMPT);

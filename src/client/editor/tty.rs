@@ -15,23 +15,27 @@ pub fn can_drive(term: Option<&str>) -> bool {
     !matches!(term, None | Some("" | "dumb"))
 }
 
+/// Variables set by terminals that reflow lines on resize (with TERM and
+/// TERM_PROGRAM, all that [`reflows`] reads).
+pub const REFLOW_VARS: &[&str] = &[
+    "TMUX",
+    "VTE_VERSION",
+    "KITTY_WINDOW_ID",
+    "WEZTERM_PANE",
+    "ALACRITTY_WINDOW_ID",
+    "KONSOLE_VERSION",
+    "WT_SESSION",
+];
+
 /// Whether the terminal reflows wrapped lines when resized, told by the
 /// variables these terminals set (`var` reads one). tmux, VTE (GNOME
 /// Terminal…), kitty, WezTerm, Alacritty, Konsole, foot, iTerm2, Windows
 /// Terminal and VS Code do; xterm does not.
 pub fn reflows(var: impl Fn(&str) -> Option<String>) -> bool {
-    let set = [
-        "TMUX",
-        "VTE_VERSION",
-        "KITTY_WINDOW_ID",
-        "WEZTERM_PANE",
-        "ALACRITTY_WINDOW_ID",
-        "KONSOLE_VERSION",
-        "WT_SESSION",
-    ];
     let program = var("TERM_PROGRAM").unwrap_or_default();
     let term = var("TERM").unwrap_or_default();
-    set.iter()
+    REFLOW_VARS
+        .iter()
         .any(|name| var(name).is_some_and(|v| !v.is_empty()))
         || ["iTerm.app", "WezTerm", "vscode", "Apple_Terminal", "tmux"].contains(&program.as_str())
         || term.starts_with("foot")

@@ -6,6 +6,8 @@ use std::ffi::OsStr;
 use std::net::SocketAddr;
 use std::process::Command;
 
+use sockchat::client::editor::REFLOW_VARS;
+
 /// The binary under test, built by cargo for this test crate.
 pub const BIN: &str = env!("CARGO_BIN_EXE_sockchat");
 
@@ -18,15 +20,8 @@ const SCRUBBED: &[&str] = &[
     "COLORTERM",
     // The terminal: the line editor and console; the pty tests set TERM.
     "TERM",
-    // The line editor knows a terminal that reflows lines on resize by
-    // these (the parsed screen of the pty tests does not reflow).
-    "TMUX",
-    "VTE_VERSION",
-    "KITTY_WINDOW_ID",
-    "WEZTERM_PANE",
-    "ALACRITTY_WINDOW_ID",
-    "KONSOLE_VERSION",
-    "WT_SESSION",
+    // With `REFLOW_VARS`, how the line editor knows a terminal that
+    // reflows lines on resize (a pty test says which it is).
     "TERM_PROGRAM",
     // console picks its spinner and emoji by it.
     "LANG",
@@ -48,7 +43,7 @@ where
     S: AsRef<OsStr>,
 {
     let mut command = Command::new(BIN);
-    for key in SCRUBBED {
+    for key in SCRUBBED.iter().chain(REFLOW_VARS) {
         command.env_remove(key);
     }
     for (key, _) in std::env::vars_os() {

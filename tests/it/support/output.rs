@@ -65,12 +65,7 @@ impl Output {
                 return got;
             }
             if !self.more(deadline) {
-                panic!(
-                    "{} never showed {needle:?} ({}); it showed:\n{:?}",
-                    self.label,
-                    if self.ended { "it ended" } else { "timed out" },
-                    self.text()
-                );
+                self.never_showed(&format!("{needle:?}"));
             }
         }
     }
@@ -81,14 +76,18 @@ impl Output {
         let deadline = Instant::now() + WAIT;
         while !done(&self.seen) {
             if !self.more(deadline) {
-                panic!(
-                    "{} never showed {what} ({}); it showed:\n{:?}",
-                    self.label,
-                    if self.ended { "it ended" } else { "timed out" },
-                    self.text()
-                );
+                self.never_showed(what);
             }
         }
+    }
+
+    fn never_showed(&self, what: &str) -> ! {
+        panic!(
+            "{} never showed {what} ({}); it showed:\n{:?}",
+            self.label,
+            if self.ended { "it ended" } else { "timed out" },
+            self.text()
+        );
     }
 
     /// Waits for the end of the stream and returns everything it gave.
