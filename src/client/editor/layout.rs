@@ -94,8 +94,8 @@ pub fn rows_above_after_resize(drawn: &Layout, width: usize, reflows: bool) -> u
     }
     let width = width.max(1);
     let split = |r: &String| row_width(r).div_ceil(width).max(1);
-    let above: usize = drawn.rows[..row].iter().map(split).sum();
-    let own = split(&drawn.rows[row]) - 1;
+    let above: usize = drawn.rows.iter().take(row).map(split).sum();
+    let own = drawn.rows.get(row).map_or(1, split) - 1;
     above + (col / width).min(own)
 }
 
