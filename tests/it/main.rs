@@ -6,6 +6,7 @@ mod support;
 mod address;
 mod cli;
 mod completions;
+mod editor;
 mod hostile;
 mod hostile_server;
 mod layers;
