@@ -46,7 +46,10 @@ pub async fn session(
     loop {
         let input = typing.then_some(&mut typed);
         match next(&mut server, input, leaving).await {
-            Next::Server(Ok(Some(line))) => screen.print(&render::render(&line, color)),
+            Next::Server(Ok(Some(line))) => {
+                screen.heard(&line);
+                screen.print(&render::render(&line, color));
+            }
             Next::Server(Ok(None) | Err(_)) if leaving.is_some() => {
                 screen.finish(None);
                 return ExitCode::SUCCESS;

@@ -38,6 +38,9 @@ pub enum Input<'a> {
     Unknown(&'a str),
 }
 
+/// Every command a logged-in client can type (what Tab completes).
+pub const COMMANDS: &[&str] = &["/help", "/me", "/msg", "/nick", "/quit", "/who"];
+
 /// Parses one (sanitized) line from a logged-in client.
 pub fn parse_input(line: &str) -> Input<'_> {
     if line.trim().is_empty() {
@@ -346,6 +349,17 @@ mod tests {
         assert_eq!(parse_input("/msg Bob"), Input::Usage(reply::MSG_USAGE));
         assert_eq!(parse_input("/msg Bob   "), Input::Usage(reply::MSG_USAGE));
         assert_eq!(parse_input("/msg"), Input::Usage(reply::MSG_USAGE));
+    }
+
+    #[test]
+    fn every_listed_command_is_a_command() {
+        for command in COMMANDS {
+            let input = parse_input(command);
+            assert!(
+                !matches!(input, Input::Unknown(_) | Input::Chat(_)),
+                "{command}"
+            );
+        }
     }
 
     #[test]

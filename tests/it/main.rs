@@ -7,6 +7,7 @@ mod address;
 mod cli;
 mod completions;
 mod defects;
+mod editor;
 mod hostile;
 mod hostile_server;
 mod layers;

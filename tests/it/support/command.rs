@@ -6,6 +6,8 @@ use std::ffi::OsStr;
 use std::net::SocketAddr;
 use std::process::Command;
 
+use sockchat::client::editor::REFLOW_VARS;
+
 /// The binary under test, built by cargo for this test crate.
 pub const BIN: &str = env!("CARGO_BIN_EXE_sockchat");
 
@@ -16,8 +18,11 @@ const SCRUBBED: &[&str] = &[
     "CLICOLOR",
     "CLICOLOR_FORCE",
     "COLORTERM",
-    // The terminal: rustyline and console; the pty tests set TERM.
+    // The terminal: the line editor and console; the pty tests set TERM.
     "TERM",
+    // With `REFLOW_VARS`, how the line editor knows a terminal that
+    // reflows lines on resize (a pty test says which it is).
+    "TERM_PROGRAM",
     // console picks its spinner and emoji by it.
     "LANG",
     // clap wraps --help to these.
@@ -38,7 +43,7 @@ where
     S: AsRef<OsStr>,
 {
     let mut command = Command::new(BIN);
-    for key in SCRUBBED {
+    for key in SCRUBBED.iter().chain(REFLOW_VARS) {
         command.env_remove(key);
     }
     for (key, _) in std::env::vars_os() {

@@ -65,14 +65,29 @@ impl Output {
                 return got;
             }
             if !self.more(deadline) {
-                panic!(
-                    "{} never showed {needle:?} ({}); it showed:\n{:?}",
-                    self.label,
-                    if self.ended { "it ended" } else { "timed out" },
-                    self.text()
-                );
+                self.never_showed(&format!("{needle:?}"));
             }
         }
+    }
+
+    /// Waits until `done` holds for everything read so far (asked again
+    /// after each chunk). Panics after [`WAIT`], saying it waited for `what`.
+    pub fn expect_that(&mut self, what: &str, mut done: impl FnMut(&[u8]) -> bool) {
+        let deadline = Instant::now() + WAIT;
+        while !done(&self.seen) {
+            if !self.more(deadline) {
+                self.never_showed(what);
+            }
+        }
+    }
+
+    fn never_showed(&self, what: &str) -> ! {
+        panic!(
+            "{} never showed {what} ({}); it showed:\n{:?}",
+            self.label,
+            if self.ended { "it ended" } else { "timed out" },
+            self.text()
+        );
     }
 
     /// Waits for the end of the stream and returns everything it gave.

@@ -48,9 +48,15 @@ impl Pty {
         (pty, addr)
     }
 
-    /// `command` on a fresh pty set up like a login terminal, TERM=xterm.
+    /// `command` on a fresh pty set up like a login terminal, TERM=xterm
+    /// unless `command` sets TERM itself.
     pub fn spawn(mut command: Command) -> Pty {
-        command.env("TERM", "xterm");
+        if !command
+            .get_envs()
+            .any(|(var, value)| var == "TERM" && value.is_some())
+        {
+            command.env("TERM", "xterm");
+        }
         // SAFETY: the hook runs between fork and exec and makes only
         // async-signal-safe calls (tcgetattr, tcsetattr).
         unsafe { command.pre_exec(like_a_login_terminal) };
@@ -124,7 +130,7 @@ impl Pty {
 }
 
 /// The terminal's local mode flags (ECHO, ICANON, …), read on the master.
-fn local_flags(pty: &impl AsRawFd) -> libc::tcflag_t {
+pub fn local_flags(pty: &impl AsRawFd) -> libc::tcflag_t {
     // SAFETY: termios is plain data; tcgetattr fills it or fails.
     let mut termios: libc::termios = unsafe { std::mem::zeroed() };
     // SAFETY: the descriptor is the pty master, open while `pty` lives.
