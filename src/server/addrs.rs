@@ -327,6 +327,9 @@ impl AddrTable {
                         self.hosts.remove(&conn.host);
                     }
                 }
+                // A map keeps its room when emptied: give a wave's back.
+                shrink(&mut self.conns);
+                shrink(&mut self.hosts);
             }
         }
     }
@@ -392,6 +395,13 @@ impl AddrTable {
     fn forget_idle(&mut self, now: Instant, early: bool) {
         self.hosts
             .retain(|_, e| e.connections > 0 || (!early && !e.connects.is_full(now)));
+    }
+}
+
+/// Halves a map's room once it is mostly empty.
+fn shrink<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>) {
+    if map.capacity() > 64 && map.len() < map.capacity() / 4 {
+        map.shrink_to(map.capacity() / 2);
     }
 }
 
@@ -582,6 +592,27 @@ mod tests {
         table.notice(Notice::Gone(500), later + Duration::from_secs(1));
         assert!(table.hosts() <= LIMITS.hosts);
         assert!(!table.hosts.contains_key(&Host::of(ip("10.9.9.9"))));
+    }
+
+    #[test]
+    fn the_memory_of_a_wave_is_given_back() {
+        let t0 = Instant::now();
+        let mut table = AddrTable::new(Limits {
+            connect_rate: 0,
+            ..LIMITS
+        });
+        for id in 0..10_000 {
+            assert!(table.admit(id, ip("127.0.0.1"), true, false, t0).is_ok());
+        }
+        let full = table.conns.capacity();
+        for id in 0..10_000 {
+            table.notice(Notice::Gone(id), t0);
+        }
+        assert!(
+            table.conns.capacity() < full / 8,
+            "{full} -> {}",
+            table.conns.capacity()
+        );
     }
 
     #[test]
