@@ -23,6 +23,7 @@
 //!   in full width and `𝐌ax` in mathematical bold all have the key of `Max`.
 
 use std::fmt;
+use std::sync::Arc;
 
 use unicode_normalization::UnicodeNormalization;
 use unicode_script::{Script, UnicodeScript};
@@ -41,9 +42,11 @@ pub const SERVER_NAME: &str = "Server";
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Name {
     /// The name as shown: trimmed, in NFC.
-    text: String,
-    /// The key it is unique under (see [`Name::key`]).
-    key: String,
+    text: Box<str>,
+    /// The key it is unique under (see [`Name::key`]); shared, because the
+    /// room keeps it as its own key too (one allocation, not two, for
+    /// each of thousands of people online).
+    key: Arc<str>,
 }
 
 /// Why a name was refused; the text is what the user is told.
@@ -140,7 +143,10 @@ impl Name {
         if !fits_one_script(&name) {
             return Err(NameError::MixedScripts);
         }
-        Ok(Name { text: name, key })
+        Ok(Name {
+            text: name.into(),
+            key: key.into(),
+        })
     }
 
     pub fn as_str(&self) -> &str {
@@ -150,7 +156,12 @@ impl Name {
     /// The key under which the name is unique: two names with one key look
     /// alike, so only one of them may be online. `Max`, `mAX`, `МАХ` (in
     /// Cyrillic), `Ｍａｘ` and `rnax` share one.
-    pub fn key(&self) -> String {
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// [`Name::key`], shared: for a map keyed by it.
+    pub fn shared_key(&self) -> Arc<str> {
         self.key.clone()
     }
 }
@@ -225,14 +236,17 @@ mod tests {
     #[test]
     fn ordinary_names_are_accepted() {
         for name in ["Max", "Mahtab", "a", "x_y-z.1", "Zoë", "中文", "🦀"] {
-            assert_eq!(Name::parse(name).map(|n| n.text), Ok(name.to_string()));
+            assert_eq!(
+                Name::parse(name).map(|n| n.text.to_string()),
+                Ok(name.to_string())
+            );
         }
     }
 
     #[test]
     fn surrounding_whitespace_is_trimmed() {
         assert_eq!(
-            Name::parse("  Max \t").map(|n| n.text),
+            Name::parse("  Max \t").map(|n| n.text.to_string()),
             Ok("Max".to_string())
         );
     }
@@ -301,7 +315,7 @@ mod tests {
 
     fn key(name: &str) -> String {
         match Name::parse(name) {
-            Ok(ok) => ok.key(),
+            Ok(ok) => ok.key().to_string(),
             Err(why) => panic!("{name:?} was refused: {why}"),
         }
     }
@@ -508,7 +522,10 @@ mod tests {
             "🦀",
             "Bob🦀",
         ] {
-            assert_eq!(Name::parse(name).map(|n| n.text), Ok(name.to_string()));
+            assert_eq!(
+                Name::parse(name).map(|n| n.text.to_string()),
+                Ok(name.to_string())
+            );
         }
     }
 

@@ -277,9 +277,12 @@ impl Acceptor {
         let gone = self.shared.notices.clone();
         runtime::spawn(async move {
             task.await;
+            // Uncounted first, so that the accept loop sees it gone from
+            // the count when it reads the notice.
+            drop(count);
             // Fails only once the accept loop has ended: nothing to count.
             let _ = gone.try_send(Notice::Gone(id));
-            drop((count, alive));
+            drop(alive);
         });
     }
 
@@ -296,7 +299,8 @@ impl Acceptor {
     /// What became of a connection, for the per-address counts.
     fn notice(&mut self, notice: Notice) {
         self.table.notice(notice, std::time::Instant::now());
-        if matches!(notice, Notice::Gone(_)) && self.wave.note(self.table.live()) {
+        let live = self.connections.load(Ordering::Relaxed);
+        if matches!(notice, Notice::Gone(_)) && self.wave.note(live) {
             trim::give_back();
         }
     }

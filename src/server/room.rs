@@ -8,6 +8,7 @@
 //! line counts as a name; [`TRIES`] wrong ones and it is closed.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::protocol::message::{parse_input, reply, Input};
@@ -94,7 +95,7 @@ struct Client<M> {
 pub struct Room<M: Mailbox> {
     clients: HashMap<ClientId, Client<M>>,
     /// Case-folded name → its owner.
-    names: HashMap<String, ClientId>,
+    names: HashMap<Arc<str>, ClientId>,
     /// Logged-in clients, in login order (the order of `/who`).
     members: Vec<ClientId>,
     /// Clients whose mailbox was full during the last event.
@@ -111,7 +112,7 @@ pub struct Room<M: Mailbox> {
     tally: M::Tally,
     /// Case-folded names kept for a while for the host whose connection
     /// dropped, and until when (see [`Room::hold_name`]).
-    held: HashMap<String, (Option<Host>, Instant)>,
+    held: HashMap<Arc<str>, (Option<Host>, Instant)>,
 }
 
 impl<M: Mailbox> Default for Room<M> {
@@ -229,7 +230,7 @@ impl<M: Mailbox> Room<M> {
     /// to get it back first, not whoever logs in next with that name.
     pub fn hold_name(&mut self, name: &Name, host: Option<Host>, until: Instant) {
         if self.held.len() < MOST_HELD {
-            self.held.insert(name.key(), (host, until));
+            self.held.insert(name.shared_key(), (host, until));
         }
     }
 
@@ -244,12 +245,12 @@ impl<M: Mailbox> Room<M> {
     /// if it is held for that host, it is released to it.
     fn held_for_another(&mut self, id: ClientId, name: &Name) -> bool {
         let key = name.key();
-        let Some(&(owner, _)) = self.held.get(&key) else {
+        let Some(&(owner, _)) = self.held.get(key) else {
             return false;
         };
         let host = self.clients.get(&id).and_then(|c| c.mailbox.host());
         if owner.is_some() && owner == host {
-            self.held.remove(&key);
+            self.held.remove(key);
             return false;
         }
         true
@@ -302,7 +303,7 @@ impl<M: Mailbox> Room<M> {
     pub fn leave(&mut self, id: ClientId) -> Option<Left<M>> {
         let client = self.clients.remove(&id)?;
         if let Some(name) = &client.name {
-            self.names.remove(&name.key());
+            self.names.remove(name.key());
             let online = self.members.len();
             self.members.retain(|&m| m != id);
             if self.announces(online) {
@@ -408,7 +409,7 @@ impl<M: Mailbox> Room<M> {
                 return Happened::LoginRefused(why);
             }
         };
-        if self.names.contains_key(&name.key()) {
+        if self.names.contains_key(name.key()) {
             let why = format!("the name {name} is taken; type another username");
             self.tell(id, &reply::error(&why));
             return Happened::LoginRefused(why);
@@ -418,7 +419,7 @@ impl<M: Mailbox> Room<M> {
             self.tell(id, &reply::error(&why));
             return Happened::LoginRefused(why);
         }
-        self.names.insert(name.key(), id);
+        self.names.insert(name.shared_key(), id);
         self.members.push(id);
         if let Some(client) = self.clients.get_mut(&id) {
             client.name = Some(name.clone());
@@ -480,7 +481,7 @@ impl<M: Mailbox> Room<M> {
     fn private(&mut self, id: ClientId, from: &Name, to: &str, text: &str) -> Happened {
         let target = Name::parse(to)
             .ok()
-            .and_then(|n| self.names.get(&n.key()).copied());
+            .and_then(|n| self.names.get(n.key()).copied());
         let Some(target) = target else {
             self.tell(id, &reply::error(format!("no user named {to} is online")));
             return Happened::Nothing;
@@ -513,7 +514,7 @@ impl<M: Mailbox> Room<M> {
             return Happened::Nothing;
         }
         // A change of case only (max → Max) keeps the same key.
-        match self.names.get(&new.key()) {
+        match self.names.get(new.key()) {
             Some(&owner) if owner != id => {
                 self.tell(id, &reply::error(format!("the name {new} is taken")));
                 return Happened::Nothing;
@@ -524,8 +525,8 @@ impl<M: Mailbox> Room<M> {
             self.tell(id, &reply::error(reply::name_held(new.as_str())));
             return Happened::Nothing;
         }
-        self.names.remove(&old.key());
-        self.names.insert(new.key(), id);
+        self.names.remove(old.key());
+        self.names.insert(new.shared_key(), id);
         if let Some(client) = self.clients.get_mut(&id) {
             client.name = Some(new.clone());
         }
