@@ -3,10 +3,14 @@
 //! Bytes become lines in [`line`], lines are cleaned in [`sanitize`], a
 //! client's line becomes an [`message::Input`], and every line the server
 //! sends is built (and classified again by the client) in [`message`].
-//! A room's password is checked in [`password`].
+//! A room's password is checked in [`password`]. The flood limit is a
+//! token bucket ([`rate`]), which the client shapes like the server's from
+//! the [`limits`] the server states.
 
+pub mod limits;
 pub mod line;
 pub mod message;
 pub mod name;
 pub mod password;
+pub mod rate;
 pub mod sanitize;

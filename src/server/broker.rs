@@ -19,6 +19,7 @@ use super::log::Log;
 use super::outbox::{Backlog, End, Outbox, Tally};
 use super::room::{ClientId, Happened, Mailbox, Room};
 use super::throttle::{self, Throttle};
+use crate::protocol::limits::Limits;
 use crate::protocol::message::reply;
 use crate::protocol::password::{Password, TRIES};
 use crate::runtime::{self, Timer};
@@ -137,7 +138,12 @@ impl Broker {
         let room = Room::new()
             .with_announce_max(settings.announce_max)
             .with_login_timeout(settings.login_timeout)
-            .with_password(settings.password.clone());
+            .with_password(settings.password.clone())
+            .with_limits(Limits {
+                rate: settings.rate,
+                burst: settings.burst,
+                max_line_bytes: settings.max_line_bytes,
+            });
         Broker {
             room,
             throttle: Throttle::new(settings.throttle),

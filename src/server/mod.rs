@@ -14,8 +14,8 @@ mod handshake;
 pub mod log;
 pub mod outbox;
 pub mod peer;
-pub mod rate;
 pub mod room;
+mod status_line;
 pub mod throttle;
 
 pub use config::{defaults, Config};

@@ -16,7 +16,7 @@ use futures::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use super::broker::{Event, Peer};
 use super::outbox::{End, Next, Outbox};
-use super::rate::RateLimit;
+use crate::protocol::rate::RateLimit;
 use super::room::ClientId;
 use super::{Config, Shared};
 use crate::protocol::line::{Frame, LineFramer};
