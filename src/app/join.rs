@@ -10,6 +10,7 @@ use anyhow::anyhow;
 
 use crate::address::Address;
 use crate::cli::JoinArgs;
+use crate::client::render::Colors;
 use crate::client::{self, Options, Tty};
 use crate::protocol::name::Name;
 use crate::tls::{self, Trust};
@@ -19,9 +20,20 @@ pub fn join(args: JoinArgs) -> anyhow::Result<ExitCode> {
     let tty = Tty {
         stdin: std::io::stdin().is_terminal(),
         stdout: std::io::stdout().is_terminal(),
-        color: super::color_allowed(std::io::stdout()),
+        colors: match super::color_allowed(std::io::stdout()) {
+            false => Colors::Off,
+            true if extended_colors() => Colors::Extended,
+            true => Colors::Basic,
+        },
     };
     client::join(options(args)?, tty)
+}
+
+/// Whether the terminal shows the 256-colour palette, as its `TERM` or
+/// `COLORTERM` says (xterm-256color, tmux-256color, truecolor…).
+fn extended_colors() -> bool {
+    let var = |name| std::env::var(name).unwrap_or_default();
+    var("TERM").contains("256color") || matches!(var("COLORTERM").as_str(), "truecolor" | "24bit")
 }
 
 /// What the flags ask for, with the files they name read.

@@ -99,6 +99,8 @@ pub mod reply {
     pub const MSG_USAGE: &str = "usage: /msg NAME TEXT";
     pub const BYE: &str = "Server: Bye!";
     pub const SHUTTING_DOWN: &str = "Server: shutting down";
+    /// How a refused name ends: the hint for someone at a prompt.
+    pub const TYPE_ANOTHER: &str = "; type another username";
     pub const LOGIN_FIRST: &str = "Server: Error: log in first: type a username (/quit leaves)";
     /// The last line of a client cut off for not reading.
     pub const TOO_SLOW: &str =

@@ -345,13 +345,13 @@ impl<M: Mailbox> Room<M> {
         let name = match Name::parse(text) {
             Ok(name) => name,
             Err(why) => {
-                let why = format!("{why}; type another username");
+                let why = format!("{why}{}", reply::TYPE_ANOTHER);
                 self.tell(id, &reply::error(&why));
                 return Happened::LoginRefused(why);
             }
         };
         if self.names.contains_key(&name.key()) {
-            let why = format!("the name {name} is taken; type another username");
+            let why = format!("the name {name} is taken{}", reply::TYPE_ANOTHER);
             self.tell(id, &reply::error(&why));
             return Happened::LoginRefused(why);
         }
