@@ -8,6 +8,7 @@ mod secure;
 
 mod address;
 mod cli;
+mod client_ux;
 mod completions;
 mod hostile;
 mod hostile_server;
