@@ -57,12 +57,18 @@ mod tests {
         assert_eq!(io_error(&e), "network is unreachable");
         let e = io::Error::from_raw_os_error(libc::EADDRINUSE);
         let line = error_line(&anyhow::Error::new(e).context("cannot listen on 0.0.0.0:3000"));
-        assert_eq!(line, "cannot listen on 0.0.0.0:3000: address in use");
+        assert_eq!(
+            line,
+            "cannot listen on 0.0.0.0:3000: address already in use"
+        );
     }
 
     #[test]
     fn rust_names_become_words() {
         assert_eq!(camel_words("BadCertificate"), "bad certificate");
-        assert_eq!(camel_words("NoCipherSuitesInCommon"), "no cipher suites in common");
+        assert_eq!(
+            camel_words("NoCipherSuitesInCommon"),
+            "no cipher suites in common"
+        );
     }
 }

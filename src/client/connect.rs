@@ -172,7 +172,10 @@ mod tests {
     fn a_name_that_does_not_resolve_is_said_in_words() {
         let address = Address::parse("nosuch.invalid", crate::address::Port::Given(3000)).unwrap();
         let why = runtime::block_on(resolve(&address)).unwrap_err();
-        assert!(why.starts_with("cannot find the host nosuch.invalid"), "{why}");
+        assert!(
+            why.starts_with("cannot find the host nosuch.invalid"),
+            "{why}"
+        );
         assert!(!why.contains('`') && !why.contains('"'), "{why}");
     }
 

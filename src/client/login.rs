@@ -157,7 +157,7 @@ impl Attempt<'_> {
                             return Ok(Step::Expired);
                         }
                         Ok(name) => name,
-                        Err(_) if text.trim().is_empty() => continue,
+                        Err(_) if text.is_empty() => continue,
                         Err(why) => {
                             eprintln!("{why}");
                             continue;

@@ -150,7 +150,10 @@ mod tests {
             "/msg Bobb hi (not sent: no user named Bobb is online)"
         );
         let marked = not_sent("/msg Bobb hi", "no user", Colors::Basic);
-        assert!(marked.contains("\x1b[2;9m") || marked.contains("\x1b[9;2m"), "{marked:?}");
+        assert!(
+            marked.contains("\x1b[2;9m") || marked.contains("\x1b[9;2m"),
+            "{marked:?}"
+        );
     }
 
     #[test]
@@ -223,8 +226,17 @@ mod tests {
 
     /// The hue, in degrees, of colour `index` of xterm's 6×6×6 cube.
     fn cube_hue(index: u8) -> f64 {
-        assert!((16..232).contains(&index), "{index} is not in the colour cube");
-        let level = |n: u8| if n == 0 { 0.0 } else { 55.0 + 40.0 * f64::from(n) };
+        assert!(
+            (16..232).contains(&index),
+            "{index} is not in the colour cube"
+        );
+        let level = |n: u8| {
+            if n == 0 {
+                0.0
+            } else {
+                55.0 + 40.0 * f64::from(n)
+            }
+        };
         let i = index - 16;
         let (r, g, b) = (level(i / 36), level(i / 6 % 6), level(i % 6));
         let (max, min) = (r.max(g).max(b), r.min(g).min(b));
@@ -251,7 +263,10 @@ mod tests {
         }
         // Neither the server's green (120°) nor the errors' red (0°).
         for hue in &hues {
-            assert!((hue - 120.0).abs() > 15.0 && hue.min(360.0 - hue) > 5.0, "{hue}");
+            assert!(
+                (hue - 120.0).abs() > 15.0 && hue.min(360.0 - hue) > 5.0,
+                "{hue}"
+            );
         }
     }
 

@@ -41,7 +41,9 @@ impl Limits {
 
 /// A decimal number at the start of `text`, then `then`; the rest after it.
 fn number_then<'a>(text: &'a str, then: &str) -> Option<(u64, &'a str)> {
-    let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let number = text[..digits].parse().ok()?;
     Some((number, text[digits..].strip_prefix(then)?))
 }
@@ -53,14 +55,26 @@ mod tests {
     #[test]
     fn the_servers_answer_reads_back_as_the_limits_it_states() {
         for limits in [
-            Limits { rate: 20, burst: 40, max_line_bytes: 4096 },
-            Limits { rate: 0, burst: 0, max_line_bytes: 64 },
+            Limits {
+                rate: 20,
+                burst: 40,
+                max_line_bytes: 4096,
+            },
+            Limits {
+                rate: 0,
+                burst: 0,
+                max_line_bytes: 64,
+            },
         ] {
             let line = reply::limits(&limits);
             assert_eq!(Limits::parse(&line), Some(limits), "{line}");
         }
         assert_eq!(
-            reply::limits(&Limits { rate: 20, burst: 40, max_line_bytes: 4096 }),
+            reply::limits(&Limits {
+                rate: 20,
+                burst: 40,
+                max_line_bytes: 4096
+            }),
             "Server: Limits: 20 messages a second, bursts of 40, lines up to 4096 bytes"
         );
     }

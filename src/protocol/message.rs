@@ -445,7 +445,9 @@ mod tests {
     #[test]
     fn help_lists_every_command_including_itself() {
         let help = reply::HELP.join("\n");
-        for command in ["/help", "/who", "/limits", "/nick", "/msg", "/me", "/quit", "//"] {
+        for command in [
+            "/help", "/who", "/limits", "/nick", "/msg", "/me", "/quit", "//",
+        ] {
             assert!(help.contains(&format!("   {command}")), "{command} missing");
         }
     }

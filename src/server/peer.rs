@@ -16,11 +16,11 @@ use futures::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use super::broker::{Event, Peer};
 use super::outbox::{End, Next, Outbox};
-use crate::protocol::rate::RateLimit;
 use super::room::ClientId;
 use super::{Config, Shared};
 use crate::protocol::line::{Frame, LineFramer};
 use crate::protocol::message::reply;
+use crate::protocol::rate::RateLimit;
 use crate::runtime::{self, TcpStream};
 
 /// How long a closing connection waits for the client to close its side

@@ -97,7 +97,10 @@ mod tests {
         let text = "12 online · 345 messages relayed · Ctrl-C stops";
         for columns in 0..60 {
             let cut = fit(text, columns);
-            assert!(cut.chars().count() + 2 <= columns.max(2), "{columns}: {cut}");
+            assert!(
+                cut.chars().count() + 2 <= columns.max(2),
+                "{columns}: {cut}"
+            );
         }
     }
 }

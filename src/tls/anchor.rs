@@ -161,7 +161,9 @@ fn item(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
         0x81..=0x84 => {
             let n = usize::from(first - 0x80);
             let bytes = rest.get(..n)?;
-            let len = bytes.iter().fold(0usize, |len, &b| (len << 8) | usize::from(b));
+            let len = bytes
+                .iter()
+                .fold(0usize, |len, &b| (len << 8) | usize::from(b));
             (len, &rest[n..])
         }
         _ => return None,

@@ -115,7 +115,10 @@ fn a_server_that_shuts_down_during_the_name_prompt_is_reported_at_once() {
     pty.screen
         .expect("the server shut down while waiting for your username");
     assert_eq!(pty.exit_code(), 1);
-    assert!(echo_is_on(&pty.session), "the terminal was left without echo");
+    assert!(
+        echo_is_on(&pty.session),
+        "the terminal was left without echo"
+    );
 }
 
 #[test]
@@ -133,7 +136,10 @@ fn at_the_password_prompt_help_explains_an_empty_enter_asks_again_and_quit_leave
     pty.wait_for_echo_off();
     pty.keys("/quit\r");
     assert_eq!(pty.exit_code(), 0);
-    assert!(echo_is_on(&pty.session), "the terminal was left without echo");
+    assert!(
+        echo_is_on(&pty.session),
+        "the terminal was left without echo"
+    );
 }
 
 #[test]
@@ -341,7 +347,15 @@ fn a_certificate_made_by_openssl_req_x509_serves_and_is_trusted_as_its_own_ca() 
     let port = serve.addr.port().to_string();
     // With the certificate file itself as the CA.
     let join = crate::binary::sockchat([
-        "join", "--host", "127.0.0.1", "--port", &port, "--tls-ca", cert, "--name", "Max",
+        "join",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--tls-ca",
+        cert,
+        "--name",
+        "Max",
     ]);
     let run = finish_blocking(join, "hi\n");
     assert_eq!(run.code, Some(0), "{run:?}");
@@ -358,4 +372,24 @@ fn a_certificate_made_by_openssl_req_x509_serves_and_is_trusted_as_its_own_ca() 
     let run = finish_blocking(join, "");
     assert_eq!(run.code, Some(0), "{run:?}");
     serve.stop();
+}
+
+// 9. Small things.
+
+#[test]
+fn the_serve_status_line_is_cut_to_a_narrow_terminal_not_wrapped() {
+    let mut serve = crate::binary::sockchat(["serve", "--host", "127.0.0.1", "--port", "0"]);
+    serve.env("NO_COLOR", "1");
+    let mut pty = OnPty::spawn(serve);
+    pty.session
+        .get_process_mut()
+        .set_window_size(30, 10)
+        .expect("resize the pty");
+    pty.screen.expect("Server is running on: ");
+    let addr = pty.screen.expect("\n");
+    let addr = addr.trim().parse().expect("the address serve listens on");
+    // A change of figures, drawn at the new width: two columns are left
+    // free (the terminal's `^C` echo must not wrap the line).
+    let _max = Nc::login(addr, "Max");
+    pty.screen.expect("\r\x1b[K1 online · 0 messages relay…");
 }
