@@ -180,14 +180,14 @@ pub fn client_config(trust: &Trust) -> anyhow::Result<Arc<ClientConfig>> {
     let config = match trust {
         Trust::Pinned(pin) => builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(PinnedVerifier::new(*pin)))
+            .with_custom_certificate_verifier(Arc::new(Verifier::new(Check::Pinned(*pin))))
             .with_no_client_auth(),
         Trust::CaFile(path) => {
-            let verifier = ca_file(path)
+            let ca = ca_file(path)
                 .with_context(|| format!("cannot read the CA file {}", path.display()))?;
             builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(verifier))
+                .with_custom_certificate_verifier(Arc::new(Verifier::new(Check::CaFile(ca))))
                 .with_no_client_auth()
         }
         Trust::System => builder
@@ -199,11 +199,11 @@ pub fn client_config(trust: &Trust) -> anyhow::Result<Arc<ClientConfig>> {
 
 /// What a CA file vouches for: chains to its CAs, and each of its
 /// certificates as itself (a self-signed server's own certificate).
-fn ca_file(path: &Path) -> anyhow::Result<anchor::CaFileVerifier> {
+fn ca_file(path: &Path) -> anyhow::Result<anchor::CaFile> {
     let certs = CertificateDer::pem_file_iter(path)
         .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
         .map_err(|e| pem_error(e, "certificate"))?;
-    anchor::CaFileVerifier::new(certs)
+    anchor::CaFile::new(certs)
 }
 
 fn system_roots() -> anyhow::Result<RootCertStore> {
@@ -329,20 +329,31 @@ fn rustls_error(error: &io::Error) -> Option<&rustls::Error> {
     error.get_ref()?.downcast_ref::<rustls::Error>()
 }
 
-/// Accepts the one certificate whose fingerprint is pinned, whatever its
-/// names, issuer and dates: pinning replaces those checks. The handshake's
-/// signatures are still verified against that certificate's key, so only
+/// Checks the server's certificate as `check` says; the handshake's
+/// signatures are always verified against that certificate's key, so only
 /// the holder of its private key can pass.
 #[derive(Debug)]
-struct PinnedVerifier {
-    pin: Fingerprint,
+struct Verifier {
+    /// What the certificate must be.
+    check: Check,
+    /// For the handshake's signatures.
     algorithms: WebPkiSupportedAlgorithms,
 }
 
-impl PinnedVerifier {
-    fn new(pin: Fingerprint) -> Self {
-        PinnedVerifier {
-            pin,
+/// What a server's certificate must be.
+#[derive(Debug)]
+enum Check {
+    /// The one certificate whose fingerprint is pinned, whatever its names,
+    /// issuer and dates: pinning replaces those checks.
+    Pinned(Fingerprint),
+    /// One of a CA file's certificates, or one that chains to them.
+    CaFile(anchor::CaFile),
+}
+
+impl Verifier {
+    fn new(check: Check) -> Self {
+        Verifier {
+            check,
             algorithms: provider().signature_verification_algorithms,
         }
     }
@@ -367,22 +378,28 @@ impl fmt::Display for PinMismatch {
 
 impl std::error::Error for PinMismatch {}
 
-impl ServerCertVerifier for PinnedVerifier {
+impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        let pin = match &self.check {
+            Check::Pinned(pin) => *pin,
+            Check::CaFile(ca) => {
+                return ca.verify(end_entity, intermediates, server_name, ocsp_response, now)
+            }
+        };
         let presented = Fingerprint::of(end_entity);
-        if presented == self.pin {
+        if presented == pin {
             return Ok(ServerCertVerified::assertion());
         }
         let mismatch = PinMismatch {
             presented,
-            pinned: self.pin,
+            pinned: pin,
         };
         Err(rustls::Error::InvalidCertificate(CertificateError::Other(
             OtherError(Arc::new(mismatch)),

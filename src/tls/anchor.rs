@@ -7,29 +7,22 @@
 use std::sync::Arc;
 
 use futures_rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use futures_rustls::rustls::client::danger::{
-    HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
-};
+use futures_rustls::rustls::client::danger::{ServerCertVerified, ServerCertVerifier};
 use futures_rustls::rustls::client::WebPkiServerVerifier;
-use futures_rustls::rustls::crypto::{self, WebPkiSupportedAlgorithms};
-use futures_rustls::rustls::{
-    self, CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme,
-};
+use futures_rustls::rustls::{self, CertificateError, RootCertStore};
 
 /// The certificates of a CA file: anchors for chains, and accepted as
 /// they are when the server shows one of them as its own.
 #[derive(Debug)]
-pub struct CaFileVerifier {
+pub struct CaFile {
     /// The file's certificates, as DER.
     certs: Vec<CertificateDer<'static>>,
     /// Chains to the file's certificates, for everything else.
     chains: Arc<WebPkiServerVerifier>,
-    /// For the handshake's signatures.
-    algorithms: WebPkiSupportedAlgorithms,
 }
 
-impl CaFileVerifier {
-    pub fn new(certs: Vec<CertificateDer<'static>>) -> anyhow::Result<CaFileVerifier> {
+impl CaFile {
+    pub fn new(certs: Vec<CertificateDer<'static>>) -> anyhow::Result<CaFile> {
         let mut roots = RootCertStore::empty();
         for cert in &certs {
             roots
@@ -39,21 +32,15 @@ impl CaFileVerifier {
         if roots.is_empty() {
             anyhow::bail!("no PEM certificate in it");
         }
-        let provider = super::provider();
-        let algorithms = provider.signature_verification_algorithms;
-        let chains = WebPkiServerVerifier::builder_with_provider(roots.into(), provider)
+        let chains = WebPkiServerVerifier::builder_with_provider(roots.into(), super::provider())
             .build()
             .map_err(|e| anyhow::anyhow!("cannot use its certificates: {e}"))?;
-        Ok(CaFileVerifier {
-            certs,
-            chains,
-            algorithms,
-        })
+        Ok(CaFile { certs, chains })
     }
-}
 
-impl ServerCertVerifier for CaFileVerifier {
-    fn verify_server_cert(
+    /// Checks the server's certificate (the handshake's signatures are
+    /// checked by the caller).
+    pub fn verify(
         &self,
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
@@ -85,28 +72,6 @@ impl ServerCertVerifier for CaFileVerifier {
         cert.verify_is_valid_for_subject_name(server_name)
             .map_err(|_| refused(CertificateError::NotValidForName))?;
         Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
     }
 }
 
@@ -258,10 +223,10 @@ mod tests {
     }
 
     fn verify(cert: &CertificateDer<'static>, name: &str) -> Result<(), rustls::Error> {
-        let verifier = CaFileVerifier::new(vec![cert.clone()]).unwrap();
+        let verifier = CaFile::new(vec![cert.clone()]).unwrap();
         let name = ServerName::try_from(name.to_string()).unwrap();
         verifier
-            .verify_server_cert(cert, &[], &name, &[], UnixTime::now())
+            .verify(cert, &[], &name, &[], UnixTime::now())
             .map(drop)
     }
 
@@ -295,10 +260,10 @@ mod tests {
     fn another_certificate_must_chain_to_the_file() {
         let in_file = self_signed_ca("localhost", (2020, 1, 1), (4000, 1, 1));
         let other = self_signed_ca("localhost", (2020, 1, 1), (4000, 1, 1));
-        let verifier = CaFileVerifier::new(vec![in_file]).unwrap();
+        let verifier = CaFile::new(vec![in_file]).unwrap();
         let name = ServerName::try_from("localhost".to_string()).unwrap();
         let refused = verifier
-            .verify_server_cert(&other, &[], &name, &[], UnixTime::now())
+            .verify(&other, &[], &name, &[], UnixTime::now())
             .unwrap_err();
         assert!(
             matches!(refused, rustls::Error::InvalidCertificate(_)),
