@@ -26,7 +26,10 @@ pub fn print(local: SocketAddr, tls: Option<&ServerTls>, password: bool) {
         Some(_) => " --tls".to_string(),
     };
     if let Some(tls) = tls {
-        let kind = if tls.self_signed { "self-signed " } else { "" };
+        let kind = match tls.self_signed || own_file.is_some() {
+            true => "self-signed ",
+            false => "",
+        };
         println!(
             "TLS: {kind}certificate with SHA-256 fingerprint {}",
             tls.fingerprint
