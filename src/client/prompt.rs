@@ -50,13 +50,19 @@ impl Prompt {
         }
     }
 
-    /// Gives up on the prompt (the process is about to exit): the terminal
-    /// is put back as it was (echo on) and the cursor moved to a new line.
-    /// The thread stays blocked reading; it ends with the process.
+    /// Gives up on the prompt (the process is about to exit): what was
+    /// half typed is thrown away (the shell must not get it, least of all
+    /// half a password), the terminal is put back as it was (echo on) and
+    /// the cursor moved to a new line. The thread stays blocked reading; it
+    /// ends with the process.
     pub fn abandon(self) {
         if let Some(before) = &self.before {
-            // SAFETY: restoring settings read from the same descriptor.
-            unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, before) };
+            // SAFETY: discarding unread input and restoring settings read
+            // from the same descriptor.
+            unsafe {
+                libc::tcflush(libc::STDIN_FILENO, libc::TCIFLUSH);
+                libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, before);
+            }
         }
         eprintln!();
     }
