@@ -116,7 +116,8 @@ pub async fn run(
                 // Out of descriptors, say: the connection waits in the
                 // kernel's queue until one is free. Say so once per streak.
                 if !accept_failing {
-                    log.error(format!("Server: accept failed: {e}; retrying"));
+                    let why = crate::words::io_error(&e);
+                    log.error(format!("Server: accept failed: {why}; retrying"));
                     accept_failing = true;
                 }
                 runtime::sleep(ACCEPT_BACKOFF).await;
@@ -197,14 +198,16 @@ async fn connection(
 /// found and its connection cleaned up.
 fn tune(stream: &TcpStream, log: &Log) {
     if let Err(e) = stream.set_nodelay(true) {
-        log.error(format!("Server: could not set TCP_NODELAY: {e}"));
+        let why = crate::words::io_error(&e);
+        log.error(format!("Server: could not set TCP_NODELAY: {why}"));
     }
     let keepalive = socket2::TcpKeepalive::new()
         .with_time(Duration::from_secs(60))
         .with_interval(Duration::from_secs(10))
         .with_retries(5);
     if let Err(e) = runtime::set_keepalive(stream, &keepalive) {
-        log.error(format!("Server: could not enable TCP keepalive: {e}"));
+        let why = crate::words::io_error(&e);
+        log.error(format!("Server: could not enable TCP keepalive: {why}"));
     }
 }
 

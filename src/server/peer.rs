@@ -125,7 +125,7 @@ async fn reader_loop<R: AsyncRead + Unpin>(
         };
         let n = match read_lines(&mut reader, &mut framer, on_frame).await {
             Ok(n) => n,
-            Err(e) => return Some(e.to_string()),
+            Err(e) => return Some(crate::words::io_error(&e)),
         };
         if !waiting.is_empty() {
             // Boxed: the rare case, whose state (an event, a listener)
