@@ -18,7 +18,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -27,6 +27,9 @@ use async_std::io::{BufReader, WriteExt};
 use async_std::net::TcpStream;
 use async_std::task;
 use futures::StreamExt;
+
+mod common;
+use common::{raise_fd_limit, rss_kib, status_kib, Server};
 
 /// Payload bytes of each chat line (like the peer benchmark's 64).
 const PAYLOAD: usize = 64;
@@ -75,7 +78,7 @@ fn main() -> ExitCode {
     );
     let mut faults = 0;
     for scenario in &scenarios {
-        let server = Server::start();
+        let server = Server::start(&["--rate", "0"]);
         let result = task::block_on(scenario.run(server.addr));
         faults += result.faults;
         println!(
@@ -91,7 +94,7 @@ fn main() -> ExitCode {
             result.faults
         );
     }
-    let server = Server::start();
+    let server = Server::start(&["--rate", "0"]);
     let idle = task::block_on(idle(server.addr, server.pid, s4));
     faults += idle.faults;
     println!(
@@ -114,45 +117,6 @@ fn profile() -> &'static str {
         "debug"
     } else {
         "release"
-    }
-}
-
-/// The real binary, `serve --rate 0` on a free port; killed on drop.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    pid: u32,
-}
-
-impl Server {
-    fn start() -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sockchat"))
-            .args(["serve", "--host", "127.0.0.1", "--port", "0", "--rate", "0"])
-            .env_remove("NO_COLOR")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start sockchat serve");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut first = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut first)
-            .expect("read the banner");
-        let addr = first
-            .trim()
-            .rsplit(' ')
-            .next()
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("no address in banner {first:?}"));
-        let pid = child.id();
-        Server { child, addr, pid }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // Killing the benchmark's own child; an error means it already exited.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -409,34 +373,6 @@ async fn idle(addr: SocketAddr, pid: u32, n: usize) -> IdleResult {
     }
 }
 
-fn status_kib(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    status_kib(pid, "VmRSS:")
-}
-
 fn peak_rss_kib(pid: u32) -> u64 {
     status_kib(pid, "VmHWM:")
-}
-
-/// Many idle clients need many descriptors: take the hard limit.
-fn raise_fd_limit() {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit with a valid rlimit struct.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
-            limit.rlim_cur = limit.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-        }
-    }
 }

@@ -203,7 +203,7 @@ _sockchat() {
             return 0
             ;;
         sockchat__subcmd__serve)
-            opts="-p -h --host --port --max-line-bytes --max-clients --login-timeout --send-queue --send-budget --rate --burst --announce-max --tls-cert --tls-key --tls-self-signed --password --password-file --help"
+            opts="-p -h --host --port --max-line-bytes --max-clients --login-timeout --send-queue --send-budget --rate --burst --announce-max --max-per-addr --max-pending-per-addr --connect-rate --connect-burst --trust-addr --name-hold --password-delay-max --socket-send-buffer --output-rate --max-handshakes --max-handshakes-per-addr --tls-cert --tls-key --tls-self-signed --password --password-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -250,6 +250,50 @@ _sockchat() {
                     return 0
                     ;;
                 --announce-max)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-per-addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-pending-per-addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-burst)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --trust-addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --name-hold)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --password-delay-max)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket-send-buffer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output-rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-handshakes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-handshakes-per-addr)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

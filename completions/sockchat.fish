@@ -40,6 +40,17 @@ complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l send-budget 
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l rate -d 'Messages per second one client may send (0 = no limit)' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l burst -d 'Messages one client may send in a burst above --rate' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l announce-max -d 'Announce joins and leaves only while at most N people are online (0 = always)' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l max-per-addr -d 'Connections one address may hold (an IPv6 /64 counts as one address; 0 = no limit)' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l max-pending-per-addr -d 'Connections one address may hold that have not logged in yet (0 = no limit)' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l connect-rate -d 'New connections a second one address may open (0 = no limit)' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l connect-burst -d 'New connections one address may open in a burst above --connect-rate' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l trust-addr -d 'Exempt this network (ADDR/PREFIX, repeatable) from the limits per address; giving it replaces the default, `none` trusts nobody' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l name-hold -d 'Seconds a name stays its owner\'s (for the same address) after a connection drops without /quit (0 = none)' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l password-delay-max -d 'Longest wait, in seconds, between password attempts from an address that keeps giving wrong ones' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l socket-send-buffer -d 'Kernel send buffer of each connection, in bytes (SO_SNDBUF; 0 = the kernel\'s own, which grows to MiBs for a client that does not read)' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l output-rate -d 'Bytes a second of /who output one client may pull, after a two-second allowance (0 = no limit)' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l max-handshakes -d 'Unfinished TLS handshakes at once, in all (0 = no limit)' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l max-handshakes-per-addr -d 'Unfinished TLS handshakes at once from one address (0 = no limit)' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l tls-cert -d 'Serve TLS with this certificate chain (PEM); needs --tls-key' -r -F
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l tls-key -d 'The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1)' -r -F
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l password -d 'Room password, asked for before a name (prefer SOCKCHAT_PASSWORD or --password-file: a command line shows in `ps`)' -r

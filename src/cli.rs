@@ -217,6 +217,50 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = server::defaults::ANNOUNCE_MAX)]
     pub announce_max: u32,
 
+    /// Connections one address may hold (an IPv6 /64 counts as one address; 0 = no limit)
+    #[arg(long, value_name = "N", default_value_t = server::defaults::MAX_PER_ADDR, help_heading = "Limits per address")]
+    pub max_per_addr: u32,
+
+    /// Connections one address may hold that have not logged in yet (0 = no limit)
+    #[arg(long, value_name = "N", default_value_t = server::defaults::MAX_PENDING_PER_ADDR, help_heading = "Limits per address")]
+    pub max_pending_per_addr: u32,
+
+    /// New connections a second one address may open (0 = no limit)
+    #[arg(long, value_name = "PER_SEC", default_value_t = server::defaults::CONNECT_RATE, help_heading = "Limits per address")]
+    pub connect_rate: u32,
+
+    /// New connections one address may open in a burst above --connect-rate
+    #[arg(long, value_name = "N", default_value_t = server::defaults::CONNECT_BURST, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Limits per address")]
+    pub connect_burst: u32,
+
+    /// Exempt this network (ADDR/PREFIX, repeatable) from the limits per address; giving it replaces the default, `none` trusts nobody
+    #[arg(long, value_name = "CIDR", default_values_t = server::defaults::TRUST_ADDR.iter().map(|s| TrustArg::from_str(s).expect("the defaults parse")), value_parser = TrustArg::from_str, help_heading = "Limits per address")]
+    pub trust_addr: Vec<TrustArg>,
+
+    /// Seconds a name stays its owner's (for the same address) after a connection drops without /quit (0 = none)
+    #[arg(long, value_name = "SECS", default_value_t = server::defaults::NAME_HOLD_SECS, value_parser = clap::value_parser!(u64).range(0..=3600), help_heading = "Limits per address")]
+    pub name_hold: u64,
+
+    /// Longest wait, in seconds, between password attempts from an address that keeps giving wrong ones
+    #[arg(long, value_name = "SECS", default_value_t = server::defaults::PASSWORD_DELAY_MAX_SECS, value_parser = clap::value_parser!(u64).range(1..=3600), help_heading = "Limits per address")]
+    pub password_delay_max: u64,
+
+    /// Kernel send buffer of each connection, in bytes (SO_SNDBUF; 0 = the kernel's own, which grows to MiBs for a client that does not read)
+    #[arg(long, value_name = "BYTES", default_value_t = server::defaults::SOCKET_SEND_BUFFER)]
+    pub socket_send_buffer: u32,
+
+    /// Bytes a second of /who output one client may pull, after a two-second allowance (0 = no limit)
+    #[arg(long, value_name = "BYTES", default_value_t = server::defaults::OUTPUT_RATE)]
+    pub output_rate: u32,
+
+    /// Unfinished TLS handshakes at once, in all (0 = no limit)
+    #[arg(long, value_name = "N", default_value_t = server::defaults::MAX_HANDSHAKES, help_heading = "Private rooms")]
+    pub max_handshakes: u32,
+
+    /// Unfinished TLS handshakes at once from one address (0 = no limit)
+    #[arg(long, value_name = "N", default_value_t = server::defaults::MAX_HANDSHAKES_PER_ADDR, help_heading = "Private rooms")]
+    pub max_handshakes_per_addr: u32,
+
     /// Serve TLS with this certificate chain (PEM); needs --tls-key
     #[arg(
         long,
@@ -329,6 +373,31 @@ pub struct JoinArgs {
     /// Read the room's password from FILE (its only line); wins over --password and SOCKCHAT_PASSWORD
     #[arg(long, value_name = "FILE", help_heading = "Private rooms")]
     pub password_file: Option<PathBuf>,
+}
+
+/// One `--trust-addr`: a network, or `none`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrustArg {
+    Net(server::addrs::Cidr),
+    None,
+}
+
+impl TrustArg {
+    fn from_str(text: &str) -> Result<TrustArg, String> {
+        if text.eq_ignore_ascii_case("none") {
+            return Ok(TrustArg::None);
+        }
+        text.parse().map(TrustArg::Net)
+    }
+}
+
+impl fmt::Display for TrustArg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrustArg::Net(net) => write!(f, "{net}"),
+            TrustArg::None => f.write_str("none"),
+        }
+    }
 }
 
 /// A password from the command line or the environment, not checked yet.

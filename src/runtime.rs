@@ -23,6 +23,35 @@ pub fn set_keepalive(stream: &TcpStream, keepalive: &socket2::TcpKeepalive) -> s
     socket2::SockRef::from(&fd).set_tcp_keepalive(keepalive)
 }
 
+/// Caps the kernel's send buffer of `stream` (SO_SNDBUF) at `bytes` (the
+/// kernel doubles it for its own bookkeeping).
+pub fn set_send_buffer(stream: &TcpStream, bytes: usize) -> std::io::Result<()> {
+    use std::os::fd::{AsRawFd, BorrowedFd};
+    // SAFETY: as in `set_keepalive`: `stream` is borrowed for the call.
+    let fd = unsafe { BorrowedFd::borrow_raw(stream.as_raw_fd()) };
+    socket2::SockRef::from(&fd).set_send_buffer_size(bytes)
+}
+
+/// Bytes the kernel holds for `stream` that the peer has not acknowledged
+/// (SIOCOUTQ); 0 where that cannot be asked.
+pub fn unsent_in_kernel(stream: &TcpStream) -> usize {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let mut unsent: libc::c_int = 0;
+        // SAFETY: TIOCOUTQ (SIOCOUTQ for a socket) writes one c_int to the
+        // pointer given, which points to a live local; the descriptor is
+        // `stream`'s, borrowed for the call. A failure leaves 0.
+        let ok = unsafe { libc::ioctl(stream.as_raw_fd(), libc::TIOCOUTQ, &mut unsent) } == 0;
+        if ok {
+            return usize::try_from(unsent).unwrap_or(0);
+        }
+    }
+    // Elsewhere the stream is not asked: it is used only on Linux.
+    let _ = stream;
+    0
+}
+
 /// A TCP stream whose `close` also ends our direction of the connection
 /// (sends FIN). async-std's own `close` only flushes, so a peer waiting for
 /// our end would wait for a timeout instead. Under TLS it goes beneath the

@@ -138,6 +138,21 @@ pub fn server_config(
     Ok(Arc::new(config))
 }
 
+/// What the log says of a client that sent more TLS 1.3 key updates than
+/// rustls allows between two records of data (an attempt to make the
+/// server spend its time re-keying).
+pub const KEY_UPDATE_FLOOD: &str = "the client sent a flood of TLS key updates; closed";
+
+/// Whether `error` is rustls refusing a flood of key updates.
+pub fn is_key_update_flood(error: &io::Error) -> bool {
+    matches!(
+        rustls_error(error),
+        Some(rustls::Error::PeerMisbehaved(
+            rustls::PeerMisbehaved::TooManyKeyUpdateRequests
+        ))
+    )
+}
+
 /// Why a server-side handshake failed, for the log.
 pub fn describe_server_error(error: &io::Error) -> String {
     match rustls_error(error) {

@@ -15,7 +15,11 @@ use std::borrow::Cow;
 use libfuzzer_sys::fuzz_target;
 use sockchat::protocol::line::{Frame, LineFramer};
 use sockchat::protocol::message::{classify, parse_input, Input, ServerLine};
-use sockchat::protocol::sanitize::{sanitize, sanitize_bytes};
+use sockchat::protocol::name::Name;
+use sockchat::protocol::sanitize::{
+    sanitize, sanitize_bytes, visible, visible_bytes, MAX_BLANK_RUN,
+};
+use sockchat::protocol::unicode::{is_bidi_control, is_line_separator};
 
 #[derive(Debug, PartialEq, Eq)]
 enum Owned {
@@ -84,7 +88,24 @@ fn check_line(raw: &[u8], max: usize) {
 
     let text = sanitize_bytes(raw);
     assert!(!text.chars().any(char::is_control), "{text:?}");
+    assert!(
+        !text
+            .chars()
+            .any(|c| is_bidi_control(c) || is_line_separator(c)),
+        "{text:?}"
+    );
+    assert!(!text.contains(&" ".repeat(MAX_BLANK_RUN + 1)), "{text:?}");
     assert!(matches!(sanitize(&text), Cow::Borrowed(t) if t == text));
+
+    // What the client prints: no control character, and stable.
+    let shown = visible_bytes(raw);
+    assert!(!shown.chars().any(char::is_control), "{shown:?}");
+    assert!(matches!(visible(&shown), Cow::Borrowed(t) if *t == *shown));
+
+    // A name, once accepted, is accepted again as shown, with the same key.
+    if let Ok(name) = Name::parse(&String::from_utf8_lossy(raw)) {
+        assert_eq!(Name::parse(name.as_str()), Ok(name.clone()), "{name:?}");
+    }
 
     match parse_input(&text) {
         Input::Empty => assert!(text.trim().is_empty()),
@@ -115,6 +136,12 @@ fn check_line(raw: &[u8], max: usize) {
         } => {
             assert!(!from.is_empty() && !from.contains(':'));
             assert!(text.contains(from) && text.ends_with(said));
+        }
+        ServerLine::PasswordWanted(line) | ServerLine::PasswordAccepted(line) => {
+            assert_eq!(line, &*text);
+        }
+        ServerLine::PasswordRefused(rest) => {
+            assert!(text.starts_with("Server: Error: ") && text.ends_with(rest));
         }
         ServerLine::Other(other) => assert_eq!(other, &*text),
     }

@@ -8,7 +8,7 @@ use anyhow::{bail, Context};
 
 use super::banner;
 use crate::address::Address;
-use crate::cli::ServeArgs;
+use crate::cli::{ServeArgs, TrustArg};
 use crate::protocol::password::Password;
 use crate::runtime::{self, TcpListener};
 use crate::server::log::Log;
@@ -27,6 +27,7 @@ pub fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
     let address = Address::parse(&args.host, super::port(args.port, args.port_given))
         .map_err(|e| super::named(e, &args.from_env, &["--host", "--port"]))?;
     let mut config = limits(&args)?;
+    let descriptors = raise_descriptor_limit();
     let secret = super::password(args.password.as_ref(), args.password_file.as_deref())?;
     if let Some(secret) = &secret {
         if secret.len() > config.max_line_bytes {
@@ -56,6 +57,9 @@ pub fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
             signals::shutdown_requested().context("cannot install the Ctrl-C handler")?;
         banner::print(local, tls.as_ref(), has_password);
         let log = Log::console(color, status);
+        if let Some(warning) = descriptor_warning(descriptors, config.max_clients) {
+            log.warn(warning);
+        }
         let result = server::run(listener, config, log.clone(), shutdown).await;
         log.finish();
         result.context("server failed")
@@ -76,6 +80,17 @@ fn limits(args: &ServeArgs) -> anyhow::Result<Config> {
         announce_max: args.announce_max as usize,
         tls: None,
         password: None,
+        trusted: trusted(&args.trust_addr),
+        max_per_addr: args.max_per_addr as usize,
+        max_pending_per_addr: args.max_pending_per_addr as usize,
+        connect_rate: args.connect_rate,
+        connect_burst: args.connect_burst,
+        max_handshakes: args.max_handshakes as usize,
+        max_handshakes_per_addr: args.max_handshakes_per_addr as usize,
+        socket_send_buffer: args.socket_send_buffer as usize,
+        name_hold: std::time::Duration::from_secs(args.name_hold),
+        password_delay_max: std::time::Duration::from_secs(args.password_delay_max),
+        output_rate: args.output_rate,
     };
     // A queue that cannot hold a couple of the longest lines would cut
     // off every recipient of one such line as "too slow".
@@ -88,6 +103,63 @@ fn limits(args: &ServeArgs) -> anyhow::Result<Config> {
         );
     }
     Ok(config)
+}
+
+/// The networks `--trust-addr` names; `none` among them trusts nobody.
+fn trusted(args: &[TrustArg]) -> Vec<server::addrs::Cidr> {
+    if args.contains(&TrustArg::None) {
+        return Vec::new();
+    }
+    args.iter()
+        .filter_map(|arg| match arg {
+            TrustArg::Net(net) => Some(*net),
+            TrustArg::None => None,
+        })
+        .collect()
+}
+
+/// Descriptors a connection costs (its socket), and those the server keeps
+/// for itself (listener, stdio, the runtime's own).
+const SPARE_DESCRIPTORS: u64 = 64;
+
+/// Raises the soft limit on open files to the hard one, as a server with
+/// thousands of clients needs (many systems start at 1024). Returns the
+/// limit now in force, if it could be read.
+fn raise_descriptor_limit() -> Option<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit to a pointer to a live local.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return None;
+    }
+    if limit.rlim_cur < limit.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: limit.rlim_max,
+            ..limit
+        };
+        // SAFETY: setrlimit reads one rlimit from a pointer to a live local.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            limit = raised;
+        }
+    }
+    #[allow(clippy::unnecessary_cast, reason = "rlim_t is not u64 on every target")]
+    Some(limit.rlim_cur as u64)
+}
+
+/// A warning when `--max-clients` is more than the descriptors allow:
+/// past them, new clients would wait in the kernel's queue with no word.
+fn descriptor_warning(descriptors: Option<u64>, max_clients: usize) -> Option<String> {
+    let descriptors = descriptors?;
+    let usable = descriptors.saturating_sub(SPARE_DESCRIPTORS);
+    (max_clients as u64 > usable).then(|| {
+        format!(
+            "Server: warning: --max-clients is {max_clients} but this process may open only \
+             {descriptors} files; past about {usable} clients, new ones will wait unanswered \
+             (raise it with `ulimit -n`)"
+        )
+    })
 }
 
 /// The TLS setup `serve` was asked for, if any.
@@ -171,6 +243,39 @@ mod tests {
         let from_flags = format!("{:?}", limits(&serve_args(&[])).unwrap());
         let built_in = format!("{:?}", Config::default());
         assert_eq!(from_flags, built_in);
+    }
+
+    #[test]
+    fn trust_addr_replaces_the_default_and_none_trusts_nobody() {
+        let default = limits(&serve_args(&[])).unwrap().trusted;
+        assert_eq!(default.len(), 2);
+        let lan = limits(&serve_args(&["--trust-addr", "10.0.0.0/8"])).unwrap();
+        assert_eq!(lan.trusted.len(), 1);
+        assert!(lan.trusted[0].contains("10.1.2.3".parse().unwrap()));
+        let nobody = limits(&serve_args(&["--trust-addr", "none"])).unwrap();
+        assert!(nobody.trusted.is_empty());
+    }
+
+    #[test]
+    fn more_clients_than_descriptors_is_warned_about() {
+        assert_eq!(descriptor_warning(Some(1_048_576), 10_000), None);
+        let warning = descriptor_warning(Some(1024), 10_000).unwrap();
+        assert!(warning.contains("only 1024 files"), "{warning}");
+        assert_eq!(descriptor_warning(None, 10_000), None);
+    }
+
+    #[test]
+    fn the_soft_descriptor_limit_is_raised_to_the_hard_one() {
+        let now = raise_descriptor_limit().expect("getrlimit works here");
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: as in raise_descriptor_limit.
+        let read = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+        assert_eq!(read, 0);
+        assert_eq!(limit.rlim_cur, limit.rlim_max);
+        assert_eq!(now.to_string(), limit.rlim_cur.to_string());
     }
 
     #[test]

@@ -12,7 +12,11 @@ use crate::protocol::line::{Frame, LineFramer};
 /// The longest line accepted from the server; longer ones are skipped.
 const MAX_SERVER_LINE: usize = 64 * 1024;
 
-/// Sends `line` and its line end, flushed.
+/// How long one line may take to leave: a server that stopped reading
+/// would otherwise hold a piped `join` at the end of its input for ever.
+pub const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Sends `line` and its line end, flushed, within [`SEND_TIMEOUT`].
 pub async fn send_line(writer: &mut Writer, line: &str) -> anyhow::Result<()> {
     let mut bytes = Vec::with_capacity(line.len() + 1);
     bytes.extend_from_slice(line.as_bytes());
@@ -22,7 +26,13 @@ pub async fn send_line(writer: &mut Writer, line: &str) -> anyhow::Result<()> {
         writer.write_all(&bytes).await?;
         writer.flush().await
     };
-    send.await.context("cannot send to the server")
+    match crate::runtime::timeout(SEND_TIMEOUT, send).await {
+        Ok(sent) => sent.context("cannot send to the server"),
+        Err(_) => anyhow::bail!(
+            "cannot send to the server: it has not read for {} s",
+            SEND_TIMEOUT.as_secs()
+        ),
+    }
 }
 
 /// Lines from the server, each at most [`MAX_SERVER_LINE`] bytes.

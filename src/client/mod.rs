@@ -6,6 +6,7 @@
 //! decided by the caller (the application layer turns flags into them).
 
 pub mod connect;
+pub mod editor;
 pub mod input;
 mod lines;
 mod login;
@@ -20,7 +21,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use futures_rustls::rustls::ClientConfig;
 
 use crate::address::Address;
@@ -110,7 +110,7 @@ pub fn join(options: Options, tty: Tty) -> anyhow::Result<ExitCode> {
                 server: &mut server,
                 writer: &mut writer,
                 ask: if tty.stdin { Ask::Prompt } else { Ask::Stdin },
-                piped: piped.as_mut(),
+                piped: piped.as_mut().map(|(lines, _)| lines),
                 colors: tty.colors,
                 patience: options.login_timeout,
             };
@@ -123,13 +123,22 @@ pub fn join(options: Options, tty: Tty) -> anyhow::Result<ExitCode> {
         };
         drop(prompting);
 
-        let interactive = tty.stdin && tty.stdout;
+        let term = std::env::var("TERM").ok();
+        let interactive = tty.stdin && tty.stdout && editor::can_drive(term.as_deref());
         let _restore = interactive.then(terminal::RestoreGuard::save);
         let (screen, typed) = match piped {
-            Some(piped) => (Screen::Plain, piped),
-            // A terminal in, a pipe out (`| tee log`): lines, no editor.
-            None if !interactive => (Screen::Plain, input::start_stdin()),
-            None => input::start_editor().context("cannot start the line editor")?,
+            Some((piped, interrupts)) => {
+                interrupts.watch();
+                (Screen::Plain, piped)
+            }
+            // A terminal in, a pipe out (`| tee log`), or a terminal the
+            // editor cannot drive (`TERM=dumb`): lines, no editor.
+            None if !interactive => (Screen::Plain, input::start_stdin_watched()),
+            None => match input::start_editor(editor::reflows(|v| std::env::var(v).ok())) {
+                Ok(started) => started,
+                // Not a terminal after all (no termios): plain lines still chat.
+                Err(_) => (Screen::Plain, input::start_stdin_watched()),
+            },
         };
         let me = session::Me {
             name: name.as_str().to_string(),

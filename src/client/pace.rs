@@ -16,16 +16,25 @@ use crate::protocol::limits::Limits;
 use crate::protocol::rate::RateLimit;
 use crate::runtime;
 
-/// Assumed when the server does not answer `/limits` in time (or is too old
-/// to know it): `serve`'s defaults.
+/// Assumed when the server is too old to know `/limits` (it refuses it):
+/// `serve`'s defaults.
 pub const FALLBACK: Limits = Limits {
     rate: 20,
     burst: 40,
     max_line_bytes: 4096,
 };
 
-/// How long the server's answer to `/limits` is waited for.
+/// How long the server's answer to `/limits` is waited for. A server that
+/// says nothing at all is not sockchat: it states no limits, and lines go
+/// unpaced (so one that stopped reading is found out by the send timeout,
+/// not hidden behind a slow pace).
 const ANSWER_WAIT: Duration = Duration::from_secs(2);
+
+/// What a server silent about `/limits` is taken to allow.
+const UNSTATED: Limits = Limits {
+    rate: 0,
+    ..FALLBACK
+};
 
 /// What is typed, let through at the pace the server takes it.
 pub struct Paced {
@@ -39,7 +48,7 @@ pub struct Paced {
     limits: Option<Limits>,
     /// Lines the server counted before its limits were known.
     used: u32,
-    /// When to stop waiting for the limits and assume [`FALLBACK`].
+    /// When to stop waiting for the limits and assume [`UNSTATED`].
     give_up: Instant,
 }
 
@@ -63,7 +72,13 @@ impl Paced {
 
     /// The server's limits, as it stated them.
     pub fn learn(&mut self, limits: Limits, now: Instant) {
-        self.bucket = Some(RateLimit::new(limits.rate, limits.burst, now).after(self.used));
+        let tokens = limits.burst.saturating_sub(self.used);
+        self.bucket = Some(RateLimit::starting_with(
+            limits.rate,
+            limits.burst,
+            tokens,
+            now,
+        ));
         self.limits = Some(limits);
     }
 
@@ -100,7 +115,7 @@ impl Paced {
     /// How long until a line may go.
     fn wait(&mut self, now: Instant) -> Duration {
         if self.bucket.is_none() && now >= self.give_up {
-            self.learn(FALLBACK, now);
+            self.learn(UNSTATED, now);
         }
         match &mut self.bucket {
             Some(bucket) => bucket.wait(now),

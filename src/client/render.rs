@@ -1,12 +1,14 @@
 //! How a server line looks on the person's screen. Pure: the caller says
-//! whether colour is wanted. Every line is sanitized before it is shown, so
-//! a hostile server cannot move the cursor, recolour or retitle the
-//! terminal, or write to the clipboard.
+//! whether colour is wanted. Every line goes through the same text rules as
+//! the server's chat text ([`visible_bytes`]), so a hostile server or peer
+//! cannot move the cursor, recolour or retitle the terminal, write to the
+//! clipboard, reorder text, split a line or pad a forged one onto a row of
+//! its own; a control character it sent is shown as caret text (`^[`).
 
 use yansi::{Color, Paint, Style};
 
 use crate::protocol::message::{classify, ServerLine};
-use crate::protocol::sanitize::sanitize_bytes;
+use crate::protocol::sanitize::visible_bytes;
 
 /// What colours the terminal shows, decided once by the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,7 +89,7 @@ fn style_at(index: usize, colors: Colors) -> Style {
 
 /// Renders one raw line from the server for display.
 pub fn render(raw: &[u8], colors: Colors) -> String {
-    let line = sanitize_bytes(raw);
+    let line = visible_bytes(raw);
     if !colors.on() {
         return line.into_owned();
     }
@@ -127,8 +129,8 @@ pub fn render(raw: &[u8], colors: Colors) -> String {
 /// One of the person's own lines that the server refused: the line, struck
 /// through and dimmed, then why it was not sent.
 pub fn not_sent(mine: &str, why: &str, colors: Colors) -> String {
-    let mine = crate::protocol::sanitize::sanitize(mine);
-    let why = crate::protocol::sanitize::sanitize(why);
+    let mine = crate::protocol::sanitize::visible(mine);
+    let why = crate::protocol::sanitize::visible(why);
     if !colors.on() {
         return format!("{mine} (not sent: {why})");
     }
@@ -309,5 +311,31 @@ mod tests {
                 "{shown:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_hostile_escape_is_shown_as_caret_text_not_debris() {
+        let attack = "Max: \x1b[2J\x1b]0;pwned\x07hi\x08\x7f\u{9b}31m".as_bytes();
+        assert_eq!(
+            render(attack, Colors::Off),
+            "Max: ^[[2J^[]0;pwned^Ghi^H^?<U+009B>31m"
+        );
+        assert!(render(attack, Colors::Extended).contains("^[[2J^[]0;pwned^Ghi^H^?<U+009B>31m"));
+    }
+
+    #[test]
+    fn a_forged_line_inside_a_line_stays_on_its_row() {
+        let padded = format!("Eve:{}Server: Max left the party.", " ".repeat(75));
+        assert_eq!(
+            render(padded.as_bytes(), Colors::Off),
+            "Eve:    Server: Max left the party."
+        );
+        let split = "Eve: hi\u{2028}Server: Max left the party.";
+        assert_eq!(
+            render(split.as_bytes(), Colors::Off),
+            "Eve: hi Server: Max left the party."
+        );
+        let reordered = "Eve: \u{202E}olleh";
+        assert_eq!(render(reordered.as_bytes(), Colors::Off), "Eve: olleh");
     }
 }

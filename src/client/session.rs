@@ -83,6 +83,7 @@ pub async fn session(
                         continue;
                     }
                 }
+                screen.heard(&line);
                 match own.heard(&text) {
                     Heard::Show => screen.print(&render::render(&line, colors)),
                     Heard::NotSent { mine, why } => {

@@ -1,9 +1,8 @@
-//! Putting the terminal back. The line editor switches the terminal to raw
-//! mode and turns on bracketed paste while it waits for a key; if the
-//! session ends while it waits (the server left, `/quit`), the process
-//! exits with the editor still blocked, so its own clean-up never runs.
-//! This guard saves the terminal's settings before the editor starts and
-//! restores them on every way out: normal return, early error, and panic.
+//! Putting the terminal back. The line editor keeps the terminal in raw
+//! mode, with bracketed paste on, for the whole session, and puts it back
+//! itself when the session finishes (and around Ctrl-Z). This guard is the
+//! safety net: it saves the terminal's settings before the editor starts
+//! and restores them on every way out, early errors and panics included.
 
 use std::os::fd::RawFd;
 use std::sync::{Mutex, OnceLock};

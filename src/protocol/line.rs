@@ -4,6 +4,8 @@
 //! being buffered, so a peer that never sends a newline costs at most `max`
 //! bytes of memory.
 
+use std::ops::ControlFlow;
+
 /// Bytes of allocation kept for partial lines between lines.
 const KEEP_PARTIAL: usize = 256;
 
@@ -42,7 +44,22 @@ impl LineFramer {
     /// Feeds the bytes of one read and calls `on_frame` for every line that
     /// they complete. Lines that lie wholly inside `data` are passed without
     /// copying.
-    pub fn feed(&mut self, mut data: &[u8], mut on_frame: impl FnMut(Frame<'_>)) {
+    pub fn feed(&mut self, data: &[u8], mut on_frame: impl FnMut(Frame<'_>)) {
+        self.feed_until(data, |frame| {
+            on_frame(frame);
+            ControlFlow::Continue(())
+        });
+    }
+
+    /// As [`LineFramer::feed`], but stops after a frame for which
+    /// `on_frame` breaks. Returns how many bytes of `data` were taken: the
+    /// rest is to be fed again later, from where it stopped.
+    pub fn feed_until(
+        &mut self,
+        mut data: &[u8],
+        mut on_frame: impl FnMut(Frame<'_>) -> ControlFlow<()>,
+    ) -> usize {
+        let total = data.len();
         while !data.is_empty() {
             let newline = data.iter().position(|&b| b == b'\n');
             let (piece, rest) = match newline {
@@ -51,9 +68,9 @@ impl LineFramer {
             };
             match rest {
                 Some(rest) => {
-                    if self.discarding {
+                    let flow = if self.discarding {
                         self.discarding = false;
-                        on_frame(Frame::TooLong);
+                        on_frame(Frame::TooLong)
                     } else if self.partial.is_empty() {
                         match self.check(piece) {
                             Some(line) => on_frame(Frame::Line(line)),
@@ -61,14 +78,14 @@ impl LineFramer {
                         }
                     } else if self.partial.len() + piece.len() > self.max + 1 {
                         self.partial.clear();
-                        on_frame(Frame::TooLong);
+                        on_frame(Frame::TooLong)
                     } else {
                         self.partial.extend_from_slice(piece);
                         let mut line = std::mem::take(&mut self.partial);
-                        match self.check(&line) {
+                        let flow = match self.check(&line) {
                             Some(l) => on_frame(Frame::Line(l)),
                             None => on_frame(Frame::TooLong),
-                        }
+                        };
                         // Keep a small allocation for the next partial line;
                         // give a large one back, so that an idle connection
                         // does not hold the room of its longest line.
@@ -76,8 +93,12 @@ impl LineFramer {
                             line.clear();
                             self.partial = line;
                         }
-                    }
+                        flow
+                    };
                     data = rest;
+                    if flow.is_break() {
+                        return total - data.len();
+                    }
                 }
                 None => {
                     if !self.discarding {
@@ -93,6 +114,7 @@ impl LineFramer {
                 }
             }
         }
+        total
     }
 
     /// Called at end of stream: the unterminated last line, if any. A peer
@@ -135,6 +157,25 @@ fn strip_cr(line: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn feeding_can_stop_after_a_frame_and_resume_from_there() {
+        let mut framer = LineFramer::new(16);
+        let data = b"one\ntwo\nthree\npart";
+        let mut seen = Vec::new();
+        let taken = framer.feed_until(data, |frame| {
+            seen.push(format!("{frame:?}"));
+            ControlFlow::Break(())
+        });
+        assert_eq!(taken, 4, "stopped after `one\\n`");
+        let taken2 = framer.feed_until(&data[taken..], |frame| {
+            seen.push(format!("{frame:?}"));
+            ControlFlow::Continue(())
+        });
+        assert_eq!(taken + taken2, data.len());
+        assert_eq!(seen.len(), 3);
+        assert_eq!(framer.buffered(), 4, "`part` waits for its line end");
+    }
 
     /// Feeds `chunks` one by one and renders every frame as a string.
     fn frames(max: usize, chunks: &[&[u8]]) -> Vec<String> {

@@ -40,6 +40,9 @@ pub enum Input<'a> {
     Unknown(&'a str),
 }
 
+/// Every command a logged-in client can type (what Tab completes).
+pub const COMMANDS: &[&str] = &["/help", "/me", "/msg", "/nick", "/quit", "/who"];
+
 /// Parses one (sanitized) line from a logged-in client.
 pub fn parse_input(line: &str) -> Input<'_> {
     if line.trim().is_empty() {
@@ -216,6 +219,45 @@ pub mod reply {
         (rest == " dropped for sending too fast").then_some(())?;
         count.parse().ok()
     }
+    /// Refusals of a connection by its address (see `serve --max-per-addr`).
+    pub fn too_many_from_address(max: usize) -> String {
+        error(format!(
+            "too many connections from your address ({max}); close one and try again"
+        ))
+    }
+    pub fn too_many_logging_in(max: usize) -> String {
+        error(format!(
+            "too many connections from your address are still logging in ({max}); try again later"
+        ))
+    }
+    pub const CONNECTING_TOO_FAST: &str =
+        "Server: Error: your address is connecting too fast; try again in a few seconds";
+    pub const TOO_MANY_HANDSHAKES: &str =
+        "Server: Error: too many TLS handshakes are unfinished; try again in a few seconds";
+    /// A name kept for the person whose connection dropped.
+    pub fn name_held(name: &str) -> String {
+        format!(
+            "the name {name} is kept for its owner for a moment after a dropped connection; type another username or try again soon"
+        )
+    }
+    /// A private message not delivered: its recipient is far behind.
+    pub fn recipient_busy(name: &str) -> String {
+        error(format!(
+            "{name} is not keeping up with their messages; yours was not delivered"
+        ))
+    }
+    /// `/who` asked again before the last one's bytes were paid for.
+    pub fn output_limited(secs: u64) -> String {
+        error(format!(
+            "/who is limited in a room this big; try again in {secs} s"
+        ))
+    }
+    /// Too many wrong passwords from one address: the next is checked later.
+    pub fn password_wait(secs: u64) -> String {
+        error(format!(
+            "too many wrong passwords from your address; your next one is checked in {secs} s"
+        ))
+    }
     pub fn room_full(max: usize) -> String {
         error(format!(
             "the room is full ({max} connections); try again later"
@@ -343,6 +385,17 @@ mod tests {
         assert_eq!(parse_input("/msg Bob"), Input::Usage(reply::MSG_USAGE));
         assert_eq!(parse_input("/msg Bob   "), Input::Usage(reply::MSG_USAGE));
         assert_eq!(parse_input("/msg"), Input::Usage(reply::MSG_USAGE));
+    }
+
+    #[test]
+    fn every_listed_command_is_a_command() {
+        for command in COMMANDS {
+            let input = parse_input(command);
+            assert!(
+                !matches!(input, Input::Unknown(_) | Input::Chat(_)),
+                "{command}"
+            );
+        }
     }
 
     #[test]

@@ -3,9 +3,33 @@
 //! what let a client tell `Max: hi` (chat) from `Server: …` (a notice) and
 //! from `Max (private): hi` without guessing. Names also may not start with
 //! `/`, so that a command typed before logging in is never taken as a name.
-//! Uniqueness is case-insensitive: `max` is taken while `Max` is online.
+//!
+//! A name must also not pass for another one on screen:
+//! - It is kept in NFC, so `José` typed as `e` + U+0301 is the same name as
+//!   `José` typed with `é`.
+//! - It may not hold anything that shows nothing or cannot be drawn the
+//!   same everywhere: default-ignorable characters (zero-width spaces and
+//!   joiners, variation selectors, tag characters, Hangul fillers), format
+//!   characters (bidi controls, U+FFF9, U+1D173, U+1BCA0, …), unassigned
+//!   and private-use code points, and blanks such as U+2800.
+//! - Its letters come from one script, as UTS #39's "Highly Restrictive"
+//!   level puts it: one script, or Latin with Han and Japanese kana,
+//!   Bopomofo or Hangul. `Мax` (a Cyrillic М) is refused, while `Ольга`,
+//!   `مهتاب` and `李雷` are not. A team writes names in any one script;
+//!   a name that switches script mid-word is almost always a look-alike,
+//!   and refusing it costs nobody a name they would really use.
+//! - It is unique, and kept from `Server`, by its [`Name::key`]: a confusable
+//!   skeleton (UTS #39) with case folded, so `MAX` in Cyrillic letters, `Ｍａｘ`
+//!   in full width and `𝐌ax` in mathematical bold all have the key of `Max`.
 
 use std::fmt;
+
+use unicode_normalization::UnicodeNormalization;
+use unicode_script::{Script, UnicodeScript};
+use unicode_security::mixed_script::AugmentedScriptSet;
+use unicode_security::skeleton;
+
+use super::unicode::{is_blank, is_default_ignorable, is_format};
 
 /// The longest name, in characters.
 pub const MAX_NAME_CHARS: usize = 32;
@@ -15,7 +39,12 @@ pub const SERVER_NAME: &str = "Server";
 
 /// A validated username.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Name(String);
+pub struct Name {
+    /// The name as shown: trimmed, in NFC.
+    text: String,
+    /// The key it is unique under (see [`Name::key`]).
+    key: String,
+}
 
 /// Why a name was refused; the text is what the user is told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,9 +54,12 @@ pub enum NameError {
     Whitespace,
     Control,
     Invisible,
+    Unassigned,
     Colon,
     Slash,
     Reserved,
+    LooksLikeServer,
+    MixedScripts,
 }
 
 impl fmt::Display for NameError {
@@ -38,9 +70,14 @@ impl fmt::Display for NameError {
             NameError::Whitespace => "a name cannot contain spaces",
             NameError::Control => "a name cannot contain control characters",
             NameError::Invisible => "a name cannot contain invisible characters",
+            NameError::Unassigned => "a name cannot contain unassigned or private-use characters",
             NameError::Colon => "a name cannot contain ':'",
             NameError::Slash => "a name cannot start with '/'",
             NameError::Reserved => "that name is reserved",
+            NameError::LooksLikeServer => "that name looks like Server, which is reserved",
+            NameError::MixedScripts => {
+                "a name cannot mix letters of different scripts (such as Latin and Cyrillic)"
+            }
         };
         f.write_str(why)
     }
@@ -56,23 +93,35 @@ impl Name {
     ///
     /// assert_eq!(Name::parse(" Max ").map(|n| n.to_string()), Ok("Max".to_string()));
     /// assert_eq!(Name::parse("server"), Err(NameError::Reserved));
+    /// assert_eq!(Name::parse("Ｓｅｒｖｅｒ"), Err(NameError::LooksLikeServer));
     /// assert_eq!(Name::parse("Max Power"), Err(NameError::Whitespace));
+    /// assert_eq!(Name::parse("M\u{430}x"), Err(NameError::MixedScripts));
     /// ```
     pub fn parse(raw: &str) -> Result<Name, NameError> {
-        let name = raw.trim();
-        if name.is_empty() {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
             return Err(NameError::Empty);
         }
+        let name: String = trimmed.nfc().collect();
         if name.chars().count() > MAX_NAME_CHARS {
             return Err(NameError::TooLong);
         }
         if name.chars().any(char::is_control) {
             return Err(NameError::Control);
         }
-        if name.chars().any(is_invisible) {
+        if name
+            .chars()
+            .any(|c| is_default_ignorable(c) || is_format(c))
+        {
             return Err(NameError::Invisible);
         }
-        if name.chars().any(char::is_whitespace) {
+        // Unassigned, private-use and noncharacter code points: nobody can
+        // say how (or whether) another person's terminal draws them.
+        // They are the characters of no script (Zzzz).
+        if name.chars().any(|c| c.script() == Script::Unknown) {
+            return Err(NameError::Unassigned);
+        }
+        if name.chars().any(is_blank) {
             return Err(NameError::Whitespace);
         }
         if name.contains(':') {
@@ -84,49 +133,108 @@ impl Name {
         if name.eq_ignore_ascii_case(SERVER_NAME) {
             return Err(NameError::Reserved);
         }
-        Ok(Name(name.to_string()))
+        let key = key_of(&name);
+        if key == key_of(SERVER_NAME) {
+            return Err(NameError::LooksLikeServer);
+        }
+        if !fits_one_script(&name) {
+            return Err(NameError::MixedScripts);
+        }
+        Ok(Name { text: name, key })
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.text
     }
 
-    /// The key under which the name is unique: `Max` and `mAX` collide.
+    /// The key under which the name is unique: two names with one key look
+    /// alike, so only one of them may be online. `Max`, `mAX`, `МАХ` (in
+    /// Cyrillic), `Ｍａｘ` and `rnax` share one.
     pub fn key(&self) -> String {
-        self.0.to_lowercase()
+        self.key.clone()
     }
 }
 
 impl fmt::Display for Name {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.text)
     }
 }
 
-/// Characters that show nothing, or reorder what follows: in a name they
-/// would let `Max\u{200B}` pass for `Max`, or flip how a line reads.
-fn is_invisible(c: char) -> bool {
-    matches!(c,
-        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}'
-        | '\u{17B5}' | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}'
-        | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{3164}'
-        | '\u{FEFF}' | '\u{FFA0}' | '\u{E0000}'..='\u{E0FFF}')
+/// The confusable skeleton (UTS #39) with case folded. The skeleton tells
+/// case apart (`m` is drawn like `rn`, `M` like nothing else), and case
+/// mappings do not keep look-alikes together (Greek `ν` looks like `v`, its
+/// capital `Ν` like `N`), so no one key can be both; this one puts the look
+/// first. It takes the skeleton of the name as typed (`ν` → `v`, `Ѕ` → `S`),
+/// then of its upper case (where capitals alike across scripts meet, as
+/// Cyrillic `М` and Latin `M` do while their small letters differ), then of
+/// that lowered (`rn` and `m` meet again). Small capitals that the skeleton
+/// gives for Cyrillic and Greek small letters (`в` → `ʙ`) count as their
+/// capitals, so `Наташа` and `наташа` are one name. A few letters whose two
+/// cases look like two different Latin letters (Greek `ν`/`Ν`, `η`/`Η`,
+/// Cyrillic `г`/`Г`) give two keys: the look decides. The price the other
+/// way is a few distinct letters whose capitals look alike sharing a key
+/// (`i` and `l`, as `I` is drawn like `l`): a second person is asked for
+/// another name rather than being able to pass for the first.
+fn key_of(name: &str) -> String {
+    let shape: String = skeleton(name).map(small_capital_as_capital).collect();
+    let upper: String = skeleton(&shape.to_uppercase()).collect();
+    skeleton(&upper.to_lowercase()).collect()
+}
+
+/// The small capitals that the skeleton uses as prototypes for Cyrillic and
+/// Greek small letters (`в`, `н`, `т`, `к`, `м`, `ε`, `є`), as the capitals they
+/// are drawn like: the skeleton has no case, and these have no upper case.
+fn small_capital_as_capital(c: char) -> char {
+    match c {
+        '\u{0299}' => 'B',
+        '\u{029C}' => 'H',
+        '\u{1D1B}' => 'T',
+        '\u{0138}' => 'K',
+        '\u{028D}' => 'M',
+        '\u{A792}' | '\u{A793}' => 'E',
+        c => c,
+    }
+}
+
+/// Whether the name's letters fit UTS #39's "Highly Restrictive" level: its
+/// characters' scripts have one in common (characters such as digits,
+/// punctuation and emoji belong to every script), or those that are not
+/// Latin fit one of Han with Japanese kana, Han with Bopomofo or Han with
+/// Hangul.
+fn fits_one_script(name: &str) -> bool {
+    if !AugmentedScriptSet::for_str(name).is_empty() {
+        return true;
+    }
+    let mut without_latin = AugmentedScriptSet::default();
+    for c in name.chars() {
+        let set = AugmentedScriptSet::for_char(c);
+        if !set.base.contains_script(Script::Latin) {
+            without_latin.intersect_with(set);
+        }
+    }
+    without_latin.hanb || without_latin.jpan || without_latin.kore
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use unicode_security::general_security_profile::IdentifierType;
+    use unicode_security::GeneralSecurityProfile;
 
     #[test]
     fn ordinary_names_are_accepted() {
         for name in ["Max", "Mahtab", "a", "x_y-z.1", "Zoë", "中文", "🦀"] {
-            assert_eq!(Name::parse(name).map(|n| n.0), Ok(name.to_string()));
+            assert_eq!(Name::parse(name).map(|n| n.text), Ok(name.to_string()));
         }
     }
 
     #[test]
     fn surrounding_whitespace_is_trimmed() {
-        assert_eq!(Name::parse("  Max \t").map(|n| n.0), Ok("Max".to_string()));
+        assert_eq!(
+            Name::parse("  Max \t").map(|n| n.text),
+            Ok("Max".to_string())
+        );
     }
 
     #[test]
@@ -182,5 +290,294 @@ mod tests {
         let b = Name::parse("mAX").unwrap();
         assert_eq!(a.key(), b.key());
         assert_ne!(a, b);
+    }
+
+    fn refused(name: &str) -> NameError {
+        match Name::parse(name) {
+            Ok(ok) => panic!("{name:?} was accepted as {ok:?}"),
+            Err(why) => why,
+        }
+    }
+
+    fn key(name: &str) -> String {
+        match Name::parse(name) {
+            Ok(ok) => ok.key(),
+            Err(why) => panic!("{name:?} was refused: {why}"),
+        }
+    }
+
+    #[test]
+    fn server_with_variation_selector_fe0f_is_refused() {
+        assert_eq!(refused("Server\u{FE0F}"), NameError::Invisible);
+    }
+
+    #[test]
+    fn max_with_variation_selector_fe0f_is_refused() {
+        assert_eq!(refused("Max\u{FE0F}"), NameError::Invisible);
+        assert_eq!(refused("Max\u{FE00}"), NameError::Invisible);
+    }
+
+    #[test]
+    fn max_with_variation_selector_supplement_is_refused() {
+        assert_eq!(refused("Max\u{E0100}"), NameError::Invisible);
+        assert_eq!(refused("Max\u{E01EF}"), NameError::Invisible);
+    }
+
+    #[test]
+    fn server_with_musical_begin_beam_1d173_is_refused() {
+        assert_eq!(refused("Server\u{1D173}"), NameError::Invisible);
+    }
+
+    #[test]
+    fn server_with_shorthand_format_overlap_1bca0_is_refused() {
+        assert_eq!(refused("Server\u{1BCA0}"), NameError::Invisible);
+    }
+
+    #[test]
+    fn server_with_interlinear_annotation_fff9_is_refused() {
+        assert_eq!(refused("Server\u{FFF9}"), NameError::Invisible);
+        assert_eq!(refused("Max\u{FFFB}"), NameError::Invisible);
+    }
+
+    #[test]
+    fn max_with_tag_characters_is_refused() {
+        assert_eq!(refused("Max\u{E0001}"), NameError::Invisible);
+        assert_eq!(refused("Max\u{E0053}\u{E007F}"), NameError::Invisible);
+    }
+
+    #[test]
+    fn format_characters_that_are_not_default_ignorable_are_refused() {
+        for c in [
+            '\u{0600}',
+            '\u{06DD}',
+            '\u{070F}',
+            '\u{08E2}',
+            '\u{110BD}',
+            '\u{13430}',
+        ] {
+            let name = format!("Max{c}");
+            assert_eq!(
+                refused(&name),
+                NameError::Invisible,
+                "U+{:04X}",
+                u32::from(c)
+            );
+        }
+    }
+
+    #[test]
+    fn every_default_ignorable_character_is_refused() {
+        // The crate's identifier-type table names them independently of ours.
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            if c.identifier_type() == Some(IdentifierType::Default_Ignorable) {
+                let name = format!("Max{c}");
+                assert!(Name::parse(&name).is_err(), "U+{:04X}", u32::from(c));
+            }
+        }
+    }
+
+    #[test]
+    fn unassigned_private_use_and_noncharacters_are_refused() {
+        for c in ['\u{0378}', '\u{E000}', '\u{F8FF}', '\u{FFFF}', '\u{10FFFD}'] {
+            let name = format!("Max{c}");
+            assert_eq!(
+                refused(&name),
+                NameError::Unassigned,
+                "U+{:04X}",
+                u32::from(c)
+            );
+        }
+    }
+
+    #[test]
+    fn blank_look_alikes_are_refused() {
+        assert_eq!(refused("Max\u{2800}"), NameError::Whitespace);
+        assert_eq!(refused("Max\u{2028}x"), NameError::Whitespace);
+        assert_eq!(refused("Max\u{3164}"), NameError::Invisible);
+    }
+
+    #[test]
+    fn cyrillic_dze_server_is_refused() {
+        assert_eq!(refused("\u{405}erver"), NameError::LooksLikeServer);
+        assert_eq!(refused("\u{455}erver"), NameError::LooksLikeServer);
+    }
+
+    #[test]
+    fn fullwidth_server_is_refused() {
+        assert_eq!(refused("Ｓｅｒｖｅｒ"), NameError::LooksLikeServer);
+        assert_eq!(refused("ｓｅｒｖｅｒ"), NameError::LooksLikeServer);
+    }
+
+    #[test]
+    fn math_bold_server_is_refused() {
+        assert_eq!(refused("\u{1D412}erver"), NameError::LooksLikeServer);
+        assert_eq!(refused("𝐒𝐞𝐫𝐯𝐞𝐫"), NameError::LooksLikeServer);
+    }
+
+    #[test]
+    fn greek_and_cyrillic_letters_inside_server_are_refused() {
+        // Latin with a Cyrillic е, and with a Greek ν.
+        assert_eq!(refused("S\u{435}rver"), NameError::LooksLikeServer);
+        assert_eq!(refused("Ser\u{3BD}er"), NameError::LooksLikeServer);
+    }
+
+    #[test]
+    fn cherokee_server_is_refused() {
+        // One script throughout, so only the skeleton catches it.
+        assert_eq!(
+            refused("\u{13DA}\u{13AC}\u{13A1}\u{13D9}\u{13AC}\u{13A1}"),
+            NameError::LooksLikeServer
+        );
+    }
+
+    #[test]
+    fn cyrillic_em_max_is_refused() {
+        assert_eq!(refused("\u{41C}ax"), NameError::MixedScripts);
+    }
+
+    #[test]
+    fn cyrillic_em_max_has_the_key_of_max() {
+        assert_eq!(key_of("\u{41C}ax"), key("Max"));
+    }
+
+    #[test]
+    fn all_cyrillic_max_collides_with_latin_max() {
+        // М, А, Х in Cyrillic: one script, so allowed, but never beside MAX.
+        assert_eq!(key("\u{41C}\u{410}\u{425}"), key("MAX"));
+        assert_eq!(key("\u{41C}\u{410}\u{425}"), key("max"));
+    }
+
+    #[test]
+    fn fullwidth_and_math_bold_max_collide_with_max() {
+        assert_eq!(key("Ｍａｘ"), key("Max"));
+        assert_eq!(key("\u{1D40C}ax"), key("Max"));
+    }
+
+    #[test]
+    fn nfd_jose_collides_with_nfc_jose() {
+        let nfd = Name::parse("Jose\u{301}").unwrap();
+        let nfc = Name::parse("Jos\u{E9}").unwrap();
+        assert_eq!(nfd.as_str(), "Jos\u{E9}", "kept in NFC");
+        assert_eq!(nfd.key(), nfc.key());
+        assert_eq!(nfd, nfc);
+    }
+
+    #[test]
+    fn length_is_counted_in_nfc() {
+        assert!(Name::parse(&"e\u{301}".repeat(32)).is_ok());
+    }
+
+    #[test]
+    fn rn_collides_with_m_and_digits_with_letters() {
+        assert_eq!(key("rnax"), key("Max"));
+        assert_eq!(key("B0b"), key("Bob"));
+        assert_eq!(key("Pau1"), key("Paul"));
+        // The price of folding case after the skeleton: a capital I looks
+        // like l, so these count as one name too.
+        assert_eq!(key("Ali"), key("All"));
+    }
+
+    #[test]
+    fn different_names_keep_different_keys() {
+        for (a, b) in [
+            ("Max", "Mac"),
+            ("Bob", "Rob"),
+            ("Dana", "Dama"),
+            ("Zoë", "Zoe"),
+            ("李雷", "李蕾"),
+        ] {
+            assert_ne!(key(a), key(b), "{a} / {b}");
+        }
+    }
+
+    #[test]
+    fn names_in_one_script_stay_allowed() {
+        for name in [
+            "Mahtab",
+            "مهتاب",
+            "Łukasz",
+            "李雷",
+            "Ольга",
+            "Ελένη",
+            "田中さん",
+            "김민준",
+            "Zoë",
+            "José",
+            "Max2",
+            "max_power",
+            "🦀",
+            "Bob🦀",
+        ] {
+            assert_eq!(Name::parse(name).map(|n| n.text), Ok(name.to_string()));
+        }
+    }
+
+    #[test]
+    fn latin_with_han_and_kana_or_hangul_is_allowed() {
+        for name in ["Max李", "Maxさん", "Kim민준", "田中Max"] {
+            assert!(Name::parse(name).is_ok(), "{name}");
+        }
+    }
+
+    #[test]
+    fn latin_mixed_with_cyrillic_greek_or_arabic_is_refused() {
+        for name in ["Maxим", "Maxα", "Maxب", "Ольгаα"] {
+            assert_eq!(refused(name), NameError::MixedScripts, "{name}");
+        }
+    }
+
+    /// Latin, Greek and Cyrillic letters, full-width and mathematical ones.
+    fn letters() -> impl Iterator<Item = char> {
+        [
+            0x41..0x7B,
+            0xC0..0x250,
+            0x370..0x400,
+            0x400..0x530,
+            0xFF21..0xFF5B,
+            0x1D400..0x1D800,
+        ]
+        .into_iter()
+        .flatten()
+        .filter_map(char::from_u32)
+        .filter(|c| c.is_alphabetic())
+    }
+
+    #[test]
+    fn every_look_alike_letter_has_the_key_of_its_prototype() {
+        for c in letters() {
+            let typed = c.to_string();
+            let prototype: String = skeleton(&typed).collect();
+            assert_eq!(key_of(&typed), key_of(&prototype), "U+{:04X}", u32::from(c));
+        }
+    }
+
+    #[test]
+    fn names_differing_only_in_case_share_a_key_unless_the_cases_look_apart() {
+        // Letters whose capital and small forms look like two different
+        // Latin letters: here the look decides.
+        let look_apart = "ÐðſΒβΗηΝνΣσςΥυΫϋΰΉήΎύБбГгЃѓ";
+        let mut apart = Vec::new();
+        let alphabets = [0x41..0x7B, 0xC0..0x180, 0x386..0x3CF, 0x400..0x460];
+        for c in alphabets
+            .into_iter()
+            .flatten()
+            .filter_map(char::from_u32)
+            .filter(|c| c.is_alphabetic())
+        {
+            let (typed, upper, lower) = (
+                c.to_string(),
+                c.to_uppercase().to_string(),
+                c.to_lowercase().to_string(),
+            );
+            let same = key_of(&typed) == key_of(&upper) && key_of(&typed) == key_of(&lower);
+            let excepted = typed.chars().chain(upper.chars()).chain(lower.chars());
+            if !same && !excepted.clone().any(|u| look_apart.contains(u)) {
+                let keys = (key_of(&lower), key_of(&upper));
+                apart.push(format!("U+{:04X} {c}: {keys:?}", u32::from(c)));
+            }
+        }
+        assert!(apart.is_empty(), "{apart:#?}");
+        assert_eq!(key("Наташа"), key("НАТАША"));
+        assert_eq!(key("Наташа"), key("наташа"));
     }
 }

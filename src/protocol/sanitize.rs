@@ -1,11 +1,37 @@
-//! Keeping terminals safe. Every byte a peer sends may end up on somebody's
-//! screen, so no control character survives: an ESC starts colour changes,
-//! cursor moves, OSC 52 clipboard writes and title changes; a bare CR moves
-//! the cursor home so a line can be overwritten with a forged `Server:`;
-//! C1 U+009B is a one-character CSI on some terminals. Text is otherwise
-//! left alone: é, 中文 and emoji pass through.
+//! Keeping terminals and readers safe. Every byte a peer sends may end up
+//! on somebody's screen, in a log or in a bot, so chat text is cleaned:
+//!
+//! - No control character survives: an ESC starts colour changes, cursor
+//!   moves, OSC 52 clipboard writes and title changes; a bare CR moves the
+//!   cursor home so a line can be overwritten with a forged `Server:`; C1
+//!   U+009B is a one-character CSI on some terminals. A TAB becomes a space.
+//! - U+2028 LINE SEPARATOR and U+2029 PARAGRAPH SEPARATOR become a space:
+//!   bots and log readers split a line at them, and the second half would
+//!   read as a line of its own (`Server: …`).
+//! - Bidi controls (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069)
+//!   are removed rather than closed at the end of the message. Closing them
+//!   would stop them leaking into the next line, but an override would
+//!   still reverse the message's own text on a terminal that does bidi, and
+//!   matching closers to openers is easy to get wrong; Arabic and Hebrew
+//!   show in the right order without them (the implicit algorithm), so a
+//!   chat line loses nothing a person types.
+//! - A run of more than [`MAX_BLANK_RUN`] blanks (spaces, other Unicode
+//!   spaces, look-alikes such as U+2800, with any zero-width characters
+//!   among them) becomes [`MAX_BLANK_RUN`] spaces: `Eve:` and 75 spaces would
+//!   otherwise wrap on an 80-column terminal so that the next row reads as
+//!   a line of its own. Four keeps ordinary spacing and an indented snippet.
+//!
+//! Text is otherwise left alone: é, 中文, emoji and their joiners pass
+//! through. [`sanitize`] is the server's rule; [`visible`] is the client's,
+//! which shows a control character as caret text (`^[`) instead of
+//! removing it, so a hostile peer's escape sequence is plain to see rather
+//! than half-stripped debris.
 
 use std::borrow::Cow;
+
+/// The longest run of blanks kept as sent; a longer one is cut to this many
+/// spaces.
+pub const MAX_BLANK_RUN: usize = 4;
 
 /// True for the characters that never reach a screen: C0 (U+0000–U+001F),
 /// DEL (U+007F) and C1 (U+0080–U+009F).
@@ -13,9 +39,197 @@ pub fn is_control(c: char) -> bool {
     c.is_control()
 }
 
-/// Decodes a line from the wire (invalid UTF-8 becomes U+FFFD) and cleans it:
-/// a TAB becomes a space, every other control character is removed.
-/// Borrows when the line was already clean.
+/// What the rules do with one character.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Class {
+    /// Shown as it is.
+    Keep,
+    /// C0, DEL or C1: removed, or shown as caret text.
+    Control,
+    /// Removed (bidi controls).
+    Drop,
+    /// Becomes a space and counts as a blank (TAB, line separators).
+    Space,
+    /// A blank kept as it is while its run is short.
+    Blank,
+    /// Zero-width: neither ends a run of blanks nor counts in it.
+    Ignorable,
+}
+
+/// The class of a character: the tables of [`super::unicode`] merged into
+/// one (a test checks the two agree on every code point), looked up so that
+/// the server's pass over every line costs a few instructions a character.
+/// Below U+3200 a bitmap says whether a character is special at all; above,
+/// the special ones are in a few blocks.
+fn class(c: char) -> Class {
+    match u32::from(c) {
+        cp @ 0..SPECIAL_BELOW => {
+            let word = SPECIAL[(cp / 64) as usize];
+            if word >> (cp % 64) & 1 == 0 {
+                Class::Keep
+            } else {
+                class_by_match(c)
+            }
+        }
+        SPECIAL_BELOW..0xFE00 | 0x1_0000..0x1_BCA0 | 0x1_D17B..0xE_0000 | 0xE_1000.. => Class::Keep,
+        _ => class_by_match(c),
+    }
+}
+
+/// The bitmap covers the code points below this.
+const SPECIAL_BELOW: u32 = 0x3200;
+
+/// One bit per code point below [`SPECIAL_BELOW`]: set when it is not Keep.
+static SPECIAL: [u64; (SPECIAL_BELOW / 64) as usize] = special_bitmap();
+
+const fn special_bitmap() -> [u64; (SPECIAL_BELOW / 64) as usize] {
+    let mut bits = [0u64; (SPECIAL_BELOW / 64) as usize];
+    let mut cp = 0;
+    while cp < SPECIAL_BELOW {
+        if let Some(c) = char::from_u32(cp) {
+            if !matches!(class_by_match(c), Class::Keep) {
+                bits[(cp / 64) as usize] |= 1 << (cp % 64);
+            }
+        }
+        cp += 1;
+    }
+    bits
+}
+
+const fn class_by_match(c: char) -> Class {
+    match c {
+        '!'..='~' => Class::Keep,
+        ' ' | '\u{A0}' | '\u{1680}' | '\u{2000}'..='\u{200A}' | '\u{202F}' | '\u{205F}' => {
+            Class::Blank
+        }
+        '\u{2800}' | '\u{3000}' | '\u{3164}' | '\u{FFA0}' | '\u{115F}'..='\u{1160}' => Class::Blank,
+        '\t' | '\u{2028}' | '\u{2029}' => Class::Space,
+        '\0'..='\u{1F}' | '\u{7F}'..='\u{9F}' => Class::Control,
+        '\u{061C}'
+        | '\u{200E}'
+        | '\u{200F}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2066}'..='\u{2069}' => Class::Drop,
+        '\u{00AD}' | '\u{034F}' | '\u{17B4}'..='\u{17B5}' | '\u{180B}'..='\u{180F}' => {
+            Class::Ignorable
+        }
+        '\u{200B}'..='\u{200D}' | '\u{2060}'..='\u{2065}' | '\u{206A}'..='\u{206F}' => {
+            Class::Ignorable
+        }
+        '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFF0}'..='\u{FFF8}' => Class::Ignorable,
+        '\u{1BCA0}'..='\u{1BCA3}' | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}' => {
+            Class::Ignorable
+        }
+        _ => Class::Keep,
+    }
+}
+
+/// Whether the rules would leave `text` as it is (for either mode: a
+/// control character is changed by both).
+fn is_clean(text: &str) -> bool {
+    if text.is_ascii() {
+        // The usual line: bytes, no decoding.
+        let mut blanks = 0;
+        for &b in text.as_bytes() {
+            if b == b' ' {
+                blanks += 1;
+                if blanks > MAX_BLANK_RUN {
+                    return false;
+                }
+            } else if b < 0x20 || b == 0x7f {
+                return false;
+            } else {
+                blanks = 0;
+            }
+        }
+        return true;
+    }
+    let mut blanks = 0;
+    for c in text.chars() {
+        match class(c) {
+            Class::Keep => blanks = 0,
+            Class::Control | Class::Drop | Class::Space => return false,
+            Class::Blank => {
+                blanks += 1;
+                if blanks > MAX_BLANK_RUN {
+                    return false;
+                }
+            }
+            Class::Ignorable => {}
+        }
+    }
+    true
+}
+
+/// What becomes of a control character.
+#[derive(Clone, Copy)]
+enum Controls {
+    Remove,
+    Show,
+}
+
+/// Applies the rules to text that [`is_clean`] refused.
+fn clean(text: &str, controls: Controls) -> String {
+    let mut out = String::with_capacity(text.len());
+    // The current run of blanks (and zero-width characters among them), held
+    // back until its length is known, and how many blanks it has.
+    let mut run = String::new();
+    let mut blanks = 0;
+    let end_run = |out: &mut String, run: &mut String, blanks: &mut usize| {
+        if *blanks > MAX_BLANK_RUN {
+            out.extend(std::iter::repeat_n(' ', MAX_BLANK_RUN));
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+        *blanks = 0;
+    };
+    for c in text.chars() {
+        match class(c) {
+            Class::Keep => {
+                end_run(&mut out, &mut run, &mut blanks);
+                out.push(c);
+            }
+            Class::Control => match controls {
+                Controls::Remove => {}
+                Controls::Show => {
+                    end_run(&mut out, &mut run, &mut blanks);
+                    push_caret(&mut out, c);
+                }
+            },
+            Class::Drop => {}
+            Class::Space => {
+                run.push(' ');
+                blanks += 1;
+            }
+            Class::Blank => {
+                run.push(c);
+                blanks += 1;
+            }
+            Class::Ignorable if blanks == 0 => out.push(c),
+            Class::Ignorable => run.push(c),
+        }
+    }
+    end_run(&mut out, &mut run, &mut blanks);
+    out
+}
+
+/// A control character as text a terminal shows and does not obey: caret
+/// notation for C0 and DEL (`^[` for ESC, `^H` for backspace, `^?` for
+/// DEL), the code point for C1 (`<U+009B>`), which has no caret form.
+fn push_caret(out: &mut String, c: char) {
+    match u8::try_from(c) {
+        Ok(b) if b < 0x20 => {
+            out.push('^');
+            out.push(char::from(b + 0x40));
+        }
+        Ok(0x7f) => out.push_str("^?"),
+        _ => out.push_str(&format!("<U+{:04X}>", u32::from(c))),
+    }
+}
+
+/// Decodes a line from the wire (invalid UTF-8 becomes U+FFFD) and cleans it
+/// with [`sanitize`]. Borrows when the line was already clean.
 pub fn sanitize_bytes(line: &[u8]) -> Cow<'_, str> {
     match String::from_utf8_lossy(line) {
         Cow::Borrowed(text) => sanitize(text),
@@ -23,32 +237,78 @@ pub fn sanitize_bytes(line: &[u8]) -> Cow<'_, str> {
     }
 }
 
-/// Removes control characters from text (a TAB becomes a space).
+/// Cleans chat text by the rules above: control characters and bidi
+/// controls removed, TAB and line separators turned into spaces, long runs
+/// of blanks cut. Borrows when the text was already clean.
 ///
 /// ```
 /// use sockchat::protocol::sanitize::sanitize;
 ///
 /// // An OSC 52 clipboard write loses its ESC and BEL; text stays as it is.
 /// assert_eq!(sanitize("hi\x1b]52;c;ZXZpbA==\x07 é"), "hi]52;c;ZXZpbA== é");
+/// // Padding cannot push text onto a row of its own.
+/// assert_eq!(sanitize(&format!("{}Server: hi", " ".repeat(75))), "    Server: hi");
 /// ```
 pub fn sanitize(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(is_control) {
+    if is_clean(text) {
         return Cow::Borrowed(text);
     }
-    let clean = text
-        .chars()
-        .filter_map(|c| match c {
-            '\t' => Some(' '),
-            c if is_control(c) => None,
-            c => Some(c),
-        })
-        .collect();
-    Cow::Owned(clean)
+    Cow::Owned(clean(text, Controls::Remove))
+}
+
+/// The client's rule for what it prints: the same as [`sanitize`], except
+/// that a control character is shown as caret text instead of removed.
+///
+/// ```
+/// use sockchat::protocol::sanitize::visible;
+///
+/// assert_eq!(visible("\x1b[2Jgone\x7f"), "^[[2Jgone^?");
+/// ```
+pub fn visible(text: &str) -> Cow<'_, str> {
+    if is_clean(text) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(clean(text, Controls::Show))
+}
+
+/// [`visible`] for a line from the wire (invalid UTF-8 becomes U+FFFD).
+pub fn visible_bytes(line: &[u8]) -> Cow<'_, str> {
+    match String::from_utf8_lossy(line) {
+        Cow::Borrowed(text) => visible(text),
+        Cow::Owned(text) => Cow::Owned(visible(&text).into_owned()),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::unicode::{
+        is_bidi_control, is_blank, is_default_ignorable, is_line_separator,
+    };
+
+    /// The classes written from the character tables, in order of priority.
+    fn class_by_the_tables(c: char) -> Class {
+        if c == '\t' || is_line_separator(c) {
+            Class::Space
+        } else if c.is_control() {
+            Class::Control
+        } else if is_bidi_control(c) {
+            Class::Drop
+        } else if is_blank(c) {
+            Class::Blank
+        } else if is_default_ignorable(c) {
+            Class::Ignorable
+        } else {
+            Class::Keep
+        }
+    }
+
+    #[test]
+    fn the_one_match_agrees_with_the_tables_on_every_code_point() {
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            assert!(class(c) == class_by_the_tables(c), "U+{:04X}", u32::from(c));
+        }
+    }
 
     #[test]
     fn csi_colour_and_cursor_sequences_lose_their_escape() {
@@ -108,5 +368,176 @@ mod tests {
     #[test]
     fn invalid_utf8_and_escapes_together() {
         assert_eq!(sanitize_bytes(b"\xff\x1b[1m"), "\u{fffd}[1m");
+    }
+
+    #[test]
+    fn line_separator_cannot_split_a_forged_server_notice_off() {
+        assert_eq!(
+            sanitize("hi\u{2028}Server: Max left the party."),
+            "hi Server: Max left the party."
+        );
+        assert_eq!(sanitize("a\u{2029}b"), "a b");
+    }
+
+    #[test]
+    fn nel_vt_and_ff_are_removed_as_control_characters() {
+        assert_eq!(sanitize("a\u{85}b\x0bc\x0cd"), "abcd");
+    }
+
+    #[test]
+    fn right_to_left_override_is_removed() {
+        assert_eq!(sanitize("\u{202E}txet desrever"), "txet desrever");
+    }
+
+    #[test]
+    fn every_bidi_control_is_removed_and_none_leaks_past_the_message() {
+        let controls = [
+            '\u{061C}', '\u{200E}', '\u{200F}', '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}',
+            '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+        ];
+        for c in controls {
+            let text = format!("a{c}b");
+            assert_eq!(sanitize(&text), "ab", "U+{:04X}", u32::from(c));
+        }
+    }
+
+    #[test]
+    fn padding_cannot_push_a_forged_notice_onto_the_next_row() {
+        let attack = format!("{}Server: Max left the party.", " ".repeat(75));
+        assert_eq!(sanitize(&attack), "    Server: Max left the party.");
+    }
+
+    #[test]
+    fn padding_made_of_other_blanks_and_tabs_is_cut_too() {
+        for blank in [
+            "\t", "\u{A0}", "\u{3000}", "\u{2003}", "\u{2800}", "\u{3164}",
+        ] {
+            let attack = format!("x{}Server: hi", blank.repeat(40));
+            assert_eq!(sanitize(&attack), "x    Server: hi", "{blank:?}");
+        }
+    }
+
+    #[test]
+    fn zero_width_characters_do_not_break_a_run_of_padding() {
+        let attack = format!("x{}Server: hi", " \u{200B}\u{FE0F}".repeat(40));
+        assert_eq!(sanitize(&attack), "x    Server: hi");
+        // Nor do removed control characters.
+        assert_eq!(sanitize("x  \x07  \x07  y"), "x    y");
+    }
+
+    #[test]
+    fn short_runs_of_blanks_are_kept_as_sent() {
+        for text in [
+            "a b",
+            "a    b",
+            "    indented",
+            "a\u{A0}\u{A0}b",
+            "tail    ",
+        ] {
+            assert!(
+                matches!(sanitize(text), Cow::Borrowed(t) if t == text),
+                "{text:?}"
+            );
+        }
+        assert_eq!(sanitize("a     b"), "a    b");
+    }
+
+    #[test]
+    fn joiners_and_variation_selectors_in_text_are_kept() {
+        // A family emoji (ZWJ), a heart in emoji style (FE0F), Persian with a
+        // zero-width non-joiner: all ordinary text.
+        for text in [
+            "👨\u{200D}👩\u{200D}👧",
+            "\u{2764}\u{FE0F}",
+            "می\u{200C}خواهم",
+        ] {
+            assert!(
+                matches!(sanitize(text), Cow::Borrowed(t) if t == text),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn visible_shows_escape_as_caret_bracket() {
+        assert_eq!(visible("\x1b[31mred\x1b[0m"), "^[[31mred^[[0m");
+        assert_eq!(visible("\x1b]52;c;ZXZpbA==\x07"), "^[]52;c;ZXZpbA==^G");
+    }
+
+    #[test]
+    fn visible_shows_backspace_cr_nul_and_del() {
+        assert_eq!(visible("a\x08b\rc\x00d\x7f"), "a^Hb^Mc^@d^?");
+    }
+
+    #[test]
+    fn visible_shows_c1_csi_as_its_code_point() {
+        assert_eq!(visible("a\u{9b}31mb\u{85}"), "a<U+009B>31mb<U+0085>");
+    }
+
+    #[test]
+    fn visible_applies_the_text_rules_too() {
+        assert_eq!(visible("a\tb"), "a b");
+        assert_eq!(visible("\u{202E}x\u{2028}y"), "x y");
+        assert_eq!(
+            visible(&format!("Eve:{}Server: hi", " ".repeat(75))),
+            "Eve:    Server: hi"
+        );
+        assert!(matches!(visible("héllo 中文"), Cow::Borrowed("héllo 中文")));
+    }
+
+    #[test]
+    fn visible_bytes_replaces_invalid_utf8() {
+        assert_eq!(visible_bytes(b"\xff\x1b[1m"), "\u{fffd}^[[1m");
+    }
+
+    /// Text dense in what the rules act on: controls, blanks, zero-width
+    /// characters, bidi controls and line separators among letters.
+    fn tricky_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let c = prop_oneof![
+            2 => any::<char>(),
+            2 => prop::sample::select(vec!['\x1b', '\t', '\r', '\x7f', '\u{9b}', '\u{85}']),
+            4 => prop::sample::select(vec![' ', '\u{A0}', '\u{3000}', '\u{2800}', '\u{2028}']),
+            2 => prop::sample::select(vec!['\u{200B}', '\u{FE0F}', '\u{202E}', '\u{2066}', '\u{200F}']),
+            2 => prop::sample::select(vec!['a', 'é', '中', '^', '[']),
+        ];
+        prop::collection::vec(c, 0..60).prop_map(|chars| chars.into_iter().collect())
+    }
+
+    /// The longest run of blanks, zero-width characters not counting and
+    /// not ending a run: the rule written the obvious way.
+    fn longest_blank_run(text: &str) -> usize {
+        let (mut longest, mut run) = (0, 0);
+        for c in text.chars() {
+            if is_blank(c) {
+                run += 1;
+                longest = longest.max(run);
+            } else if !is_default_ignorable(c) {
+                run = 0;
+            }
+        }
+        longest
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn no_rule_is_broken_after_either_cleaning(text in tricky_text()) {
+            for clean in [sanitize(&text), visible(&text)] {
+                proptest::prop_assert!(!clean.chars().any(|c| c.is_control()
+                    || is_bidi_control(c) || is_line_separator(c)), "{:?} -> {:?}", text, clean);
+                proptest::prop_assert!(longest_blank_run(&clean) <= MAX_BLANK_RUN, "{:?}", clean);
+                // Cleaning again changes nothing and allocates nothing.
+                proptest::prop_assert!(matches!(sanitize(&clean), Cow::Borrowed(t) if *t == *clean));
+                proptest::prop_assert!(matches!(visible(&clean), Cow::Borrowed(t) if *t == *clean));
+            }
+        }
+
+        #[test]
+        fn text_that_breaks_no_rule_is_borrowed(text in tricky_text()) {
+            let breaks_a_rule = text.chars().any(|c| c.is_control() || c == '\t'
+                || is_bidi_control(c) || is_line_separator(c))
+                || longest_blank_run(&text) > MAX_BLANK_RUN;
+            proptest::prop_assert_eq!(matches!(sanitize(&text), Cow::Borrowed(_)), !breaks_a_rule);
+        }
     }
 }

@@ -9,19 +9,24 @@
 //! whole room, and the decision (logged in, or out of time) made here
 //! alone, so a client is never both.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::future::{self, Either};
 
+use super::addrs::{Host, Notice};
+use super::backoff::Backoff;
 use super::log::Log;
 use super::outbox::{Backlog, End, Outbox, Tally};
 use super::room::{ClientId, Happened, Mailbox, Room};
 use super::throttle::{self, Throttle};
 use crate::protocol::limits::Limits;
-use crate::protocol::message::reply;
+use crate::protocol::message::{parse_input, reply, Input};
+use crate::protocol::name::Name;
 use crate::protocol::password::{Password, TRIES};
+use crate::protocol::rate::ByteMeter;
 use crate::runtime::{self, Timer};
 
 /// What connection tasks tell the broker. A connection's events arrive in
@@ -57,7 +62,18 @@ impl Mailbox for Peer {
     fn deliver(&self, line: &str, tally: &mut Tally) -> bool {
         self.outbox.push(line.as_bytes(), tally).is_ok()
     }
+
+    fn far_behind(&self) -> bool {
+        self.outbox.unsent() > self.outbox.limit() / 2
+    }
+
+    fn host(&self) -> Option<Host> {
+        Some(Host::of(self.addr.ip()))
+    }
 }
+
+/// How far ahead of its `--output-rate` a client's `/who`s may run.
+const OUTPUT_SLACK: Duration = Duration::from_secs(2);
 
 /// The room's rules and limits, as the broker applies them.
 #[derive(Debug, Clone)]
@@ -74,6 +90,12 @@ pub struct Settings {
     pub rate: u32,
     pub burst: u32,
     pub throttle: throttle::Settings,
+    /// How long a name stays its owner's after an unclean drop.
+    pub name_hold: Duration,
+    /// The longest wait between password attempts from one address.
+    pub password_delay_max: Duration,
+    /// Bytes a second of `/who` one client may pull.
+    pub output_rate: u32,
 }
 
 /// Runs until a [`Event::Shutdown`] or until every sender is gone.
@@ -81,14 +103,16 @@ pub async fn broker_loop(
     events: async_channel::Receiver<Event>,
     settings: Settings,
     backlog: Arc<Backlog>,
+    notices: async_channel::Sender<Notice>,
     log: Log,
 ) {
-    let mut broker = Broker::new(settings, backlog, log);
-    // The login clock's one timer, and the deadline it is set for.
+    let mut broker = Broker::new(settings, backlog, notices, log);
+    // The one timer (login deadlines, held password attempts), and the
+    // time it is set for.
     let mut timer = Timer::never();
     let mut armed: Option<Instant> = None;
     loop {
-        let next = broker.room.next_login_deadline();
+        let next = broker.next_deadline();
         if next != armed {
             match next {
                 Some(at) => timer.set_at(at),
@@ -113,7 +137,9 @@ pub async fn broker_loop(
         // Checked after every event too: under a steady stream of events
         // the timer alone might wait its turn.
         if armed.is_some() {
-            broker.expire_logins(Instant::now());
+            let now = Instant::now();
+            broker.expire_logins(now);
+            broker.release_attempts(now);
         }
         broker.after_event(stop).await;
         if stop {
@@ -131,10 +157,24 @@ struct Broker {
     log: Log,
     /// Messages relayed, for the status line.
     relayed: u64,
+    /// The accept loop, told of each login (for its per-address counts).
+    notices: async_channel::Sender<Notice>,
+    /// Wrong passwords per address, and the waits they earn.
+    backoff: Backoff,
+    /// Password attempts held until their address may try again: at most
+    /// one per connection (more are refused meanwhile), soonest first.
+    attempts: Vec<(Instant, ClientId, String)>,
+    /// What each client that used `/who` has pulled.
+    meters: HashMap<ClientId, ByteMeter>,
 }
 
 impl Broker {
-    fn new(settings: Settings, backlog: Arc<Backlog>, log: Log) -> Self {
+    fn new(
+        settings: Settings,
+        backlog: Arc<Backlog>,
+        notices: async_channel::Sender<Notice>,
+        log: Log,
+    ) -> Self {
         let room = Room::new()
             .with_announce_max(settings.announce_max)
             .with_login_timeout(settings.login_timeout)
@@ -147,10 +187,34 @@ impl Broker {
         Broker {
             room,
             throttle: Throttle::new(settings.throttle),
+            backoff: Backoff::new(settings.password_delay_max),
             settings,
             backlog,
             log,
             relayed: 0,
+            notices,
+            attempts: Vec::new(),
+            meters: HashMap::new(),
+        }
+    }
+
+    /// When the timer must wake the broker: a login deadline or a held
+    /// password attempt, whichever comes first.
+    fn next_deadline(&mut self) -> Option<Instant> {
+        let login = self.room.next_login_deadline();
+        let attempt = self.attempts.first().map(|&(at, _, _)| at);
+        match (login, attempt) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Lets the password attempts whose wait is over be checked.
+    fn release_attempts(&mut self, now: Instant) {
+        let due = self.attempts.partition_point(|&(at, _, _)| at <= now);
+        let released: Vec<_> = self.attempts.drain(..due).collect();
+        for (_, id, text) in released {
+            self.line(id, &text);
         }
     }
 
@@ -172,7 +236,18 @@ impl Broker {
                 );
             }
             Event::Dropped { id, count } => room.tell(id, &reply::dropped(count)),
-            Event::Disconnect { id, why } => self.leave(id, End::Flush, why),
+            Event::Disconnect { id, why } => {
+                // Dropped, not left: keep the name for its owner a while.
+                let hold = why
+                    .is_some()
+                    .then(|| Instant::now() + self.settings.name_hold);
+                let host = self.room.mailbox(id).and_then(Mailbox::host);
+                if let Some(Some(name)) = self.leave(id, End::Flush, why) {
+                    if let Some(until) = hold.filter(|_| !self.settings.name_hold.is_zero()) {
+                        self.room.hold_name(&name, host, until);
+                    }
+                }
+            }
             Event::Shutdown => {
                 room.tell_everyone(reply::SHUTTING_DOWN);
                 for peer in room.mailboxes() {
@@ -185,14 +260,53 @@ impl Broker {
     }
 
     fn line(&mut self, id: ClientId, text: &str) {
+        let now = Instant::now();
+        let Some(addr) = self.room.mailbox(id).map(|peer| peer.addr) else {
+            return;
+        };
+        let host = Host::of(addr.ip());
+        let quit = matches!(parse_input(text), Input::Quit);
+        if self.settings.password.is_some() && !self.room.is_admitted(id) && !quit {
+            if self.attempts.iter().any(|&(_, held, _)| held == id) {
+                // One attempt waits already; this one would jump the wait.
+                let secs = self.backoff.wait(host, now).map_or(1, |w| w.as_secs() + 1);
+                self.room.tell(id, &reply::password_wait(secs));
+                return;
+            }
+            if let Some(wait) = self.backoff.wait(host, now) {
+                let at = now + wait;
+                let i = self.attempts.partition_point(|&(t, _, _)| t <= at);
+                self.attempts.insert(i, (at, id, text.to_string()));
+                return;
+            }
+        }
+        let who = self.room.is_logged_in(id) && matches!(parse_input(text), Input::Who);
+        if who {
+            let rate = self.settings.output_rate;
+            let meter = self
+                .meters
+                .entry(id)
+                .or_insert_with(|| ByteMeter::new(rate, OUTPUT_SLACK, now));
+            if let Some(wait) = meter.wait(now) {
+                self.room
+                    .tell(id, &reply::output_limited(wait.as_secs() + 1));
+                return;
+            }
+            meter.charge(self.room.who_bytes(), now);
+        }
         let happened = self.room.line(id, text);
-        let addr = self.room.mailbox(id).map(|peer| peer.addr);
+        let addr = Some(addr);
         let log = &self.log;
         match (happened, addr) {
             (Happened::Relayed, _) => self.relayed += 1,
-            (Happened::Quit, _) => self.leave(id, End::Flush, None),
+            (Happened::Quit, _) => {
+                self.leave(id, End::Flush, None);
+            }
+            (Happened::Admitted, _) => self.backoff.succeeded(host),
             (Happened::LoggedIn(name), Some(addr)) => {
                 log.good(format!("Server: {name} joined the party! ({addr})"));
+                // Fails only once the accept loop has ended.
+                let _ = self.notices.try_send(Notice::LoggedIn(id));
             }
             (Happened::LoginRefused(why), Some(addr)) => {
                 log.warn(format!("Server: login refused for {addr}: {why}"));
@@ -202,6 +316,7 @@ impl Broker {
                 log.warn(format!(
                     "Server: {addr} gave a wrong password ({tries_left} left)"
                 ));
+                self.backoff.failed(host, now);
             }
             (Happened::LockedOut, addr) => {
                 if let Some(addr) = addr {
@@ -209,6 +324,7 @@ impl Broker {
                         "Server: {addr} gave a wrong password {TRIES} times; closed"
                     ));
                 }
+                self.backoff.failed(host, now);
                 self.leave(id, End::Flush, None);
             }
             (Happened::Renamed { old, new }, _) => {
@@ -259,17 +375,18 @@ impl Broker {
     }
 
     /// Takes a connection out of the room, ends its writer and logs why.
-    fn leave(&mut self, id: ClientId, end: End, why: Option<String>) {
-        let Some(left) = self.room.leave(id) else {
-            return;
-        };
+    /// Returns the name it had, if it was still in the room.
+    fn leave(&mut self, id: ClientId, end: End, why: Option<String>) -> Option<Option<Name>> {
+        self.meters.remove(&id);
+        self.attempts.retain(|&(_, held, _)| held != id);
+        let left = self.room.leave(id)?;
         left.mailbox.outbox.end(end);
         let addr = left.mailbox.addr;
         if let Some(why) = why {
             self.log
                 .error(format!("Server: connection {addr} failed: {why}"));
         }
-        match left.name {
+        match &left.name {
             Some(name) => self
                 .log
                 .warn(format!("Server: {name} left the party. ({addr})")),
@@ -277,5 +394,6 @@ impl Broker {
                 .log
                 .warn(format!("Server: {addr} disconnected before logging in")),
         }
+        Some(left.name)
     }
 }

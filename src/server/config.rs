@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::addrs::Cidr;
 use crate::protocol::password::Password;
 
 /// The server's limits (see `sockchat serve --help`).
@@ -24,6 +25,28 @@ pub struct Config {
     pub tls: Option<Arc<futures_rustls::rustls::ServerConfig>>,
     /// What a connection must give before a name; None: an open room.
     pub password: Option<Password>,
+    /// Hosts exempt from the per-address limits (loopback by default).
+    pub trusted: Vec<Cidr>,
+    /// Connections one address may hold (0: no limit).
+    pub max_per_addr: usize,
+    /// Connections one address may hold that have not logged in (0: no limit).
+    pub max_pending_per_addr: usize,
+    /// New connections a second from one address (0: no limit).
+    pub connect_rate: u32,
+    /// New connections from one address in a burst above the rate.
+    pub connect_burst: u32,
+    /// Unfinished TLS handshakes in all (0: no limit).
+    pub max_handshakes: usize,
+    /// Unfinished TLS handshakes from one address (0: no limit).
+    pub max_handshakes_per_addr: usize,
+    /// Each socket's kernel send buffer (SO_SNDBUF); 0: the kernel's own.
+    pub socket_send_buffer: usize,
+    /// How long a name stays its owner's after a connection dropped uncleanly.
+    pub name_hold: Duration,
+    /// The longest wait between two password attempts from one address.
+    pub password_delay_max: Duration,
+    /// Bytes a second of command output (`/who`) one client may pull.
+    pub output_rate: u32,
 }
 
 /// The defaults, shared by `Config::default` and `serve --help`.
@@ -39,6 +62,21 @@ pub mod defaults {
     pub const RATE: u32 = 20;
     pub const BURST: u32 = 40;
     pub const ANNOUNCE_MAX: u32 = 200;
+    /// Loopback: a proxy or tunnel on this machine looks like one host.
+    pub const TRUST_ADDR: &[&str] = &["127.0.0.0/8", "::1"];
+    pub const MAX_PER_ADDR: u32 = 32;
+    pub const MAX_PENDING_PER_ADDR: u32 = 8;
+    pub const CONNECT_RATE: u32 = 5;
+    pub const CONNECT_BURST: u32 = 20;
+    pub const MAX_HANDSHAKES: u32 = 256;
+    pub const MAX_HANDSHAKES_PER_ADDR: u32 = 8;
+    /// The kernel doubles it, for its bookkeeping: 128 KiB a socket.
+    pub const SOCKET_SEND_BUFFER: u32 = 64 << 10;
+    pub const NAME_HOLD_SECS: u64 = 30;
+    /// Below `join`'s own 30 s wait for an answer.
+    pub const PASSWORD_DELAY_MAX_SECS: u64 = 10;
+    /// A `/who` of 10,000 names (about 120 KB) every two seconds.
+    pub const OUTPUT_RATE: u32 = 64 << 10;
 }
 
 impl Default for Config {
@@ -54,6 +92,17 @@ impl Default for Config {
             announce_max: defaults::ANNOUNCE_MAX as usize,
             tls: None,
             password: None,
+            trusted: Cidr::loopback(),
+            max_per_addr: defaults::MAX_PER_ADDR as usize,
+            max_pending_per_addr: defaults::MAX_PENDING_PER_ADDR as usize,
+            connect_rate: defaults::CONNECT_RATE,
+            connect_burst: defaults::CONNECT_BURST,
+            max_handshakes: defaults::MAX_HANDSHAKES as usize,
+            max_handshakes_per_addr: defaults::MAX_HANDSHAKES_PER_ADDR as usize,
+            socket_send_buffer: defaults::SOCKET_SEND_BUFFER as usize,
+            name_hold: Duration::from_secs(defaults::NAME_HOLD_SECS),
+            password_delay_max: Duration::from_secs(defaults::PASSWORD_DELAY_MAX_SECS),
+            output_rate: defaults::OUTPUT_RATE,
         }
     }
 }

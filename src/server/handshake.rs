@@ -8,9 +8,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::addrs::Notice;
 use super::broker::Event;
 use super::log::Log;
-use super::{peer, room, Shared};
+use super::{peer, Arrival, Shared};
 use crate::protocol::message::reply;
 use crate::runtime::{self, FinOnClose, ReadExt, TcpStream, WriteExt};
 use crate::tls::{self, TlsAcceptor};
@@ -20,14 +21,14 @@ const HINT_LINGER: Duration = Duration::from_secs(2);
 
 /// [`super::connection`] over TLS: the handshake, then the chat.
 pub(super) async fn tls_connection(
-    id: room::ClientId,
+    arrival: Arrival,
     tls: Arc<futures_rustls::rustls::ServerConfig>,
     stream: TcpStream,
-    addr: SocketAddr,
     events: async_channel::Sender<Event>,
     shared: Arc<Shared>,
     log: Log,
 ) {
+    let addr = arrival.addr;
     let limit = tls::HANDSHAKE_TIMEOUT.min(shared.config.login_timeout);
     let session = match runtime::timeout(limit, start_tls(tls, &stream, addr, &log)).await {
         Ok(Started::Tls(session)) => session,
@@ -46,10 +47,32 @@ pub(super) async fn tls_connection(
             return;
         }
     };
+    // Fails only once the accept loop has ended: nothing left to count.
+    let _ = shared.notices.try_send(Notice::Handshaken(arrival.id));
     // Reader and writer each take a half; `stream` stays to cut the socket off.
     let (reader, writer) = futures::io::AsyncReadExt::split(session);
     let reader = Truncation(reader);
-    peer::connection(id, reader, writer, stream, addr, events, shared).await;
+    peer::connection(arrival, reader, writer, stream, events, shared).await;
+}
+
+/// Refuses a connection inside TLS: the handshake (bounded in time), then
+/// `line`, then close_notify, so that `join --tls` shows the reason
+/// rather than "the server does not speak TLS".
+pub(super) async fn refuse_in_tls(
+    tls: Arc<futures_rustls::rustls::ServerConfig>,
+    stream: TcpStream,
+    line: String,
+) {
+    let refuse = async {
+        let mut session = TlsAcceptor::from(tls)
+            .accept(FinOnClose(stream.clone()))
+            .await?;
+        futures::AsyncWriteExt::write_all(&mut session, format!("{line}\n").as_bytes()).await?;
+        futures::AsyncWriteExt::close(&mut session).await
+    };
+    // Best effort: the connection is refused either way.
+    let _ = runtime::timeout(HINT_LINGER, refuse).await;
+    let _ = stream.shutdown(std::net::Shutdown::Both);
 }
 
 /// Says in plain words when a TLS client hung up without `close_notify`
@@ -70,6 +93,8 @@ impl<R: futures::AsyncRead + Unpin> futures::AsyncRead for Truncation<R> {
                     let why =
                         "the client closed the connection without ending TLS (no close_notify)";
                     io::Error::new(io::ErrorKind::UnexpectedEof, why)
+                } else if tls::is_key_update_flood(&e) {
+                    io::Error::new(e.kind(), tls::KEY_UPDATE_FLOOD)
                 } else {
                     e
                 }
@@ -119,6 +144,15 @@ async fn start_tls(
         .await
     {
         Ok(session) => Started::Tls(Box::new(session)),
+        // A flood of key updates sent with the client's last handshake
+        // message ends the accept, but the handshake itself succeeded.
+        Err(e) if tls::is_key_update_flood(&e) => {
+            let why = tls::KEY_UPDATE_FLOOD;
+            log.error(format!("Server: connection {addr} failed: {why}"));
+            // Closing either way: a failed shutdown leaves nothing to undo.
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+            Started::Failed
+        }
         Err(e) => {
             let why = tls::describe_server_error(&e);
             log.warn(format!("Server: TLS handshake with {addr} failed: {why}"));

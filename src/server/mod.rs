@@ -7,6 +7,8 @@
 //! TLS room each connection's task first does its own handshake
 //! ([`handshake`]), so a slow or hostile one never holds up the accept loop.
 
+pub mod addrs;
+mod backoff;
 pub mod broker;
 mod config;
 mod deadline;
@@ -17,6 +19,7 @@ pub mod peer;
 pub mod room;
 mod status_line;
 pub mod throttle;
+pub mod trim;
 
 pub use config::{defaults, Config};
 
@@ -31,6 +34,7 @@ use futures::future::{self, Either};
 
 use crate::protocol::message::reply;
 use crate::runtime::{self, FinOnClose, TcpListener, TcpStream, WriteExt};
+use addrs::{AddrTable, Notice, Refusal};
 use broker::{broker_loop, Event};
 use log::Log;
 use outbox::Backlog;
@@ -41,6 +45,10 @@ pub struct Shared {
     pub config: Config,
     /// Unsent bytes in the whole room (see [`Backlog`]).
     pub backlog: Arc<Backlog>,
+    /// Tells the accept loop, which keeps the per-address counts, what
+    /// became of a connection. Unbounded, yet bounded in practice: each
+    /// connection sends at most three notices in its life.
+    pub notices: async_channel::Sender<Notice>,
 }
 
 /// Bytes of lines that may wait for the broker, from all connections
@@ -61,6 +69,20 @@ const SHUTDOWN_FLUSH: Duration = LINGER;
 /// How long to back off when `accept` fails (e.g. out of file descriptors).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
+/// Refusals told inside TLS at once (each costs a handshake); past this,
+/// a refused TLS connection is closed without a word.
+const TLS_REFUSALS: usize = 64;
+
+/// Hosts the per-address table remembers beyond `--max-clients`.
+const SPARE_HOSTS: usize = 4096;
+
+/// What woke the accept loop.
+enum Woke {
+    Accepted(io::Result<(TcpStream, SocketAddr)>),
+    Notice(Notice),
+    Shutdown,
+}
+
 /// Serves the room on `listener` until `shutdown` resolves, then tells every
 /// client, flushes for a bounded time and returns.
 pub async fn run(
@@ -71,9 +93,11 @@ pub async fn run(
 ) -> io::Result<()> {
     let throttle = throttle::DEFAULT;
     let backlog = Arc::new(Backlog::new(throttle.high / 2, config.send_budget));
+    let (notices, notices_in) = async_channel::unbounded();
     let shared = Arc::new(Shared {
         config,
         backlog: backlog.clone(),
+        notices: notices.clone(),
     });
     let config = &shared.config;
     // A channel whose capacity is exact: futures' mpsc adds a slot for
@@ -91,21 +115,62 @@ pub async fn run(
         rate: config.rate,
         burst: config.burst,
         throttle,
+        name_hold: config.name_hold,
+        password_delay_max: config.password_delay_max,
+        output_rate: config.output_rate,
     };
-    let broker = runtime::spawn(broker_loop(broker_events, settings, backlog, log.clone()));
+    let broker = runtime::spawn(broker_loop(
+        broker_events,
+        settings,
+        backlog,
+        notices,
+        log.clone(),
+    ));
     // Every connection task holds a clone of `alive`; when the last is
     // dropped, `all_done` closes. That is how shutdown waits for them.
     // (An async-channel sender's clone is a count, not an allocation.)
     let (alive, all_done) = async_channel::bounded::<()>(1);
     let connections = Arc::new(AtomicUsize::new(0));
+    let tls_refusals = Arc::new(AtomicUsize::new(0));
+    let mut table = AddrTable::new(addrs::Limits {
+        per_host: config.max_per_addr,
+        pending_per_host: config.max_pending_per_addr,
+        connect_rate: config.connect_rate,
+        connect_burst: config.connect_burst,
+        handshakes_per_host: config.max_handshakes_per_addr,
+        handshakes: config.max_handshakes,
+        burst: config.burst,
+        login_lines: if config.password.is_some() { 2 } else { 1 },
+        hosts: config.max_clients + SPARE_HOSTS,
+    });
+    let mut wave = trim::Wave::new(trim::LEAST_PEAK);
     let mut next_id = 0;
     let mut accept_failing = false;
 
     futures::pin_mut!(shutdown);
     loop {
-        let accepted = match future::select(Box::pin(listener.accept()), shutdown.as_mut()).await {
-            Either::Left((accepted, _)) => accepted,
-            Either::Right(((), _)) => {
+        let woke = {
+            let accept = listener.accept();
+            let notice = notices_in.recv();
+            futures::pin_mut!(accept, notice);
+            match future::select(future::select(accept, notice), shutdown.as_mut()).await {
+                Either::Left((Either::Left((accepted, _)), _)) => Woke::Accepted(accepted),
+                Either::Left((Either::Right((Ok(notice), _)), _)) => Woke::Notice(notice),
+                // Never: the loop itself holds a sender (in `shared`).
+                Either::Left((Either::Right((Err(_), _)), _)) => Woke::Shutdown,
+                Either::Right(((), _)) => Woke::Shutdown,
+            }
+        };
+        let accepted = match woke {
+            Woke::Accepted(accepted) => accepted,
+            Woke::Notice(notice) => {
+                table.notice(notice, std::time::Instant::now());
+                if matches!(notice, Notice::Gone(_)) && wave.note(table.live()) {
+                    trim::give_back();
+                }
+                continue;
+            }
+            Woke::Shutdown => {
                 log.warn("Server: shutting down (Ctrl-C again to quit at once)");
                 break;
             }
@@ -134,23 +199,46 @@ pub async fn run(
                 "Server: refused {addr}: room full ({} connections)",
                 config.max_clients
             ));
-            runtime::spawn(refuse(stream, config.max_clients));
+            let line = reply::room_full(config.max_clients);
+            refuse(stream, line, config.tls.clone(), &tls_refusals);
             continue;
         }
+        let trusted = config.trusted.iter().any(|net| net.contains(addr.ip()));
+        let now = std::time::Instant::now();
+        let tokens = match table.admit(next_id, addr.ip(), trusted, config.tls.is_some(), now) {
+            Ok(tokens) => tokens,
+            Err(refusal) => {
+                log.warn(format!("Server: refused {addr}: {refusal}"));
+                refuse(
+                    stream,
+                    refusal_line(refusal),
+                    config.tls.clone(),
+                    &tls_refusals,
+                );
+                continue;
+            }
+        };
         log.good(format!("Server: Connection from {addr}"));
-        tune(&stream, &log);
+        tune(&stream, config.socket_send_buffer, &log);
         let count = Counted::new(connections.clone());
         let alive = alive.clone();
         let task = connection(
-            next_id,
+            Arrival {
+                id: next_id,
+                addr,
+                tokens,
+            },
             stream,
-            addr,
             events.clone(),
             shared.clone(),
             log.clone(),
         );
+        let id = next_id;
+        let gone = shared.notices.clone();
         runtime::spawn(async move {
             task.await;
+            // Fails only once the accept loop has ended: nothing to count.
+            let _ = gone.try_send(Notice::Gone(id));
             drop((count, alive));
         });
     }
@@ -169,37 +257,67 @@ pub async fn run(
     Ok(())
 }
 
+/// A connection the accept loop let in.
+#[derive(Debug, Clone, Copy)]
+pub struct Arrival {
+    /// The connection's id, for its whole life.
+    pub id: room::ClientId,
+    /// Where it comes from.
+    pub addr: SocketAddr,
+    /// The message tokens its reader starts with (see [`AddrTable::admit`]).
+    pub tokens: u32,
+}
+
 /// Serves one accepted connection: as it is, or over TLS once the
 /// handshake (done here, in the connection's own task) has succeeded.
 async fn connection(
-    id: room::ClientId,
+    arrival: Arrival,
     stream: TcpStream,
-    addr: SocketAddr,
     events: async_channel::Sender<Event>,
     shared: Arc<Shared>,
     log: Log,
 ) {
     let Some(tls) = shared.config.tls.clone() else {
         let (reader, writer) = (stream.clone(), FinOnClose(stream.clone()));
-        peer::connection(id, reader, writer, stream, addr, events, shared).await;
+        peer::connection(arrival, reader, writer, stream, events, shared).await;
         return;
     };
     // Boxed: a TLS session's state is several KB. Inline, it would make
     // every connection's task that large, TLS or not (S4: 3 KB -> 7.6 KB
     // per idle plain client).
     Box::pin(handshake::tls_connection(
-        id, tls, stream, addr, events, shared, log,
+        arrival, tls, stream, events, shared, log,
     ))
     .await;
 }
 
+/// The line a connection refused for `refusal` is sent.
+fn refusal_line(refusal: Refusal) -> String {
+    match refusal {
+        Refusal::TooMany(n) => reply::too_many_from_address(n),
+        Refusal::TooManyPending(n) => reply::too_many_logging_in(n),
+        Refusal::TooFast => reply::CONNECTING_TOO_FAST.to_string(),
+        Refusal::TooManyHandshakes(_) | Refusal::HandshakesFull(_) => {
+            reply::TOO_MANY_HANDSHAKES.to_string()
+        }
+    }
+}
+
 /// Nagle off: lines go out as soon as the writer has them (the writer
 /// batches by itself). Keepalive on: a peer that vanished without a FIN is
-/// found and its connection cleaned up.
-fn tune(stream: &TcpStream, log: &Log) {
+/// found and its connection cleaned up. The kernel's send buffer capped
+/// (`--socket-send-buffer`): left to itself it grows to 4 MiB for a client
+/// that does not read, and 500 such clients pinned 1.4 GiB of the host's
+/// memory that the server's own limits never saw.
+fn tune(stream: &TcpStream, send_buffer: usize, log: &Log) {
     if let Err(e) = stream.set_nodelay(true) {
         let why = crate::words::io_error(&e);
         log.error(format!("Server: could not set TCP_NODELAY: {why}"));
+    }
+    if send_buffer > 0 {
+        if let Err(e) = runtime::set_send_buffer(stream, send_buffer) {
+            log.error(format!("Server: could not cap the socket send buffer: {e}"));
+        }
     }
     let keepalive = socket2::TcpKeepalive::new()
         .with_time(Duration::from_secs(60))
@@ -211,9 +329,33 @@ fn tune(stream: &TcpStream, log: &Log) {
     }
 }
 
-/// Tells a connection over the limit why, and closes it.
-async fn refuse(mut stream: TcpStream, max: usize) {
-    let line = format!("{}\n", reply::room_full(max));
+/// Tells a connection over a limit why (inside TLS in a TLS room, so that
+/// `join --tls` can say it), and closes it. At most [`TLS_REFUSALS`] TLS
+/// refusals at once: past that, the connection is just closed.
+fn refuse(
+    stream: TcpStream,
+    line: String,
+    tls: Option<Arc<futures_rustls::rustls::ServerConfig>>,
+    tls_refusals: &Arc<AtomicUsize>,
+) {
+    let Some(tls) = tls else {
+        runtime::spawn(refuse_plain(stream, line));
+        return;
+    };
+    if tls_refusals.load(Ordering::Relaxed) >= TLS_REFUSALS {
+        // Dropping the stream closes it.
+        return;
+    }
+    let count = Counted::new(tls_refusals.clone());
+    runtime::spawn(async move {
+        Box::pin(handshake::refuse_in_tls(tls, stream, line)).await;
+        drop(count);
+    });
+}
+
+/// [`refuse`] in plain text.
+async fn refuse_plain(mut stream: TcpStream, line: String) {
+    let line = format!("{line}\n");
     // Best effort: the connection is refused either way.
     let _ = runtime::timeout(Duration::from_secs(1), stream.write_all(line.as_bytes())).await;
     let _ = stream.shutdown(std::net::Shutdown::Both);
@@ -253,8 +395,14 @@ mod tests {
             let shared = Arc::new(Shared {
                 config: Config::default(),
                 backlog: Arc::new(Backlog::new(0, usize::MAX)),
+                notices: async_channel::unbounded().0,
             });
-            let task = connection(1, stream, addr, events, shared, Log::silent());
+            let arrival = Arrival {
+                id: 1,
+                addr,
+                tokens: 42,
+            };
+            let task = connection(arrival, stream, events, shared, Log::silent());
             let size = std::mem::size_of_val(&task);
             assert!(size <= 640, "a connection's future is {size} bytes");
         });

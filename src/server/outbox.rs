@@ -14,6 +14,10 @@ use futures::task::AtomicWaker;
 /// Bytes reserved when a line arrives for an idle client.
 const FIRST_BATCH: usize = 512;
 
+/// The largest buffer kept between batches; a larger one (left by a
+/// burst) is given back rather than held by every busy client.
+const KEEP_BATCH: usize = 16 * 1024;
+
 use super::throttle::{fair_share, FAIR_SHARE};
 
 /// The bounded byte queue for one client.
@@ -40,6 +44,10 @@ struct State {
     end: Option<End>,
     /// The connection's reader has finished: the client closed its side.
     reader_done: bool,
+    /// Bytes the kernel held unsent for this client when the writer last
+    /// looked: they count against the limit too (u32: a socket buffer is
+    /// far smaller, and it fits beside the flags).
+    in_kernel: u32,
 }
 
 impl State {
@@ -202,7 +210,7 @@ impl Outbox {
             return Ok(());
         }
         let unsent = state.queued.len() + state.writing;
-        if unsent + line.len() + 1 > self.limit {
+        if unsent + state.in_kernel as usize + line.len() + 1 > self.limit {
             return Err(Full);
         }
         // The room's memory is bounded too: past its budget, a client that
@@ -239,6 +247,22 @@ impl Outbox {
         }
         drop(state);
         self.waker.wake();
+    }
+
+    /// The writer saw the kernel hold `bytes` unsent for this client.
+    pub fn set_in_kernel(&self, bytes: usize) {
+        self.lock().in_kernel = u32::try_from(bytes).unwrap_or(u32::MAX);
+    }
+
+    /// Bytes not yet sent: queued here, being written, or held by the kernel.
+    pub fn unsent(&self) -> usize {
+        let state = self.lock();
+        state.queued.len() + state.writing + state.in_kernel as usize
+    }
+
+    /// The most bytes that may wait for this client.
+    pub fn limit(&self) -> usize {
+        self.limit
     }
 
     /// Bytes waiting to be taken by the writer.
@@ -320,6 +344,13 @@ impl Outbox {
         if !state.queued.is_empty() {
             std::mem::swap(&mut state.queued, buf);
             state.writing = buf.len();
+            // The writer's last buffer becomes the queue's: kept for the
+            // next batch unless a burst made it large. Hundreds of busy
+            // clients each holding their largest batch twice was most of
+            // the server's memory in a burst.
+            if state.queued.capacity() > KEEP_BATCH {
+                state.queued = Vec::new();
+            }
             return Some(Next::Write);
         }
         if state.end.is_none() {

@@ -2,12 +2,13 @@
 //! broker; its writer (a task of its own) drains the connection's outbox
 //! into the socket. Errors here end this connection only.
 
-use std::net::{Shutdown, SocketAddr};
+use std::net::Shutdown;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use std::cell::RefCell;
 use std::io;
+use std::ops::ControlFlow;
 use std::pin::Pin;
 use std::task::Poll;
 
@@ -17,7 +18,7 @@ use futures::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use super::broker::{Event, Peer};
 use super::outbox::{End, Next, Outbox};
 use super::room::ClientId;
-use super::{Config, Shared};
+use super::{Arrival, Config, Shared};
 use crate::protocol::line::{Frame, LineFramer};
 use crate::protocol::message::reply;
 use crate::protocol::rate::RateLimit;
@@ -44,17 +45,17 @@ thread_local! {
 /// the two directions of the connection (the socket itself, or the halves of
 /// a TLS session over it); `tcp` is the socket, used to cut it off.
 pub async fn connection<R, W>(
-    id: ClientId,
+    arrival: Arrival,
     reader: R,
     writer: W,
     tcp: TcpStream,
-    addr: SocketAddr,
     events: async_channel::Sender<Event>,
     shared: Arc<Shared>,
 ) where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {
+    let Arrival { id, addr, tokens } = arrival;
     let config = &shared.config;
     let outbox = Arc::new(Outbox::new(config.send_queue, shared.backlog.clone()));
     let peer = Peer {
@@ -65,7 +66,7 @@ pub async fn connection<R, W>(
         return; // The server is shutting down.
     }
     let writer = runtime::spawn(writer_loop(writer, tcp, outbox.clone()));
-    let why = reader_loop(id, reader, &events, config).await;
+    let why = reader_loop(id, reader, &events, config, tokens).await;
     outbox.reader_done();
     // Send fails only when the broker has stopped, and then nobody is left to tell.
     let _ = events.send(Event::Disconnect { id, why }).await;
@@ -76,84 +77,124 @@ pub async fn connection<R, W>(
 /// It only cuts frames and judges them against the length and rate limits:
 /// what to answer, and whether the client is still welcome, is the
 /// broker's to decide, so everything goes to it as events, in order.
+///
+/// The rate limit starts with `tokens` (the login lines come on top of the
+/// burst; see `AddrTable::admit`), and never drops `/quit`: leaving is not
+/// flooding, and a client's last line must not be lost to its burst.
 async fn reader_loop<R: AsyncRead + Unpin>(
     id: ClientId,
     mut reader: R,
     events: &async_channel::Sender<Event>,
     config: &Config,
+    tokens: u32,
 ) -> Option<String> {
     let mut framer = LineFramer::new(config.max_line_bytes);
-    let mut limit = RateLimit::new(config.rate, config.burst, Instant::now());
-    let mut dropped: u64 = 0;
-    // Events that found the broker's queue full, in order, to be sent once
-    // it has room. Empty (and unallocated) but in a burst: an idle
-    // connection holds no buffer for events.
-    let mut waiting: Vec<Event> = Vec::new();
-    let mut broker_gone = false;
+    let mut gate = Gate {
+        id,
+        events,
+        limit: RateLimit::starting_with(config.rate, config.burst, tokens, Instant::now()),
+        dropped: 0,
+        waiting: Vec::new(),
+        broker_gone: false,
+    };
+    // Bytes read but not framed yet: framing stops while the broker's
+    // queue is full, so that what waits is the bytes as they came, not a
+    // line and an event for each (a read of 64 KiB may hold thousands).
+    let mut unread: Vec<u8> = Vec::new();
     loop {
-        // Each frame is judged as it is cut, before anything is allocated
-        // for it: blank lines mean nothing, and over-long ones and those
-        // past the rate limit are reported without their text.
-        let on_frame = |frame: Frame<'_>| {
-            let event = match frame {
-                Frame::TooLong => Event::TooLong { id },
-                Frame::Line(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => return,
-                Frame::Line(_) if !limit.allow(Instant::now()) => {
-                    dropped += 1;
-                    if dropped > 1 {
-                        return;
-                    }
-                    Event::TooFast { id }
-                }
-                Frame::Line(bytes) => {
-                    if dropped > 0 {
-                        let count = std::mem::take(&mut dropped);
-                        forward(
-                            events,
-                            &mut waiting,
-                            &mut broker_gone,
-                            Event::Dropped { id, count },
-                        );
-                    }
-                    // Sanitizing is the room's job: it must see control
-                    // characters to refuse them in names.
-                    let text = String::from_utf8_lossy(bytes).into_owned();
-                    Event::Line { id, text }
-                }
-            };
-            forward(events, &mut waiting, &mut broker_gone, event);
-        };
-        let n = match read_lines(&mut reader, &mut framer, on_frame).await {
+        let read = read_lines(&mut reader, &mut framer, &mut unread, |f| gate.judge(f));
+        let n = match read.await {
             Ok(n) => n,
             Err(e) => return Some(crate::words::io_error(&e)),
         };
-        if !waiting.is_empty() {
+        // Nothing more is read until the broker has taken it all.
+        while !gate.waiting.is_empty() && !gate.broker_gone {
             // Boxed: the rare case, whose state (an event, a listener)
             // would otherwise be part of every idle connection.
-            broker_gone |= Box::pin(send_waiting(events, &mut waiting)).await.is_err();
+            gate.broker_gone = Box::pin(send_waiting(events, &mut gate.waiting))
+                .await
+                .is_err();
+            let taken = framer.feed_until(&unread, |f| gate.judge(f));
+            unread.drain(..taken);
         }
-        if broker_gone || n == 0 {
+        if unread.capacity() > 0 && unread.is_empty() {
+            unread = Vec::new();
+        }
+        if gate.broker_gone || n == 0 {
             return None;
         }
     }
 }
 
-/// Passes an event to the broker without waiting: queued in `waiting` if
-/// the broker's queue is full or others already wait (order is kept).
-fn forward(
-    events: &async_channel::Sender<Event>,
-    waiting: &mut Vec<Event>,
-    broker_gone: &mut bool,
-    event: Event,
-) {
-    if !waiting.is_empty() {
-        waiting.push(event);
-        return;
+/// Whether a line is `/quit` (in any case, with any spaces around).
+fn is_quit(bytes: &[u8]) -> bool {
+    let text = bytes.trim_ascii();
+    text.len() >= 5
+        && text[0] == b'/'
+        && text[1..5].eq_ignore_ascii_case(b"quit")
+        && text[5..].first().is_none_or(|b| *b == b' ')
+}
+
+/// The reader's verdict on each frame, passed to the broker in order.
+struct Gate<'a> {
+    id: ClientId,
+    events: &'a async_channel::Sender<Event>,
+    limit: RateLimit,
+    /// Lines dropped for coming too fast since the last that passed.
+    dropped: u64,
+    /// Events that found the broker's queue full, in order, to be sent
+    /// once it has room (at most the two of one frame). Unallocated but
+    /// in a burst: an idle connection holds no buffer for events.
+    waiting: Vec<Event>,
+    broker_gone: bool,
+}
+
+impl Gate<'_> {
+    /// Judges one frame as it is cut, before anything is allocated for it:
+    /// blank lines mean nothing, and over-long ones and those past the
+    /// rate limit are reported without their text. Breaks when the
+    /// broker's queue is full (or the broker is gone): framing stops.
+    fn judge(&mut self, frame: Frame<'_>) -> ControlFlow<()> {
+        let id = self.id;
+        match frame {
+            Frame::TooLong => self.send(Event::TooLong { id }),
+            Frame::Line(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => {}
+            Frame::Line(bytes) if !is_quit(bytes) && !self.limit.allow(Instant::now()) => {
+                self.dropped += 1;
+                if self.dropped == 1 {
+                    self.send(Event::TooFast { id });
+                }
+            }
+            Frame::Line(bytes) => {
+                if self.dropped > 0 {
+                    let count = std::mem::take(&mut self.dropped);
+                    self.send(Event::Dropped { id, count });
+                }
+                // Sanitizing is the room's job: it must see control
+                // characters to refuse them in names.
+                let text = String::from_utf8_lossy(bytes).into_owned();
+                self.send(Event::Line { id, text });
+            }
+        }
+        if self.waiting.is_empty() && !self.broker_gone {
+            ControlFlow::Continue(())
+        } else {
+            ControlFlow::Break(())
+        }
     }
-    match events.try_send(event) {
-        Ok(()) => {}
-        Err(async_channel::TrySendError::Full(event)) => waiting.push(event),
-        Err(async_channel::TrySendError::Closed(_)) => *broker_gone = true,
+
+    /// Passes an event to the broker without waiting: kept in `waiting` if
+    /// the broker's queue is full or others already wait (order is kept).
+    fn send(&mut self, event: Event) {
+        if !self.waiting.is_empty() {
+            self.waiting.push(event);
+            return;
+        }
+        match self.events.try_send(event) {
+            Ok(()) => {}
+            Err(async_channel::TrySendError::Full(event)) => self.waiting.push(event),
+            Err(async_channel::TrySendError::Closed(_)) => self.broker_gone = true,
+        }
     }
 }
 
@@ -167,19 +208,18 @@ async fn send_waiting(
     for event in waiting.drain(..) {
         events.send(event).await.map_err(drop)?;
     }
-    // One read of short lines (with --rate 0) can make thousands; an idle
-    // connection must not keep that room.
-    *waiting = Vec::new();
     Ok(())
 }
 
 /// Reads once from `reader` into this thread's buffer and hands each frame
 /// to `on_frame` (at the end of the stream, the unterminated last line).
+/// If `on_frame` stops the framing, the rest of the read goes to `unread`.
 /// Returns the number of bytes read: 0 at the end.
 async fn read_lines<R: AsyncRead + Unpin>(
     reader: &mut R,
     framer: &mut LineFramer,
-    mut on_frame: impl FnMut(Frame<'_>),
+    unread: &mut Vec<u8>,
+    mut on_frame: impl FnMut(Frame<'_>) -> ControlFlow<()>,
 ) -> io::Result<usize> {
     future::poll_fn(|cx| {
         READ_BUF.with(|buf| {
@@ -195,10 +235,12 @@ async fn read_lines<R: AsyncRead + Unpin>(
             };
             if n == 0 {
                 if let Some(frame) = framer.finish() {
-                    on_frame(frame);
+                    // The last frame: whether framing would stop matters not.
+                    let _ = on_frame(frame);
                 }
             } else {
-                framer.feed(&buf[..n], &mut on_frame);
+                let taken = framer.feed_until(&buf[..n], &mut on_frame);
+                unread.extend_from_slice(&buf[taken..n]);
             }
             Poll::Ready(Ok(n))
         })
@@ -212,12 +254,16 @@ async fn writer_loop<W: AsyncWrite + Unpin>(mut writer: W, tcp: TcpStream, outbo
     loop {
         match outbox.next(&mut buf).await {
             Next::Write => {
+                // What the kernel holds counts against the client's queue:
+                // read before a write that may block while it is full.
+                outbox.set_in_kernel(runtime::unsent_in_kernel(&tcp));
                 if write_batch(&mut writer, &buf, &outbox).await.is_err() {
                     // The client is gone or cut off: the reader notices and
                     // reports it. A failed shutdown leaves nothing to undo.
                     let _ = tcp.shutdown(Shutdown::Both);
                     return;
                 }
+                outbox.set_in_kernel(runtime::unsent_in_kernel(&tcp));
                 outbox.written();
                 buf.clear();
             }
@@ -368,7 +414,7 @@ mod tests {
             let writer = writer_loop(runtime::FinOnClose(tcp.clone()), tcp.clone(), outbox);
             let (events, _broker) = async_channel::bounded(1);
             let config = Config::default();
-            let reader = reader_loop(1, tcp, &events, &config);
+            let reader = reader_loop(1, tcp, &events, &config, 42);
             let sizes = (
                 std::mem::size_of_val(&reader),
                 std::mem::size_of_val(&writer),

@@ -16,7 +16,12 @@ use crate::protocol::name::Name;
 use crate::protocol::password::{Password, TRIES};
 use crate::protocol::sanitize::sanitize;
 
+use super::addrs::Host;
 use super::deadline::LoginDeadlines;
+
+/// Names held at once for owners whose connection dropped; past it a
+/// dropped name is free at once, as before.
+const MOST_HELD: usize = 10_000;
 
 /// Identifies one connection for its whole life (never reused).
 pub type ClientId = u64;
@@ -30,6 +35,17 @@ pub trait Mailbox {
     /// Queues one line (without its `\n`), adding its cost to `tally`.
     /// False when the queue is full.
     fn deliver(&self, line: &str, tally: &mut Self::Tally) -> bool;
+
+    /// Whether more than half its queue is waiting: private messages, which
+    /// a few senders can aim at one person, may then not fill the rest.
+    fn far_behind(&self) -> bool {
+        false
+    }
+
+    /// The host the client connects from, to whom a held name goes back.
+    fn host(&self) -> Option<Host> {
+        None
+    }
 }
 
 /// What a line did, for the server's log and for the connection's fate.
@@ -96,6 +112,9 @@ pub struct Room<M: Mailbox> {
     limits: Limits,
     /// What deliveries added since the owner last took it.
     tally: M::Tally,
+    /// Case-folded names kept for a while for the host whose connection
+    /// dropped, and until when (see [`Room::hold_name`]).
+    held: HashMap<String, (Option<Host>, Instant)>,
 }
 
 impl<M: Mailbox> Default for Room<M> {
@@ -114,6 +133,7 @@ impl<M: Mailbox> Default for Room<M> {
                 max_line_bytes: super::defaults::MAX_LINE_BYTES as usize,
             },
             tally: M::Tally::default(),
+            held: HashMap::new(),
         }
     }
 }
@@ -213,6 +233,54 @@ impl<M: Mailbox> Room<M> {
         self.name_of(id).is_some()
     }
 
+    /// Whether the connection has given the room's password (or needs none).
+    pub fn is_admitted(&self, id: ClientId) -> bool {
+        self.clients.get(&id).is_some_and(|c| c.admitted)
+    }
+
+    /// Keeps `name` for a connection from `host` until `until`: its owner's
+    /// connection dropped (reset, timed out), and the person behind it is
+    /// to get it back first, not whoever logs in next with that name.
+    pub fn hold_name(&mut self, name: &Name, host: Option<Host>, until: Instant) {
+        if self.held.len() < MOST_HELD {
+            self.held.insert(name.key(), (host, until));
+        }
+    }
+
+    /// Frees the names held until `now` or before.
+    pub fn release_names(&mut self, now: Instant) {
+        if !self.held.is_empty() {
+            self.held.retain(|_, (_, until)| *until > now);
+        }
+    }
+
+    /// Whether `name` is held for someone other than connection `id`'s host;
+    /// if it is held for that host, it is released to it.
+    fn held_for_another(&mut self, id: ClientId, name: &Name) -> bool {
+        let key = name.key();
+        let Some(&(owner, _)) = self.held.get(&key) else {
+            return false;
+        };
+        let host = self.clients.get(&id).and_then(|c| c.mailbox.host());
+        if owner.is_some() && owner == host {
+            self.held.remove(&key);
+            return false;
+        }
+        true
+    }
+
+    /// Bytes a `/who` sends now (what it is charged).
+    pub fn who_bytes(&self) -> usize {
+        let names: usize = self
+            .members
+            .iter()
+            .filter_map(|m| self.clients.get(m)?.name.as_ref())
+            .map(|n| n.as_str().len() + 2)
+            .sum();
+        let lines = self.members.len() / reply::WHO_PER_LINE + 1;
+        names + lines * "Server: Online, continued: \n".len()
+    }
+
     /// Clients to disconnect because their mailbox overflowed (each once).
     pub fn take_overflowed(&mut self) -> Vec<ClientId> {
         let mut ids = std::mem::take(&mut self.overflowed);
@@ -254,6 +322,13 @@ impl<M: Mailbox> Room<M> {
             if self.announces(online) {
                 self.broadcast(id, &reply::left(name.as_str()));
             }
+        }
+        // The maps keep their room when emptied: a wave of 15,000 left
+        // megabytes behind. Halved once mostly empty.
+        if self.clients.capacity() > 64 && self.clients.len() < self.clients.capacity() / 4 {
+            self.clients.shrink_to(self.clients.capacity() / 2);
+            self.names.shrink_to(self.names.capacity() / 2);
+            self.members.shrink_to(self.members.capacity() / 2);
         }
         Some(Left {
             mailbox: client.mailbox,
@@ -355,6 +430,11 @@ impl<M: Mailbox> Room<M> {
             self.tell(id, &reply::error(&why));
             return Happened::LoginRefused(why);
         }
+        if self.held_for_another(id, &name) {
+            let why = reply::name_held(name.as_str());
+            self.tell(id, &reply::error(&why));
+            return Happened::LoginRefused(why);
+        }
         self.names.insert(name.key(), id);
         self.members.push(id);
         if let Some(client) = self.clients.get_mut(&id) {
@@ -426,6 +506,14 @@ impl<M: Mailbox> Room<M> {
             self.tell(id, &reply::error(format!("no user named {to} is online")));
             return Happened::Nothing;
         };
+        // A few senders aiming at one person must not push them out as
+        // "too slow": private messages get at most half of their queue.
+        if target != id && self.mailbox(target).is_some_and(M::far_behind) {
+            let to_name = self.name_of(target).map(|n| n.as_str().to_string());
+            let busy = reply::recipient_busy(to_name.as_deref().unwrap_or(to));
+            self.tell(id, &busy);
+            return Happened::Nothing;
+        }
         let to_name = self.name_of(target).map(|n| n.as_str().to_string());
         let to_name = to_name.unwrap_or_else(|| to.to_string());
         self.tell(target, &reply::private_from(from.as_str(), text));
@@ -452,6 +540,10 @@ impl<M: Mailbox> Room<M> {
                 return Happened::Nothing;
             }
             _ => {}
+        }
+        if self.held_for_another(id, &new) {
+            self.tell(id, &reply::error(reply::name_held(new.as_str())));
+            return Happened::Nothing;
         }
         self.names.remove(&old.key());
         self.names.insert(new.key(), id);
@@ -927,5 +1019,135 @@ mod tests {
         assert!(inboxes[0].take().is_empty(), "nor is a leave from three");
         room.leave(1);
         assert_eq!(inboxes[0].take(), ["Server: u1 left the party."]);
+    }
+
+    /// A mailbox with a host, and that may be far behind.
+    #[derive(Clone)]
+    struct Desk {
+        inbox: Inbox,
+        host: Option<Host>,
+        behind: bool,
+    }
+
+    impl Mailbox for Desk {
+        type Tally = ();
+
+        fn deliver(&self, line: &str, tally: &mut ()) -> bool {
+            self.inbox.deliver(line, tally)
+        }
+
+        fn far_behind(&self) -> bool {
+            self.behind
+        }
+
+        fn host(&self) -> Option<Host> {
+            self.host
+        }
+    }
+
+    fn desk(host: u8) -> Desk {
+        Desk {
+            inbox: inbox(),
+            host: Some(Host::of(std::net::IpAddr::from([10, 0, 0, host]))),
+            behind: false,
+        }
+    }
+
+    #[test]
+    fn a_held_name_goes_back_to_its_host_and_to_nobody_else() {
+        let t0 = Instant::now();
+        let mut room = Room::new();
+        let (max, eve) = (desk(1), desk(2));
+        room.connect(1, max.clone(), &[], t0);
+        room.line(1, "Max");
+        let left = room
+            .leave(1)
+            .and_then(|l| l.name)
+            .expect("Max was logged in");
+        room.hold_name(&left, max.host, t0 + MINUTE);
+        room.connect(2, eve.clone(), &[], t0);
+        assert!(matches!(room.line(2, "max"), Happened::LoginRefused(_)));
+        assert_eq!(eve.inbox.take(), [reply::error(reply::name_held("max"))]);
+        room.line(2, "Eve");
+        room.line(2, "/nick MAX");
+        assert_eq!(
+            eve.inbox.take()[1..],
+            [reply::error(reply::name_held("MAX"))]
+        );
+        room.connect(3, max.clone(), &[], t0);
+        assert!(matches!(room.line(3, "Max"), Happened::LoggedIn(_)));
+    }
+
+    #[test]
+    fn a_held_name_is_free_once_its_time_is_over() {
+        let t0 = Instant::now();
+        let mut room = Room::new();
+        let name = Name::parse("Max").expect("a valid name");
+        room.hold_name(&name, desk(1).host, t0 + MINUTE);
+        room.release_names(t0 + MINUTE - Duration::from_secs(1));
+        room.connect(2, desk(2), &[], t0);
+        assert!(matches!(room.line(2, "Max"), Happened::LoginRefused(_)));
+        room.release_names(t0 + MINUTE);
+        assert!(matches!(room.line(2, "Max"), Happened::LoggedIn(_)));
+    }
+
+    /// In a room above --announce-max nobody sees joins and leaves, so a
+    /// rename is the one change of name everyone must still see.
+    #[test]
+    fn renames_are_told_to_everyone_even_in_a_big_room() {
+        let t0 = Instant::now();
+        let mut room = Room::new().with_announce_max(1);
+        let desks: Vec<Desk> = (1..=3).map(desk).collect();
+        for (i, d) in desks.iter().enumerate() {
+            room.connect(i as ClientId, d.clone(), &[], t0);
+            room.line(i as ClientId, &format!("u{i}"));
+            d.inbox.take();
+        }
+        desks[0].inbox.take();
+        room.line(2, "/nick Zed");
+        for d in &desks[..2] {
+            assert_eq!(d.inbox.take(), [reply::renamed("u2", "Zed")]);
+        }
+    }
+
+    #[test]
+    fn private_messages_to_someone_far_behind_are_not_delivered() {
+        let t0 = Instant::now();
+        let mut room = Room::new();
+        let eve = desk(1);
+        let bob = Desk {
+            behind: true,
+            ..desk(2)
+        };
+        room.connect(1, eve.clone(), &[], t0);
+        room.line(1, "Eve");
+        room.connect(2, bob.clone(), &[], t0);
+        room.line(2, "Bob");
+        eve.inbox.take();
+        bob.inbox.take();
+        assert_eq!(room.line(1, "/msg Bob hi"), Happened::Nothing);
+        assert_eq!(eve.inbox.take(), [reply::recipient_busy("Bob")]);
+        assert!(bob.inbox.take().is_empty());
+        // Chat to the room still reaches Bob: only private messages are held back.
+        room.line(1, "hello all");
+        assert_eq!(bob.inbox.take(), ["Eve: hello all"]);
+    }
+
+    #[test]
+    fn a_wave_that_left_gives_its_room_back() {
+        let t0 = Instant::now();
+        // Not announced: 5000 joins and leaves told to all would be 25 M lines.
+        let mut room = Room::new().with_announce_max(1);
+        for id in 0..5000 {
+            room.connect(id, inbox(), &[], t0);
+            room.line(id, &format!("u{id}"));
+        }
+        let full = room.clients.capacity();
+        for id in 0..5000 {
+            room.leave(id);
+        }
+        assert!(room.clients.capacity() < full / 8);
+        assert!(room.names.capacity() < full / 8);
+        assert!(room.members.capacity() < full / 8);
     }
 }

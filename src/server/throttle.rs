@@ -31,11 +31,13 @@ pub struct Settings {
     pub stalled: Duration,
 }
 
-/// The room's defaults: 2 MiB, 2 ms, 100 ms. A 4–8 MiB mark gave S2 a
-/// little more throughput but a peak RSS of 17–19 MiB; with 100 ms of
-/// stall window, stalled clients cost the room at most 2 % of its time.
+/// The room's defaults: 1 MiB, 2 ms, 100 ms. S2's peak RSS (shared/bench,
+/// 200 clients × 50 lines) was 9.9–10.5 MiB at 2 MiB, 8.4–8.8 at 1 MiB and
+/// 7.7–8.3 at 512 KiB, where the server's CPU time per run rose by half
+/// (smaller batches per write). With 100 ms of stall window, stalled
+/// clients cost the room at most 2 % of its time.
 pub const DEFAULT: Settings = Settings {
-    high: 2 << 20,
+    high: 1 << 20,
     pause: Duration::from_millis(2),
     stalled: Duration::from_millis(100),
 };

@@ -3,13 +3,18 @@
 //! the same `--port`, and a contradicting `--port` is refused in one line.
 //! (That a port not given is not taken for given is `cli`'s unit test.)
 
-use crate::binary::{run_to_end, Nc, Server};
+use crate::support::{finish_blocking, sockchat, Finished, Nc, Serve};
+
+/// Runs `sockchat ARGS…` with `stdin` piped in, to the end.
+fn run_to_end(args: &[&str], stdin: &str) -> Finished {
+    finish_blocking(sockchat(args), stdin)
+}
 
 #[test]
 fn serve_and_join_take_the_port_written_into_the_host() {
     // `serve` gets the port twice (the helper adds `--port 0`): the same
     // port twice is no contradiction. `join` below gets it only in --host.
-    let server = Server::start_with("127.0.0.1:0", 0, &[]);
+    let server = Serve::new().at("127.0.0.1:0", 0).start();
     let addr = server.addr;
     assert_ne!(addr.port(), 0, "port 0 asks for a free port");
     let mut watcher = Nc::login(addr, "Watcher");

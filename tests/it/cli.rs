@@ -4,10 +4,14 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use crate::binary::{run_to_end, sockchat, Nc, Running, Server};
-use crate::util::WAIT;
+use crate::support::{finish_blocking, sockchat, Finished, Nc, Running, Serve, Server, WAIT};
 
 const ESC: char = '\x1b';
+
+/// Runs `sockchat ARGS…` with `stdin` piped in, to the end.
+fn run_to_end(args: &[&str], stdin: &str) -> Finished {
+    finish_blocking(sockchat(args), stdin)
+}
 
 #[test]
 fn two_piped_clients_chat_without_color() {
@@ -208,13 +212,15 @@ fn join_wait_keeps_trying_until_the_server_starts() {
         ]),
     );
     // Refused for a while (a few attempts with backoff): still trying.
+    // Time passing is what is tested, so a sleep is the event here; 600 ms
+    // of a 10 s --wait leaves a margin no scheduling delay comes near.
     std::thread::sleep(Duration::from_millis(600));
     assert!(
         max.is_running(),
         "join --wait gave up while it had time left: {}",
         max.stderr.text()
     );
-    let _server = Server::start_at("127.0.0.1", port);
+    let _server = Serve::new().at("127.0.0.1", port).start();
     max.stdout.expect("Server: You are logged in as: Max\n");
     max.close_stdin();
     assert!(max.wait().success(), "{}", max.stderr.text());
@@ -267,7 +273,7 @@ fn reachable_ipv4() -> Vec<IpAddr> {
 
 #[test]
 fn serve_on_every_interface_lists_the_addresses_to_join() {
-    let mut server = Server::start_at("0.0.0.0", 0);
+    let mut server = Serve::new().at("0.0.0.0", 0).start();
     assert!(server.addr.ip().is_unspecified(), "{}", server.addr);
     let port = server.addr.port();
     let ips = reachable_ipv4();
@@ -334,6 +340,8 @@ fn a_piped_server_logs_plain_lines_and_no_status_line() {
     // Nobody left to wait for at shutdown.
     drop(max);
     // On a terminal the status line would be drawn within 100 ms of that.
+    // Showing it is absent takes time: three redraw periods. No race: a
+    // slow machine can only make this miss a status line, never invent one.
     std::thread::sleep(Duration::from_millis(300));
     let run = server.stop_to_end();
     assert!(run.status.success(), "{}", run.stderr);

@@ -3,84 +3,38 @@
 //! one's own lines in the transcript, errors in plain words, a self-signed
 //! certificate trusted the way openssl makes it, and the small things.
 
-use std::os::unix::process::CommandExt;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
-use expectrl::process::unix::WaitStatus;
-use expectrl::session::OsSession;
-use expectrl::Expect;
 use sockchat::protocol::message::reply;
 
-use crate::binary::{run_to_end, Nc, Output, Running, Server};
-use crate::password::echo_is_on;
-use crate::secure::{finish_blocking, Serve, TempDir};
-use crate::util::WAIT;
+use crate::support::terminal::{local_flags, Pty};
+use crate::support::{finish_blocking, sockchat, Nc, Running, Serve, Server};
 
 const NAME_PROMPT: &str = "Please enter your username: ";
 const PASSWORD_PROMPT: &str = "This room has a password: ";
 
-/// `command` on a pseudo-terminal, and what it shows.
-struct OnPty {
-    session: OsSession,
-    screen: Output,
+/// Whether the terminal seen from `pty` echoes what is typed.
+fn echoes(pty: &Pty) -> bool {
+    local_flags(&pty.session) & libc::ECHO != 0
 }
 
-impl OnPty {
-    fn spawn(mut command: Command) -> OnPty {
-        command.env("TERM", "xterm-256color");
-        // SAFETY: the hook makes only async-signal-safe calls (tcgetattr,
-        // tcsetattr) between fork and exec.
-        unsafe { command.pre_exec(crate::pty::like_a_login_terminal) };
-        let session = OsSession::spawn(command).expect("start sockchat on a pty");
-        let master = session
-            .get_process()
-            .get_raw_handle()
-            .expect("a second handle on the pty");
-        OnPty {
-            screen: Output::read("the terminal", master),
-            session,
-        }
-    }
-
-    fn keys(&mut self, keys: &str) {
-        self.session.send(keys).expect("type on the pty");
-    }
-
-    /// Waits until the password prompt reads (echo off), as a person would.
-    fn wait_for_echo_off(&self) {
-        let deadline = Instant::now() + WAIT;
-        while echo_is_on(&self.session) {
-            assert!(Instant::now() < deadline, "echo never went off");
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-
-    fn exit_code(&mut self) -> i32 {
-        self.screen.expect_end();
-        let deadline = Instant::now() + WAIT;
-        loop {
-            match self.session.get_process().status().expect("waitpid") {
-                WaitStatus::Exited(_, code) => return code,
-                WaitStatus::StillAlive => {}
-                other => panic!("sockchat did not exit normally: {other:?}"),
-            }
-            assert!(Instant::now() < deadline, "sockchat did not exit");
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
+/// `join` on a pty, with a 256-colour TERM.
+fn join_on_pty(server: &Server, extra: &[&str]) -> Pty {
+    let mut command = server.join(extra);
+    command.env("TERM", "xterm-256color");
+    Pty::spawn(command)
 }
 
 // 3. No prompt outlives its connection.
 
 #[test]
 fn a_name_typed_after_the_servers_login_timeout_still_logs_in() {
-    let mut server = Server::start_with("127.0.0.1", 0, &["--login-timeout", "1"]);
-    let mut pty = OnPty::spawn(server.join(&[]));
+    let mut server = Serve::new().args(&["--login-timeout", "1"]).start();
+    let mut pty = join_on_pty(&server, &[]);
     pty.screen.expect(NAME_PROMPT);
     // The server gives up on the idle connection while the person thinks.
     server.process.stderr.expect("no username within 1 s");
-    pty.keys("Max\r");
+    pty.type_keys("Max\r");
     pty.screen.expect("Server: You are logged in as: Max");
     let mut bob = Nc::login(server.addr, "Bob");
     bob.send("/who");
@@ -89,80 +43,75 @@ fn a_name_typed_after_the_servers_login_timeout_still_logs_in() {
 
 #[test]
 fn a_password_and_name_typed_slowly_are_both_given_again() {
-    let mut server = Server::start_with(
-        "127.0.0.1",
-        0,
-        &["--login-timeout", "1", "--password", "s3cret"],
-    );
-    let mut pty = OnPty::spawn(server.join(&[]));
+    let mut server = Serve::new()
+        .args(&["--login-timeout", "1", "--password", "s3cret"])
+        .start();
+    let mut pty = join_on_pty(&server, &[]);
     pty.screen.expect(PASSWORD_PROMPT);
     pty.wait_for_echo_off();
     server.process.stderr.expect("no username within 1 s");
-    pty.keys("s3cret\r");
+    pty.type_keys("s3cret\r");
     pty.screen.expect(NAME_PROMPT);
     server.process.stderr.expect("no username within 1 s");
-    pty.keys("Max\r");
+    pty.type_keys("Max\r");
     pty.screen.expect("Server: You are logged in as: Max");
 }
 
 #[test]
 fn a_server_that_shuts_down_during_the_name_prompt_is_reported_at_once() {
     let server = Server::start();
-    let mut pty = OnPty::spawn(server.join(&[]));
+    let mut pty = join_on_pty(&server, &[]);
     pty.screen.expect(NAME_PROMPT);
     assert!(server.stop().success());
     // Nothing typed: the client sees the connection end and says so.
     pty.screen
         .expect("the server shut down while waiting for your username");
     assert_eq!(pty.exit_code(), 1);
-    assert!(
-        echo_is_on(&pty.session),
-        "the terminal was left without echo"
-    );
+    assert!(echoes(&pty), "the terminal was left without echo");
 }
 
 #[test]
 fn at_the_password_prompt_help_explains_an_empty_enter_asks_again_and_quit_leaves() {
-    let server = Server::start_with("127.0.0.1", 0, &["--password", "s3cret"]);
-    let mut pty = OnPty::spawn(server.join(&[]));
+    let server = Serve::new().args(&["--password", "s3cret"]).start();
+    let mut pty = join_on_pty(&server, &[]);
     pty.screen.expect(PASSWORD_PROMPT);
     pty.wait_for_echo_off();
-    pty.keys("\r");
-    pty.keys("/help\r");
+    pty.type_keys("\r");
+    pty.type_keys("/help\r");
     let shown = pty.screen.expect("/quit or Ctrl-D leaves.");
     // The empty Enter printed nothing: no second prompt before the help.
     assert!(!shown.contains(PASSWORD_PROMPT), "{shown:?}");
     pty.screen.expect(PASSWORD_PROMPT);
     pty.wait_for_echo_off();
-    pty.keys("/quit\r");
+    pty.type_keys("/quit\r");
     assert_eq!(pty.exit_code(), 0);
-    assert!(
-        echo_is_on(&pty.session),
-        "the terminal was left without echo"
-    );
+    assert!(echoes(&pty), "the terminal was left without echo");
 }
 
 #[test]
 fn ctrl_d_at_the_name_prompt_leaves_with_a_goodbye() {
     let server = Server::start();
-    let mut pty = OnPty::spawn(server.join(&[]));
+    let mut pty = join_on_pty(&server, &[]);
     pty.screen.expect(NAME_PROMPT);
-    pty.keys("\x04");
+    pty.type_keys("\x04");
     pty.screen.expect(reply::BYE);
     assert_eq!(pty.exit_code(), 0);
 }
 
 #[test]
 fn commands_before_the_password_cost_an_nc_user_no_try() {
-    let server = Server::start_with("127.0.0.1", 0, &["--password", "s3cret"]);
-    let mut nc = server.nc();
-    nc.expect_line(reply::PASSWORD_GREETING);
-    for command in ["/help", "/who", "/nick Max"] {
-        nc.send(command);
-        nc.expect_line(reply::PASSWORD_FIRST);
-    }
-    nc.send("guess");
-    nc.expect_line("Server: Error: wrong password (2 tries left)");
+    let server = Serve::new().args(&["--password", "s3cret"]).start();
+    crate::support::run(async {
+        let mut nc = crate::support::Client::connect(server.addr).await;
+        nc.expect_line(reply::PASSWORD_GREETING).await;
+        for command in ["/help", "/who", "/nick Max"] {
+            nc.send(command).await;
+            nc.expect_line(reply::PASSWORD_FIRST).await;
+        }
+        nc.send("guess").await;
+        nc.expect_line("Server: Error: wrong password (2 tries left)")
+            .await;
+    });
 }
 
 // 4. Pastes and bots arrive whole.
@@ -172,7 +121,9 @@ fn commands_before_the_password_cost_an_nc_user_no_try() {
 /// own bucket would overflow.
 #[test]
 fn a_piped_file_past_the_burst_arrives_whole_and_in_order() {
-    let server = Server::start_with("127.0.0.1", 0, &["--rate", "40", "--burst", "40"]);
+    let server = Serve::new()
+        .args(&["--rate", "40", "--burst", "40"])
+        .start();
     let mut watcher = Nc::login(server.addr, "watcher");
     let lines: Vec<String> = (1..=200).map(|n| n.to_string()).collect();
     let input = format!("bot\n{}\n", lines.join("\n"));
@@ -186,17 +137,15 @@ fn a_piped_file_past_the_burst_arrives_whole_and_in_order() {
     }
     watcher.expect_line("Server: bot left the party.");
     let done = bot.join().expect("the bot's thread");
-    assert_eq!(done.code, Some(0), "{done:?}");
+    assert_eq!(done.code(), Some(0), "{done:?}");
     assert!(!done.stdout.contains("Error"), "{done:?}");
 }
 
 #[test]
 fn limits_are_told_to_whoever_asks() {
-    let server = Server::start_with(
-        "127.0.0.1",
-        0,
-        &["--rate", "7", "--burst", "9", "--max-line-bytes", "300"],
-    );
+    let server = Serve::new()
+        .args(&["--rate", "7", "--burst", "9", "--max-line-bytes", "300"])
+        .start();
     let mut max = Nc::login(server.addr, "Max");
     max.send("/limits");
     max.expect_line("Server: Limits: 7 messages a second, bursts of 9, lines up to 300 bytes");
@@ -215,7 +164,7 @@ fn a_piped_bot_whose_lines_were_refused_says_how_many_and_fails() {
     let long = "x".repeat(5000);
     let input = format!("bot\n/msg nobody hi\n{long}\nfine\n");
     let run = finish_blocking(server.join(&[]), &input);
-    assert_eq!(run.code, Some(1), "{run:?}");
+    assert_eq!(run.code(), Some(1), "{run:?}");
     assert!(
         run.stdout
             .contains("/msg nobody hi (not sent: no user named nobody is online)"),
@@ -230,8 +179,8 @@ fn a_piped_bot_whose_lines_were_refused_says_how_many_and_fails() {
 #[test]
 fn in_logger_mode_your_own_lines_go_to_the_log_as_the_room_sees_them() {
     let server = Server::start();
-    let dir = TempDir::new();
-    let log = dir.file("room.log", "");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let log = crate::support::write_file(dir.path(), "room.log", "");
     let join = server.join(&["--name", "Max"]);
     let mut shell = Command::new("sh");
     shell
@@ -246,14 +195,14 @@ fn in_logger_mode_your_own_lines_go_to_the_log_as_the_room_sees_them() {
             None => shell.env_remove(var),
         };
     }
-    let mut pty = OnPty::spawn(shell);
+    let mut pty = Pty::spawn(shell);
     let mut bob = Nc::login(server.addr, "Bob");
     bob.expect_line("Server: Max joined the party!");
-    pty.keys("hello all\n/me waves\n/msg Bob psst\n");
+    pty.type_keys("hello all\n/me waves\n/msg Bob psst\n");
     bob.expect_line("Max: hello all");
     bob.expect_line("* Max waves");
     bob.expect_line("Max (private): psst");
-    pty.keys("\x04");
+    pty.type_keys("\x04");
     assert_eq!(pty.exit_code(), 0);
     let written = std::fs::read_to_string(&log).expect("read the log");
     let mine: Vec<&str> = written
@@ -277,10 +226,10 @@ fn a_bad_value_in_the_environment_is_named_by_its_variable() {
         ("SOCKCHAT_PORT", "http", "SOCKCHAT_PORT"),
     ];
     for (var, value, named) in cases {
-        let mut join = crate::binary::sockchat(["join"]);
+        let mut join = sockchat(["join"]);
         join.env(var, value);
         let run = finish_blocking(join, "");
-        assert_ne!(run.code, Some(0), "{var}={value}: {run:?}");
+        assert_ne!(run.code(), Some(0), "{var}={value}: {run:?}");
         let first = run.stderr.lines().next().unwrap_or_default();
         assert!(first.contains(named), "{var}={value}: {first}");
         assert!(!first.contains("--"), "{var}={value} names a flag: {first}");
@@ -289,8 +238,11 @@ fn a_bad_value_in_the_environment_is_named_by_its_variable() {
 
 #[test]
 fn a_host_that_does_not_resolve_is_said_without_debug_output() {
-    let run = run_to_end(&["join", "--host", "nosuch.invalid", "--name", "Max"], "");
-    assert_eq!(run.status.code(), Some(1));
+    let run = finish_blocking(
+        sockchat(["join", "--host", "nosuch.invalid", "--name", "Max"]),
+        "",
+    );
+    assert_eq!(run.code(), Some(1));
     assert!(
         run.stderr
             .starts_with("sockchat: cannot connect to nosuch.invalid:3000: cannot find the host"),
@@ -320,9 +272,9 @@ fn a_piped_bot_whose_name_is_taken_is_not_told_to_type_another() {
 
 #[test]
 fn a_certificate_made_by_openssl_req_x509_serves_and_is_trusted_as_its_own_ca() {
-    let dir = TempDir::new();
-    let cert = dir.file("chat.crt", "");
-    let key = dir.file("chat.key", "");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let cert = dir.path().join("chat.crt");
+    let key = dir.path().join("chat.key");
     // The README's recipe, for this machine's names.
     let made = Command::new("openssl")
         .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
@@ -343,10 +295,12 @@ fn a_certificate_made_by_openssl_req_x509_serves_and_is_trusted_as_its_own_ca() 
     };
     assert!(made.status.success(), "openssl: {made:?}");
     let (cert, key) = (cert.to_str().expect("UTF-8"), key.to_str().expect("UTF-8"));
-    let serve = Serve::start(&["--tls-cert", cert, "--tls-key", key], &[]);
-    let port = serve.addr.port().to_string();
+    let mut serve = Serve::new()
+        .args(&["--tls-cert", cert, "--tls-key", key])
+        .start();
+    let port = serve.port();
     // With the certificate file itself as the CA.
-    let join = crate::binary::sockchat([
+    let join = sockchat([
         "join",
         "--host",
         "127.0.0.1",
@@ -358,19 +312,15 @@ fn a_certificate_made_by_openssl_req_x509_serves_and_is_trusted_as_its_own_ca() 
         "Max",
     ]);
     let run = finish_blocking(join, "hi\n");
-    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.code(), Some(0), "{run:?}");
     assert!(run.stdout.contains("You are logged in as: Max"), "{run:?}");
     // The banner's own join line works too (it pins the fingerprint).
-    let line = serve
-        .banner
-        .iter()
-        .find_map(|l| l.strip_prefix("Join with: "))
-        .unwrap_or_else(|| panic!("no join line in {:?}", serve.banner));
+    let line = serve.banner_line("Join with: ");
     assert!(line.contains("--tls-fingerprint "), "{line}");
-    let mut join = crate::binary::sockchat(line.split_whitespace().skip(1));
+    let mut join = sockchat(line.split_whitespace().skip(1));
     join.args(["--name", "Bob"]);
     let run = finish_blocking(join, "");
-    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.code(), Some(0), "{run:?}");
     serve.stop();
 }
 
@@ -378,16 +328,12 @@ fn a_certificate_made_by_openssl_req_x509_serves_and_is_trusted_as_its_own_ca() 
 
 #[test]
 fn the_serve_status_line_is_cut_to_a_narrow_terminal_not_wrapped() {
-    let mut serve = crate::binary::sockchat(["serve", "--host", "127.0.0.1", "--port", "0"]);
-    serve.env("NO_COLOR", "1");
-    let mut pty = OnPty::spawn(serve);
+    let mut pty = Pty::spawn(Serve::new().env("NO_COLOR", "1").command());
     pty.session
         .get_process_mut()
         .set_window_size(30, 10)
         .expect("resize the pty");
-    pty.screen.expect("Server is running on: ");
-    let addr = pty.screen.expect("\n");
-    let addr = addr.trim().parse().expect("the address serve listens on");
+    let addr = crate::support::serve::banner_addr(&pty.screen.expect("\n"));
     // A change of figures, drawn at the new width: two columns are left
     // free (the terminal's `^C` echo must not wrap the line).
     let _max = Nc::login(addr, "Max");

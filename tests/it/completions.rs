@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::binary::sockchat;
+use crate::support::sockchat;
 
 /// The command that regenerates every file in `completions/`.
 const REFRESH: &str = "completions/refresh.sh";

@@ -1,228 +1,54 @@
 //! The real `sockchat join` binary against a fake, hostile server: whatever
 //! bytes the server sends, nothing but sanitized text and `\n` reaches the
 //! client's stdout, and the client never waits forever. Every wait here has
-//! a timeout; the child's output is read on threads and handed over through
-//! channels.
+//! a timeout (see `support`).
 
-use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::thread;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use crate::util::WAIT;
+use async_std::net::TcpListener;
+use sockchat::protocol::message::reply::GREETING;
+
+use crate::support::{join_command, run, Nc, Running, WAIT};
 
 /// The line the client prints for a line over its 64 KiB cap is short and
 /// says why; this is the part the test relies on.
 const TOO_LONG_HINT: &str = "too long";
 
-/// Output of the child, read on a thread of its own.
-struct Pipe {
-    name: &'static str,
-    chunks: Receiver<Vec<u8>>,
-    seen: Vec<u8>,
-    closed: bool,
-}
-
-impl Pipe {
-    fn spawn(name: &'static str, mut from: impl Read + Send + 'static) -> Pipe {
-        let (tx, chunks) = mpsc::channel();
-        thread::spawn(move || {
-            let mut buf = [0u8; 8192];
-            loop {
-                match from.read(&mut buf) {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => {
-                        if tx.send(buf[..n].to_vec()).is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
-        });
-        Pipe {
-            name,
-            chunks,
-            seen: Vec::new(),
-            closed: false,
-        }
-    }
-
-    /// Reads until `done(all output so far)` holds; panics after `within`.
-    fn wait_until(&mut self, what: &str, within: Duration, done: impl Fn(&[u8]) -> bool) {
-        let deadline = Instant::now() + within;
-        while !done(&self.seen) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.chunks.recv_timeout(left) {
-                Ok(chunk) => self.seen.extend_from_slice(&chunk),
-                Err(RecvTimeoutError::Disconnected) => {
-                    self.closed = true;
-                    panic!(
-                        "{} closed before {what}; it holds:\n{}",
-                        self.name,
-                        String::from_utf8_lossy(&self.seen)
-                    );
-                }
-                Err(RecvTimeoutError::Timeout) => panic!(
-                    "no {what} on {} within {within:?}; it holds:\n{}",
-                    self.name,
-                    String::from_utf8_lossy(&self.seen)
-                ),
-            }
-        }
-    }
-
-    fn wait_for_line(&mut self, line: &str) {
-        let wanted = format!("{line}\n");
-        self.wait_until(&format!("line {line:?}"), WAIT, |seen| {
-            seen.windows(wanted.len()).any(|w| w == wanted.as_bytes())
-        });
-    }
-
-    /// Everything up to the end of the stream (the child exited).
-    fn read_to_end(&mut self) -> &[u8] {
-        let deadline = Instant::now() + WAIT;
-        while !self.closed {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.chunks.recv_timeout(left) {
-                Ok(chunk) => self.seen.extend_from_slice(&chunk),
-                Err(RecvTimeoutError::Disconnected) => self.closed = true,
-                Err(RecvTimeoutError::Timeout) => {
-                    panic!("{} still open after {WAIT:?}", self.name)
-                }
-            }
-        }
-        &self.seen
-    }
-}
-
-/// `sockchat join --name Max` run against `port`, stdin held open by us.
-struct Joined {
-    child: Child,
-    /// Kept so that the client's stdin stays open until `close_stdin`.
-    stdin: Option<ChildStdin>,
-    stdout: Pipe,
-    stderr: Pipe,
-}
-
-impl Joined {
-    fn spawn(port: u16) -> Joined {
-        Self::spawn_with(port, &[])
-    }
-
-    fn spawn_with(port: u16, extra: &[&str]) -> Joined {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_sockchat"));
-        command
-            .args(["join", "--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--name", "Max"])
-            .args(extra)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .env_remove("NO_COLOR");
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("SOCKCHAT_") {
-                command.env_remove(key);
-            }
-        }
-        let mut child = command.spawn().expect("start sockchat join");
-        let stdin = child.stdin.take().expect("piped stdin");
-        let stdout = Pipe::spawn("stdout", child.stdout.take().expect("piped stdout"));
-        let stderr = Pipe::spawn("stderr", child.stderr.take().expect("piped stderr"));
-        Joined {
-            child,
-            stdin: Some(stdin),
-            stdout,
-            stderr,
-        }
-    }
-
-    /// Waits for the client to exit; panics (the child is killed on drop)
-    /// if it is still running after `within`.
-    fn exit_within(&mut self, within: Duration) -> ExitStatus {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the client is still running after {within:?}; stdout:\n{}\nstderr:\n{}",
-                String::from_utf8_lossy(&self.stdout.seen),
-                String::from_utf8_lossy(&self.stderr.seen)
-            );
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Writes `text` to the client's stdin, as if piped in.
-    fn type_in(&mut self, text: &str) {
-        let stdin = self.stdin.as_mut().expect("stdin is still open");
-        stdin.write_all(text.as_bytes()).expect("write to stdin");
-        stdin.flush().expect("flush stdin");
-    }
-
-    /// Ends the client's stdin (EOF).
-    fn close_stdin(&mut self) {
-        self.stdin = None;
-    }
-
-    fn is_running(&mut self) -> bool {
-        self.child.try_wait().expect("try_wait").is_none()
-    }
-}
-
-impl Drop for Joined {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `sockchat join --name Max EXTRA…` run against `port`, stdin held open.
+fn join(port: u16, extra: &[&str]) -> Running {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut command = join_command(addr, &["--name", "Max"]);
+    command.args(extra);
+    Running::spawn("join", command)
 }
 
 /// The fake server's listening socket on 127.0.0.1, any free port.
 fn listen() -> (TcpListener, u16) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    let listener = run(TcpListener::bind("127.0.0.1:0")).expect("bind 127.0.0.1:0");
     let port = listener.local_addr().expect("local addr").port();
     (listener, port)
 }
 
-/// Accepts the client's connection, waiting at most `WAIT`.
-fn accept(listener: &TcpListener) -> TcpStream {
-    listener.set_nonblocking(true).expect("nonblocking");
-    let deadline = Instant::now() + WAIT;
-    loop {
-        match listener.accept() {
-            Ok((mut stream, _)) => {
-                stream.set_nonblocking(false).expect("blocking");
-                stream.set_read_timeout(Some(WAIT)).expect("read timeout");
-                stream.set_write_timeout(Some(WAIT)).expect("write timeout");
-                // `join` waits for the greeting before it gives a name.
-                let greeting = format!("{}\n", sockchat::protocol::message::reply::GREETING);
-                stream.write_all(greeting.as_bytes()).expect("greet");
-                return stream;
-            }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                assert!(Instant::now() < deadline, "the client did not connect");
-                thread::sleep(Duration::from_millis(10));
-            }
-            Err(e) => panic!("accept failed: {e}"),
-        }
-    }
+/// Accepts the client's connection (waiting at most `WAIT`) and greets it.
+fn accept(listener: &TcpListener) -> Nc {
+    let accepted = run(async_std::future::timeout(WAIT, listener.accept()));
+    let (stream, _) = accepted
+        .expect("the client did not connect")
+        .expect("accept failed");
+    let mut server = Nc::from_tcp(stream);
+    // `join` waits for the greeting before it gives a name.
+    server.send(GREETING);
+    server
 }
 
-/// One line from the client, without its `\n` (read timeout: `WAIT`).
-fn read_line(stream: &mut TcpStream) -> String {
-    let mut line = Vec::new();
-    let mut byte = [0u8];
+/// The client's next line that is not empty: `join` sends an empty line
+/// first (a probe for TLS servers).
+fn next_line(server: &mut Nc) -> String {
     loop {
-        match stream.read(&mut byte) {
-            Ok(0) => panic!("the client closed mid-line: {line:?}"),
-            // `join` sends an empty line first (a probe for TLS servers).
-            Ok(_) if byte[0] == b'\n' && line.is_empty() => {}
-            Ok(_) if byte[0] == b'\n' => return String::from_utf8(line).expect("UTF-8"),
-            Ok(_) => line.push(byte[0]),
-            Err(e) => panic!("no line from the client: {e}"),
+        let line = server.line();
+        if !line.is_empty() {
+            return line;
         }
     }
 }
@@ -253,72 +79,80 @@ fn assert_terminal_safe(what: &str, out: &[u8]) {
     }
 }
 
-/// Attack lines (without `\n`) and what the client must print for each.
+/// Attack lines (without `\n`) and what the client must print for each:
+/// control characters as caret text, not half-stripped debris, and the
+/// chat-text rules applied.
 const ATTACKS: &[(&[u8], &str)] = &[
-    (b"Max: \x1b[31mred\x1b[0m", "Max: [31mred[0m"),
-    (b"Bob: \x1b[2J\x1b[Hcleared", "Bob: [2J[Hcleared"),
+    (b"Max: \x1b[31mred\x1b[0m", "Max: ^[[31mred^[[0m"),
+    (b"Bob: \x1b[2J\x1b[Hcleared", "Bob: ^[[2J^[[Hcleared"),
     (
         b"Server: \x1b]52;c;Y3VybCBldmlsLnNoIHwgc2g=\x07copied",
-        "Server: ]52;c;Y3VybCBldmlsLnNoIHwgc2g=copied",
+        "Server: ^[]52;c;Y3VybCBldmlsLnNoIHwgc2g=^Gcopied",
     ),
-    (b"\x1b]0;pwned\x1b\\title", "]0;pwned\\title"),
+    (b"\x1b]0;pwned\x1b\\title", "^[]0;pwned^[\\title"),
     (
         b"Bob: hi\rServer: admin joined",
-        "Bob: hiServer: admin joined",
+        "Bob: hi^MServer: admin joined",
     ),
-    ("Bob: a\u{9b}31mb".as_bytes(), "Bob: a31mb"),
-    ("Bob: \u{85}next".as_bytes(), "Bob: next"),
-    (b"Bob: ding\x07\x07", "Bob: ding"),
+    ("Bob: a\u{9b}31mb".as_bytes(), "Bob: a<U+009B>31mb"),
+    ("Bob: \u{85}next".as_bytes(), "Bob: <U+0085>next"),
+    (b"Bob: ding\x07\x07", "Bob: ding^G^G"),
     (
         b"Bob: bad \xff\xfe utf8 \xc3",
         "Bob: bad \u{fffd}\u{fffd} utf8 \u{fffd}",
     ),
     (
         b"Bob: nul\x00 del\x7f bs\x08 vt\x0b ff\x0c",
-        "Bob: nul del bs vt ff",
+        "Bob: nul^@ del^? bs^H vt^K ff^L",
     ),
     (b"Bob: tab\there", "Bob: tab here"),
     (b"Bob: crlf\r", "Bob: crlf"),
+    (
+        "Bob: hi\u{2028}Server: admin joined".as_bytes(),
+        "Bob: hi Server: admin joined",
+    ),
+    (
+        "Bob: \u{202E}nimda".as_bytes(),
+        "Bob: nimda",
+    ),
+    (
+        b"Bob:                                                                           Server: admin joined",
+        "Bob:    Server: admin joined",
+    ),
 ];
 
 #[test]
 fn a_hostile_server_cannot_reach_the_terminal() {
     let (listener, port) = listen();
-    let mut client = Joined::spawn(port);
+    let mut client = join(port, &[]);
     let mut server = accept(&listener);
     // Lines before the login answer are not shown at all.
-    server
-        .write_all(b"Server: \x1b[2J\x1b]0;hi\x07Welcome, type a name\n")
-        .unwrap();
-    assert_eq!(read_line(&mut server), "Max");
-    server
-        .write_all(b"Server: You are logged in as: Max\n")
-        .unwrap();
-    client
-        .stdout
-        .wait_for_line("Server: You are logged in as: Max");
+    server.send_raw(b"Server: \x1b[2J\x1b]0;hi\x07Welcome, type a name\n");
+    assert_eq!(next_line(&mut server), "Max");
+    server.send_raw(b"Server: You are logged in as: Max\n");
+    client.stdout.expect("Server: You are logged in as: Max\n");
 
     let mut attack = Vec::new();
     for (raw, _) in ATTACKS {
         attack.extend_from_slice(raw);
         attack.push(b'\n');
     }
-    server.write_all(&attack).unwrap();
+    server.send_raw(&attack);
     // 1 MiB without a line end, in pieces, then the line end.
     let mib = vec![b'A'; 64 * 1024];
     for _ in 0..16 {
-        server.write_all(&mib).unwrap();
+        server.send_raw(&mib);
     }
-    server.write_all(b"\nafter the long line\n").unwrap();
-    server.write_all(&garbage(16 * 1024)).unwrap();
-    server.write_all(b"\nend of garbage\n").unwrap();
-    client.stdout.wait_for_line("end of garbage");
-    server.shutdown(Shutdown::Both).unwrap();
+    server.send_raw(b"\nafter the long line\n");
+    server.send_raw(&garbage(16 * 1024));
+    server.send_raw(b"\nend of garbage\n");
+    client.stdout.expect("end of garbage\n");
+    server.shutdown();
     drop(server);
 
-    let status = client.exit_within(WAIT);
-    let stderr = client.stderr.read_to_end().to_vec();
-    let out = client.stdout.read_to_end().to_vec();
+    let status = client.wait();
+    let stderr = client.stderr.bytes().to_vec();
+    let out = client.stdout.bytes().to_vec();
     assert_eq!(
         status.code(),
         Some(1),
@@ -359,16 +193,14 @@ fn a_hostile_server_cannot_reach_the_terminal() {
 #[test]
 fn a_refused_login_exits_with_the_sanitized_reason() {
     let (listener, port) = listen();
-    let mut client = Joined::spawn(port);
+    let mut client = join(port, &[]);
     let mut server = accept(&listener);
-    assert_eq!(read_line(&mut server), "Max");
-    server
-        .write_all(b"Server: Error: \x1b[31mname \x9b\xc2\x9btaken\x07\r\n")
-        .unwrap();
+    assert_eq!(next_line(&mut server), "Max");
+    server.send_raw(b"Server: Error: \x1b[31mname \x9b\xc2\x9btaken\x07\r\n");
 
-    let status = client.exit_within(WAIT);
-    let stderr = client.stderr.read_to_end().to_vec();
-    let out = client.stdout.read_to_end().to_vec();
+    let status = client.wait();
+    let stderr = client.stderr.bytes().to_vec();
+    let out = client.stdout.bytes().to_vec();
     assert_eq!(status.code(), Some(1));
     assert_terminal_safe("stdout", &out);
     assert_terminal_safe("stderr", &stderr);
@@ -382,14 +214,14 @@ fn a_refused_login_exits_with_the_sanitized_reason() {
 #[test]
 fn a_server_that_hangs_up_during_login_ends_the_client() {
     let (listener, port) = listen();
-    let mut client = Joined::spawn(port);
+    let mut client = join(port, &[]);
     let mut server = accept(&listener);
-    assert_eq!(read_line(&mut server), "Max");
+    assert_eq!(next_line(&mut server), "Max");
     drop(server);
 
-    let status = client.exit_within(WAIT);
+    let status = client.wait();
     assert_eq!(status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(client.stderr.read_to_end()).into_owned();
+    let stderr = client.stderr.text();
     assert!(
         stderr.contains("closed the connection while logging in"),
         "{stderr:?}"
@@ -402,14 +234,14 @@ const LOGIN_TIMEOUT: Duration = Duration::from_secs(1);
 #[test]
 fn a_server_that_never_answers_the_login_is_given_up_on() {
     let (listener, port) = listen();
-    let mut client = Joined::spawn_with(port, &["--login-timeout", "1"]);
+    let mut client = join(port, &["--login-timeout", "1"]);
     let mut server = accept(&listener);
-    assert_eq!(read_line(&mut server), "Max");
+    assert_eq!(next_line(&mut server), "Max");
     let asked = Instant::now();
-    let status = client.exit_within(WAIT);
+    let status = client.wait();
     assert_eq!(status.code(), Some(1));
     assert!(asked.elapsed() >= LOGIN_TIMEOUT - Duration::from_millis(100));
-    let stderr = String::from_utf8_lossy(client.stderr.read_to_end()).into_owned();
+    let stderr = client.stderr.text();
     assert!(
         stderr.contains("did not answer the login within 1 s"),
         "{stderr:?}"
@@ -420,23 +252,24 @@ fn a_server_that_never_answers_the_login_is_given_up_on() {
 #[test]
 fn a_server_that_trickles_lines_instead_of_answering_is_given_up_on() {
     let (listener, port) = listen();
-    let mut client = Joined::spawn_with(port, &["--login-timeout", "1"]);
+    let mut client = join(port, &["--login-timeout", "1"]);
     let mut server = accept(&listener);
-    assert_eq!(read_line(&mut server), "Max");
+    assert_eq!(next_line(&mut server), "Max");
     let asked = Instant::now();
     // A line every 300 ms: a timeout restarted by each line would never fire.
     while asked.elapsed() < WAIT && client.is_running() {
-        if server.write_all(b"Server: still thinking\n").is_err() {
+        if server.try_send_raw(b"Server: still thinking\n").is_err() {
             break;
         }
-        thread::sleep(Duration::from_millis(300));
+        // Pacing, not waiting for anything: the loop ends when the client does.
+        std::thread::sleep(Duration::from_millis(300));
     }
     assert!(
         !client.is_running(),
         "the client still waits for a login answer after {:?}",
         asked.elapsed()
     );
-    assert_eq!(client.exit_within(WAIT).code(), Some(1));
+    assert_eq!(client.wait().code(), Some(1));
 }
 
 /// How long the client waits, once it has stopped sending, for the server
@@ -446,38 +279,40 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 #[test]
 fn a_server_that_stops_answering_cannot_hold_the_client_at_exit() {
     let (listener, port) = listen();
-    let mut client = Joined::spawn(port);
+    let mut client = join(port, &[]);
     let mut server = accept(&listener);
-    assert_eq!(read_line(&mut server), "Max");
-    server
-        .write_all(b"Server: You are logged in as: Max\n")
-        .unwrap();
-    client
-        .stdout
-        .wait_for_line("Server: You are logged in as: Max");
+    assert_eq!(next_line(&mut server), "Max");
+    server.send_raw(b"Server: You are logged in as: Max\n");
+    client.stdout.expect("Server: You are logged in as: Max\n");
 
     // From here on the server neither sends nor closes.
     client.type_in("hello\nlast words\n");
     client.close_stdin();
     let ended = Instant::now();
-    // The client asks the room's limits first; unanswered, it assumes
-    // serve's defaults after a while.
-    assert_eq!(read_line(&mut server), "/limits");
-    assert_eq!(read_line(&mut server), "hello");
-    assert_eq!(read_line(&mut server), "last words");
+    // The client asks the room's limits first; unanswered, it sends
+    // unpaced after a while.
+    assert_eq!(next_line(&mut server), "/limits");
+    assert_eq!(next_line(&mut server), "hello");
+    assert_eq!(next_line(&mut server), "last words");
     // Then the client says it is done sending (FIN), and waits for a close
     // that never comes, but only for so long.
-    let mut more = [0u8; 1];
-    assert_eq!(server.read(&mut more).expect("read the client's end"), 0);
+    server.expect_closed();
     let status = client.exit_within(CLOSE_TIMEOUT + Duration::from_secs(2));
-    let stderr = String::from_utf8_lossy(client.stderr.read_to_end()).into_owned();
+    let status = status.unwrap_or_else(|| {
+        panic!(
+            "the client is still running after {:?}; stderr:\n{}",
+            ended.elapsed(),
+            client.stderr.text()
+        )
+    });
+    let stderr = client.stderr.expect_end();
     assert_eq!(
         status.code(),
         Some(0),
         "after {:?}: {stderr}",
         ended.elapsed()
     );
-    let out = String::from_utf8_lossy(client.stdout.read_to_end()).into_owned();
+    let out = client.stdout.expect_end();
     assert!(!out.contains("Server left."), "{out:?}");
     drop(server);
 }

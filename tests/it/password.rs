@@ -8,8 +8,12 @@ use sockchat::protocol::message::reply::{GREETING, PASSWORD_ACCEPTED, PASSWORD_G
 use sockchat::protocol::password::{Password, Secret};
 use sockchat::server::Config;
 
-use crate::secure::{finish, finish_blocking, join, sockchat, Pki, Serve, TempDir, TlsClient};
-use crate::util::{run, Client, TestServer, WAIT};
+use crate::support::pki::Pki;
+use crate::support::terminal::Pty;
+use crate::support::{
+    finish, finish_blocking, join_command as join, run, sockchat, write_file, Client, Serve,
+    TestServer,
+};
 
 const SECRET: &str = "s3cret horse";
 
@@ -124,7 +128,7 @@ fn the_password_works_over_tls_too() {
         })
         .await;
         let config = pki.client_config();
-        let mut max = TlsClient::login(
+        let mut max = Client::login_tls(
             server.addr,
             config.clone(),
             PASSWORD_GREETING,
@@ -132,7 +136,7 @@ fn the_password_works_over_tls_too() {
             "Max",
         )
         .await;
-        let mut eve = TlsClient::connect(server.addr, config)
+        let mut eve = Client::connect_tls(server.addr, config)
             .await
             .expect("TLS handshake");
         eve.expect_line(PASSWORD_GREETING).await;
@@ -167,7 +171,7 @@ fn join_gives_the_password_from_the_environment() {
         let mut command = join(server.addr, &["--name", "Max"]);
         command.env("SOCKCHAT_PASSWORD", SECRET);
         let done = finish(command, "hello\n").await;
-        assert_eq!(done.code, Some(0), "{done:?}");
+        assert_eq!(done.code(), Some(0), "{done:?}");
         assert!(
             done.stdout.contains("Server: You are logged in as: Max"),
             "{done:?}"
@@ -182,11 +186,11 @@ fn join_gives_the_password_from_the_environment() {
 fn join_reads_the_password_from_a_file() {
     run(async {
         let (server, mut eve) = watched_room().await;
-        let dir = TempDir::new();
-        let file = dir.file("password", &format!("{SECRET}\n"));
+        let dir = tempfile::tempdir().expect("create a temp dir");
+        let file = write_file(dir.path(), "password", &format!("{SECRET}\n"));
         let file = file.to_str().expect("a UTF-8 temp path");
         let done = finish(join(server.addr, &["--password-file", file]), "Max\nhi\n").await;
-        assert_eq!(done.code, Some(0), "{done:?}");
+        assert_eq!(done.code(), Some(0), "{done:?}");
         eve.expect_line("Server: Max joined the party!").await;
         eve.expect_line("Max: hi").await;
     });
@@ -201,7 +205,7 @@ fn join_with_a_wrong_password_fails_with_the_servers_reason() {
             "",
         )
         .await;
-        assert_eq!(done.code, Some(1), "{done:?}");
+        assert_eq!(done.code(), Some(1), "{done:?}");
         assert_eq!(
             done.stderr,
             "sockchat: the server refused the password: wrong password (2 tries left)\n"
@@ -215,7 +219,7 @@ fn join_without_a_password_or_a_terminal_says_how_to_give_one() {
     run(async {
         let (server, _eve) = watched_room().await;
         let done = finish(join(server.addr, &["--name", "Max"]), "").await;
-        assert_eq!(done.code, Some(1), "{done:?}");
+        assert_eq!(done.code(), Some(1), "{done:?}");
         assert_eq!(
             done.stderr,
             "sockchat: the room has a password and there is no terminal to ask for it: \
@@ -234,7 +238,7 @@ fn join_to_an_open_room_does_not_send_the_password() {
             "",
         )
         .await;
-        assert_eq!(done.code, Some(0), "{done:?}");
+        assert_eq!(done.code(), Some(0), "{done:?}");
         assert_eq!(
             done.stderr,
             "sockchat: note: this room asks for no password; yours was not sent\n"
@@ -246,40 +250,19 @@ fn join_to_an_open_room_does_not_send_the_password() {
 
 #[test]
 fn join_on_a_terminal_asks_for_the_password_without_echoing_it() {
-    use expectrl::Expect;
     run(async {
         let (server, mut eve) = watched_room().await;
-        let addr: SocketAddr = server.addr;
+        let addr = server.addr;
         let on_pty = async_std::task::spawn_blocking(move || {
-            let mut command = join(addr, &["--name", "Max"]);
-            command.env("TERM", "xterm");
-            // A fresh pty may start with echo off; a login terminal has it on,
-            // and seeing it go off tells when the prompt is reading.
-            // SAFETY: the hook makes only async-signal-safe calls (tcgetattr,
-            // tcsetattr) between fork and exec.
-            unsafe {
-                std::os::unix::process::CommandExt::pre_exec(
-                    &mut command,
-                    crate::pty::like_a_login_terminal,
-                )
-            };
-            let mut pty = expectrl::session::OsSession::spawn(command).expect("start on a pty");
-            pty.set_expect_timeout(Some(WAIT));
-            pty.expect("This room has a password").expect("the prompt");
+            let mut pty = Pty::join(addr, &["--name", "Max"], &[]);
+            pty.screen.expect("This room has a password");
             // Type only once the prompt has turned echo off: keys typed
             // while the terminal's mode changes can be dropped by it.
-            let deadline = std::time::Instant::now() + WAIT;
-            while echo_is_on(&pty) {
-                assert!(std::time::Instant::now() < deadline, "echo never went off");
-                std::thread::sleep(std::time::Duration::from_millis(5));
-            }
-            pty.send_line(SECRET).expect("type the password");
-            let shown = pty
-                .expect("Server: You are logged in as: Max")
-                .expect("the login");
-            let shown = String::from_utf8_lossy(shown.before()).into_owned();
-            pty.expect("> ").expect("the line editor");
-            pty.send("\x04").expect("Ctrl-D");
+            pty.wait_for_echo_off();
+            pty.type_keys(&format!("{SECRET}\n"));
+            let shown = pty.screen.expect("Server: You are logged in as: Max");
+            pty.screen.expect("> ");
+            pty.type_keys("\x04");
             shown
         });
         eve.expect_line("Server: Max joined the party!").await;
@@ -292,26 +275,17 @@ fn join_on_a_terminal_asks_for_the_password_without_echoing_it() {
     });
 }
 
-/// Whether the terminal on the other side of `pty` echoes what is typed.
-pub(crate) fn echo_is_on(pty: &impl std::os::fd::AsRawFd) -> bool {
-    // SAFETY: termios is plain data; tcgetattr fills it or fails.
-    let mut termios: libc::termios = unsafe { std::mem::zeroed() };
-    // SAFETY: the descriptor is the pty master, open while `pty` lives.
-    let read = unsafe { libc::tcgetattr(pty.as_raw_fd(), &mut termios) };
-    assert_eq!(read, 0, "tcgetattr on the pty");
-    termios.c_lflag & libc::ECHO != 0
-}
-
 // The real `serve`.
 
 #[test]
 fn serve_never_prints_the_password_or_an_attempt() {
-    let dir = TempDir::new();
-    let file = dir.file("password", "hunter2\n");
+    let dir = tempfile::tempdir().expect("create a temp dir");
+    let file = write_file(dir.path(), "password", "hunter2\n");
     let file = file.to_str().expect("a UTF-8 temp path");
-    let serve = Serve::start(&["--password-file", file], &[]);
+    let serve = Serve::new().args(&["--password-file", file]).start();
     let port = run_sessions(serve.addr);
-    let (stdout, stderr) = serve.stop();
+    let stopped = serve.stop_to_end();
+    let (stdout, stderr) = (stopped.stdout, stopped.stderr);
     let everything = format!("{stdout}{stderr}").to_lowercase();
     assert!(
         !everything.contains("hunter2"),
@@ -338,7 +312,7 @@ fn run_sessions(addr: SocketAddr) -> u16 {
         max.expect_line("Server: Online (1): Max").await;
         max.send("hello").await;
         let mut guesser = Client::connect(addr).await;
-        port = guesser.stream.local_addr().expect("local addr").port();
+        port = guesser.tcp().local_addr().expect("local addr").port();
         guesser.expect_line(PASSWORD_GREETING).await;
         for guess in ["hunter2!", "HUNTER2", "xhunter2x"] {
             guesser.send(guess).await;
@@ -358,7 +332,7 @@ fn help_never_shows_a_password_from_the_environment() {
         let mut help = sockchat([command, "--help"]);
         help.env("SOCKCHAT_PASSWORD", "hunter2");
         let done = finish_blocking(help, "");
-        assert_eq!(done.code, Some(0), "{done:?}");
+        assert_eq!(done.code(), Some(0), "{done:?}");
         assert!(done.stdout.contains("--password"), "{done:?}");
         assert!(!done.stdout.contains("hunter2"), "{done:?}");
     }
@@ -366,14 +340,14 @@ fn help_never_shows_a_password_from_the_environment() {
 
 #[test]
 fn serve_refuses_an_empty_password_file() {
-    let dir = TempDir::new();
-    let file = dir.file("password", "\n");
+    let dir = tempfile::tempdir().expect("create a temp dir");
+    let file = write_file(dir.path(), "password", "\n");
     let file = file.to_str().expect("a UTF-8 temp path");
     let done = finish_blocking(
         sockchat(["serve", "--port", "0", "--password-file", file]),
         "",
     );
-    assert_eq!(done.code, Some(1), "{done:?}");
+    assert_eq!(done.code(), Some(1), "{done:?}");
     assert_eq!(
         done.stderr,
         format!("sockchat: cannot use the password file {file}: the password is empty\n")

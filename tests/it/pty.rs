@@ -3,179 +3,35 @@
 //! the terminal handed back as it was found on every way out. And
 //! `sockchat serve` on one: coloured log lines under a live status line.
 
-use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
-use std::os::unix::process::CommandExt;
 use std::process::Command;
 
-use expectrl::process::unix::WaitStatus;
-use expectrl::session::OsSession;
-use expectrl::Expect;
-
-use crate::binary::{sockchat, Nc, Output, Server};
-use crate::password::echo_is_on;
-use crate::util::WAIT;
+use crate::support::terminal::{Pty, EDITOR_PROMPT};
+use crate::support::{Nc, Serve, Server};
 
 const PROMPT: &str = "Please enter your username";
-/// The line editor's prompt: once it shows, keys go to the editor.
-const EDITOR_PROMPT: &str = "> ";
 const CTRL_C: &str = "\x03";
 const CTRL_D: &str = "\x04";
 const ENTER: &str = "\r";
 
-/// `sockchat join` running on a pty.
-struct Pty {
-    session: OsSession,
-    /// What the terminal shows, escapes included.
-    screen: Output,
-}
-
-impl Pty {
-    fn join(server: &Server, extra: &[&str], env: &[(&str, &str)]) -> Pty {
-        let mut command = server.join(extra);
-        command.envs(env.iter().copied());
-        Pty::spawn(command)
+/// `sockchat join` with stdin and stderr on the pty but stdout piped,
+/// as in `sockchat join | tee chat.log`.
+fn join_piped_out(server: &Server) -> Pty {
+    let command = server.join(&[]);
+    let args: Vec<_> = command.get_args().map(|a| a.to_owned()).collect();
+    let mut shell = Command::new("sh");
+    shell
+        .arg("-c")
+        .arg("\"$0\" \"$@\" | cat")
+        .arg(command.get_program());
+    shell.args(args);
+    // The shell passes on the binary's scrubbed environment.
+    for (var, value) in command.get_envs() {
+        match value {
+            Some(value) => shell.env(var, value),
+            None => shell.env_remove(var),
+        };
     }
-
-    /// `sockchat join` with stdin and stderr on the pty but stdout piped,
-    /// as in `sockchat join | tee chat.log`.
-    fn join_piped_out(server: &Server) -> Pty {
-        let command = server.join(&[]);
-        let args: Vec<_> = command.get_args().map(|a| a.to_owned()).collect();
-        let mut shell = Command::new("sh");
-        shell
-            .arg("-c")
-            .arg("\"$0\" \"$@\" | cat")
-            .arg(command.get_program());
-        shell.args(args);
-        for (var, value) in command.get_envs() {
-            match value {
-                Some(value) => shell.env(var, value),
-                None => shell.env_remove(var),
-            };
-        }
-        Pty::spawn(shell)
-    }
-
-    /// `sockchat serve --host 127.0.0.1 --port 0` with stdout and stderr
-    /// on the pty, and the address it listens on.
-    fn serve(env: &[(&str, &str)]) -> (Pty, SocketAddr) {
-        let mut command = sockchat(["serve", "--host", "127.0.0.1", "--port", "0"]);
-        command.envs(env.iter().copied());
-        // SAFETY: as in `spawn`: only tcgetattr and tcsetattr after fork.
-        unsafe { command.pre_exec(keep_output_on_interrupt) };
-        let mut pty = Pty::spawn(command);
-        pty.screen.expect("Server is running on: ");
-        let line = pty.screen.expect("\n");
-        let addr = line
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("unexpected banner: {line:?}"));
-        (pty, addr)
-    }
-
-    fn spawn(mut command: Command) -> Pty {
-        command.env("TERM", "xterm");
-        // SAFETY: the hook runs between fork and exec and makes only
-        // async-signal-safe calls (tcgetattr, tcsetattr).
-        unsafe { command.pre_exec(like_a_login_terminal) };
-        let session = OsSession::spawn(command).expect("start sockchat on a pty");
-        let master = session
-            .get_process()
-            .get_raw_handle()
-            .expect("a second handle on the pty");
-        Pty {
-            screen: Output::read("the terminal", master),
-            session,
-        }
-    }
-
-    /// Waits for the login, then for the line editor: from then on, keys
-    /// go to the editor (typed earlier, the terminal would take them).
-    fn expect_logged_in(&mut self, name: &str) {
-        self.screen
-            .expect(&format!("Server: You are logged in as: {name}"));
-        self.screen.expect(EDITOR_PROMPT);
-    }
-
-    fn type_keys(&mut self, keys: &str) {
-        self.session.send(keys).expect("type on the pty");
-    }
-
-    /// Waits for the end of the output and for the exit; the exit code.
-    fn exit_code(&mut self) -> i32 {
-        self.screen.expect_end();
-        let deadline = std::time::Instant::now() + WAIT;
-        loop {
-            match self.session.get_process().status().expect("waitpid") {
-                WaitStatus::Exited(_, code) => return code,
-                WaitStatus::StillAlive => {}
-                other => panic!("sockchat did not exit normally: {other:?}"),
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "sockchat did not exit"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-    }
-
-    /// Asserts the terminal is back in line mode with echo, as a shell
-    /// expects it (the pty outlives the process, so its settings can still
-    /// be read from our side).
-    fn assert_terminal_restored(&self) {
-        // SAFETY: termios is plain data; tcgetattr fills it or fails.
-        let mut termios: libc::termios = unsafe { std::mem::zeroed() };
-        // SAFETY: the descriptor is the pty master, open while `session` lives.
-        let read = unsafe { libc::tcgetattr(self.session.as_raw_fd(), &mut termios) };
-        assert_eq!(read, 0, "tcgetattr on the pty");
-        let lflag = termios.c_lflag;
-        assert!(lflag & libc::ICANON != 0, "left without ICANON (raw mode)");
-        assert!(lflag & libc::ECHO != 0, "left without ECHO");
-        // The editor turns bracketed paste on; it must be off again.
-        let screen = self.screen.text();
-        let on = screen.rfind("\x1b[?2004h");
-        let off = screen.rfind("\x1b[?2004l");
-        assert!(
-            on.is_none() || off > on,
-            "bracketed paste left on: {screen:?}"
-        );
-    }
-}
-
-/// ptyprocess starts the child with echo off; a person's terminal has it on.
-pub(crate) fn like_a_login_terminal() -> std::io::Result<()> {
-    // SAFETY: termios is plain data; fd 0 is the pty by now.
-    unsafe {
-        let mut termios: libc::termios = std::mem::zeroed();
-        if libc::tcgetattr(0, &mut termios) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        termios.c_lflag |= libc::ECHO | libc::ICANON;
-        if libc::tcsetattr(0, libc::TCSANOW, &termios) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok(())
-}
-
-/// A Ctrl-C typed on a terminal makes it throw away the output not yet
-/// read (unless NOFLSH). A server with no one online exits so fast after
-/// it that its last words would often be thrown away with the rest before
-/// the test reads them; a person would have seen them by then.
-fn keep_output_on_interrupt() -> std::io::Result<()> {
-    // SAFETY: termios is plain data; fd 0 is the pty by now.
-    unsafe {
-        let mut termios: libc::termios = std::mem::zeroed();
-        if libc::tcgetattr(0, &mut termios) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        termios.c_lflag |= libc::NOFLSH;
-        if libc::tcsetattr(0, libc::TCSANOW, &termios) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok(())
+    Pty::spawn(shell)
 }
 
 /// SGR ("colour") escapes in `text`, such as `\x1b[32m`.
@@ -196,7 +52,7 @@ fn sgr_escapes(text: &str) -> Vec<String> {
 #[test]
 fn the_name_prompt_repeats_until_the_name_is_valid() {
     let server = Server::start();
-    let mut pty = Pty::join(&server, &[], &[]);
+    let mut pty = Pty::join(server.addr, &[], &[]);
     pty.screen.expect(PROMPT);
     pty.type_keys(ENTER);
     pty.screen.expect(PROMPT);
@@ -221,7 +77,7 @@ fn the_name_prompt_repeats_until_the_name_is_valid() {
 fn a_taken_name_on_a_terminal_asks_for_another() {
     let server = Server::start();
     let _max = Nc::login(server.addr, "Max");
-    let mut pty = Pty::join(&server, &["--name", "max"], &[]);
+    let mut pty = Pty::join(server.addr, &["--name", "max"], &[]);
     pty.screen.expect("the name max is taken");
     pty.screen.expect(PROMPT);
     pty.type_keys("Maxi");
@@ -234,7 +90,7 @@ fn a_taken_name_on_a_terminal_asks_for_another() {
 #[test]
 fn no_color_keeps_the_chat_plain_on_a_terminal() {
     let server = Server::start();
-    let mut pty = Pty::join(&server, &["--name", "Max"], &[("NO_COLOR", "1")]);
+    let mut pty = Pty::join(server.addr, &["--name", "Max"], &[("NO_COLOR", "1")]);
     pty.expect_logged_in("Max");
     let mut bob = Nc::login(server.addr, "Bob");
     bob.send("hi");
@@ -248,7 +104,7 @@ fn no_color_keeps_the_chat_plain_on_a_terminal() {
 #[test]
 fn an_incoming_message_keeps_the_half_typed_line() {
     let server = Server::start();
-    let mut pty = Pty::join(&server, &["--name", "Max"], &[]);
+    let mut pty = Pty::join(server.addr, &["--name", "Max"], &[]);
     pty.expect_logged_in("Max");
     let mut bob = Nc::login(server.addr, "Bob");
     pty.screen.expect("Bob joined the party!");
@@ -272,7 +128,7 @@ fn an_incoming_message_keeps_the_half_typed_line() {
 #[test]
 fn the_server_leaving_hands_the_terminal_back() {
     let server = Server::start();
-    let mut pty = Pty::join(&server, &["--name", "Max"], &[]);
+    let mut pty = Pty::join(server.addr, &["--name", "Max"], &[]);
     pty.expect_logged_in("Max");
     pty.type_keys("half a thought");
     pty.screen.expect("half a thought");
@@ -287,7 +143,7 @@ fn the_server_leaving_hands_the_terminal_back() {
 #[test]
 fn quit_hands_the_terminal_back() {
     let server = Server::start();
-    let mut pty = Pty::join(&server, &["--name", "Max"], &[]);
+    let mut pty = Pty::join(server.addr, &["--name", "Max"], &[]);
     pty.expect_logged_in("Max");
     pty.type_keys("/quit");
     pty.type_keys(ENTER);
@@ -299,7 +155,7 @@ fn quit_hands_the_terminal_back() {
 #[test]
 fn a_terminal_with_piped_output_still_prompts_for_the_name() {
     let server = Server::start();
-    let mut pty = Pty::join_piped_out(&server);
+    let mut pty = join_piped_out(&server);
     pty.screen.expect(PROMPT);
     pty.type_keys("Max");
     pty.type_keys(ENTER);
@@ -317,7 +173,7 @@ fn a_terminal_with_piped_output_still_prompts_for_the_name() {
 fn ctrl_c_at_the_prompt_leaves_cleanly() {
     let mut server = Server::start();
     let mut bob = Nc::login(server.addr, "Bob");
-    let mut pty = Pty::join(&server, &["--name", "Max"], &[]);
+    let mut pty = Pty::join(server.addr, &["--name", "Max"], &[]);
     pty.expect_logged_in("Max");
     bob.expect_line("Server: Max joined the party!");
     pty.type_keys(CTRL_C);
@@ -378,15 +234,11 @@ fn serve_on_a_terminal_with_no_color_logs_plainly() {
 /// end with 130, as a program stopped by Ctrl-C does).
 #[test]
 fn ctrl_c_at_the_password_prompt_gives_the_terminal_back() {
-    let server = Server::start_with("127.0.0.1", 0, &["--password", "s3cret-words"]);
-    let mut pty = Pty::join(&server, &["--name", "Max"], &[]);
+    let server = Serve::new().args(&["--password", "s3cret-words"]).start();
+    let mut pty = Pty::join(server.addr, &["--name", "Max"], &[]);
     pty.screen.expect("This room has a password");
     // Interrupt only once the prompt reads (echo off), as a person would.
-    let deadline = std::time::Instant::now() + WAIT;
-    while echo_is_on(&pty.session) {
-        assert!(std::time::Instant::now() < deadline, "echo never went off");
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    pty.wait_for_echo_off();
     pty.type_keys("\x03");
     assert_eq!(pty.exit_code(), 130);
     pty.assert_terminal_restored();

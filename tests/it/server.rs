@@ -12,7 +12,7 @@ use futures::channel::oneshot;
 use futures::FutureExt;
 use sockchat::server::Config;
 
-use crate::util::{run, TestServer};
+use crate::support::{run, TestServer};
 
 // Logging in.
 

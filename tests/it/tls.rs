@@ -9,8 +9,10 @@ use sockchat::protocol::message::reply::{GREETING, PASSWORD_GREETING, TLS_REQUIR
 use sockchat::protocol::password::{Password, Secret};
 use sockchat::server::Config;
 
-use crate::secure::{finish, finish_blocking, join, sockchat, Pki, Serve, TlsClient};
-use crate::util::{run, TestServer};
+use crate::support::pki::{Identity, Pki};
+use crate::support::{
+    finish, finish_blocking, join_command as join, run, sockchat, Client, Serve, TestServer,
+};
 
 /// How long a mismatch (plain against TLS, either way) may take to fail.
 const FAST: Duration = Duration::from_secs(3);
@@ -31,8 +33,8 @@ fn tls_clients_log_in_chat_and_message_each_other() {
         let pki = Pki::new();
         let server = tls_server(pki.good.server_config()).await;
         let config = pki.client_config();
-        let mut max = TlsClient::login(server.addr, config.clone(), GREETING, &[], "Max").await;
-        let mut eve = TlsClient::login(server.addr, config, GREETING, &[], "Eve").await;
+        let mut max = Client::login_tls(server.addr, config.clone(), GREETING, &[], "Max").await;
+        let mut eve = Client::login_tls(server.addr, config, GREETING, &[], "Eve").await;
         max.expect_line("Server: Eve joined the party!").await;
         max.send("hello over TLS").await;
         eve.expect_line("Max: hello over TLS").await;
@@ -52,14 +54,14 @@ fn join_checks_the_server_against_a_ca_file_and_chats() {
         let pki = Pki::new();
         let server = tls_server(pki.good.server_config()).await;
         let mut eve =
-            TlsClient::login(server.addr, pki.client_config(), GREETING, &[], "Eve").await;
+            Client::login_tls(server.addr, pki.client_config(), GREETING, &[], "Eve").await;
         let ca = pki.ca.to_str().expect("a UTF-8 temp path");
         let done = finish(
             join(server.addr, &["--tls-ca", ca, "--name", "Max"]),
             "hello from join\n",
         )
         .await;
-        assert_eq!(done.code, Some(0), "{done:?}");
+        assert_eq!(done.code(), Some(0), "{done:?}");
         let connected = format!(
             "Connected to: {} (TLS 1.3, certificate verified with {ca})",
             server.addr
@@ -86,7 +88,7 @@ fn join_accepts_the_pinned_fingerprint_in_any_case_without_colons() {
         let mut command = join(server.addr, &["--name", "Max"]);
         command.env("SOCKCHAT_TLS_FINGERPRINT", &typed);
         let done = finish(command, "").await;
-        assert_eq!(done.code, Some(0), "{done:?}");
+        assert_eq!(done.code(), Some(0), "{done:?}");
         assert!(
             done.stdout
                 .contains("certificate matches the pinned fingerprint"),
@@ -114,7 +116,7 @@ fn join_refuses_a_server_whose_fingerprint_is_not_the_pinned_one() {
             "",
         )
         .await;
-        assert_eq!(done.code, Some(1), "{done:?}");
+        assert_eq!(done.code(), Some(1), "{done:?}");
         let expected = format!(
             "sockchat: TLS handshake with {} failed: the server's certificate was refused: \
              its SHA-256 fingerprint is {}, not the pinned {pinned}\n",
@@ -127,11 +129,11 @@ fn join_refuses_a_server_whose_fingerprint_is_not_the_pinned_one() {
 
 // Certificates that do not verify.
 
-async fn refused(identity: &crate::secure::Identity, ca: &std::path::Path) -> String {
+async fn refused(identity: &Identity, ca: &std::path::Path) -> String {
     let server = tls_server(identity.server_config()).await;
     let ca = ca.to_str().expect("a UTF-8 temp path");
     let done = finish(join(server.addr, &["--tls-ca", ca, "--name", "Max"]), "").await;
-    assert_eq!(done.code, Some(1), "{done:?}");
+    assert_eq!(done.code(), Some(1), "{done:?}");
     assert!(!done.stdout.contains("logged in"), "{done:?}");
     let prefix = format!(
         "sockchat: TLS handshake with {} failed: the server's certificate was refused: ",
@@ -181,7 +183,7 @@ fn plain_join_to_a_tls_server_fails_fast_and_says_so() {
         let pki = Pki::new();
         let server = tls_server(pki.good.server_config()).await;
         let done = finish(join(server.addr, &["--name", "Max"]), "").await;
-        assert_eq!(done.code, Some(1), "{done:?}");
+        assert_eq!(done.code(), Some(1), "{done:?}");
         assert_eq!(
             done.stderr,
             "sockchat: the server speaks TLS: use --tls (or --tls-fingerprint for a self-signed server)\n"
@@ -206,7 +208,7 @@ fn plain_join_to_a_tls_server_that_is_not_ours_fails_fast_and_says_so() {
             acceptor.accept(stream).await.map(|_| ())
         });
         let done = finish(join(addr, &["--name", "Max"]), "").await;
-        assert_eq!(done.code, Some(1), "{done:?}");
+        assert_eq!(done.code(), Some(1), "{done:?}");
         assert_eq!(
             done.stderr,
             "sockchat: the server speaks TLS: use --tls (or --tls-fingerprint for a self-signed server)\n"
@@ -223,7 +225,7 @@ fn tls_join_to_a_plain_server_fails_fast_and_says_so() {
         let server = TestServer::start().await;
         let ca = pki.ca.to_str().expect("a UTF-8 temp path");
         let done = finish(join(server.addr, &["--tls-ca", ca, "--name", "Max"]), "").await;
-        assert_eq!(done.code, Some(1), "{done:?}");
+        assert_eq!(done.code(), Some(1), "{done:?}");
         let expected = format!(
             "sockchat: TLS handshake with {} failed: the server does not speak TLS \
              (it answered in plain text): drop --tls\n",
@@ -258,7 +260,7 @@ fn a_connection_that_never_starts_tls_does_not_hold_up_the_room() {
         .await;
         let mut silent = server.connect().await;
         let mut max =
-            TlsClient::login(server.addr, pki.client_config(), GREETING, &[], "Max").await;
+            Client::login_tls(server.addr, pki.client_config(), GREETING, &[], "Max").await;
         max.send("/who").await;
         max.expect_line("Server: Online (1): Max").await;
         // Closed when its handshake time (here the login timeout) runs out.
@@ -274,7 +276,7 @@ fn sockchat_tls_in_the_environment_turns_tls_on_with_the_systems_cas() {
         let mut command = join(server.addr, &["--name", "Max"]);
         command.env("SOCKCHAT_TLS", "1");
         let done = finish(command, "").await;
-        assert_eq!(done.code, Some(1), "{done:?}");
+        assert_eq!(done.code(), Some(1), "{done:?}");
         // The test CA is in no system store (and a CI machine may have none).
         let untrusted = "it is not signed by a CA this system trusts";
         let no_store = "no CA certificates found on this system";
@@ -290,19 +292,10 @@ fn sockchat_tls_in_the_environment_turns_tls_on_with_the_systems_cas() {
 #[test]
 fn serve_self_signed_prints_the_fingerprint_and_a_join_command_that_works() {
     run(async {
-        let serve = Serve::start(&["--tls-self-signed"], &[]);
-        let fingerprint = serve
-            .banner
-            .iter()
-            .find_map(|l| l.strip_prefix("TLS: self-signed certificate with SHA-256 fingerprint "))
-            .unwrap_or_else(|| panic!("no fingerprint in {:?}", serve.banner))
-            .to_string();
-        let command = serve
-            .banner
-            .iter()
-            .find_map(|l| l.strip_prefix("Join with: "))
-            .unwrap_or_else(|| panic!("no join command in {:?}", serve.banner))
-            .to_string();
+        let mut serve = Serve::new().args(&["--tls-self-signed"]).start();
+        let fingerprint =
+            serve.banner_line("TLS: self-signed certificate with SHA-256 fingerprint ");
+        let command = serve.banner_line("Join with: ");
         assert_eq!(
             command,
             format!(
@@ -314,12 +307,12 @@ fn serve_self_signed_prints_the_fingerprint_and_a_join_command_that_works() {
         let mut join = sockchat(words);
         join.args(["--name", "Max"]);
         let done = finish(join, "").await;
-        assert_eq!(done.code, Some(0), "{done:?}");
+        assert_eq!(done.code(), Some(0), "{done:?}");
         assert!(
             done.stdout.contains("Server: You are logged in as: Max"),
             "{done:?}"
         );
-        serve.stop();
+        assert!(serve.stop().success());
     });
 }
 
@@ -330,7 +323,7 @@ fn serve_refuses_a_key_that_does_not_belong_to_its_certificate() {
     let key = pki.expired.key.to_str().expect("a UTF-8 temp path");
     let serve = sockchat(["serve", "--port", "0", "--tls-cert", cert, "--tls-key", key]);
     let done = finish_blocking(serve, "");
-    assert_eq!(done.code, Some(1), "{done:?}");
+    assert_eq!(done.code(), Some(1), "{done:?}");
     let expected = format!("sockchat: cannot use the TLS certificate {cert} with the key {key}: ");
     assert!(done.stderr.starts_with(&expected), "{done:?}");
 }
@@ -352,7 +345,7 @@ fn openssl_s_client_can_log_in_and_chat() {
             ..Config::default()
         })
         .await;
-        let mut bob = TlsClient::login(
+        let mut bob = Client::login_tls(
             server.addr,
             pki.client_config(),
             PASSWORD_GREETING,

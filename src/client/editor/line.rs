@@ -1,0 +1,532 @@
+//! The line being typed, and what each key does to it. Pure: keys in;
+//! out, what the session must do ([`Action`]) and, through [`Editor::view`],
+//! what the input rows should show. History (Up/Down, Ctrl-R) and Tab
+//! completion of commands and of the names of people online live here.
+
+use super::keys::Key;
+use super::roster::Roster;
+use crate::protocol::message::COMMANDS;
+
+/// What a key asks of the session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Nothing beyond a redraw of the input.
+    None,
+    /// Enter: this line is to be sent.
+    Submit(String),
+    /// Ctrl-D on an empty line.
+    Eof,
+    /// Ctrl-C.
+    Interrupt,
+    /// Ctrl-Z.
+    Suspend,
+}
+
+/// Lines kept for Up/Down and Ctrl-R.
+const HISTORY: usize = 1000;
+
+/// The longest line the editor holds; keys past it are ignored, as the
+/// server would refuse the line anyway.
+const MAX_LINE: usize = 16 * 1024;
+
+/// The prompt while typing.
+pub const PROMPT: &str = "> ";
+
+/// The input line, its history and its completions.
+#[derive(Debug, Default)]
+pub struct Editor {
+    /// The text being typed.
+    text: String,
+    /// Where the cursor is in `text`, in bytes (always on a char boundary).
+    cursor: usize,
+    /// Lines sent, oldest first.
+    history: Vec<String>,
+    /// While Up/Down browse: the history index shown, and the line typed
+    /// before browsing began.
+    browsing: Option<(usize, String)>,
+    /// While Ctrl-R searches.
+    search: Option<Search>,
+    /// While Tab cycles through candidates.
+    completing: Option<Completion>,
+    /// Who is online, for completing names.
+    pub roster: Roster,
+}
+
+#[derive(Debug)]
+struct Search {
+    /// What is searched for.
+    query: String,
+    /// The history index of the line found, if any.
+    found: Option<usize>,
+    /// The line and cursor before the search began (Ctrl-G puts them back).
+    before: (String, usize),
+}
+
+#[derive(Debug)]
+struct Completion {
+    /// Where the completed word starts in `text`.
+    start: usize,
+    /// The candidates, each with what follows it (`: ` or ` `).
+    candidates: Vec<String>,
+    /// The candidate shown now.
+    shown: usize,
+}
+
+/// What the input rows show: a prompt, text and where the cursor is in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct View {
+    /// `> `, or the search's prompt.
+    pub prompt: String,
+    /// The line, or the line found by Ctrl-R.
+    pub text: String,
+    /// In bytes into `text`.
+    pub cursor: usize,
+}
+
+impl Editor {
+    pub fn new() -> Editor {
+        Editor::default()
+    }
+
+    /// What to draw now.
+    pub fn view(&self) -> View {
+        match &self.search {
+            Some(search) => {
+                let found = search.found.map(|i| self.history[i].clone());
+                let text = found.unwrap_or_default();
+                View {
+                    prompt: format!("(reverse-i-search)'{}': ", search.query),
+                    cursor: text.len(),
+                    text,
+                }
+            }
+            None => View {
+                prompt: PROMPT.to_string(),
+                text: self.text.clone(),
+                cursor: self.cursor,
+            },
+        }
+    }
+
+    /// Applies one key.
+    pub fn key(&mut self, key: Key) -> Action {
+        if key != Key::Tab {
+            self.completing = None;
+        }
+        if self.search.is_some() {
+            if let Some(action) = self.search_key(key) {
+                return action;
+            }
+        }
+        match key {
+            Key::Char(c) => self.insert(c),
+            Key::Enter => return self.submit(),
+            Key::Backspace | Key::Ctrl('h') => {
+                if let Some(prev) = self.prev_boundary(self.cursor) {
+                    self.text.replace_range(prev..self.cursor, "");
+                    self.cursor = prev;
+                }
+            }
+            Key::Delete => self.delete_forward(),
+            Key::Ctrl('d') if self.text.is_empty() => return Action::Eof,
+            Key::Ctrl('d') => self.delete_forward(),
+            Key::Left | Key::Ctrl('b') => {
+                self.cursor = self.prev_boundary(self.cursor).unwrap_or(0);
+            }
+            Key::Right | Key::Ctrl('f') => {
+                self.cursor = self.next_boundary(self.cursor).unwrap_or(self.text.len());
+            }
+            Key::WordLeft => self.cursor = self.word_start(self.cursor),
+            Key::WordRight => self.cursor = self.word_end(self.cursor),
+            Key::Home | Key::Ctrl('a') => self.cursor = 0,
+            Key::End | Key::Ctrl('e') => self.cursor = self.text.len(),
+            Key::Ctrl('k') => self.text.truncate(self.cursor),
+            Key::Ctrl('u') => {
+                self.text.replace_range(..self.cursor, "");
+                self.cursor = 0;
+            }
+            Key::Ctrl('w') => {
+                let start = self.word_start(self.cursor);
+                self.text.replace_range(start..self.cursor, "");
+                self.cursor = start;
+            }
+            Key::Up | Key::Ctrl('p') => self.older(),
+            Key::Down | Key::Ctrl('n') => self.newer(),
+            Key::Ctrl('r') => {
+                self.search = Some(Search {
+                    query: String::new(),
+                    found: None,
+                    before: (self.text.clone(), self.cursor),
+                });
+            }
+            Key::Tab => self.complete(),
+            Key::Ctrl('c') => return Action::Interrupt,
+            Key::Ctrl('z') => return Action::Suspend,
+            Key::Ctrl(_) => {}
+        }
+        Action::None
+    }
+
+    /// A key during Ctrl-R; None when the search ends and the key is to
+    /// be applied to the line found.
+    fn search_key(&mut self, key: Key) -> Option<Action> {
+        let search = self.search.as_mut()?;
+        match key {
+            Key::Char(c) => {
+                search.query.push(c);
+                let from = search.found.map_or(self.history.len(), |i| i + 1);
+                search.found = find_back(&self.history, &search.query, from);
+            }
+            Key::Backspace => {
+                search.query.pop();
+                search.found = find_back(&self.history, &search.query, self.history.len());
+            }
+            Key::Ctrl('r') => {
+                let from = search.found.unwrap_or(self.history.len());
+                if let Some(i) = find_back(&self.history, &search.query, from) {
+                    search.found = Some(i);
+                }
+            }
+            Key::Ctrl('g') => {
+                let (text, cursor) = std::mem::take(&mut search.before);
+                self.search = None;
+                self.text = text;
+                self.cursor = cursor;
+            }
+            Key::Ctrl('c') | Key::Ctrl('z') => return Some(self.key_outside_search(key)),
+            _ => {
+                let search = self.search.take()?;
+                if let Some(i) = search.found {
+                    self.text = self.history[i].clone();
+                    self.cursor = self.text.len();
+                } else {
+                    (self.text, self.cursor) = search.before;
+                }
+                return None;
+            }
+        }
+        Some(Action::None)
+    }
+
+    fn key_outside_search(&mut self, key: Key) -> Action {
+        let search = self.search.take();
+        let action = self.key(key);
+        self.search = search;
+        action
+    }
+
+    fn insert(&mut self, c: char) {
+        if self.text.len() + c.len_utf8() > MAX_LINE || c.is_control() {
+            return;
+        }
+        self.text.insert(self.cursor, c);
+        self.cursor += c.len_utf8();
+        self.browsing = None;
+    }
+
+    fn delete_forward(&mut self) {
+        if let Some(next) = self.next_boundary(self.cursor) {
+            self.text.replace_range(self.cursor..next, "");
+        }
+    }
+
+    fn submit(&mut self) -> Action {
+        let line = std::mem::take(&mut self.text);
+        self.cursor = 0;
+        self.browsing = None;
+        if !line.trim().is_empty() && self.history.last() != Some(&line) {
+            if self.history.len() == HISTORY {
+                self.history.remove(0);
+            }
+            self.history.push(line.clone());
+        }
+        Action::Submit(line)
+    }
+
+    fn older(&mut self) {
+        let at = match &self.browsing {
+            Some((0, _)) => return,
+            Some((i, _)) => i - 1,
+            None if self.history.is_empty() => return,
+            None => {
+                let draft = std::mem::take(&mut self.text);
+                self.browsing = Some((self.history.len(), draft));
+                self.history.len() - 1
+            }
+        };
+        if let Some((i, _)) = &mut self.browsing {
+            *i = at;
+        }
+        self.text = self.history[at].clone();
+        self.cursor = self.text.len();
+    }
+
+    fn newer(&mut self) {
+        let Some((i, _)) = &mut self.browsing else {
+            return;
+        };
+        *i += 1;
+        if *i < self.history.len() {
+            self.text = self.history[*i].clone();
+        } else if let Some((_, draft)) = self.browsing.take() {
+            self.text = draft;
+        }
+        self.cursor = self.text.len();
+    }
+
+    /// Tab: the first candidate for the word before the cursor, then the
+    /// next one on each further Tab.
+    fn complete(&mut self) {
+        if let Some(completion) = &mut self.completing {
+            completion.shown = (completion.shown + 1) % completion.candidates.len();
+            let candidate = &completion.candidates[completion.shown];
+            self.text
+                .replace_range(completion.start..self.cursor, candidate);
+            self.cursor = completion.start + candidate.len();
+            return;
+        }
+        let start = self.text[..self.cursor]
+            .rfind(' ')
+            .map_or(0, |space| space + 1);
+        let word = &self.text[start..self.cursor];
+        let candidates = candidates(word, start == 0, &self.roster);
+        let Some(first) = candidates.first() else {
+            return;
+        };
+        self.text.replace_range(start..self.cursor, first);
+        self.cursor = start + first.len();
+        if candidates.len() > 1 {
+            self.completing = Some(Completion {
+                start,
+                candidates,
+                shown: 0,
+            });
+        }
+    }
+
+    fn prev_boundary(&self, at: usize) -> Option<usize> {
+        self.text[..at].char_indices().next_back().map(|(i, _)| i)
+    }
+
+    fn next_boundary(&self, at: usize) -> Option<usize> {
+        self.text[at..].chars().next().map(|c| at + c.len_utf8())
+    }
+
+    /// The start of the word before `at` (spaces before it skipped).
+    fn word_start(&self, at: usize) -> usize {
+        let before = self.text[..at].trim_end_matches(' ');
+        before.rfind(' ').map_or(0, |space| space + 1)
+    }
+
+    /// The end of the word after `at`.
+    fn word_end(&self, at: usize) -> usize {
+        let after = &self.text[at..];
+        let skipped = after.len() - after.trim_start_matches(' ').len();
+        let rest = &after[skipped..];
+        at + skipped + rest.find(' ').unwrap_or(rest.len())
+    }
+}
+
+/// The newest history index before `before` whose line contains `query`.
+fn find_back(history: &[String], query: &str, before: usize) -> Option<usize> {
+    history[..before.min(history.len())]
+        .iter()
+        .rposition(|line| line.contains(query))
+}
+
+/// What `word` may complete to: a command at the start of the line, else
+/// a name online, as IRC clients do it: `Name: ` to start a line
+/// addressed to someone, `Name ` anywhere else. Case is ignored.
+fn candidates(word: &str, at_start: bool, roster: &Roster) -> Vec<String> {
+    let lower = word.to_lowercase();
+    if at_start && word.starts_with('/') {
+        return COMMANDS
+            .iter()
+            .filter(|command| command.starts_with(&lower))
+            .map(|command| format!("{command} "))
+            .collect();
+    }
+    if word.is_empty() {
+        return Vec::new();
+    }
+    let end = if at_start { ": " } else { " " };
+    roster
+        .names()
+        .filter(|name| name.to_lowercase().starts_with(&lower))
+        .map(|name| format!("{name}{end}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn typed(editor: &mut Editor, s: &str) {
+        for c in s.chars() {
+            assert_eq!(editor.key(Key::Char(c)), Action::None);
+        }
+    }
+
+    fn shown(editor: &Editor) -> (String, usize) {
+        let view = editor.view();
+        (view.text, view.cursor)
+    }
+
+    #[test]
+    fn enter_submits_the_line_and_starts_an_empty_one() {
+        let mut editor = Editor::new();
+        typed(&mut editor, "hello");
+        assert_eq!(editor.key(Key::Enter), Action::Submit("hello".into()));
+        assert_eq!(shown(&editor), (String::new(), 0));
+        assert_eq!(editor.key(Key::Enter), Action::Submit(String::new()));
+    }
+
+    #[test]
+    fn editing_keys_move_and_cut_by_character_not_byte() {
+        let mut editor = Editor::new();
+        typed(&mut editor, "héllo wörld");
+        editor.key(Key::Left);
+        editor.key(Key::Backspace);
+        assert_eq!(shown(&editor).0, "héllo wörd");
+        editor.key(Key::Home);
+        editor.key(Key::Delete);
+        editor.key(Key::Right);
+        editor.key(Key::Backspace);
+        assert_eq!(shown(&editor), ("llo wörd".into(), 0));
+        editor.key(Key::End);
+        editor.key(Key::Ctrl('w'));
+        assert_eq!(shown(&editor), ("llo ".into(), 4));
+        typed(&mut editor, "漢字");
+        editor.key(Key::Ctrl('a'));
+        editor.key(Key::Right);
+        editor.key(Key::Ctrl('k'));
+        assert_eq!(shown(&editor), ("l".into(), 1));
+        editor.key(Key::Ctrl('e'));
+        typed(&mut editor, "ate");
+        editor.key(Key::Left);
+        editor.key(Key::Ctrl('u'));
+        assert_eq!(shown(&editor), ("e".into(), 0));
+    }
+
+    #[test]
+    fn ctrl_d_leaves_only_on_an_empty_line() {
+        let mut editor = Editor::new();
+        typed(&mut editor, "ab");
+        editor.key(Key::Home);
+        assert_eq!(editor.key(Key::Ctrl('d')), Action::None);
+        assert_eq!(shown(&editor).0, "b");
+        editor.key(Key::Ctrl('d'));
+        assert_eq!(editor.key(Key::Ctrl('d')), Action::Eof);
+        assert_eq!(editor.key(Key::Ctrl('c')), Action::Interrupt);
+        assert_eq!(editor.key(Key::Ctrl('z')), Action::Suspend);
+    }
+
+    #[test]
+    fn up_and_down_walk_the_history_and_keep_the_draft() {
+        let mut editor = Editor::new();
+        for line in ["one", "two", "two", "  "] {
+            typed(&mut editor, line);
+            editor.key(Key::Enter);
+        }
+        typed(&mut editor, "dra");
+        editor.key(Key::Up);
+        assert_eq!(shown(&editor), ("two".into(), 3));
+        editor.key(Key::Up);
+        assert_eq!(shown(&editor).0, "one", "repeats and blanks are not kept");
+        editor.key(Key::Up);
+        assert_eq!(shown(&editor).0, "one");
+        editor.key(Key::Down);
+        editor.key(Key::Down);
+        assert_eq!(shown(&editor).0, "dra");
+        editor.key(Key::Down);
+        assert_eq!(shown(&editor).0, "dra");
+    }
+
+    #[test]
+    fn ctrl_r_finds_older_lines_and_enter_sends_the_one_found() {
+        let mut editor = Editor::new();
+        for line in ["deploy staging", "hello", "deploy prod"] {
+            typed(&mut editor, line);
+            editor.key(Key::Enter);
+        }
+        typed(&mut editor, "draft");
+        editor.key(Key::Ctrl('r'));
+        typed(&mut editor, "depl");
+        assert_eq!(editor.view().text, "deploy prod");
+        assert!(editor.view().prompt.contains("'depl'"));
+        editor.key(Key::Ctrl('r'));
+        assert_eq!(editor.view().text, "deploy staging");
+        editor.key(Key::Ctrl('r'));
+        assert_eq!(editor.view().text, "deploy staging", "no older match");
+        assert_eq!(
+            editor.key(Key::Enter),
+            Action::Submit("deploy staging".into())
+        );
+        // Ctrl-G gives the line back as it was.
+        typed(&mut editor, "mine");
+        editor.key(Key::Ctrl('r'));
+        typed(&mut editor, "hel");
+        editor.key(Key::Ctrl('g'));
+        assert_eq!(editor.view().prompt, PROMPT);
+        assert_eq!(shown(&editor), ("mine".into(), 4));
+        // Another key takes the line found and goes on editing it.
+        editor.key(Key::Ctrl('r'));
+        typed(&mut editor, "hel");
+        editor.key(Key::End);
+        typed(&mut editor, "!");
+        assert_eq!(shown(&editor).0, "hello!");
+    }
+
+    #[test]
+    fn tab_completes_commands_at_the_start_of_the_line() {
+        let mut editor = Editor::new();
+        typed(&mut editor, "/wh");
+        editor.key(Key::Tab);
+        assert_eq!(shown(&editor), ("/who ".into(), 5));
+        let mut editor = Editor::new();
+        typed(&mut editor, "/m");
+        editor.key(Key::Tab);
+        assert_eq!(shown(&editor).0, "/me ");
+        editor.key(Key::Tab);
+        assert_eq!(shown(&editor).0, "/msg ");
+        editor.key(Key::Tab);
+        assert_eq!(shown(&editor).0, "/me ", "Tab cycles");
+        let mut editor = Editor::new();
+        typed(&mut editor, "say /wh");
+        editor.key(Key::Tab);
+        assert_eq!(shown(&editor).0, "say /wh", "only at the start");
+    }
+
+    #[test]
+    fn tab_completes_names_online_as_irc_clients_do() {
+        let mut editor = Editor::new();
+        editor.roster.joined("Mahtab");
+        editor.roster.joined("Max");
+        editor.roster.joined("Bob");
+        typed(&mut editor, "bo");
+        editor.key(Key::Tab);
+        assert_eq!(shown(&editor).0, "Bob: ");
+        typed(&mut editor, "hi ma");
+        editor.key(Key::Tab);
+        assert_eq!(shown(&editor).0, "Bob: hi Mahtab ");
+        editor.key(Key::Tab);
+        assert_eq!(shown(&editor).0, "Bob: hi Max ");
+        let mut editor = Editor::new();
+        editor.roster.joined("Bob");
+        typed(&mut editor, "/msg b");
+        editor.key(Key::Tab);
+        assert_eq!(shown(&editor).0, "/msg Bob ");
+        typed(&mut editor, "zz");
+        editor.key(Key::Tab);
+        assert_eq!(shown(&editor).0, "/msg Bob zz", "nothing to complete");
+    }
+
+    #[test]
+    fn a_line_cannot_grow_past_the_limit() {
+        let mut editor = Editor::new();
+        for _ in 0..MAX_LINE + 10 {
+            editor.key(Key::Char('x'));
+        }
+        assert_eq!(editor.view().text.len(), MAX_LINE);
+    }
+}

@@ -1,0 +1,140 @@
+//! Names that cannot pass for another and chat text that cannot forge a
+//! line, over real TCP: each test is an attack from issue 10, tried at `nc`.
+
+use crate::support::{run, TestServer};
+
+const TRY_AGAIN: &str = "; type another username";
+
+/// The error a refused login gets.
+fn refusal(why: &str) -> String {
+    format!("Server: Error: {why}{TRY_AGAIN}")
+}
+
+#[test]
+fn invisible_characters_after_a_name_are_refused_at_login() {
+    run(async {
+        let server = TestServer::start().await;
+        let mut eve = server.connect_greeted().await;
+        for name in [
+            "Server\u{FE0F}",
+            "Max\u{FE0F}",
+            "Max\u{E0100}",
+            "Server\u{1D173}",
+            "Server\u{1BCA0}",
+            "Server\u{FFF9}",
+            "Max\u{E0041}",
+        ] {
+            eve.send(name).await;
+            eve.expect_line(&refusal("a name cannot contain invisible characters"))
+                .await;
+        }
+        eve.send("Eve").await;
+        eve.expect_line("Server: You are logged in as: Eve").await;
+    });
+}
+
+#[test]
+fn look_alikes_of_server_are_refused_at_login() {
+    run(async {
+        let server = TestServer::start().await;
+        let mut eve = server.connect_greeted().await;
+        // Cyrillic Ѕ, full width, mathematical bold S, Cyrillic е inside.
+        for name in [
+            "\u{405}erver",
+            "Ｓｅｒｖｅｒ",
+            "\u{1D412}erver",
+            "S\u{435}rver",
+        ] {
+            eve.send(name).await;
+            eve.expect_line(&refusal("that name looks like Server, which is reserved"))
+                .await;
+        }
+    });
+}
+
+#[test]
+fn cyrillic_em_max_is_refused_while_max_is_online() {
+    run(async {
+        let server = TestServer::start().await;
+        let [_max] = server.logins(["Max"]).await;
+        let mut eve = server.connect_greeted().await;
+        eve.send("\u{41C}ax").await;
+        eve.expect_line(&refusal(
+            "a name cannot mix letters of different scripts (such as Latin and Cyrillic)",
+        ))
+        .await;
+        // All in Cyrillic it is one script, but it still reads as MAX.
+        eve.send("\u{41C}\u{410}\u{425}").await;
+        eve.expect_line(&refusal("the name \u{41C}\u{410}\u{425} is taken"))
+            .await;
+        // And in full width.
+        eve.send("Ｍａｘ").await;
+        eve.expect_line(&refusal("the name Ｍａｘ is taken")).await;
+    });
+}
+
+#[test]
+fn nfd_jose_is_taken_while_nfc_jose_is_online_and_is_shown_in_nfc() {
+    run(async {
+        let server = TestServer::start().await;
+        let mut jose = server.connect_greeted().await;
+        jose.send("Jose\u{301}").await;
+        jose.expect_line("Server: You are logged in as: Jos\u{E9}")
+            .await;
+        let mut eve = server.connect_greeted().await;
+        eve.send("Jos\u{E9}").await;
+        eve.expect_line(&refusal("the name Jos\u{E9} is taken"))
+            .await;
+    });
+}
+
+#[test]
+fn names_in_one_script_are_still_welcome() {
+    run(async {
+        let server = TestServer::start().await;
+        let names = ["Mahtab", "مهتاب", "Łukasz", "李雷", "Ольга"];
+        let _clients = server.logins(names).await;
+    });
+}
+
+#[test]
+fn a_line_separator_in_chat_is_relayed_as_a_space() {
+    run(async {
+        let server = TestServer::start().await;
+        let [mut max, mut eve] = server.logins(["Max", "Eve"]).await;
+        eve.send("hi\u{2028}Server: Max left the party.\u{2029}!")
+            .await;
+        max.expect_line("Eve: hi Server: Max left the party. !")
+            .await;
+        // The sender hears nothing back, and the next line is its own.
+        eve.send("/who").await;
+        eve.expect_line("Server: Online (2): Max, Eve").await;
+    });
+}
+
+#[test]
+fn padding_cannot_push_a_forged_notice_onto_a_row_of_its_own() {
+    run(async {
+        let server = TestServer::start().await;
+        let [mut max, mut eve] = server.logins(["Max", "Eve"]).await;
+        eve.send(&format!("{}Server: Max left the party.", " ".repeat(75)))
+            .await;
+        max.expect_line("Eve:     Server: Max left the party.")
+            .await;
+        eve.send(&format!("/me waves{}Server: hi", "\u{3000}".repeat(40)))
+            .await;
+        max.expect_line("* Eve waves    Server: hi").await;
+    });
+}
+
+#[test]
+fn bidi_controls_are_removed_from_relayed_chat() {
+    run(async {
+        let server = TestServer::start().await;
+        let [mut max, mut eve] = server.logins(["Max", "Eve"]).await;
+        eve.send("\u{202E}olleh\u{2066} x\u{200F}").await;
+        max.expect_line("Eve: olleh x").await;
+        eve.send("/msg Max \u{202E}terces").await;
+        max.expect_line("Eve (private): terces").await;
+    });
+}

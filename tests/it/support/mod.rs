@@ -1,0 +1,50 @@
+//! The one test harness: everything the test files share.
+//!
+//! - [`command`]: a `Command` for the binary with the environment scrubbed;
+//!   every spawn of `sockchat` starts there.
+//! - [`output`]: a child's stdout, stderr or pty, read on a thread of its
+//!   own so that every wait has a deadline.
+//! - [`process`]: a running child with piped stdio; a finished run.
+//! - [`serve`]: `sockchat serve --port 0` as a child, its banner parsed
+//!   once, killed when dropped.
+//! - [`in_process`]: `sockchat::server::run` on 127.0.0.1:0 in the test.
+//! - [`client`]: the line client (plain TCP or TLS) and its blocking face
+//!   for tests that are not async.
+//! - [`pki`]: certificates made in the test, in a temp dir.
+//! - [`proc_net`]: a socket's row in /proc/net/tcp (queues, timers).
+//! - [`terminal`]: the binary on a pseudo-terminal.
+
+pub mod client;
+pub mod command;
+pub mod in_process;
+pub mod output;
+pub mod pki;
+pub mod proc_net;
+pub mod process;
+pub mod serve;
+pub mod terminal;
+
+use std::time::Duration;
+
+pub use client::{Client, Nc};
+pub use command::{join_command, sockchat};
+pub use in_process::TestServer;
+pub use output::Output;
+pub use process::{finish, finish_blocking, Finished, Running};
+pub use serve::{Serve, Server};
+
+/// How long any single wait in a test may take: a bug fails the test
+/// instead of hanging it, and no healthy wait comes anywhere near this.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// Runs an async test body (or one step of a blocking test) to its end.
+pub fn run<T>(body: impl std::future::Future<Output = T>) -> T {
+    async_std::task::block_on(body)
+}
+
+/// Writes `contents` to `name` in `dir`; returns the file's path.
+pub fn write_file(dir: &std::path::Path, name: &str, contents: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, contents).expect("write a temp file");
+    path
+}
