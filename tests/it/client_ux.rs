@@ -216,6 +216,26 @@ fn in_logger_mode_your_own_lines_go_to_the_log_as_the_room_sees_them() {
     );
 }
 
+#[test]
+fn on_a_terminal_your_own_lines_read_as_the_room_sees_them() {
+    let server = Server::start();
+    let mut pty = join_on_pty(&server, &["--name", "Max"]);
+    pty.expect_logged_in("Max");
+    let mut bob = Nc::login(server.addr, "Bob");
+    pty.screen.expect("Bob joined the party!");
+    pty.type_keys("hello there\r");
+    bob.expect_line("Max: hello there");
+    let shown = pty.screen.expect("Max\x1b[0m: hello there");
+    // In Max's colour (256 colours here), not left as typed after the prompt.
+    assert!(shown.contains("38;5;"), "{shown:?}");
+    assert!(!shown.contains("> hello there"), "{shown:?}");
+    pty.type_keys("/msg Bobb hi\r");
+    pty.screen
+        .expect("(not sent: no user named Bobb is online)");
+    pty.type_keys("\x04");
+    assert_eq!(pty.exit_code(), 0);
+}
+
 // 7. Errors in plain words.
 
 #[test]
