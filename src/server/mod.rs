@@ -94,16 +94,89 @@ pub async fn run(
     let throttle = throttle::DEFAULT;
     let backlog = Arc::new(Backlog::new(throttle.high / 2, config.send_budget));
     let (notices, notices_in) = async_channel::unbounded();
+    let settings = broker_settings(&config, throttle);
+    let limits = addr_limits(&config);
     let shared = Arc::new(Shared {
         config,
         backlog: backlog.clone(),
         notices: notices.clone(),
     });
-    let config = &shared.config;
     // A channel whose capacity is exact: futures' mpsc adds a slot for
     // every sender, and every connection holds one.
-    let (events, broker_events) = async_channel::bounded(event_queue(config.max_line_bytes));
-    let settings = broker::Settings {
+    let (events, broker_events) = async_channel::bounded(event_queue(shared.config.max_line_bytes));
+    let broker = runtime::spawn(broker_loop(
+        broker_events,
+        settings,
+        backlog,
+        notices,
+        log.clone(),
+    ));
+    // Every connection task holds a clone of `alive`; when the last is
+    // dropped, `all_done` closes. That is how shutdown waits for them.
+    // (An async-channel sender's clone is a count, not an allocation.)
+    let (alive, all_done) = async_channel::bounded::<()>(1);
+    let mut acceptor = Acceptor {
+        table: AddrTable::new(limits),
+        wave: trim::Wave::new(trim::LEAST_PEAK),
+        connections: Arc::new(AtomicUsize::new(0)),
+        tls_refusals: Arc::new(AtomicUsize::new(0)),
+        next_id: 0,
+        accept_failing: false,
+        events,
+        alive,
+        shared,
+        log,
+    };
+
+    futures::pin_mut!(shutdown);
+    loop {
+        let woke = {
+            let accept = listener.accept();
+            let notice = notices_in.recv();
+            futures::pin_mut!(accept, notice);
+            // Notices first: a connection that logged in (and was told so)
+            // must no longer count as pending when the same host's next
+            // connection is judged.
+            match future::select(future::select(notice, accept), shutdown.as_mut()).await {
+                Either::Left((Either::Left((Ok(notice), _)), _)) => Woke::Notice(notice),
+                // Never: the acceptor itself holds a sender (in `shared`).
+                Either::Left((Either::Left((Err(_), _)), _)) => Woke::Shutdown,
+                Either::Left((Either::Right((accepted, _)), _)) => Woke::Accepted(accepted),
+                Either::Right(((), _)) => Woke::Shutdown,
+            }
+        };
+        match woke {
+            Woke::Accepted(Ok((stream, addr))) => acceptor.accepted(stream, addr),
+            Woke::Accepted(Err(e)) => {
+                acceptor.failed(&e);
+                runtime::sleep(ACCEPT_BACKOFF).await;
+            }
+            Woke::Notice(notice) => acceptor.notice(notice),
+            Woke::Shutdown => break,
+        }
+    }
+    acceptor
+        .log
+        .warn("Server: shutting down (Ctrl-C again to quit at once)");
+
+    // Shutdown, in order: stop accepting (drop the listener); the broker
+    // tells everyone and ends every outbox; each writer flushes, sends FIN
+    // and closes; then the connection tasks end. Wait for them, bounded.
+    drop(listener);
+    let Acceptor { events, alive, .. } = acceptor;
+    // Fails only if the broker already ended: then there is no one to tell.
+    let _ = events.send(Event::Shutdown).await;
+    drop(events);
+    broker.await;
+    drop(alive);
+    // Bounded: a connection still open after this is cut off when we exit.
+    let _ = runtime::timeout(SHUTDOWN_FLUSH + Duration::from_millis(500), all_done.recv()).await;
+    Ok(())
+}
+
+/// The room's rules and limits, as the broker applies them.
+fn broker_settings(config: &Config, throttle: throttle::Settings) -> broker::Settings {
+    broker::Settings {
         greeting: match config.password {
             Some(_) => reply::PASSWORD_GREETING,
             None => reply::GREETING,
@@ -118,21 +191,12 @@ pub async fn run(
         name_hold: config.name_hold,
         password_delay_max: config.password_delay_max,
         output_rate: config.output_rate,
-    };
-    let broker = runtime::spawn(broker_loop(
-        broker_events,
-        settings,
-        backlog,
-        notices,
-        log.clone(),
-    ));
-    // Every connection task holds a clone of `alive`; when the last is
-    // dropped, `all_done` closes. That is how shutdown waits for them.
-    // (An async-channel sender's clone is a count, not an allocation.)
-    let (alive, all_done) = async_channel::bounded::<()>(1);
-    let connections = Arc::new(AtomicUsize::new(0));
-    let tls_refusals = Arc::new(AtomicUsize::new(0));
-    let mut table = AddrTable::new(addrs::Limits {
+    }
+}
+
+/// The limits per address, as the accept loop applies them.
+fn addr_limits(config: &Config) -> addrs::Limits {
+    addrs::Limits {
         per_host: config.max_per_addr,
         pending_per_host: config.max_pending_per_addr,
         connect_rate: config.connect_rate,
@@ -142,99 +206,75 @@ pub async fn run(
         burst: config.burst,
         login_lines: if config.password.is_some() { 2 } else { 1 },
         hosts: config.max_clients + SPARE_HOSTS,
-    });
-    let mut wave = trim::Wave::new(trim::LEAST_PEAK);
-    let mut next_id = 0;
-    let mut accept_failing = false;
+    }
+}
 
-    futures::pin_mut!(shutdown);
-    loop {
-        let woke = {
-            let accept = listener.accept();
-            let notice = notices_in.recv();
-            futures::pin_mut!(accept, notice);
-            match future::select(future::select(accept, notice), shutdown.as_mut()).await {
-                Either::Left((Either::Left((accepted, _)), _)) => Woke::Accepted(accepted),
-                Either::Left((Either::Right((Ok(notice), _)), _)) => Woke::Notice(notice),
-                // Never: the loop itself holds a sender (in `shared`).
-                Either::Left((Either::Right((Err(_), _)), _)) => Woke::Shutdown,
-                Either::Right(((), _)) => Woke::Shutdown,
-            }
-        };
-        let accepted = match woke {
-            Woke::Accepted(accepted) => accepted,
-            Woke::Notice(notice) => {
-                table.notice(notice, std::time::Instant::now());
-                if matches!(notice, Notice::Gone(_)) && wave.note(table.live()) {
-                    trim::give_back();
-                }
-                continue;
-            }
-            Woke::Shutdown => {
-                log.warn("Server: shutting down (Ctrl-C again to quit at once)");
-                break;
-            }
-        };
-        let (stream, addr) = match accepted {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                // Out of descriptors, say: the connection waits in the
-                // kernel's queue until one is free. Say so once per streak.
-                if !accept_failing {
-                    let why = crate::words::io_error(&e);
-                    log.error(format!("Server: accept failed: {why}; retrying"));
-                    accept_failing = true;
-                }
-                runtime::sleep(ACCEPT_BACKOFF).await;
-                continue;
-            }
-        };
-        if accept_failing {
+/// The accept loop's state: what it lets in, and what it counts to decide.
+struct Acceptor {
+    /// Connections and handshakes per address (only this loop touches it).
+    table: AddrTable,
+    /// When a crowd has left, so that its memory is given back.
+    wave: trim::Wave,
+    /// Connections open now, for `--max-clients`.
+    connections: Arc<AtomicUsize>,
+    /// Refusals being told inside TLS now (see [`TLS_REFUSALS`]).
+    tls_refusals: Arc<AtomicUsize>,
+    /// The last connection's id.
+    next_id: room::ClientId,
+    /// Whether `accept` failed last time, so a streak is logged once.
+    accept_failing: bool,
+    events: async_channel::Sender<Event>,
+    /// Held by every connection task; see `run`.
+    alive: async_channel::Sender<()>,
+    shared: Arc<Shared>,
+    log: Log,
+}
+
+impl Acceptor {
+    /// A connection came in: refuse it with a reason, or start its task.
+    fn accepted(&mut self, stream: TcpStream, addr: SocketAddr) {
+        let config = &self.shared.config;
+        let log = &self.log;
+        if self.accept_failing {
             log.good("Server: accepting connections again");
-            accept_failing = false;
+            self.accept_failing = false;
         }
-        next_id += 1;
-        if connections.load(Ordering::Relaxed) >= config.max_clients {
+        self.next_id += 1;
+        let id = self.next_id;
+        if self.connections.load(Ordering::Relaxed) >= config.max_clients {
             log.warn(format!(
                 "Server: refused {addr}: room full ({} connections)",
                 config.max_clients
             ));
             let line = reply::room_full(config.max_clients);
-            refuse(stream, line, config.tls.clone(), &tls_refusals);
-            continue;
+            refuse(stream, line, config.tls.clone(), &self.tls_refusals);
+            return;
         }
         let trusted = config.trusted.iter().any(|net| net.contains(addr.ip()));
         let now = std::time::Instant::now();
-        let tokens = match table.admit(next_id, addr.ip(), trusted, config.tls.is_some(), now) {
+        let tls = config.tls.is_some();
+        let tokens = match self.table.admit(id, addr.ip(), trusted, tls, now) {
             Ok(tokens) => tokens,
             Err(refusal) => {
                 log.warn(format!("Server: refused {addr}: {refusal}"));
-                refuse(
-                    stream,
-                    refusal_line(refusal),
-                    config.tls.clone(),
-                    &tls_refusals,
-                );
-                continue;
+                let line = refusal_line(refusal);
+                refuse(stream, line, config.tls.clone(), &self.tls_refusals);
+                return;
             }
         };
         log.good(format!("Server: Connection from {addr}"));
-        tune(&stream, config.socket_send_buffer, &log);
-        let count = Counted::new(connections.clone());
-        let alive = alive.clone();
+        tune(&stream, config.socket_send_buffer, log);
+        let count = Counted::new(self.connections.clone());
+        let alive = self.alive.clone();
+        let arrival = Arrival { id, addr, tokens };
         let task = connection(
-            Arrival {
-                id: next_id,
-                addr,
-                tokens,
-            },
+            arrival,
             stream,
-            events.clone(),
-            shared.clone(),
+            self.events.clone(),
+            self.shared.clone(),
             log.clone(),
         );
-        let id = next_id;
-        let gone = shared.notices.clone();
+        let gone = self.shared.notices.clone();
         runtime::spawn(async move {
             task.await;
             // Fails only once the accept loop has ended: nothing to count.
@@ -243,18 +283,25 @@ pub async fn run(
         });
     }
 
-    // Shutdown, in order: stop accepting (drop the listener); the broker
-    // tells everyone and ends every outbox; each writer flushes, sends FIN
-    // and closes; then the connection tasks end. Wait for them, bounded.
-    drop(listener);
-    // Fails only if the broker already ended: then there is no one to tell.
-    let _ = events.send(Event::Shutdown).await;
-    drop(events);
-    broker.await;
-    drop(alive);
-    // Bounded: a connection still open after this is cut off when we exit.
-    let _ = runtime::timeout(SHUTDOWN_FLUSH + Duration::from_millis(500), all_done.recv()).await;
-    Ok(())
+    /// `accept` failed: out of descriptors, say. The connection waits in
+    /// the kernel's queue until one is free. Said once per streak.
+    fn failed(&mut self, e: &io::Error) {
+        if !self.accept_failing {
+            self.log.error(format!(
+                "Server: accept failed: {}; retrying",
+                crate::words::io_error(e)
+            ));
+            self.accept_failing = true;
+        }
+    }
+
+    /// What became of a connection, for the per-address counts.
+    fn notice(&mut self, notice: Notice) {
+        self.table.notice(notice, std::time::Instant::now());
+        if matches!(notice, Notice::Gone(_)) && self.wave.note(self.table.live()) {
+            trim::give_back();
+        }
+    }
 }
 
 /// A connection the accept loop let in.
@@ -311,12 +358,17 @@ fn refusal_line(refusal: Refusal) -> String {
 /// memory that the server's own limits never saw.
 fn tune(stream: &TcpStream, send_buffer: usize, log: &Log) {
     if let Err(e) = stream.set_nodelay(true) {
-        let why = crate::words::io_error(&e);
-        log.error(format!("Server: could not set TCP_NODELAY: {why}"));
+        log.error(format!(
+            "Server: could not set TCP_NODELAY: {}",
+            crate::words::io_error(&e)
+        ));
     }
     if send_buffer > 0 {
         if let Err(e) = runtime::set_send_buffer(stream, send_buffer) {
-            log.error(format!("Server: could not cap the socket send buffer: {e}"));
+            log.error(format!(
+                "Server: could not cap the socket send buffer: {}",
+                crate::words::io_error(&e)
+            ));
         }
     }
     let keepalive = socket2::TcpKeepalive::new()
@@ -324,8 +376,10 @@ fn tune(stream: &TcpStream, send_buffer: usize, log: &Log) {
         .with_interval(Duration::from_secs(10))
         .with_retries(5);
     if let Err(e) = runtime::set_keepalive(stream, &keepalive) {
-        let why = crate::words::io_error(&e);
-        log.error(format!("Server: could not enable TCP keepalive: {why}"));
+        log.error(format!(
+            "Server: could not enable TCP keepalive: {}",
+            crate::words::io_error(&e)
+        ));
     }
 }
 
