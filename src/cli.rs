@@ -5,7 +5,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use clap::builder::FalseyValueParser;
+use clap::builder::BoolishValueParser;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
@@ -42,16 +43,108 @@ impl Cli {
         T: Into<std::ffi::OsString> + Clone,
     {
         let mut command = Cli::command();
-        let matches = command.try_get_matches_from_mut(argv)?;
+        let argv: Vec<std::ffi::OsString> = argv.into_iter().map(Into::into).collect();
+        let matches = match command.try_get_matches_from_mut(&argv) {
+            Ok(matches) => matches,
+            Err(e) => return Err(name_the_variable(e, &command, &argv)),
+        };
         let mut cli = Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut command))?;
         let sub = matches.subcommand().map(|(_, sub)| sub);
         match (&mut cli.command, sub) {
-            (Command::Serve(args), Some(sub)) => args.port_given = given(sub, "port"),
-            (Command::Join(args), Some(sub)) => args.port_given = given(sub, "port"),
+            (Command::Serve(args), Some(sub)) => {
+                args.port_given = given(sub, "port");
+                args.from_env = FromEnv::of(sub, &command, "serve");
+            }
+            (Command::Join(args), Some(sub)) => {
+                args.port_given = given(sub, "port");
+                args.from_env = FromEnv::of(sub, &command, "join");
+            }
             _ => {}
         }
         Ok(cli)
     }
+}
+
+/// The flags whose values came from their environment variable, so that an
+/// error about such a value names the variable the person set, not a flag
+/// they never typed.
+#[derive(Debug, Clone, Default)]
+pub struct FromEnv(Vec<(String, String)>);
+
+impl FromEnv {
+    fn of(matches: &ArgMatches, command: &clap::Command, sub: &str) -> FromEnv {
+        let Some(sub) = command.find_subcommand(sub) else {
+            return FromEnv::default();
+        };
+        let from_env = sub
+            .get_arguments()
+            .filter(|arg| {
+                matches.value_source(arg.get_id().as_str()) == Some(ValueSource::EnvVariable)
+            })
+            .filter_map(|arg| {
+                let var = arg.get_env()?.to_string_lossy().into_owned();
+                Some((arg.get_id().to_string(), var))
+            })
+            .collect();
+        FromEnv(from_env)
+    }
+
+    /// How to name the source of `flag`'s value (`--name`): its variable
+    /// (`SOCKCHAT_NAME`) when the value came from there, else the flag.
+    pub fn name<'a>(&'a self, flag: &'a str) -> &'a str {
+        let id = flag.trim_start_matches('-').replace('-', "_");
+        self.0
+            .iter()
+            .find(|(arg, _)| *arg == id)
+            .map_or(flag, |(_, var)| var.as_str())
+    }
+}
+
+/// A bad value that came from an environment variable, not from the
+/// command line, is reported under the variable's name.
+fn name_the_variable(
+    error: clap::Error,
+    command: &clap::Command,
+    argv: &[std::ffi::OsString],
+) -> clap::Error {
+    if !matches!(
+        error.kind(),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation
+    ) {
+        return error;
+    }
+    let (Some(ContextValue::String(shown)), Some(ContextValue::String(value))) = (
+        error.get(ContextKind::InvalidArg),
+        error.get(ContextKind::InvalidValue),
+    ) else {
+        return error;
+    };
+    // `--port <PORT>`, `--tls`: the flag is the first word.
+    let long = shown.split(' ').next().unwrap_or(shown);
+    let typed = argv.iter().any(|a| {
+        let a = a.to_string_lossy();
+        a == long || a.starts_with(&format!("{long}="))
+    });
+    let variable = command
+        .get_subcommands()
+        .flat_map(|sub| sub.get_arguments())
+        .find(|arg| arg.get_long().is_some_and(|l| format!("--{l}") == long))
+        .and_then(|arg| arg.get_env())
+        .map(|var| var.to_string_lossy().into_owned());
+    let Some(variable) = variable.filter(|_| !typed) else {
+        return error;
+    };
+    let why = match std::error::Error::source(&error).map(|s| s.to_string()) {
+        Some(source) if source.contains("not a boolean") => {
+            ": use true or false (or yes/no, on/off, 1/0)".to_string()
+        }
+        Some(source) => format!(": {source}"),
+        None => String::new(),
+    };
+    clap::Error::raw(
+        ErrorKind::ValueValidation,
+        format!("invalid value '{value}' in the environment variable {variable}{why}\n"),
+    )
 }
 
 /// Whether `id` came from the command line or the environment.
@@ -87,6 +180,10 @@ pub struct ServeArgs {
     /// `--host` may stand in for it.
     #[arg(skip)]
     pub port_given: bool,
+
+    /// Which values came from the environment; set by [`Cli::parse_args`].
+    #[arg(skip)]
+    pub from_env: FromEnv,
 
     /// Longest line a client may send, in bytes; longer lines are dropped with an error
     #[arg(long, default_value_t = server::defaults::MAX_LINE_BYTES, value_parser = clap::value_parser!(u32).range(64..=1_048_576))]
@@ -219,6 +316,10 @@ pub struct JoinArgs {
     #[arg(skip)]
     pub port_given: bool,
 
+    /// Which values came from the environment; set by [`Cli::parse_args`].
+    #[arg(skip)]
+    pub from_env: FromEnv,
+
     /// Your username (asked for when not given)
     #[arg(short, long, env = "SOCKCHAT_NAME")]
     pub name: Option<String>,
@@ -235,7 +336,7 @@ pub struct JoinArgs {
     #[arg(
         long,
         env = "SOCKCHAT_TLS",
-        value_parser = FalseyValueParser::new(),
+        value_parser = BoolishValueParser::new(),
         help_heading = "Private rooms"
     )]
     pub tls: bool,
@@ -397,6 +498,18 @@ mod tests {
             assert!(!join_args(&[]).unwrap().port_given);
             assert!(!parsed::serve(&[]).port_given);
         }
+    }
+
+    #[test]
+    fn a_bad_value_from_the_environment_names_its_variable() {
+        let mut command = Cli::command();
+        let argv: Vec<std::ffi::OsString> = ["sockchat", "join", "--port", "x"]
+            .iter()
+            .map(Into::into)
+            .collect();
+        let typed = command.try_get_matches_from_mut(&argv).unwrap_err();
+        let typed = name_the_variable(typed, &command, &argv).to_string();
+        assert!(typed.contains("--port"), "{typed}");
     }
 
     #[test]

@@ -21,6 +21,7 @@
 //! - [`address`]: host and port, read once (IPv6 brackets in one place).
 //! - [`runtime`]: every async-std name the crate uses, so a move to another
 //!   runtime touches one file.
+//! - [`words`]: plain words for errors (one style for `join` and `serve`).
 
 pub mod address;
 pub mod app;
@@ -31,3 +32,4 @@ pub mod runtime;
 pub mod server;
 pub mod stream;
 pub mod tls;
+pub mod words;

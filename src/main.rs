@@ -17,7 +17,7 @@ fn main() -> ExitCode {
         Err(err) => {
             // Errors can quote the network (a certificate's names, a
             // server's refusal): never let them drive the terminal.
-            let text = format!("{err:#}");
+            let text = sockchat::words::error_line(&err);
             eprintln!(
                 "sockchat: {}",
                 sockchat::protocol::sanitize::sanitize(&text)

@@ -7,7 +7,7 @@
 pub use async_std::future::timeout;
 pub use async_std::io::{ReadExt, WriteExt};
 pub use async_std::net::{TcpListener, TcpStream};
-pub use async_std::task::{block_on, sleep, spawn};
+pub use async_std::task::{block_on, sleep, spawn, spawn_blocking};
 
 /// A timer that can be moved to a new deadline. async-std has none of its
 /// own; this is the one from async-io, the reactor async-std runs on.

@@ -29,6 +29,8 @@ use sha2::{Digest, Sha256};
 
 pub use futures_rustls::{TlsAcceptor, TlsConnector};
 
+mod anchor;
+
 /// How long a TLS handshake may take, on either side. A client that has
 /// not finished by then is closed, so a stalled one costs one task, briefly.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -60,6 +62,9 @@ pub struct ServerTls {
     pub fingerprint: Fingerprint,
     /// Whether the certificate was made at start-up (so clients must pin it).
     pub self_signed: bool,
+    /// The certificate file served, with whether its certificate is
+    /// self-signed (a client may trust that file itself with `--tls-ca`).
+    pub file: Option<(std::path::PathBuf, bool)>,
 }
 
 /// Loads a certificate chain and its private key from PEM files.
@@ -75,6 +80,7 @@ pub fn load_server(cert: &Path, key: &Path) -> anyhow::Result<ServerTls> {
         );
     };
     let fingerprint = Fingerprint::of(leaf);
+    let own_anchor = anchor::self_issued(leaf);
     let private = PrivateKeyDer::from_pem_file(key)
         .map_err(|e| pem_error(e, "private key"))
         .with_context(|| format!("cannot read the TLS key {}", key.display()))?;
@@ -89,6 +95,7 @@ pub fn load_server(cert: &Path, key: &Path) -> anyhow::Result<ServerTls> {
         config,
         fingerprint,
         self_signed: false,
+        file: Some((cert.to_path_buf(), own_anchor)),
     })
 }
 
@@ -115,6 +122,7 @@ pub fn self_signed(names: Vec<String>) -> anyhow::Result<ServerTls> {
         config,
         fingerprint,
         self_signed: true,
+        file: None,
     })
 }
 
@@ -149,11 +157,13 @@ pub fn is_key_update_flood(error: &io::Error) -> bool {
 pub fn describe_server_error(error: &io::Error) -> String {
     match rustls_error(error) {
         Some(rustls::Error::AlertReceived(alert)) => {
-            format!("the client refused the handshake ({alert:?}); does it trust this certificate?")
+            let alert = crate::words::camel_words(&format!("{alert:?}"));
+            format!("the client refused the handshake ({alert}); does it trust this certificate?")
         }
         Some(rustls::Error::InvalidMessage(_)) => "the client does not speak TLS".to_string(),
         Some(rustls::Error::PeerIncompatible(why)) => {
-            format!("the client has no TLS version or cipher in common ({why:?})")
+            let why = crate::words::camel_words(&format!("{why:?}"));
+            format!("the client has no TLS version or cipher in common ({why})")
         }
         Some(other) => other.to_string(),
         None if error.kind() == io::ErrorKind::UnexpectedEof => {
@@ -185,12 +195,15 @@ pub fn client_config(trust: &Trust) -> anyhow::Result<Arc<ClientConfig>> {
     let config = match trust {
         Trust::Pinned(pin) => builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(PinnedVerifier::new(*pin)))
+            .with_custom_certificate_verifier(Arc::new(Verifier::new(Check::Pinned(*pin))))
             .with_no_client_auth(),
         Trust::CaFile(path) => {
-            let roots = ca_file(path)
+            let ca = ca_file(path)
                 .with_context(|| format!("cannot read the CA file {}", path.display()))?;
-            builder.with_root_certificates(roots).with_no_client_auth()
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(Verifier::new(Check::CaFile(ca))))
+                .with_no_client_auth()
         }
         Trust::System => builder
             .with_root_certificates(system_roots()?)
@@ -199,20 +212,13 @@ pub fn client_config(trust: &Trust) -> anyhow::Result<Arc<ClientConfig>> {
     Ok(Arc::new(config))
 }
 
-fn ca_file(path: &Path) -> anyhow::Result<RootCertStore> {
+/// What a CA file vouches for: chains to its CAs, and each of its
+/// certificates as itself (a self-signed server's own certificate).
+fn ca_file(path: &Path) -> anyhow::Result<anchor::CaFile> {
     let certs = CertificateDer::pem_file_iter(path)
         .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
         .map_err(|e| pem_error(e, "certificate"))?;
-    let mut roots = RootCertStore::empty();
-    for cert in certs {
-        roots
-            .add(cert)
-            .map_err(|e| anyhow!("a certificate in it is not usable as a CA: {e}"))?;
-    }
-    if roots.is_empty() {
-        bail!("no PEM certificate in it");
-    }
-    Ok(roots)
+    anchor::CaFile::new(certs)
 }
 
 fn system_roots() -> anyhow::Result<RootCertStore> {
@@ -263,10 +269,12 @@ pub fn describe_client_error(error: &io::Error, host: &str, trust: &Trust) -> St
             format!("the server's certificate was refused: {why}")
         }
         rustls::Error::AlertReceived(alert) => {
-            format!("the server refused the handshake ({alert:?})")
+            let alert = crate::words::camel_words(&format!("{alert:?}"));
+            format!("the server refused the handshake ({alert})")
         }
         rustls::Error::PeerIncompatible(why) => {
-            format!("the server has no TLS version or cipher in common with this client ({why:?})")
+            let why = crate::words::camel_words(&format!("{why:?}"));
+            format!("the server has no TLS version or cipher in common with this client ({why})")
         }
         other => other.to_string(),
     }
@@ -286,7 +294,10 @@ fn describe_certificate_error(error: &CertificateError, host: &str, trust: &Trus
         CertificateError::NotValidForNameContext { presented, .. } => {
             let names = match presented.is_empty() {
                 true => "no host".to_string(),
-                false => presented.join(", "),
+                false => {
+                    let names: Vec<&str> = presented.iter().map(|n| presented_name(n)).collect();
+                    names.join(", ")
+                }
             };
             format!("it is not valid for {host} (it names {names})")
         }
@@ -304,34 +315,60 @@ fn describe_certificate_error(error: &CertificateError, host: &str, trust: &Trus
             match other.0.downcast_ref::<webpki::Error>() {
                 Some(webpki::Error::CaUsedAsEndEntity) => {
                     "it is a CA certificate used as the server's own (self-signed? \
-                     pin it with --tls-fingerprint instead)"
+                     give that very certificate with --tls-ca, or pin it with --tls-fingerprint)"
                         .to_string()
                 }
                 _ => other.to_string(),
             }
         }
-        other => format!("{other:?}"),
+        other => crate::words::camel_words(&format!("{other:?}")),
     }
+}
+
+/// A name as webpki lists it in a refusal (`DnsName("localhost")`,
+/// `IpAddress(127.0.0.1)`), as a person writes it.
+fn presented_name(listed: &str) -> &str {
+    for kind in ["DnsName", "IpAddress", "UniformResourceIdentifier"] {
+        let inner = listed
+            .strip_prefix(kind)
+            .and_then(|rest| rest.strip_prefix('('))
+            .and_then(|rest| rest.strip_suffix(')'));
+        if let Some(inner) = inner {
+            return inner.trim_matches('"');
+        }
+    }
+    listed
 }
 
 fn rustls_error(error: &io::Error) -> Option<&rustls::Error> {
     error.get_ref()?.downcast_ref::<rustls::Error>()
 }
 
-/// Accepts the one certificate whose fingerprint is pinned, whatever its
-/// names, issuer and dates: pinning replaces those checks. The handshake's
-/// signatures are still verified against that certificate's key, so only
+/// Checks the server's certificate as `check` says; the handshake's
+/// signatures are always verified against that certificate's key, so only
 /// the holder of its private key can pass.
 #[derive(Debug)]
-struct PinnedVerifier {
-    pin: Fingerprint,
+struct Verifier {
+    /// What the certificate must be.
+    check: Check,
+    /// For the handshake's signatures.
     algorithms: WebPkiSupportedAlgorithms,
 }
 
-impl PinnedVerifier {
-    fn new(pin: Fingerprint) -> Self {
-        PinnedVerifier {
-            pin,
+/// What a server's certificate must be.
+#[derive(Debug)]
+enum Check {
+    /// The one certificate whose fingerprint is pinned, whatever its names,
+    /// issuer and dates: pinning replaces those checks.
+    Pinned(Fingerprint),
+    /// One of a CA file's certificates, or one that chains to them.
+    CaFile(anchor::CaFile),
+}
+
+impl Verifier {
+    fn new(check: Check) -> Self {
+        Verifier {
+            check,
             algorithms: provider().signature_verification_algorithms,
         }
     }
@@ -356,22 +393,28 @@ impl fmt::Display for PinMismatch {
 
 impl std::error::Error for PinMismatch {}
 
-impl ServerCertVerifier for PinnedVerifier {
+impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        let pin = match &self.check {
+            Check::Pinned(pin) => *pin,
+            Check::CaFile(ca) => {
+                return ca.verify(end_entity, intermediates, server_name, ocsp_response, now)
+            }
+        };
         let presented = Fingerprint::of(end_entity);
-        if presented == self.pin {
+        if presented == pin {
             return Ok(ServerCertVerified::assertion());
         }
         let mismatch = PinMismatch {
             presented,
-            pinned: self.pin,
+            pinned: pin,
         };
         Err(rustls::Error::InvalidCertificate(CertificateError::Other(
             OtherError(Arc::new(mismatch)),
@@ -535,7 +578,24 @@ mod tests {
         assert_eq!(
             text,
             "the server's certificate was refused: it is a CA certificate used as the \
-             server's own (self-signed? pin it with --tls-fingerprint instead)"
+             server's own (self-signed? give that very certificate with --tls-ca, or pin it \
+             with --tls-fingerprint)"
+        );
+    }
+
+    #[test]
+    fn names_in_a_refusal_are_written_as_people_write_them() {
+        let refusal = CertificateError::NotValidForNameContext {
+            expected: server_name("chat.lan").unwrap(),
+            presented: vec![
+                "DnsName(\"localhost\")".to_string(),
+                "IpAddress(127.0.0.1)".to_string(),
+            ],
+        };
+        let text = describe_certificate_error(&refusal, "chat.lan", &Trust::System);
+        assert_eq!(
+            text,
+            "it is not valid for chat.lan (it names localhost, 127.0.0.1)"
         );
     }
 

@@ -8,20 +8,38 @@ use crate::tls::ServerTls;
 
 /// Says where the room is; for an all-interfaces bind, the addresses others
 /// can use. In a TLS room it prints the certificate's fingerprint, and the
-/// join commands carry the TLS flags they need (a self-signed certificate
-/// is pinned by its fingerprint).
+/// join commands carry the TLS flags they need: a self-signed certificate
+/// (made at start-up, or a file's) is pinned by its fingerprint, which
+/// works whatever names it carries; a self-signed file may also be handed
+/// to clients for `--tls-ca`.
 pub fn print(local: SocketAddr, tls: Option<&ServerTls>, password: bool) {
     println!("Server is running on: {local}");
+    let own_file = tls.and_then(|tls| match &tls.file {
+        Some((path, true)) => Some(path),
+        _ => None,
+    });
     let flags = match tls {
         None => String::new(),
-        Some(tls) if tls.self_signed => format!(" --tls-fingerprint {}", tls.fingerprint),
+        Some(tls) if tls.self_signed || own_file.is_some() => {
+            format!(" --tls-fingerprint {}", tls.fingerprint)
+        }
         Some(_) => " --tls".to_string(),
     };
     if let Some(tls) = tls {
-        let kind = if tls.self_signed { "self-signed " } else { "" };
+        let kind = match tls.self_signed || own_file.is_some() {
+            true => "self-signed ",
+            false => "",
+        };
         println!(
             "TLS: {kind}certificate with SHA-256 fingerprint {}",
             tls.fingerprint
+        );
+    }
+    if let Some(path) = own_file {
+        let path = path.display();
+        println!(
+            "The certificate is self-signed: clients pin its fingerprint, or trust a copy of \
+             {path} with --tls-ca {path} (then --host must be a name it carries)"
         );
     }
     if password {

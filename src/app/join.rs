@@ -10,6 +10,7 @@ use anyhow::anyhow;
 
 use crate::address::Address;
 use crate::cli::JoinArgs;
+use crate::client::render::Colors;
 use crate::client::{self, Options, Tty};
 use crate::protocol::name::Name;
 use crate::tls::{self, Trust};
@@ -19,18 +20,31 @@ pub fn join(args: JoinArgs) -> anyhow::Result<ExitCode> {
     let tty = Tty {
         stdin: std::io::stdin().is_terminal(),
         stdout: std::io::stdout().is_terminal(),
-        color: super::color_allowed(std::io::stdout()),
+        colors: match super::color_allowed(std::io::stdout()) {
+            false => Colors::Off,
+            true if extended_colors() => Colors::Extended,
+            true => Colors::Basic,
+        },
     };
     client::join(options(args)?, tty)
 }
 
+/// Whether the terminal shows the 256-colour palette, as its `TERM` or
+/// `COLORTERM` says (xterm-256color, tmux-256color, truecolor…).
+fn extended_colors() -> bool {
+    let var = |name| std::env::var(name).unwrap_or_default();
+    var("TERM").contains("256color") || matches!(var("COLORTERM").as_str(), "truecolor" | "24bit")
+}
+
 /// What the flags ask for, with the files they name read.
 fn options(args: JoinArgs) -> anyhow::Result<Options> {
-    let address = Address::parse(&args.host, super::port(args.port, args.port_given))?;
+    let address = Address::parse(&args.host, super::port(args.port, args.port_given))
+        .map_err(|e| super::named(e, &args.from_env, &["--host", "--port"]))?;
     let name = match &args.name {
-        Some(raw) => {
-            Some(Name::parse(raw).map_err(|why| anyhow!("invalid --name {raw:?}: {why}"))?)
-        }
+        Some(raw) => Some(Name::parse(raw).map_err(|why| {
+            let given = args.from_env.name("--name");
+            anyhow!("invalid {given} '{raw}': {why}")
+        })?),
         None => None,
     };
     let password = super::password(args.password.as_ref(), args.password_file.as_deref())?;
@@ -118,6 +132,12 @@ mod tests {
         let error = options_error(join_args(&["--host", "[::1]:3001", "--port", "4000"]));
         let error = error.to_string();
         assert!(error.contains("give the port once"), "{error}");
+    }
+
+    #[test]
+    fn a_bad_name_names_the_flag_it_came_from() {
+        let error = options_error(join_args(&["--name", "a b"])).to_string();
+        assert_eq!(error, "invalid --name 'a b': a name cannot contain spaces");
     }
 
     fn options_error(args: JoinArgs) -> anyhow::Error {

@@ -43,6 +43,19 @@ fn port(port: u16, given: bool) -> Port {
     }
 }
 
+/// `error`, about one of `flags`, with each flag that was really set by
+/// its environment variable named as that variable.
+fn named(error: impl std::fmt::Display, from_env: &cli::FromEnv, flags: &[&str]) -> anyhow::Error {
+    let mut text = error.to_string();
+    for flag in flags {
+        let source = from_env.name(flag);
+        if source != *flag {
+            text = text.replace(flag, source);
+        }
+    }
+    anyhow::anyhow!(text)
+}
+
 /// Whether output to `stream` may be coloured: it is a terminal and the
 /// user has not set `NO_COLOR` (<https://no-color.org>: any non-empty value).
 pub fn color_allowed(stream: impl std::io::IsTerminal) -> bool {

@@ -24,7 +24,8 @@ pub fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
     one_malloc_arena();
     let color = super::color_allowed(std::io::stderr());
     let status = std::io::stderr().is_terminal();
-    let address = Address::parse(&args.host, super::port(args.port, args.port_given))?;
+    let address = Address::parse(&args.host, super::port(args.port, args.port_given))
+        .map_err(|e| super::named(e, &args.from_env, &["--host", "--port"]))?;
     let mut config = limits(&args)?;
     let descriptors = raise_descriptor_limit();
     let secret = super::password(args.password.as_ref(), args.password_file.as_deref())?;

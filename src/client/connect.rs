@@ -3,6 +3,7 @@
 //! line when it cannot be done.
 
 use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::address::Address;
 use crate::runtime::{self, FinOnClose, TcpStream};
 use crate::tls::{self, TlsConnector, Trust};
+use crate::words;
 
 /// What the server sends us: the socket, or the reading half of a TLS session.
 pub type Reader = Box<dyn AsyncRead + Unpin + Send>;
@@ -38,12 +40,15 @@ pub async fn connect(address: &Address, wait: Duration) -> anyhow::Result<TcpStr
 
     let deadline = Instant::now() + wait;
     let mut backoff = Duration::from_millis(100);
+    let ips = match resolve(address).await {
+        Ok(ips) => ips,
+        Err(why) => {
+            spinner.finish_and_clear();
+            bail!("cannot connect to {addr}: {why}");
+        }
+    };
     let result = loop {
-        let attempt = runtime::timeout(
-            ATTEMPT_TIMEOUT,
-            TcpStream::connect((address.host(), address.port())),
-        )
-        .await;
+        let attempt = runtime::timeout(ATTEMPT_TIMEOUT, TcpStream::connect(&ips[..])).await;
         let error = match attempt {
             Ok(Ok(stream)) => break Ok(stream),
             Ok(Err(e)) => e,
@@ -59,6 +64,30 @@ pub async fn connect(address: &Address, wait: Duration) -> anyhow::Result<TcpStr
     };
     spinner.finish_and_clear();
     result
+}
+
+/// The addresses `address` names, looked up once (not under `--wait`: a
+/// name that does not resolve will not start to by waiting). The lookup
+/// blocks, so it runs off the async threads.
+async fn resolve(address: &Address) -> Result<Vec<SocketAddr>, String> {
+    let (host, port) = (address.host().to_string(), address.port());
+    let lookup = runtime::spawn_blocking(move || {
+        (host.as_str(), port)
+            .to_socket_addrs()
+            .map(|found| found.collect::<Vec<_>>())
+    });
+    match lookup.await {
+        Ok(ips) if !ips.is_empty() => Ok(ips),
+        Ok(_) => Err(format!("{} has no address", address.host())),
+        Err(e) => {
+            let why = words::io_error(&e);
+            let why = why
+                .strip_prefix("failed to lookup address information: ")
+                .map(str::to_lowercase)
+                .unwrap_or(why);
+            Err(format!("cannot find the host {}: {why}", address.host()))
+        }
+    }
 }
 
 /// Both directions of a plain TCP connection.
@@ -121,21 +150,7 @@ fn short(error: &io::Error) -> String {
     match error.kind() {
         io::ErrorKind::ConnectionRefused => "connection refused".into(),
         io::ErrorKind::TimedOut => "timed out".into(),
-        _ => strip_os_error(error),
-    }
-}
-
-/// "Connection refused (os error 111)" → "connection refused".
-fn strip_os_error(error: &io::Error) -> String {
-    let text = error.to_string();
-    let text = match text.find(" (os error") {
-        Some(i) => text[..i].to_string(),
-        None => text,
-    };
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => text,
+        _ => words::io_error(error),
     }
 }
 
@@ -145,13 +160,24 @@ fn explain(addr: &str, error: &io::Error) -> anyhow::Error {
             "cannot connect to {addr}: connection refused (is `sockchat serve` running there?)"
         ),
         io::ErrorKind::TimedOut => anyhow!("cannot connect to {addr}: timed out"),
-        _ => anyhow!("cannot connect to {addr}: {}", strip_os_error(error)),
+        _ => anyhow!("cannot connect to {addr}: {}", words::io_error(error)),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_that_does_not_resolve_is_said_in_words() {
+        let address = Address::parse("nosuch.invalid", crate::address::Port::Given(3000)).unwrap();
+        let why = runtime::block_on(resolve(&address)).unwrap_err();
+        assert!(
+            why.starts_with("cannot find the host nosuch.invalid"),
+            "{why}"
+        );
+        assert!(!why.contains('`') && !why.contains('"'), "{why}");
+    }
 
     #[test]
     fn refusals_name_the_address_and_the_likely_cause() {
@@ -161,11 +187,5 @@ mod tests {
             text,
             "cannot connect to 127.0.0.1:9: connection refused (is `sockchat serve` running there?)"
         );
-    }
-
-    #[test]
-    fn os_error_numbers_are_left_out() {
-        let e = io::Error::from_raw_os_error(libc::ENETUNREACH);
-        assert_eq!(strip_os_error(&e), "network is unreachable");
     }
 }

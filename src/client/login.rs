@@ -2,34 +2,43 @@
 //! then a name, asking the person again (on a terminal) while the server
 //! refuses what was given.
 //!
-//! The prompts live here, not in the application layer, because the
-//! conversation decides when to ask: again after a taken name or a wrong
-//! password, never after the server's last word. Whether asking is allowed
-//! at all is decided by the caller ([`Ask`]).
+//! The prompts are asked from here, not from the application layer, because
+//! the conversation decides when to ask: again after a taken name or a
+//! wrong password, never after the server's last word. Whether asking is
+//! allowed at all is decided by the caller ([`Ask`]). While a prompt is up
+//! the connection is watched: a server that closes it for its login timeout
+//! is reconnected to when the person presses Enter ([`Outcome::Again`]),
+//! one that goes away otherwise is reported at once.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
 use futures::channel::mpsc;
-use futures::StreamExt;
+use futures::future::pending;
+use futures::{FutureExt, StreamExt};
 
 use super::connect::Writer;
 use super::input::{Screen, Typed};
 use super::lines::{send_line, ServerLines};
-use super::render;
+use super::prompt::Prompt;
+use super::render::{self, Colors};
 use crate::protocol::message::{classify, reply, ServerLine};
 use crate::protocol::name::Name;
 use crate::protocol::password::Secret;
 use crate::protocol::sanitize::sanitize_bytes;
 use crate::runtime;
 
-/// What the person gave on the command line (or in the environment).
+/// What the person gave on the command line (or in the environment), or
+/// typed at a prompt on an earlier connection.
 #[derive(Debug)]
 pub struct Credentials {
     /// The name to log in with; None: ask.
     pub name: Option<Name>,
     /// The room's password, if one was given.
     pub password: Option<Secret>,
+    /// Whether `password` was typed at the prompt (a wrong one may be typed
+    /// again) rather than given by a flag (a wrong one ends the login).
+    pub password_typed: bool,
 }
 
 /// Where a name comes from when none was given (or the server refused it).
@@ -39,6 +48,20 @@ pub enum Ask {
     Prompt,
     /// The first non-blank line of piped stdin.
     Stdin,
+}
+
+/// How a login ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The server took the name; `sent` lines were sent that its flood
+    /// limit counts (the pacing of later lines starts from there).
+    LoggedIn { name: Name, sent: u32 },
+    /// The person left at a prompt (Ctrl-D, or `/quit` as the password).
+    Left,
+    /// The server closed the connection for taking too long while the
+    /// person was typing: log in again, on a new connection, with what was
+    /// typed (nobody is asked twice).
+    Again(Credentials),
 }
 
 /// How the login goes: where to ask, how to show the server's refusals.
@@ -51,55 +74,123 @@ pub struct Login<'a> {
     pub ask: Ask,
     /// Piped stdin, whose first line may be the name.
     pub piped: Option<&'a mut mpsc::Receiver<Typed>>,
-    /// Whether refusals are shown in colour.
-    pub color: bool,
+    /// How refusals are coloured.
+    pub colors: Colors,
     /// How long each answer of the server may take.
     pub patience: Duration,
 }
 
+/// One step of the login, as far as it went.
+enum Step {
+    Done,
+    Left,
+    /// The server gave up on this connection while the person typed.
+    Expired,
+}
+
 impl Login<'_> {
-    /// Logs in with `given`; returns once the server has confirmed the name.
-    pub async fn run(mut self, given: Credentials) -> anyhow::Result<Name> {
-        let greeting = self.reply(Instant::now() + self.patience).await?;
+    /// Logs in with `given`, asking for what is missing.
+    pub async fn run(self, mut given: Credentials) -> anyhow::Result<Outcome> {
+        let mut login = Attempt {
+            login: self,
+            sent: 0,
+            expired: false,
+        };
+        let greeting = login.reply(Instant::now() + login.login.patience).await?;
         if crate::tls::looks_like_tls(&greeting) || greeting == reply::TLS_REQUIRED.as_bytes() {
             bail!(
                 "the server speaks TLS: use --tls (or --tls-fingerprint for a self-signed server)"
             );
         }
-        match classify(&sanitize_bytes(&greeting)) {
-            ServerLine::PasswordWanted(_) => self.give_password(given.password).await?,
+        let step = match classify(&sanitize_bytes(&greeting)) {
+            ServerLine::PasswordWanted(_) => login.give_password(&mut given).await?,
             ServerLine::Error(why) => bail!("the server refused the connection: {why}"),
-            _ if given.password.is_some() => {
+            _ if given.password.is_some() && !given.password_typed => {
                 eprintln!("sockchat: note: this room asks for no password; yours was not sent");
+                Step::Done
             }
-            _ => {}
-        }
-        self.give_name(given.name).await
+            _ => Step::Done,
+        };
+        let step = match step {
+            Step::Done => login.give_name(&mut given).await?,
+            other => other,
+        };
+        Ok(match step {
+            Step::Left => Outcome::Left,
+            Step::Expired => Outcome::Again(given),
+            Step::Done => match given.name {
+                Some(name) => Outcome::LoggedIn {
+                    name,
+                    sent: login.sent,
+                },
+                None => bail!("the server took no name"),
+            },
+        })
     }
+}
 
-    /// Gives a name (`given`, else asked for) until the server takes one.
-    async fn give_name(&mut self, mut given: Option<Name>) -> anyhow::Result<Name> {
+/// A login under way on one connection.
+struct Attempt<'a> {
+    login: Login<'a>,
+    /// Non-blank lines sent (the server's flood limit counts them).
+    sent: u32,
+    /// The server closed this connection for its login timeout: what is
+    /// typed now is for the next one.
+    expired: bool,
+}
+
+impl Attempt<'_> {
+    /// Gives a name (`given`, else asked for) until the server takes one;
+    /// the name taken is left in `given`.
+    async fn give_name(&mut self, given: &mut Credentials) -> anyhow::Result<Step> {
+        let prompt = self.login.ask == Ask::Prompt;
         loop {
-            let name = match given.take() {
+            let name = match given.name.take() {
                 Some(name) => name,
-                None if self.ask == Ask::Prompt => prompt_name()?,
-                None => name_from_stdin(self.piped.as_deref_mut()).await?,
+                None if prompt => {
+                    let Some(text) = self.answer(Prompt::name(), "username").await? else {
+                        return self.leave().await;
+                    };
+                    match Name::parse(&text) {
+                        Ok(name) if self.expired => {
+                            given.name = Some(name);
+                            return Ok(Step::Expired);
+                        }
+                        Ok(name) => name,
+                        Err(_) if text.is_empty() => continue,
+                        Err(why) => {
+                            eprintln!("{why}");
+                            continue;
+                        }
+                    }
+                }
+                None => name_from_stdin(self.login.piped.as_deref_mut()).await?,
             };
-            send_line(self.writer, name.as_str()).await?;
+            self.send(name.as_str()).await?;
             // One deadline for the answer, however many other lines come first.
-            let deadline = Instant::now() + self.patience;
+            let deadline = Instant::now() + self.login.patience;
             loop {
                 let line = self.reply(deadline).await?;
-                match classify(&sanitize_bytes(&line)) {
+                let text = sanitize_bytes(&line).into_owned();
+                match classify(&text) {
                     ServerLine::LoggedIn(_) => {
-                        Screen::Plain.print(&render::render(&line, self.color));
-                        return Ok(name);
+                        Screen::Plain.print(&render::render(&line, self.login.colors));
+                        given.name = Some(name);
+                        return Ok(Step::Done);
                     }
-                    ServerLine::Error(_) if self.ask == Ask::Prompt => {
-                        eprintln!("{}", render::render(&line, self.color));
+                    _ if text.starts_with(reply::LOGIN_TIMEOUT_PREFIX) && prompt => {
+                        // Typed just as the server gave up: give it again.
+                        given.name = Some(name);
+                        return Ok(Step::Expired);
+                    }
+                    ServerLine::Error(_) if prompt => {
+                        eprintln!("{}", render::render(&line, self.login.colors));
                         break;
                     }
-                    ServerLine::Error(why) => bail!("the server refused the name {name}: {why}"),
+                    ServerLine::Error(why) => {
+                        let why = why.strip_suffix(reply::TYPE_ANOTHER).unwrap_or(why);
+                        bail!("the server refused the name {name}: {why}")
+                    }
                     // The greeting tells `nc` users to type a name: we just did.
                     _ => {}
                 }
@@ -108,29 +199,66 @@ impl Login<'_> {
     }
 
     /// Gives the room's password: the one given, else asked for on the
-    /// terminal (again after a wrong one, while the server allows).
-    async fn give_password(&mut self, mut given: Option<Secret>) -> anyhow::Result<()> {
-        let retry = given.is_none() && self.ask == Ask::Prompt;
+    /// terminal (again after a wrong one, while the server allows). The
+    /// password accepted is left in `given`, for a login again.
+    async fn give_password(&mut self, given: &mut Credentials) -> anyhow::Result<Step> {
+        let prompt = self.login.ask == Ask::Prompt;
         loop {
-            let secret = match given.take() {
+            let retry = prompt && (given.password.is_none() || given.password_typed);
+            let secret = match given.password.take() {
                 Some(secret) => secret,
-                None if self.ask == Ask::Prompt => prompt_password()?,
+                None if prompt => {
+                    let Some(text) = self.answer(Prompt::password(), "password").await? else {
+                        return self.leave().await;
+                    };
+                    match Secret::new(text) {
+                        Ok(secret) if self.expired => {
+                            given.password = Some(secret);
+                            given.password_typed = true;
+                            return Ok(Step::Expired);
+                        }
+                        Ok(secret) => {
+                            given.password_typed = true;
+                            secret
+                        }
+                        Err(why) => {
+                            eprintln!("{why}; try again");
+                            continue;
+                        }
+                    }
+                }
                 None => bail!(
                     "the room has a password and there is no terminal to ask for it: \
                      give it with --password-file FILE or SOCKCHAT_PASSWORD"
                 ),
             };
-            send_line(self.writer, secret.expose()).await?;
-            let deadline = Instant::now() + self.patience;
+            self.send(secret.expose()).await?;
+            let deadline = Instant::now() + self.login.patience;
             loop {
                 let line = self.reply(deadline).await?;
                 let text = sanitize_bytes(&line).into_owned();
                 match classify(&text) {
-                    ServerLine::PasswordAccepted(_) => return Ok(()),
+                    ServerLine::PasswordAccepted(_) => {
+                        given.password = Some(secret);
+                        return Ok(Step::Done);
+                    }
+                    _ if text == reply::BYE => return Ok(Step::Left),
+                    _ if text == reply::PASSWORD_FIRST && retry => {
+                        // `/help` (or another command) typed as the password.
+                        eprintln!(
+                            "Type the room's password and press Enter (it is not shown as you \
+                             type); /quit or Ctrl-D leaves."
+                        );
+                        break;
+                    }
+                    _ if text.starts_with(reply::LOGIN_TIMEOUT_PREFIX) && retry => {
+                        given.password = Some(secret);
+                        return Ok(Step::Expired);
+                    }
                     ServerLine::PasswordRefused(_)
                         if retry && text != reply::WRONG_PASSWORD_CLOSING =>
                     {
-                        eprintln!("{}", render::render(&line, self.color));
+                        eprintln!("{}", render::render(&line, self.login.colors));
                         break;
                     }
                     ServerLine::PasswordRefused(why) => {
@@ -143,46 +271,91 @@ impl Login<'_> {
         }
     }
 
+    /// The person's answer to `prompt` (None: Ctrl-D), while watching the
+    /// connection: if the server closes it for its login timeout, the
+    /// answer is kept for a new one; if it goes away otherwise, that is
+    /// said at once.
+    async fn answer(&mut self, mut prompt: Prompt, what: &str) -> anyhow::Result<Option<String>> {
+        // The last thing the server said, to tell why it went away.
+        let mut last: Option<String> = None;
+        loop {
+            let watching = !self.expired;
+            let event = {
+                let server = &mut *self.login.server;
+                let line = async {
+                    match watching {
+                        true => server.next().await,
+                        false => pending().await,
+                    }
+                }
+                .fuse();
+                let typed = prompt.answer().fuse();
+                futures::pin_mut!(line, typed);
+                futures::select! {
+                    typed = typed => Ok(typed),
+                    line = line => Err(line),
+                }
+            };
+            match event {
+                Ok(typed) => return typed.context("cannot read from the terminal"),
+                Err(Ok(Some(line))) => {
+                    let text = sanitize_bytes(&line).into_owned();
+                    if text.starts_with(reply::LOGIN_TIMEOUT_PREFIX) {
+                        self.expired = true;
+                    } else {
+                        last = Some(text);
+                    }
+                }
+                Err(Ok(None) | Err(_)) => {
+                    prompt.abandon();
+                    let why = match last.as_deref().map(|line| (line, classify(line))) {
+                        Some((reply::SHUTTING_DOWN, _)) => "the server shut down".to_string(),
+                        Some((_, ServerLine::Error(why))) => {
+                            format!("the server closed the connection ({why})")
+                        }
+                        _ => "the server closed the connection".to_string(),
+                    };
+                    bail!("{why} while waiting for your {what}");
+                }
+            }
+        }
+    }
+
+    /// Leaves at a prompt (Ctrl-D): says goodbye to the server, if it is
+    /// still there, and shows its answer.
+    async fn leave(&mut self) -> anyhow::Result<Step> {
+        if self.expired || send_line(self.login.writer, "/quit").await.is_err() {
+            return Ok(Step::Left);
+        }
+        let deadline = Instant::now() + self.login.patience;
+        while let Ok(line) = self.reply(deadline).await {
+            if sanitize_bytes(&line) == reply::BYE {
+                Screen::Plain.print(&render::render(&line, self.login.colors));
+                break;
+            }
+        }
+        Ok(Step::Left)
+    }
+
+    /// Sends one line, counting it.
+    async fn send(&mut self, line: &str) -> anyhow::Result<()> {
+        send_line(self.login.writer, line).await?;
+        self.sent += 1;
+        Ok(())
+    }
+
     /// The next line from the server, by `deadline`.
     async fn reply(&mut self, deadline: Instant) -> anyhow::Result<Vec<u8>> {
         let left = deadline.saturating_duration_since(Instant::now());
-        let line = runtime::timeout(left, self.server.next())
+        let line = runtime::timeout(left, self.login.server.next())
             .await
             .map_err(|_| {
-                let secs = self.patience.as_secs();
+                let secs = self.login.patience.as_secs();
                 anyhow!("the server did not answer the login within {secs} s")
             })?
             .context("lost the connection while logging in")?;
         line.ok_or_else(|| anyhow!("the server closed the connection while logging in"))
     }
-}
-
-/// Asks on the terminal, without echo, until the answer can be a password.
-fn prompt_password() -> anyhow::Result<Secret> {
-    loop {
-        let typed = dialoguer::Password::new()
-            .with_prompt("This room has a password")
-            .interact()
-            .context("cannot read the password from the terminal")?;
-        match Secret::new(typed) {
-            Ok(secret) => return Ok(secret),
-            Err(why) => eprintln!("{why}; try again"),
-        }
-    }
-}
-
-/// Asks on the terminal until the answer is a valid name.
-fn prompt_name() -> anyhow::Result<Name> {
-    let raw: String = dialoguer::Input::new()
-        .with_prompt("Please enter your username")
-        .validate_with(|input: &String| {
-            Name::parse(input)
-                .map(|_| ())
-                .map_err(|why| why.to_string())
-        })
-        .interact_text()
-        .context("cannot read a username from the terminal")?;
-    Ok(Name::parse(&raw)?)
 }
 
 /// The first non-blank line of piped stdin, which must be a valid name.
@@ -193,7 +366,7 @@ async fn name_from_stdin(piped: Option<&mut mpsc::Receiver<Typed>>) -> anyhow::R
             continue;
         }
         return Name::parse(&line)
-            .map_err(|why| anyhow!("invalid username {:?} on stdin: {why}", line.trim()));
+            .map_err(|why| anyhow!("invalid username '{}' on stdin: {why}", line.trim()));
     }
     bail!("no username: stdin ended before one was given (pass --name or set SOCKCHAT_NAME)")
 }

@@ -10,6 +10,9 @@ pub mod editor;
 pub mod input;
 mod lines;
 mod login;
+mod own;
+mod pace;
+mod prompt;
 pub mod render;
 mod session;
 pub mod terminal;
@@ -28,7 +31,8 @@ use crate::tls::Trust;
 use connect::{Reader, Writer};
 use input::Screen;
 use lines::{send_line, ServerLines};
-use login::{Ask, Credentials, Login};
+use login::{Ask, Credentials, Login, Outcome};
+use render::Colors;
 
 pub use session::SERVER_LEFT;
 
@@ -74,38 +78,49 @@ pub struct Tty {
     pub stdin: bool,
     /// stdout is a terminal: with `stdin`, the line editor may run.
     pub stdout: bool,
-    /// Lines are printed in colour.
-    pub color: bool,
+    /// The colours lines are printed in.
+    pub colors: Colors,
 }
 
 /// `sockchat join`: runs the whole session; the exit code says how it ended.
 pub fn join(options: Options, tty: Tty) -> anyhow::Result<ExitCode> {
     runtime::block_on(async {
-        let (reader, mut writer) = reach(&options).await?;
-        let mut server = ServerLines::new(reader);
         // Piped input is read from the start: its first line may be the name.
         // A terminal is left to the name prompt until the login is done: a
         // reader started earlier would take half of the keys typed there.
         let mut piped = (!tty.stdin).then(input::start_stdin);
-        if options.tls.is_none() {
-            // Our server ignores an empty line; a TLS server cannot parse it
-            // and answers at once, which the login recognizes.
-            send_line(&mut writer, "").await?;
-        }
         let prompting = tty.stdin.then(terminal::PromptGuard::install);
-        let login = Login {
-            server: &mut server,
-            writer: &mut writer,
-            ask: if tty.stdin { Ask::Prompt } else { Ask::Stdin },
-            piped: piped.as_mut().map(|(lines, _)| lines),
-            color: tty.color,
-            patience: options.login_timeout,
+        let mut credentials = Credentials {
+            name: options.name.clone(),
+            password: options.password.clone(),
+            password_typed: false,
         };
-        let credentials = Credentials {
-            name: options.name,
-            password: options.password,
+        let mut again = false;
+        // Logs in; again on a new connection (quietly) if the server closed
+        // the first for its login timeout while the person was typing.
+        let (server, writer, name, sent) = loop {
+            let (reader, mut writer) = reach(&options, !again).await?;
+            let mut server = ServerLines::new(reader);
+            if options.tls.is_none() {
+                // Our server ignores an empty line; a TLS server cannot parse it
+                // and answers at once, which the login recognizes.
+                send_line(&mut writer, "").await?;
+            }
+            let login = Login {
+                server: &mut server,
+                writer: &mut writer,
+                ask: if tty.stdin { Ask::Prompt } else { Ask::Stdin },
+                piped: piped.as_mut().map(|(lines, _)| lines),
+                colors: tty.colors,
+                patience: options.login_timeout,
+            };
+            match login.run(credentials).await? {
+                Outcome::LoggedIn { name, sent } => break (server, writer, name, sent),
+                Outcome::Left => return Ok(ExitCode::SUCCESS),
+                Outcome::Again(typed) => credentials = typed,
+            }
+            again = true;
         };
-        login.run(credentials).await?;
         drop(prompting);
 
         let term = std::env::var("TERM").ok();
@@ -125,13 +140,19 @@ pub fn join(options: Options, tty: Tty) -> anyhow::Result<ExitCode> {
                 Err(_) => (Screen::Plain, input::start_stdin_watched()),
             },
         };
-        Ok(session::session(server, writer, screen, typed, tty.color).await)
+        let me = session::Me {
+            name: name.as_str().to_string(),
+            sent,
+            echo: tty.stdin,
+            piped: !tty.stdin,
+        };
+        Ok(session::session(server, writer, screen, typed, tty.colors, me).await)
     })
 }
 
-/// Connects (retrying while `wait` allows), starts TLS if asked for and
-/// says what it reached.
-async fn reach(options: &Options) -> anyhow::Result<(Reader, Writer)> {
+/// Connects (retrying while `wait` allows), starts TLS if asked for and,
+/// when `say`, says what it reached.
+async fn reach(options: &Options, say: bool) -> anyhow::Result<(Reader, Writer)> {
     let address = &options.address;
     let stream = connect::connect(address, options.wait).await?;
     let (reader, writer, how) = match &options.tls {
@@ -142,6 +163,7 @@ async fn reach(options: &Options) -> anyhow::Result<(Reader, Writer)> {
         }
     };
     match how.as_str() {
+        _ if !say => {}
         "" => Screen::Plain.print(&format!("Connected to: {address}")),
         how => Screen::Plain.print(&format!("Connected to: {address} ({how})")),
     }

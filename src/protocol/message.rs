@@ -25,6 +25,8 @@ pub enum Input<'a> {
     Chat(&'a str),
     Help,
     Who,
+    /// The room's limits on what one client sends (for clients that pace).
+    Limits,
     Nick(&'a str),
     Msg {
         to: &'a str,
@@ -59,6 +61,7 @@ pub fn parse_input(line: &str) -> Input<'_> {
     match word.to_ascii_lowercase().as_str() {
         "help" => Input::Help,
         "who" => Input::Who,
+        "limits" => Input::Limits,
         "quit" => Input::Quit,
         "nick" if rest.is_empty() => Input::Usage(reply::NICK_USAGE),
         "nick" => Input::Nick(rest),
@@ -99,6 +102,8 @@ pub mod reply {
     pub const MSG_USAGE: &str = "usage: /msg NAME TEXT";
     pub const BYE: &str = "Server: Bye!";
     pub const SHUTTING_DOWN: &str = "Server: shutting down";
+    /// How a refused name ends: the hint for someone at a prompt.
+    pub const TYPE_ANOTHER: &str = "; type another username";
     pub const LOGIN_FIRST: &str = "Server: Error: log in first: type a username (/quit leaves)";
     /// The last line of a client cut off for not reading.
     pub const TOO_SLOW: &str =
@@ -106,10 +111,12 @@ pub mod reply {
 
     pub const HELP: &[&str] = &[
         "Server: Commands:",
+        "Server:   /help            this list",
         "Server:   /who             who is online",
         "Server:   /nick NEW_NAME   change your name",
         "Server:   /msg NAME TEXT   send TEXT to NAME only",
         "Server:   /me TEXT         an action, shown as: * YourName TEXT",
+        "Server:   /limits          how fast you may send, and how long a line may be",
         "Server:   /quit            leave the room",
         "Server:   //TEXT           send a line that starts with /",
     ];
@@ -169,7 +176,7 @@ pub mod reply {
     }
     pub fn too_fast(rate: u32, burst: u32) -> String {
         error(format!(
-            "you are sending too fast ({rate} messages a second, bursts of {burst}); messages are being dropped"
+            "{TOO_FAST_TEXT} ({rate} messages a second, bursts of {burst}); messages are being dropped"
         ))
     }
     pub fn dropped(count: u64) -> String {
@@ -181,8 +188,36 @@ pub mod reply {
         let s = if left == 1 { "y" } else { "ies" };
         format!("{WRONG_PASSWORD_PREFIX} ({left} tr{s} left)")
     }
+    /// How [`login_timeout`] begins: the server is about to close.
+    pub const LOGIN_TIMEOUT_PREFIX: &str = "Server: Error: no username given within ";
     pub fn login_timeout(secs: u64) -> String {
-        error(format!("no username given within {secs} s; closing"))
+        format!("{LOGIN_TIMEOUT_PREFIX}{secs} s; closing")
+    }
+
+    pub const LIMITS_PREFIX: &str = "Server: Limits: ";
+    /// What [`limits`] says for `--rate 0`.
+    pub const NO_RATE_LIMIT: &str = "no rate limit, ";
+    /// The answer to `/limits` (read back by `Limits::parse`).
+    pub fn limits(limits: &crate::protocol::limits::Limits) -> String {
+        let max = limits.max_line_bytes;
+        match limits.rate {
+            0 => format!("{LIMITS_PREFIX}{NO_RATE_LIMIT}lines up to {max} bytes"),
+            rate => format!(
+                "{LIMITS_PREFIX}{rate} messages a second, bursts of {}, lines up to {max} bytes",
+                limits.burst
+            ),
+        }
+    }
+
+    /// What a [`too_fast`] error's text (after `Error: `) begins with.
+    pub const TOO_FAST_TEXT: &str = "you are sending too fast";
+
+    /// The count in a [`dropped`] error's text (after `Error: `).
+    pub fn dropped_count(text: &str) -> Option<u64> {
+        let (count, rest) = text.split_once(' ')?;
+        let rest = rest.strip_prefix("message")?.trim_start_matches('s');
+        (rest == " dropped for sending too fast").then_some(())?;
+        count.parse().ok()
     }
     /// Refusals of a connection by its address (see `serve --max-per-addr`).
     pub fn too_many_from_address(max: usize) -> String {
@@ -330,6 +365,7 @@ mod tests {
     fn commands_parse_with_their_arguments() {
         assert_eq!(parse_input("/help"), Input::Help);
         assert_eq!(parse_input("/WHO"), Input::Who);
+        assert_eq!(parse_input("/limits"), Input::Limits);
         assert_eq!(parse_input("/quit"), Input::Quit);
         assert_eq!(parse_input("/nick  Maxi "), Input::Nick("Maxi"));
         assert_eq!(parse_input("/me waves hello"), Input::Me("waves hello"));
@@ -447,6 +483,26 @@ mod tests {
             classify(reply::TLS_REQUIRED),
             Error(&reply::TLS_REQUIRED[15..])
         );
+    }
+
+    #[test]
+    fn errors_about_dropped_lines_give_their_count_back() {
+        let text = |line: &str| line[reply::ERROR_PREFIX.len()..].to_string();
+        assert_eq!(reply::dropped_count(&text(&reply::dropped(1))), Some(1));
+        assert_eq!(reply::dropped_count(&text(&reply::dropped(17))), Some(17));
+        assert_eq!(reply::dropped_count("no user named x is online"), None);
+        assert!(text(&reply::too_fast(20, 40)).starts_with(reply::TOO_FAST_TEXT));
+        assert!(reply::login_timeout(5).starts_with(reply::LOGIN_TIMEOUT_PREFIX));
+    }
+
+    #[test]
+    fn help_lists_every_command_including_itself() {
+        let help = reply::HELP.join("\n");
+        for command in [
+            "/help", "/who", "/limits", "/nick", "/msg", "/me", "/quit", "//",
+        ] {
+            assert!(help.contains(&format!("   {command}")), "{command} missing");
+        }
     }
 
     #[test]

@@ -4,11 +4,15 @@
 //! client's line becomes an [`message::Input`], and every line the server
 //! sends is built (and classified again by the client) in [`message`].
 //! A room's password is checked in [`password`]. The character classes
-//! that names and chat text are judged by are in [`unicode`].
+//! that names and chat text are judged by are in [`unicode`]. The flood
+//! limit is a token bucket ([`rate`]), which the client shapes like the
+//! server's from the [`limits`] the server states.
 
+pub mod limits;
 pub mod line;
 pub mod message;
 pub mod name;
 pub mod password;
+pub mod rate;
 pub mod sanitize;
 pub mod unicode;

@@ -19,8 +19,8 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::str::FromStr;
 use std::time::Instant;
 
-use super::rate::RateLimit;
 use super::room::ClientId;
+use crate::protocol::rate::RateLimit;
 
 /// What one host is charged against: an IPv4 address or an IPv6 /64.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

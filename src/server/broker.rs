@@ -20,12 +20,13 @@ use super::addrs::{Host, Notice};
 use super::backoff::Backoff;
 use super::log::Log;
 use super::outbox::{Backlog, End, Outbox, Tally};
-use super::rate::ByteMeter;
 use super::room::{ClientId, Happened, Mailbox, Room};
 use super::throttle::{self, Throttle};
+use crate::protocol::limits::Limits;
 use crate::protocol::message::{parse_input, reply, Input};
 use crate::protocol::name::Name;
 use crate::protocol::password::{Password, TRIES};
+use crate::protocol::rate::ByteMeter;
 use crate::runtime::{self, Timer};
 
 /// What connection tasks tell the broker. A connection's events arrive in
@@ -177,7 +178,12 @@ impl Broker {
         let room = Room::new()
             .with_announce_max(settings.announce_max)
             .with_login_timeout(settings.login_timeout)
-            .with_password(settings.password.clone());
+            .with_password(settings.password.clone())
+            .with_limits(Limits {
+                rate: settings.rate,
+                burst: settings.burst,
+                max_line_bytes: settings.max_line_bytes,
+            });
         Broker {
             room,
             throttle: Throttle::new(settings.throttle),

@@ -134,7 +134,8 @@ async fn start_tls(
         }
         Ok(_) => {}
         Err(e) => {
-            log.error(format!("Server: connection {addr} failed: {e}"));
+            let why = crate::words::io_error(&e);
+            log.error(format!("Server: connection {addr} failed: {why}"));
             return Started::Failed;
         }
     }

@@ -17,8 +17,9 @@ use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use yansi::{Paint, Style};
+
+use super::status_line::StatusLine;
 
 /// Log lines waiting for the console thread.
 const QUEUE: usize = 4096;
@@ -82,13 +83,7 @@ impl Log {
             dirty: AtomicBool::new(false),
             dropped: AtomicU64::new(0),
         });
-        let bar = status.then(|| {
-            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-            if let Ok(style) = ProgressStyle::with_template("{msg}") {
-                bar.set_style(style);
-            }
-            bar
-        });
+        let bar = status.then(StatusLine::new);
         let weak = Arc::downgrade(&console);
         std::thread::spawn(move || console_thread(from_log, bar, weak));
         console.changed();
@@ -151,16 +146,16 @@ impl Console {
         }
     }
 
-    fn status_text(&self) -> String {
+    /// Draws the figures as they are now on `line`.
+    fn draw_status(&self, line: &mut StatusLine) {
         self.dirty.store(false, Ordering::Release);
         let online = self.online.load(Ordering::Relaxed);
         let relayed = self.relayed.load(Ordering::Relaxed);
         let text = format!("{online} online · {relayed} messages relayed · Ctrl-C stops");
-        if self.color {
-            text.paint(BOLD).to_string()
-        } else {
-            text
-        }
+        line.draw(&text, |cut| match self.color {
+            true => cut.paint(BOLD).to_string(),
+            false => cut.to_string(),
+        });
     }
 }
 
@@ -168,7 +163,7 @@ impl Console {
 /// and the status line at most every [`REDRAW_EVERY`] after a change.
 fn console_thread(
     entries: mpsc::Receiver<Entry>,
-    bar: Option<ProgressBar>,
+    mut bar: Option<StatusLine>,
     console: std::sync::Weak<Console>,
 ) {
     // The first status line is drawn at once.
@@ -183,41 +178,42 @@ fn console_thread(
                 let dropped = console
                     .upgrade()
                     .map_or(0, |c| c.dropped.swap(0, Ordering::Relaxed));
-                let print = || {
-                    let mut err = std::io::stderr().lock();
-                    if dropped > 0 {
-                        let _ = writeln!(
-                            err,
-                            "Server: ({dropped} log lines dropped: logging fell behind)"
-                        );
+                let mut lines = Vec::with_capacity(2);
+                if dropped > 0 {
+                    lines.push(format!(
+                        "Server: ({dropped} log lines dropped: logging fell behind)"
+                    ));
+                }
+                lines.push(line);
+                for line in lines {
+                    match &mut bar {
+                        Some(bar) => bar.print_above(&line),
+                        None => {
+                            // A closed stderr must not take the server down with it.
+                            let _ = writeln!(std::io::stderr().lock(), "{line}");
+                        }
                     }
-                    // A closed stderr must not take the server down with it.
-                    let _ = writeln!(err, "{line}");
-                };
-                match &bar {
-                    Some(bar) => bar.suspend(print),
-                    None => print(),
                 }
             }
             Ok(Entry::Changed) => {
                 redraw_at.get_or_insert_with(|| Instant::now() + REDRAW_EVERY);
             }
             Ok(Entry::Finish(done)) => {
-                if let Some(bar) = &bar {
-                    bar.finish_and_clear();
+                if let Some(bar) = &mut bar {
+                    bar.clear();
                 }
                 let _ = done.send(());
                 return;
             }
             Err(RecvTimeoutError::Timeout) => {
                 redraw_at = None;
-                if let (Some(bar), Some(console)) = (&bar, console.upgrade()) {
-                    bar.set_message(console.status_text());
+                if let (Some(bar), Some(console)) = (&mut bar, console.upgrade()) {
+                    console.draw_status(bar);
                 }
             }
             Err(RecvTimeoutError::Disconnected) => {
-                if let Some(bar) = &bar {
-                    bar.finish_and_clear();
+                if let Some(bar) = &mut bar {
+                    bar.clear();
                 }
                 return;
             }

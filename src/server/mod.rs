@@ -16,8 +16,8 @@ mod handshake;
 pub mod log;
 pub mod outbox;
 pub mod peer;
-pub mod rate;
 pub mod room;
+mod status_line;
 pub mod throttle;
 pub mod trim;
 
@@ -290,8 +290,10 @@ impl Acceptor {
     /// the kernel's queue until one is free. Said once per streak.
     fn failed(&mut self, e: &io::Error) {
         if !self.accept_failing {
-            self.log
-                .error(format!("Server: accept failed: {e}; retrying"));
+            self.log.error(format!(
+                "Server: accept failed: {}; retrying",
+                crate::words::io_error(e)
+            ));
             self.accept_failing = true;
         }
     }
@@ -360,11 +362,17 @@ fn refusal_line(refusal: Refusal) -> String {
 /// memory that the server's own limits never saw.
 fn tune(stream: &TcpStream, send_buffer: usize, log: &Log) {
     if let Err(e) = stream.set_nodelay(true) {
-        log.error(format!("Server: could not set TCP_NODELAY: {e}"));
+        log.error(format!(
+            "Server: could not set TCP_NODELAY: {}",
+            crate::words::io_error(&e)
+        ));
     }
     if send_buffer > 0 {
         if let Err(e) = runtime::set_send_buffer(stream, send_buffer) {
-            log.error(format!("Server: could not cap the socket send buffer: {e}"));
+            log.error(format!(
+                "Server: could not cap the socket send buffer: {}",
+                crate::words::io_error(&e)
+            ));
         }
     }
     let keepalive = socket2::TcpKeepalive::new()
@@ -372,7 +380,10 @@ fn tune(stream: &TcpStream, send_buffer: usize, log: &Log) {
         .with_interval(Duration::from_secs(10))
         .with_retries(5);
     if let Err(e) = runtime::set_keepalive(stream, &keepalive) {
-        log.error(format!("Server: could not enable TCP keepalive: {e}"));
+        log.error(format!(
+            "Server: could not enable TCP keepalive: {}",
+            crate::words::io_error(&e)
+        ));
     }
 }
 

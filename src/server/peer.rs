@@ -17,11 +17,11 @@ use futures::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use super::broker::{Event, Peer};
 use super::outbox::{End, Next, Outbox};
-use super::rate::RateLimit;
 use super::room::ClientId;
 use super::{Arrival, Config, Shared};
 use crate::protocol::line::{Frame, LineFramer};
 use crate::protocol::message::reply;
+use crate::protocol::rate::RateLimit;
 use crate::runtime::{self, TcpStream};
 
 /// How long a closing connection waits for the client to close its side
@@ -105,7 +105,7 @@ async fn reader_loop<R: AsyncRead + Unpin>(
         let read = read_lines(&mut reader, &mut framer, &mut unread, |f| gate.judge(f));
         let n = match read.await {
             Ok(n) => n,
-            Err(e) => return Some(e.to_string()),
+            Err(e) => return Some(crate::words::io_error(&e)),
         };
         // Nothing more is read until the broker has taken it all.
         while !gate.waiting.is_empty() && !gate.broker_gone {

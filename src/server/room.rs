@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::protocol::limits::Limits;
 use crate::protocol::message::{parse_input, reply, Input};
 use crate::protocol::name::Name;
 use crate::protocol::password::{Password, TRIES};
@@ -108,6 +109,8 @@ pub struct Room<M: Mailbox> {
     password: Option<Password>,
     /// When each connection not yet logged in must have logged in.
     logins: LoginDeadlines,
+    /// What `/limits` answers: the limits the connections' readers apply.
+    limits: Limits,
     /// What deliveries added since the owner last took it.
     tally: M::Tally,
     /// Case-folded names kept for a while for the host whose connection
@@ -125,6 +128,11 @@ impl<M: Mailbox> Default for Room<M> {
             announce_max: 0,
             password: None,
             logins: LoginDeadlines::new(Duration::from_secs(60)),
+            limits: Limits {
+                rate: super::defaults::RATE,
+                burst: super::defaults::BURST,
+                max_line_bytes: super::defaults::MAX_LINE_BYTES as usize,
+            },
             tally: M::Tally::default(),
             held: HashMap::new(),
         }
@@ -151,6 +159,12 @@ impl<M: Mailbox> Room<M> {
     /// Gives each connection `limit` to log in.
     pub fn with_login_timeout(mut self, limit: Duration) -> Self {
         self.logins = LoginDeadlines::new(limit);
+        self
+    }
+
+    /// States `limits` to whoever asks with `/limits` (the readers apply them).
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
         self
     }
 
@@ -364,17 +378,20 @@ impl<M: Mailbox> Room<M> {
             self.tell(id, reply::PASSWORD_ACCEPTED);
             return Happened::Admitted;
         }
-        // Checked after the password, so that even `/quit` may be one.
+        // Checked after the password, so that even `/quit` may be one. Any
+        // other command (`/help`, `/who`…) is a mistake, not a guess: it is
+        // answered and costs no try. (Tries count per connection, so making
+        // these free gives a guesser nothing a reconnect would not.)
         match parse_input(text) {
             Input::Quit => {
                 self.tell(id, reply::BYE);
                 return Happened::Quit;
             }
-            Input::Help => {
+            Input::Chat(_) | Input::Empty => {}
+            _ => {
                 self.tell(id, reply::PASSWORD_FIRST);
                 return Happened::Nothing;
             }
-            _ => {}
         }
         client.wrong += 1;
         let tries_left = TRIES.saturating_sub(client.wrong);
@@ -404,13 +421,13 @@ impl<M: Mailbox> Room<M> {
         let name = match Name::parse(text) {
             Ok(name) => name,
             Err(why) => {
-                let why = format!("{why}; type another username");
+                let why = format!("{why}{}", reply::TYPE_ANOTHER);
                 self.tell(id, &reply::error(&why));
                 return Happened::LoginRefused(why);
             }
         };
         if self.names.contains_key(name.key()) {
-            let why = format!("the name {name} is taken; type another username");
+            let why = format!("the name {name} is taken{}", reply::TYPE_ANOTHER);
             self.tell(id, &reply::error(&why));
             return Happened::LoginRefused(why);
         }
@@ -447,6 +464,10 @@ impl<M: Mailbox> Room<M> {
                 for line in reply::HELP {
                     self.tell(id, line);
                 }
+                Happened::Nothing
+            }
+            Input::Limits => {
+                self.tell(id, &reply::limits(&self.limits));
                 Happened::Nothing
             }
             Input::Who => {
@@ -904,6 +925,48 @@ mod tests {
     }
 
     #[test]
+    fn commands_before_the_password_cost_no_try() {
+        let (mut room, inbox) = locked_room("s3cret");
+        for command in [
+            "/who",
+            "/WHO",
+            "/nick Max",
+            "/limits",
+            "/dance",
+            "/me waves",
+        ] {
+            assert_eq!(room.line(1, command), Happened::Nothing, "{command}");
+            assert_eq!(inbox.take(), [reply::PASSWORD_FIRST], "{command}");
+        }
+        assert_eq!(
+            room.line(1, "guess"),
+            Happened::WrongPassword { tries_left: 2 }
+        );
+        let (mut room, _) = locked_room("/who");
+        assert_eq!(room.line(1, "/who"), Happened::Admitted);
+    }
+
+    #[test]
+    fn limits_are_told_to_the_one_who_asks() {
+        let limits = Limits {
+            rate: 5,
+            burst: 7,
+            max_line_bytes: 100,
+        };
+        let mut room = Room::new().with_limits(limits);
+        let (max, bob) = (inbox(), inbox());
+        room.connect(1, max.clone(), &[], Instant::now());
+        room.connect(2, bob.clone(), &[], Instant::now());
+        room.line(1, "Max");
+        room.line(2, "Bob");
+        max.take();
+        bob.take();
+        assert_eq!(room.line(1, "/limits"), Happened::Nothing);
+        assert_eq!(max.take(), [reply::limits(&limits)]);
+        assert!(bob.take().is_empty());
+    }
+
+    #[test]
     fn clients_that_have_not_given_the_password_hear_nothing() {
         let (mut room, pending) = locked_room("s3cret");
         let inbox = Inbox {
@@ -915,11 +978,9 @@ mod tests {
         room.line(2, "Max");
         room.line(2, "hello");
         assert!(pending.take().is_empty());
+        // Not the list of who is online: only the reminder.
         room.line(1, "/who");
-        assert_eq!(
-            pending.take(),
-            ["Server: Error: wrong password (2 tries left)"]
-        );
+        assert_eq!(pending.take(), [reply::PASSWORD_FIRST]);
     }
 
     #[test]

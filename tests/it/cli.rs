@@ -139,7 +139,7 @@ fn a_name_with_a_space_is_refused_before_connecting() {
     assert_eq!(run.status.code(), Some(1), "{}", run.stderr);
     assert_eq!(
         run.stderr,
-        "sockchat: invalid --name \"bad name\": a name cannot contain spaces\n"
+        "sockchat: invalid --name 'bad name': a name cannot contain spaces\n"
     );
 }
 

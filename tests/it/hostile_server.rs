@@ -289,6 +289,9 @@ fn a_server_that_stops_answering_cannot_hold_the_client_at_exit() {
     client.type_in("hello\nlast words\n");
     client.close_stdin();
     let ended = Instant::now();
+    // The client asks the room's limits first; unanswered, it sends
+    // unpaced after a while.
+    assert_eq!(next_line(&mut server), "/limits");
     assert_eq!(next_line(&mut server), "hello");
     assert_eq!(next_line(&mut server), "last words");
     // Then the client says it is done sending (FIN), and waits for a close

@@ -5,6 +5,7 @@ mod support;
 
 mod address;
 mod cli;
+mod client_ux;
 mod completions;
 mod defects;
 mod editor;

@@ -225,7 +225,7 @@ proptest! {
                 prop_assert!(!text.trim().is_empty(), "{:?}", input);
             }
             Input::Unknown(word) => prop_assert!(line.starts_with('/') && !word.contains(' ')),
-            Input::Help | Input::Who | Input::Quit | Input::Usage(_) => {
+            Input::Help | Input::Who | Input::Limits | Input::Quit | Input::Usage(_) => {
                 prop_assert!(line.starts_with('/'));
             }
         }

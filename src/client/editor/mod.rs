@@ -43,9 +43,10 @@ const PRINT_QUEUE: usize = 1024;
 /// them again.
 const RETRY: Duration = Duration::from_millis(10);
 
-/// Lines sent stay on the screen as they were typed, `> text`, as they did
-/// with the earlier editor. (False once the session shows its own lines.)
-const ECHO_SENT: bool = true;
+/// Whether lines sent stay on the screen as they were typed, `> text`.
+/// They do not: the session shows each as the room sees it (`Max: text`),
+/// or the server's answer to it, or marks it as not sent.
+const ECHO_SENT: bool = false;
 
 /// What the editor's thread hears about.
 enum Event {

@@ -1,9 +1,9 @@
 //! A token bucket: `rate` tokens a second on average, with bursts of up
 //! to `burst`. Each client's reader has one for its lines; the accept loop
-//! has one per host for its new connections. Pure: the caller passes the
-//! time in.
+//! has one per host for its new connections; `join` holds one shaped like
+//! its reader's to pace what it sends. Pure: the caller passes the time in.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
 pub struct RateLimit {
@@ -51,6 +51,16 @@ impl RateLimit {
         }
     }
 
+    /// How long from `now` until a token is there to take (zero: now).
+    pub fn wait(&mut self, now: Instant) -> Duration {
+        if self.rate == 0.0 {
+            return Duration::ZERO;
+        }
+        self.refill(now);
+        let missing = (1.0 - self.tokens).max(0.0);
+        Duration::from_secs_f64(missing / self.rate)
+    }
+
     /// How full the bucket is at `now`, from 0 to 1 (1 without a limit).
     pub fn fill(&mut self, now: Instant) -> f64 {
         if self.rate == 0.0 {
@@ -79,7 +89,18 @@ impl RateLimit {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+
+    #[test]
+    fn the_wait_is_the_time_to_the_next_token() {
+        let t0 = Instant::now();
+        let mut limit = RateLimit::starting_with(10, 2, 1, t0);
+        assert_eq!(limit.wait(t0), Duration::ZERO);
+        assert!(limit.allow(t0));
+        let wait = limit.wait(t0);
+        assert!(wait > Duration::from_millis(99) && wait <= Duration::from_millis(100));
+        assert!(!limit.allow(t0 + wait / 2));
+        assert!(limit.allow(t0 + wait));
+    }
 
     #[test]
     fn a_burst_passes_then_the_rate_applies() {
