@@ -109,16 +109,19 @@ pub mod reply {
     pub const TOO_SLOW: &str =
         "Server: Error: you are disconnected: you fell too far behind reading messages";
 
+    /// One command a line, `command: what it does`: no padding to align
+    /// the columns, which a client's chat-text rules would collapse (runs
+    /// of more than four blanks are cut).
     pub const HELP: &[&str] = &[
         "Server: Commands:",
-        "Server:   /help            this list",
-        "Server:   /who             who is online",
-        "Server:   /nick NEW_NAME   change your name",
-        "Server:   /msg NAME TEXT   send TEXT to NAME only",
-        "Server:   /me TEXT         an action, shown as: * YourName TEXT",
-        "Server:   /limits          how fast you may send, and how long a line may be",
-        "Server:   /quit            leave the room",
-        "Server:   //TEXT           send a line that starts with /",
+        "Server:   /help: this list",
+        "Server:   /who: who is online",
+        "Server:   /nick NEW_NAME: change your name",
+        "Server:   /msg NAME TEXT: send TEXT to NAME only",
+        "Server:   /me TEXT: an action, shown as: * YourName TEXT",
+        "Server:   /limits: how fast you may send, and how long a line may be",
+        "Server:   /quit: leave the room",
+        "Server:   //TEXT: send a line that starts with /",
     ];
 
     pub fn logged_in(name: &str) -> String {

@@ -154,8 +154,8 @@ fn limits_are_told_to_whoever_asks() {
     for _ in reply::HELP {
         help.push(max.line());
     }
-    assert!(help.iter().any(|l| l.contains("/help ")), "{help:?}");
-    assert!(help.iter().any(|l| l.contains("/limits ")), "{help:?}");
+    assert!(help.iter().any(|l| l.contains("/help: ")), "{help:?}");
+    assert!(help.iter().any(|l| l.contains("/limits: ")), "{help:?}");
 }
 
 #[test]
