@@ -362,14 +362,19 @@ mod tests {
         }
     }
 
+    /// A socket connected over loopback (its peer is never accepted).
+    async fn loopback() -> TcpStream {
+        let listener = runtime::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        TcpStream::connect(addr).await.expect("connect")
+    }
+
     #[test]
     fn each_batch_is_flushed_without_waiting_for_the_next() {
         runtime::block_on(async {
-            let listener = runtime::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            let addr = listener.local_addr().expect("local addr");
-            let tcp = TcpStream::connect(addr).await.expect("connect");
+            let tcp = loopback().await;
             let sent = Arc::new(Mutex::new(Vec::new()));
             let writer = HoldsUntilFlushed {
                 held: Vec::new(),
@@ -404,11 +409,7 @@ mod tests {
     #[test]
     fn an_idle_connections_reader_writer_and_outbox_stay_small() {
         runtime::block_on(async {
-            let listener = runtime::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            let addr = listener.local_addr().expect("local addr");
-            let tcp = TcpStream::connect(addr).await.expect("connect");
+            let tcp = loopback().await;
             let backlog = Arc::new(super::super::outbox::Backlog::new(0, usize::MAX));
             let outbox = Arc::new(Outbox::new(1024, backlog));
             let writer = writer_loop(runtime::FinOnClose(tcp.clone()), tcp.clone(), outbox);
