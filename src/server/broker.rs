@@ -265,8 +265,11 @@ impl Broker {
             return;
         };
         let host = Host::of(addr.ip());
-        let quit = matches!(parse_input(text), Input::Quit);
-        if self.settings.password.is_some() && !self.room.is_admitted(id) && !quit {
+        let input = parse_input(text);
+        if self.settings.password.is_some()
+            && !self.room.is_admitted(id)
+            && !matches!(input, Input::Quit)
+        {
             if self.attempts.iter().any(|&(_, held, _)| held == id) {
                 // One attempt waits already; this one would jump the wait.
                 let secs = self.backoff.wait(host, now).map_or(1, |w| w.as_secs() + 1);
@@ -280,8 +283,7 @@ impl Broker {
                 return;
             }
         }
-        let who = self.room.is_logged_in(id) && matches!(parse_input(text), Input::Who);
-        if who {
+        if matches!(input, Input::Who) && self.room.is_logged_in(id) {
             let rate = self.settings.output_rate;
             let meter = self
                 .meters
@@ -295,39 +297,36 @@ impl Broker {
             meter.charge(self.room.who_bytes(), now);
         }
         let happened = self.room.line(id, text);
-        let addr = Some(addr);
         let log = &self.log;
-        match (happened, addr) {
-            (Happened::Relayed, _) => self.relayed += 1,
-            (Happened::Quit, _) => {
+        match happened {
+            Happened::Relayed => self.relayed += 1,
+            Happened::Quit => {
                 self.leave(id, End::Flush, None);
             }
-            (Happened::Admitted, _) => self.backoff.succeeded(host),
-            (Happened::LoggedIn(name), Some(addr)) => {
+            Happened::Admitted => self.backoff.succeeded(host),
+            Happened::LoggedIn(name) => {
                 log.good(format!("Server: {name} joined the party! ({addr})"));
                 // Fails only once the accept loop has ended.
                 let _ = self.notices.try_send(Notice::LoggedIn(id));
             }
-            (Happened::LoginRefused(why), Some(addr)) => {
+            Happened::LoginRefused(why) => {
                 log.warn(format!("Server: login refused for {addr}: {why}"));
             }
             // The attempt itself is never logged: it may be a near miss.
-            (Happened::WrongPassword { tries_left }, Some(addr)) => {
+            Happened::WrongPassword { tries_left } => {
                 log.warn(format!(
                     "Server: {addr} gave a wrong password ({tries_left} left)"
                 ));
                 self.backoff.failed(host, now);
             }
-            (Happened::LockedOut, addr) => {
-                if let Some(addr) = addr {
-                    log.error(format!(
-                        "Server: {addr} gave a wrong password {TRIES} times; closed"
-                    ));
-                }
+            Happened::LockedOut => {
+                log.error(format!(
+                    "Server: {addr} gave a wrong password {TRIES} times; closed"
+                ));
                 self.backoff.failed(host, now);
                 self.leave(id, End::Flush, None);
             }
-            (Happened::Renamed { old, new }, _) => {
+            Happened::Renamed { old, new } => {
                 log.good(format!("Server: {old} is now known as {new}."));
             }
             _ => {}
