@@ -296,6 +296,10 @@ impl Broker {
             }
             meter.charge(self.room.who_bytes(), now);
         }
+        if matches!(input, Input::Nick(_)) || !self.room.is_logged_in(id) {
+            // This line may take a name: names whose hold ran out are free.
+            self.room.release_names(now);
+        }
         let happened = self.room.line(id, text);
         let log = &self.log;
         match happened {

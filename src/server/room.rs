@@ -242,8 +242,11 @@ impl<M: Mailbox> Room<M> {
     /// Keeps `name` for a connection from `host` until `until`: its owner's
     /// connection dropped (reset, timed out), and the person behind it is
     /// to get it back first, not whoever logs in next with that name.
+    /// Held names are released (see [`Room::release_names`]) before any
+    /// line that may take a name; at most [`MOST_HELD`] are held at once
+    /// (a name dropped again is held anew even then).
     pub fn hold_name(&mut self, name: &Name, host: Option<Host>, until: Instant) {
-        if self.held.len() < MOST_HELD {
+        if self.held.len() < MOST_HELD || self.held.contains_key(name.key()) {
             self.held.insert(name.shared_key(), (host, until));
         }
     }

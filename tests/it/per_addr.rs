@@ -384,3 +384,35 @@ fn private_messages_aimed_at_one_person_cannot_push_them_out() {
         );
     });
 }
+
+#[test]
+fn a_held_name_is_free_for_anyone_once_its_hold_runs_out() {
+    run(async {
+        let server = TestServer::with(Config {
+            name_hold: Duration::from_millis(300),
+            ..untrusting()
+        })
+        .await;
+        let max = login("127.0.0.2", server.addr, "Max").await;
+        max.reset();
+        let mut eve = greeted("127.0.0.3", server.addr).await;
+        // Asked again and again: taken (until the reset is seen), held
+        // (for 300 ms), then hers. Without the release it stays held.
+        let deadline = Instant::now() + WAIT;
+        let mut answers = Vec::new();
+        loop {
+            eve.send("Max").await;
+            let answer = eve.line().await.expect("an answer");
+            if answer == reply::logged_in("Max") {
+                break;
+            }
+            answers.push(answer);
+            assert!(Instant::now() < deadline, "never freed: {answers:?}");
+            async_std::task::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            answers.contains(&reply::error(reply::name_held("Max"))),
+            "never held: {answers:?}"
+        );
+    });
+}
