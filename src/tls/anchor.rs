@@ -141,6 +141,10 @@ fn item(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
 /// seconds since 1970.
 fn time(tag: u8, text: &[u8]) -> Option<i64> {
     let text = std::str::from_utf8(text).ok()?.strip_suffix('Z')?;
+    // Digits only, so that every slice below falls on a char boundary.
+    if !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
     let (year, rest) = match (tag, text.len()) {
         (0x17, 12) => {
             let yy: i64 = text[..2].parse().ok()?;
@@ -149,9 +153,6 @@ fn time(tag: u8, text: &[u8]) -> Option<i64> {
         (0x18, 14) => (text[..4].parse().ok()?, &text[4..]),
         _ => return None,
     };
-    if !rest.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
     let field = |at: usize| rest[at..at + 2].parse::<i64>().ok();
     let (month, day) = (field(0)?, field(2)?);
     let (hour, minute, second) = (field(4)?, field(6)?, field(8)?);
@@ -174,6 +175,14 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_date_with_a_multibyte_character_is_refused_not_a_panic() {
+        // 12 bytes of UTCTime, but a two-byte character across the slices.
+        assert_eq!(time(0x17, "2é0101000000Z".as_bytes()), None);
+        assert_eq!(time(0x18, "20é010100000Z".as_bytes()), None);
+        assert_eq!(time(0x17, b"700101000000Z"), Some(0));
+    }
 
     /// A self-signed certificate that calls itself a CA, as `openssl req
     /// -x509` makes one, valid between the two dates.
