@@ -41,7 +41,7 @@ pub enum Input<'a> {
 }
 
 /// Every command a logged-in client can type (what Tab completes).
-pub const COMMANDS: &[&str] = &["/help", "/me", "/msg", "/nick", "/quit", "/who"];
+pub const COMMANDS: &[&str] = &["/help", "/limits", "/me", "/msg", "/nick", "/quit", "/who"];
 
 /// Parses one (sanitized) line from a logged-in client.
 pub fn parse_input(line: &str) -> Input<'_> {
@@ -398,6 +398,20 @@ mod tests {
                 !matches!(input, Input::Unknown(_) | Input::Chat(_)),
                 "{command}"
             );
+        }
+    }
+
+    #[test]
+    fn every_command_in_help_is_listed_for_completion() {
+        for line in reply::HELP.iter().skip(1) {
+            // The first word after `Server:` is the command.
+            let word = line
+                .trim_start_matches("Server:")
+                .split([' ', ':'])
+                .find(|w| !w.is_empty());
+            if let Some(word) = word.filter(|w| !w.starts_with("//")) {
+                assert!(COMMANDS.contains(&word), "{word} is not in COMMANDS");
+            }
         }
     }
 
