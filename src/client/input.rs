@@ -21,14 +21,17 @@ use crate::protocol::sanitize::sanitize_bytes;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Typed {
     Line(String),
+    /// A piped line longer than [`MAX_INPUT_LINE`]: dropped as it was read.
+    TooLong,
     /// Ctrl-D, or the end of piped input.
     Eof,
     /// Ctrl-C, SIGINT or SIGTERM.
     Interrupted,
 }
 
-/// The longest line read from piped stdin; longer ones are cut there.
-const MAX_INPUT_LINE: usize = 64 * 1024;
+/// The longest line read from piped stdin; longer ones are dropped (and
+/// counted as not sent).
+pub(super) const MAX_INPUT_LINE: usize = 64 * 1024;
 
 /// Typed lines waiting to be sent; when full, reading stdin waits.
 pub(super) const INPUT_QUEUE: usize = 64;
@@ -153,12 +156,12 @@ fn read_lines(mut tx: mpsc::Sender<Typed>) {
             };
             let mut lines = Vec::new();
             if n == 0 {
-                lines.extend(framer.finish().map(owned));
+                lines.extend(framer.finish().map(typed));
             } else {
-                framer.feed(&buf[..n], |frame| lines.push(owned(frame)));
+                framer.feed(&buf[..n], |frame| lines.push(typed(frame)));
             }
             for line in lines {
-                if block_on(tx.send(Typed::Line(line))).is_err() {
+                if block_on(tx.send(line)).is_err() {
                     return;
                 }
             }
@@ -171,10 +174,9 @@ fn read_lines(mut tx: mpsc::Sender<Typed>) {
     });
 }
 
-fn owned(frame: Frame<'_>) -> String {
+fn typed(frame: Frame<'_>) -> Typed {
     match frame {
-        Frame::Line(bytes) => String::from_utf8_lossy(bytes).into_owned(),
-        // Sent as an over-long line, the server would refuse it anyway.
-        Frame::TooLong => String::new(),
+        Frame::Line(bytes) => Typed::Line(String::from_utf8_lossy(bytes).into_owned()),
+        Frame::TooLong => Typed::TooLong,
     }
 }

@@ -120,6 +120,11 @@ pub async fn session(
                     screen.print(&render::render(shown.as_bytes(), colors));
                 }
             }
+            Next::Typed(Some(Typed::TooLong)) => {
+                own.refused_here();
+                let max = super::input::MAX_INPUT_LINE;
+                eprintln!("sockchat: a line was not sent: it is longer than {max} bytes");
+            }
             Next::Typed(Some(Typed::Eof | Typed::Interrupted) | None) => {
                 typing = false;
                 leaving.get_or_insert_with(Instant::now);

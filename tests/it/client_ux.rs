@@ -174,6 +174,22 @@ fn a_piped_bot_whose_lines_were_refused_says_how_many_and_fails() {
     assert_eq!(last, "sockchat: the server refused 2 lines of the input");
 }
 
+#[test]
+fn a_piped_line_too_long_to_read_is_counted_as_not_sent() {
+    let server = Server::start();
+    let huge = "x".repeat(70 * 1024);
+    let input = format!("bot\n{huge}\nfine\n");
+    let run = finish_blocking(server.join(&[]), &input);
+    assert_eq!(run.code(), Some(1), "{run:?}");
+    assert!(
+        run.stderr
+            .contains("sockchat: a line was not sent: it is longer than 65536 bytes"),
+        "{run:?}"
+    );
+    let last = run.stderr.lines().last().unwrap_or_default();
+    assert_eq!(last, "sockchat: the server refused 1 line of the input");
+}
+
 // 5. A transcript that reads right.
 
 #[test]
