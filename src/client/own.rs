@@ -37,6 +37,10 @@ pub enum Heard {
     NotSent { mine: String, why: String },
 }
 
+/// Commands of ours waiting for their answer, at most: a server that
+/// never answers must not make this grow without end.
+const MOST_AWAITING: usize = 1024;
+
 /// The person's lines, as far as the transcript is concerned.
 pub struct Own {
     /// Our name in the room (it changes with `/nick`).
@@ -73,6 +77,11 @@ impl Own {
             Input::Limits => Answer::Limits,
             Input::Usage(_) | Input::Unknown(_) => Answer::Refusal,
         };
+        if self.awaiting.len() >= MOST_AWAITING {
+            // A server that never answers: the oldest is forgotten, so
+            // that a refusal can no longer be pinned on it.
+            self.awaiting.pop_front();
+        }
         self.awaiting.push_back((line.to_string(), answer));
         None
     }
@@ -134,6 +143,15 @@ impl Own {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn commands_a_server_never_answers_are_kept_up_to_a_bound() {
+        let mut own = Own::new("Max");
+        for _ in 0..MOST_AWAITING + 100 {
+            assert_eq!(own.sent("/who"), None);
+        }
+        assert_eq!(own.awaiting.len(), MOST_AWAITING);
+    }
 
     #[test]
     fn chat_and_actions_are_shown_as_the_others_see_them() {

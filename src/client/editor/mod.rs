@@ -31,7 +31,7 @@ use signal_hook::consts::{SIGCONT, SIGHUP, SIGINT, SIGTERM, SIGTSTP, SIGWINCH};
 use super::input::Typed;
 use keys::Decoder;
 use layout::Layout;
-use line::{Action, Editor, PROMPT};
+use line::{Action, Editor};
 
 pub use tty::{can_drive, reflows, REFLOW_VARS};
 
@@ -42,11 +42,6 @@ const PRINT_QUEUE: usize = 1024;
 /// While the session has not taken the lines typed, how often to offer
 /// them again.
 const RETRY: Duration = Duration::from_millis(10);
-
-/// Whether lines sent stay on the screen as they were typed, `> text`.
-/// They do not: the session shows each as the room sees it (`Max: text`),
-/// or the server's answer to it, or marks it as not sent.
-const ECHO_SENT: bool = false;
 
 /// What the editor's thread hears about.
 enum Event {
@@ -236,14 +231,9 @@ impl Driver {
         self.hide();
         match self.editor.key(key) {
             Action::None => {}
-            Action::Submit(line) => {
-                if ECHO_SENT {
-                    self.out.extend_from_slice(PROMPT.as_bytes());
-                    self.out.extend_from_slice(line.as_bytes());
-                    self.out.extend_from_slice(b"\r\n");
-                }
-                self.pending.push_back(Typed::Line(line));
-            }
+            // Not echoed as typed: the session shows each line as the
+            // room sees it (`Max: text`), or marks it as not sent.
+            Action::Submit(line) => self.pending.push_back(Typed::Line(line)),
             Action::Eof => self.leave(Typed::Eof),
             Action::Interrupt => self.leave(Typed::Interrupted),
             Action::Suspend => self.suspend(),
