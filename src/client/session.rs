@@ -59,6 +59,7 @@ pub async fn session(
     // The room's limits, to pace what we send; the answer is not shown.
     let asked = send_line(&mut writer, "/limits").await.is_ok();
     let mut typed = Paced::new(typed, me.sent + u32::from(asked), Instant::now());
+    let mut limits_answered = !asked;
     let mut own = Own::new(&me.name);
     let refused = |own: &Own, code: ExitCode| match (me.piped, own.refused()) {
         (true, n @ 1..) => {
@@ -77,9 +78,15 @@ pub async fn session(
         match next(&mut server, input, leaving).await {
             Next::Server(Ok(Some(line))) => {
                 let text = sanitize_bytes(&line);
-                if !typed.knows() {
+                // Our own `/limits` is answered first (replies come in
+                // order); that answer is hidden even when it comes after
+                // the pacer stopped waiting for it.
+                if !limits_answered {
                     if let Some(limits) = learned(&text) {
-                        typed.learn(limits, Instant::now());
+                        limits_answered = true;
+                        if !typed.knows() {
+                            typed.learn(limits, Instant::now());
+                        }
                         continue;
                     }
                 }

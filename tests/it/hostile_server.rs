@@ -316,3 +316,30 @@ fn a_server_that_stops_answering_cannot_hold_the_client_at_exit() {
     assert!(!out.contains("Server left."), "{out:?}");
     drop(server);
 }
+
+/// An older server that refuses `/limits` and answers only after the
+/// client stopped waiting for it: its refusal is still ours, hidden, and
+/// never pinned on a command the person typed.
+#[test]
+fn a_late_refusal_of_limits_is_hidden_and_not_counted_against_the_input() {
+    let (listener, port) = listen();
+    let mut client = join(port, &[]);
+    let mut server = accept(&listener);
+    assert_eq!(next_line(&mut server), "Max");
+    server.send_raw(b"Server: You are logged in as: Max\n");
+    client.stdout.expect("Server: You are logged in as: Max\n");
+    assert_eq!(next_line(&mut server), "/limits");
+    client.type_in("/who\n");
+    // Past the client's wait for the answer (2 s), it sends unpaced.
+    assert_eq!(next_line(&mut server), "/who");
+    server.send_raw(b"Server: Error: unknown command /limits; type /help for the list\n");
+    server.send_raw(b"Server: Online (1): Max\n");
+    client.close_stdin();
+    server.expect_closed();
+    drop(server);
+    let status = client.exit_within(WAIT).expect("the client exits");
+    let out = client.stdout.expect_end();
+    assert!(!out.contains("unknown command"), "{out:?}");
+    assert!(!out.contains("not sent"), "{out:?}");
+    assert_eq!(status.code(), Some(0), "{}", client.stderr.text());
+}
