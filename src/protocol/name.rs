@@ -137,7 +137,9 @@ impl Name {
             return Err(NameError::Reserved);
         }
         let key = key_of(&name);
-        if key == key_of(SERVER_NAME) {
+        // Worked out once: a skeleton is three passes over the text.
+        static SERVER_KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        if key == *SERVER_KEY.get_or_init(|| key_of(SERVER_NAME)) {
             return Err(NameError::LooksLikeServer);
         }
         if !fits_one_script(&name) {
