@@ -84,10 +84,17 @@ impl Roster {
         }
     }
 
+    /// Compared in lower case, without allocating: it runs for every
+    /// line someone says. (Code point order is UTF-8's byte order, so this
+    /// sorts as comparing `to_lowercase()` strings would.)
     fn find(&self, name: &str) -> Result<usize, usize> {
-        let key = name.to_lowercase();
-        self.names
-            .binary_search_by(|probe| probe.to_lowercase().cmp(&key))
+        let key: Vec<char> = name.chars().flat_map(char::to_lowercase).collect();
+        self.names.binary_search_by(|probe| {
+            probe
+                .chars()
+                .flat_map(char::to_lowercase)
+                .cmp(key.iter().copied())
+        })
     }
 }
 
