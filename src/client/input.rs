@@ -15,7 +15,6 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use super::editor::{self, EditorScreen};
 use super::terminal;
 use crate::protocol::line::{Frame, LineFramer};
-use crate::protocol::sanitize::sanitize_bytes;
 
 /// One event from the person's side.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,11 +56,11 @@ impl Screen {
         }
     }
 
-    /// A raw line from the server, before it is printed: the editor
+    /// A line from the server (sanitized), before it is printed: the editor
     /// learns who is online from it, for Tab.
-    pub fn heard(&mut self, raw: &[u8]) {
+    pub fn heard(&mut self, text: &str) {
         if let Screen::Editor(editor) = self {
-            editor.heard(&sanitize_bytes(raw));
+            editor.heard(text);
         }
     }
 

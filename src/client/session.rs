@@ -90,7 +90,7 @@ pub async fn session(
                         continue;
                     }
                 }
-                screen.heard(&line);
+                screen.heard(&text);
                 match own.heard(&text) {
                     Heard::Show => screen.print(&render::render(&line, colors)),
                     Heard::NotSent { mine, why } => {
