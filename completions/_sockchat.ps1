@@ -70,7 +70,7 @@ Register-ArgumentCompleter -Native -CommandName 'sockchat' -ScriptBlock {
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Your username (asked for when not given)')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Your username (asked for when not given)')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Keep retrying to connect for up to SECS seconds (while a server starts)')
-            [CompletionResult]::new('--login-timeout', '--login-timeout', [CompletionResultType]::ParameterName, 'Give up if the server has not accepted a login within SECS seconds')
+            [CompletionResult]::new('--login-timeout', '--login-timeout', [CompletionResultType]::ParameterName, 'Give up if the server takes longer than SECS seconds to answer a step of the login (greeting, password, name)')
             [CompletionResult]::new('--tls-ca', '--tls-ca', [CompletionResultType]::ParameterName, 'Trust only the CA certificates in FILE (PEM) to vouch for the server; implies --tls')
             [CompletionResult]::new('--tls-fingerprint', '--tls-fingerprint', [CompletionResultType]::ParameterName, 'Accept only the server certificate with this SHA-256 fingerprint (as `serve --tls-self-signed` prints it); implies --tls')
             [CompletionResult]::new('--password', '--password', [CompletionResultType]::ParameterName, 'The room''s password (asked for on a terminal when the room wants one and none is given)')

@@ -65,7 +65,7 @@ set edit:completion:arg-completer[sockchat] = {|@words|
             cand -n 'Your username (asked for when not given)'
             cand --name 'Your username (asked for when not given)'
             cand --wait 'Keep retrying to connect for up to SECS seconds (while a server starts)'
-            cand --login-timeout 'Give up if the server has not accepted a login within SECS seconds'
+            cand --login-timeout 'Give up if the server takes longer than SECS seconds to answer a step of the login (greeting, password, name)'
             cand --tls-ca 'Trust only the CA certificates in FILE (PEM) to vouch for the server; implies --tls'
             cand --tls-fingerprint 'Accept only the server certificate with this SHA-256 fingerprint (as `serve --tls-self-signed` prints it); implies --tls'
             cand --password 'The room''s password (asked for on a terminal when the room wants one and none is given)'

@@ -61,7 +61,7 @@ complete -c sockchat -n "__fish_sockchat_using_subcommand join" -l host -d 'Serv
 complete -c sockchat -n "__fish_sockchat_using_subcommand join" -s p -l port -d 'Server port' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand join" -s n -l name -d 'Your username (asked for when not given)' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand join" -l wait -d 'Keep retrying to connect for up to SECS seconds (while a server starts)' -r
-complete -c sockchat -n "__fish_sockchat_using_subcommand join" -l login-timeout -d 'Give up if the server has not accepted a login within SECS seconds' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand join" -l login-timeout -d 'Give up if the server takes longer than SECS seconds to answer a step of the login (greeting, password, name)' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand join" -l tls-ca -d 'Trust only the CA certificates in FILE (PEM) to vouch for the server; implies --tls' -r -F
 complete -c sockchat -n "__fish_sockchat_using_subcommand join" -l tls-fingerprint -d 'Accept only the server certificate with this SHA-256 fingerprint (as `serve --tls-self-signed` prints it); implies --tls' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand join" -l password -d 'The room\'s password (asked for on a terminal when the room wants one and none is given)' -r

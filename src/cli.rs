@@ -328,7 +328,7 @@ pub struct JoinArgs {
     #[arg(long, value_name = "SECS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=86_400))]
     pub wait: u64,
 
-    /// Give up if the server has not accepted a login within SECS seconds
+    /// Give up if the server takes longer than SECS seconds to answer a step of the login (greeting, password, name)
     #[arg(long, value_name = "SECS", default_value_t = client::defaults::LOGIN_TIMEOUT_SECS, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub login_timeout: u64,
 
