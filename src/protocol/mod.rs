@@ -6,7 +6,9 @@
 //! A room's password is checked in [`password`]. The character classes
 //! that names and chat text are judged by are in [`unicode`]. The flood
 //! limit is a token bucket ([`rate`]), which the client shapes like the
-//! server's from the [`limits`] the server states.
+//! server's from the [`limits`] the server states. Our own client's opt-in
+//! tagged lines (ids, times, labels) are in [`tagged`]; the times a plain
+//! client reads in a history block, in [`stamp`].
 
 pub mod limits;
 pub mod line;
@@ -15,4 +17,6 @@ pub mod name;
 pub mod password;
 pub mod rate;
 pub mod sanitize;
+pub mod stamp;
+pub mod tagged;
 pub mod unicode;
