@@ -387,19 +387,17 @@ impl<M: Mailbox> Room<M> {
     }
 
     /// Whether `name` is held for someone other than connection `id`'s host;
-    /// if it is held for that host, it is released to it (and a session it
-    /// was held for too ends: its owner logged in again instead).
+    /// if it is held for that host, it is released to it. A name held for
+    /// a session is held for its token alone: hosts are shared (a NAT, a
+    /// proxy, a campus), a token is not.
     fn held_for_another(&mut self, id: ClientId, name: &Name) -> bool {
         let key = name.key();
         let Some(&hold) = self.held.get(key) else {
             return false;
         };
         let host = self.clients.get(&id).and_then(|c| c.mailbox.host());
-        if hold.host.is_some() && hold.host == host {
+        if hold.session.is_none() && hold.host.is_some() && hold.host == host {
             self.held.remove(key);
-            if let Some(session) = hold.session {
-                self.end_session(session);
-            }
             return false;
         }
         true
