@@ -192,7 +192,12 @@ impl<M: Mailbox> Room<M> {
             return;
         }
         let plain = room_line(&record.kind);
-        let tagged = Tags::kept(record.id, record.time).line(&plain);
+        // Built only if someone will read it: a room of `nc` users pays
+        // nothing for tagged mode.
+        let tagged = match self.tagged_count > 0 {
+            true => Tags::kept(record.id, record.time).line(&plain),
+            false => String::new(),
+        };
         for (&id, client) in &self.clients {
             if client.name.is_none() {
                 continue;
