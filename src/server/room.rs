@@ -166,6 +166,8 @@ pub struct Room<M: Mailbox> {
     ghosts: Vec<(ClientId, M)>,
     /// Connections in tagged mode.
     tagged_count: usize,
+    /// Clients whose last unsettled batch settled (see [`Room::take_unblocked`]).
+    unblocked: Vec<ClientId>,
 }
 
 /// A name held for whoever dropped it.
@@ -208,6 +210,7 @@ impl<M: Mailbox> Default for Room<M> {
             by_session: HashMap::new(),
             ghosts: Vec::new(),
             tagged_count: 0,
+            unblocked: Vec::new(),
         }
     }
 }

@@ -143,9 +143,16 @@ impl<M: Mailbox> Room<M> {
             *count -= 1;
             if *count == 0 {
                 self.busy.remove(&owner);
+                self.unblocked.push(owner);
             }
         }
         Some(owner)
+    }
+
+    /// Clients no longer busy since the last call (whatever settled their
+    /// last batch: the owner's wait, or a later commit that found it done).
+    pub fn take_unblocked(&mut self) -> Vec<ClientId> {
+        std::mem::take(&mut self.unblocked)
     }
 
     /// Whether `id` waits for a batch of its own to settle: its next lines
