@@ -21,4 +21,5 @@ mod per_addr;
 mod props;
 mod pty;
 mod server;
+mod store;
 mod tls;

@@ -12,8 +12,10 @@
 //!   for tests that are not async.
 //! - [`pki`]: certificates made in the test, in a temp dir.
 //! - [`proc_net`]: a socket's row in /proc/net/tcp (queues, timers).
-//! - [`terminal`]: the binary on a pseudo-terminal.
+//! - [`store`]: a `serve --store` directory decoded line by line, and a
+//!   tiny tmpfs for a disk that fills up.
 //! - [`tagged`]: our own client's tagged mode (labels out, tags in).
+//! - [`terminal`]: the binary on a pseudo-terminal.
 
 pub mod client;
 pub mod command;
@@ -23,6 +25,7 @@ pub mod pki;
 pub mod proc_net;
 pub mod process;
 pub mod serve;
+pub mod store;
 pub mod tagged;
 pub mod terminal;
 

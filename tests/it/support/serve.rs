@@ -182,6 +182,22 @@ impl Server {
     }
 }
 
+impl Server {
+    /// `kill -9`: the server stops dead (no shutdown, nothing flushed);
+    /// waits for it and returns what it printed.
+    pub fn kill(mut self) -> Finished {
+        let asked = Instant::now();
+        self.process.signal(libc::SIGKILL);
+        let status = self.process.wait();
+        Finished {
+            status,
+            stdout: self.process.stdout.text(),
+            stderr: self.process.stderr.text(),
+            took: asked.elapsed(),
+        }
+    }
+}
+
 /// A process's resident set size, from /proc; None once it is gone.
 pub fn rss_kib(pid: libc::pid_t) -> Option<u64> {
     proc_status_kib(pid, "VmRSS")
