@@ -12,8 +12,7 @@ use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use futures_rustls::client::TlsStream;
 use futures_rustls::rustls::ClientConfig;
 use futures_rustls::TlsConnector;
-use sockchat::protocol::message::reply::{self, GREETING, TAGGED_ON};
-use sockchat::protocol::tagged;
+use sockchat::protocol::message::reply::GREETING;
 
 use super::{run, WAIT};
 
@@ -139,26 +138,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     /// Reads the open room's greeting and logs in as `name`.
     pub async fn log_in(&mut self, name: &str) {
         self.log_in_after(GREETING, &[], name).await;
-    }
-
-    /// Logs in to the open room in tagged mode as `name`, the name's line
-    /// labeled `login`: reads up to the echo of its own join notice and
-    /// returns that notice's id.
-    pub async fn log_in_tagged(&mut self, name: &str) -> u64 {
-        self.expect_line(GREETING).await;
-        self.send("/tagged").await;
-        let on = self.line().await.expect("closed before tagged mode");
-        let on = tagged::parse(&on).unwrap_or_else(|| panic!("not a tagged line: {on:?}"));
-        assert_eq!(on.line, TAGGED_ON);
-        self.send(&format!("~login {name}")).await;
-        let joined = reply::joined(name);
-        loop {
-            let line = self.line().await.expect("closed during a tagged login");
-            let got = tagged::parse(&line).unwrap_or_else(|| panic!("not tagged: {line:?}"));
-            if got.get("re") == Some("login") && got.line == joined {
-                return got.number("id").expect("a join notice has an id");
-            }
-        }
     }
 
     /// Reads lines until the peer is gone (closed, reset or killed),

@@ -77,14 +77,8 @@ impl Running {
         };
         // SAFETY: prlimit reads one rlimit from a live local and writes
         // nothing (the old limit is not asked for); the pid is our child.
-        let set = unsafe {
-            libc::prlimit(
-                self.pid(),
-                libc::RLIMIT_FSIZE,
-                &limit,
-                std::ptr::null_mut(),
-            )
-        };
+        let set =
+            unsafe { libc::prlimit(self.pid(), libc::RLIMIT_FSIZE, &limit, std::ptr::null_mut()) };
         assert_eq!(set, 0, "prlimit: {}", std::io::Error::last_os_error());
     }
 
