@@ -71,6 +71,13 @@ impl Event {
 /// be saved; past it the broker takes no new events until some settle.
 const MOST_PARKED: usize = 4096;
 
+/// Bytes of kept messages that may wait for the disk before the broker
+/// takes no new events: a slow disk then slows the senders (their lines
+/// wait in the event queue and their sockets), where refusing them (the
+/// stream's own, larger bound) would lose what they said. Enough for
+/// many group commits in flight.
+const MOST_SYNCING: usize = 1 << 20;
+
 /// How long shutdown waits for what is being saved before it says goodbye.
 const SHUTDOWN_SETTLE: Duration = Duration::from_secs(2);
 
@@ -160,8 +167,10 @@ pub async fn broker_loop(
         }
         let woke = {
             // Too much held back: only settling (or the clock) may go on.
+            let full = broker.parked_count >= MOST_PARKED
+                || broker.room.stream_mut().waiting_bytes() > MOST_SYNCING;
             let received = async {
-                if broker.parked_count >= MOST_PARKED {
+                if full {
                     future::pending::<()>().await;
                 }
                 events.recv().await
@@ -181,6 +190,10 @@ pub async fn broker_loop(
             Woke::Event(event) => broker.handle_or_park(event),
             Woke::Settled(settled) => {
                 broker.settled(settled);
+                // Whatever else the same sync settled, in this pass.
+                while let Some(settled) = broker.room.stream_mut().try_settled() {
+                    broker.settled(settled);
+                }
                 false
             }
             Woke::Timer => false,
@@ -224,6 +237,8 @@ struct Broker {
     parked: HashMap<ClientId, VecDeque<Event>>,
     /// How many events are parked in all.
     parked_count: usize,
+    /// Why the store's last write failed, while it fails.
+    store_failing: Option<String>,
 }
 
 impl Broker {
@@ -259,6 +274,7 @@ impl Broker {
             meters: HashMap::new(),
             parked: HashMap::new(),
             parked_count: 0,
+            store_failing: None,
         }
     }
 
@@ -277,8 +293,24 @@ impl Broker {
         stop
     }
 
-    /// A batch settled: relay it, then let held events go on.
+    /// A batch settled: relay it, then let held events go on. The log
+    /// says when the store starts failing and when it saves again (not
+    /// once a line: a full disk under a flood would fill the log too).
     fn settled(&mut self, settled: Settled) {
+        match (&settled.outcome, &self.store_failing) {
+            (Err(err), None) => {
+                let cause = &err.cause;
+                self.log.error(format!(
+                    "Server: the store cannot save: {cause}; senders are told, and nothing unsaved is relayed"
+                ));
+                self.store_failing = Some(cause.clone());
+            }
+            (Ok(_), Some(_)) => {
+                self.log.good("Server: the store saves again".to_string());
+                self.store_failing = None;
+            }
+            _ => {}
+        }
         self.room.settle(settled);
         self.unpark();
     }

@@ -331,8 +331,9 @@ fn a_full_disk_costs_only_the_lines_it_could_not_save_and_chat_resumes_when_it_h
         disk.resize(1024);
         chat_resumes(&mut ann, &mut bob).await;
     });
-    let stopped = server.stop();
-    assert!(stopped.success());
+    let stopped = server.stop_to_end();
+    assert!(stopped.status.success());
+    assert_logged_once(&stopped.stderr, "the disk is full");
     assert_eq!(said(&Transcript::read(&dir)), ["before", "back"]);
 }
 
@@ -352,9 +353,19 @@ fn a_file_size_limit_costs_only_the_lines_past_it_and_lifting_it_lets_chat_resum
         chat_resumes(&mut ann, &mut bob).await;
     });
     assert!(server.process.is_running());
-    let stopped = server.stop();
-    assert!(stopped.success());
+    let stopped = server.stop_to_end();
+    assert!(stopped.status.success());
+    assert_logged_once(&stopped.stderr, "file too large");
     assert_eq!(said(&Transcript::read(dir.path())), ["before", "back"]);
+}
+
+/// The log says once that the store failed and why, and once that it
+/// saves again: not once a line.
+fn assert_logged_once(log: &str, cause: &str) {
+    let failed = format!("Server: the store cannot save: {cause};");
+    let count = |text: &str| log.lines().filter(|l| l.contains(text)).count();
+    assert_eq!(count(&failed), 1, "{log}");
+    assert_eq!(count("Server: the store saves again"), 1, "{log}");
 }
 
 /// The first segment's name in a room's folder.
