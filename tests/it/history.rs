@@ -288,6 +288,14 @@ async fn read_until(max: &mut Tagged, text: &str) -> Vec<Line> {
     }
 }
 
+/// The texts of a block's lines between its header and its footer.
+fn inside(block: &[Line]) -> Vec<&str> {
+    block[1..block.len() - 1]
+        .iter()
+        .map(|l| l.text.as_str())
+        .collect()
+}
+
 #[test]
 fn a_resume_over_a_half_open_ghost_replays_exactly_what_was_missed_and_closes_the_ghost() {
     run(async {
@@ -319,10 +327,7 @@ fn a_resume_over_a_half_open_ghost_replays_exactly_what_was_missed_and_closes_th
         assert_eq!(header.text, "Server: 3 messages since you left:");
         assert_eq!(header.get("missed"), Some("0"));
         let block = back.rest_of_block(header).await;
-        let texts: Vec<&str> = block[1..block.len() - 1]
-            .iter()
-            .map(|l| l.text.as_str())
-            .collect();
+        let texts = inside(&block);
         assert_eq!(
             texts,
             [
@@ -548,10 +553,7 @@ fn a_private_message_sent_before_a_rename_is_replayed_as_sent_not_as_from_whoeve
         assert_eq!(login.text, "Server: You are logged in as: Maxi");
         let header = back.line().await;
         let block = back.rest_of_block(header).await;
-        let texts: Vec<&str> = block[1..block.len() - 1]
-            .iter()
-            .map(|l| l.text.as_str())
-            .collect();
+        let texts = inside(&block);
         assert_eq!(
             texts,
             [
