@@ -529,6 +529,11 @@ impl Broker {
         }
         // Leaving can overflow someone else's queue in turn: repeat until none.
         loop {
+            // A commit outside an event's own handling (a login that ran
+            // out, a held password, a leave below) may have settled a busy
+            // client's last batch: its held lines go on now, not at some
+            // later event that may never come.
+            self.unpark();
             let overflowed = self.room.take_overflowed();
             if overflowed.is_empty() {
                 break;
@@ -574,5 +579,94 @@ impl Broker {
                 .warn(format!("Server: {addr} disconnected before logging in")),
         }
         Some(left.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stream::{HistoryLimits, MAIN};
+
+    fn settings(login_timeout: Duration) -> Settings {
+        Settings {
+            greeting: reply::GREETING,
+            announce_max: 0,
+            login_timeout,
+            password: None,
+            max_line_bytes: 4096,
+            rate: 0,
+            burst: 0,
+            throttle: throttle::DEFAULT,
+            name_hold: Duration::ZERO,
+            password_delay_max: Duration::from_secs(1),
+            output_rate: 1 << 20,
+            replay: 20,
+            resume_window: Duration::from_secs(600),
+        }
+    }
+
+    fn peer(port: u16, backlog: &Arc<Backlog>) -> Peer {
+        Peer {
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            outbox: Arc::new(Outbox::new(1 << 20, Arc::clone(backlog))),
+        }
+    }
+
+    /// Everything queued for `outbox`, as text.
+    fn queued(outbox: &Outbox) -> String {
+        let mut buf = Vec::new();
+        if outbox.queued() > 0 {
+            runtime::block_on(outbox.next(&mut buf));
+        }
+        String::from_utf8_lossy(&buf).into_owned()
+    }
+
+    #[test]
+    fn held_lines_go_on_when_their_batch_settles_while_a_login_expires() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let (stream, _) = RoomStream::open(dir.path(), MAIN, 1 << 20, HistoryLimits::default())
+            .expect("a new store opens");
+        let backlog = Arc::new(Backlog::new(0, usize::MAX));
+        let (notices, _accept_loop) = async_channel::unbounded();
+        // Every login expires at once: the clock's own path to a commit.
+        let mut broker = Broker::new(
+            settings(Duration::ZERO),
+            stream,
+            Arc::clone(&backlog),
+            notices,
+            Log::silent(),
+        );
+        let max = peer(1, &backlog);
+        let outbox = Arc::clone(&max.outbox);
+        broker.handle(Event::Connect { id: 1, peer: max });
+        for text in ["/tagged", "~1 Max", "~2 hi"] {
+            let line = Event::Line {
+                id: 1,
+                text: text.into(),
+            };
+            broker.handle_or_park(line);
+        }
+        assert_eq!(broker.parked_count, 1, "hi waits for Max's join notice");
+        // Connections that never log in expire; each leave commits, and
+        // one of those commits finds Max's batch synced and relays it.
+        let started = Instant::now();
+        let mut port = 2;
+        while broker.room.in_flight() > 0 {
+            assert!(started.elapsed() < Duration::from_secs(10), "never synced");
+            broker.handle(Event::Connect {
+                id: u64::from(port),
+                peer: peer(port, &backlog),
+            });
+            broker.expire_logins(Instant::now());
+            port += 1;
+            std::thread::yield_now();
+        }
+        runtime::block_on(broker.after_event(false));
+        assert_eq!(broker.parked_count, 0, "hi is not held for ever");
+        let sent = queued(&outbox);
+        assert!(
+            sent.contains("re=1 Server: Max joined the party!"),
+            "{sent}"
+        );
     }
 }
