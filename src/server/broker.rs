@@ -83,6 +83,9 @@ const MOST_PARKED_EACH: usize = 256;
 /// many group commits in flight.
 const MOST_SYNCING: usize = 1 << 20;
 
+/// Settled batches relayed in one pass of the loop, before the throttle.
+const SETTLED_A_PASS: usize = 8;
+
 /// How long shutdown waits for what is being saved before it says goodbye.
 const SHUTDOWN_SETTLE: Duration = Duration::from_secs(2);
 
@@ -195,8 +198,13 @@ pub async fn broker_loop(
             Woke::Event(event) => broker.handle_or_park(event),
             Woke::Settled(settled) => {
                 broker.settled(settled);
-                // Whatever else the same sync settled, in this pass.
-                while let Some(settled) = broker.room.stream_mut().try_settled() {
+                // A few more the same sync settled, in this pass; not all:
+                // each is a message for everyone, and the throttle below
+                // must see the backlog they make before more pile on.
+                for _ in 1..SETTLED_A_PASS {
+                    let Some(settled) = broker.room.stream_mut().try_settled() else {
+                        break;
+                    };
                     broker.settled(settled);
                 }
                 false
