@@ -5,16 +5,21 @@
 //! It is driven by [`Options`] and the terminal facts in [`Tty`], both
 //! decided by the caller (the application layer turns flags into them).
 
+mod catchup;
+mod clock;
 pub mod connect;
 pub mod editor;
 pub mod input;
 mod lines;
 mod login;
+mod mention;
 mod own;
 mod pace;
 mod prompt;
+mod reconnect;
 pub mod render;
 mod session;
+mod tags;
 pub mod terminal;
 
 use std::process::ExitCode;
