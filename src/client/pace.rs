@@ -82,10 +82,19 @@ impl Paced {
         self.limits = Some(limits);
     }
 
-    /// The byte count of `line` if the server would refuse it as too long.
-    pub fn too_long(&self, line: &str) -> Option<usize> {
+    /// A new connection with these limits, which has counted `used`
+    /// lines of ours so far (its login's).
+    pub fn restart(&mut self, limits: Limits, used: u32, now: Instant) {
+        self.used = used;
+        self.learn(limits, now);
+    }
+
+    /// The room's limit if the server would refuse `line` as too long,
+    /// with `cost` more bytes added to it on the way (a label).
+    pub fn too_long(&self, line: &str, cost: usize) -> Option<usize> {
         let max = self.limits.unwrap_or(FALLBACK).max_line_bytes;
-        (line.len() > max).then_some(max)
+        let room = max.saturating_sub(cost);
+        (line.len() > room).then_some(room)
     }
 
     /// The next thing typed; a line no sooner than the server takes it.

@@ -47,6 +47,9 @@ pub struct Tags {
     pub max: Option<usize>,
 }
 
+/// What a label adds to a line at most: `~`, the label, a space.
+pub const MAX_LABEL_COST: usize = MAX_LABEL + 2;
+
 /// A tagged line that does not follow the grammar.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Malformed;
