@@ -48,7 +48,12 @@ complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l trust-addr -
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l name-hold -d 'Seconds a name stays its owner\'s (for the same address) after a connection drops without /quit (0 = none)' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l password-delay-max -d 'Longest wait, in seconds, between password attempts from an address that keeps giving wrong ones' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l socket-send-buffer -d 'Kernel send buffer of each connection, in bytes (SO_SNDBUF; 0 = the kernel\'s own, which grows to MiBs for a client that does not read)' -r
-complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l output-rate -d 'Bytes a second of /who output one client may pull, after a two-second allowance (0 = no limit)' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l history -d 'Messages the room remembers in memory, for late joiners, /history and resumed sessions (0 = none)' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l replay -d 'Messages a late joiner is sent right after logging in (0 = none)' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l resume-window -d 'Seconds a dropped session of our own client may be resumed, name and place in the room kept' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l store -d 'Keep a durable transcript in this directory (DIR/main/*.jsonl): every message is synced to disk before anyone sees it, and history survives a restart; without it the room forgets everything when the server stops' -r -f -a "(__fish_complete_directories)"
+complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l store-segment-mib -d 'Start a new transcript file once the current one reaches this many MiB' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l output-rate -d 'Bytes a second of /who and /history output one client may pull, after a two-second allowance (0 = no limit)' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l max-handshakes -d 'Unfinished TLS handshakes at once, in all (0 = no limit)' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l max-handshakes-per-addr -d 'Unfinished TLS handshakes at once from one address (0 = no limit)' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l tls-cert -d 'Serve TLS with this certificate chain (PEM); needs --tls-key' -r -F

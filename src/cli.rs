@@ -249,7 +249,27 @@ pub struct ServeArgs {
     #[arg(long, value_name = "BYTES", default_value_t = server::defaults::SOCKET_SEND_BUFFER)]
     pub socket_send_buffer: u32,
 
-    /// Bytes a second of /who output one client may pull, after a two-second allowance (0 = no limit)
+    /// Messages the room remembers in memory, for late joiners, /history and resumed sessions (0 = none)
+    #[arg(long, value_name = "N", default_value_t = server::defaults::HISTORY, value_parser = clap::value_parser!(u32).range(0..=1_000_000), help_heading = "History")]
+    pub history: u32,
+
+    /// Messages a late joiner is sent right after logging in (0 = none)
+    #[arg(long, value_name = "N", default_value_t = server::defaults::REPLAY, help_heading = "History")]
+    pub replay: u32,
+
+    /// Seconds a dropped session of our own client may be resumed, name and place in the room kept
+    #[arg(long, value_name = "SECS", default_value_t = server::defaults::RESUME_WINDOW_SECS, value_parser = clap::value_parser!(u64).range(0..=86_400), help_heading = "History")]
+    pub resume_window: u64,
+
+    /// Keep a durable transcript in this directory (DIR/main/*.jsonl): every message is synced to disk before anyone sees it, and history survives a restart; without it the room forgets everything when the server stops
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath, help_heading = "History")]
+    pub store: Option<std::path::PathBuf>,
+
+    /// Start a new transcript file once the current one reaches this many MiB
+    #[arg(long, value_name = "MIB", default_value_t = server::defaults::STORE_SEGMENT_MIB, value_parser = clap::value_parser!(u64).range(1..=1_048_576), help_heading = "History")]
+    pub store_segment_mib: u64,
+
+    /// Bytes a second of /who and /history output one client may pull, after a two-second allowance (0 = no limit)
     #[arg(long, value_name = "BYTES", default_value_t = server::defaults::OUTPUT_RATE)]
     pub output_rate: u32,
 

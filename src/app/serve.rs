@@ -13,6 +13,7 @@ use crate::protocol::password::Password;
 use crate::runtime::{self, TcpListener};
 use crate::server::log::Log;
 use crate::server::{self, Config};
+use crate::stream::{self, HistoryLimits, Limits, RoomStream, Torn};
 use crate::tls::{self, ServerTls};
 
 /// What the server adds to a client's text at most: a name of 32
@@ -44,6 +45,7 @@ pub fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
     args.password = None;
     let tls = server_tls(&args, &address)?;
     config.tls = tls.as_ref().map(|tls| tls.config.clone());
+    let (room_stream, torn) = open_stream(&args, &config)?;
     runtime::block_on(async {
         let listener = TcpListener::bind((address.host(), address.port()))
             .await
@@ -60,10 +62,29 @@ pub fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         if let Some(warning) = descriptor_warning(descriptors, config.max_clients) {
             log.warn(warning);
         }
-        let result = server::run(listener, config, log.clone(), shutdown).await;
+        if let Some(torn) = torn {
+            log.warn(format!("Server: {torn}"));
+        }
+        let result = server::run_with(listener, config, room_stream, log.clone(), shutdown).await;
         log.finish();
         result.context("server failed")
     })
+}
+
+/// The room's stream: in memory, or recovered from `--store`. Damage
+/// recovery cannot repair stops the start with the one line that says
+/// where; a torn last line (a crash mid-write) is dropped and reported.
+fn open_stream(args: &ServeArgs, config: &Config) -> anyhow::Result<(RoomStream, Option<Torn>)> {
+    let Some(dir) = &args.store else {
+        return Ok((RoomStream::memory(config.history), None));
+    };
+    let segment = args.store_segment_mib.saturating_mul(1 << 20);
+    Ok(RoomStream::open(
+        dir,
+        stream::MAIN,
+        segment,
+        config.history,
+    )?)
 }
 
 /// The limits the flags ask for, checked against each other. TLS and the
@@ -91,6 +112,15 @@ fn limits(args: &ServeArgs) -> anyhow::Result<Config> {
         name_hold: std::time::Duration::from_secs(args.name_hold),
         password_delay_max: std::time::Duration::from_secs(args.password_delay_max),
         output_rate: args.output_rate,
+        history: HistoryLimits {
+            room: Limits {
+                count: args.history as usize,
+                ..HistoryLimits::default().room
+            },
+            ..HistoryLimits::default()
+        },
+        replay: args.replay as usize,
+        resume_window: std::time::Duration::from_secs(args.resume_window),
     };
     // A queue that cannot hold a couple of the longest lines would cut
     // off every recipient of one such line as "too slow".

@@ -24,6 +24,8 @@ enum Answer {
     Help,
     /// `Server: Limits: …`
     Limits,
+    /// `Server: The last N messages…` (or `… after id …`)
+    History,
     /// Only ever an error (a command used wrongly, or unknown).
     Refusal,
 }
@@ -75,6 +77,7 @@ impl Own {
             Input::Who => Answer::Who,
             Input::Help => Answer::Help,
             Input::Limits => Answer::Limits,
+            Input::History(_) => Answer::History,
             Input::Usage(_) | Input::Unknown(_) => Answer::Refusal,
         };
         if self.awaiting.len() >= MOST_AWAITING {
@@ -118,6 +121,8 @@ impl Own {
                     self.answered(Answer::Who);
                 } else if text == "Commands:" {
                     self.answered(Answer::Help);
+                } else if text.ends_with("times UTC):") && !text.contains("before you came") {
+                    self.answered(Answer::History);
                 } else if line.starts_with(reply::LIMITS_PREFIX) {
                     self.answered(Answer::Limits);
                 }

@@ -38,10 +38,23 @@ pub enum Input<'a> {
     Usage(&'static str),
     /// `/something` that is not a command; holds the command word.
     Unknown(&'a str),
+    /// `/history [N]` or `/history after ID`.
+    History(HistoryAsk),
+}
+
+/// What `/history` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryAsk {
+    /// The last N room messages (None: the room's default).
+    Last(Option<usize>),
+    /// Everything kept after this id.
+    After(u64),
 }
 
 /// Every command a logged-in client can type (what Tab completes).
-pub const COMMANDS: &[&str] = &["/help", "/limits", "/me", "/msg", "/nick", "/quit", "/who"];
+pub const COMMANDS: &[&str] = &[
+    "/help", "/history", "/limits", "/me", "/msg", "/nick", "/quit", "/who",
+];
 
 /// Parses one (sanitized) line from a logged-in client.
 pub fn parse_input(line: &str) -> Input<'_> {
@@ -65,6 +78,18 @@ pub fn parse_input(line: &str) -> Input<'_> {
         "quit" => Input::Quit,
         "nick" if rest.is_empty() => Input::Usage(reply::NICK_USAGE),
         "nick" => Input::Nick(rest),
+        "history" => match rest.split_once(' ') {
+            None if rest.is_empty() => Input::History(HistoryAsk::Last(None)),
+            None => match rest.parse() {
+                Ok(n) => Input::History(HistoryAsk::Last(Some(n))),
+                Err(_) => Input::Usage(reply::HISTORY_USAGE),
+            },
+            Some((after, id)) if after.eq_ignore_ascii_case("after") => match id.trim().parse() {
+                Ok(id) => Input::History(HistoryAsk::After(id)),
+                Err(_) => Input::Usage(reply::HISTORY_USAGE),
+            },
+            Some(_) => Input::Usage(reply::HISTORY_USAGE),
+        },
         "me" if rest.is_empty() => Input::Usage(reply::ME_USAGE),
         "me" => Input::Me(rest),
         "msg" => match rest.split_once(' ') {
@@ -100,6 +125,16 @@ pub mod reply {
     pub const NICK_USAGE: &str = "usage: /nick NEW_NAME";
     pub const ME_USAGE: &str = "usage: /me TEXT";
     pub const MSG_USAGE: &str = "usage: /msg NAME TEXT";
+    pub const HISTORY_USAGE: &str = "usage: /history [N], or /history after ID";
+    /// The answer to `/tagged` (its tags carry the limits).
+    pub const TAGGED_ON: &str = "Server: Tagged mode on.";
+    pub const TAGGED_LATE: &str =
+        "Server: Error: /tagged must be the first line, before the password and the name";
+    pub const NO_HISTORY: &str = "Server: Error: this room keeps no history";
+    /// The same words whatever the reason, so a guess learns nothing.
+    pub const RESUME_REFUSED: &str =
+        "Server: Error: that session cannot be resumed (unknown or expired); type a username";
+    pub const RESUME_END: &str = "Server: End of what you missed.";
     pub const BYE: &str = "Server: Bye!";
     pub const SHUTTING_DOWN: &str = "Server: shutting down";
     /// How a refused name ends: the hint for someone at a prompt.
@@ -119,11 +154,53 @@ pub mod reply {
         "Server:   /nick NEW_NAME: change your name",
         "Server:   /msg NAME TEXT: send TEXT to NAME only",
         "Server:   /me TEXT: an action, shown as: * YourName TEXT",
+        "Server:   /history [N]: the last N messages (/history after ID: all since that id)",
         "Server:   /limits: how fast you may send, and how long a line may be",
         "Server:   /quit: leave the room",
         "Server:   //TEXT: send a line that starts with /",
     ];
 
+    /// `3 messages`, `1 message`.
+    fn messages(n: usize) -> String {
+        match n {
+            1 => "1 message".to_string(),
+            n => format!("{n} messages"),
+        }
+    }
+    /// The block a late joiner gets right after logging in.
+    pub fn joiner_header(n: usize) -> String {
+        format!(
+            "Server: The last {} before you came (times UTC):",
+            messages(n)
+        )
+    }
+    pub fn last_header(n: usize) -> String {
+        format!("Server: The last {} (times UTC):", messages(n))
+    }
+    pub fn last_footer(n: usize) -> String {
+        format!("Server: End of the last {}.", messages(n))
+    }
+    pub fn after_header(n: usize, id: u64, missed: u64) -> String {
+        match missed {
+            0 => format!("Server: {} after id {id} (times UTC):", messages(n)),
+            m => format!(
+                "Server: {} after id {id} ({m} older are no longer kept; times UTC):",
+                messages(n)
+            ),
+        }
+    }
+    pub fn after_footer(n: usize, id: u64) -> String {
+        format!("Server: End of the {} after id {id}.", messages(n))
+    }
+    pub fn resume_header(n: usize, missed: u64) -> String {
+        match missed {
+            0 => format!("Server: {} since you left:", messages(n)),
+            m => format!(
+                "Server: {} since you left ({m} more are no longer kept):",
+                messages(n)
+            ),
+        }
+    }
     pub fn logged_in(name: &str) -> String {
         format!("{LOGGED_IN_PREFIX}{name}")
     }

@@ -9,7 +9,7 @@
 //! whole room, and the decision (logged in, or out of time) made here
 //! alone, so a client is never both.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,7 +27,9 @@ use crate::protocol::message::{parse_input, reply, Input};
 use crate::protocol::name::Name;
 use crate::protocol::password::{Password, TRIES};
 use crate::protocol::rate::ByteMeter;
+use crate::protocol::tagged;
 use crate::runtime::{self, Timer};
+use crate::stream::{RoomStream, Settled};
 
 /// What connection tasks tell the broker. A connection's events arrive in
 /// the order its reader saw the bytes that caused them.
@@ -49,6 +51,28 @@ pub enum Event {
     /// The server is stopping: tell everyone, flush, close.
     Shutdown,
 }
+
+impl Event {
+    /// The connection it is about, if one.
+    fn client(&self) -> Option<ClientId> {
+        match *self {
+            Event::Connect { id, .. }
+            | Event::Line { id, .. }
+            | Event::TooLong { id }
+            | Event::TooFast { id }
+            | Event::Dropped { id, .. }
+            | Event::Disconnect { id, .. } => Some(id),
+            Event::Shutdown => None,
+        }
+    }
+}
+
+/// Events held back in all, waiting for their clients' earlier lines to
+/// be saved; past it the broker takes no new events until some settle.
+const MOST_PARKED: usize = 4096;
+
+/// How long shutdown waits for what is being saved before it says goodbye.
+const SHUTDOWN_SETTLE: Duration = Duration::from_secs(2);
 
 /// The broker's handle on one connection.
 pub struct Peer {
@@ -94,21 +118,35 @@ pub struct Settings {
     pub name_hold: Duration,
     /// The longest wait between password attempts from one address.
     pub password_delay_max: Duration,
-    /// Bytes a second of `/who` one client may pull.
+    /// Bytes a second of `/who` and `/history` one client may pull.
     pub output_rate: u32,
+    /// How many of the last messages a late joiner gets.
+    pub replay: usize,
+    /// How long a dropped session may be resumed.
+    pub resume_window: Duration,
+}
+
+/// What woke the broker.
+enum Woke {
+    Event(Event),
+    Settled(Settled),
+    Timer,
+    /// Every connection and the accept loop are gone.
+    Closed,
 }
 
 /// Runs until a [`Event::Shutdown`] or until every sender is gone.
 pub async fn broker_loop(
     events: async_channel::Receiver<Event>,
     settings: Settings,
+    stream: RoomStream,
     backlog: Arc<Backlog>,
     notices: async_channel::Sender<Notice>,
     log: Log,
 ) {
-    let mut broker = Broker::new(settings, backlog, notices, log);
-    // The one timer (login deadlines, held password attempts), and the
-    // time it is set for.
+    let mut broker = Broker::new(settings, stream, backlog, notices, log);
+    // The one timer (login deadlines, held password attempts, sessions'
+    // windows), and the time it is set for.
     let mut timer = Timer::never();
     let mut armed: Option<Instant> = None;
     loop {
@@ -120,19 +158,33 @@ pub async fn broker_loop(
             }
             armed = next;
         }
-        let event = {
-            let received = events.recv();
-            futures::pin_mut!(received);
-            match future::select(received, &mut timer).await {
-                Either::Left((Ok(event), _)) => Some(event),
-                // Every connection and the accept loop are gone.
-                Either::Left((Err(async_channel::RecvError), _)) => break,
-                Either::Right(_) => None,
+        let woke = {
+            // Too much held back: only settling (or the clock) may go on.
+            let received = async {
+                if broker.parked_count >= MOST_PARKED {
+                    future::pending::<()>().await;
+                }
+                events.recv().await
+            };
+            let settled = broker.room.stream_mut().settled();
+            futures::pin_mut!(received, settled);
+            match future::select(future::select(received, settled), &mut timer).await {
+                Either::Left((Either::Left((Ok(event), _)), _)) => Woke::Event(event),
+                Either::Left((Either::Left((Err(async_channel::RecvError), _)), _)) => Woke::Closed,
+                Either::Left((Either::Right((settled, _)), _)) => Woke::Settled(settled),
+                Either::Right(_) => Woke::Timer,
             }
         };
-        let stop = match event {
-            Some(event) => broker.handle(event),
-            None => false,
+        broker.room.set_now(Instant::now());
+        let stop = match woke {
+            Woke::Event(Event::Shutdown) => broker.shut_down().await,
+            Woke::Event(event) => broker.handle_or_park(event),
+            Woke::Settled(settled) => {
+                broker.settled(settled);
+                false
+            }
+            Woke::Timer => false,
+            Woke::Closed => break,
         };
         // Checked after every event too: under a steady stream of events
         // the timer alone might wait its turn.
@@ -140,6 +192,7 @@ pub async fn broker_loop(
             let now = Instant::now();
             broker.expire_logins(now);
             broker.release_attempts(now);
+            broker.room.expire_sessions(now);
         }
         broker.after_event(stop).await;
         if stop {
@@ -164,18 +217,27 @@ struct Broker {
     /// Password attempts held until their address may try again: at most
     /// one per connection (more are refused meanwhile), soonest first.
     attempts: Vec<(Instant, ClientId, String)>,
-    /// What each client that used `/who` has pulled.
+    /// What each client that used `/who` or `/history` has pulled.
     meters: HashMap<ClientId, ByteMeter>,
+    /// Events of clients waiting for their earlier lines to be saved, in
+    /// order (see [`Room::is_busy`]).
+    parked: HashMap<ClientId, VecDeque<Event>>,
+    /// How many events are parked in all.
+    parked_count: usize,
 }
 
 impl Broker {
     fn new(
         settings: Settings,
+        stream: RoomStream,
         backlog: Arc<Backlog>,
         notices: async_channel::Sender<Notice>,
         log: Log,
     ) -> Self {
         let room = Room::new()
+            .with_stream(stream)
+            .with_replay(settings.replay)
+            .with_sessions(settings.resume_window, super::sessions::system_tokens())
             .with_announce_max(settings.announce_max)
             .with_login_timeout(settings.login_timeout)
             .with_password(settings.password.clone())
@@ -195,7 +257,57 @@ impl Broker {
             notices,
             attempts: Vec::new(),
             meters: HashMap::new(),
+            parked: HashMap::new(),
+            parked_count: 0,
         }
+    }
+
+    /// Applies `event`, or holds it back while its client waits for an
+    /// earlier line of its own to be saved. True when the server is to stop.
+    fn handle_or_park(&mut self, event: Event) -> bool {
+        if let Some(id) = event.client() {
+            if self.room.is_busy(id) || self.parked.contains_key(&id) {
+                self.parked.entry(id).or_default().push_back(event);
+                self.parked_count += 1;
+                return false;
+            }
+        }
+        self.handle(event)
+    }
+
+    /// A batch settled: relay it, then let its client's held events go on.
+    fn settled(&mut self, settled: Settled) {
+        let Some(owner) = self.room.settle(settled) else {
+            return;
+        };
+        while !self.room.is_busy(owner) {
+            let Some(queue) = self.parked.get_mut(&owner) else {
+                break;
+            };
+            let Some(event) = queue.pop_front() else {
+                self.parked.remove(&owner);
+                break;
+            };
+            if queue.is_empty() {
+                self.parked.remove(&owner);
+            }
+            self.parked_count -= 1;
+            self.handle(event);
+        }
+    }
+
+    /// Stops: what is being saved settles first (for a bounded time),
+    /// then everyone is told and every queue flushed.
+    async fn shut_down(&mut self) -> bool {
+        let until = Instant::now() + SHUTDOWN_SETTLE;
+        while self.room.in_flight() > 0 {
+            let left = until.saturating_duration_since(Instant::now());
+            match runtime::timeout(left, self.room.stream_mut().settled()).await {
+                Ok(settled) => self.settled(settled),
+                Err(_) => break,
+            }
+        }
+        self.handle(Event::Shutdown)
     }
 
     /// When the timer must wake the broker: a login deadline or a held
@@ -203,10 +315,8 @@ impl Broker {
     fn next_deadline(&mut self) -> Option<Instant> {
         let login = self.room.next_login_deadline();
         let attempt = self.attempts.first().map(|&(at, _, _)| at);
-        match (login, attempt) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let session = self.room.next_session_expiry();
+        [login, attempt, session].into_iter().flatten().min()
     }
 
     /// Lets the password attempts whose wait is over be checked.
@@ -265,7 +375,11 @@ impl Broker {
             return;
         };
         let host = Host::of(addr.ip());
-        let input = parse_input(text);
+        let bare = match self.room.is_tagged(id) {
+            true => tagged::split_label(text).1,
+            false => text,
+        };
+        let input = parse_input(bare);
         if self.settings.password.is_some()
             && !self.room.is_admitted(id)
             && !matches!(input, Input::Quit)
@@ -283,7 +397,12 @@ impl Broker {
                 return;
             }
         }
-        if matches!(input, Input::Who) && self.room.is_logged_in(id) {
+        let output = match input {
+            Input::Who => Some(self.room.who_bytes()),
+            Input::History(ask) => Some(self.room.history_bytes(ask)),
+            _ => None,
+        };
+        if let Some(bytes) = output.filter(|_| self.room.is_logged_in(id)) {
             let rate = self.settings.output_rate;
             let meter = self
                 .meters
@@ -294,7 +413,7 @@ impl Broker {
                     .tell(id, &reply::output_limited(wait.as_secs() + 1));
                 return;
             }
-            meter.charge(self.room.who_bytes(), now);
+            meter.charge(bytes, now);
         }
         if matches!(input, Input::Nick(_)) || !self.room.is_logged_in(id) {
             // This line may take a name: names whose hold ran out are free.
@@ -310,6 +429,11 @@ impl Broker {
             Happened::Admitted => self.backoff.succeeded(host),
             Happened::LoggedIn(name) => {
                 log.good(format!("Server: {name} joined the party! ({addr})"));
+                // Fails only once the accept loop has ended.
+                let _ = self.notices.try_send(Notice::LoggedIn(id));
+            }
+            Happened::Resumed(name) => {
+                log.good(format!("Server: {name} resumed their session ({addr})"));
                 // Fails only once the accept loop has ended.
                 let _ = self.notices.try_send(Notice::LoggedIn(id));
             }
@@ -351,6 +475,14 @@ impl Broker {
     /// settle the backlog, update the status line and, unless stopping,
     /// give the writers time to catch up if the room is far behind.
     async fn after_event(&mut self, stopping: bool) {
+        for (ghost, peer) in self.room.take_ghosts() {
+            self.meters.remove(&ghost);
+            peer.outbox.end(End::Drop);
+            self.log.warn(format!(
+                "Server: {} closed: its session was resumed on another connection",
+                peer.addr
+            ));
+        }
         // Leaving can overflow someone else's queue in turn: repeat until none.
         loop {
             let overflowed = self.room.take_overflowed();

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::addrs::Cidr;
 use crate::protocol::password::Password;
+use crate::stream::HistoryLimits;
 
 /// The server's limits (see `sockchat serve --help`).
 #[derive(Debug, Clone)]
@@ -45,8 +46,14 @@ pub struct Config {
     pub name_hold: Duration,
     /// The longest wait between two password attempts from one address.
     pub password_delay_max: Duration,
-    /// Bytes a second of command output (`/who`) one client may pull.
+    /// Bytes a second of command output (`/who`, `/history`) one client may pull.
     pub output_rate: u32,
+    /// What the room keeps in memory (`--history N` is its count).
+    pub history: HistoryLimits,
+    /// How many of the last messages a late joiner is sent.
+    pub replay: usize,
+    /// How long a dropped session may be resumed.
+    pub resume_window: Duration,
 }
 
 /// The defaults, shared by `Config::default` and `serve --help`.
@@ -77,6 +84,12 @@ pub mod defaults {
     pub const PASSWORD_DELAY_MAX_SECS: u64 = 10;
     /// A `/who` of 10,000 names (about 120 KB) every two seconds.
     pub const OUTPUT_RATE: u32 = 64 << 10;
+    /// ergo keeps 2048 a channel, ssh-chat 20; a working day of a busy team.
+    pub const HISTORY: u32 = 1000;
+    /// What a late joiner sees: a screenful.
+    pub const REPLAY: u32 = 20;
+    pub const RESUME_WINDOW_SECS: u64 = 600;
+    pub const STORE_SEGMENT_MIB: u64 = 64;
 }
 
 impl Default for Config {
@@ -103,6 +116,9 @@ impl Default for Config {
             name_hold: Duration::from_secs(defaults::NAME_HOLD_SECS),
             password_delay_max: Duration::from_secs(defaults::PASSWORD_DELAY_MAX_SECS),
             output_rate: defaults::OUTPUT_RATE,
+            history: HistoryLimits::default(),
+            replay: defaults::REPLAY as usize,
+            resume_window: Duration::from_secs(defaults::RESUME_WINDOW_SECS),
         }
     }
 }

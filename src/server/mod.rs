@@ -17,6 +17,7 @@ pub mod log;
 pub mod outbox;
 pub mod peer;
 pub mod room;
+mod sessions;
 mod status_line;
 pub mod throttle;
 pub mod trim;
@@ -34,6 +35,7 @@ use futures::future::{self, Either};
 
 use crate::protocol::message::reply;
 use crate::runtime::{self, FinOnClose, TcpListener, TcpStream, WriteExt};
+use crate::stream::RoomStream;
 use addrs::{AddrTable, Notice, Refusal};
 use broker::{broker_loop, Event};
 use log::Log;
@@ -91,6 +93,18 @@ pub async fn run(
     log: Log,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
+    let stream = RoomStream::memory(config.history);
+    run_with(listener, config, stream, log, shutdown).await
+}
+
+/// [`run`], keeping what is said in `stream` (a store, say).
+pub async fn run_with(
+    listener: TcpListener,
+    config: Config,
+    stream: RoomStream,
+    log: Log,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
     let throttle = throttle::DEFAULT;
     let backlog = Arc::new(Backlog::new(throttle.high / 2, config.send_budget));
     let (notices, notices_in) = async_channel::unbounded();
@@ -107,6 +121,7 @@ pub async fn run(
     let broker = runtime::spawn(broker_loop(
         broker_events,
         settings,
+        stream,
         backlog,
         notices,
         log.clone(),
@@ -191,6 +206,8 @@ fn broker_settings(config: &Config, throttle: throttle::Settings) -> broker::Set
         name_hold: config.name_hold,
         password_delay_max: config.password_delay_max,
         output_rate: config.output_rate,
+        replay: config.replay,
+        resume_window: config.resume_window,
     }
 }
 

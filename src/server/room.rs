@@ -7,7 +7,7 @@
 //! In a room with a password, a connection must give it before its first
 //! line counts as a name; [`TRIES`] wrong ones and it is closed.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,9 +16,20 @@ use crate::protocol::message::{parse_input, reply, Input};
 use crate::protocol::name::Name;
 use crate::protocol::password::{Password, TRIES};
 use crate::protocol::sanitize::sanitize;
+use crate::protocol::tagged::{self, Tags};
+use crate::stream::{Draft, HistoryLimits, Millis, RoomStream, SessionId};
 
 use super::addrs::Host;
 use super::deadline::LoginDeadlines;
+use super::sessions::{self, Sessions, TokenSource};
+
+mod kept;
+mod resume;
+
+pub use kept::Meta;
+
+/// How many messages `/history` shows when not told.
+pub const HISTORY_ASK: usize = 20;
 
 /// Names held at once for owners whose connection dropped; past it a
 /// dropped name is free at once, as before.
@@ -73,6 +84,8 @@ pub enum Happened {
     Relayed,
     /// The client asked to leave: close the connection.
     Quit,
+    /// The client took its session back (`/resume`) under this name.
+    Resumed(Name),
 }
 
 /// A connection that left the room.
@@ -90,6 +103,15 @@ struct Client<M> {
     admitted: bool,
     /// Wrong passwords it has given.
     wrong: u32,
+    /// Whether it asked for tagged lines (our own client does).
+    tagged: bool,
+    /// Its session once logged in (0 before): what its private messages
+    /// are kept under.
+    session: SessionId,
+    /// Whether its session may be resumed (it has a token).
+    resumable: bool,
+    /// Whether it said `/quit`: its session ends with the connection.
+    quitting: bool,
 }
 
 /// The room: every connection, and the names of those logged in.
@@ -113,9 +135,45 @@ pub struct Room<M: Mailbox> {
     limits: Limits,
     /// What deliveries added since the owner last took it.
     tally: M::Tally,
-    /// Case-folded names kept for a while for the host whose connection
-    /// dropped, and until when (see [`Room::hold_name`]).
-    held: HashMap<Arc<str>, (Option<Host>, Instant)>,
+    /// Case-folded names kept for a while for whoever dropped them (see
+    /// [`Room::hold_name`]).
+    held: HashMap<Arc<str>, Hold>,
+    /// Ids, history and (with a store) the transcript of what is kept.
+    stream: RoomStream,
+    /// How many of the last messages a late joiner is sent.
+    replay: usize,
+    /// What the event being handled keeps, not yet appended to the stream.
+    kept: Vec<(Draft, Meta)>,
+    /// Batches appended and not settled yet, oldest first.
+    in_flight: VecDeque<kept::Batch>,
+    /// Unsettled batches whose answers a client waits for, per client: its
+    /// next lines wait too (see [`Room::is_busy`]).
+    busy: HashMap<ClientId, usize>,
+    /// The connection whose line is being handled, and its label: what
+    /// is told to it meanwhile answers that label.
+    answering: Option<(ClientId, Option<Box<str>>)>,
+    /// Server time for tags; injected by tests.
+    clock: Box<dyn FnMut() -> Millis + Send>,
+    /// What "now" is for sessions and holds (set by the owner).
+    now: Instant,
+    /// Tagged clients' resumable sessions.
+    sessions: Sessions,
+    /// The session the next login gets.
+    next_session: SessionId,
+    /// Each session's connection, while it has one.
+    by_session: HashMap<SessionId, ClientId>,
+    /// Connections whose session was resumed elsewhere: the owner closes them.
+    ghosts: Vec<(ClientId, M)>,
+}
+
+/// A name held for whoever dropped it.
+#[derive(Debug, Clone, Copy)]
+struct Hold {
+    /// The host a plain login may take it back from.
+    host: Option<Host>,
+    /// The session a `/resume` takes it back with.
+    session: Option<SessionId>,
+    until: Instant,
 }
 
 impl<M: Mailbox> Default for Room<M> {
@@ -135,6 +193,18 @@ impl<M: Mailbox> Default for Room<M> {
             },
             tally: M::Tally::default(),
             held: HashMap::new(),
+            stream: RoomStream::memory(HistoryLimits::default()),
+            replay: 20,
+            kept: Vec::new(),
+            in_flight: VecDeque::new(),
+            busy: HashMap::new(),
+            answering: None,
+            clock: Box::new(crate::stream::now),
+            now: Instant::now(),
+            sessions: Sessions::new(Duration::from_secs(600), sessions::system_tokens()),
+            next_session: 1,
+            by_session: HashMap::new(),
+            ghosts: Vec::new(),
         }
     }
 }
@@ -168,6 +238,36 @@ impl<M: Mailbox> Room<M> {
         self
     }
 
+    /// Keeps what is said in `stream` (memory only by default).
+    pub fn with_stream(mut self, stream: RoomStream) -> Self {
+        self.stream = stream;
+        self
+    }
+
+    /// Sends late joiners the last `n` messages (0: none).
+    pub fn with_replay(mut self, n: usize) -> Self {
+        self.replay = n;
+        self
+    }
+
+    /// Keeps a dropped session resumable for `window`, naming sessions
+    /// with tokens from `tokens`.
+    pub fn with_sessions(mut self, window: Duration, tokens: TokenSource) -> Self {
+        self.sessions = Sessions::new(window, tokens);
+        self
+    }
+
+    /// Uses `clock` for the time tagged lines carry (tests).
+    pub fn with_clock(mut self, clock: impl FnMut() -> Millis + Send + 'static) -> Self {
+        self.clock = Box::new(clock);
+        self
+    }
+
+    /// What "now" is for holds and sessions until the next call.
+    pub fn set_now(&mut self, now: Instant) {
+        self.now = now;
+    }
+
     /// Whether a join or leave in a room of `online` people is announced.
     fn announces(&self, online: usize) -> bool {
         self.announce_max == 0 || online <= self.announce_max
@@ -176,11 +276,16 @@ impl<M: Mailbox> Room<M> {
     /// A new connection, arrived at `now`: greet it; it is not a member
     /// until it logs in, which it must do within the login timeout.
     pub fn connect(&mut self, id: ClientId, mailbox: M, greeting: &[&str], now: Instant) {
+        self.now = now;
         let client = Client {
             mailbox,
             name: None,
             admitted: self.password.is_none(),
             wrong: 0,
+            tagged: false,
+            session: 0,
+            resumable: false,
+            quitting: false,
         };
         self.clients.insert(id, client);
         self.logins.start(id, now);
@@ -244,29 +349,54 @@ impl<M: Mailbox> Room<M> {
     /// to get it back first, not whoever logs in next with that name.
     /// Held names are released (see [`Room::release_names`]) before any
     /// line that may take a name; at most [`MOST_HELD`] are held at once
-    /// (a name dropped again is held anew even then).
+    /// (a name dropped again is held anew even then). A hold its session
+    /// already has is kept, and lasts the longer of the two.
     pub fn hold_name(&mut self, name: &Name, host: Option<Host>, until: Instant) {
-        if self.held.len() < MOST_HELD || self.held.contains_key(name.key()) {
-            self.held.insert(name.shared_key(), (host, until));
+        self.hold(name, host, None, until);
+    }
+
+    fn hold(
+        &mut self,
+        name: &Name,
+        host: Option<Host>,
+        session: Option<SessionId>,
+        until: Instant,
+    ) {
+        if let Some(hold) = self.held.get_mut(name.key()) {
+            hold.host = host.or(hold.host);
+            hold.session = session.or(hold.session);
+            hold.until = hold.until.max(until);
+            return;
+        }
+        if self.held.len() < MOST_HELD {
+            let hold = Hold {
+                host,
+                session,
+                until,
+            };
+            self.held.insert(name.shared_key(), hold);
         }
     }
 
     /// Frees the names held until `now` or before.
     pub fn release_names(&mut self, now: Instant) {
+        self.now = now;
         if !self.held.is_empty() {
-            self.held.retain(|_, (_, until)| *until > now);
+            self.held.retain(|_, hold| hold.until > now);
         }
     }
 
     /// Whether `name` is held for someone other than connection `id`'s host;
-    /// if it is held for that host, it is released to it.
+    /// if it is held for that host, it is released to it. A name held for
+    /// a session is held for its token alone: hosts are shared (a NAT, a
+    /// proxy, a campus), a token is not.
     fn held_for_another(&mut self, id: ClientId, name: &Name) -> bool {
         let key = name.key();
-        let Some(&(owner, _)) = self.held.get(key) else {
+        let Some(&hold) = self.held.get(key) else {
             return false;
         };
         let host = self.clients.get(&id).and_then(|c| c.mailbox.host());
-        if owner.is_some() && owner == host {
+        if hold.session.is_none() && hold.host.is_some() && hold.host == host {
             self.held.remove(key);
             return false;
         }
@@ -303,16 +433,56 @@ impl<M: Mailbox> Room<M> {
         let Some(client) = self.clients.get(&id) else {
             return Happened::Nothing;
         };
+        let (label, text) = match client.tagged {
+            true => tagged::split_label(text),
+            false => (None, text),
+        };
+        self.answering = Some((id, label.map(Box::from)));
+        let happened = self.judge(id, text);
+        self.answering = None;
+        self.commit();
+        happened
+    }
+
+    fn judge(&mut self, id: ClientId, text: &str) -> Happened {
+        let Some(client) = self.clients.get_mut(&id) else {
+            return Happened::Nothing;
+        };
+        if text == tagged::SWITCH {
+            if client.name.is_some() || client.tagged {
+                self.tell(id, reply::TAGGED_LATE);
+            } else {
+                client.tagged = true;
+                let limits = self.limits;
+                let line = Tags::at((self.clock)())
+                    .with("rate", limits.rate)
+                    .with("burst", limits.burst)
+                    .with("max", limits.max_line_bytes)
+                    .line(reply::TAGGED_ON);
+                self.send(id, &line);
+            }
+            return Happened::Nothing;
+        }
         if !client.admitted {
             return self.admit(id, text);
         }
         let Some(name) = client.name.clone() else {
+            if client.tagged {
+                if let Some(rest) = resume::strip_command(text) {
+                    return self.resume(id, rest);
+                }
+            }
             return self.login(id, text);
         };
         if let Input::Nick(new) = parse_input(text) {
             return self.rename(id, name, new);
         }
         self.command(id, name, parse_input(&sanitize(text)))
+    }
+
+    /// Whether connection `id` asked for tagged lines.
+    pub fn is_tagged(&self, id: ClientId) -> bool {
+        self.clients.get(&id).is_some_and(|c| c.tagged)
     }
 
     /// A connection ended: forgets it and, if it was logged in, tells
@@ -324,8 +494,9 @@ impl<M: Mailbox> Room<M> {
             let online = self.members.len();
             self.members.retain(|&m| m != id);
             if self.announces(online) {
-                self.broadcast(id, &reply::left(name.as_str()));
+                self.keep(Draft::leave(name.as_str()), Meta::notice(None));
             }
+            self.session_left(&client, name);
         }
         // The maps keep their room when emptied: a wave of 15,000 left
         // megabytes behind. Halved once mostly empty.
@@ -334,6 +505,7 @@ impl<M: Mailbox> Room<M> {
             self.names.shrink_to(self.names.capacity() / 2);
             self.members.shrink_to(self.members.capacity() / 2);
         }
+        self.commit();
         Some(Left {
             mailbox: client.mailbox,
             name: client.name,
@@ -357,8 +529,32 @@ impl<M: Mailbox> Room<M> {
         }
     }
 
-    /// Sends one line to one connection.
+    /// Sends one line to one connection: to a tagged one with the time and,
+    /// while its line is being handled, the label it answers.
     pub fn tell(&mut self, id: ClientId, line: &str) {
+        let Some(client) = self.clients.get(&id) else {
+            return;
+        };
+        if client.tagged {
+            let line = Tags::at((self.clock)())
+                .answering(self.label_for(id))
+                .line(line);
+            self.send(id, &line);
+        } else {
+            self.send(id, line);
+        }
+    }
+
+    /// The label of the line being handled, if it is `id`'s.
+    fn label_for(&self, id: ClientId) -> Option<&str> {
+        match &self.answering {
+            Some((current, label)) if *current == id => label.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Queues `line` for `id` as it is.
+    fn send(&mut self, id: ClientId, line: &str) {
         if let Some(client) = self.clients.get(&id) {
             if !client.mailbox.deliver(line, &mut self.tally) {
                 self.overflowed.push(id);
@@ -441,12 +637,25 @@ impl<M: Mailbox> Room<M> {
         }
         self.names.insert(name.shared_key(), id);
         self.members.push(id);
-        if let Some(client) = self.clients.get_mut(&id) {
-            client.name = Some(name.clone());
+        let session = self.next_session;
+        self.next_session += 1;
+        self.by_session.insert(session, id);
+        let Some(client) = self.clients.get_mut(&id) else {
+            return Happened::Nothing;
+        };
+        client.name = Some(name.clone());
+        client.session = session;
+        let logged_in = reply::logged_in(name.as_str());
+        if client.tagged {
+            client.resumable = true;
+            let token = self.sessions.open(session, name.clone(), id);
+            self.tell_login(id, &token, false, &logged_in);
+        } else {
+            self.tell(id, &logged_in);
         }
-        self.tell(id, &reply::logged_in(name.as_str()));
+        self.joiner_block(id);
         if self.announces(self.members.len()) {
-            self.broadcast(id, &reply::joined(name.as_str()));
+            self.keep(Draft::join(name.as_str()), self.meta_by(id));
         }
         Happened::LoggedIn(name)
     }
@@ -455,12 +664,16 @@ impl<M: Mailbox> Room<M> {
         match input {
             Input::Empty => Happened::Nothing,
             Input::Chat(text) => {
-                self.broadcast(id, &reply::chat(name.as_str(), text));
+                self.keep(Draft::chat(name.as_str(), text), self.meta_by(id));
                 Happened::Relayed
             }
             Input::Me(text) => {
-                self.broadcast(id, &reply::action(name.as_str(), text));
+                self.keep(Draft::action(name.as_str(), text), self.meta_by(id));
                 Happened::Relayed
+            }
+            Input::History(ask) => {
+                self.history(id, ask);
+                Happened::Nothing
             }
             Input::Msg { to, text } => self.private(id, &name, to, text),
             Input::Help => {
@@ -487,6 +700,9 @@ impl<M: Mailbox> Room<M> {
             }
             Input::Nick(new) => self.rename(id, name, new),
             Input::Quit => {
+                if let Some(client) = self.clients.get_mut(&id) {
+                    client.quitting = true;
+                }
                 self.tell(id, reply::BYE);
                 Happened::Quit
             }
@@ -520,8 +736,10 @@ impl<M: Mailbox> Room<M> {
         }
         let to_name = self.name_of(target).map(|n| n.as_str().to_string());
         let to_name = to_name.unwrap_or_else(|| to.to_string());
-        self.tell(target, &reply::private_from(from.as_str(), text));
-        self.tell(id, &reply::private_to(&to_name, text));
+        let sessions = [self.session_of(id), self.session_of(target)];
+        let draft = Draft::private(from.as_str(), &to_name, text, sessions);
+        let meta = self.meta_by(id).to(sessions[1]);
+        self.keep(draft, meta);
         Happened::Relayed
     }
 
@@ -553,24 +771,19 @@ impl<M: Mailbox> Room<M> {
         self.names.insert(new.shared_key(), id);
         if let Some(client) = self.clients.get_mut(&id) {
             client.name = Some(new.clone());
+            if client.resumable {
+                self.sessions.renamed(client.session, new.clone());
+            }
         }
         self.tell(id, &reply::renamed_self(new.as_str()));
-        self.broadcast(id, &reply::renamed(old.as_str(), new.as_str()));
+        let draft = Draft::rename(old.as_str(), new.as_str());
+        self.keep(draft, self.meta_by(id));
         Happened::Renamed { old, new }
     }
 
-    /// Sends a line to every logged-in client but `except`.
-    fn broadcast(&mut self, except: ClientId, line: &str) {
-        // Walks the map itself rather than `members`: a lookup (a hash) per
-        // recipient was the broker's largest cost in a busy room.
-        for (&id, client) in &self.clients {
-            if id == except || client.name.is_none() {
-                continue;
-            }
-            if !client.mailbox.deliver(line, &mut self.tally) {
-                self.overflowed.push(id);
-            }
-        }
+    /// The session connection `id` is logged in under (0: none).
+    fn session_of(&self, id: ClientId) -> SessionId {
+        self.clients.get(&id).map_or(0, |c| c.session)
     }
 }
 

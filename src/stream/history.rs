@@ -175,6 +175,22 @@ impl History {
         self.room.entries.range(skip..).cloned().collect()
     }
 
+    /// The last `k` room messages people said (chat and `/me`, no notices),
+    /// oldest first: what a late joiner and `/history` show.
+    pub fn last_said(&self, k: usize) -> Vec<Arc<Record>> {
+        let mut said: Vec<Arc<Record>> = self
+            .room
+            .entries
+            .iter()
+            .rev()
+            .filter(|r| r.kind.is_said())
+            .take(k)
+            .cloned()
+            .collect();
+        said.reverse();
+        said
+    }
+
     /// Everything kept after `id`: room messages and, for `session`, its
     /// private ones, in id order, with how many may be missing.
     pub fn after(&self, id: Id, session: Option<SessionId>) -> Result<Replay, Ahead> {
@@ -224,6 +240,11 @@ impl History {
     /// The bytes kept, room and private lists together.
     pub fn bytes(&self) -> usize {
         self.room.bytes + self.sessions.values().map(|s| s.bytes).sum::<usize>()
+    }
+
+    /// Its bounds.
+    pub fn limits(&self) -> HistoryLimits {
+        self.limits
     }
 
     /// The newest id pushed.

@@ -93,6 +93,11 @@ impl Draft {
         }
     }
 
+    /// What it says.
+    pub fn kind(&self) -> &Kind {
+        &self.kind
+    }
+
     fn room(kind: Kind) -> Draft {
         Draft {
             kind,
@@ -327,6 +332,12 @@ impl RoomStream {
         self.history.last(k)
     }
 
+    /// The last `k` room messages people said, oldest first (see
+    /// [`History::last_said`]).
+    pub fn last_said(&self, k: usize) -> Vec<Arc<Record>> {
+        self.history.last_said(k)
+    }
+
     /// Everything settled after `id`: room messages and `session`'s
     /// private ones. See [`History::after`].
     pub fn after(&self, id: Id, session: Option<SessionId>) -> Result<Replay, Ahead> {
@@ -356,7 +367,7 @@ impl RoomStream {
 
 /// The server's clock, in milliseconds since the Unix epoch (0 for a clock
 /// set before 1970).
-fn now() -> Millis {
+pub fn now() -> Millis {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as Millis)

@@ -70,6 +70,11 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Whether a person said it to the room (chat or `/me`), not a notice.
+    pub fn is_said(&self) -> bool {
+        matches!(self, Kind::Chat { .. } | Kind::Action { .. })
+    }
+
     /// Whether everyone in the room saw it (everything but private ones).
     pub fn is_room(&self) -> bool {
         !matches!(self, Kind::Private { .. })

@@ -9,6 +9,7 @@ mod client_ux;
 mod completions;
 mod defects;
 mod editor;
+mod history;
 mod hostile;
 mod hostile_server;
 mod layers;

@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 
 use sockchat::protocol::message::reply;
 use sockchat::server::Config;
+use sockchat::stream::{RoomStream, MAIN};
 
-use crate::support::{run, TestServer};
+use crate::support::{run, Tagged, TestServer};
 
 #[test]
 fn a_reply_to_an_earlier_line_comes_before_the_error_for_a_later_too_long_one() {
@@ -129,5 +130,53 @@ fn a_name_sent_around_the_login_deadline_is_taken_or_refused_never_both() {
         // machine's timing. What the test asserts is above.
         let on_time = taken.iter().filter(|&&t| t).count();
         eprintln!("{on_time} of {} names were on time", taken.len());
+    });
+}
+
+/// A server whose room is kept in a store in a fresh temp dir: every
+/// kept line waits for fdatasync before anyone sees it.
+async fn stored() -> (TestServer, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let config = Config::default();
+    let (stream, _) =
+        RoomStream::open(dir.path(), MAIN, 1 << 20, config.history).expect("a new store opens");
+    (TestServer::with_stream(config, stream).await, dir)
+}
+
+#[test]
+fn with_a_store_a_tagged_clients_answers_keep_the_order_of_its_lines() {
+    run(async {
+        let (server, _dir) = stored().await;
+        let [mut bob] = server.logins(["Bob"]).await;
+        let (mut max, _) = Tagged::login(server.addr, "Max").await;
+        bob.expect_line("Server: Max joined the party!").await;
+        // One write: the broker gets all four before the first is synced.
+        max.client
+            .send_raw(b"~a one\n~b /who\n~c two\n~d /msg Bob three\n~e /who\n")
+            .await;
+        let mut answered = Vec::new();
+        while answered.len() < 5 {
+            let line = max.line().await;
+            answered.push((line.answers().unwrap_or("").to_string(), line.text));
+        }
+        let labels: Vec<&str> = answered.iter().map(|(l, _)| l.as_str()).collect();
+        assert_eq!(labels, ["a", "b", "c", "d", "e"], "{answered:?}");
+        assert_eq!(answered[0].1, "Max: one");
+        assert_eq!(answered[3].1, "To Bob (private): three");
+        for said in ["Max: one", "Max: two", "Max (private): three"] {
+            bob.expect_line(said).await;
+        }
+    });
+}
+
+#[test]
+fn with_a_store_a_plain_clients_private_copy_comes_before_its_next_reply() {
+    run(async {
+        let (server, _dir) = stored().await;
+        let [mut max, mut bob] = server.logins(["Max", "Bob"]).await;
+        max.send_raw(b"/msg Bob psst\n/who\n").await;
+        max.expect_line("To Bob (private): psst").await;
+        max.expect_line("Server: Online (2): Max, Bob").await;
+        bob.expect_line("Max (private): psst").await;
     });
 }

@@ -210,7 +210,7 @@ proptest! {
     fn parse_input_takes_any_line(line in prop_oneof![
         hostile_text(),
         hostile_text().prop_map(|t| format!("/{t}")),
-        (prop::sample::select(vec!["nick", "ME", "msg", "who", "quit", "help", "/"]), hostile_text())
+        (prop::sample::select(vec!["nick", "ME", "msg", "who", "quit", "help", "history", "history after", "/"]), hostile_text())
             .prop_map(|(cmd, t)| format!("/{cmd} {t}")),
     ]) {
         let input = parse_input(&line);
@@ -225,6 +225,7 @@ proptest! {
                 prop_assert!(!text.trim().is_empty(), "{:?}", input);
             }
             Input::Unknown(word) => prop_assert!(line.starts_with('/') && !word.contains(' ')),
+            Input::History(_) => prop_assert!(line.to_ascii_lowercase().starts_with("/history")),
             Input::Help | Input::Who | Input::Limits | Input::Quit | Input::Usage(_) => {
                 prop_assert!(line.starts_with('/'));
             }

@@ -258,6 +258,15 @@ fn chat_does_not_reach_connections_not_logged_in() {
         pending
             .expect_line("Server: You are logged in as: Eve")
             .await;
+        // What was said before is shown as history, after the login, never live.
+        pending
+            .expect_line("Server: The last 1 message before you came (times UTC):")
+            .await;
+        let old = pending.line().await.unwrap_or_default();
+        assert!(old.ends_with("] Max: secret plans"), "{old:?}");
+        pending
+            .expect_line("Server: End of the last 1 message.")
+            .await;
         max.send("welcome").await;
         pending.expect_line("Max: welcome").await;
     });

@@ -9,6 +9,7 @@ use futures::channel::oneshot;
 use futures::FutureExt;
 use sockchat::protocol::message::reply::GREETING;
 use sockchat::server::{self, log::Log, Config};
+use sockchat::stream::RoomStream;
 
 use super::{Client, WAIT};
 
@@ -27,13 +28,20 @@ impl TestServer {
     }
 
     pub async fn with(config: Config) -> TestServer {
+        let stream = RoomStream::memory(config.history);
+        Self::with_stream(config, stream).await
+    }
+
+    /// A server whose room keeps what is said in `stream` (a store, say).
+    pub async fn with_stream(config: Config, stream: RoomStream) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local addr");
         let (stop, stopped) = oneshot::channel::<()>();
         let shutdown = stopped.map(|_| ());
-        let done = async_std::task::spawn(server::run(listener, config, Log::silent(), shutdown));
+        let run = server::run_with(listener, config, stream, Log::silent(), shutdown);
+        let done = async_std::task::spawn(run);
         TestServer {
             addr,
             stop: Some(stop),

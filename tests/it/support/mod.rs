@@ -13,6 +13,7 @@
 //! - [`pki`]: certificates made in the test, in a temp dir.
 //! - [`proc_net`]: a socket's row in /proc/net/tcp (queues, timers).
 //! - [`terminal`]: the binary on a pseudo-terminal.
+//! - [`tagged`]: our own client's tagged mode (labels out, tags in).
 
 pub mod client;
 pub mod command;
@@ -22,6 +23,7 @@ pub mod pki;
 pub mod proc_net;
 pub mod process;
 pub mod serve;
+pub mod tagged;
 pub mod terminal;
 
 use std::time::Duration;
@@ -32,6 +34,7 @@ pub use in_process::TestServer;
 pub use output::Output;
 pub use process::{finish, finish_blocking, Finished, Running};
 pub use serve::{Serve, Server};
+pub use tagged::Tagged;
 
 /// How long any single wait in a test may take: a bug fails the test
 /// instead of hanging it, and no healthy wait comes anywhere near this.

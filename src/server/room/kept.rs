@@ -1,0 +1,431 @@
+//! What the room keeps: every chat, action, private message and notice
+//! goes to the room's stream first and reaches anyone only once the
+//! stream has settled it (at once in memory; once synced with a store).
+//! Batches settle in the order they were appended, so everyone sees kept
+//! messages in id order. Also here: the history blocks built from what is
+//! kept (a late joiner's, `/history`'s).
+
+use std::sync::Arc;
+
+use crate::protocol::message::{reply, HistoryAsk};
+use crate::protocol::name::Name;
+use crate::protocol::stamp::stamp;
+use crate::protocol::tagged::Tags;
+use crate::stream::{Draft, Id, Kind, Record, SessionId, Settled, Ticket};
+
+use super::{ClientId, Mailbox, Room, HISTORY_ASK};
+
+/// Who a kept message is from and for, beside what it says.
+#[derive(Debug, Clone, Default)]
+pub struct Meta {
+    /// The connection whose line it was (its echo goes there, nobody
+    /// else's); None for a leave notice.
+    by: Option<ClientId>,
+    /// That connection's session, to find it again after a resume.
+    by_session: Option<SessionId>,
+    /// The label of the line, which its echo or error answers.
+    label: Option<Box<str>>,
+    /// A private message's receiver.
+    to_session: Option<SessionId>,
+    /// Whether the sender waits for an answer to it (an echo or a private
+    /// message's copy): then its next lines wait until it settles.
+    answers: bool,
+    /// A notice (join, leave, rename) keeps what it says: if the store
+    /// cannot save it, it is still shown (without an id), for the room's
+    /// list of who is here must stay right.
+    notice: Option<Kind>,
+}
+
+impl Meta {
+    /// A notice not caused by a line of `by`'s own (a leave).
+    pub fn notice(by: Option<ClientId>) -> Meta {
+        Meta {
+            by,
+            ..Meta::default()
+        }
+    }
+
+    /// A private message's meta, for the receiver's session.
+    pub fn to(mut self, session: SessionId) -> Meta {
+        self.to_session = Some(session);
+        self.answers = true;
+        self
+    }
+}
+
+/// A batch appended to the stream and not settled yet.
+pub struct Batch {
+    ticket: Ticket,
+    /// One for each draft, in order.
+    metas: Vec<Meta>,
+    /// The client whose answers wait for it, if any.
+    owner: Option<ClientId>,
+}
+
+impl<M: Mailbox> Room<M> {
+    /// What a kept message from `id`'s current line carries.
+    pub(super) fn meta_by(&self, id: ClientId) -> Meta {
+        let client = self.clients.get(&id);
+        Meta {
+            by: Some(id),
+            by_session: client.map(|c| c.session).filter(|&s| s != 0),
+            label: self.label_for(id).map(Box::from),
+            to_session: None,
+            answers: client.is_some_and(|c| c.tagged),
+            notice: None,
+        }
+    }
+
+    /// Keeps `draft` once the event is over (see [`Room::commit`]).
+    pub(super) fn keep(&mut self, draft: Draft, mut meta: Meta) {
+        if !draft.kind().is_room() || draft.kind().is_said() {
+            meta.notice = None;
+        } else {
+            meta.notice = Some(draft.kind().clone());
+        }
+        self.kept.push((draft, meta));
+    }
+
+    /// Appends what the event kept to the stream as one batch; whatever
+    /// has settled meanwhile (everything, in memory) is relayed now.
+    pub(super) fn commit(&mut self) {
+        if !self.kept.is_empty() {
+            let (drafts, metas): (Vec<Draft>, Vec<Meta>) =
+                std::mem::take(&mut self.kept).into_iter().unzip();
+            let owner = metas.iter().find(|m| m.answers).and_then(|m| m.by);
+            match self.stream.append(drafts) {
+                Ok(ticket) => {
+                    if let Some(owner) = owner {
+                        *self.busy.entry(owner).or_default() += 1;
+                    }
+                    self.in_flight.push_back(Batch {
+                        ticket,
+                        metas,
+                        owner,
+                    });
+                }
+                Err(backlog) => {
+                    let why = backlog.to_string();
+                    for meta in &metas {
+                        self.unsaved(meta, &why);
+                    }
+                }
+            }
+        }
+        while let Some(settled) = self.stream.try_settled() {
+            self.settle(settled);
+        }
+    }
+
+    /// Relays a settled batch, or tells its senders it was not saved.
+    /// Returns the client whose lines waited for it.
+    pub fn settle(&mut self, settled: Settled) -> Option<ClientId> {
+        let at = self
+            .in_flight
+            .iter()
+            .position(|b| b.ticket == settled.ticket)?;
+        let batch = self.in_flight.remove(at)?;
+        match settled.outcome {
+            Ok(records) => {
+                for (record, meta) in records.iter().zip(&batch.metas) {
+                    self.relay(record, meta);
+                }
+            }
+            Err(err) => {
+                let why = err.to_string();
+                for meta in &batch.metas {
+                    self.unsaved(meta, &why);
+                }
+            }
+        }
+        let owner = batch.owner?;
+        if let Some(count) = self.busy.get_mut(&owner) {
+            *count -= 1;
+            if *count == 0 {
+                self.busy.remove(&owner);
+            }
+        }
+        Some(owner)
+    }
+
+    /// Whether `id` waits for a batch of its own to settle: its next lines
+    /// must wait too, or their answers would overtake that one's.
+    pub fn is_busy(&self, id: ClientId) -> bool {
+        self.busy.contains_key(&id)
+    }
+
+    /// Batches appended and not settled yet.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// The room's stream (to wait for batches to settle).
+    pub fn stream_mut(&mut self) -> &mut crate::stream::RoomStream {
+        &mut self.stream
+    }
+
+    /// The connection a meta's sender has now (it may have resumed on
+    /// another one).
+    fn author(&self, meta: &Meta) -> Option<ClientId> {
+        match meta.by_session {
+            Some(session) => self.by_session.get(&session).copied(),
+            None => meta.by,
+        }
+    }
+
+    /// Sends a settled record to whoever it is for.
+    fn relay(&mut self, record: &Record, meta: &Meta) {
+        let author = self.author(meta);
+        let label = meta.label.as_deref();
+        if let Kind::Private { from, to, text } = &record.kind {
+            let receiver = meta
+                .to_session
+                .and_then(|s| self.by_session.get(&s).copied());
+            if let Some(receiver) = receiver {
+                let line = reply::private_from(from, text);
+                self.send_kept(receiver, record, None, &line);
+            }
+            if let Some(author) = author {
+                let line = reply::private_to(to, text);
+                self.send_kept(author, record, label, &line);
+            }
+            return;
+        }
+        let plain = room_line(&record.kind);
+        let tagged = Tags::kept(record.id, record.time).line(&plain);
+        for (&id, client) in &self.clients {
+            if client.name.is_none() {
+                continue;
+            }
+            let line = if Some(id) == author {
+                if !client.tagged {
+                    continue;
+                }
+                // The echo: the sender's own message, with its id.
+                &Tags::kept(record.id, record.time)
+                    .answering(label)
+                    .line(&plain)
+            } else if client.tagged {
+                &tagged
+            } else {
+                &plain
+            };
+            if !client.mailbox.deliver(line, &mut self.tally) {
+                self.overflowed.push(id);
+            }
+        }
+    }
+
+    /// A kept line to one connection: tagged with its id if it is tagged.
+    fn send_kept(&mut self, id: ClientId, record: &Record, label: Option<&str>, line: &str) {
+        match self.clients.get(&id) {
+            Some(client) if client.tagged => {
+                let line = Tags::kept(record.id, record.time)
+                    .answering(label)
+                    .line(line);
+                self.send(id, &line);
+            }
+            Some(_) => self.send(id, line),
+            None => {}
+        }
+    }
+
+    /// The store could not save what `meta` describes: its sender is told
+    /// and nothing is relayed, except a notice, which is shown without an id.
+    fn unsaved(&mut self, meta: &Meta, why: &str) {
+        let author = self.author(meta);
+        if let Some(kind) = &meta.notice {
+            let plain = room_line(kind);
+            let now = (self.clock)();
+            let ids: Vec<ClientId> = self
+                .clients
+                .iter()
+                .filter(|(&id, c)| c.name.is_some() && Some(id) != author)
+                .map(|(&id, _)| id)
+                .collect();
+            for id in ids {
+                if self.is_tagged(id) {
+                    self.send(id, &Tags::at(now).line(&plain));
+                } else {
+                    self.send(id, &plain);
+                }
+            }
+            return;
+        }
+        let Some(author) = author else { return };
+        let error = reply::error(why);
+        if self.is_tagged(author) {
+            let line = Tags::at((self.clock)())
+                .answering(meta.label.as_deref())
+                .line(&error);
+            self.send(author, &line);
+        } else {
+            self.send(author, &error);
+        }
+    }
+
+    /// The login line of a tagged client: its session's token and the
+    /// newest id it can know of.
+    pub(super) fn tell_login(
+        &mut self,
+        id: ClientId,
+        token: &super::sessions::Token,
+        resumed: bool,
+        line: &str,
+    ) {
+        let mut tags = Tags::at((self.clock)())
+            .with("session", super::sessions::to_hex(token))
+            .with("last", self.stream.history().newest());
+        if resumed {
+            tags = tags.flag("resumed");
+        }
+        let line = tags.answering(self.label_for(id)).line(line);
+        self.send(id, &line);
+    }
+
+    /// A late joiner's block: the last messages before it came.
+    pub(super) fn joiner_block(&mut self, id: ClientId) {
+        if self.replay == 0 {
+            return;
+        }
+        let records = self.stream.last_said(self.replay);
+        if records.is_empty() {
+            return;
+        }
+        let n = records.len();
+        self.block(
+            id,
+            &reply::joiner_header(n),
+            &reply::last_footer(n),
+            &records,
+            0,
+        );
+    }
+
+    /// `/history`: the last N messages, or everything after an id.
+    pub(super) fn history(&mut self, id: ClientId, ask: HistoryAsk) {
+        if self.stream.history().limits().room.count == 0 {
+            self.tell(id, reply::NO_HISTORY);
+            return;
+        }
+        match ask {
+            HistoryAsk::Last(n) => {
+                let records = self.stream.last_said(n.unwrap_or(HISTORY_ASK));
+                let n = records.len();
+                self.block(
+                    id,
+                    &reply::last_header(n),
+                    &reply::last_footer(n),
+                    &records,
+                    0,
+                );
+            }
+            HistoryAsk::After(after) => {
+                let session = Some(self.session_of(id)).filter(|&s| s != 0);
+                match self.stream.after(after, session) {
+                    Ok(replay) => {
+                        let n = replay.records.len();
+                        let header = reply::after_header(n, after, replay.missed);
+                        let footer = reply::after_footer(n, after);
+                        self.block(id, &header, &footer, &replay.records, replay.missed);
+                    }
+                    Err(ahead) => self.tell(id, &reply::error(ahead)),
+                }
+            }
+        }
+    }
+
+    /// Bytes a `/history` would send (what it is charged).
+    pub fn history_bytes(&self, ask: HistoryAsk) -> usize {
+        let records = match ask {
+            HistoryAsk::Last(n) => self.stream.last_said(n.unwrap_or(HISTORY_ASK)),
+            HistoryAsk::After(after) => self
+                .stream
+                .after(after, None)
+                .map(|r| r.records)
+                .unwrap_or_default(),
+        };
+        records.iter().map(|r| r.weight()).sum()
+    }
+
+    /// A block of kept messages: a header that says how many, each one as
+    /// it was relayed (with its time in front for a plain client; tagged
+    /// `h`, with its id and time, for a tagged one), and a footer.
+    pub(super) fn block(
+        &mut self,
+        id: ClientId,
+        header: &str,
+        footer: &str,
+        records: &[Arc<Record>],
+        missed: u64,
+    ) {
+        let Some(client) = self.clients.get(&id) else {
+            return;
+        };
+        let viewer = client.name.clone();
+        let now = (self.clock)();
+        if client.tagged {
+            let label = self.label_for(id).map(Box::<str>::from);
+            let label = label.as_deref();
+            let head = Tags::at(now)
+                .with("history", records.len())
+                .with("missed", missed)
+                .answering(label)
+                .line(header);
+            self.send(id, &head);
+            for record in records {
+                let line = Tags::kept(record.id, record.time)
+                    .flag("h")
+                    .line(&viewed(record, viewer.as_ref()));
+                self.send(id, &line);
+            }
+            let foot = Tags::at(now)
+                .with("history", "end")
+                .answering(label)
+                .line(footer);
+            self.send(id, &foot);
+        } else {
+            self.send(id, header);
+            for record in records {
+                let line = format!(
+                    "{}{}",
+                    stamp(record.time, now),
+                    viewed(record, viewer.as_ref())
+                );
+                self.send(id, &line);
+            }
+            self.send(id, footer);
+        }
+    }
+
+    /// The newest id settled (what a tagged login's `last` says).
+    pub fn newest(&self) -> Id {
+        self.stream.history().newest()
+    }
+}
+
+/// A room message as everyone saw it.
+fn room_line(kind: &Kind) -> String {
+    match kind {
+        Kind::Chat { from, text } => reply::chat(from, text),
+        Kind::Action { from, text } => reply::action(from, text),
+        Kind::Join { from } => reply::joined(from),
+        Kind::Leave { from } => reply::left(from),
+        Kind::Rename { from, new } => reply::renamed(from, new),
+        Kind::Private { from, text, .. } => reply::private_from(from, text),
+    }
+}
+
+/// A kept message as `viewer` saw it: a private message it sent is its
+/// `To …` copy.
+fn viewed(record: &Record, viewer: Option<&Name>) -> String {
+    if let Kind::Private { from, to, text } = &record.kind {
+        let is = |name: &str| {
+            viewer.is_some_and(|v| Name::parse(name).is_ok_and(|n| n.key() == v.key()))
+        };
+        if is(from) && !is(to) {
+            return reply::private_to(to, text);
+        }
+    }
+    room_line(&record.kind)
+}

@@ -1,0 +1,224 @@
+//! Resumable sessions: what a tagged client gets at login so it can come
+//! back after a dropped connection and take its name and its place in the
+//! stream back. A session is named by a secret token (128 random bits,
+//! never logged); it stays resumable while its connection is open (a
+//! half-open ghost included) and for the resume window after it dropped.
+//! Pure: the room owns one [`Sessions`] and passes the time in.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use crate::protocol::name::Name;
+use crate::stream::SessionId;
+
+use super::room::ClientId;
+
+/// Sessions kept at once for connections that dropped; past it the one
+/// away longest is forgotten first.
+pub const MOST_AWAY: usize = 10_000;
+
+/// A session's secret.
+pub type Token = [u8; 16];
+
+/// Where tokens come from: the system's random source (tests inject).
+pub type TokenSource = Box<dyn FnMut() -> Token + Send>;
+
+/// Random tokens from the operating system.
+pub fn system_tokens() -> TokenSource {
+    Box::new(|| {
+        let mut token = [0u8; 16];
+        // The OS random source fails only on systems too broken to serve
+        // anyone; a server that cannot make secrets must not pretend to.
+        getrandom::fill(&mut token).expect("the operating system's random source failed");
+        token
+    })
+}
+
+/// A token as it goes on the wire: 32 lowercase hex digits.
+pub fn to_hex(token: &Token) -> String {
+    token.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A token from the wire; None unless it is exactly 32 hex digits.
+pub fn from_hex(text: &str) -> Option<Token> {
+    if text.len() != 32 || !text.is_ascii() {
+        return None;
+    }
+    let mut token = [0u8; 16];
+    for (i, byte) in token.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(token)
+}
+
+/// One resumable session.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// Names its private messages in the room's stream.
+    pub id: SessionId,
+    /// The name it had last.
+    pub name: Name,
+    /// Its connection, while it has one.
+    pub client: Option<ClientId>,
+    /// When its connection dropped; None while it has one.
+    pub away_since: Option<Instant>,
+}
+
+/// Every resumable session of the room.
+pub struct Sessions {
+    by_token: HashMap<Token, Session>,
+    /// The token of each session, to find it from its connection's side.
+    tokens: HashMap<SessionId, Token>,
+    /// Dropped sessions in the order they dropped (entries of sessions
+    /// that came back or ended since are skipped when met).
+    away: VecDeque<(Instant, SessionId)>,
+    /// Sessions away now.
+    away_count: usize,
+    /// How long a dropped session stays resumable.
+    window: Duration,
+    tokens_from: TokenSource,
+}
+
+impl Sessions {
+    pub fn new(window: Duration, tokens_from: TokenSource) -> Sessions {
+        Sessions {
+            by_token: HashMap::new(),
+            tokens: HashMap::new(),
+            away: VecDeque::new(),
+            away_count: 0,
+            window,
+            tokens_from,
+        }
+    }
+
+    /// How long a dropped session stays resumable.
+    pub fn window(&self) -> Duration {
+        self.window
+    }
+
+    /// Starts a session for `client`, logged in as `name`; returns its token.
+    pub fn open(&mut self, id: SessionId, name: Name, client: ClientId) -> Token {
+        let token = loop {
+            let token = (self.tokens_from)();
+            if !self.by_token.contains_key(&token) {
+                break token;
+            }
+        };
+        let session = Session {
+            id,
+            name,
+            client: Some(client),
+            away_since: None,
+        };
+        self.by_token.insert(token, session);
+        self.tokens.insert(id, token);
+        token
+    }
+
+    /// The session `token` names if it may be resumed at `now`.
+    pub fn resumable(&self, token: &Token, now: Instant) -> Option<&Session> {
+        let session = self.by_token.get(token)?;
+        match session.away_since {
+            None => Some(session),
+            Some(since) if now.saturating_duration_since(since) < self.window => Some(session),
+            Some(_) => None,
+        }
+    }
+
+    /// Gives session `id` its new connection.
+    pub fn resumed(&mut self, id: SessionId, client: ClientId) {
+        let Some(session) = self.session_mut(id) else {
+            return;
+        };
+        session.client = Some(client);
+        if session.away_since.take().is_some() {
+            self.away_count -= 1;
+        }
+    }
+
+    /// The session's name changed.
+    pub fn renamed(&mut self, id: SessionId, name: Name) {
+        if let Some(session) = self.session_mut(id) {
+            session.name = name;
+        }
+    }
+
+    /// Session `id`'s connection dropped at `now`: it stays resumable for
+    /// the window. Returns the sessions forgotten to stay under
+    /// [`MOST_AWAY`].
+    pub fn away(&mut self, id: SessionId, now: Instant) -> Vec<SessionId> {
+        let Some(session) = self.session_mut(id) else {
+            return Vec::new();
+        };
+        session.client = None;
+        session.away_since = Some(now);
+        self.away.push_back((now, id));
+        self.away_count += 1;
+        let mut forgotten = Vec::new();
+        while self.away_count > MOST_AWAY {
+            match self.pop_away() {
+                Some(oldest) => {
+                    self.end(oldest);
+                    forgotten.push(oldest);
+                }
+                None => break,
+            }
+        }
+        forgotten
+    }
+
+    /// Ends session `id` for good (`/quit`, or its name was taken over).
+    pub fn end(&mut self, id: SessionId) {
+        if let Some(token) = self.tokens.remove(&id) {
+            if let Some(session) = self.by_token.remove(&token) {
+                if session.away_since.is_some() {
+                    self.away_count -= 1;
+                }
+            }
+        }
+    }
+
+    /// Ends the sessions whose window has passed by `now`; returns them.
+    pub fn expire(&mut self, now: Instant) -> Vec<SessionId> {
+        let mut expired = Vec::new();
+        while self.next_expiry().is_some_and(|at| at <= now) {
+            if let Some(id) = self.pop_away() {
+                self.end(id);
+                expired.push(id);
+            }
+        }
+        expired
+    }
+
+    /// When the next dropped session's window ends.
+    pub fn next_expiry(&mut self) -> Option<Instant> {
+        self.drop_stale();
+        self.away.front().map(|&(since, _)| since + self.window)
+    }
+
+    /// The session away longest, taken off the queue (still a session).
+    fn pop_away(&mut self) -> Option<SessionId> {
+        self.drop_stale();
+        self.away.pop_front().map(|(_, id)| id)
+    }
+
+    /// Drops queue entries of sessions that came back or ended since.
+    fn drop_stale(&mut self) {
+        while let Some(&(since, id)) = self.away.front() {
+            let current = self
+                .tokens
+                .get(&id)
+                .and_then(|t| self.by_token.get(t))
+                .is_some_and(|s| s.away_since == Some(since));
+            if current {
+                break;
+            }
+            self.away.pop_front();
+        }
+    }
+
+    fn session_mut(&mut self, id: SessionId) -> Option<&mut Session> {
+        let token = self.tokens.get(&id)?;
+        self.by_token.get_mut(token)
+    }
+}
