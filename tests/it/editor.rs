@@ -19,9 +19,12 @@ const ENTER: &str = "\r";
 const ROWS: u16 = 30;
 const COLS: u16 = 100;
 
-/// `join` on a pty of [`ROWS`]×[`COLS`], whatever terminal runs the tests.
+/// `join` on a pty of [`ROWS`]×[`COLS`], whatever terminal runs the tests;
+/// without timestamps (these tests compare whole rows) and without
+/// reconnecting (a server that goes away ends the session).
 fn join(server: &Server, extra: &[&str], env: &[(&str, &str)]) -> Pty {
-    let mut command = server.join(extra);
+    let mut command = server.join(&["--no-timestamps", "--no-reconnect"]);
+    command.args(extra);
     command.envs(env.iter().copied());
     let mut pty = Pty::spawn(command);
     // Before the login is done, so before the editor draws anything that
