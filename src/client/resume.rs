@@ -40,8 +40,12 @@ pub struct Back {
     pub mode: Tags,
     /// The tags of `You are logged in as:` (the session token, last id).
     pub login: Tags,
-    /// The label of our `/history after LAST`, if we had to ask for it.
+    /// The label of our `/history after ID`, if we had to ask for it.
     pub history: Option<String>,
+    /// The id that `/history after` asked from: LAST, or 0 when the room's
+    /// ids started again (a restart without a store: its newest id is
+    /// older than ours, and everything it has is new to us).
+    pub after: u64,
     /// Lines sent that the room's flood limit counts.
     pub sent: u32,
 }
@@ -72,6 +76,7 @@ pub async fn come_back(
         mode: Tags::default(),
         login: Tags::default(),
         history: None,
+        after: who.last,
         sent: 0,
     };
     back.server.tagged = true;
@@ -134,6 +139,9 @@ pub async fn come_back(
         let line = back.reply(patience).await?;
         match classify(&sanitize_bytes(&line.line)) {
             ServerLine::LoggedIn(_) => {
+                if line.tags.last.is_some_and(|room| room < who.last) {
+                    back.after = 0;
+                }
                 back.login = line.tags;
                 break;
             }
@@ -150,7 +158,7 @@ pub async fn come_back(
         }
     }
     let label = labels.next();
-    back.send(&tags::labeled(&label, &tags::history_after(who.last)))
+    back.send(&tags::labeled(&label, &tags::history_after(back.after)))
         .await?;
     back.history = Some(label);
     Ok(back)

@@ -259,14 +259,12 @@ pub async fn session(
 }
 
 impl Chat<'_> {
-    /// The tags of `You are logged in as:`: the session to come back to,
-    /// and where the room stood.
+    /// The tags of `You are logged in as:`: the session to come back to.
+    /// (Its `last` is not taken as seen: the late joiner's block, with
+    /// older ids, comes after it.)
     fn logged_in(&mut self, login: &Tags) {
         if let Some(token) = &login.session {
             self.token = Some(token.clone());
-        }
-        if let Some(last) = login.last {
-            self.last_id = self.last_id.max(last);
         }
         if let Some(time) = login.time {
             self.last_time = Some(self.last_time.map_or(time, |t| t.max(time)));
@@ -319,7 +317,7 @@ impl Chat<'_> {
             None => {}
         }
         if let Some(holding) = &mut self.holding {
-            if holding.until == answering(tags) {
+            if matches!(holding.until, Until::Answer(_)) && holding.until == answering(tags) {
                 // Our `/history after` refused (a room that keeps no history).
                 let why = sanitize_bytes(&incoming.line).into_owned();
                 return self.caught_up(Some(why));
@@ -606,13 +604,19 @@ impl Chat<'_> {
         self.screen.status(None);
         let gone = reconnect::span(backoff.away(Instant::now()));
         typed.restart(tagged_limits(&back.mode), back.sent, Instant::now());
-        let how = match back.resumed {
-            true => format!("Reconnected after {gone}; the session was resumed."),
-            false => format!(
+        let how = match (back.resumed, back.after < self.last_id) {
+            (true, _) => format!("Reconnected after {gone}; the session was resumed."),
+            (false, false) => format!(
                 "Reconnected after {gone}; the server no longer knew this session, so you \
                  logged in again as {name}: private messages sent to you meanwhile are lost."
             ),
+            (false, true) => format!(
+                "Reconnected after {gone}; the server restarted without keeping its history, \
+                 so you logged in again as {name}: what was said before the restart is lost."
+            ),
         };
+        // A room whose ids started again: every id it has is new to us.
+        self.last_id = self.last_id.min(back.after);
         match self.screen.is_editor() {
             true => self.print_faint(&format!("── {how} ──")),
             false => eprintln!("sockchat: {how}"),

@@ -20,5 +20,6 @@ mod password;
 mod per_addr;
 mod props;
 mod pty;
+mod reconnect;
 mod server;
 mod tls;

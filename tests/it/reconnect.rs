@@ -1,0 +1,226 @@
+//! `sockchat join` coming back when the connection drops (issue 12): a
+//! proxy the test controls cuts it, or the server is killed and started
+//! again on the same port, with and without `--store`; every line said
+//! meanwhile is shown exactly once, in order, and the name is the same.
+//! Also the times, the catch-up marker and the bell.
+
+use std::net::SocketAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::support::proxy::Proxy;
+use crate::support::{join_command, Nc, Running, Serve, Server};
+
+/// A piped `join --name Max --reconnect EXTRA…` to `addr`, stdin held open.
+fn piped_max(addr: SocketAddr, extra: &[&str]) -> Running {
+    let mut command = join_command(addr, &["--name", "Max", "--reconnect"]);
+    command.args(extra).env("TZ", "UTC");
+    Running::spawn("Max", command)
+}
+
+/// Asserts each of `lines` is in `out` exactly once (as a whole line), in order.
+fn once_in_order(out: &str, lines: &[&str]) {
+    let mut after = 0;
+    for line in lines {
+        let found: Vec<usize> = out
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| l == line)
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(found.len(), 1, "{line:?} is not there exactly once:\n{out}");
+        assert!(found[0] >= after, "{line:?} is out of order:\n{out}");
+        after = found[0];
+    }
+}
+
+#[test]
+fn a_cut_connection_is_resumed_and_nothing_said_meanwhile_is_lost_or_doubled() {
+    let server = Server::start();
+    let proxy = Proxy::to(server.addr);
+    let mut max = piped_max(proxy.addr, &[]);
+    max.stdout.expect("Server: You are logged in as: Max\n");
+    let mut bob = Nc::login(server.addr, "Bob");
+    max.stdout.expect("Server: Bob joined the party!\n");
+    bob.send("before the cut");
+    max.stdout.expect("Bob: before the cut\n");
+
+    proxy.refuse(true);
+    proxy.cut();
+    max.stderr.expect("reconnecting to");
+    for n in 1..=3 {
+        bob.send(&format!("while away {n}"));
+    }
+    max.type_in("typed while away\n");
+    proxy.refuse(false);
+    max.stderr.expect("the session was resumed");
+    // The line typed while away is sent after the resume, under the same name.
+    bob.lines_until("Max: typed while away");
+    bob.send("live again");
+    max.stdout.expect("Bob: live again\n");
+    max.close_stdin();
+    max.wait();
+    let out = max.stdout.text();
+    once_in_order(
+        &out,
+        &[
+            "Bob: before the cut",
+            "Bob: while away 1",
+            "Bob: while away 2",
+            "Bob: while away 3",
+            "Bob: live again",
+        ],
+    );
+    // The three lines and the notice of Max's leave (the server announced it).
+    assert!(out.contains("\n── 4 new since "), "{out}");
+}
+
+#[test]
+fn a_piped_join_without_reconnect_still_ends_when_the_connection_drops() {
+    let server = Server::start();
+    let proxy = Proxy::to(server.addr);
+    let mut command = join_command(proxy.addr, &["--name", "Max"]);
+    command.env("TZ", "UTC");
+    let mut max = Running::spawn("Max", command);
+    max.stdout.expect("Server: You are logged in as: Max\n");
+    proxy.cut();
+    max.stdout.expect("Server left.\n");
+    assert_eq!(max.wait().code(), Some(1));
+}
+
+/// Kills the server at `addr` at once (no goodbye) and starts another on
+/// the same port with `args`.
+fn restart(server: Server, args: &[&str]) -> Server {
+    let port = server.addr.port();
+    server.process.signal(libc::SIGKILL);
+    drop(server);
+    Serve::new().at("127.0.0.1", port).args(args).start()
+}
+
+#[test]
+fn after_a_restart_with_a_store_the_gap_is_filled_from_the_history() {
+    let store = tempfile::tempdir().expect("a temp dir");
+    let dir = store.path().to_str().expect("a UTF-8 path");
+    let server = Serve::new().args(&["--store", dir]).start();
+    let mut max = piped_max(server.addr, &[]);
+    max.stdout.expect("Server: You are logged in as: Max\n");
+    let mut bob = Nc::login(server.addr, "Bob");
+    bob.send("before the crash");
+    max.stdout.expect("Bob: before the crash\n");
+    max.type_in("max was here\n");
+    bob.lines_until("Max: max was here");
+
+    let server = restart(server, &["--store", dir]);
+    max.stderr.expect("reconnecting to");
+    let mut bob = Nc::login(server.addr, "Bob");
+    bob.send("after the restart");
+    max.stderr.expect("you logged in again as Max");
+    bob.send("live again");
+    max.stdout.expect("Bob: live again\n");
+    max.close_stdin();
+    max.wait();
+    let out = max.stdout.text();
+    once_in_order(
+        &out,
+        &[
+            "Bob: before the crash",
+            "Bob: after the restart",
+            "Bob: live again",
+        ],
+    );
+}
+
+#[test]
+fn after_a_restart_without_a_store_the_new_room_is_shown_once() {
+    let server = Server::start();
+    let mut max = piped_max(server.addr, &[]);
+    max.stdout.expect("Server: You are logged in as: Max\n");
+    let mut bob = Nc::login(server.addr, "Bob");
+    bob.send("one");
+    max.stdout.expect("Bob: one\n");
+
+    let server = restart(server, &[]);
+    max.stderr.expect("reconnecting to");
+    let mut bob = Nc::login(server.addr, "Bob");
+    bob.send("two");
+    max.stderr
+        .expect("what was said before the restart is lost");
+    bob.send("three");
+    max.stdout.expect("Bob: three\n");
+    max.close_stdin();
+    max.wait();
+    once_in_order(&max.stdout.text(), &["Bob: one", "Bob: two", "Bob: three"]);
+}
+
+/// `HH:MM` now, in UTC, and a minute later (a test may cross a minute).
+fn utc_minutes() -> [String; 2] {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970");
+    [0, 60].map(|later| {
+        let minutes = (now.as_secs() + later) / 60;
+        format!("{:02}:{:02}", minutes / 60 % 24, minutes % 60)
+    })
+}
+
+#[test]
+fn piped_output_has_times_only_when_asked() {
+    let server = Server::start();
+    let mut plain = piped_max(server.addr, &[]);
+    plain.stdout.expect("Server: You are logged in as: Max\n");
+    let mut command = join_command(server.addr, &["--name", "Ann", "--timestamps"]);
+    command.env("TZ", "UTC");
+    let mut stamped = Running::spawn("Ann", command);
+    stamped.stdout.expect("Server: You are logged in as: Ann\n");
+    let mut bob = Nc::login(server.addr, "Bob");
+    bob.send("what time is it");
+    plain.stdout.expect("\nBob: what time is it\n");
+    let line = stamped.stdout.expect("Bob: what time is it\n");
+    let line = line.lines().last().unwrap_or_default().to_string();
+    let minutes = utc_minutes();
+    assert!(
+        minutes
+            .iter()
+            .any(|hhmm| line == format!("{hhmm} Bob: what time is it")),
+        "{line:?}, {minutes:?}"
+    );
+}
+
+#[test]
+fn the_catch_up_marker_counts_what_came_before_and_what_mentions_you() {
+    let server = Server::start();
+    let mut ann = Nc::login(server.addr, "Ann");
+    let mut bob = Nc::login(server.addr, "Bob");
+    ann.send("morning all");
+    bob.send("has anyone seen max?");
+    ann.lines_until("Bob: has anyone seen max?");
+    let mut max = piped_max(server.addr, &[]);
+    let block = max.stdout.expect("Server: Max joined the party!\n");
+    // Ann's and Bob's two lines (this server replays no join notices to a
+    // late joiner); one of them names Max.
+    let marker = block
+        .lines()
+        .find(|l| l.starts_with("── "))
+        .unwrap_or_else(|| panic!("no marker in {block:?}"));
+    let minutes = utc_minutes();
+    assert!(
+        minutes
+            .iter()
+            .any(|hhmm| marker == format!("── 2 new since {hhmm}, 1 mentions you ──")),
+        "{block:?}"
+    );
+    let after: Vec<&str> = block
+        .lines()
+        .skip_while(|l| !l.starts_with("── "))
+        .collect();
+    assert_eq!(
+        after,
+        [
+            marker,
+            "Ann: morning all",
+            "Bob: has anyone seen max?",
+            "Server: Max joined the party!",
+        ]
+    );
+    // Piped: no bell for the mention.
+    assert!(!max.stdout.text().contains('\x07'));
+}
