@@ -181,7 +181,8 @@ impl Back {
     async fn reply(&mut self, patience: std::time::Duration) -> Result<Incoming, Fail> {
         let deadline = Instant::now() + patience;
         let left = deadline.saturating_duration_since(Instant::now());
-        match runtime::timeout(left, self.server.incoming()).await {
+        let got = runtime::timeout(left, self.server.incoming()).await;
+        match got {
             Ok(Ok(Some(line))) => Ok(line),
             Ok(Ok(None)) => Err(Fail::Again("the server closed the connection".into())),
             Ok(Err(e)) => Err(Fail::Again(crate::words::io_error(&e))),

@@ -61,6 +61,8 @@ enum Next {
     Typed(Option<Typed>),
     /// We are leaving and the server has not closed its side in time.
     CloseTimedOut,
+    /// The end of a catch-up block did not come in time.
+    CatchupTimedOut,
 }
 
 /// One connection to the server.
@@ -106,6 +108,8 @@ enum Until {
 struct Holding {
     block: Catchup<Incoming>,
     until: Until,
+    /// When to stop waiting for its end and show what came.
+    deadline: Instant,
 }
 
 /// Everything the session keeps between lines.
@@ -195,7 +199,8 @@ pub async fn session(
     let mut typing = true;
     loop {
         let input = typing.then_some(&mut typed);
-        match next(&mut conn.server, input, leaving).await {
+        let catching_up = chat.holding.as_ref().map(|h| h.deadline);
+        match next(&mut conn.server, input, leaving, catching_up).await {
             Next::Server(Ok(Some(incoming))) => {
                 // Our own `/limits` is answered first (replies come in
                 // order); that answer is hidden even when it comes after
@@ -254,6 +259,15 @@ pub async fn session(
             Next::CloseTimedOut => {
                 return chat.finish(None, ExitCode::SUCCESS);
             }
+            Next::CatchupTimedOut => {
+                let secs = chat.options.login_timeout.as_secs();
+                let why = format!("the server did not answer within {secs} s");
+                for line in chat.caught_up(Some(why)) {
+                    if !chat.send(&mut conn.writer, &typed, &line).await {
+                        return chat.left();
+                    }
+                }
+            }
         }
     }
 }
@@ -296,6 +310,7 @@ impl Chat<'_> {
                 self.holding = Some(Holding {
                     block,
                     until: Until::End,
+                    deadline: Instant::now() + self.options.login_timeout,
                 });
                 return Vec::new();
             }
@@ -629,6 +644,7 @@ impl Chat<'_> {
             self.holding = Some(Holding {
                 block: Catchup::new(self.last_id, self.away_since.take()),
                 until: Until::Answer(label.clone()),
+                deadline: Instant::now() + self.options.login_timeout,
             });
         }
         self.after_catchup = Some((unanswered, away));
@@ -702,12 +718,14 @@ fn now_millis() -> u64 {
 }
 
 /// Waits for the next line from the server, the next thing typed (while
-/// `typed` is given) or, once `leaving`, the end of [`CLOSE_TIMEOUT`].
-/// Cancel-safe on every branch, so nothing is lost to the others.
+/// `typed` is given), once `leaving`, the end of [`CLOSE_TIMEOUT`], or
+/// the `catching_up` deadline. Cancel-safe on every branch, so nothing is
+/// lost to the others.
 async fn next(
     server: &mut ServerLines,
     typed: Option<&mut Paced>,
     leaving: Option<Instant>,
+    catching_up: Option<Instant>,
 ) -> Next {
     let line = server.incoming().fuse();
     let input = async {
@@ -724,11 +742,19 @@ async fn next(
         }
     }
     .fuse();
-    futures::pin_mut!(line, input, closing);
+    let late = async {
+        match catching_up {
+            Some(at) => runtime::sleep(at.saturating_duration_since(Instant::now())).await,
+            None => pending::<()>().await,
+        }
+    }
+    .fuse();
+    futures::pin_mut!(line, input, closing, late);
     futures::select! {
         line = line => Next::Server(line),
         typed = input => Next::Typed(typed),
         () = closing => Next::CloseTimedOut,
+        () = late => Next::CatchupTimedOut,
     }
 }
 

@@ -191,6 +191,8 @@ fn the_catch_up_marker_counts_what_came_before_and_what_mentions_you() {
     let mut ann = Nc::login(server.addr, "Ann");
     let mut bob = Nc::login(server.addr, "Bob");
     ann.send("morning all");
+    // In this order in the room: Bob answers what he has seen.
+    bob.lines_until("Ann: morning all");
     bob.send("has anyone seen max?");
     ann.lines_until("Bob: has anyone seen max?");
     let mut max = piped_max(server.addr, &[]);
@@ -223,4 +225,139 @@ fn the_catch_up_marker_counts_what_came_before_and_what_mentions_you() {
     );
     // Piped: no bell for the mention.
     assert!(!max.stdout.text().contains('\x07'));
+}
+
+mod on_a_terminal {
+    use super::*;
+    use crate::support::terminal::{screen_rows, Pty};
+
+    const ROWS: u16 = 40;
+    const COLS: u16 = 100;
+
+    /// `join --name Max EXTRA…` on a pty of [`ROWS`]×[`COLS`], in UTC,
+    /// without colours (the rows are compared as text).
+    fn max(addr: SocketAddr, extra: &[&str]) -> Pty {
+        let mut command = join_command(addr, &["--name", "Max"]);
+        command.args(extra).env("TZ", "UTC").env("NO_COLOR", "1");
+        let mut pty = Pty::spawn(command);
+        pty.session
+            .get_process_mut()
+            .set_window_size(COLS, ROWS)
+            .expect("size the pty");
+        pty
+    }
+
+    #[test]
+    fn a_restart_with_a_store_keeps_the_screen_the_half_typed_line_and_every_line_once() {
+        let store = tempfile::tempdir().expect("a temp dir");
+        let dir = store.path().to_str().expect("a UTF-8 path");
+        let server = Serve::new().args(&["--store", dir]).start();
+        let mut pty = max(server.addr, &[]);
+        pty.expect_logged_in("Max");
+        let mut bob = Nc::login(server.addr, "Bob");
+        bob.send("before the crash");
+        pty.screen.expect("Bob: before the crash");
+        pty.type_keys("half a thought");
+        pty.screen.expect("half a thought");
+
+        let server = restart(server, &["--store", dir]);
+        pty.screen.expect("Reconnecting to 127.0.0.1:");
+        let mut bob = Nc::login(server.addr, "Bob");
+        bob.send("while you were away");
+        pty.screen.expect("you logged in again as Max");
+        bob.send("live again");
+        pty.screen.expect("Bob: live again");
+        // The half-typed line survived: finished and sent, under the same name.
+        pty.type_keys(" finished\r");
+        bob.lines_until("Max: half a thought finished");
+        pty.screen.expect("Max: half a thought finished");
+        pty.type_keys("\x04");
+        assert_eq!(pty.exit_code(), 0);
+        pty.assert_terminal_restored();
+
+        let rows = screen_rows(pty.screen.bytes(), ROWS, COLS);
+        // Each row starts with its time: `HH:MM `.
+        let text: Vec<String> = rows
+            .iter()
+            .map(|row| match row.as_bytes().get(5) {
+                Some(b' ') if row.as_bytes()[2] == b':' => row[6..].to_string(),
+                _ => row.clone(),
+            })
+            .collect();
+        once_in_order(
+            &text.join("\n"),
+            &[
+                "Bob: before the crash",
+                "Bob: while you were away",
+                "Bob: live again",
+                "Max: half a thought finished",
+            ],
+        );
+    }
+
+    #[test]
+    fn a_mention_rings_the_bell_and_no_bell_keeps_it_quiet() {
+        let server = Server::start();
+        let mut rings = max(server.addr, &[]);
+        rings.expect_logged_in("Max");
+        let mut quiet = {
+            let mut command = join_command(server.addr, &["--name", "Ann", "--no-bell"]);
+            command.env("TZ", "UTC");
+            Pty::spawn(command)
+        };
+        quiet.expect_logged_in("Ann");
+        let mut bob = Nc::login(server.addr, "Bob");
+        bob.send("no bell for this");
+        rings.screen.expect("no bell for this");
+        bob.send("hey @max and ann, look");
+        let shown = rings.screen.expect("look");
+        let rest = rings.screen.expect("\x07");
+        assert!(
+            !shown.contains('\x07') && rest.len() < 20,
+            "{shown:?} {rest:?}"
+        );
+        bob.send("after");
+        let quiet_screen = quiet.screen.expect("after");
+        assert!(quiet_screen.contains("look"), "{quiet_screen:?}");
+        assert!(!quiet_screen.contains('\x07'), "{quiet_screen:?}");
+        // A private message rings too.
+        bob.send("/msg Max psst");
+        rings.screen.expect("psst");
+        rings.screen.expect("\x07");
+    }
+
+    #[test]
+    fn a_terminal_shows_times_unless_told_not_to() {
+        let server = Server::start();
+        let mut stamped = max(server.addr, &[]);
+        stamped.expect_logged_in("Max");
+        let mut plain = {
+            let mut command = join_command(server.addr, &["--name", "Ann"]);
+            command
+                .env("TZ", "UTC")
+                .env("NO_COLOR", "1")
+                .env("SOCKCHAT_TIMESTAMPS", "false");
+            Pty::spawn(command)
+        };
+        plain.expect_logged_in("Ann");
+        let mut bob = Nc::login(server.addr, "Bob");
+        bob.send("tick");
+        stamped.screen.expect("Bob: tick");
+        plain.screen.expect("Bob: tick");
+        let row = |pty: &Pty| {
+            let rows = screen_rows(pty.screen.bytes(), 24, 80);
+            rows.into_iter()
+                .find(|r| r.contains("Bob: tick"))
+                .expect("the row")
+        };
+        let minutes = utc_minutes();
+        let stamped_row = row(&stamped);
+        assert!(
+            minutes
+                .iter()
+                .any(|hhmm| stamped_row == format!("{hhmm} Bob: tick")),
+            "{stamped_row:?}"
+        );
+        assert_eq!(row(&plain), "Bob: tick");
+    }
 }
