@@ -591,9 +591,9 @@ impl Chat<'_> {
                         Some(Typed::Eof | Typed::Interrupted) | None => {
                             self.screen.status(None);
                             let lost = unanswered.len() + away.len();
-                            let last = (lost > 0).then(|| {
-                                let s = if lost == 1 { "" } else { "s" };
-                                format!("sockchat: left while away: {lost} line{s} typed were not sent")
+                            let last = (lost > 0).then(|| match lost {
+                                1 => "sockchat: left while away: 1 line you typed was not sent".to_string(),
+                                n => format!("sockchat: left while away: {n} lines you typed were not sent"),
                             });
                             return Err(self.finish(last.as_deref(), ExitCode::SUCCESS));
                         }

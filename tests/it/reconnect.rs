@@ -87,6 +87,41 @@ fn a_piped_join_without_reconnect_still_ends_when_the_connection_drops() {
     assert_eq!(max.wait().code(), Some(1));
 }
 
+#[test]
+fn a_tls_room_with_a_password_is_resumed_with_the_password_kept_in_memory() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let file = crate::support::write_file(dir.path(), "password", "hunter2\n");
+    let file = file.to_str().expect("a UTF-8 path");
+    let mut server = Serve::new()
+        .args(&["--tls-self-signed", "--password-file", file])
+        .start();
+    let pin = server.banner_line("TLS: self-signed certificate with SHA-256 fingerprint ");
+    let proxy = Proxy::to(server.addr);
+    let private = |addr: SocketAddr, name: &str| {
+        let mut command = join_command(
+            addr,
+            &["--name", name, "--reconnect", "--tls-fingerprint", &pin],
+        );
+        command.env("TZ", "UTC").env("SOCKCHAT_PASSWORD", "hunter2");
+        Running::spawn(name, command)
+    };
+    let mut ann = private(server.addr, "Ann");
+    ann.stdout.expect("Server: You are logged in as: Ann\n");
+    let mut max = private(proxy.addr, "Max");
+    max.stdout.expect("Server: You are logged in as: Max\n");
+    ann.stdout.expect("Server: Max joined the party!\n");
+
+    proxy.refuse(true);
+    proxy.cut();
+    max.stderr.expect("reconnecting to");
+    max.type_in("through TLS again\n");
+    proxy.refuse(false);
+    max.stderr.expect("the session was resumed");
+    ann.stdout.expect("Max: through TLS again\n");
+    ann.type_in("welcome back\n");
+    max.stdout.expect("Ann: welcome back\n");
+}
+
 /// Kills the server at `addr` at once (no goodbye) and starts another on
 /// the same port with `args`.
 fn restart(server: Server, args: &[&str]) -> Server {
@@ -293,6 +328,21 @@ mod on_a_terminal {
                 "Max: half a thought finished",
             ],
         );
+    }
+
+    #[test]
+    fn leaving_while_away_keeps_the_terminal_and_says_what_was_not_sent() {
+        let server = Server::start();
+        let mut pty = max(server.addr, &[]);
+        pty.expect_logged_in("Max");
+        assert!(server.stop().success());
+        pty.screen.expect("Reconnecting to 127.0.0.1:");
+        pty.type_keys("never sent\r");
+        pty.screen.expect("1 line waiting");
+        pty.type_keys("\x04");
+        pty.screen.expect("1 line you typed was not sent");
+        assert_eq!(pty.exit_code(), 0);
+        pty.assert_terminal_restored();
     }
 
     #[test]
