@@ -272,27 +272,39 @@ impl Broker {
                 return false;
             }
         }
-        self.handle(event)
+        let stop = self.handle(event);
+        self.unpark();
+        stop
     }
 
-    /// A batch settled: relay it, then let its client's held events go on.
+    /// A batch settled: relay it, then let held events go on.
     fn settled(&mut self, settled: Settled) {
-        let Some(owner) = self.room.settle(settled) else {
-            return;
-        };
-        while !self.room.is_busy(owner) {
-            let Some(queue) = self.parked.get_mut(&owner) else {
-                break;
-            };
-            let Some(event) = queue.pop_front() else {
-                self.parked.remove(&owner);
-                break;
-            };
-            if queue.is_empty() {
-                self.parked.remove(&owner);
+        self.room.settle(settled);
+        self.unpark();
+    }
+
+    /// Applies the held events of clients that no longer wait, in order,
+    /// until each waits again or has none left.
+    fn unpark(&mut self) {
+        loop {
+            let unblocked = self.room.take_unblocked();
+            if unblocked.is_empty() {
+                return;
             }
-            self.parked_count -= 1;
-            self.handle(event);
+            for owner in unblocked {
+                while !self.room.is_busy(owner) {
+                    let Some(queue) = self.parked.get_mut(&owner) else {
+                        break;
+                    };
+                    let event = queue.pop_front();
+                    if queue.is_empty() {
+                        self.parked.remove(&owner);
+                    }
+                    let Some(event) = event else { break };
+                    self.parked_count -= 1;
+                    self.handle(event);
+                }
+            }
         }
     }
 

@@ -164,6 +164,10 @@ pub struct Room<M: Mailbox> {
     by_session: HashMap<SessionId, ClientId>,
     /// Connections whose session was resumed elsewhere: the owner closes them.
     ghosts: Vec<(ClientId, M)>,
+    /// Connections in tagged mode.
+    tagged_count: usize,
+    /// Clients whose last unsettled batch settled (see [`Room::take_unblocked`]).
+    unblocked: Vec<ClientId>,
 }
 
 /// A name held for whoever dropped it.
@@ -205,6 +209,8 @@ impl<M: Mailbox> Default for Room<M> {
             next_session: 1,
             by_session: HashMap::new(),
             ghosts: Vec::new(),
+            tagged_count: 0,
+            unblocked: Vec::new(),
         }
     }
 }
@@ -453,6 +459,7 @@ impl<M: Mailbox> Room<M> {
                 self.tell(id, reply::TAGGED_LATE);
             } else {
                 client.tagged = true;
+                self.tagged_count += 1;
                 let limits = self.limits;
                 let line = Tags::at((self.clock)())
                     .with("rate", limits.rate)
@@ -489,6 +496,9 @@ impl<M: Mailbox> Room<M> {
     /// everyone else. None when the connection had already left.
     pub fn leave(&mut self, id: ClientId) -> Option<Left<M>> {
         let client = self.clients.remove(&id)?;
+        if client.tagged {
+            self.tagged_count -= 1;
+        }
         if let Some(name) = &client.name {
             self.names.remove(name.key());
             let online = self.members.len();

@@ -150,6 +150,9 @@ impl Sessions {
         let Some(session) = self.session_mut(id) else {
             return Vec::new();
         };
+        if session.away_since.is_some() {
+            return Vec::new();
+        }
         session.client = None;
         session.away_since = Some(now);
         self.away.push_back((now, id));
@@ -220,5 +223,97 @@ impl Sessions {
     fn session_mut(&mut self, id: SessionId) -> Option<&mut Session> {
         let token = self.tokens.get(&id)?;
         self.by_token.get_mut(token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Tokens 1, 2, 3… (each its number in the last byte).
+    fn counting() -> TokenSource {
+        let mut n = 0u8;
+        Box::new(move || {
+            n = n.wrapping_add(1);
+            let mut token = [0; 16];
+            token[15] = n;
+            token
+        })
+    }
+
+    fn name(text: &str) -> Name {
+        Name::parse(text).expect("a valid name")
+    }
+
+    const WINDOW: Duration = Duration::from_secs(600);
+
+    #[test]
+    fn a_token_goes_to_hex_and_back_and_nothing_else_parses() {
+        let token = [0xab; 16];
+        let hex = to_hex(&token);
+        assert_eq!(hex, "ab".repeat(16));
+        assert_eq!(from_hex(&hex), Some(token));
+        assert_eq!(from_hex(&hex.to_uppercase()), Some(token));
+        assert_eq!(from_hex(&hex[1..]), None, "too short");
+        assert_eq!(from_hex(&format!("{}zz", &hex[2..])), None, "not hex");
+        assert_eq!(from_hex(&"é".repeat(16)), None, "not ASCII");
+    }
+
+    #[test]
+    fn a_session_is_resumable_while_connected_and_for_the_window_after_a_drop() {
+        let t0 = Instant::now();
+        let mut sessions = Sessions::new(WINDOW, counting());
+        let token = sessions.open(7, name("Max"), 1);
+        assert!(
+            sessions.resumable(&token, t0).is_some(),
+            "a ghost may be resumed"
+        );
+        sessions.away(7, t0);
+        let just_in = t0 + WINDOW - Duration::from_millis(1);
+        assert_eq!(sessions.resumable(&token, just_in).map(|s| s.id), Some(7));
+        assert!(sessions.resumable(&token, t0 + WINDOW).is_none());
+        assert_eq!(sessions.next_expiry(), Some(t0 + WINDOW));
+        assert_eq!(sessions.expire(t0 + WINDOW), [7]);
+        assert!(sessions.resumable(&token, t0).is_none(), "gone for good");
+        assert_eq!(sessions.next_expiry(), None);
+    }
+
+    #[test]
+    fn a_resumed_session_no_longer_expires_and_an_ended_one_is_gone() {
+        let t0 = Instant::now();
+        let mut sessions = Sessions::new(WINDOW, counting());
+        let max = sessions.open(1, name("Max"), 10);
+        let ann = sessions.open(2, name("Ann"), 11);
+        sessions.away(1, t0);
+        sessions.resumed(1, 12);
+        assert_eq!(sessions.expire(t0 + WINDOW * 2), Vec::<SessionId>::new());
+        assert_eq!(
+            sessions.resumable(&max, t0).and_then(|s| s.client),
+            Some(12)
+        );
+        sessions.end(2);
+        assert!(sessions.resumable(&ann, t0).is_none());
+    }
+
+    #[test]
+    fn past_the_most_away_the_one_away_longest_is_forgotten() {
+        let t0 = Instant::now();
+        let mut sessions = Sessions::new(WINDOW, {
+            let mut n = 0u64;
+            Box::new(move || {
+                n += 1;
+                let mut token = [0; 16];
+                token[..8].copy_from_slice(&n.to_le_bytes());
+                token
+            })
+        });
+        let max = name("Max");
+        for id in 1..=MOST_AWAY as u64 {
+            sessions.open(id, max.clone(), id);
+            assert!(sessions.away(id, t0).is_empty());
+        }
+        let id = MOST_AWAY as u64 + 1;
+        sessions.open(id, max, id);
+        assert_eq!(sessions.away(id, t0 + Duration::from_secs(1)), [1]);
     }
 }

@@ -84,6 +84,12 @@ impl std::fmt::Display for Ahead {
     }
 }
 
+/// The most bytes all sessions' private lists hold together: each list
+/// is bounded, but ten thousand sessions (some resumable for minutes after
+/// they dropped) times one list's bound would be gigabytes. Past it the
+/// oldest private messages of any session go first.
+pub const MOST_PRIVATE_BYTES: usize = 32 << 20;
+
 /// One bounded list of records in id order.
 #[derive(Debug, Default)]
 struct Ring {
@@ -123,6 +129,13 @@ pub struct History {
     room: Ring,
     /// Private lists, only for sessions that had a private message.
     sessions: HashMap<SessionId, Ring>,
+    /// Every private list's entries, oldest first, for the bound on them
+    /// all (entries trimmed or forgotten since are skipped when met).
+    private_order: VecDeque<(Id, SessionId)>,
+    /// The bytes of every private list together.
+    private_bytes: usize,
+    /// The entries of every private list together.
+    private_entries: usize,
     /// The newest id pushed (or recovered), room or private.
     newest: Id,
 }
@@ -139,6 +152,9 @@ impl History {
                 ..Ring::default()
             },
             sessions: HashMap::new(),
+            private_order: VecDeque::new(),
+            private_bytes: 0,
+            private_entries: 0,
             newest: trimmed_to,
         }
     }
@@ -151,15 +167,51 @@ impl History {
         match sessions {
             None => self.room.push(record, self.limits.room),
             Some([a, b]) => {
-                let limits = self.limits.session;
                 if a != b {
-                    self.sessions
-                        .entry(b)
-                        .or_default()
-                        .push(Arc::clone(&record), limits);
+                    self.push_private(b, Arc::clone(&record));
                 }
-                self.sessions.entry(a).or_default().push(record, limits);
+                self.push_private(a, record);
+                self.bound_private();
             }
+        }
+    }
+
+    fn push_private(&mut self, session: SessionId, record: Arc<Record>) {
+        let id = record.id;
+        let ring = self.sessions.entry(session).or_default();
+        let (bytes, entries) = (ring.bytes, ring.entries.len());
+        ring.push(record, self.limits.session);
+        self.private_bytes = self.private_bytes + ring.bytes - bytes;
+        self.private_entries = self.private_entries + ring.entries.len() - entries;
+        self.private_order.push_back((id, session));
+    }
+
+    /// Drops the oldest private messages while all lists together hold
+    /// more than [`MOST_PRIVATE_BYTES`]; forgets stale order entries.
+    fn bound_private(&mut self) {
+        while self.private_bytes > MOST_PRIVATE_BYTES {
+            let Some((id, session)) = self.private_order.pop_front() else {
+                break;
+            };
+            let Some(ring) = self.sessions.get_mut(&session) else {
+                continue;
+            };
+            if ring.entries.front().is_some_and(|r| r.id == id) {
+                if let Some(old) = ring.entries.pop_front() {
+                    ring.bytes -= old.weight();
+                    ring.trimmed_to = old.id;
+                    self.private_bytes -= old.weight();
+                    self.private_entries -= 1;
+                }
+            }
+        }
+        if self.private_order.len() > 2 * self.private_entries + 1024 {
+            let sessions = &self.sessions;
+            self.private_order.retain(|(id, session)| {
+                sessions
+                    .get(session)
+                    .is_some_and(|ring| ring.entries.binary_search_by_key(id, |r| r.id).is_ok())
+            });
         }
     }
 
@@ -224,7 +276,10 @@ impl History {
 
     /// Drops a session's private list (its resume window has passed).
     pub fn forget(&mut self, session: SessionId) {
-        self.sessions.remove(&session);
+        if let Some(ring) = self.sessions.remove(&session) {
+            self.private_bytes -= ring.bytes;
+            self.private_entries -= ring.entries.len();
+        }
     }
 
     /// How many room messages are kept.
@@ -404,6 +459,42 @@ mod tests {
         history.push(chat(41, "hi"), None);
         assert_eq!(history.after(30, None).map(|r| r.missed), Ok(10));
         assert_eq!(history.after(40, None).map(|r| r.missed), Ok(0));
+    }
+
+    #[test]
+    fn all_private_lists_together_stay_under_their_bound_oldest_first() {
+        let mut history = History::new(HistoryLimits::default(), 0);
+        let text = "x".repeat(16 << 10);
+        let big = |id: Id| {
+            Arc::new(Record {
+                id,
+                time: id,
+                kind: Kind::Private {
+                    from: "Max".into(),
+                    to: "Ann".into(),
+                    text: text.clone(),
+                },
+            })
+        };
+        // 1,200 messages of 16 KiB between 600 pairs of sessions: each is
+        // in two lists, 38 MiB in all, over the 32 MiB bound.
+        for id in 1..=1200 {
+            let pair = (id - 1) % 600 * 2;
+            history.push(big(id), Some([pair, pair + 1]));
+        }
+        assert!(history.private_bytes <= MOST_PRIVATE_BYTES);
+        assert_eq!(history.private_bytes, history.bytes());
+        // The first pair's first message went; its second and the newest stay.
+        let first = history.after(0, Some(0)).expect("an id of this room");
+        assert_eq!(ids(&first.records), [601]);
+        assert_eq!(first.missed, 1);
+        let newest = history.after(0, Some(1199)).expect("an id of this room");
+        assert_eq!(ids(&newest.records), [600, 1200]);
+        // Forgetting a session gives its bytes back.
+        let before = history.private_bytes;
+        history.forget(1199);
+        assert!(history.private_bytes < before);
+        assert_eq!(history.private_bytes, history.bytes());
     }
 
     #[test]

@@ -472,3 +472,50 @@ fn private_messages_are_kept_for_their_session_only_never_for_the_next_owner_of_
             .any(|l| l.text == "Server: Max joined the party!"));
     });
 }
+
+#[test]
+fn a_resume_from_before_the_history_kept_is_told_how_many_messages_it_missed() {
+    run(async {
+        let config = Config {
+            history: sockchat::stream::HistoryLimits {
+                room: sockchat::stream::Limits {
+                    count: 2,
+                    bytes: 1 << 20,
+                },
+                ..Default::default()
+            },
+            ..Config::default()
+        };
+        let server = TestServer::with(config).await;
+        let [mut ann] = server.logins(["Ann"]).await;
+        let (max, _) = Tagged::login(server.addr, "Max").await;
+        ann.expect_line("Server: Max joined the party!").await;
+        let Tagged {
+            client,
+            token,
+            last,
+            ..
+        } = max;
+        client.reset();
+        ann.expect_line("Server: Max left the party.").await;
+        for i in 1..=5 {
+            ann.send(&format!("missed {i}")).await;
+        }
+        ann.send("/who").await;
+        ann.expect_line("Server: Online (1): Ann").await;
+
+        let mut back = Tagged::connect(server.addr).await;
+        back.send(&format!("/resume {token} {last}")).await;
+        back.line().await;
+        let header = back.line().await;
+        // The leave and five lines came after `last`; two are kept.
+        assert_eq!(header.get("missed"), Some("4"), "{header:?}");
+        assert_eq!(
+            header.text,
+            "Server: 2 messages since you left (4 more are no longer kept):"
+        );
+        let block = back.rest_of_block(header).await;
+        assert_eq!(block[1].text, "Ann: missed 4");
+        assert_eq!(block[2].text, "Ann: missed 5");
+    });
+}

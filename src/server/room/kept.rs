@@ -143,9 +143,16 @@ impl<M: Mailbox> Room<M> {
             *count -= 1;
             if *count == 0 {
                 self.busy.remove(&owner);
+                self.unblocked.push(owner);
             }
         }
         Some(owner)
+    }
+
+    /// Clients no longer busy since the last call (whatever settled their
+    /// last batch: the owner's wait, or a later commit that found it done).
+    pub fn take_unblocked(&mut self) -> Vec<ClientId> {
+        std::mem::take(&mut self.unblocked)
     }
 
     /// Whether `id` waits for a batch of its own to settle: its next lines
@@ -192,7 +199,12 @@ impl<M: Mailbox> Room<M> {
             return;
         }
         let plain = room_line(&record.kind);
-        let tagged = Tags::kept(record.id, record.time).line(&plain);
+        // Built only if someone will read it: a room of `nc` users pays
+        // nothing for tagged mode.
+        let tagged = match self.tagged_count > 0 {
+            true => Tags::kept(record.id, record.time).line(&plain),
+            false => String::new(),
+        };
         for (&id, client) in &self.clients {
             if client.name.is_none() {
                 continue;

@@ -87,6 +87,9 @@ impl<M: Mailbox> Room<M> {
         let Some(client) = self.clients.remove(&ghost) else {
             return;
         };
+        if client.tagged {
+            self.tagged_count -= 1;
+        }
         self.names.remove(name.key());
         self.members.retain(|&m| m != ghost);
         self.ghosts.push((ghost, client.mailbox));
