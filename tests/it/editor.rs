@@ -25,14 +25,7 @@ fn join(server: &Server, extra: &[&str], env: &[(&str, &str)]) -> Pty {
     let mut command = server.join(&["--no-timestamps", "--no-reconnect"]);
     command.args(extra);
     command.envs(env.iter().copied());
-    let mut pty = Pty::spawn(command);
-    // Before the login is done, so before the editor draws anything that
-    // depends on the width (the pty starts at 80×24).
-    pty.session
-        .get_process_mut()
-        .set_window_size(COLS, ROWS)
-        .expect("size the pty");
-    pty
+    Pty::spawn_sized(command, COLS, ROWS)
 }
 
 /// Sizes the terminal took, each from a byte of the output on, and how

@@ -17,6 +17,26 @@ fn piped_max(addr: SocketAddr, extra: &[&str]) -> Running {
     Running::spawn("Max", command)
 }
 
+/// Max (piped, `--reconnect`, through `via`) and Bob (at `nc`, on
+/// `server`) in one room, each having seen the other arrive.
+fn max_and_bob(via: SocketAddr, server: SocketAddr, extra: &[&str]) -> (Running, Nc) {
+    let mut max = piped_max(via, extra);
+    max.stdout.expect("Server: You are logged in as: Max\n");
+    let bob = Nc::login(server, "Bob");
+    max.stdout.expect("Server: Bob joined the party!\n");
+    (max, bob)
+}
+
+/// Ends Max's input, waits for the end, and checks `lines` were shown
+/// exactly once each, in order.
+fn each_once(mut max: Running, lines: &[&str]) -> String {
+    max.close_stdin();
+    max.wait();
+    let out = max.stdout.text();
+    once_in_order(&out, lines);
+    out
+}
+
 /// Asserts each of `lines` is in `out` exactly once (as a whole line), in order.
 fn once_in_order(out: &str, lines: &[&str]) {
     let mut after = 0;
@@ -37,10 +57,7 @@ fn once_in_order(out: &str, lines: &[&str]) {
 fn a_cut_connection_is_resumed_and_nothing_said_meanwhile_is_lost_or_doubled() {
     let server = Server::start();
     let proxy = Proxy::to(server.addr);
-    let mut max = piped_max(proxy.addr, &[]);
-    max.stdout.expect("Server: You are logged in as: Max\n");
-    let mut bob = Nc::login(server.addr, "Bob");
-    max.stdout.expect("Server: Bob joined the party!\n");
+    let (mut max, mut bob) = max_and_bob(proxy.addr, server.addr, &[]);
     bob.send("before the cut");
     max.stdout.expect("Bob: before the cut\n");
 
@@ -57,11 +74,8 @@ fn a_cut_connection_is_resumed_and_nothing_said_meanwhile_is_lost_or_doubled() {
     bob.lines_until("Max: typed while away");
     bob.send("live again");
     max.stdout.expect("Bob: live again\n");
-    max.close_stdin();
-    max.wait();
-    let out = max.stdout.text();
-    once_in_order(
-        &out,
+    let out = each_once(
+        max,
         &[
             "Bob: before the cut",
             "Bob: while away 1",
@@ -136,9 +150,7 @@ fn after_a_restart_with_a_store_the_gap_is_filled_from_the_history() {
     let store = tempfile::tempdir().expect("a temp dir");
     let dir = store.path().to_str().expect("a UTF-8 path");
     let server = Serve::new().args(&["--store", dir]).start();
-    let mut max = piped_max(server.addr, &[]);
-    max.stdout.expect("Server: You are logged in as: Max\n");
-    let mut bob = Nc::login(server.addr, "Bob");
+    let (mut max, mut bob) = max_and_bob(server.addr, server.addr, &[]);
     bob.send("before the crash");
     max.stdout.expect("Bob: before the crash\n");
     max.type_in("max was here\n");
@@ -151,11 +163,8 @@ fn after_a_restart_with_a_store_the_gap_is_filled_from_the_history() {
     max.stderr.expect("you logged in again as Max");
     bob.send("live again");
     max.stdout.expect("Bob: live again\n");
-    max.close_stdin();
-    max.wait();
-    let out = max.stdout.text();
-    once_in_order(
-        &out,
+    each_once(
+        max,
         &[
             "Bob: before the crash",
             "Bob: after the restart",
@@ -167,9 +176,7 @@ fn after_a_restart_with_a_store_the_gap_is_filled_from_the_history() {
 #[test]
 fn after_a_restart_without_a_store_the_new_room_is_shown_once() {
     let server = Server::start();
-    let mut max = piped_max(server.addr, &[]);
-    max.stdout.expect("Server: You are logged in as: Max\n");
-    let mut bob = Nc::login(server.addr, "Bob");
+    let (mut max, mut bob) = max_and_bob(server.addr, server.addr, &[]);
     bob.send("one");
     max.stdout.expect("Bob: one\n");
 
@@ -181,9 +188,7 @@ fn after_a_restart_without_a_store_the_new_room_is_shown_once() {
         .expect("what was said before the restart is lost");
     bob.send("three");
     max.stdout.expect("Bob: three\n");
-    max.close_stdin();
-    max.wait();
-    once_in_order(&max.stdout.text(), &["Bob: one", "Bob: two", "Bob: three"]);
+    each_once(max, &["Bob: one", "Bob: two", "Bob: three"]);
 }
 
 /// `HH:MM` now, in UTC, and a minute later (a test may cross a minute).
@@ -274,12 +279,7 @@ mod on_a_terminal {
     fn max(addr: SocketAddr, extra: &[&str]) -> Pty {
         let mut command = join_command(addr, &["--name", "Max"]);
         command.args(extra).env("TZ", "UTC").env("NO_COLOR", "1");
-        let mut pty = Pty::spawn(command);
-        pty.session
-            .get_process_mut()
-            .set_window_size(COLS, ROWS)
-            .expect("size the pty");
-        pty
+        Pty::spawn_sized(command, COLS, ROWS)
     }
 
     #[test]

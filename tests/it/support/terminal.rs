@@ -72,6 +72,17 @@ impl Pty {
         }
     }
 
+    /// `command` on a pty of `cols`×`rows`, sized before the login is done
+    /// (so before the editor draws anything that depends on the width).
+    pub fn spawn_sized(command: Command, cols: u16, rows: u16) -> Pty {
+        let mut pty = Pty::spawn(command);
+        pty.session
+            .get_process_mut()
+            .set_window_size(cols, rows)
+            .expect("size the pty");
+        pty
+    }
+
     /// Waits for the login, then for the line editor: from then on, keys
     /// go to the editor (typed earlier, the terminal would take them).
     pub fn expect_logged_in(&mut self, name: &str) {
