@@ -28,7 +28,7 @@ use super::resume::{self, Fail, Who};
 use super::tags::{self, Block, Labels, Tags};
 use super::Options;
 use crate::protocol::limits::Limits;
-use crate::protocol::message::{classify, parse_input, Input, ServerLine};
+use crate::protocol::message::{classify, parse_input, reply, Input, ServerLine};
 use crate::protocol::name::Name;
 use crate::protocol::password::Secret;
 use crate::protocol::sanitize::sanitize_bytes;
@@ -146,6 +146,8 @@ struct Chat<'a> {
     options: &'a Options,
     /// Come back when the connection drops.
     reconnect: bool,
+    /// The input ended while lines waited for a catch-up: leave once sent.
+    end_after_catchup: bool,
 }
 
 /// Shows the room and sends what is typed, until one side ends.
@@ -180,6 +182,7 @@ pub async fn session(
         after_catchup: None,
         options,
         reconnect,
+        end_after_catchup: false,
     };
     // Untagged: the room's limits, to pace what we send; the answer is not
     // shown. Tagged: the limits came with tagged mode.
@@ -214,11 +217,18 @@ pub async fn session(
                         continue;
                     }
                 }
-                let sends = chat.heard(incoming);
-                for line in sends {
-                    if !chat.send(&mut conn.writer, &typed, &line).await {
+                for line in chat.heard(incoming) {
+                    if is_quit(&line) {
+                        leaving.get_or_insert_with(Instant::now);
+                    }
+                    if !chat.send(&mut conn.writer, &typed, &line).await && !chat.may_come_back() {
                         return chat.left();
                     }
+                }
+                if chat.done_after_catchup() {
+                    leaving.get_or_insert_with(Instant::now);
+                    // As at the end of input below: bounded.
+                    let _ = runtime::timeout(CLOSE_TIMEOUT, conn.writer.close()).await;
                 }
             }
             Next::Server(Ok(None) | Err(_)) if leaving.is_some() => {
@@ -239,7 +249,8 @@ pub async fn session(
                     }
                     continue;
                 }
-                if !chat.send(&mut conn.writer, &typed, &line).await {
+                // A line that could not leave is sent again once back.
+                if !chat.send(&mut conn.writer, &typed, &line).await && !chat.may_come_back() {
                     return chat.left();
                 }
             }
@@ -248,9 +259,16 @@ pub async fn session(
                 let max = super::input::MAX_INPUT_LINE;
                 eprintln!("sockchat: a line was not sent: it is longer than {max} bytes");
             }
+            Next::Typed(Some(Typed::Eof) | None) if chat.after_catchup.is_some() => {
+                // The end of input while lines wait for the catch-up: they
+                // are sent first, then we leave.
+                typing = false;
+                chat.end_after_catchup = true;
+            }
             Next::Typed(Some(Typed::Eof | Typed::Interrupted) | None) => {
                 typing = false;
                 leaving.get_or_insert_with(Instant::now);
+                chat.abandon_waiting();
                 // Ends our side (TLS: close_notify, then FIN); the server's
                 // last lines are still read. Bounded, as a stalled server
                 // must not keep us here.
@@ -263,9 +281,17 @@ pub async fn session(
                 let secs = chat.options.login_timeout.as_secs();
                 let why = format!("the server did not answer within {secs} s");
                 for line in chat.caught_up(Some(why)) {
-                    if !chat.send(&mut conn.writer, &typed, &line).await {
+                    if is_quit(&line) {
+                        leaving.get_or_insert_with(Instant::now);
+                    }
+                    if !chat.send(&mut conn.writer, &typed, &line).await && !chat.may_come_back() {
                         return chat.left();
                     }
+                }
+                if chat.done_after_catchup() {
+                    leaving.get_or_insert_with(Instant::now);
+                    // As at the end of input: bounded.
+                    let _ = runtime::timeout(CLOSE_TIMEOUT, conn.writer.close()).await;
                 }
             }
         }
@@ -376,8 +402,15 @@ impl Chat<'_> {
                 }
             }
         }
-        // A piped bot's own messages are not printed back (as untagged).
-        if ours && tags.id.is_some() && !self.me.echo {
+        // A piped bot's own messages are not printed back, as without
+        // tagged mode; a private one's `To Bob (private): …` always was.
+        let private = matches!(line, ServerLine::PrivateTo { .. });
+        if ours && tags.id.is_some() && !self.me.echo && !private {
+            return Vec::new();
+        }
+        // Our own join's echo: without tagged mode nobody is told of their
+        // own arrival, and the screen stays as it was.
+        if tags.id.is_some() && !tags.history && text == reply::joined(&self.name) {
             return Vec::new();
         }
         let history = tags.history || self.asked_block;
@@ -528,7 +561,7 @@ impl Chat<'_> {
     /// The connection dropped: come back if we may, keeping what is typed
     /// meanwhile; else say so and end.
     async fn come_back(&mut self, typed: &mut Paced) -> Result<Connection, ExitCode> {
-        let Some(token) = self.token.clone().filter(|_| self.reconnect && self.tagged) else {
+        let Some(token) = self.token.clone().filter(|_| self.may_come_back()) else {
             return Err(self.left());
         };
         let mut unanswered = self.confirm.unanswered();
@@ -571,7 +604,7 @@ impl Chat<'_> {
                     break;
                 }
                 let nap = runtime::sleep(left.min(STATUS_TICK)).fuse();
-                let reading = away.len() < MOST_TYPED_AWAY;
+                let reading = away.len() < MOST_TYPED_AWAY && !self.end_after_catchup;
                 let input = async {
                     match reading {
                         true => typed.next().await,
@@ -588,6 +621,8 @@ impl Chat<'_> {
                             self.refused_here();
                             eprintln!("sockchat: a line was not sent: it is longer than {} bytes", super::input::MAX_INPUT_LINE);
                         }
+                        // A script's input ended: its last lines go once back.
+                        Some(Typed::Eof) | None if self.me.piped => self.end_after_catchup = true,
                         Some(Typed::Eof | Typed::Interrupted) | None => {
                             self.screen.status(None);
                             let lost = unanswered.len() + away.len();
@@ -660,6 +695,35 @@ impl Chat<'_> {
     fn logged_in_again(&mut self, login: &Tags) {
         if let Some(token) = &login.session {
             self.token = Some(token.clone());
+        }
+    }
+
+    /// Whether the input ended while lines waited for a catch-up that is
+    /// now over (they are sent): then it is time to leave.
+    fn done_after_catchup(&mut self) -> bool {
+        let done = self.end_after_catchup && self.after_catchup.is_none();
+        if done {
+            self.end_after_catchup = false;
+        }
+        done
+    }
+
+    /// Whether a dropped connection will be come back from.
+    fn may_come_back(&self) -> bool {
+        self.reconnect && self.tagged && self.token.is_some()
+    }
+
+    /// Leaving while lines wait for the catch-up after a reconnect: they
+    /// will not be sent, and the person is told.
+    fn abandon_waiting(&mut self) {
+        let Some((unanswered, away)) = self.after_catchup.take() else {
+            return;
+        };
+        let lost = unanswered.len() + away.len();
+        if lost > 0 {
+            let s = if lost == 1 { "" } else { "s" };
+            let text = format!("── left before catching up: {lost} line{s} you typed not sent ──");
+            self.print_faint(&text);
         }
     }
 
