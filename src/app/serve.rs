@@ -23,6 +23,7 @@ const LINE_OVERHEAD: usize = 256;
 /// `sockchat serve`: bind, print where the room is, serve until Ctrl-C.
 pub fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
     one_malloc_arena();
+    ignore_file_size_signal();
     let color = super::color_allowed(std::io::stderr());
     let status = std::io::stderr().is_terminal();
     let address = Address::parse(&args.host, super::port(args.port, args.port_given))
@@ -246,6 +247,19 @@ mod signals {
             }
         });
         Ok(rx.map(|_| ()))
+    }
+}
+
+/// A write past the file size limit (`ulimit -f`, RLIMIT_FSIZE) raises
+/// SIGXFSZ, whose default is to kill the process: the store's writer would
+/// take the whole room down. Ignored, the write fails with EFBIG instead,
+/// which the store reports like a full disk (the line is not saved, its
+/// sender is told) and gets over once the limit is raised.
+fn ignore_file_size_signal() {
+    // SAFETY: setting a signal's disposition to SIG_IGN, before any thread
+    // of ours exists; it cannot fail for a valid signal number.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
 }
 

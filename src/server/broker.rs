@@ -71,6 +71,13 @@ impl Event {
 /// be saved; past it the broker takes no new events until some settle.
 const MOST_PARKED: usize = 4096;
 
+/// Bytes of kept messages that may wait for the disk before the broker
+/// takes no new events: a slow disk then slows the senders (their lines
+/// wait in the event queue and their sockets), where refusing them (the
+/// stream's own, larger bound) would lose what they said. Enough for
+/// many group commits in flight.
+const MOST_SYNCING: usize = 1 << 20;
+
 /// How long shutdown waits for what is being saved before it says goodbye.
 const SHUTDOWN_SETTLE: Duration = Duration::from_secs(2);
 
@@ -160,8 +167,10 @@ pub async fn broker_loop(
         }
         let woke = {
             // Too much held back: only settling (or the clock) may go on.
+            let full = broker.parked_count >= MOST_PARKED
+                || broker.room.stream_mut().waiting_bytes() > MOST_SYNCING;
             let received = async {
-                if broker.parked_count >= MOST_PARKED {
+                if full {
                     future::pending::<()>().await;
                 }
                 events.recv().await
@@ -181,6 +190,10 @@ pub async fn broker_loop(
             Woke::Event(event) => broker.handle_or_park(event),
             Woke::Settled(settled) => {
                 broker.settled(settled);
+                // Whatever else the same sync settled, in this pass.
+                while let Some(settled) = broker.room.stream_mut().try_settled() {
+                    broker.settled(settled);
+                }
                 false
             }
             Woke::Timer => false,
@@ -224,6 +237,8 @@ struct Broker {
     parked: HashMap<ClientId, VecDeque<Event>>,
     /// How many events are parked in all.
     parked_count: usize,
+    /// Why the store's last write failed, while it fails.
+    store_failing: Option<String>,
 }
 
 impl Broker {
@@ -259,6 +274,7 @@ impl Broker {
             meters: HashMap::new(),
             parked: HashMap::new(),
             parked_count: 0,
+            store_failing: None,
         }
     }
 
@@ -277,8 +293,24 @@ impl Broker {
         stop
     }
 
-    /// A batch settled: relay it, then let held events go on.
+    /// A batch settled: relay it, then let held events go on. The log
+    /// says when the store starts failing and when it saves again (not
+    /// once a line: a full disk under a flood would fill the log too).
     fn settled(&mut self, settled: Settled) {
+        match (&settled.outcome, &self.store_failing) {
+            (Err(err), None) => {
+                let cause = &err.cause;
+                self.log.error(format!(
+                    "Server: the store cannot save: {cause}; senders are told, and nothing unsaved is relayed"
+                ));
+                self.store_failing = Some(cause.clone());
+            }
+            (Ok(_), Some(_)) => {
+                self.log.good("Server: the store saves again".to_string());
+                self.store_failing = None;
+            }
+            _ => {}
+        }
         self.room.settle(settled);
         self.unpark();
     }
@@ -497,6 +529,11 @@ impl Broker {
         }
         // Leaving can overflow someone else's queue in turn: repeat until none.
         loop {
+            // A commit outside an event's own handling (a login that ran
+            // out, a held password, a leave below) may have settled a busy
+            // client's last batch: its held lines go on now, not at some
+            // later event that may never come.
+            self.unpark();
             let overflowed = self.room.take_overflowed();
             if overflowed.is_empty() {
                 break;
@@ -542,5 +579,94 @@ impl Broker {
                 .warn(format!("Server: {addr} disconnected before logging in")),
         }
         Some(left.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stream::{HistoryLimits, MAIN};
+
+    fn settings(login_timeout: Duration) -> Settings {
+        Settings {
+            greeting: reply::GREETING,
+            announce_max: 0,
+            login_timeout,
+            password: None,
+            max_line_bytes: 4096,
+            rate: 0,
+            burst: 0,
+            throttle: throttle::DEFAULT,
+            name_hold: Duration::ZERO,
+            password_delay_max: Duration::from_secs(1),
+            output_rate: 1 << 20,
+            replay: 20,
+            resume_window: Duration::from_secs(600),
+        }
+    }
+
+    fn peer(port: u16, backlog: &Arc<Backlog>) -> Peer {
+        Peer {
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            outbox: Arc::new(Outbox::new(1 << 20, Arc::clone(backlog))),
+        }
+    }
+
+    /// Everything queued for `outbox`, as text.
+    fn queued(outbox: &Outbox) -> String {
+        let mut buf = Vec::new();
+        if outbox.queued() > 0 {
+            runtime::block_on(outbox.next(&mut buf));
+        }
+        String::from_utf8_lossy(&buf).into_owned()
+    }
+
+    #[test]
+    fn held_lines_go_on_when_their_batch_settles_while_a_login_expires() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let (stream, _) = RoomStream::open(dir.path(), MAIN, 1 << 20, HistoryLimits::default())
+            .expect("a new store opens");
+        let backlog = Arc::new(Backlog::new(0, usize::MAX));
+        let (notices, _accept_loop) = async_channel::unbounded();
+        // Every login expires at once: the clock's own path to a commit.
+        let mut broker = Broker::new(
+            settings(Duration::ZERO),
+            stream,
+            Arc::clone(&backlog),
+            notices,
+            Log::silent(),
+        );
+        let max = peer(1, &backlog);
+        let outbox = Arc::clone(&max.outbox);
+        broker.handle(Event::Connect { id: 1, peer: max });
+        for text in ["/tagged", "~1 Max", "~2 hi"] {
+            let line = Event::Line {
+                id: 1,
+                text: text.into(),
+            };
+            broker.handle_or_park(line);
+        }
+        assert_eq!(broker.parked_count, 1, "hi waits for Max's join notice");
+        // Connections that never log in expire; each leave commits, and
+        // one of those commits finds Max's batch synced and relays it.
+        let started = Instant::now();
+        let mut port = 2;
+        while broker.room.in_flight() > 0 {
+            assert!(started.elapsed() < Duration::from_secs(10), "never synced");
+            broker.handle(Event::Connect {
+                id: u64::from(port),
+                peer: peer(port, &backlog),
+            });
+            broker.expire_logins(Instant::now());
+            port += 1;
+            std::thread::yield_now();
+        }
+        runtime::block_on(broker.after_event(false));
+        assert_eq!(broker.parked_count, 0, "hi is not held for ever");
+        let sent = queued(&outbox);
+        assert!(
+            sent.contains("re=1 Server: Max joined the party!"),
+            "{sent}"
+        );
     }
 }

@@ -1361,6 +1361,30 @@ mod tests {
     }
 
     #[test]
+    fn a_session_forgotten_past_the_most_away_frees_its_name_and_the_newest_drop_is_held() {
+        let t0 = Instant::now();
+        let mut room = Room::new();
+        let n = sessions::MOST_AWAY as ClientId + 1;
+        for id in 0..n {
+            room.connect(id, inbox(), &[], t0);
+            room.line(id, tagged::SWITCH);
+            let name = format!("u{id}");
+            assert!(matches!(room.line(id, &name), Happened::LoggedIn(_)));
+            assert!(room.leave(id).is_some());
+        }
+        // u0's session was forgotten to make room: nobody can resume it,
+        // so nobody is kept from its name; u{n-1}'s session can be.
+        room.connect(n, inbox(), &[], t0);
+        assert!(matches!(room.line(n, "u0"), Happened::LoggedIn(_)));
+        room.connect(n + 1, inbox(), &[], t0);
+        let newest = format!("u{}", n - 1);
+        assert!(matches!(
+            room.line(n + 1, &newest),
+            Happened::LoginRefused(_)
+        ));
+    }
+
+    #[test]
     fn a_wave_that_left_gives_its_room_back() {
         let t0 = Instant::now();
         // Not announced: 5000 joins and leaves told to all would be 25 M lines.

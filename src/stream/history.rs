@@ -99,6 +99,10 @@ struct Ring {
     bytes: usize,
     /// The newest id dropped from this list, 0 if none.
     trimmed_to: Id,
+    /// Of a session's private list, the ids of those the session sent
+    /// (ascending): names change and are taken again, so who sent one is
+    /// not told by its names.
+    sent: VecDeque<Id>,
 }
 
 impl Ring {
@@ -111,6 +115,14 @@ impl Ring {
             };
             self.bytes -= old.weight();
             self.trimmed_to = old.id;
+            self.drop_sent(old.id);
+        }
+    }
+
+    /// Forgets that the record `id`, just dropped, was sent by this session.
+    fn drop_sent(&mut self, id: Id) {
+        if self.sent.front() == Some(&id) {
+            self.sent.pop_front();
         }
     }
 
@@ -167,19 +179,23 @@ impl History {
         match sessions {
             None => self.room.push(record, self.limits.room),
             Some([a, b]) => {
+                // One to oneself is shown as received, as it was live.
                 if a != b {
-                    self.push_private(b, Arc::clone(&record));
+                    self.push_private(b, Arc::clone(&record), false);
                 }
-                self.push_private(a, record);
+                self.push_private(a, record, a != b);
                 self.bound_private();
             }
         }
     }
 
-    fn push_private(&mut self, session: SessionId, record: Arc<Record>) {
+    fn push_private(&mut self, session: SessionId, record: Arc<Record>, sent: bool) {
         let id = record.id;
         let ring = self.sessions.entry(session).or_default();
         let (bytes, entries) = (ring.bytes, ring.entries.len());
+        if sent {
+            ring.sent.push_back(id);
+        }
         ring.push(record, self.limits.session);
         self.private_bytes = self.private_bytes + ring.bytes - bytes;
         self.private_entries = self.private_entries + ring.entries.len() - entries;
@@ -200,6 +216,7 @@ impl History {
                 if let Some(old) = ring.entries.pop_front() {
                     ring.bytes -= old.weight();
                     ring.trimmed_to = old.id;
+                    ring.drop_sent(old.id);
                     self.private_bytes -= old.weight();
                     self.private_entries -= 1;
                 }
@@ -272,6 +289,14 @@ impl History {
             missed: trimmed_to.saturating_sub(id),
             records,
         })
+    }
+
+    /// Whether `session` sent the private message `id` it keeps (one it
+    /// sent to itself counts as received).
+    pub fn sent_by(&self, session: SessionId, id: Id) -> bool {
+        self.sessions
+            .get(&session)
+            .is_some_and(|ring| ring.sent.binary_search(&id).is_ok())
     }
 
     /// Drops a session's private list (its resume window has passed).

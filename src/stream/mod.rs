@@ -359,6 +359,11 @@ impl RoomStream {
         self.next_id
     }
 
+    /// Bytes of records appended and not settled yet.
+    pub fn waiting_bytes(&self) -> usize {
+        self.in_flight_bytes
+    }
+
     /// Whether records are kept on disk.
     pub fn is_durable(&self) -> bool {
         self.store.is_some()

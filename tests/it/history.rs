@@ -288,6 +288,14 @@ async fn read_until(max: &mut Tagged, text: &str) -> Vec<Line> {
     }
 }
 
+/// The texts of a block's lines between its header and its footer.
+fn inside(block: &[Line]) -> Vec<&str> {
+    block[1..block.len() - 1]
+        .iter()
+        .map(|l| l.text.as_str())
+        .collect()
+}
+
 #[test]
 fn a_resume_over_a_half_open_ghost_replays_exactly_what_was_missed_and_closes_the_ghost() {
     run(async {
@@ -319,10 +327,7 @@ fn a_resume_over_a_half_open_ghost_replays_exactly_what_was_missed_and_closes_th
         assert_eq!(header.text, "Server: 3 messages since you left:");
         assert_eq!(header.get("missed"), Some("0"));
         let block = back.rest_of_block(header).await;
-        let texts: Vec<&str> = block[1..block.len() - 1]
-            .iter()
-            .map(|l| l.text.as_str())
-            .collect();
+        let texts = inside(&block);
         assert_eq!(
             texts,
             [
@@ -517,5 +522,46 @@ fn a_resume_from_before_the_history_kept_is_told_how_many_messages_it_missed() {
         let block = back.rest_of_block(header).await;
         assert_eq!(block[1].text, "Ann: missed 4");
         assert_eq!(block[2].text, "Ann: missed 5");
+    });
+}
+
+#[test]
+fn a_private_message_sent_before_a_rename_is_replayed_as_sent_not_as_from_whoever_has_the_old_name()
+{
+    run(async {
+        let server = TestServer::start().await;
+        let [mut ann] = server.logins(["Ann"]).await;
+        let (mut max, _) = Tagged::login(server.addr, "Max").await;
+        ann.expect_line("Server: Max joined the party!").await;
+        let before = max.last;
+        max.send("/msg Ann meet at noon").await;
+        read_until(&mut max, "To Ann (private): meet at noon").await;
+        ann.expect_line("Max (private): meet at noon").await;
+        max.send("/nick Maxi").await;
+        read_until(&mut max, "Server: Max is now known as Maxi.").await;
+        ann.expect_line("Server: Max is now known as Maxi.").await;
+        // Someone else takes the old name.
+        let mut eve = Client::connect(server.addr).await;
+        eve.log_in("Max").await;
+        ann.expect_line("Server: Max joined the party!").await;
+
+        // Maxi's connection blinks; it asks for everything since before
+        // its private message.
+        let mut back = Tagged::connect(server.addr).await;
+        back.send(&format!("/resume {} {before}", max.token)).await;
+        let login = back.line().await;
+        assert_eq!(login.text, "Server: You are logged in as: Maxi");
+        let header = back.line().await;
+        let block = back.rest_of_block(header).await;
+        let texts = inside(&block);
+        assert_eq!(
+            texts,
+            [
+                "To Ann (private): meet at noon",
+                "Server: Max is now known as Maxi.",
+                "Server: Max joined the party!"
+            ],
+            "the new Max never wrote to Maxi"
+        );
     });
 }

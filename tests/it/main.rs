@@ -22,4 +22,5 @@ mod props;
 mod pty;
 mod reconnect;
 mod server;
+mod store;
 mod tls;

@@ -8,7 +8,6 @@
 use std::sync::Arc;
 
 use crate::protocol::message::{reply, HistoryAsk};
-use crate::protocol::name::Name;
 use crate::protocol::stamp::stamp;
 use crate::protocol::tagged::Tags;
 use crate::stream::{Draft, Id, Kind, Record, SessionId, Settled, Ticket};
@@ -374,7 +373,12 @@ impl<M: Mailbox> Room<M> {
         let Some(client) = self.clients.get(&id) else {
             return;
         };
-        let viewer = client.name.clone();
+        let viewer = client.session;
+        let history = self.stream.history();
+        let lines: Vec<String> = records
+            .iter()
+            .map(|r| viewed(r, history.sent_by(viewer, r.id)))
+            .collect();
         let now = (self.clock)();
         if client.tagged {
             let label = self.label_for(id).map(Box::<str>::from);
@@ -385,10 +389,8 @@ impl<M: Mailbox> Room<M> {
                 .answering(label)
                 .line(header);
             self.send(id, &head);
-            for record in records {
-                let line = Tags::kept(record.id, record.time)
-                    .flag("h")
-                    .line(&viewed(record, viewer.as_ref()));
+            for (record, text) in records.iter().zip(&lines) {
+                let line = Tags::kept(record.id, record.time).flag("h").line(text);
                 self.send(id, &line);
             }
             let foot = Tags::at(now)
@@ -398,12 +400,8 @@ impl<M: Mailbox> Room<M> {
             self.send(id, &foot);
         } else {
             self.send(id, header);
-            for record in records {
-                let line = format!(
-                    "{}{}",
-                    stamp(record.time, now),
-                    viewed(record, viewer.as_ref())
-                );
+            for (record, text) in records.iter().zip(&lines) {
+                let line = format!("{}{text}", stamp(record.time, now));
                 self.send(id, &line);
             }
             self.send(id, footer);
@@ -428,16 +426,11 @@ fn room_line(kind: &Kind) -> String {
     }
 }
 
-/// A kept message as `viewer` saw it: a private message it sent is its
-/// `To …` copy.
-fn viewed(record: &Record, viewer: Option<&Name>) -> String {
-    if let Kind::Private { from, to, text } = &record.kind {
-        let is = |name: &str| {
-            viewer.is_some_and(|v| Name::parse(name).is_ok_and(|n| n.key() == v.key()))
-        };
-        if is(from) && !is(to) {
-            return reply::private_to(to, text);
-        }
+/// A kept message as its viewer saw it: a private message it `sent` is
+/// its `To …` copy.
+fn viewed(record: &Record, sent: bool) -> String {
+    match &record.kind {
+        Kind::Private { to, text, .. } if sent => reply::private_to(to, text),
+        kind => room_line(kind),
     }
-    room_line(&record.kind)
 }

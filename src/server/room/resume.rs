@@ -111,10 +111,13 @@ impl<M: Mailbox> Room<M> {
         if client.resumable && !client.quitting {
             let until = self.now + self.sessions.window();
             let host = client.mailbox.host();
-            self.hold(name, host, Some(client.session), until);
+            // Forgotten first: a session nobody can resume holds no name,
+            // and its hold's place goes to this one.
             for forgotten in self.sessions.away(client.session, self.now) {
                 self.stream.forget(forgotten);
+                self.held.retain(|_, hold| hold.session != Some(forgotten));
             }
+            self.hold(name, host, Some(client.session), until);
         } else {
             self.end_session(client.session);
         }

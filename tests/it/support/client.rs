@@ -140,6 +140,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         self.log_in_after(GREETING, &[], name).await;
     }
 
+    /// Reads lines until the peer is gone (closed, reset or killed),
+    /// handing each whole line to `each`. A last line cut off mid-way (a
+    /// peer killed while writing it) is not a line and is dropped. Panics
+    /// if nothing comes for [`WAIT`].
+    pub async fn read_until_gone(&mut self, mut each: impl FnMut(String)) {
+        loop {
+            while let Some(end) = self.buf.iter().position(|&b| b == b'\n') {
+                let text = String::from_utf8(self.buf[..end].to_vec())
+                    .expect("the peer sent invalid UTF-8");
+                self.buf.drain(..=end);
+                each(text);
+            }
+            self.scanned = self.buf.len();
+            match timeout(WAIT, self.stream.read(&mut self.chunk)).await {
+                Err(_) => panic!("the peer was still there after {WAIT:?} of silence"),
+                Ok(Ok(0)) | Ok(Err(_)) => {
+                    self.buf.clear();
+                    self.scanned = 0;
+                    return;
+                }
+                Ok(Ok(n)) => self.buf.extend_from_slice(&self.chunk[..n]),
+            }
+        }
+    }
+
     /// Reads everything up to the close; returns how many bytes came and
     /// whether the close was a clean EOF (rather than a reset).
     pub async fn read_to_close(&mut self) -> (usize, bool) {

@@ -13,8 +13,10 @@
 //! - [`pki`]: certificates made in the test, in a temp dir.
 //! - [`proc_net`]: a socket's row in /proc/net/tcp (queues, timers).
 //! - [`proxy`]: a TCP proxy the test controls: it cuts connections.
-//! - [`terminal`]: the binary on a pseudo-terminal.
+//! - [`store`]: a `serve --store` directory decoded line by line, and a
+//!   tiny tmpfs for a disk that fills up.
 //! - [`tagged`]: our own client's tagged mode (labels out, tags in).
+//! - [`terminal`]: the binary on a pseudo-terminal.
 
 pub mod client;
 pub mod command;
@@ -25,6 +27,7 @@ pub mod proc_net;
 pub mod process;
 pub mod proxy;
 pub mod serve;
+pub mod store;
 pub mod tagged;
 pub mod terminal;
 

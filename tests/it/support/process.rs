@@ -66,6 +66,22 @@ impl Running {
         assert_eq!(sent, 0, "cannot signal the child");
     }
 
+    /// Limits the size of files the child may write (RLIMIT_FSIZE, as
+    /// `prlimit --fsize` does), or lifts the limit with None: a write past
+    /// it fails (and raises SIGXFSZ in the child) as on a full quota.
+    pub fn limit_file_size(&self, bytes: Option<u64>) {
+        let soft = bytes.map_or(libc::RLIM_INFINITY, |b| b as libc::rlim_t);
+        let limit = libc::rlimit {
+            rlim_cur: soft,
+            rlim_max: libc::RLIM_INFINITY,
+        };
+        // SAFETY: prlimit reads one rlimit from a live local and writes
+        // nothing (the old limit is not asked for); the pid is our child.
+        let set =
+            unsafe { libc::prlimit(self.pid(), libc::RLIMIT_FSIZE, &limit, std::ptr::null_mut()) };
+        assert_eq!(set, 0, "prlimit: {}", std::io::Error::last_os_error());
+    }
+
     /// Whether the child has not exited yet.
     pub fn is_running(&mut self) -> bool {
         self.child.try_wait().expect("waitpid").is_none()

@@ -169,9 +169,20 @@ impl Server {
     }
 
     /// As [`Server::stop`], with everything the server printed.
-    pub fn stop_to_end(mut self) -> Finished {
+    pub fn stop_to_end(self) -> Finished {
+        self.end_with(libc::SIGTERM)
+    }
+
+    /// `kill -9`: the server stops dead (no shutdown, nothing flushed);
+    /// waits for it and returns what it printed.
+    pub fn kill(self) -> Finished {
+        self.end_with(libc::SIGKILL)
+    }
+
+    /// Sends `signal`, waits for the exit; everything the server printed.
+    fn end_with(mut self, signal: libc::c_int) -> Finished {
         let asked = Instant::now();
-        self.process.signal(libc::SIGTERM);
+        self.process.signal(signal);
         let status = self.process.wait();
         Finished {
             status,

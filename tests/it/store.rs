@@ -1,0 +1,437 @@
+//! `serve --store DIR` on the real binary: whatever anyone saw survives
+//! `kill -9`; a disk that fills up or refuses writes costs the lines it
+//! could not save and nothing else; damage found at start is dropped (a
+//! torn last line) or stops the start with one line.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use async_std::future::timeout;
+use async_std::task;
+use futures::AsyncWriteExt;
+use sockchat::protocol::message::reply;
+use sockchat::protocol::tagged;
+
+use crate::support::store::{Saved, TinyDisk, Transcript};
+use crate::support::tagged::Tagged;
+use crate::support::{finish_blocking, run, Client, Serve, WAIT};
+
+/// A server keeping its transcript in `dir`, with `extra` flags. Its
+/// history holds more than any test here says, so `/history after 0`
+/// shows everything, unthrottled.
+fn serve_store(dir: &Path, extra: &[&str]) -> Serve {
+    let dir = dir.to_str().expect("a UTF-8 temp path");
+    Serve::new()
+        .args(&["--store", dir, "--history", "100000", "--output-rate", "0"])
+        .args(extra)
+}
+
+/// A record as every client saw it live (what the plain line says).
+fn shown(record: &Saved) -> String {
+    let text = record.text.as_deref().unwrap_or_default();
+    match record.kind.as_str() {
+        "chat" => reply::chat(&record.from, text),
+        "action" => reply::action(&record.from, text),
+        "join" => reply::joined(&record.from),
+        "leave" => reply::left(&record.from),
+        other => panic!("no record of kind {other} is made here"),
+    }
+}
+
+/// The chat texts of a transcript, in order.
+fn said(transcript: &Transcript) -> Vec<String> {
+    transcript
+        .records
+        .iter()
+        .filter(|r| r.kind == "chat")
+        .filter_map(|r| r.text.clone())
+        .collect()
+}
+
+/// `/history after 0` on a tagged connection: each line of the block
+/// with its id.
+async fn history_after_0(client: &mut Tagged) -> Vec<(u64, String)> {
+    let label = client.send("/history after 0").await;
+    let header = client.line().await;
+    assert_eq!(header.answers(), Some(label.as_str()), "{header:?}");
+    assert_eq!(header.get("missed"), Some("0"), "{header:?}");
+    let block = client.rest_of_block(header).await;
+    let lines = &block[1..block.len() - 1];
+    lines
+        .iter()
+        .map(|line| (line.id().expect("kept"), line.text.clone()))
+        .collect()
+}
+
+/// The flooding clients; the first two plain, the others tagged.
+const FLOODERS: [&str; 4] = ["plain0", "plain1", "tagged0", "tagged1"];
+/// Lines each flooding client sends (it is killed long before the end).
+const FLOOD: usize = 5000;
+/// The server is killed once some client has seen this many lines of
+/// each flooding client (a tagged one's own echoes count).
+const KILL_AFTER: usize = 100;
+
+/// How many lines of each flooding client (by its place in `FLOODERS`)
+/// have been seen; says on `kill` when each has reached `KILL_AFTER`.
+struct Progress {
+    seen: [AtomicUsize; FLOODERS.len()],
+    kill: async_channel::Sender<()>,
+}
+
+impl Progress {
+    /// Counts `line` if it is a flood line.
+    fn count(&self, line: &str) {
+        let Some((from, _)) = line.split_once(": flood ") else {
+            return;
+        };
+        let Some(at) = FLOODERS.iter().position(|&name| name == from) else {
+            return;
+        };
+        let now = self.seen[at].fetch_add(1, Ordering::Relaxed) + 1;
+        if now == KILL_AFTER
+            && self
+                .seen
+                .iter()
+                .all(|n| n.load(Ordering::Relaxed) >= KILL_AFTER)
+        {
+            // The first to see it sends it; the channel has room for one.
+            let _ = self.kill.try_send(());
+        }
+    }
+}
+
+/// What one flooding client saw: each kept line with its id when the
+/// client is tagged (its own lines' echoes among them: those it had acked).
+type Seen = Vec<(Option<u64>, String)>;
+
+/// Floods the room as `name` with `FLOOD` lines from a second handle on
+/// the socket, while reading until the server is gone.
+async fn flood(mut client: Client, name: String, is_tagged: bool, progress: Arc<Progress>) -> Seen {
+    let mut writer = client.tcp().clone();
+    let sender = {
+        let name = name.clone();
+        task::spawn(async move {
+            let mut batch = String::new();
+            for n in 0..FLOOD {
+                if is_tagged {
+                    batch.push_str(&format!("~{n} "));
+                }
+                batch.push_str(&format!("flood {name} {n}\n"));
+                if batch.len() >= 2048 || n + 1 == FLOOD {
+                    // The server is killed mid-flood: then writes fail.
+                    match timeout(WAIT, writer.write_all(batch.as_bytes())).await {
+                        Ok(Ok(())) => batch.clear(),
+                        _ => return,
+                    }
+                }
+            }
+        })
+    };
+    let mut seen = Seen::new();
+    client
+        .read_until_gone(|line| {
+            if is_tagged {
+                let got = tagged::parse(&line).unwrap_or_else(|| panic!("untagged: {line}"));
+                progress.count(got.line);
+                if let Some(id) = got.number("id") {
+                    if let Some(label) = got.get("re") {
+                        // An echo answers the line it labels.
+                        assert_eq!(
+                            got.line,
+                            reply::chat(&name, &format!("flood {name} {label}"))
+                        );
+                    }
+                    seen.push((Some(id), got.line.to_string()));
+                }
+            } else if !line.starts_with("Server: ") || line.ends_with(" joined the party!") {
+                progress.count(&line);
+                seen.push((None, line));
+            }
+        })
+        .await;
+    sender.await;
+    seen
+}
+
+#[test]
+fn whatever_anyone_saw_or_had_acked_survives_kill_9() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let server = serve_store(dir.path(), &["--rate", "0", "--replay", "0"]).start();
+    let names = FLOODERS;
+    let seen: Vec<Seen> = run(async {
+        let (kill, killed) = async_channel::bounded(1);
+        let progress = Arc::new(Progress {
+            seen: Default::default(),
+            kill,
+        });
+        let mut clients = Vec::new();
+        for name in names {
+            let is_tagged = name.starts_with("tagged");
+            let client = if is_tagged {
+                Tagged::login(server.addr, name).await.0.client
+            } else {
+                Client::login(server.addr, name).await
+            };
+            clients.push((client, name.to_string(), is_tagged));
+        }
+        let clients: Vec<_> = clients
+            .into_iter()
+            .map(|(client, name, is_tagged)| {
+                let flood = flood(client, name, is_tagged, progress.clone());
+                task::spawn(flood)
+            })
+            .collect();
+        timeout(WAIT, killed.recv())
+            .await
+            .expect("the flood reached the server's clients")
+            .expect("a client says when");
+        let crashed = server.kill();
+        assert_eq!(crashed.status.code(), None, "killed by a signal");
+        let mut seen = Vec::new();
+        for client in clients {
+            seen.push(
+                timeout(WAIT, client)
+                    .await
+                    .expect("each client sees the end"),
+            );
+        }
+        seen
+    });
+
+    let before = Transcript::read(dir.path());
+    let flooded = said(&before).len();
+    assert!(
+        flooded > 0 && flooded < names.len() * FLOOD,
+        "killed mid-flood: {flooded} lines"
+    );
+    let restarted = serve_store(dir.path(), &["--replay", "0"]);
+    let mut restarted = restarted.start();
+    let (join_id, history, after) = run(async {
+        let (mut late, _) = Tagged::login(restarted.addr, "late").await;
+        let join_id = late.last;
+        let history = history_after_0(&mut late).await;
+        // Read while `late` is still here: its leave would be kept too.
+        (join_id, history, Transcript::read(dir.path()))
+    });
+    if before.torn > 0 {
+        restarted
+            .process
+            .stderr
+            .expect("dropped an incomplete last line");
+    }
+
+    // The id counter came back: new ids continue above the old.
+    assert!(
+        join_id > before.newest(),
+        "{join_id} after {}",
+        before.newest()
+    );
+    // On disk: what was there before, and the newcomer's join; ids
+    // strictly increasing, each line once.
+    assert_eq!(after.torn, 0);
+    assert_eq!(&after.records[..before.records.len()], &before.records[..]);
+    assert_eq!(after.ids().last(), Some(&join_id));
+    assert!(after.ids().windows(2).all(|w| w[0] < w[1]), "ids increase");
+    let texts = said(&after);
+    assert_eq!(
+        texts.iter().collect::<HashSet<_>>().len(),
+        texts.len(),
+        "no duplicates"
+    );
+    // `/history after 0` shows exactly what is on disk.
+    let on_disk: Vec<(u64, String)> = after.records.iter().map(|r| (r.id, shown(r))).collect();
+    assert_eq!(history, on_disk);
+
+    // Every line any client saw (or got its echo for) is there.
+    let by_id: HashMap<u64, &String> = on_disk.iter().map(|(id, line)| (*id, line)).collect();
+    let lines: HashSet<&String> = on_disk.iter().map(|(_, line)| line).collect();
+    let mut checked = 0;
+    for (name, seen) in names.iter().zip(&seen) {
+        for (id, line) in seen {
+            match id {
+                Some(id) => assert_eq!(by_id.get(id), Some(&line), "{name} saw id {id}"),
+                None => assert!(lines.contains(line), "{name} saw {line:?}, not kept"),
+            }
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= KILL_AFTER * names.len(),
+        "only {checked} lines were seen"
+    );
+}
+
+/// A chat line long enough to need a page of its own on a tmpfs (a full
+/// one cannot give it one), within the default line limit.
+fn long(word: &str) -> String {
+    format!("{word} {}", "x".repeat(3900))
+}
+
+/// Ann (tagged) and Bob (plain) in a room whose store is in `dir`; Ann
+/// says `before` and both see it settle.
+async fn ann_and_bob(server: &crate::support::Server) -> (Tagged, Client) {
+    let (mut ann, _) = Tagged::login(server.addr, "Ann").await;
+    let mut bob = Client::login(server.addr, "Bob").await;
+    assert_eq!(ann.line().await.text, reply::joined("Bob"));
+    let label = ann.send("before").await;
+    let echo = ann.line().await;
+    assert_eq!(
+        (echo.text.as_str(), echo.answers()),
+        ("Ann: before", Some(label.as_str()))
+    );
+    bob.expect_line("Ann: before").await;
+    (ann, bob)
+}
+
+/// Ann and Bob each send a line the store cannot save: each is told,
+/// with `cause`, and (as the next lines prove) nobody else sees it.
+async fn unsaved(ann: &mut Tagged, bob: &mut Client, cause: &str) {
+    let error = reply::error(format!("not saved: {cause}"));
+    let label = ann.send(&long("lost")).await;
+    let told = ann.line().await;
+    assert_eq!(
+        (told.text.as_str(), told.answers()),
+        (error.as_str(), Some(label.as_str()))
+    );
+    assert_eq!(told.id(), None, "an unsaved line has no id");
+    bob.send(&long("lost too")).await;
+    bob.expect_line(&error).await;
+}
+
+/// Writes succeed again: Ann's next line reaches Bob, with nothing before
+/// it (so neither lost line was relayed).
+async fn chat_resumes(ann: &mut Tagged, bob: &mut Client) {
+    let label = ann.send("back").await;
+    let echo = ann.line().await;
+    assert_eq!(
+        (echo.text.as_str(), echo.answers()),
+        ("Ann: back", Some(label.as_str()))
+    );
+    assert!(echo.id().is_some());
+    bob.expect_line("Ann: back").await;
+}
+
+#[test]
+fn a_full_disk_costs_only_the_lines_it_could_not_save_and_chat_resumes_when_it_has_room() {
+    let Some(disk) = TinyDisk::mount(256) else {
+        return;
+    };
+    let dir = disk.path().join("store");
+    let server = serve_store(&dir, &["--replay", "0"]).start();
+    run(async {
+        let (mut ann, mut bob) = ann_and_bob(&server).await;
+        disk.fill();
+        unsaved(&mut ann, &mut bob, "the disk is full").await;
+        // The room keeps running: a newcomer logs in and is announced.
+        let _carl = Client::login(server.addr, "Carl").await;
+        assert_eq!(ann.line().await.text, reply::joined("Carl"));
+        bob.expect_line(&reply::joined("Carl")).await;
+        disk.resize(1024);
+        chat_resumes(&mut ann, &mut bob).await;
+    });
+    let stopped = server.stop_to_end();
+    assert!(stopped.status.success());
+    assert_logged_once(&stopped.stderr, "the disk is full");
+    assert_eq!(said(&Transcript::read(&dir)), ["before", "back"]);
+}
+
+#[test]
+fn a_file_size_limit_costs_only_the_lines_past_it_and_lifting_it_lets_chat_resume() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let mut server = serve_store(dir.path(), &["--replay", "0"]).start();
+    run(async {
+        let (mut ann, mut bob) = ann_and_bob(&server).await;
+        let newest = Transcript::read(dir.path()).files.pop().expect("a file");
+        let size = std::fs::metadata(&newest).expect("its size").len();
+        // Not one byte more: SIGXFSZ would kill a server that did not
+        // ignore it; this one gets EFBIG.
+        server.process.limit_file_size(Some(size));
+        unsaved(&mut ann, &mut bob, "file too large").await;
+        server.process.limit_file_size(None);
+        chat_resumes(&mut ann, &mut bob).await;
+    });
+    assert!(server.process.is_running());
+    let stopped = server.stop_to_end();
+    assert!(stopped.status.success());
+    assert_logged_once(&stopped.stderr, "file too large");
+    assert_eq!(said(&Transcript::read(dir.path())), ["before", "back"]);
+}
+
+/// The log says once that the store failed and why, and once that it
+/// saves again: not once a line.
+fn assert_logged_once(log: &str, cause: &str) {
+    let failed = format!("Server: the store cannot save: {cause};");
+    let count = |text: &str| log.lines().filter(|l| l.contains(text)).count();
+    assert_eq!(count(&failed), 1, "{log}");
+    assert_eq!(count("Server: the store saves again"), 1, "{log}");
+}
+
+/// The first segment's name in a room's folder.
+const FIRST: &str = "sockchat-00000000000000000001.jsonl";
+
+/// A store in a temp dir whose one file holds `contents`.
+fn store_with(contents: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    std::fs::create_dir(dir.path().join("main")).expect("the room's folder");
+    let file = crate::support::write_file(&dir.path().join("main"), FIRST, contents);
+    (dir, file)
+}
+
+const TWO_LINES: &str = concat!(
+    r#"{"id":1,"time":1764583200000,"kind":"chat","from":"Ann","text":"hi"}"#,
+    "\n",
+    r#"{"id":2,"time":1764583201000,"kind":"chat","from":"Bob","text":"yo"}"#,
+    "\n",
+);
+
+#[test]
+fn a_torn_last_line_is_dropped_and_reported_and_ids_go_on_from_the_last_whole_one() {
+    let torn = r#"{"id":3,"time":1764583202000,"kind":"ch"#;
+    let (dir, file) = store_with(&format!("{TWO_LINES}{torn}"));
+    let mut server = serve_store(dir.path(), &["--replay", "0"]).start();
+    let report = format!(
+        "Server: {} line 3: dropped an incomplete last line ({} bytes): the server stopped while writing it\n",
+        file.display(),
+        torn.len()
+    );
+    let log = server.process.stderr.expect(&report);
+    assert_eq!(log, report, "the report is the log's first line");
+    assert_eq!(std::fs::read_to_string(&file).expect("the file"), TWO_LINES);
+    let history = run(async {
+        let (mut max, _) = Tagged::login(server.addr, "Max").await;
+        assert_eq!(max.last, 3, "the torn line's id was never given out");
+        history_after_0(&mut max).await
+    });
+    let shown = [
+        (1, "Ann: hi"),
+        (2, "Bob: yo"),
+        (3, "Server: Max joined the party!"),
+    ];
+    let shown: Vec<_> = shown.iter().map(|&(id, s)| (id, s.to_string())).collect();
+    assert_eq!(history, shown);
+}
+
+#[test]
+fn a_damaged_line_before_the_last_stops_the_start_with_one_line_naming_file_line_and_cause() {
+    let missing_text = r#"{"id":3,"time":1764583202000,"kind":"chat","from":"Ann"}"#;
+    let last = r#"{"id":4,"time":1764583203000,"kind":"join","from":"Cy"}"#;
+    let contents = format!("{TWO_LINES}{missing_text}\n{last}\n");
+    let (dir, file) = store_with(&contents);
+    let finished = finish_blocking(serve_store(dir.path(), &[]).command(), "");
+    assert_eq!(finished.code(), Some(1), "{finished:?}");
+    assert_eq!(finished.stdout, "", "no banner: it never listened");
+    assert_eq!(
+        finished.stderr,
+        format!(
+            "sockchat: {} line 3: a chat record needs `text`\n",
+            file.display()
+        )
+    );
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("the file"),
+        contents,
+        "left as it was"
+    );
+}
