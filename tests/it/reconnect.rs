@@ -89,6 +89,37 @@ fn a_cut_connection_is_resumed_and_nothing_said_meanwhile_is_lost_or_doubled() {
 }
 
 #[test]
+fn a_line_lost_on_the_way_is_sent_again_and_one_that_arrived_is_not() {
+    let server = Server::start();
+    let proxy = Proxy::to(server.addr);
+    let (mut max, mut bob) = max_and_bob(proxy.addr, server.addr, &[]);
+    // The room gets this one, but its echo is lost with the link.
+    proxy.lose_down(true);
+    max.type_in("arrived\n");
+    bob.lines_until("Max: arrived");
+    // This one never reaches the room.
+    proxy.lose_up(true);
+    max.type_in("lost on the way\n");
+    bob.send("marker");
+    // Max cannot see the marker (nothing comes down): Bob's own order proves
+    // "lost on the way" has not arrived by the time of the cut.
+    proxy.refuse(true);
+    proxy.cut();
+    max.stderr.expect("reconnecting to");
+    proxy.lose_up(false);
+    proxy.lose_down(false);
+    proxy.refuse(false);
+    max.stderr.expect("the session was resumed");
+    let seen = bob.lines_until("Max: lost on the way");
+    bob.send("done");
+    max.stdout.expect("Bob: done\n");
+    assert!(!seen.iter().any(|l| l == "Max: arrived"), "{seen:?}");
+    // "arrived" is in the replay (so shown once, dimmed on a terminal) and
+    // was not sent again; Bob saw it once, before the cut.
+    each_once(max, &["Max: arrived", "Bob: marker", "Bob: done"]);
+}
+
+#[test]
 fn a_script_that_ends_while_away_has_its_last_lines_sent_once_back() {
     let server = Server::start();
     let proxy = Proxy::to(server.addr);

@@ -1,6 +1,7 @@
 //! A TCP proxy the test controls, between a client and a server: it can
 //! cut every connection through it (as a network blink or a NAT timeout
-//! would) and refuse new ones for a while (the network still down).
+//! would), refuse new ones for a while (the network still down), and lose
+//! what goes one way (what a dying link loses before the cut).
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -15,6 +16,10 @@ pub struct Proxy {
     open: Arc<Mutex<Vec<TcpStream>>>,
     /// New connections are closed at once while set.
     refusing: Arc<AtomicBool>,
+    /// What the client sends is thrown away while set.
+    losing_up: Arc<AtomicBool>,
+    /// What the server sends is thrown away while set.
+    losing_down: Arc<AtomicBool>,
     /// The accept loop ends once set (and woken).
     stopped: Arc<AtomicBool>,
 }
@@ -26,7 +31,10 @@ impl Proxy {
         let open = Arc::new(Mutex::new(Vec::new()));
         let refusing = Arc::new(AtomicBool::new(false));
         let stopped = Arc::new(AtomicBool::new(false));
+        let losing_up = Arc::new(AtomicBool::new(false));
+        let losing_down = Arc::new(AtomicBool::new(false));
         let (held, refuse, stop) = (open.clone(), refusing.clone(), stopped.clone());
+        let (up, down) = (losing_up.clone(), losing_down.clone());
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 if stop.load(Ordering::SeqCst) {
@@ -48,16 +56,28 @@ impl Proxy {
                     continue;
                 };
                 held.lock().expect("the proxy's list").extend([c3, s3]);
-                pump(client, s2);
-                pump(server, c2);
+                pump(client, s2, up.clone());
+                pump(server, c2, down.clone());
             }
         });
         Proxy {
             addr,
             open,
             refusing,
+            losing_up,
+            losing_down,
             stopped,
         }
+    }
+
+    /// While `lose`, what clients send is read and thrown away.
+    pub fn lose_up(&self, lose: bool) {
+        self.losing_up.store(lose, Ordering::SeqCst);
+    }
+
+    /// While `lose`, what the server sends is read and thrown away.
+    pub fn lose_down(&self, lose: bool) {
+        self.losing_down.store(lose, Ordering::SeqCst);
     }
 
     /// Cuts every connection through the proxy: both sides see it end.
@@ -83,11 +103,15 @@ impl Drop for Proxy {
     }
 }
 
-/// Copies `from` into `to` on a thread until either ends, then ends both.
-fn pump(mut from: TcpStream, mut to: TcpStream) {
+/// Copies `from` into `to` on a thread until either ends, then ends both;
+/// while `losing`, what is read is thrown away.
+fn pump(mut from: TcpStream, mut to: TcpStream, losing: Arc<AtomicBool>) {
     std::thread::spawn(move || {
         let mut buf = [0u8; 8192];
         while let Ok(n @ 1..) = from.read(&mut buf) {
+            if losing.load(Ordering::SeqCst) {
+                continue;
+            }
             if to.write_all(&buf[..n]).is_err() {
                 break;
             }
