@@ -326,7 +326,10 @@ impl Chat<'_> {
                     return Vec::new();
                 }
                 if tags.re.as_deref().is_some_and(|re| self.confirm.knows(re)) {
-                    // The person's own `/history`: shown as the server says it.
+                    // The person's own `/history`: shown as the server says it,
+                    // and answered (not taken for dropped by a later answer).
+                    let text = sanitize_bytes(&incoming.line).into_owned();
+                    self.confirm.heard(tags.re.as_deref(), &classify(&text));
                     self.asked_block = true;
                     self.show(&incoming, true);
                     return Vec::new();
@@ -478,7 +481,10 @@ impl Chat<'_> {
     /// bell if it calls for the person.
     fn show(&mut self, incoming: &Incoming, history: bool) {
         let text = sanitize_bytes(&incoming.line);
-        self.screen.heard(&text);
+        if !history {
+            // Who is online, for Tab: from live lines only, not the past.
+            self.screen.heard(&text);
+        }
         let calls = mention::calls(&classify(&text), &self.name);
         let mut out = String::new();
         if self.look.timestamps {

@@ -388,3 +388,18 @@ fn a_piped_bot_sees_its_private_messages_confirmed_but_not_its_chat_echoed() {
     assert!(!lines.contains(&"bot: hello"), "{run:?}");
     assert!(!lines.contains(&"Server: bot joined the party!"), "{run:?}");
 }
+
+#[test]
+fn history_asked_for_is_shown_and_a_later_line_does_not_count_it_as_dropped() {
+    let server = Server::start();
+    let mut bob = Nc::login(server.addr, "Bob");
+    bob.send("earlier");
+    // Kept by then: Bob's next line is answered after it.
+    bob.send("/who");
+    bob.lines_until("Server: Online (1): Bob");
+    let run = finish_blocking(server.join(&["--name", "bot"]), "/history\nafter it\n");
+    bob.lines_until("bot: after it");
+    assert_eq!(run.code(), Some(0), "{run:?}");
+    assert!(!run.stdout.contains("not sent"), "{run:?}");
+    assert!(run.stdout.contains("Server: The last "), "{run:?}");
+}
