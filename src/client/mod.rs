@@ -175,7 +175,7 @@ pub fn join(options: Options, tty: Tty) -> anyhow::Result<ExitCode> {
             timestamps: options.timestamps.unwrap_or(tty.stdout),
             bell: options.bell && tty.stdout,
         };
-        let reconnect = options.reconnect.unwrap_or(tty.stdin && tty.stdout);
+        let reconnect = options.reconnect.unwrap_or(tty.stdin);
         let conn = session::Connection { server, writer };
         Ok(session::session(conn, screen, typed, look, me, tagged, &options, reconnect).await)
     })
