@@ -217,18 +217,12 @@ pub async fn session(
                         continue;
                     }
                 }
-                for line in chat.heard(incoming) {
-                    if is_quit(&line) {
-                        leaving.get_or_insert_with(Instant::now);
-                    }
-                    if !chat.send(&mut conn.writer, &typed, &line).await && !chat.may_come_back() {
-                        return chat.left();
-                    }
-                }
-                if chat.done_after_catchup() {
-                    leaving.get_or_insert_with(Instant::now);
-                    // As at the end of input below: bounded.
-                    let _ = runtime::timeout(CLOSE_TIMEOUT, conn.writer.close()).await;
+                let waited = chat.heard(incoming);
+                if let Err(code) = chat
+                    .send_waited(&mut conn, &typed, waited, &mut leaving)
+                    .await
+                {
+                    return code;
                 }
             }
             Next::Server(Ok(None) | Err(_)) if leaving.is_some() => {
@@ -280,18 +274,12 @@ pub async fn session(
             Next::CatchupTimedOut => {
                 let secs = chat.options.login_timeout.as_secs();
                 let why = format!("the server did not answer within {secs} s");
-                for line in chat.caught_up(Some(why)) {
-                    if is_quit(&line) {
-                        leaving.get_or_insert_with(Instant::now);
-                    }
-                    if !chat.send(&mut conn.writer, &typed, &line).await && !chat.may_come_back() {
-                        return chat.left();
-                    }
-                }
-                if chat.done_after_catchup() {
-                    leaving.get_or_insert_with(Instant::now);
-                    // As at the end of input: bounded.
-                    let _ = runtime::timeout(CLOSE_TIMEOUT, conn.writer.close()).await;
+                let waited = chat.caught_up(Some(why));
+                if let Err(code) = chat
+                    .send_waited(&mut conn, &typed, waited, &mut leaving)
+                    .await
+                {
+                    return code;
                 }
             }
         }
@@ -702,6 +690,31 @@ impl Chat<'_> {
         if let Some(token) = &login.session {
             self.token = Some(token.clone());
         }
+    }
+
+    /// Sends the lines that waited for a catch-up; if the input ended
+    /// meanwhile, then ends our side. Err: the session is over.
+    async fn send_waited(
+        &mut self,
+        conn: &mut Connection,
+        typed: &Paced,
+        waited: Vec<String>,
+        leaving: &mut Option<Instant>,
+    ) -> Result<(), ExitCode> {
+        for line in waited {
+            if is_quit(&line) {
+                leaving.get_or_insert_with(Instant::now);
+            }
+            if !self.send(&mut conn.writer, typed, &line).await && !self.may_come_back() {
+                return Err(self.left());
+            }
+        }
+        if self.done_after_catchup() {
+            leaving.get_or_insert_with(Instant::now);
+            // As at the end of input: bounded.
+            let _ = runtime::timeout(CLOSE_TIMEOUT, conn.writer.close()).await;
+        }
+        Ok(())
     }
 
     /// Whether the input ended while lines waited for a catch-up that is
