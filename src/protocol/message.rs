@@ -135,6 +135,10 @@ pub mod reply {
     pub const RESUME_REFUSED: &str =
         "Server: Error: that session cannot be resumed (unknown or expired); type a username";
     pub const RESUME_END: &str = "Server: End of what you missed.";
+    /// A line refused because too many of its sender's earlier ones are
+    /// still waiting for the disk.
+    pub const TOO_MANY_WAITING: &str =
+        "not saved: too many of your lines are still waiting for the disk";
     pub const BYE: &str = "Server: Bye!";
     pub const SHUTTING_DOWN: &str = "Server: shutting down";
     /// How a refused name ends: the hint for someone at a prompt.

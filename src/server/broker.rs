@@ -71,6 +71,11 @@ impl Event {
 /// be saved; past it the broker takes no new events until some settle.
 const MOST_PARKED: usize = 4096;
 
+/// Events one client may have held back: past it its lines are refused
+/// (the disk is far behind, and one client must not take all of
+/// [`MOST_PARKED`] and stall the room).
+const MOST_PARKED_EACH: usize = 256;
+
 /// Bytes of kept messages that may wait for the disk before the broker
 /// takes no new events: a slow disk then slows the senders (their lines
 /// wait in the event queue and their sockets), where refusing them (the
@@ -283,7 +288,12 @@ impl Broker {
     fn handle_or_park(&mut self, event: Event) -> bool {
         if let Some(id) = event.client() {
             if self.room.is_busy(id) || self.parked.contains_key(&id) {
-                self.parked.entry(id).or_default().push_back(event);
+                let queue = self.parked.entry(id).or_default();
+                if queue.len() >= MOST_PARKED_EACH && matches!(event, Event::Line { .. }) {
+                    self.room.tell(id, &reply::error(reply::TOO_MANY_WAITING));
+                    return false;
+                }
+                queue.push_back(event);
                 self.parked_count += 1;
                 return false;
             }
@@ -668,5 +678,39 @@ mod tests {
             sent.contains("re=1 Server: Max joined the party!"),
             "{sent}"
         );
+    }
+
+    #[test]
+    fn past_its_share_of_held_lines_a_client_is_refused_and_the_rest_wait() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let (stream, _) = RoomStream::open(dir.path(), MAIN, 1 << 20, HistoryLimits::default())
+            .expect("a new store opens");
+        let backlog = Arc::new(Backlog::new(0, usize::MAX));
+        let (notices, _accept_loop) = async_channel::unbounded();
+        let mut broker = Broker::new(
+            settings(Duration::from_secs(60)),
+            stream,
+            Arc::clone(&backlog),
+            notices,
+            Log::silent(),
+        );
+        let max = peer(1, &backlog);
+        let outbox = Arc::clone(&max.outbox);
+        broker.handle(Event::Connect { id: 1, peer: max });
+        let line = |text: String| Event::Line { id: 1, text };
+        broker.handle_or_park(line("/tagged".into()));
+        // Max's join is being synced (nothing here polls the store), so
+        // every later line of his waits.
+        broker.handle_or_park(line("~0 Max".into()));
+        for n in 1..=MOST_PARKED_EACH + 10 {
+            broker.handle_or_park(line(format!("~{n} line {n}")));
+        }
+        assert_eq!(broker.parked_count, MOST_PARKED_EACH);
+        let sent = queued(&outbox);
+        let refused = sent
+            .lines()
+            .filter(|l| l.ends_with(reply::TOO_MANY_WAITING))
+            .count();
+        assert_eq!(refused, 10, "{sent}");
     }
 }

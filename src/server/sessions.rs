@@ -41,7 +41,7 @@ pub fn to_hex(token: &Token) -> String {
 
 /// A token from the wire; None unless it is exactly 32 hex digits.
 pub fn from_hex(text: &str) -> Option<Token> {
-    if text.len() != 32 || !text.is_ascii() {
+    if text.len() != 32 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     let mut token = [0u8; 16];
@@ -257,6 +257,11 @@ mod tests {
         assert_eq!(from_hex(&hex[1..]), None, "too short");
         assert_eq!(from_hex(&format!("{}zz", &hex[2..])), None, "not hex");
         assert_eq!(from_hex(&"é".repeat(16)), None, "not ASCII");
+        assert_eq!(
+            from_hex(&format!("+f{}", &hex[2..])),
+            None,
+            "a sign is no digit"
+        );
     }
 
     #[test]

@@ -179,10 +179,19 @@ impl<M: Mailbox> Room<M> {
         }
     }
 
+    /// The label an answer to `meta`'s line carries on `author`'s
+    /// connection: none on a connection other than the one the line came
+    /// on (a resume happened meanwhile), where that label means nothing.
+    fn label_of<'m>(&self, meta: &'m Meta, author: Option<ClientId>) -> Option<&'m str> {
+        meta.label
+            .as_deref()
+            .filter(|_| author.is_some() && author == meta.by)
+    }
+
     /// Sends a settled record to whoever it is for.
     fn relay(&mut self, record: &Record, meta: &Meta) {
         let author = self.author(meta);
-        let label = meta.label.as_deref();
+        let label = self.label_of(meta, author);
         if let Kind::Private { from, to, text } = &record.kind {
             let receiver = meta
                 .to_session
@@ -267,7 +276,7 @@ impl<M: Mailbox> Room<M> {
         let error = reply::error(why);
         if self.is_tagged(author) {
             let line = Tags::at((self.clock)())
-                .answering(meta.label.as_deref())
+                .answering(self.label_of(meta, Some(author)))
                 .line(&error);
             self.send(author, &line);
         } else {
