@@ -33,7 +33,9 @@ pub struct Catchup<T> {
     others: Vec<T>,
     /// Ids up to this one were seen before: dropped.
     seen_through: u64,
+    /// Lines that call for the person's attention.
     mentions: u64,
+    /// Messages the server says are no longer kept.
     missed: u64,
     /// Given, or the time of the first line.
     since: Option<u64>,

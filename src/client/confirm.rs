@@ -31,7 +31,9 @@ const MOST_AWAITING: usize = 1024;
 /// One line of ours, sent with a label.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Sent {
+    /// The label it went with.
     label: String,
+    /// The line as typed.
     line: String,
     /// Some answer to it has come.
     answered: bool,
@@ -40,6 +42,7 @@ struct Sent {
 /// Our labeled lines, oldest first.
 #[derive(Debug, Default)]
 pub struct Confirm {
+    /// Lines sent and still remembered, oldest first.
     sent: VecDeque<Sent>,
     /// Lines the server refused or dropped.
     refused: u64,

@@ -14,7 +14,9 @@ use crate::protocol::line::{Frame, LineFramer};
 /// the line as a plain client would get it (raw bytes, not yet sanitized).
 #[derive(Debug, Clone, Default)]
 pub struct Incoming {
+    /// Its tags (none when untagged).
     pub tags: Tags,
+    /// The line itself, raw.
     pub line: Vec<u8>,
 }
 

@@ -132,3 +132,41 @@ impl Paced {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paced() -> Paced {
+        let (_tx, typed) = mpsc::channel(1);
+        Paced::new(typed, 0, Instant::now())
+    }
+
+    #[test]
+    fn a_label_counts_against_the_rooms_line_limit() {
+        let mut paced = paced();
+        let limits = Limits {
+            max_line_bytes: 100,
+            ..FALLBACK
+        };
+        paced.restart(limits, 3, Instant::now());
+        assert_eq!(paced.too_long(&"x".repeat(100), 0), None);
+        assert_eq!(paced.too_long(&"x".repeat(83), 18), Some(82));
+        assert_eq!(paced.too_long(&"x".repeat(82), 18), None);
+    }
+
+    #[test]
+    fn a_new_connection_starts_from_what_its_login_used() {
+        let mut paced = paced();
+        let limits = Limits {
+            rate: 1,
+            burst: 4,
+            max_line_bytes: 100,
+        };
+        let now = Instant::now();
+        paced.restart(limits, 4, now);
+        assert!(!paced.wait(now).is_zero(), "the login used the whole burst");
+        paced.restart(limits, 1, now);
+        assert!(paced.wait(now).is_zero());
+    }
+}

@@ -32,7 +32,9 @@ pub struct Who<'a> {
 
 /// Back in the room on a new connection.
 pub struct Back {
+    /// The new connection's lines.
     pub server: ServerLines,
+    /// Our side of it.
     pub writer: super::connect::Writer,
     /// The session was resumed (else: logged in again).
     pub resumed: bool,

@@ -67,7 +67,9 @@ enum Next {
 
 /// One connection to the server.
 pub struct Connection {
+    /// The server's lines.
     pub server: ServerLines,
+    /// Our side of it.
     pub writer: Writer,
 }
 
@@ -88,6 +90,7 @@ pub struct Me {
 /// How lines look, decided by the caller from the flags and the terminal.
 #[derive(Debug, Clone, Copy)]
 pub struct Look {
+    /// The colours lines are printed in.
     pub colors: Colors,
     /// Each line shows its time.
     pub timestamps: bool,
@@ -106,7 +109,9 @@ enum Until {
 
 /// A catch-up block being held.
 struct Holding {
+    /// The lines so far.
     block: Catchup<Incoming>,
+    /// What ends it.
     until: Until,
     /// When to stop waiting for its end and show what came.
     deadline: Instant,
@@ -114,17 +119,21 @@ struct Holding {
 
 /// Everything the session keeps between lines.
 struct Chat<'a> {
+    /// Where lines are shown.
     screen: Screen,
+    /// How they look.
     look: Look,
     /// Times for the stamps and the marker (local time).
     clock: Clock,
     /// Our name now (it changes with `/nick`).
     name: String,
+    /// Who we are (as logged in), and how our lines are shown.
     me: Me,
     /// Untagged: our lines as the transcript shows them.
     own: Own,
     /// Tagged: our labeled lines awaiting their answer.
     confirm: Confirm,
+    /// The labels our lines get.
     labels: Labels,
     /// Tagged mode is on (an older server does not know it).
     tagged: bool,
@@ -143,6 +152,7 @@ struct Chat<'a> {
     /// Lines to send once the catch-up after a reconnect is shown: the
     /// unanswered ones at the drop, then those typed while away.
     after_catchup: Option<(Vec<String>, Vec<String>)>,
+    /// Where and how to connect again.
     options: &'a Options,
     /// Come back when the connection drops.
     reconnect: bool,
