@@ -104,6 +104,8 @@ pub struct Login<'a> {
     pub patience: Duration,
     /// Ask for tagged mode (after the greeting, before anything else).
     pub ask_tagged: bool,
+    /// Lines show their time (the login's too, when the server gives it).
+    pub timestamps: bool,
 }
 
 /// One step of the login, as far as it went.
@@ -252,7 +254,13 @@ impl Attempt<'_> {
                 let text = sanitize_bytes(&line).into_owned();
                 match classify(&text) {
                     ServerLine::LoggedIn(_) => {
-                        Screen::Plain.print(&render::render(&line, self.login.colors));
+                        let time = tags.time.filter(|_| self.login.timestamps);
+                        let mut clock = super::clock::Clock::system(time.unwrap_or(0));
+                        let stamp = time.and_then(|t| clock.stamp(t)).map(|stamp| {
+                            format!("{} ", render::faint(&stamp.time, self.login.colors))
+                        });
+                        let shown = render::render(&line, self.login.colors);
+                        Screen::Plain.print(&format!("{}{shown}", stamp.unwrap_or_default()));
                         if let Some(tagged) = &mut self.tagged {
                             tagged.login = tags;
                         }

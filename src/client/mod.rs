@@ -109,6 +109,8 @@ pub fn join(options: Options, tty: Tty) -> anyhow::Result<ExitCode> {
             password: options.password.clone(),
             password_typed: false,
         };
+        // Times on a terminal unless told otherwise (from the login line on).
+        let timestamps = options.timestamps.unwrap_or(tty.stdout);
         let mut again = false;
         // Logs in; again on a new connection (quietly) if the server closed
         // the first for its login timeout while the person was typing.
@@ -131,6 +133,7 @@ pub fn join(options: Options, tty: Tty) -> anyhow::Result<ExitCode> {
                 colors: tty.colors,
                 patience: options.login_timeout,
                 ask_tagged: true,
+                timestamps,
             };
             match login.run(credentials).await? {
                 Outcome::LoggedIn {
@@ -172,7 +175,7 @@ pub fn join(options: Options, tty: Tty) -> anyhow::Result<ExitCode> {
         };
         let look = session::Look {
             colors: tty.colors,
-            timestamps: options.timestamps.unwrap_or(tty.stdout),
+            timestamps,
             bell: options.bell && tty.stdout,
         };
         let reconnect = options.reconnect.unwrap_or(tty.stdin);
