@@ -145,7 +145,7 @@ _sockchat() {
             return 0
             ;;
         sockchat__subcmd__join)
-            opts="-p -n -h --host --port --name --wait --login-timeout --tls --tls-ca --tls-fingerprint --password --password-file --help"
+            opts="-p -n -h --host --port --name --wait --login-timeout --timestamps --no-timestamps --no-bell --reconnect --no-reconnect --tls --tls-ca --tls-fingerprint --password --password-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -71,6 +71,11 @@ complete -c sockchat -n "__fish_sockchat_using_subcommand join" -l tls-ca -d 'Tr
 complete -c sockchat -n "__fish_sockchat_using_subcommand join" -l tls-fingerprint -d 'Accept only the server certificate with this SHA-256 fingerprint (as `serve --tls-self-signed` prints it); implies --tls' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand join" -l password -d 'The room\'s password (asked for on a terminal when the room wants one and none is given)' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand join" -l password-file -d 'Read the room\'s password from FILE (its only line); wins over --password and SOCKCHAT_PASSWORD' -r -F
+complete -c sockchat -n "__fish_sockchat_using_subcommand join" -l timestamps -d 'Show each line\'s time (HH:MM, local time; the day when it changes); the default on a terminal'
+complete -c sockchat -n "__fish_sockchat_using_subcommand join" -l no-timestamps -d 'Show no times (the default when output is not a terminal)'
+complete -c sockchat -n "__fish_sockchat_using_subcommand join" -l no-bell -d 'Ring no bell when a line names you or a private message comes (a terminal rings by default)'
+complete -c sockchat -n "__fish_sockchat_using_subcommand join" -l reconnect -d 'When the connection drops, connect again and resume (the default on a terminal)'
+complete -c sockchat -n "__fish_sockchat_using_subcommand join" -l no-reconnect -d 'Exit (code 1) when the connection drops, also on a terminal'
 complete -c sockchat -n "__fish_sockchat_using_subcommand join" -l tls -d 'Connect with TLS, verifying the server against this system\'s CAs (or --tls-ca)'
 complete -c sockchat -n "__fish_sockchat_using_subcommand join" -s h -l help -d 'Print help'
 complete -c sockchat -n "__fish_sockchat_using_subcommand completions" -s h -l help -d 'Print help'

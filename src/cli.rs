@@ -352,6 +352,40 @@ pub struct JoinArgs {
     #[arg(long, value_name = "SECS", default_value_t = client::defaults::LOGIN_TIMEOUT_SECS, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub login_timeout: u64,
 
+    /// Show each line's time (HH:MM, local time; the day when it changes); the default on a terminal
+    #[arg(
+        long,
+        env = "SOCKCHAT_TIMESTAMPS",
+        num_args = 0,
+        default_missing_value = "true",
+        value_parser = BoolishValueParser::new(),
+        overrides_with = "no_timestamps"
+    )]
+    pub timestamps: Option<bool>,
+
+    /// Show no times (the default when output is not a terminal)
+    #[arg(long, overrides_with = "timestamps")]
+    pub no_timestamps: bool,
+
+    /// Ring no bell when a line names you or a private message comes (a terminal rings by default)
+    #[arg(long, env = "SOCKCHAT_NO_BELL", value_parser = BoolishValueParser::new())]
+    pub no_bell: bool,
+
+    /// When the connection drops, connect again and resume (the default on a terminal)
+    #[arg(
+        long,
+        env = "SOCKCHAT_RECONNECT",
+        num_args = 0,
+        default_missing_value = "true",
+        value_parser = BoolishValueParser::new(),
+        overrides_with = "no_reconnect"
+    )]
+    pub reconnect: Option<bool>,
+
+    /// Exit (code 1) when the connection drops, also on a terminal
+    #[arg(long, overrides_with = "reconnect")]
+    pub no_reconnect: bool,
+
     /// Connect with TLS, verifying the server against this system's CAs (or --tls-ca)
     #[arg(
         long,
@@ -506,6 +540,28 @@ mod tests {
         assert!(join_args(&["--tls-fingerprint", &pin]).is_ok());
         assert!(join_args(&["--tls-fingerprint", "xyz"]).is_err());
         assert!(join_args(&["--tls-fingerprint", &pin, "--tls-ca", "ca.pem"]).is_err());
+    }
+
+    #[test]
+    fn on_and_off_flags_are_unset_until_given_and_the_last_one_wins() {
+        let pair = |args: &[&str]| {
+            let args = join_args(args).unwrap();
+            (args.timestamps, args.no_timestamps)
+        };
+        if std::env::var_os("SOCKCHAT_TIMESTAMPS").is_none() {
+            assert_eq!(pair(&[]), (None, false));
+            assert_eq!(
+                pair(&["--no-timestamps", "--timestamps"]),
+                (Some(true), false)
+            );
+        }
+        assert!(pair(&["--timestamps", "--no-timestamps"]).1);
+        let args = join_args(&["--reconnect"]).unwrap();
+        assert_eq!((args.reconnect, args.no_reconnect), (Some(true), false));
+        assert!(
+            join_args(&["--timestamps=yes"]).is_err(),
+            "a flag takes no value"
+        );
     }
 
     #[test]

@@ -62,7 +62,19 @@ fn options(args: JoinArgs) -> anyhow::Result<Options> {
         name,
         password,
         tls,
+        timestamps: on_off(args.timestamps, args.no_timestamps),
+        reconnect: on_off(args.reconnect, args.no_reconnect),
+        bell: !args.no_bell,
     })
+}
+
+/// A `--x` / `--no-x` pair (the last given wins, as clap saw it): None
+/// when neither was given, for the client's default.
+fn on_off(on: Option<bool>, off: bool) -> Option<bool> {
+    match off {
+        true => Some(false),
+        false => on,
+    }
 }
 
 /// What to trust for TLS; None for plain TCP. A fingerprint or a CA file

@@ -66,6 +66,17 @@ pub async fn connect(address: &Address, wait: Duration) -> anyhow::Result<TcpStr
     result
 }
 
+/// One attempt to connect to `address`, with no spinner (a reconnect shows
+/// its own status); the error in a few words.
+pub async fn attempt(address: &Address) -> Result<TcpStream, String> {
+    let ips = resolve(address).await?;
+    match runtime::timeout(ATTEMPT_TIMEOUT, TcpStream::connect(&ips[..])).await {
+        Ok(Ok(stream)) => Ok(stream),
+        Ok(Err(e)) => Err(short(&e)),
+        Err(_) => Err("timed out".into()),
+    }
+}
+
 /// The addresses `address` names, looked up once (not under `--wait`: a
 /// name that does not resolve will not start to by waiting). The lookup
 /// blocks, so it runs off the async threads.

@@ -64,6 +64,20 @@ impl Screen {
         }
     }
 
+    /// Shows `status` before the prompt (None: clears it). Plain output
+    /// has no prompt: the status goes to stderr, once per change of words
+    /// that matter (the caller decides).
+    pub fn status(&mut self, status: Option<String>) {
+        if let Screen::Editor(editor) = self {
+            editor.status(status);
+        }
+    }
+
+    /// Whether lines go above a line editor (a person at a terminal).
+    pub fn is_editor(&self) -> bool {
+        matches!(self, Screen::Editor(_))
+    }
+
     /// Ends the session's output: everything printed before is on the
     /// screen, then `last`, if any; the input erased (no prompt left
     /// behind), the cursor at the start of a fresh line and the terminal

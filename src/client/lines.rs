@@ -7,7 +7,18 @@ use anyhow::Context;
 use futures::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 use super::connect::{Reader, Writer};
+use super::tags::{self, Tags};
 use crate::protocol::line::{Frame, LineFramer};
+
+/// One line from the server: its tags (none unless tagged mode is on) and
+/// the line as a plain client would get it (raw bytes, not yet sanitized).
+#[derive(Debug, Clone, Default)]
+pub struct Incoming {
+    /// Its tags (none when untagged).
+    pub tags: Tags,
+    /// The line itself, raw.
+    pub line: Vec<u8>,
+}
 
 /// The longest line accepted from the server; longer ones are skipped.
 const MAX_SERVER_LINE: usize = 64 * 1024;
@@ -47,6 +58,8 @@ pub struct ServerLines {
     buf: Vec<u8>,
     /// The server closed its side.
     eof: bool,
+    /// Tagged mode is on: lines start with their tags.
+    pub tagged: bool,
 }
 
 impl ServerLines {
@@ -58,7 +71,32 @@ impl ServerLines {
             ready: Default::default(),
             buf: vec![0; 8192],
             eof: false,
+            tagged: false,
         }
+    }
+
+    /// Puts `line` (raw, untagged) back: it is the next one handed out.
+    pub fn unread(&mut self, line: Vec<u8>) {
+        self.ready.push_front(line);
+    }
+
+    /// The next line with its tags split off (in tagged mode); None at the
+    /// end. A line whose tags are malformed is taken whole, untagged, to be
+    /// shown as it came. Cancel-safe, as [`ServerLines::next`].
+    pub async fn incoming(&mut self) -> std::io::Result<Option<Incoming>> {
+        let Some(line) = self.next().await? else {
+            return Ok(None);
+        };
+        if self.tagged {
+            if let Ok(Some((tags, rest))) = tags::split(&line) {
+                let line = rest.to_vec();
+                return Ok(Some(Incoming { tags, line }));
+            }
+        }
+        Ok(Some(Incoming {
+            tags: Tags::default(),
+            line,
+        }))
     }
 
     /// The next line (raw bytes, not yet sanitized); None at the end.

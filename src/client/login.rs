@@ -19,9 +19,10 @@ use futures::{FutureExt, StreamExt};
 
 use super::connect::Writer;
 use super::input::{Screen, Typed};
-use super::lines::{send_line, ServerLines};
+use super::lines::{send_line, Incoming, ServerLines};
 use super::prompt::Prompt;
 use super::render::{self, Colors};
+use super::tags::{self, Tags};
 use crate::protocol::message::{classify, reply, ServerLine};
 use crate::protocol::name::Name;
 use crate::protocol::password::Secret;
@@ -55,7 +56,14 @@ pub enum Ask {
 pub enum Outcome {
     /// The server took the name; `sent` lines were sent that its flood
     /// limit counts (the pacing of later lines starts from there).
-    LoggedIn { name: Name, sent: u32 },
+    /// `tagged`: the server speaks tagged mode to us.
+    /// `password`: the one the room took, kept to come back with.
+    LoggedIn {
+        name: Name,
+        sent: u32,
+        tagged: Option<Box<Tagged>>,
+        password: Option<Secret>,
+    },
     /// The person left at a prompt (Ctrl-D, or `/quit` as the password).
     Left,
     /// The server closed the connection for taking too long while the
@@ -63,6 +71,22 @@ pub enum Outcome {
     /// typed (nobody is asked twice).
     Again(Credentials),
 }
+
+/// What a tagged login told us.
+#[derive(Debug, Clone, Default)]
+pub struct Tagged {
+    /// The tags of `Tagged mode on.` (the room's limits).
+    pub mode: Tags,
+    /// The tags of `You are logged in as:` (session token, last id).
+    pub login: Tags,
+}
+
+/// The line that answers `/tagged` when the server speaks it.
+pub const TAGGED_ON: &str = "Server: Tagged mode on.";
+
+/// The label of the password line in tagged mode: a password that
+/// starts with `~x ` must not be taken for a label and its text.
+const PASSWORD_LABEL: &str = "p";
 
 /// How the login goes: where to ask, how to show the server's refusals.
 pub struct Login<'a> {
@@ -78,6 +102,10 @@ pub struct Login<'a> {
     pub colors: Colors,
     /// How long each answer of the server may take.
     pub patience: Duration,
+    /// Ask for tagged mode (after the greeting, before anything else).
+    pub ask_tagged: bool,
+    /// Lines show their time (the login's too, when the server gives it).
+    pub timestamps: bool,
 }
 
 /// One step of the login, as far as it went.
@@ -91,16 +119,30 @@ enum Step {
 impl Login<'_> {
     /// Logs in with `given`, asking for what is missing.
     pub async fn run(self, mut given: Credentials) -> anyhow::Result<Outcome> {
+        let ask_tagged = self.ask_tagged;
         let mut login = Attempt {
             login: self,
             sent: 0,
             expired: false,
+            tagged: None,
         };
-        let greeting = login.reply(Instant::now() + login.login.patience).await?;
+        let greeting = login
+            .reply(Instant::now() + login.login.patience)
+            .await?
+            .line;
         if crate::tls::looks_like_tls(&greeting) || greeting == reply::TLS_REQUIRED.as_bytes() {
             bail!(
                 "the server speaks TLS: use --tls (or --tls-fingerprint for a self-signed server)"
             );
+        }
+        // A greeting that refuses us (a full room) is the last word.
+        let refused = matches!(classify(&sanitize_bytes(&greeting)), ServerLine::Error(_));
+        if ask_tagged && !refused {
+            // Asked before the password and the name, as the protocol
+            // wants, and once the greeting showed a sockchat server (not
+            // TLS, which closes on a plain line before its alert is read).
+            login.send(crate::protocol::tagged::SWITCH).await?;
+            login.tagged_answer().await?;
         }
         let step = match classify(&sanitize_bytes(&greeting)) {
             ServerLine::PasswordWanted(_) => login.give_password(&mut given).await?,
@@ -122,6 +164,8 @@ impl Login<'_> {
                 Some(name) => Outcome::LoggedIn {
                     name,
                     sent: login.sent,
+                    tagged: login.tagged.map(Box::new),
+                    password: given.password,
                 },
                 None => bail!("the server took no name"),
             },
@@ -137,9 +181,45 @@ struct Attempt<'a> {
     /// The server closed this connection for its login timeout: what is
     /// typed now is for the next one.
     expired: bool,
+    /// Tagged mode is on: what the server told us so far.
+    tagged: Option<Tagged>,
 }
 
 impl Attempt<'_> {
+    /// Reads the answer to `/tagged`: tagged mode on, or (a server that
+    /// does not know it) a refusal, an error line, and then the login goes
+    /// on untagged. Other lines before it (notices) are passed over.
+    async fn tagged_answer(&mut self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + self.login.patience;
+        loop {
+            let answer = self.reply(deadline).await?;
+            let text = sanitize_bytes(&answer.line);
+            if text == TAGGED_ON && answer.tags.time.is_some() {
+                self.tagged = Some(Tagged {
+                    mode: answer.tags,
+                    login: Tags::default(),
+                });
+                return Ok(());
+            }
+            match classify(&text) {
+                // A notice before the answer (the greeting's second line).
+                ServerLine::Notice(_) | ServerLine::Other(_) => {}
+                // The refusal of a server that does not know it.
+                ServerLine::Error(_) => {
+                    self.login.server.tagged = false;
+                    return Ok(());
+                }
+                // A server that answered something else: untagged, and the
+                // line is for the login's next step.
+                _ => {
+                    self.login.server.tagged = false;
+                    self.login.server.unread(answer.line);
+                    return Ok(());
+                }
+            }
+        }
+    }
+
     /// Gives a name (`given`, else asked for) until the server takes one;
     /// the name taken is left in `given`.
     async fn give_name(&mut self, given: &mut Credentials) -> anyhow::Result<Step> {
@@ -170,11 +250,20 @@ impl Attempt<'_> {
             // One deadline for the answer, however many other lines come first.
             let deadline = Instant::now() + self.login.patience;
             loop {
-                let line = self.reply(deadline).await?;
+                let Incoming { tags, line } = self.reply(deadline).await?;
                 let text = sanitize_bytes(&line).into_owned();
                 match classify(&text) {
                     ServerLine::LoggedIn(_) => {
-                        Screen::Plain.print(&render::render(&line, self.login.colors));
+                        let time = tags.time.filter(|_| self.login.timestamps);
+                        let mut clock = super::clock::Clock::system(time.unwrap_or(0));
+                        let stamp = time.and_then(|t| clock.stamp(t)).map(|stamp| {
+                            format!("{} ", render::faint(&stamp.time, self.login.colors))
+                        });
+                        let shown = render::render(&line, self.login.colors);
+                        Screen::Plain.print(&format!("{}{shown}", stamp.unwrap_or_default()));
+                        if let Some(tagged) = &mut self.tagged {
+                            tagged.login = tags;
+                        }
                         given.name = Some(name);
                         return Ok(Step::Done);
                     }
@@ -232,10 +321,16 @@ impl Attempt<'_> {
                      give it with --password-file FILE or SOCKCHAT_PASSWORD"
                 ),
             };
-            self.send(secret.expose()).await?;
+            match self.tagged.is_some() {
+                true => {
+                    self.send(&tags::labeled(PASSWORD_LABEL, secret.expose()))
+                        .await?
+                }
+                false => self.send(secret.expose()).await?,
+            }
             let deadline = Instant::now() + self.login.patience;
             loop {
-                let line = self.reply(deadline).await?;
+                let line = self.reply(deadline).await?.line;
                 let text = sanitize_bytes(&line).into_owned();
                 match classify(&text) {
                     ServerLine::PasswordAccepted(_) => {
@@ -284,7 +379,7 @@ impl Attempt<'_> {
                 let server = &mut *self.login.server;
                 let line = async {
                     match watching {
-                        true => server.next().await,
+                        true => server.incoming().await,
                         false => pending().await,
                     }
                 }
@@ -298,7 +393,7 @@ impl Attempt<'_> {
             };
             match event {
                 Ok(typed) => return typed.context("cannot read from the terminal"),
-                Err(Ok(Some(line))) => {
+                Err(Ok(Some(Incoming { line, .. }))) => {
                     let text = sanitize_bytes(&line).into_owned();
                     if text.starts_with(reply::LOGIN_TIMEOUT_PREFIX) {
                         self.expired = true;
@@ -328,7 +423,7 @@ impl Attempt<'_> {
             return Ok(Step::Left);
         }
         let deadline = Instant::now() + self.login.patience;
-        while let Ok(line) = self.reply(deadline).await {
+        while let Ok(Incoming { line, .. }) = self.reply(deadline).await {
             if sanitize_bytes(&line) == reply::BYE {
                 Screen::Plain.print(&render::render(&line, self.login.colors));
                 break;
@@ -345,9 +440,9 @@ impl Attempt<'_> {
     }
 
     /// The next line from the server, by `deadline`.
-    async fn reply(&mut self, deadline: Instant) -> anyhow::Result<Vec<u8>> {
+    async fn reply(&mut self, deadline: Instant) -> anyhow::Result<Incoming> {
         let left = deadline.saturating_duration_since(Instant::now());
-        let line = runtime::timeout(left, self.login.server.next())
+        let line = runtime::timeout(left, self.login.server.incoming())
             .await
             .map_err(|_| {
                 let secs = self.login.patience.as_secs();

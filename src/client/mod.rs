@@ -5,16 +5,23 @@
 //! It is driven by [`Options`] and the terminal facts in [`Tty`], both
 //! decided by the caller (the application layer turns flags into them).
 
+mod catchup;
+mod clock;
+mod confirm;
 pub mod connect;
 pub mod editor;
 pub mod input;
 mod lines;
 mod login;
+mod mention;
 mod own;
 mod pace;
 mod prompt;
+mod reconnect;
 pub mod render;
+mod resume;
 mod session;
+mod tags;
 pub mod terminal;
 
 use std::process::ExitCode;
@@ -60,6 +67,13 @@ pub struct Options {
     pub password: Option<Secret>,
     /// TLS, when asked for; None: plain TCP.
     pub tls: Option<Tls>,
+    /// Show each line's time; None: on a terminal only.
+    pub timestamps: Option<bool>,
+    /// Connect again and resume when the connection drops; None: when
+    /// typing on a terminal only (a script keeps its exit 1).
+    pub reconnect: Option<bool>,
+    /// Ring the terminal's bell for a mention or a private message.
+    pub bell: bool,
 }
 
 /// How to speak TLS to the server.
@@ -95,10 +109,12 @@ pub fn join(options: Options, tty: Tty) -> anyhow::Result<ExitCode> {
             password: options.password.clone(),
             password_typed: false,
         };
+        // Times on a terminal unless told otherwise (from the login line on).
+        let timestamps = options.timestamps.unwrap_or(tty.stdout);
         let mut again = false;
         // Logs in; again on a new connection (quietly) if the server closed
         // the first for its login timeout while the person was typing.
-        let (server, writer, name, sent) = loop {
+        let (server, writer, name, sent, tagged, password) = loop {
             let (reader, mut writer) = reach(&options, !again).await?;
             let mut server = ServerLines::new(reader);
             if options.tls.is_none() {
@@ -106,6 +122,9 @@ pub fn join(options: Options, tty: Tty) -> anyhow::Result<ExitCode> {
                 // and answers at once, which the login recognizes.
                 send_line(&mut writer, "").await?;
             }
+            // The login asks for tagged mode; a server that does not know
+            // it refuses it in one line, and the login goes on untagged.
+            server.tagged = true;
             let login = Login {
                 server: &mut server,
                 writer: &mut writer,
@@ -113,9 +132,16 @@ pub fn join(options: Options, tty: Tty) -> anyhow::Result<ExitCode> {
                 piped: piped.as_mut().map(|(lines, _)| lines),
                 colors: tty.colors,
                 patience: options.login_timeout,
+                ask_tagged: true,
+                timestamps,
             };
             match login.run(credentials).await? {
-                Outcome::LoggedIn { name, sent } => break (server, writer, name, sent),
+                Outcome::LoggedIn {
+                    name,
+                    sent,
+                    tagged,
+                    password,
+                } => break (server, writer, name, sent, tagged, password),
                 Outcome::Left => return Ok(ExitCode::SUCCESS),
                 Outcome::Again(typed) => credentials = typed,
             }
@@ -141,13 +167,37 @@ pub fn join(options: Options, tty: Tty) -> anyhow::Result<ExitCode> {
             },
         };
         let me = session::Me {
-            name: name.as_str().to_string(),
+            name,
+            password,
             sent,
             echo: tty.stdin,
             piped: !tty.stdin,
         };
-        Ok(session::session(server, writer, screen, typed, tty.colors, me).await)
+        let look = session::Look {
+            colors: tty.colors,
+            timestamps,
+            bell: options.bell && tty.stdout,
+        };
+        let reconnect = options.reconnect.unwrap_or(tty.stdin);
+        let conn = session::Connection { server, writer };
+        Ok(session::session(conn, screen, typed, look, me, tagged, &options, reconnect).await)
     })
+}
+
+/// Connects once (no spinner, nothing said) and starts TLS if asked for;
+/// the error in a few words.
+async fn open(options: &Options) -> Result<(Reader, Writer), String> {
+    let stream = connect::attempt(&options.address).await?;
+    match &options.tls {
+        Some(tls) => {
+            let started =
+                connect::start_tls(stream, &options.address, tls.config.clone(), &tls.trust).await;
+            started
+                .map(|(reader, writer, _)| (reader, writer))
+                .map_err(|e| format!("{e:#}"))
+        }
+        None => Ok(connect::plain(stream)),
+    }
 }
 
 /// Connects (retrying while `wait` allows), starts TLS if asked for and,

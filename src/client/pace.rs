@@ -82,10 +82,19 @@ impl Paced {
         self.limits = Some(limits);
     }
 
-    /// The byte count of `line` if the server would refuse it as too long.
-    pub fn too_long(&self, line: &str) -> Option<usize> {
+    /// A new connection with these limits, which has counted `used`
+    /// lines of ours so far (its login's).
+    pub fn restart(&mut self, limits: Limits, used: u32, now: Instant) {
+        self.used = used;
+        self.learn(limits, now);
+    }
+
+    /// The room's limit if the server would refuse `line` as too long,
+    /// with `cost` more bytes added to it on the way (a label).
+    pub fn too_long(&self, line: &str, cost: usize) -> Option<usize> {
         let max = self.limits.unwrap_or(FALLBACK).max_line_bytes;
-        (line.len() > max).then_some(max)
+        let room = max.saturating_sub(cost);
+        (line.len() > room).then_some(room)
     }
 
     /// The next thing typed; a line no sooner than the server takes it.
@@ -121,5 +130,43 @@ impl Paced {
             Some(bucket) => bucket.wait(now),
             None => self.give_up.saturating_duration_since(now),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paced() -> Paced {
+        let (_tx, typed) = mpsc::channel(1);
+        Paced::new(typed, 0, Instant::now())
+    }
+
+    #[test]
+    fn a_label_counts_against_the_rooms_line_limit() {
+        let mut paced = paced();
+        let limits = Limits {
+            max_line_bytes: 100,
+            ..FALLBACK
+        };
+        paced.restart(limits, 3, Instant::now());
+        assert_eq!(paced.too_long(&"x".repeat(100), 0), None);
+        assert_eq!(paced.too_long(&"x".repeat(83), 18), Some(82));
+        assert_eq!(paced.too_long(&"x".repeat(82), 18), None);
+    }
+
+    #[test]
+    fn a_new_connection_starts_from_what_its_login_used() {
+        let mut paced = paced();
+        let limits = Limits {
+            rate: 1,
+            burst: 4,
+            max_line_bytes: 100,
+        };
+        let now = Instant::now();
+        paced.restart(limits, 4, now);
+        assert!(!paced.wait(now).is_zero(), "the login used the whole burst");
+        paced.restart(limits, 1, now);
+        assert!(paced.wait(now).is_zero());
     }
 }

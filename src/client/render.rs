@@ -87,24 +87,47 @@ fn style_at(index: usize, colors: Colors) -> Style {
     }
 }
 
+/// How a line stands out from the live room.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Emphasis {
+    /// Replayed history: dimmed.
+    pub history: bool,
+    /// It names the person, or is a private message to them: the sender
+    /// is highlighted (black on yellow).
+    pub mention: bool,
+}
+
 /// Renders one raw line from the server for display.
 pub fn render(raw: &[u8], colors: Colors) -> String {
+    styled(raw, colors, Emphasis::default())
+}
+
+/// Renders one raw line from the server with `emphasis`.
+pub fn styled(raw: &[u8], colors: Colors, emphasis: Emphasis) -> String {
     let line = visible_bytes(raw);
     if !colors.on() {
         return line.into_owned();
     }
-    let server = Style::new().green();
-    let private = Style::new().magenta();
-    let name = |n: &str| n.paint(name_style(n, colors)).to_string();
+    let tone = |style: Style| match emphasis.history {
+        true => style.dim(),
+        false => style,
+    };
+    let server = tone(Style::new().green());
+    let private = tone(Style::new().magenta());
+    let name = |n: &str| match emphasis.mention {
+        true => n.paint(Style::new().black().on_yellow().bold()).to_string(),
+        false => n.paint(tone(name_style(n, colors))).to_string(),
+    };
+    let plain = tone(Style::new());
     match classify(&line) {
         ServerLine::LoggedIn(_)
         | ServerLine::Notice(_)
         | ServerLine::PasswordWanted(_)
         | ServerLine::PasswordAccepted(_) => line.paint(server).to_string(),
         ServerLine::Error(_) | ServerLine::PasswordRefused(_) => {
-            line.paint(Style::new().red().bold()).to_string()
+            line.paint(tone(Style::new().red().bold())).to_string()
         }
-        ServerLine::Chat { from, text } => format!("{}: {text}", name(from)),
+        ServerLine::Chat { from, text } => format!("{}: {}", name(from), text.paint(plain)),
         ServerLine::PrivateFrom { from, text } => format!(
             "{} {} {}",
             name(from),
@@ -119,10 +142,19 @@ pub fn render(raw: &[u8], colors: Colors) -> String {
             text.paint(private)
         ),
         ServerLine::Action { name: who, text } => {
-            let italic = Style::new().italic();
+            let italic = tone(Style::new().italic());
             format!("{} {} {}", "*".paint(italic), name(who), text.paint(italic))
         }
-        ServerLine::Other(other) => other.to_string(),
+        ServerLine::Other(other) => other.paint(plain).to_string(),
+    }
+}
+
+/// Text of our own making (a time, the day, the catch-up marker): dimmed
+/// on a terminal, plain otherwise.
+pub fn faint(text: &str, colors: Colors) -> String {
+    match colors.on() {
+        true => text.paint(Style::new().dim()).to_string(),
+        false => text.to_string(),
     }
 }
 
@@ -156,6 +188,28 @@ mod tests {
             marked.contains("\x1b[2;9m") || marked.contains("\x1b[9;2m"),
             "{marked:?}"
         );
+    }
+
+    #[test]
+    fn history_is_dimmed_and_a_mention_highlights_its_sender() {
+        let history = Emphasis {
+            history: true,
+            mention: false,
+        };
+        let old = styled(b"Ann: hi", Colors::Extended, history);
+        assert!(
+            old.contains("\x1b[2;") || old.contains(";2m") || old.contains("\x1b[2m"),
+            "{old:?}"
+        );
+        let mention = Emphasis {
+            history: false,
+            mention: true,
+        };
+        let called = styled(b"Ann: hi Max", Colors::Basic, mention);
+        assert!(called.contains("43"), "yellow background: {called:?}");
+        for emphasis in [history, mention] {
+            assert_eq!(styled(b"Ann: hi Max", Colors::Off, emphasis), "Ann: hi Max");
+        }
     }
 
     #[test]

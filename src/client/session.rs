@@ -1,5 +1,9 @@
 //! The chat itself, once logged in: print what the server sends, send what
-//! is typed, and leave cleanly when either side ends.
+//! is typed, and leave cleanly when either side ends. In tagged mode it
+//! also stamps each line with its time, confirms our own lines by their
+//! echo, shows replayed history as a dimmed block under a marker, calls
+//! the person's attention to mentions, and, when the connection drops,
+//! comes back (resuming the session) without losing a line either way.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -8,14 +12,25 @@ use futures::channel::mpsc;
 use futures::future::pending;
 use futures::{AsyncWriteExt, FutureExt};
 
+use super::catchup::{self, Catchup};
+use super::clock::Clock;
+use super::confirm::{self, Answer, Confirm};
 use super::connect::Writer;
 use super::input::{Screen, Typed};
-use super::lines::{send_line, ServerLines};
+use super::lines::{send_line, Incoming, ServerLines};
+use super::login::Tagged;
+use super::mention;
 use super::own::{Heard, Own};
 use super::pace::{Paced, FALLBACK};
-use super::render::{self, Colors};
+use super::reconnect::{self, Backoff};
+use super::render::{self, Colors, Emphasis};
+use super::resume::{self, Fail, Who};
+use super::tags::{self, Block, Labels, Tags};
+use super::Options;
 use crate::protocol::limits::Limits;
-use crate::protocol::message::{classify, parse_input, Input, ServerLine};
+use crate::protocol::message::{classify, parse_input, reply, Input, ServerLine};
+use crate::protocol::name::Name;
+use crate::protocol::password::Secret;
 use crate::protocol::sanitize::sanitize_bytes;
 use crate::runtime;
 
@@ -25,20 +40,45 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// What the person sees when the server hangs up on them.
 pub const SERVER_LEFT: &str = "Server left.";
 
+/// Lines typed while away that are kept to send after; past it, the
+/// input waits (the editor keeps the rest).
+const MOST_TYPED_AWAY: usize = 256;
+
+/// How often the reconnect status is redrawn (its spinner and time away).
+const STATUS_TICK: Duration = Duration::from_millis(250);
+
+/// The spinner's frames.
+const SPINNER: [char; 10] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+
+/// The longest label with its `~` and space: what a label adds to a line.
+const LABEL_COST: usize = tags::MAX_LABEL_COST;
+
 /// What happened next in the session.
 enum Next {
     /// A line from the server; None or an error: it is gone.
-    Server(std::io::Result<Option<Vec<u8>>>),
+    Server(std::io::Result<Option<Incoming>>),
     /// Something typed; None: the input side is gone.
     Typed(Option<Typed>),
     /// We are leaving and the server has not closed its side in time.
     CloseTimedOut,
+    /// The end of a catch-up block did not come in time.
+    CatchupTimedOut,
 }
 
-/// Who is talking, for the transcript and the pacing.
+/// One connection to the server.
+pub struct Connection {
+    /// The server's lines.
+    pub server: ServerLines,
+    /// Our side of it.
+    pub writer: Writer,
+}
+
+/// Who is talking, for the transcript, the pacing and coming back.
 pub struct Me {
     /// The name the server took.
-    pub name: String,
+    pub name: Name,
+    /// The room's password, kept (in memory only) to come back with.
+    pub password: Option<Secret>,
     /// Lines the server's flood limit has counted so far (the login's).
     pub sent: u32,
     /// Our own lines are shown (typed on a terminal; a piped bot's are not).
@@ -47,42 +87,139 @@ pub struct Me {
     pub piped: bool,
 }
 
-/// Shows the room and sends what is typed, until one side ends.
-pub async fn session(
-    mut server: ServerLines,
-    mut writer: Writer,
-    mut screen: Screen,
-    typed: mpsc::Receiver<Typed>,
-    colors: Colors,
+/// How lines look, decided by the caller from the flags and the terminal.
+#[derive(Debug, Clone, Copy)]
+pub struct Look {
+    /// The colours lines are printed in.
+    pub colors: Colors,
+    /// Each line shows its time.
+    pub timestamps: bool,
+    /// A mention or a private message rings the bell.
+    pub bell: bool,
+}
+
+/// When a catch-up block being held ends.
+#[derive(Debug, PartialEq, Eq)]
+enum Until {
+    /// At the block's footer (the login's or a resume's block).
+    End,
+    /// At the footer (or the refusal) answering our `/history after`.
+    Answer(String),
+}
+
+/// A catch-up block being held.
+struct Holding {
+    /// The lines so far.
+    block: Catchup<Incoming>,
+    /// What ends it.
+    until: Until,
+    /// When to stop waiting for its end and show what came.
+    deadline: Instant,
+}
+
+/// Everything the session keeps between lines.
+struct Chat<'a> {
+    /// Where lines are shown.
+    screen: Screen,
+    /// How they look.
+    look: Look,
+    /// Times for the stamps and the marker (local time).
+    clock: Clock,
+    /// Our name now (it changes with `/nick`).
+    name: String,
+    /// Who we are (as logged in), and how our lines are shown.
     me: Me,
+    /// Untagged: our lines as the transcript shows them.
+    own: Own,
+    /// Tagged: our labeled lines awaiting their answer.
+    confirm: Confirm,
+    /// The labels our lines get.
+    labels: Labels,
+    /// Tagged mode is on (an older server does not know it).
+    tagged: bool,
+    /// The token to resume the session with, once the server gave one.
+    token: Option<String>,
+    /// The newest id seen (what a resume asks to replay after).
+    last_id: u64,
+    /// The time of the newest line seen (the marker's "since").
+    last_time: Option<u64>,
+    /// A catch-up block being collected.
+    holding: Option<Holding>,
+    /// Inside a block the person asked for with `/history`: shown dimmed.
+    asked_block: bool,
+    /// Coming back: the next block's "since" is when we left.
+    away_since: Option<u64>,
+    /// Lines to send once the catch-up after a reconnect is shown: the
+    /// unanswered ones at the drop, then those typed while away.
+    after_catchup: Option<(Vec<String>, Vec<String>)>,
+    /// Where and how to connect again.
+    options: &'a Options,
+    /// Come back when the connection drops.
+    reconnect: bool,
+    /// The input ended while lines waited for a catch-up: leave once sent.
+    end_after_catchup: bool,
+}
+
+/// Shows the room and sends what is typed, until one side ends.
+#[allow(clippy::too_many_arguments)]
+pub async fn session(
+    mut conn: Connection,
+    screen: Screen,
+    typed: mpsc::Receiver<Typed>,
+    look: Look,
+    me: Me,
+    tagged: Option<Box<Tagged>>,
+    options: &Options,
+    reconnect: bool,
 ) -> ExitCode {
-    // The room's limits, to pace what we send; the answer is not shown.
-    let asked = send_line(&mut writer, "/limits").await.is_ok();
-    let mut typed = Paced::new(typed, me.sent + u32::from(asked), Instant::now());
-    let mut limits_answered = !asked;
-    let mut own = Own::new(&me.name);
-    let refused = |own: &Own, code: ExitCode| match (me.piped, own.refused()) {
-        (true, n @ 1..) => {
-            let s = if n == 1 { "" } else { "s" };
-            eprintln!("sockchat: the server refused {n} line{s} of the input");
-            ExitCode::FAILURE
-        }
-        _ => code,
+    let now = now_millis();
+    let mut chat = Chat {
+        screen,
+        look,
+        clock: Clock::system(now),
+        name: me.name.as_str().to_string(),
+        own: Own::new(me.name.as_str()),
+        me,
+        confirm: Confirm::default(),
+        labels: Labels::default(),
+        tagged: tagged.is_some(),
+        token: None,
+        last_id: 0,
+        last_time: None,
+        holding: None,
+        asked_block: false,
+        away_since: None,
+        after_catchup: None,
+        options,
+        reconnect,
+        end_after_catchup: false,
     };
+    // Untagged: the room's limits, to pace what we send; the answer is not
+    // shown. Tagged: the limits came with tagged mode.
+    let asked = match &tagged {
+        Some(_) => false,
+        None => send_line(&mut conn.writer, "/limits").await.is_ok(),
+    };
+    let mut typed = Paced::new(typed, chat.me.sent + u32::from(asked), Instant::now());
+    if let Some(tagged) = &tagged {
+        typed.learn(tagged_limits(&tagged.mode), Instant::now());
+        chat.logged_in(&tagged.login);
+    }
+    let mut limits_answered = !asked;
     // Once we stop sending (Ctrl-D, Ctrl-C, /quit, end of piped input) the
     // server closes its side after the last lines; until then we keep reading.
     let mut leaving: Option<Instant> = None;
     let mut typing = true;
     loop {
         let input = typing.then_some(&mut typed);
-        match next(&mut server, input, leaving).await {
-            Next::Server(Ok(Some(line))) => {
-                let text = sanitize_bytes(&line);
+        let catching_up = chat.holding.as_ref().map(|h| h.deadline);
+        match next(&mut conn.server, input, leaving, catching_up).await {
+            Next::Server(Ok(Some(incoming))) => {
                 // Our own `/limits` is answered first (replies come in
                 // order); that answer is hidden even when it comes after
                 // the pacer stopped waiting for it.
                 if !limits_answered {
-                    if let Some(limits) = learned(&text) {
+                    if let Some(limits) = learned(&sanitize_bytes(&incoming.line)) {
                         limits_answered = true;
                         if !typed.knows() {
                             typed.learn(limits, Instant::now());
@@ -90,73 +227,600 @@ pub async fn session(
                         continue;
                     }
                 }
-                screen.heard(&text);
-                match own.heard(&text) {
-                    Heard::Show => screen.print(&render::render(&line, colors)),
-                    Heard::NotSent { mine, why } => {
-                        screen.print(&render::not_sent(&mine, &why, colors))
-                    }
+                let waited = chat.heard(incoming);
+                if let Err(code) = chat
+                    .send_waited(&mut conn, &typed, waited, &mut leaving)
+                    .await
+                {
+                    return code;
                 }
             }
             Next::Server(Ok(None) | Err(_)) if leaving.is_some() => {
-                screen.finish(None);
-                return refused(&own, ExitCode::SUCCESS);
+                return chat.finish(None, ExitCode::SUCCESS);
             }
-            Next::Server(Ok(None) | Err(_)) => {
-                screen.finish(Some(SERVER_LEFT));
-                return ExitCode::FAILURE;
-            }
+            Next::Server(Ok(None) | Err(_)) => match chat.come_back(&mut typed).await {
+                Ok(back) => conn = back,
+                Err(code) => return code,
+            },
             Next::Typed(Some(Typed::Line(line))) => {
-                if let Some(max) = typed.too_long(&line) {
-                    own.refused_here();
-                    let why = format!("longer than the room's {max} bytes");
-                    match me.echo {
-                        true => screen.print(&render::not_sent(&line, &why, colors)),
-                        false => eprintln!("sockchat: a line was not sent: it is {why}"),
-                    }
-                    continue;
-                }
                 if is_quit(&line) {
                     leaving.get_or_insert_with(Instant::now);
                 }
-                if send_line(&mut writer, &line).await.is_err() {
-                    screen.finish(Some(SERVER_LEFT));
-                    return ExitCode::FAILURE;
+                if chat.after_catchup.is_some() {
+                    // Still catching up after a reconnect: in order, after it.
+                    if let Some((_, away)) = &mut chat.after_catchup {
+                        away.push(line);
+                    }
+                    continue;
                 }
-                if let Some(shown) = own.sent(&line).filter(|_| me.echo) {
-                    screen.print(&render::render(shown.as_bytes(), colors));
+                // A line that could not leave is sent again once back.
+                if !chat.send(&mut conn.writer, &typed, &line).await && !chat.may_come_back() {
+                    return chat.left();
                 }
             }
             Next::Typed(Some(Typed::TooLong)) => {
-                own.refused_here();
+                chat.refused_here();
                 let max = super::input::MAX_INPUT_LINE;
                 eprintln!("sockchat: a line was not sent: it is longer than {max} bytes");
+            }
+            Next::Typed(Some(Typed::Eof) | None) if chat.after_catchup.is_some() => {
+                // The end of input while lines wait for the catch-up: they
+                // are sent first, then we leave.
+                typing = false;
+                chat.end_after_catchup = true;
             }
             Next::Typed(Some(Typed::Eof | Typed::Interrupted) | None) => {
                 typing = false;
                 leaving.get_or_insert_with(Instant::now);
+                chat.abandon_waiting();
                 // Ends our side (TLS: close_notify, then FIN); the server's
                 // last lines are still read. Bounded, as a stalled server
                 // must not keep us here.
-                let _ = runtime::timeout(CLOSE_TIMEOUT, writer.close()).await;
+                let _ = runtime::timeout(CLOSE_TIMEOUT, conn.writer.close()).await;
             }
             Next::CloseTimedOut => {
-                screen.finish(None);
-                return refused(&own, ExitCode::SUCCESS);
+                return chat.finish(None, ExitCode::SUCCESS);
+            }
+            Next::CatchupTimedOut => {
+                let secs = chat.options.login_timeout.as_secs();
+                let why = format!("the server did not answer within {secs} s");
+                let waited = chat.caught_up(Some(why));
+                if let Err(code) = chat
+                    .send_waited(&mut conn, &typed, waited, &mut leaving)
+                    .await
+                {
+                    return code;
+                }
             }
         }
     }
 }
 
+impl Chat<'_> {
+    /// The tags of `You are logged in as:`: the session to come back to.
+    /// (Its `last` is not taken as seen: the late joiner's block, with
+    /// older ids, comes after it.)
+    fn logged_in(&mut self, login: &Tags) {
+        if let Some(token) = &login.session {
+            self.token = Some(token.clone());
+        }
+        if let Some(time) = login.time {
+            self.last_time = Some(self.last_time.map_or(time, |t| t.max(time)));
+        }
+    }
+
+    /// A line from the server; returns lines of ours to send now (those
+    /// waiting for the catch-up after a reconnect).
+    fn heard(&mut self, incoming: Incoming) -> Vec<String> {
+        if !self.tagged {
+            self.heard_untagged(&incoming);
+            return Vec::new();
+        }
+        let tags = &incoming.tags;
+        match tags.block {
+            Some(Block::Start { missed, .. }) => {
+                if let Some(holding) = &mut self.holding {
+                    holding.block.missed(missed);
+                    return Vec::new();
+                }
+                if tags.re.as_deref().is_some_and(|re| self.confirm.knows(re)) {
+                    // The person's own `/history`: shown as the server says it,
+                    // and answered (not taken for dropped by a later answer).
+                    let text = sanitize_bytes(&incoming.line).into_owned();
+                    self.confirm.heard(tags.re.as_deref(), &classify(&text));
+                    self.asked_block = true;
+                    self.show(&incoming, true);
+                    return Vec::new();
+                }
+                let mut block = Catchup::new(self.last_id, self.away_since.take());
+                block.missed(missed);
+                self.holding = Some(Holding {
+                    block,
+                    until: Until::End,
+                    deadline: Instant::now() + self.options.login_timeout,
+                });
+                return Vec::new();
+            }
+            Some(Block::End) => {
+                if self.asked_block {
+                    self.asked_block = false;
+                    self.show(&incoming, true);
+                    return Vec::new();
+                }
+                let ours = match &self.holding {
+                    Some(h) => h.until == Until::End || h.until == answering(tags),
+                    None => false,
+                };
+                return match ours {
+                    true => self.caught_up(None),
+                    false => Vec::new(),
+                };
+            }
+            None => {}
+        }
+        if let Some(holding) = &mut self.holding {
+            if matches!(holding.until, Until::Answer(_)) && holding.until == answering(tags) {
+                // Our `/history after` refused (a room that keeps no history).
+                let why = sanitize_bytes(&incoming.line).into_owned();
+                return self.caught_up(Some(why));
+            }
+            let text = sanitize_bytes(&incoming.line);
+            let calls = mention::calls(&classify(&text), &self.name);
+            let (id, time, size) = (tags.id, tags.time, incoming.line.len());
+            holding.block.add(id, time, calls, size, incoming);
+            if holding.block.full() {
+                return self.caught_up(None);
+            }
+            return Vec::new();
+        }
+        // A live line already shown in a catch-up (or twice): once only.
+        if let Some(id) = tags.id.filter(|_| !tags.history && !self.asked_block) {
+            if id <= self.last_id {
+                return Vec::new();
+            }
+            self.last_id = id;
+        }
+        if let Some(time) = tags.time {
+            self.last_time = Some(time);
+        }
+        let text = sanitize_bytes(&incoming.line).into_owned();
+        let line = classify(&text);
+        if let ServerLine::Notice(notice) = &line {
+            if let Some(new) = notice.strip_prefix("You are now known as: ") {
+                self.name = new.to_string();
+            }
+        }
+        let ours = tags.re.as_deref().is_some_and(|re| self.confirm.knows(re));
+        match self.confirm.heard(tags.re.as_deref(), &line) {
+            Answer::Show => {}
+            Answer::Refused(refused) => {
+                let error = matches!(line, ServerLine::Error(_));
+                for (mine, why) in refused {
+                    self.not_sent(&mine, &why);
+                }
+                if error {
+                    return Vec::new();
+                }
+            }
+        }
+        // A piped bot's own messages are not printed back, as without
+        // tagged mode; a private one's `To Bob (private): …` always was.
+        let private = matches!(line, ServerLine::PrivateTo { .. });
+        if ours && tags.id.is_some() && !self.me.echo && !private {
+            return Vec::new();
+        }
+        // Our own join's echo: without tagged mode nobody is told of their
+        // own arrival, and the screen stays as it was.
+        if tags.id.is_some() && !tags.history && text == reply::joined(&self.name) {
+            return Vec::new();
+        }
+        let history = tags.history || self.asked_block;
+        self.show(&incoming, history);
+        Vec::new()
+    }
+
+    /// An untagged server: today's transcript rules.
+    fn heard_untagged(&mut self, incoming: &Incoming) {
+        let text = sanitize_bytes(&incoming.line);
+        match self.own.heard(&text) {
+            Heard::Show => self.show(incoming, false),
+            Heard::NotSent { mine, why } => self.not_sent(&mine, &why),
+        }
+    }
+
+    /// The block held is complete (or `refused`: the server could not give
+    /// it): the marker, then the block; then what waited for it.
+    fn caught_up(&mut self, refused: Option<String>) -> Vec<String> {
+        let Some(holding) = self.holding.take() else {
+            return Vec::new();
+        };
+        if let Some(newest) = holding.block.newest() {
+            self.last_id = self.last_id.max(newest);
+        }
+        let (summary, lines) = holding.block.finish();
+        let since = summary.since.and_then(|since| self.clock.short(since));
+        if let Some(marker) = catchup::marker(&summary, since.as_deref()) {
+            self.print_faint(&marker);
+        }
+        if let Some(why) = refused {
+            let why = why.strip_prefix("Server: Error: ").unwrap_or(&why);
+            self.print_faint(&format!(
+                "── what was said while you were away could not be recovered: {why} ──"
+            ));
+        }
+        let mut resend = self.after_catchup.take();
+        for line in &lines {
+            if let Some(time) = line.tags.time {
+                self.last_time = Some(self.last_time.map_or(time, |t| t.max(time)));
+            }
+            if let Some((unanswered, _)) = &mut resend {
+                // A line of ours the server got before the drop: shown here, not sent again.
+                let text = sanitize_bytes(&line.line);
+                let name = &self.name;
+                if let Some(at) = unanswered
+                    .iter()
+                    .position(|mine| confirm::as_shown(name, mine).as_deref() == Some(&*text))
+                {
+                    unanswered.remove(at);
+                }
+            }
+            self.show(line, true);
+        }
+        match resend {
+            Some((mut unanswered, away)) => {
+                unanswered.extend(away);
+                unanswered
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// Shows one line: its time, the line (dimmed if `history`), and the
+    /// bell if it calls for the person.
+    fn show(&mut self, incoming: &Incoming, history: bool) {
+        let text = sanitize_bytes(&incoming.line);
+        if !history {
+            // Who is online, for Tab: from live lines only, not the past.
+            self.screen.heard(&text);
+        }
+        let calls = mention::calls(&classify(&text), &self.name);
+        let mut out = String::new();
+        if self.look.timestamps {
+            if let Some(stamp) = incoming.tags.time.and_then(|t| self.clock.stamp(t)) {
+                if let Some(day) = stamp.day {
+                    let day = render::faint(&day, self.look.colors);
+                    self.screen.print(&day);
+                }
+                out.push_str(&render::faint(&stamp.time, self.look.colors));
+                out.push(' ');
+            }
+        }
+        let emphasis = Emphasis {
+            history,
+            mention: calls,
+        };
+        out.push_str(&render::styled(&incoming.line, self.look.colors, emphasis));
+        if calls && !history && self.look.bell {
+            out.push('\x07');
+        }
+        self.screen.print(&out);
+    }
+
+    fn print_faint(&mut self, text: &str) {
+        let text = render::faint(text, self.look.colors);
+        self.screen.print(&text);
+    }
+
+    /// One of our lines was not sent, for `why`: marked in the transcript.
+    fn not_sent(&mut self, mine: &str, why: &str) {
+        let marked = render::not_sent(mine, why, self.look.colors);
+        self.screen.print(&marked);
+    }
+
+    fn refused_here(&mut self) {
+        match self.tagged {
+            true => self.confirm.refused_here(),
+            false => self.own.refused_here(),
+        }
+    }
+
+    /// Sends one typed line (labeled in tagged mode); false if the
+    /// connection is gone.
+    async fn send(&mut self, writer: &mut Writer, typed: &Paced, line: &str) -> bool {
+        let cost = if self.tagged { LABEL_COST } else { 0 };
+        if let Some(max) = typed.too_long(line, cost) {
+            self.refused_here();
+            let why = format!("longer than the room's {max} bytes");
+            match self.me.echo {
+                true => {
+                    let marked = render::not_sent(line, &why, self.look.colors);
+                    self.screen.print(&marked);
+                }
+                false => eprintln!("sockchat: a line was not sent: it is {why}"),
+            }
+            return true;
+        }
+        if !self.tagged {
+            if send_line(writer, line).await.is_err() {
+                return false;
+            }
+            if let Some(shown) = self.own.sent(line).filter(|_| self.me.echo) {
+                self.screen
+                    .print(&render::render(shown.as_bytes(), self.look.colors));
+            }
+            return true;
+        }
+        // The server ignores blank lines and would answer nothing.
+        if line.trim().is_empty() {
+            return true;
+        }
+        let label = self.labels.next();
+        // Sent or not, it is awaited: a drop hands it back for sending again.
+        self.confirm.sent(&label, line);
+        send_line(writer, &tags::labeled(&label, line))
+            .await
+            .is_ok()
+    }
+
+    /// The connection dropped: come back if we may, keeping what is typed
+    /// meanwhile; else say so and end.
+    async fn come_back(&mut self, typed: &mut Paced) -> Result<Connection, ExitCode> {
+        let Some(token) = self.token.clone().filter(|_| self.may_come_back()) else {
+            return Err(self.left());
+        };
+        let mut unanswered = self.confirm.unanswered();
+        // Lines still waiting from an earlier drop come first.
+        let mut away = Vec::new();
+        if let Some((earlier, typed_away)) = self.after_catchup.take() {
+            unanswered = earlier.into_iter().chain(unanswered).collect();
+            away = typed_away;
+        }
+        // A block half-received is asked for again by the resume.
+        self.holding = None;
+        self.asked_block = false;
+        let address = self.options.address.to_string();
+        let lost = Instant::now();
+        let mut backoff = Backoff::new(lost);
+        let mut last_error: Option<String> = None;
+        let mut tick = 0usize;
+        if !self.screen.is_editor() {
+            eprintln!("sockchat: lost the connection; reconnecting to {address}…");
+        }
+        let name = match Name::parse(&self.name) {
+            Ok(name) => name,
+            Err(_) => self.me.name.clone(),
+        };
+        let back = loop {
+            let until = Instant::now() + backoff.wait();
+            loop {
+                let waiting = unanswered.len() + away.len();
+                let status = reconnect::status(
+                    &address,
+                    backoff.away(Instant::now()),
+                    waiting,
+                    last_error.as_deref(),
+                );
+                tick += 1;
+                let frame = SPINNER[tick % SPINNER.len()];
+                self.screen.status(Some(format!("{frame} {status}")));
+                let left = until.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                let nap = runtime::sleep(left.min(STATUS_TICK)).fuse();
+                let reading = away.len() < MOST_TYPED_AWAY && !self.end_after_catchup;
+                let input = async {
+                    match reading {
+                        true => typed.next().await,
+                        false => pending().await,
+                    }
+                }
+                .fuse();
+                futures::pin_mut!(nap, input);
+                futures::select! {
+                    () = nap => {}
+                    got = input => match got {
+                        Some(Typed::Line(line)) => away.push(line),
+                        Some(Typed::TooLong) => {
+                            self.refused_here();
+                            eprintln!("sockchat: a line was not sent: it is longer than {} bytes", super::input::MAX_INPUT_LINE);
+                        }
+                        // A script's input ended: its last lines go once back.
+                        Some(Typed::Eof) | None if self.me.piped => self.end_after_catchup = true,
+                        Some(Typed::Eof | Typed::Interrupted) | None => {
+                            self.screen.status(None);
+                            let lost = unanswered.len() + away.len();
+                            let last = (lost > 0).then(|| match lost {
+                                1 => "sockchat: left while away: 1 line you typed was not sent".to_string(),
+                                n => format!("sockchat: left while away: {n} lines you typed were not sent"),
+                            });
+                            return Err(self.finish(last.as_deref(), ExitCode::SUCCESS));
+                        }
+                    },
+                }
+            }
+            let who = Who {
+                name: &name,
+                password: self.me.password.as_ref(),
+                token: &token,
+                last: self.last_id,
+            };
+            match resume::come_back(self.options, &who, &mut self.labels).await {
+                Ok(back) => break back,
+                Err(Fail::Again(why)) => last_error = Some(why),
+                Err(Fail::Fatal(why)) => {
+                    self.screen.status(None);
+                    let last = format!("sockchat: {why:#}");
+                    return Err(self.finish(Some(&last), ExitCode::FAILURE));
+                }
+            }
+        };
+        self.screen.status(None);
+        let gone = reconnect::span(backoff.away(Instant::now()));
+        typed.restart(tagged_limits(&back.mode), back.sent, Instant::now());
+        let how = match (back.resumed, back.after < self.last_id) {
+            (true, _) => format!("Reconnected after {gone}; the session was resumed."),
+            (false, false) => format!(
+                "Reconnected after {gone}; the server no longer knew this session, so you \
+                 logged in again as {name}: private messages sent to you meanwhile are lost."
+            ),
+            (false, true) => format!(
+                "Reconnected after {gone}; the server restarted without keeping its history, \
+                 so you logged in again as {name}: what was said before the restart is lost."
+            ),
+        };
+        // A room whose ids started again: every id it has is new to us.
+        self.last_id = self.last_id.min(back.after);
+        match self.screen.is_editor() {
+            true => self.print_faint(&format!("── {how} ──")),
+            false => eprintln!("sockchat: {how}"),
+        }
+        self.logged_in_again(&back.login);
+        self.away_since = self.last_time;
+        if let Some(label) = &back.history {
+            // Everything until the answer to our `/history after` is held,
+            // de-duplicated and shown in id order.
+            self.holding = Some(Holding {
+                block: Catchup::new(self.last_id, self.away_since.take()),
+                until: Until::Answer(label.clone()),
+                deadline: Instant::now() + self.options.login_timeout,
+            });
+        }
+        self.after_catchup = Some((unanswered, away));
+        Ok(Connection {
+            server: back.server,
+            writer: back.writer,
+        })
+    }
+
+    /// The login tags of a new connection: the token may be new; the
+    /// room's `last` is not what we saw (the gap is asked for), so only
+    /// the token is taken.
+    fn logged_in_again(&mut self, login: &Tags) {
+        if let Some(token) = &login.session {
+            self.token = Some(token.clone());
+        }
+    }
+
+    /// Sends the lines that waited for a catch-up; if the input ended
+    /// meanwhile, then ends our side. Err: the session is over.
+    async fn send_waited(
+        &mut self,
+        conn: &mut Connection,
+        typed: &Paced,
+        waited: Vec<String>,
+        leaving: &mut Option<Instant>,
+    ) -> Result<(), ExitCode> {
+        for line in waited {
+            if is_quit(&line) {
+                leaving.get_or_insert_with(Instant::now);
+            }
+            if !self.send(&mut conn.writer, typed, &line).await && !self.may_come_back() {
+                return Err(self.left());
+            }
+        }
+        if self.done_after_catchup() {
+            leaving.get_or_insert_with(Instant::now);
+            // As at the end of input: bounded.
+            let _ = runtime::timeout(CLOSE_TIMEOUT, conn.writer.close()).await;
+        }
+        Ok(())
+    }
+
+    /// Whether the input ended while lines waited for a catch-up that is
+    /// now over (they are sent): then it is time to leave.
+    fn done_after_catchup(&mut self) -> bool {
+        let done = self.end_after_catchup && self.after_catchup.is_none();
+        if done {
+            self.end_after_catchup = false;
+        }
+        done
+    }
+
+    /// Whether a dropped connection will be come back from.
+    fn may_come_back(&self) -> bool {
+        self.reconnect && self.tagged && self.token.is_some()
+    }
+
+    /// Leaving while lines wait for the catch-up after a reconnect: they
+    /// will not be sent, and the person is told.
+    fn abandon_waiting(&mut self) {
+        let Some((unanswered, away)) = self.after_catchup.take() else {
+            return;
+        };
+        let lost = unanswered.len() + away.len();
+        if lost > 0 {
+            let s = if lost == 1 { "" } else { "s" };
+            let text = format!("── left before catching up: {lost} line{s} you typed not sent ──");
+            self.print_faint(&text);
+        }
+    }
+
+    /// The server went away and we do not come back.
+    fn left(&mut self) -> ExitCode {
+        self.screen_finish(Some(SERVER_LEFT));
+        ExitCode::FAILURE
+    }
+
+    fn finish(&mut self, last: Option<&str>, code: ExitCode) -> ExitCode {
+        self.screen_finish(last);
+        self.exit(code)
+    }
+
+    fn screen_finish(&mut self, last: Option<&str>) {
+        let screen = std::mem::replace(&mut self.screen, Screen::Plain);
+        screen.finish(last);
+    }
+
+    /// The exit code: a failure when piped lines were refused.
+    fn exit(&self, code: ExitCode) -> ExitCode {
+        let refused = self.own.refused() + self.confirm.refused();
+        match (self.me.piped, refused) {
+            (true, n @ 1..) => {
+                let s = if n == 1 { "" } else { "s" };
+                eprintln!("sockchat: the server refused {n} line{s} of the input");
+                ExitCode::FAILURE
+            }
+            _ => code,
+        }
+    }
+}
+
+/// The label of our line that `tags` answers, as an [`Until`].
+fn answering(tags: &Tags) -> Until {
+    match &tags.re {
+        Some(re) => Until::Answer(re.clone()),
+        None => Until::End,
+    }
+}
+
+/// The room's limits as tagged mode states them (the label's bytes
+/// included in `max`); what is missing is taken from `serve`'s defaults.
+fn tagged_limits(mode: &Tags) -> Limits {
+    Limits {
+        rate: mode.rate.unwrap_or(FALLBACK.rate),
+        burst: mode.burst.unwrap_or(FALLBACK.burst),
+        max_line_bytes: mode.max.unwrap_or(FALLBACK.max_line_bytes),
+    }
+}
+
+/// Now, in milliseconds since the epoch.
+fn now_millis() -> u64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    since.map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// Waits for the next line from the server, the next thing typed (while
-/// `typed` is given) or, once `leaving`, the end of [`CLOSE_TIMEOUT`].
-/// Cancel-safe on every branch, so nothing is lost to the others.
+/// `typed` is given), once `leaving`, the end of [`CLOSE_TIMEOUT`], or
+/// the `catching_up` deadline. Cancel-safe on every branch, so nothing is
+/// lost to the others.
 async fn next(
     server: &mut ServerLines,
     typed: Option<&mut Paced>,
     leaving: Option<Instant>,
+    catching_up: Option<Instant>,
 ) -> Next {
-    let line = server.next().fuse();
+    let line = server.incoming().fuse();
     let input = async {
         match typed {
             Some(typed) => typed.next().await,
@@ -171,11 +835,19 @@ async fn next(
         }
     }
     .fuse();
-    futures::pin_mut!(line, input, closing);
+    let late = async {
+        match catching_up {
+            Some(at) => runtime::sleep(at.saturating_duration_since(Instant::now())).await,
+            None => pending::<()>().await,
+        }
+    }
+    .fuse();
+    futures::pin_mut!(line, input, closing, late);
     futures::select! {
         line = line => Next::Server(line),
         typed = input => Next::Typed(typed),
         () = closing => Next::CloseTimedOut,
+        () = late => Next::CatchupTimedOut,
     }
 }
 

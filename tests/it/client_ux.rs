@@ -375,3 +375,31 @@ fn the_serve_status_line_is_cut_to_a_narrow_terminal_not_wrapped() {
     let _max = Nc::login(addr, "Max");
     pty.screen.expect("\r\x1b[K1 online · 0 messages relay…");
 }
+
+#[test]
+fn a_piped_bot_sees_its_private_messages_confirmed_but_not_its_chat_echoed() {
+    let server = Server::start();
+    let mut bob = Nc::login(server.addr, "Bob");
+    let run = finish_blocking(server.join(&["--name", "bot"]), "hello\n/msg Bob psst\n");
+    bob.lines_until("bot (private): psst");
+    assert_eq!(run.code(), Some(0), "{run:?}");
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(lines.contains(&"To Bob (private): psst"), "{run:?}");
+    assert!(!lines.contains(&"bot: hello"), "{run:?}");
+    assert!(!lines.contains(&"Server: bot joined the party!"), "{run:?}");
+}
+
+#[test]
+fn history_asked_for_is_shown_and_a_later_line_does_not_count_it_as_dropped() {
+    let server = Server::start();
+    let mut bob = Nc::login(server.addr, "Bob");
+    bob.send("earlier");
+    // Kept by then: Bob's next line is answered after it.
+    bob.send("/who");
+    bob.lines_until("Server: Online (1): Bob");
+    let run = finish_blocking(server.join(&["--name", "bot"]), "/history\nafter it\n");
+    bob.lines_until("bot: after it");
+    assert_eq!(run.code(), Some(0), "{run:?}");
+    assert!(!run.stdout.contains("not sent"), "{run:?}");
+    assert!(run.stdout.contains("Server: The last "), "{run:?}");
+}

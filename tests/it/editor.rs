@@ -4,11 +4,10 @@
 //! screen, scrollback included); a terminal the editor cannot drive still
 //! chats; Tab completes commands and names.
 
-use std::num::NonZeroU16;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::terminal::{local_flags, Pty, EDITOR_PROMPT};
+use crate::support::terminal::{local_flags, physical_rows, size, Pty, EDITOR_PROMPT};
 use crate::support::{Nc, Running, Server, WAIT};
 
 const PROMPT: &str = "Please enter your username";
@@ -19,18 +18,14 @@ const ENTER: &str = "\r";
 const ROWS: u16 = 30;
 const COLS: u16 = 100;
 
-/// `join` on a pty of [`ROWS`]×[`COLS`], whatever terminal runs the tests.
+/// `join` on a pty of [`ROWS`]×[`COLS`], whatever terminal runs the tests;
+/// without timestamps (these tests compare whole rows) and without
+/// reconnecting (a server that goes away ends the session).
 fn join(server: &Server, extra: &[&str], env: &[(&str, &str)]) -> Pty {
-    let mut command = server.join(extra);
+    let mut command = server.join(&["--no-timestamps", "--no-reconnect"]);
+    command.args(extra);
     command.envs(env.iter().copied());
-    let mut pty = Pty::spawn(command);
-    // Before the login is done, so before the editor draws anything that
-    // depends on the width (the pty starts at 80×24).
-    pty.session
-        .get_process_mut()
-        .set_window_size(COLS, ROWS)
-        .expect("size the pty");
-    pty
+    Pty::spawn_sized(command, COLS, ROWS)
 }
 
 /// Sizes the terminal took, each from a byte of the output on, and how
@@ -91,34 +86,6 @@ impl Resizes {
 }
 
 const SCROLLBACK: usize = 10_000;
-
-fn size(n: u16) -> NonZeroU16 {
-    NonZeroU16::new(n).expect("a size is not 0")
-}
-
-/// Every row of `parser`, scrollback first, each with whether the
-/// terminal wrapped it into the next; and the cursor's row among them and
-/// its column.
-fn physical_rows(parser: &mut vt100::Parser) -> (Vec<(String, bool)>, (usize, usize)) {
-    let screen = parser.screen_mut();
-    let (row, col) = screen.cursor_position();
-    screen.set_scrollback(usize::MAX);
-    let back = screen.scrollback();
-    let (_, cols) = screen.size();
-    let mut all = Vec::new();
-    for offset in (1..=back).rev() {
-        screen.set_scrollback(offset);
-        let top = screen.rows(0, cols.get()).next().unwrap_or_default();
-        all.push((top, screen.row_wrapped(0)));
-    }
-    screen.set_scrollback(0);
-    let visible: Vec<String> = screen.rows(0, cols.get()).collect();
-    for (i, text) in visible.into_iter().enumerate() {
-        let wrapped = u16::try_from(i).is_ok_and(|i| screen.row_wrapped(i));
-        all.push((text, wrapped));
-    }
-    (all, (back + usize::from(row), usize::from(col)))
-}
 
 /// What a reflowing terminal shows after a resize: the lines it wrapped
 /// itself joined and wrapped again at the new width, the cursor kept at

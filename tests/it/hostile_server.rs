@@ -43,15 +43,24 @@ fn accept(listener: &TcpListener) -> Nc {
 }
 
 /// The client's next line that is not empty: `join` sends an empty line
-/// first (a probe for TLS servers).
+/// first (a probe for TLS servers), then `/tagged`, which this fake server
+/// refuses as a server from before tagged mode does (as a name).
 fn next_line(server: &mut Nc) -> String {
     loop {
         let line = server.line();
+        if line == sockchat::protocol::tagged::SWITCH {
+            server.send(OLD_SERVER_REFUSES_TAGGED);
+            continue;
+        }
         if !line.is_empty() {
             return line;
         }
     }
 }
+
+/// How a server without tagged mode answers `/tagged`: as a bad name.
+const OLD_SERVER_REFUSES_TAGGED: &str =
+    "Server: Error: a name cannot start with /; type another username";
 
 /// Deterministic pseudo-random bytes (xorshift), every value included.
 fn garbage(len: usize) -> Vec<u8> {

@@ -20,6 +20,7 @@ mod password;
 mod per_addr;
 mod props;
 mod pty;
+mod reconnect;
 mod server;
 mod store;
 mod tls;

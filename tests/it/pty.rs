@@ -128,7 +128,7 @@ fn an_incoming_message_keeps_the_half_typed_line() {
 #[test]
 fn the_server_leaving_hands_the_terminal_back() {
     let server = Server::start();
-    let mut pty = Pty::join(server.addr, &["--name", "Max"], &[]);
+    let mut pty = Pty::join(server.addr, &["--name", "Max", "--no-reconnect"], &[]);
     pty.expect_logged_in("Max");
     pty.type_keys("half a thought");
     pty.screen.expect("half a thought");

@@ -53,6 +53,8 @@ enum Event {
     Print(String),
     /// A (sanitized) server line, for the names online.
     Heard(String),
+    /// A status shown before the prompt (reconnecting…); None: no status.
+    Status(Option<String>),
     /// A signal caught (SIGWINCH, SIGTSTP, SIGCONT, or one that leaves).
     Signal(i32),
     /// Draw everything printed so far, put the terminal back, then answer.
@@ -78,6 +80,12 @@ impl EditorScreen {
     pub fn heard(&self, line: &str) {
         // Completion is a convenience: an editor already gone needs no names.
         let _ = self.events.send(Event::Heard(line.to_string()));
+    }
+
+    /// Shows `status` before the prompt, on the input row (None: none).
+    pub fn status(&self, status: Option<String>) {
+        // A status is a courtesy: an editor already gone shows nothing.
+        let _ = self.events.send(Event::Status(status));
     }
 
     /// Erases the input, restores the terminal once every line printed is
@@ -117,6 +125,7 @@ pub fn start(reflows: bool) -> anyhow::Result<(EditorScreen, mpsc::Receiver<Type
         width: tty::width(),
         reflows,
         drawn: Layout::default(),
+        status: None,
         on_screen: false,
         leaving: false,
         pending: VecDeque::new(),
@@ -143,6 +152,8 @@ struct Driver {
     reflows: bool,
     /// The input as last drawn.
     drawn: Layout,
+    /// Shown before the prompt while set (plain text: its width is counted).
+    status: Option<String>,
     /// Whether `drawn` is on the screen now.
     on_screen: bool,
     /// Ctrl-D or Ctrl-C: no prompt any more, keys ignored.
@@ -210,6 +221,10 @@ impl Driver {
                 self.out.extend_from_slice(b"\r\n");
             }
             Event::Heard(line) => self.editor.roster.heard(&line),
+            Event::Status(status) => {
+                self.hide();
+                self.status = status;
+            }
             // Each batch looks at the width first (`resized`).
             Event::Signal(SIGWINCH) => {}
             Event::Signal(SIGTSTP) => self.suspend(),
@@ -288,7 +303,11 @@ impl Driver {
         if self.on_screen || self.leaving {
             return;
         }
-        self.drawn = Layout::new(&self.editor.view(), self.width);
+        let mut view = self.editor.view();
+        if let Some(status) = &self.status {
+            view.prompt = format!("{status} {}", view.prompt);
+        }
+        self.drawn = Layout::new(&view, self.width);
         self.drawn.draw(&mut self.out);
         self.on_screen = true;
     }

@@ -321,6 +321,11 @@ impl Nc {
         assert_eq!(self.line(), expected);
     }
 
+    /// Reads lines until one equals `last`; returns the lines before it.
+    pub fn lines_until(&mut self, last: &str) -> Vec<String> {
+        run(self.0.lines_until(last))
+    }
+
     /// Asserts the peer closes the connection (after any lines given).
     pub fn expect_closed(&mut self) {
         run(self.0.expect_closed());

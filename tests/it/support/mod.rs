@@ -12,6 +12,7 @@
 //!   for tests that are not async.
 //! - [`pki`]: certificates made in the test, in a temp dir.
 //! - [`proc_net`]: a socket's row in /proc/net/tcp (queues, timers).
+//! - [`proxy`]: a TCP proxy the test controls: it cuts connections.
 //! - [`store`]: a `serve --store` directory decoded line by line, and a
 //!   tiny tmpfs for a disk that fills up.
 //! - [`tagged`]: our own client's tagged mode (labels out, tags in).
@@ -24,6 +25,7 @@ pub mod output;
 pub mod pki;
 pub mod proc_net;
 pub mod process;
+pub mod proxy;
 pub mod serve;
 pub mod store;
 pub mod tagged;

@@ -3,6 +3,7 @@
 //! settings read back from our side.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU16;
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
@@ -69,6 +70,17 @@ impl Pty {
             screen: Output::read("the terminal", master),
             session,
         }
+    }
+
+    /// `command` on a pty of `cols`×`rows`, sized before the login is done
+    /// (so before the editor draws anything that depends on the width).
+    pub fn spawn_sized(command: Command, cols: u16, rows: u16) -> Pty {
+        let mut pty = Pty::spawn(command);
+        pty.session
+            .get_process_mut()
+            .set_window_size(cols, rows)
+            .expect("size the pty");
+        pty
     }
 
     /// Waits for the login, then for the line editor: from then on, keys
@@ -172,4 +184,44 @@ fn like_a_login_terminal() -> std::io::Result<()> {
 /// the test reads them; a person would have seen them by then.
 fn keep_output_on_interrupt() -> std::io::Result<()> {
     set_local_flags(libc::NOFLSH)
+}
+
+/// A pty's output as a terminal of `rows`×`cols` shows it, every row,
+/// scrollback first, trailing blank rows left out.
+pub fn screen_rows(bytes: &[u8], rows: u16, cols: u16) -> Vec<String> {
+    let mut parser = vt100::Parser::new(size(rows), size(cols), 10_000);
+    parser.process(bytes);
+    let (mut rows, _) = physical_rows(&mut parser);
+    while rows.last().is_some_and(|(row, _)| row.trim().is_empty()) {
+        rows.pop();
+    }
+    rows.into_iter().map(|(row, _)| row).collect()
+}
+
+pub fn size(n: u16) -> NonZeroU16 {
+    NonZeroU16::new(n).expect("a size is not 0")
+}
+
+/// Every row of `parser`, scrollback first, each with whether the
+/// terminal wrapped it into the next; and the cursor's row among them and
+/// its column.
+pub fn physical_rows(parser: &mut vt100::Parser) -> (Vec<(String, bool)>, (usize, usize)) {
+    let screen = parser.screen_mut();
+    let (row, col) = screen.cursor_position();
+    screen.set_scrollback(usize::MAX);
+    let back = screen.scrollback();
+    let (_, cols) = screen.size();
+    let mut all = Vec::new();
+    for offset in (1..=back).rev() {
+        screen.set_scrollback(offset);
+        let top = screen.rows(0, cols.get()).next().unwrap_or_default();
+        all.push((top, screen.row_wrapped(0)));
+    }
+    screen.set_scrollback(0);
+    let visible: Vec<String> = screen.rows(0, cols.get()).collect();
+    for (i, text) in visible.into_iter().enumerate() {
+        let wrapped = u16::try_from(i).is_ok_and(|i| screen.row_wrapped(i));
+        all.push((text, wrapped));
+    }
+    (all, (back + usize::from(row), usize::from(col)))
 }

@@ -1,0 +1,194 @@
+//! Coming back after the connection dropped: a new connection, tagged mode,
+//! the room's password (kept in memory for this), then `/resume TOKEN LAST`.
+//! If the server no longer knows the session (it restarted, or the window
+//! passed), the same name logs in again and `/history after LAST` asks for
+//! what was said meanwhile. Nobody is asked anything: this runs under the
+//! session's status line, while the person may go on typing.
+
+use std::time::Instant;
+
+use super::lines::{send_line, Incoming, ServerLines};
+use super::login::TAGGED_ON;
+use super::tags::{self, Labels, Tags};
+use super::Options;
+use crate::protocol::message::{classify, ServerLine};
+use crate::protocol::name::Name;
+use crate::protocol::password::Secret;
+use crate::protocol::sanitize::sanitize_bytes;
+use crate::protocol::tagged::SWITCH;
+use crate::runtime;
+
+/// Who comes back, and from where in the room.
+pub struct Who<'a> {
+    /// The name to log in with again if the session is gone.
+    pub name: &'a Name,
+    /// The room's password, if it has one.
+    pub password: Option<&'a Secret>,
+    /// The session token the server gave.
+    pub token: &'a str,
+    /// The newest id seen.
+    pub last: u64,
+}
+
+/// Back in the room on a new connection.
+pub struct Back {
+    /// The new connection's lines.
+    pub server: ServerLines,
+    /// Our side of it.
+    pub writer: super::connect::Writer,
+    /// The session was resumed (else: logged in again).
+    pub resumed: bool,
+    /// The tags of `Tagged mode on.` (the room's limits).
+    pub mode: Tags,
+    /// The tags of `You are logged in as:` (the session token, last id).
+    pub login: Tags,
+    /// The label of our `/history after ID`, if we had to ask for it.
+    pub history: Option<String>,
+    /// The id that `/history after` asked from: LAST, or 0 when the room's
+    /// ids started again (a restart without a store: its newest id is
+    /// older than ours, and everything it has is new to us).
+    pub after: u64,
+    /// Lines sent that the room's flood limit counts.
+    pub sent: u32,
+}
+
+/// Why coming back failed.
+#[derive(Debug)]
+pub enum Fail {
+    /// Try again later: the server is not (yet) there; a few words why.
+    Again(String),
+    /// Trying again would not help (the name is taken, the password is wrong).
+    Fatal(anyhow::Error),
+}
+
+/// The words a server uses when it will not resume a session.
+const NOT_RESUMED: &str = "that session cannot be resumed";
+
+/// Connects again and resumes, or logs in again.
+pub async fn come_back(
+    options: &Options,
+    who: &Who<'_>,
+    labels: &mut Labels,
+) -> Result<Back, Fail> {
+    let (reader, writer) = super::open(options).await.map_err(Fail::Again)?;
+    let mut back = Back {
+        server: ServerLines::new(reader),
+        writer,
+        resumed: false,
+        mode: Tags::default(),
+        login: Tags::default(),
+        history: None,
+        after: who.last,
+        sent: 0,
+    };
+    back.server.tagged = true;
+    let patience = options.login_timeout;
+    if options.tls.is_none() {
+        // As at the first login: an empty line our server ignores.
+        back.send("").await?;
+    }
+    back.send(SWITCH).await?;
+    let greeting = back.reply(patience).await?;
+    let answer = back.reply(patience).await?;
+    if sanitize_bytes(&answer.line) != TAGGED_ON {
+        return Err(Fail::Fatal(anyhow::anyhow!(
+            "the server no longer speaks tagged mode, so the session cannot be resumed"
+        )));
+    }
+    back.mode = answer.tags;
+    match classify(&sanitize_bytes(&greeting.line)) {
+        ServerLine::PasswordWanted(_) => {
+            let Some(secret) = who.password else {
+                return Err(fatal("the room has a password now"));
+            };
+            back.send(&tags::labeled(&labels.next(), secret.expose()))
+                .await?;
+            loop {
+                let line = back.reply(patience).await?;
+                match classify(&sanitize_bytes(&line.line)) {
+                    ServerLine::PasswordAccepted(_) => break,
+                    ServerLine::PasswordRefused(why) => {
+                        return Err(fatal(&format!("the server refused the password: {why}")))
+                    }
+                    ServerLine::Error(why) => return Err(Fail::Again(why.to_string())),
+                    _ => {}
+                }
+            }
+        }
+        // A full room, too many connections: it may pass.
+        ServerLine::Error(why) => return Err(Fail::Again(why.to_string())),
+        _ => {}
+    }
+    let label = labels.next();
+    back.send(&tags::labeled(&label, &tags::resume(who.token, who.last)))
+        .await?;
+    loop {
+        let line = back.reply(patience).await?;
+        match classify(&sanitize_bytes(&line.line)) {
+            ServerLine::LoggedIn(_) => {
+                back.resumed = line.tags.resumed;
+                back.login = line.tags;
+                return Ok(back);
+            }
+            ServerLine::Error(why) if why.starts_with(NOT_RESUMED) => break,
+            ServerLine::Error(why) => return Err(Fail::Again(why.to_string())),
+            _ => {}
+        }
+    }
+    back.send(&tags::labeled(&labels.next(), who.name.as_str()))
+        .await?;
+    loop {
+        let line = back.reply(patience).await?;
+        match classify(&sanitize_bytes(&line.line)) {
+            ServerLine::LoggedIn(_) => {
+                if line.tags.last.is_some_and(|room| room < who.last) {
+                    back.after = 0;
+                }
+                back.login = line.tags;
+                break;
+            }
+            ServerLine::Error(why) => {
+                let why = why
+                    .strip_suffix(crate::protocol::message::reply::TYPE_ANOTHER)
+                    .unwrap_or(why);
+                return Err(fatal(&format!(
+                    "could not log in again as {}: {why}",
+                    who.name
+                )));
+            }
+            _ => {}
+        }
+    }
+    let label = labels.next();
+    back.send(&tags::labeled(&label, &tags::history_after(back.after)))
+        .await?;
+    back.history = Some(label);
+    Ok(back)
+}
+
+fn fatal(why: &str) -> Fail {
+    Fail::Fatal(anyhow::anyhow!("{why}"))
+}
+
+impl Back {
+    async fn send(&mut self, line: &str) -> Result<(), Fail> {
+        send_line(&mut self.writer, line)
+            .await
+            .map_err(|e| Fail::Again(format!("{e:#}")))?;
+        self.sent += u32::from(!line.is_empty());
+        Ok(())
+    }
+
+    /// The next line, within `patience`.
+    async fn reply(&mut self, patience: std::time::Duration) -> Result<Incoming, Fail> {
+        let deadline = Instant::now() + patience;
+        let left = deadline.saturating_duration_since(Instant::now());
+        let got = runtime::timeout(left, self.server.incoming()).await;
+        match got {
+            Ok(Ok(Some(line))) => Ok(line),
+            Ok(Ok(None)) => Err(Fail::Again("the server closed the connection".into())),
+            Ok(Err(e)) => Err(Fail::Again(crate::words::io_error(&e))),
+            Err(_) => Err(Fail::Again("the server did not answer".into())),
+        }
+    }
+}

@@ -1,0 +1,282 @@
+//! Reading the tags of a tagged server line into the facts the client
+//! acts on (time, id, which of our lines it answers, history, the session),
+//! and writing our labeled lines. The grammar itself is
+//! [`crate::protocol::tagged`]'s; here each known key gets its type, and a
+//! known key with a value of the wrong shape makes the line malformed.
+//! Pure: bytes in, typed tags out; the line after the tags is left as
+//! bytes, to be sanitized and shown like any other.
+
+use std::fmt;
+
+use crate::protocol::tagged::{self, is_label, MAX_LABEL};
+
+/// Where a tagged line stands in a history block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Block {
+    /// The header: `count` lines with `h` follow, then the footer;
+    /// `missed` messages after the asked-for point are no longer kept.
+    Start { count: u64, missed: u64 },
+    /// The footer.
+    End,
+}
+
+/// The tags of one server line. Unknown keys are ignored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tags {
+    /// `t=`: the server's time, milliseconds since the epoch (UTC).
+    pub time: Option<u64>,
+    /// `id=`: the kept message's id.
+    pub id: Option<u64>,
+    /// `re=`: the label of our line this answers.
+    pub re: Option<String>,
+    /// `h`: replayed history, not live.
+    pub history: bool,
+    /// `history=N` / `history=end`: a block's header or footer.
+    pub block: Option<Block>,
+    /// `session=`: the token to resume this session with.
+    pub session: Option<String>,
+    /// `last=`: the newest id the room had kept at login.
+    pub last: Option<u64>,
+    /// `resumed`: this login was a resume.
+    pub resumed: bool,
+    /// `rate=`: lines a second (0: no limit), on `Tagged mode on.`.
+    pub rate: Option<u32>,
+    /// `burst=`: lines at once above the rate.
+    pub burst: Option<u32>,
+    /// `max=`: the longest line taken, in bytes, label included.
+    pub max: Option<usize>,
+}
+
+/// What a label adds to a line at most: `~`, the label, a space.
+pub const MAX_LABEL_COST: usize = MAX_LABEL + 2;
+
+/// A tagged line that does not follow the grammar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Malformed;
+
+impl fmt::Display for Malformed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a tagged line from the server is malformed")
+    }
+}
+
+/// Splits a server line into its tags and the line itself. A line that
+/// does not start with `~` has no tags (`Ok(None)`); one that starts with
+/// `~` but breaks the grammar is [`Malformed`] (the caller shows it as it
+/// came, sanitized).
+pub fn split(raw: &[u8]) -> Result<Option<(Tags, &[u8])>, Malformed> {
+    if !raw.starts_with(b"~") {
+        return Ok(None);
+    }
+    let space = raw.iter().position(|&b| b == b' ').ok_or(Malformed)?;
+    // The tags with their space: the grammar's parser wants a line after them.
+    let head = std::str::from_utf8(&raw[..=space]).map_err(|_| Malformed)?;
+    let parsed = tagged::parse(head).ok_or(Malformed)?;
+    Ok(Some((typed(&parsed.tags)?, &raw[space + 1..])))
+}
+
+fn typed(items: &[(&str, Option<&str>)]) -> Result<Tags, Malformed> {
+    let mut tags = Tags::default();
+    let (mut count, mut missed, mut end) = (None, 0, false);
+    for &(key, value) in items {
+        if value.is_some_and(|v| v.is_empty() || v.bytes().any(|b| b < 0x21 || b == 0x7f)) {
+            return Err(Malformed);
+        }
+        match (key, value) {
+            ("t", Some(v)) => tags.time = Some(number(v)?),
+            ("id", Some(v)) => tags.id = Some(number(v)?),
+            ("re", Some(v)) if is_label(v) => tags.re = Some(v.to_string()),
+            ("h", None) => tags.history = true,
+            ("history", Some("end")) => end = true,
+            ("history", Some(v)) => count = Some(number(v)?),
+            ("missed", Some(v)) => missed = number(v)?,
+            ("session", Some(v)) if is_token(v) => tags.session = Some(v.to_string()),
+            ("last", Some(v)) => tags.last = Some(number(v)?),
+            ("resumed", None) => tags.resumed = true,
+            ("rate", Some(v)) => tags.rate = Some(number(v)?),
+            ("burst", Some(v)) => tags.burst = Some(number(v)?),
+            ("max", Some(v)) => tags.max = Some(number(v)?),
+            // A known key with a value of the wrong shape.
+            ("t" | "id" | "re" | "h" | "history" | "missed" | "session" | "last", _)
+            | ("resumed" | "rate" | "burst" | "max", _) => return Err(Malformed),
+            // Unknown keys are for newer clients.
+            _ => {}
+        }
+    }
+    tags.block = match (count, end) {
+        (Some(count), false) => Some(Block::Start { count, missed }),
+        (None, true) => Some(Block::End),
+        (None, false) => None,
+        (Some(_), true) => return Err(Malformed),
+    };
+    Ok(tags)
+}
+
+fn number<T: std::str::FromStr>(text: &str) -> Result<T, Malformed> {
+    if !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Malformed);
+    }
+    text.parse().map_err(|_| Malformed)
+}
+
+/// A session token: 32 hex digits.
+fn is_token(text: &str) -> bool {
+    text.len() == 32 && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Our line `text` with `label`: `~LABEL TEXT`.
+pub fn labeled(label: &str, text: &str) -> String {
+    debug_assert!(is_label(label), "labels are made by `Labels`");
+    format!("{}{label} {text}", tagged::MARK)
+}
+
+/// `/resume TOKEN LAST`: in place of a name, to take a session back.
+pub fn resume(token: &str, last: u64) -> String {
+    format!("/resume {token} {last}")
+}
+
+/// `/history after ID`: the room's messages after `id`.
+pub fn history_after(id: u64) -> String {
+    format!("/history after {id}")
+}
+
+/// The labels a client gives its lines: short, unique for the session
+/// (wrapping only after [`MAX_LABEL`] digits' worth).
+#[derive(Debug, Default)]
+pub struct Labels {
+    /// The last one given.
+    last: u64,
+}
+
+impl Labels {
+    /// The next label.
+    pub fn next(&mut self) -> String {
+        // 10^16 - 1 is the largest 16-digit number.
+        const _: () = assert!(MAX_LABEL == 16);
+        self.last = self.last % 9_999_999_999_999_999 + 1;
+        self.last.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tags_of(raw: &str) -> (Tags, String) {
+        let (tags, line) = split(raw.as_bytes()).unwrap().unwrap();
+        (tags, String::from_utf8(line.to_vec()).unwrap())
+    }
+
+    #[test]
+    fn an_untagged_line_has_no_tags() {
+        assert_eq!(split(b"Max: hi"), Ok(None));
+        assert_eq!(split(b""), Ok(None));
+    }
+
+    #[test]
+    fn an_echo_carries_its_time_id_and_label() {
+        let (tags, line) = tags_of("~t=1764583200123,id=42,re=7 Max: hello there");
+        assert_eq!(line, "Max: hello there");
+        assert_eq!(tags.time, Some(1_764_583_200_123));
+        assert_eq!(tags.id, Some(42));
+        assert_eq!(tags.re.as_deref(), Some("7"));
+        assert!(!tags.history);
+    }
+
+    #[test]
+    fn the_login_line_carries_the_session() {
+        let raw = "~t=1,session=0123456789abcdef0123456789ABCDEF,last=41,resumed,re=2 \
+                   Server: You are logged in as: Max";
+        let (tags, line) = tags_of(raw);
+        assert_eq!(line, "Server: You are logged in as: Max");
+        assert_eq!(
+            tags.session.as_deref(),
+            Some("0123456789abcdef0123456789ABCDEF")
+        );
+        assert_eq!(tags.last, Some(41));
+        assert!(tags.resumed);
+    }
+
+    #[test]
+    fn a_history_block_has_a_header_lines_and_a_footer() {
+        let (header, _) = tags_of("~t=1,history=14,missed=3 Server: 14 messages since you left:");
+        assert_eq!(
+            header.block,
+            Some(Block::Start {
+                count: 14,
+                missed: 3
+            })
+        );
+        let (header, _) = tags_of("~t=1,missed=3,history=14 Server: x");
+        assert_eq!(
+            header.block,
+            Some(Block::Start {
+                count: 14,
+                missed: 3
+            })
+        );
+        let (line, _) = tags_of("~t=1,id=5,h Ann: hi");
+        assert!(line.history);
+        let (footer, _) = tags_of("~t=1,history=end Server: End of what you missed.");
+        assert_eq!(footer.block, Some(Block::End));
+    }
+
+    #[test]
+    fn the_rooms_limits_come_with_tagged_mode() {
+        let (tags, line) =
+            tags_of("~t=1764583200123,rate=20,burst=40,max=4096 Server: Tagged mode on.");
+        assert_eq!(line, "Server: Tagged mode on.");
+        assert_eq!(
+            (tags.rate, tags.burst, tags.max),
+            (Some(20), Some(40), Some(4096))
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_ignored() {
+        let (tags, line) = tags_of("~t=5,color=red,flag,zz=1 Max: hi");
+        assert_eq!(tags.time, Some(5));
+        assert_eq!(line, "Max: hi");
+    }
+
+    #[test]
+    fn a_line_that_only_looks_tagged_is_malformed_not_a_panic() {
+        for raw in [
+            "~",
+            "~t=1",
+            "~t=x Max: hi",
+            "~t= Max: hi",
+            "~T=1 Max: hi",
+            "~t=1,,id=2 Max: hi",
+            "~id=-1 Max: hi",
+            "~t=99999999999999999999999 Max: hi",
+            "~re=a.b Max: hi",
+            "~session=xyz Max: hi",
+            "~h=1 Max: hi",
+            "~t=1\x1b[2J Max: hi",
+        ] {
+            assert_eq!(split(raw.as_bytes()), Err(Malformed), "{raw:?}");
+        }
+        assert_eq!(split(b"~t=\xff Max: hi"), Err(Malformed));
+    }
+
+    #[test]
+    fn the_line_after_the_tags_is_left_as_bytes_for_sanitizing() {
+        let (_, line) = split(b"~t=1 Eve: \x1b]52;c;x\x07").unwrap().unwrap();
+        assert_eq!(line, b"Eve: \x1b]52;c;x\x07");
+    }
+
+    #[test]
+    fn labels_are_valid_unique_and_short() {
+        let mut labels = Labels::default();
+        let a = labels.next();
+        let b = labels.next();
+        assert_ne!(a, b);
+        assert!(is_label(&a) && is_label(&b));
+        labels.last = 9_999_999_999_999_999;
+        let wrapped = labels.next();
+        assert!(is_label(&wrapped), "{wrapped}");
+        assert_eq!(labeled("3", "~hi"), "~3 ~hi");
+        assert!(!is_label("") && !is_label(&"a".repeat(17)) && !is_label("a b"));
+    }
+}

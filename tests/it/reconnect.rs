@@ -1,0 +1,454 @@
+//! `sockchat join` coming back when the connection drops (issue 12): a
+//! proxy the test controls cuts it, or the server is killed and started
+//! again on the same port, with and without `--store`; every line said
+//! meanwhile is shown exactly once, in order, and the name is the same.
+//! Also the times, the catch-up marker and the bell.
+
+use std::net::SocketAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::support::proxy::Proxy;
+use crate::support::{join_command, Nc, Running, Serve, Server};
+
+/// A piped `join --name Max --reconnect EXTRA…` to `addr`, stdin held open.
+fn piped_max(addr: SocketAddr, extra: &[&str]) -> Running {
+    let mut command = join_command(addr, &["--name", "Max", "--reconnect"]);
+    command.args(extra).env("TZ", "UTC");
+    Running::spawn("Max", command)
+}
+
+/// Max (piped, `--reconnect`, through `via`) and Bob (at `nc`, on
+/// `server`) in one room, each having seen the other arrive.
+fn max_and_bob(via: SocketAddr, server: SocketAddr, extra: &[&str]) -> (Running, Nc) {
+    let mut max = piped_max(via, extra);
+    max.stdout.expect("Server: You are logged in as: Max\n");
+    let bob = Nc::login(server, "Bob");
+    max.stdout.expect("Server: Bob joined the party!\n");
+    (max, bob)
+}
+
+/// Ends Max's input, waits for the end, and checks `lines` were shown
+/// exactly once each, in order.
+fn each_once(mut max: Running, lines: &[&str]) -> String {
+    max.close_stdin();
+    max.wait();
+    let out = max.stdout.text();
+    once_in_order(&out, lines);
+    out
+}
+
+/// Asserts each of `lines` is in `out` exactly once (as a whole line), in order.
+fn once_in_order(out: &str, lines: &[&str]) {
+    let mut after = 0;
+    for line in lines {
+        let found: Vec<usize> = out
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| l == line)
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(found.len(), 1, "{line:?} is not there exactly once:\n{out}");
+        assert!(found[0] >= after, "{line:?} is out of order:\n{out}");
+        after = found[0];
+    }
+}
+
+#[test]
+fn a_cut_connection_is_resumed_and_nothing_said_meanwhile_is_lost_or_doubled() {
+    let server = Server::start();
+    let proxy = Proxy::to(server.addr);
+    let (mut max, mut bob) = max_and_bob(proxy.addr, server.addr, &[]);
+    bob.send("before the cut");
+    max.stdout.expect("Bob: before the cut\n");
+
+    proxy.refuse(true);
+    proxy.cut();
+    max.stderr.expect("reconnecting to");
+    for n in 1..=3 {
+        bob.send(&format!("while away {n}"));
+    }
+    max.type_in("typed while away\n");
+    proxy.refuse(false);
+    max.stderr.expect("the session was resumed");
+    // The line typed while away is sent after the resume, under the same name.
+    bob.lines_until("Max: typed while away");
+    bob.send("live again");
+    max.stdout.expect("Bob: live again\n");
+    let out = each_once(
+        max,
+        &[
+            "Bob: before the cut",
+            "Bob: while away 1",
+            "Bob: while away 2",
+            "Bob: while away 3",
+            "Bob: live again",
+        ],
+    );
+    // The three lines and the notice of Max's leave (the server announced it).
+    assert!(out.contains("\n── 4 new since "), "{out}");
+}
+
+#[test]
+fn a_line_lost_on_the_way_is_sent_again_and_one_that_arrived_is_not() {
+    let server = Server::start();
+    let proxy = Proxy::to(server.addr);
+    let (mut max, mut bob) = max_and_bob(proxy.addr, server.addr, &[]);
+    // The room gets this one, but its echo is lost with the link.
+    proxy.lose_down(true);
+    max.type_in("arrived\n");
+    bob.lines_until("Max: arrived");
+    // This one never reaches the room.
+    proxy.lose_up(true);
+    max.type_in("lost on the way\n");
+    bob.send("marker");
+    // Max cannot see the marker (nothing comes down): Bob's own order proves
+    // "lost on the way" has not arrived by the time of the cut.
+    proxy.refuse(true);
+    proxy.cut();
+    max.stderr.expect("reconnecting to");
+    proxy.lose_up(false);
+    proxy.lose_down(false);
+    proxy.refuse(false);
+    max.stderr.expect("the session was resumed");
+    let seen = bob.lines_until("Max: lost on the way");
+    bob.send("done");
+    max.stdout.expect("Bob: done\n");
+    assert!(!seen.iter().any(|l| l == "Max: arrived"), "{seen:?}");
+    // "arrived" is in the replay (so shown once, dimmed on a terminal) and
+    // was not sent again; Bob saw it once, before the cut.
+    each_once(max, &["Max: arrived", "Bob: marker", "Bob: done"]);
+}
+
+#[test]
+fn a_script_that_ends_while_away_has_its_last_lines_sent_once_back() {
+    let server = Server::start();
+    let proxy = Proxy::to(server.addr);
+    let (mut max, mut bob) = max_and_bob(proxy.addr, server.addr, &[]);
+    proxy.refuse(true);
+    proxy.cut();
+    max.stderr.expect("reconnecting to");
+    max.type_in("last words\n");
+    max.close_stdin();
+    proxy.refuse(false);
+    bob.lines_until("Max: last words");
+    assert_eq!(max.wait().code(), Some(0));
+}
+
+#[test]
+fn a_piped_join_without_reconnect_still_ends_when_the_connection_drops() {
+    let server = Server::start();
+    let proxy = Proxy::to(server.addr);
+    let mut command = join_command(proxy.addr, &["--name", "Max"]);
+    command.env("TZ", "UTC");
+    let mut max = Running::spawn("Max", command);
+    max.stdout.expect("Server: You are logged in as: Max\n");
+    proxy.cut();
+    max.stdout.expect("Server left.\n");
+    assert_eq!(max.wait().code(), Some(1));
+}
+
+#[test]
+fn a_tls_room_with_a_password_is_resumed_with_the_password_kept_in_memory() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let file = crate::support::write_file(dir.path(), "password", "hunter2\n");
+    let file = file.to_str().expect("a UTF-8 path");
+    let mut server = Serve::new()
+        .args(&["--tls-self-signed", "--password-file", file])
+        .start();
+    let pin = server.banner_line("TLS: self-signed certificate with SHA-256 fingerprint ");
+    let proxy = Proxy::to(server.addr);
+    let private = |addr: SocketAddr, name: &str| {
+        let mut command = join_command(
+            addr,
+            &["--name", name, "--reconnect", "--tls-fingerprint", &pin],
+        );
+        command.env("TZ", "UTC").env("SOCKCHAT_PASSWORD", "hunter2");
+        Running::spawn(name, command)
+    };
+    let mut ann = private(server.addr, "Ann");
+    ann.stdout.expect("Server: You are logged in as: Ann\n");
+    let mut max = private(proxy.addr, "Max");
+    max.stdout.expect("Server: You are logged in as: Max\n");
+    ann.stdout.expect("Server: Max joined the party!\n");
+
+    proxy.refuse(true);
+    proxy.cut();
+    max.stderr.expect("reconnecting to");
+    max.type_in("through TLS again\n");
+    proxy.refuse(false);
+    max.stderr.expect("the session was resumed");
+    ann.stdout.expect("Max: through TLS again\n");
+    ann.type_in("welcome back\n");
+    max.stdout.expect("Ann: welcome back\n");
+}
+
+/// Kills the server at `addr` at once (no goodbye) and starts another on
+/// the same port with `args`.
+fn restart(server: Server, args: &[&str]) -> Server {
+    let port = server.addr.port();
+    server.process.signal(libc::SIGKILL);
+    drop(server);
+    Serve::new().at("127.0.0.1", port).args(args).start()
+}
+
+#[test]
+fn after_a_restart_with_a_store_the_gap_is_filled_from_the_history() {
+    let store = tempfile::tempdir().expect("a temp dir");
+    let dir = store.path().to_str().expect("a UTF-8 path");
+    let server = Serve::new().args(&["--store", dir]).start();
+    let (mut max, mut bob) = max_and_bob(server.addr, server.addr, &[]);
+    bob.send("before the crash");
+    max.stdout.expect("Bob: before the crash\n");
+    max.type_in("max was here\n");
+    bob.lines_until("Max: max was here");
+
+    let server = restart(server, &["--store", dir]);
+    max.stderr.expect("reconnecting to");
+    let mut bob = Nc::login(server.addr, "Bob");
+    bob.send("after the restart");
+    max.stderr.expect("you logged in again as Max");
+    bob.send("live again");
+    max.stdout.expect("Bob: live again\n");
+    each_once(
+        max,
+        &[
+            "Bob: before the crash",
+            "Bob: after the restart",
+            "Bob: live again",
+        ],
+    );
+}
+
+#[test]
+fn after_a_restart_without_a_store_the_new_room_is_shown_once() {
+    let server = Server::start();
+    let (mut max, mut bob) = max_and_bob(server.addr, server.addr, &[]);
+    bob.send("one");
+    max.stdout.expect("Bob: one\n");
+
+    let server = restart(server, &[]);
+    max.stderr.expect("reconnecting to");
+    let mut bob = Nc::login(server.addr, "Bob");
+    bob.send("two");
+    max.stderr
+        .expect("what was said before the restart is lost");
+    bob.send("three");
+    max.stdout.expect("Bob: three\n");
+    each_once(max, &["Bob: one", "Bob: two", "Bob: three"]);
+}
+
+/// `HH:MM` now, in UTC, and a minute later (a test may cross a minute).
+fn utc_minutes() -> [String; 2] {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970");
+    [0, 60].map(|later| {
+        let minutes = (now.as_secs() + later) / 60;
+        format!("{:02}:{:02}", minutes / 60 % 24, minutes % 60)
+    })
+}
+
+#[test]
+fn piped_output_has_times_only_when_asked() {
+    let server = Server::start();
+    let mut plain = piped_max(server.addr, &[]);
+    plain.stdout.expect("Server: You are logged in as: Max\n");
+    let mut command = join_command(server.addr, &["--name", "Ann", "--timestamps"]);
+    command.env("TZ", "UTC");
+    let mut stamped = Running::spawn("Ann", command);
+    stamped.stdout.expect("Server: You are logged in as: Ann\n");
+    let mut bob = Nc::login(server.addr, "Bob");
+    bob.send("what time is it");
+    plain.stdout.expect("\nBob: what time is it\n");
+    let line = stamped.stdout.expect("Bob: what time is it\n");
+    let line = line.lines().last().unwrap_or_default().to_string();
+    let minutes = utc_minutes();
+    assert!(
+        minutes
+            .iter()
+            .any(|hhmm| line == format!("{hhmm} Bob: what time is it")),
+        "{line:?}, {minutes:?}"
+    );
+}
+
+#[test]
+fn the_catch_up_marker_counts_what_came_before_and_what_mentions_you() {
+    let server = Server::start();
+    let mut ann = Nc::login(server.addr, "Ann");
+    let mut bob = Nc::login(server.addr, "Bob");
+    ann.send("morning all");
+    // In this order in the room: Bob answers what he has seen.
+    bob.lines_until("Ann: morning all");
+    bob.send("has anyone seen max?");
+    ann.lines_until("Bob: has anyone seen max?");
+    let mut max = piped_max(server.addr, &[]);
+    let block = max.stdout.expect("Bob: has anyone seen max?\n");
+    // Ann's and Bob's two lines (this server replays no join notices to a
+    // late joiner); one of them names Max.
+    let marker = block
+        .lines()
+        .find(|l| l.starts_with("── "))
+        .unwrap_or_else(|| panic!("no marker in {block:?}"));
+    let minutes = utc_minutes();
+    assert!(
+        minutes
+            .iter()
+            .any(|hhmm| marker == format!("── 2 new since {hhmm}, 1 mentions you ──")),
+        "{block:?}"
+    );
+    let after: Vec<&str> = block
+        .lines()
+        .skip_while(|l| !l.starts_with("── "))
+        .collect();
+    assert_eq!(
+        after,
+        [marker, "Ann: morning all", "Bob: has anyone seen max?",]
+    );
+    // Piped: no bell for the mention.
+    assert!(!max.stdout.text().contains('\x07'));
+}
+
+mod on_a_terminal {
+    use super::*;
+    use crate::support::terminal::{screen_rows, Pty};
+
+    const ROWS: u16 = 40;
+    const COLS: u16 = 100;
+
+    /// `join --name Max EXTRA…` on a pty of [`ROWS`]×[`COLS`], in UTC,
+    /// without colours (the rows are compared as text).
+    fn max(addr: SocketAddr, extra: &[&str]) -> Pty {
+        let mut command = join_command(addr, &["--name", "Max"]);
+        command.args(extra).env("TZ", "UTC").env("NO_COLOR", "1");
+        Pty::spawn_sized(command, COLS, ROWS)
+    }
+
+    #[test]
+    fn a_restart_with_a_store_keeps_the_screen_the_half_typed_line_and_every_line_once() {
+        let store = tempfile::tempdir().expect("a temp dir");
+        let dir = store.path().to_str().expect("a UTF-8 path");
+        let server = Serve::new().args(&["--store", dir]).start();
+        let mut pty = max(server.addr, &[]);
+        pty.expect_logged_in("Max");
+        let mut bob = Nc::login(server.addr, "Bob");
+        bob.send("before the crash");
+        pty.screen.expect("Bob: before the crash");
+        pty.type_keys("half a thought");
+        pty.screen.expect("half a thought");
+
+        let server = restart(server, &["--store", dir]);
+        pty.screen.expect("Reconnecting to 127.0.0.1:");
+        let mut bob = Nc::login(server.addr, "Bob");
+        bob.send("while you were away");
+        pty.screen.expect("you logged in again as Max");
+        bob.send("live again");
+        pty.screen.expect("Bob: live again");
+        // The half-typed line survived: finished and sent, under the same name.
+        pty.type_keys(" finished\r");
+        bob.lines_until("Max: half a thought finished");
+        pty.screen.expect("Max: half a thought finished");
+        pty.type_keys("\x04");
+        assert_eq!(pty.exit_code(), 0);
+        pty.assert_terminal_restored();
+
+        let rows = screen_rows(pty.screen.bytes(), ROWS, COLS);
+        // Each row starts with its time: `HH:MM `.
+        let text: Vec<String> = rows
+            .iter()
+            .map(|row| match row.as_bytes().get(5) {
+                Some(b' ') if row.as_bytes()[2] == b':' => row[6..].to_string(),
+                _ => row.clone(),
+            })
+            .collect();
+        once_in_order(
+            &text.join("\n"),
+            &[
+                "Bob: before the crash",
+                "Bob: while you were away",
+                "Bob: live again",
+                "Max: half a thought finished",
+            ],
+        );
+    }
+
+    #[test]
+    fn leaving_while_away_keeps_the_terminal_and_says_what_was_not_sent() {
+        let server = Server::start();
+        let mut pty = max(server.addr, &[]);
+        pty.expect_logged_in("Max");
+        assert!(server.stop().success());
+        pty.screen.expect("Reconnecting to 127.0.0.1:");
+        pty.type_keys("never sent\r");
+        pty.screen.expect("1 line waiting");
+        pty.type_keys("\x04");
+        pty.screen.expect("1 line you typed was not sent");
+        assert_eq!(pty.exit_code(), 0);
+        pty.assert_terminal_restored();
+    }
+
+    #[test]
+    fn a_mention_rings_the_bell_and_no_bell_keeps_it_quiet() {
+        let server = Server::start();
+        let mut rings = max(server.addr, &[]);
+        rings.expect_logged_in("Max");
+        let mut quiet = {
+            let mut command = join_command(server.addr, &["--name", "Ann", "--no-bell"]);
+            command.env("TZ", "UTC");
+            Pty::spawn(command)
+        };
+        quiet.expect_logged_in("Ann");
+        let mut bob = Nc::login(server.addr, "Bob");
+        bob.send("no bell for this");
+        rings.screen.expect("no bell for this");
+        bob.send("hey @max and ann, look");
+        let shown = rings.screen.expect("look");
+        let rest = rings.screen.expect("\x07");
+        assert!(
+            !shown.contains('\x07') && rest.len() < 20,
+            "{shown:?} {rest:?}"
+        );
+        bob.send("after");
+        let quiet_screen = quiet.screen.expect("after");
+        assert!(quiet_screen.contains("look"), "{quiet_screen:?}");
+        assert!(!quiet_screen.contains('\x07'), "{quiet_screen:?}");
+        // A private message rings too.
+        bob.send("/msg Max psst");
+        rings.screen.expect("psst");
+        rings.screen.expect("\x07");
+    }
+
+    #[test]
+    fn a_terminal_shows_times_unless_told_not_to() {
+        let server = Server::start();
+        let mut stamped = max(server.addr, &[]);
+        stamped.expect_logged_in("Max");
+        let mut plain = {
+            let mut command = join_command(server.addr, &["--name", "Ann"]);
+            command
+                .env("TZ", "UTC")
+                .env("NO_COLOR", "1")
+                .env("SOCKCHAT_TIMESTAMPS", "false");
+            Pty::spawn(command)
+        };
+        plain.expect_logged_in("Ann");
+        let mut bob = Nc::login(server.addr, "Bob");
+        bob.send("tick");
+        stamped.screen.expect("Bob: tick");
+        plain.screen.expect("Bob: tick");
+        let row = |pty: &Pty| {
+            let rows = screen_rows(pty.screen.bytes(), 24, 80);
+            rows.into_iter()
+                .find(|r| r.contains("Bob: tick"))
+                .expect("the row")
+        };
+        let minutes = utc_minutes();
+        let stamped_row = row(&stamped);
+        assert!(
+            minutes
+                .iter()
+                .any(|hhmm| stamped_row == format!("{hhmm} Bob: tick")),
+            "{stamped_row:?}"
+        );
+        assert_eq!(row(&plain), "Bob: tick");
+    }
+}
