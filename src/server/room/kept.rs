@@ -89,8 +89,7 @@ impl<M: Mailbox> Room<M> {
     /// has settled meanwhile (everything, in memory) is relayed now.
     pub(super) fn commit(&mut self) {
         if !self.kept.is_empty() {
-            let (drafts, metas): (Vec<Draft>, Vec<Meta>) =
-                std::mem::take(&mut self.kept).into_iter().unzip();
+            let (drafts, metas): (Vec<Draft>, Vec<Meta>) = self.kept.drain(..).unzip();
             let owner = metas.iter().find(|m| m.answers).and_then(|m| m.by);
             match self.stream.append(drafts) {
                 Ok(ticket) => {
@@ -207,17 +206,26 @@ impl<M: Mailbox> Room<M> {
             return;
         }
         let plain = room_line(&record.kind);
-        // Built only if someone will read it: a room of `nc` users pays
-        // nothing for tagged mode.
-        let tagged = match self.tagged_count > 0 {
-            true => Tags::kept(record.id, record.time).line(&plain),
-            false => String::new(),
-        };
+        let except = author.unwrap_or(ClientId::MAX);
+        if self.tagged_count == 0 {
+            // A room of `nc`-style clients only: the loop it had before
+            // there were tags (this is the room's hottest loop).
+            for (&id, client) in &self.clients {
+                if id == except || client.name.is_none() {
+                    continue;
+                }
+                if !client.mailbox.deliver(&plain, &mut self.tally) {
+                    self.overflowed.push(id);
+                }
+            }
+            return;
+        }
+        let tagged = Tags::kept(record.id, record.time).line(&plain);
         for (&id, client) in &self.clients {
             if client.name.is_none() {
                 continue;
             }
-            let line = if Some(id) == author {
+            let line = if id == except {
                 if !client.tagged {
                     continue;
                 }
