@@ -234,8 +234,6 @@ struct Broker {
     backlog: Arc<Backlog>,
     throttle: Throttle,
     log: Log,
-    /// Messages relayed, for the status line.
-    relayed: u64,
     /// The accept loop, told of each login (for its per-address counts).
     notices: async_channel::Sender<Notice>,
     /// Wrong passwords per address, and the waits they earn.
@@ -281,7 +279,6 @@ impl Broker {
             settings,
             backlog,
             log,
-            relayed: 0,
             notices,
             attempts: Vec::new(),
             meters: HashMap::new(),
@@ -484,7 +481,6 @@ impl Broker {
         let happened = self.room.line(id, text);
         let log = &self.log;
         match happened {
-            Happened::Relayed => self.relayed += 1,
             Happened::Quit => {
                 self.leave(id, End::Flush, None);
             }
@@ -563,7 +559,7 @@ impl Broker {
             }
         }
         self.backlog.settle(self.room.take_tally());
-        self.log.status(self.room.online(), self.relayed);
+        self.log.status(self.room.online(), self.room.relayed());
         if stopping {
             return;
         }

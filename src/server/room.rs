@@ -168,6 +168,8 @@ pub struct Room<M: Mailbox> {
     tagged_count: usize,
     /// Clients whose last unsettled batch settled (see [`Room::take_unblocked`]).
     unblocked: Vec<ClientId>,
+    /// Messages people said that were relayed (saved first, with a store).
+    relayed: u64,
 }
 
 /// A name held for whoever dropped it.
@@ -211,6 +213,7 @@ impl<M: Mailbox> Default for Room<M> {
             ghosts: Vec::new(),
             tagged_count: 0,
             unblocked: Vec::new(),
+            relayed: 0,
         }
     }
 }

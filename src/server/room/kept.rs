@@ -189,6 +189,9 @@ impl<M: Mailbox> Room<M> {
 
     /// Sends a settled record to whoever it is for.
     fn relay(&mut self, record: &Record, meta: &Meta) {
+        if record.kind.is_said() || !record.kind.is_room() {
+            self.relayed += 1;
+        }
         let author = self.author(meta);
         let label = self.label_of(meta, author);
         if let Kind::Private { from, to, text } = &record.kind {
@@ -423,6 +426,12 @@ impl<M: Mailbox> Room<M> {
             }
             self.send(id, footer);
         }
+    }
+
+    /// Messages people said that reached the room (what the status line
+    /// counts): a line the store could not save is not one.
+    pub fn relayed(&self) -> u64 {
+        self.relayed
     }
 
     /// The newest id settled (what a tagged login's `last` says).
