@@ -387,6 +387,30 @@ mod on_a_terminal {
     }
 
     #[test]
+    fn a_server_that_takes_the_connection_but_never_answers_does_not_stop_leaving() {
+        let mut server = Server::start();
+        let proxy = Proxy::to(server.addr);
+        let mut pty = max(proxy.addr, &[]);
+        pty.expect_logged_in("Max");
+        let log = &mut server.process.stderr;
+        log.expect("Max joined the party!");
+        // The network half works: connections are taken, nothing comes back.
+        proxy.lose_down(true);
+        proxy.cut();
+        pty.screen.expect("Reconnecting to 127.0.0.1:");
+        // An attempt is under way: it waits for a greeting that never comes.
+        log.expect("Max left the party.");
+        log.expect("Connection from 127.0.0.1:");
+        pty.type_keys("typed while stuck\r");
+        // Counted while an attempt waits for its answer, not after it.
+        pty.screen.expect("1 line waiting");
+        pty.type_keys("\x04");
+        pty.screen.expect("1 line you typed was not sent");
+        assert_eq!(pty.exit_code(), 0);
+        pty.assert_terminal_restored();
+    }
+
+    #[test]
     fn a_mention_rings_the_bell_and_no_bell_keeps_it_quiet() {
         let server = Server::start();
         let mut rings = max(server.addr, &[]);
