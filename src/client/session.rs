@@ -382,6 +382,11 @@ impl Chat<'_> {
                 return self.caught_up(Some(why));
             }
             let text = sanitize_bytes(&incoming.line);
+            // Our own arrival on logging in again: not shown (as live) nor
+            // counted as news.
+            if tags.id.is_some() && text == reply::joined(&self.name) {
+                return Vec::new();
+            }
             let calls = mention::calls(&classify(&text), &self.name);
             let (id, time, size) = (tags.id, tags.time, incoming.line.len());
             holding.block.add(id, time, calls, size, incoming);

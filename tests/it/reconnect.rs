@@ -237,6 +237,23 @@ fn after_a_restart_without_a_store_the_new_room_is_shown_once() {
     each_once(max, &["Bob: one", "Bob: two", "Bob: three"]);
 }
 
+#[test]
+fn logging_in_again_after_a_restart_neither_shows_nor_counts_your_own_arrival() {
+    let server = Server::start();
+    let (mut max, _bob) = max_and_bob(server.addr, server.addr, &[]);
+    let server = restart(server, &[]);
+    max.stderr.expect("reconnecting to");
+    max.stderr
+        .expect("what was said before the restart is lost");
+    let mut bob = Nc::login(server.addr, "Bob");
+    bob.send("back");
+    max.stdout.expect("Bob: back\n");
+    let out = each_once(max, &["Bob: back"]);
+    // Live, your own arrival is not shown; in the catch-up it was, as "1 new".
+    assert!(!out.contains("Server: Max joined the party!"), "{out}");
+    assert!(!out.contains("── 1 new"), "{out}");
+}
+
 /// `HH:MM` now, in UTC, and a minute later (a test may cross a minute).
 fn utc_minutes() -> [String; 2] {
     let now = SystemTime::now()
