@@ -478,6 +478,18 @@ impl Chat<'_> {
             if let Some((unanswered, _)) = &mut resend {
                 // A line of ours the server got before the drop: shown here, not sent again.
                 let text = sanitize_bytes(&line.line);
+                // Our rename the room took (its answer lost with the link):
+                // our lines after it are under the new name.
+                let renamed = text
+                    .strip_prefix(&format!("Server: {} is now known as ", self.name))
+                    .and_then(|rest| rest.strip_suffix('.'));
+                if let Some(new) = renamed {
+                    self.name = new.to_string();
+                    let nick = |mine: &String| parse_input(mine) == Input::Nick(new);
+                    if let Some(at) = unanswered.iter().position(nick) {
+                        unanswered.remove(at);
+                    }
+                }
                 let name = &self.name;
                 if let Some(at) = unanswered
                     .iter()

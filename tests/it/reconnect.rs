@@ -120,6 +120,28 @@ fn a_line_lost_on_the_way_is_sent_again_and_one_that_arrived_is_not() {
 }
 
 #[test]
+fn a_rename_whose_answer_was_lost_does_not_make_a_line_that_arrived_go_twice() {
+    let server = Server::start();
+    let proxy = Proxy::to(server.addr);
+    let (mut max, mut bob) = max_and_bob(proxy.addr, server.addr, &[]);
+    // The room takes both, but their answers are lost with the link.
+    proxy.lose_down(true);
+    max.type_in("/nick Maxi\nas maxi\n");
+    bob.lines_until("Maxi: as maxi");
+    proxy.refuse(true);
+    proxy.cut();
+    max.stderr.expect("reconnecting to");
+    proxy.lose_down(false);
+    proxy.refuse(false);
+    max.stderr.expect("the session was resumed");
+    // Anything sent again goes before this, in order.
+    max.type_in("after\n");
+    let seen = bob.lines_until("Maxi: after");
+    assert!(!seen.iter().any(|l| l == "Maxi: as maxi"), "{seen:?}");
+    each_once(max, &["Maxi: as maxi"]);
+}
+
+#[test]
 fn a_script_that_ends_while_away_has_its_last_lines_sent_once_back() {
     let server = Server::start();
     let proxy = Proxy::to(server.addr);
