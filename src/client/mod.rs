@@ -194,7 +194,7 @@ async fn open(options: &Options) -> Result<(Reader, Writer), String> {
                 connect::start_tls(stream, &options.address, tls.config.clone(), &tls.trust).await;
             started
                 .map(|(reader, writer, _)| (reader, writer))
-                .map_err(|e| format!("{e:#}"))
+                .map_err(|e| crate::words::error_line(&e))
         }
         None => Ok(connect::plain(stream)),
     }

@@ -174,7 +174,7 @@ impl Back {
     async fn send(&mut self, line: &str) -> Result<(), Fail> {
         send_line(&mut self.writer, line)
             .await
-            .map_err(|e| Fail::Again(format!("{e:#}")))?;
+            .map_err(|e| Fail::Again(crate::words::error_line(&e)))?;
         self.sent += u32::from(!line.is_empty());
         Ok(())
     }
@@ -190,5 +190,50 @@ impl Back {
             Ok(Err(e)) => Err(Fail::Again(crate::words::io_error(&e))),
             Err(_) => Err(Fail::Again("the server did not answer".into())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    /// A connection the server has already reset: every write fails.
+    struct Reset;
+
+    impl futures::AsyncWrite for Reset {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            Poll::Ready(Err(io::Error::from_raw_os_error(libc::EPIPE)))
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[test]
+    fn a_failed_send_is_said_in_plain_words_for_the_status_line() {
+        let mut back = Back {
+            server: ServerLines::new(futures::io::empty()),
+            writer: Box::new(Reset),
+            resumed: false,
+            mode: Tags::default(),
+            login: Tags::default(),
+            history: None,
+            after: 0,
+            sent: 0,
+        };
+        let Err(Fail::Again(why)) = runtime::block_on(back.send("/tagged")) else {
+            panic!("a reset connection took a line");
+        };
+        assert_eq!(why, "cannot send to the server: broken pipe");
     }
 }

@@ -5,6 +5,7 @@
 //! the person's attention to mentions, and, when the connection drops,
 //! comes back (resuming the session) without losing a line either way.
 
+use std::future::Future;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -115,6 +116,22 @@ struct Holding {
     until: Until,
     /// When to stop waiting for its end and show what came.
     deadline: Instant,
+}
+
+/// While the connection is down: what the status says and what waits.
+struct Away {
+    /// Where we are reconnecting to, as shown.
+    address: String,
+    /// Our lines unanswered at the drop, to send again once back.
+    unanswered: Vec<String>,
+    /// Lines typed while away, to send once back.
+    typed: Vec<String>,
+    /// The waits between attempts, and how long we have been away.
+    backoff: Backoff,
+    /// Why the last attempt failed, in a few words.
+    last_error: Option<String>,
+    /// The spinner's frame.
+    tick: usize,
 }
 
 /// Everything the session keeps between lines.
@@ -365,6 +382,11 @@ impl Chat<'_> {
                 return self.caught_up(Some(why));
             }
             let text = sanitize_bytes(&incoming.line);
+            // Our own arrival on logging in again: not shown (as live) nor
+            // counted as news.
+            if tags.id.is_some() && text == reply::joined(&self.name) {
+                return Vec::new();
+            }
             let calls = mention::calls(&classify(&text), &self.name);
             let (id, time, size) = (tags.id, tags.time, incoming.line.len());
             holding.block.add(id, time, calls, size, incoming);
@@ -456,6 +478,18 @@ impl Chat<'_> {
             if let Some((unanswered, _)) = &mut resend {
                 // A line of ours the server got before the drop: shown here, not sent again.
                 let text = sanitize_bytes(&line.line);
+                // Our rename the room took (its answer lost with the link):
+                // our lines after it are under the new name.
+                let renamed = text
+                    .strip_prefix(&format!("Server: {} is now known as ", self.name))
+                    .and_then(|rest| rest.strip_suffix('.'));
+                if let Some(new) = renamed {
+                    self.name = new.to_string();
+                    let nick = |mine: &String| parse_input(mine) == Input::Nick(new);
+                    if let Some(at) = unanswered.iter().position(nick) {
+                        unanswered.remove(at);
+                    }
+                }
                 let name = &self.name;
                 if let Some(at) = unanswered
                     .iter()
@@ -570,84 +604,52 @@ impl Chat<'_> {
         };
         let mut unanswered = self.confirm.unanswered();
         // Lines still waiting from an earlier drop come first.
-        let mut away = Vec::new();
-        if let Some((earlier, typed_away)) = self.after_catchup.take() {
+        let mut typed_away = Vec::new();
+        if let Some((earlier, waiting)) = self.after_catchup.take() {
             unanswered = earlier.into_iter().chain(unanswered).collect();
-            away = typed_away;
+            typed_away = waiting;
         }
         // A block half-received is asked for again by the resume.
         self.holding = None;
         self.asked_block = false;
-        let address = self.options.address.to_string();
-        let lost = Instant::now();
-        let mut backoff = Backoff::new(lost);
-        let mut last_error: Option<String> = None;
-        let mut tick = 0usize;
+        let mut away = Away {
+            address: self.options.address.to_string(),
+            unanswered,
+            typed: typed_away,
+            backoff: Backoff::new(Instant::now()),
+            last_error: None,
+            tick: 0,
+        };
         if !self.screen.is_editor() {
-            eprintln!("sockchat: lost the connection; reconnecting to {address}…");
+            eprintln!(
+                "sockchat: lost the connection; reconnecting to {}…",
+                away.address
+            );
         }
         let name = match Name::parse(&self.name) {
             Ok(name) => name,
             Err(_) => self.me.name.clone(),
         };
+        // Kept apart from `self` while an attempt runs, as the status and
+        // the keys are looked after meanwhile.
+        let password = self.me.password.clone();
+        let options = self.options;
         let back = loop {
-            let until = Instant::now() + backoff.wait();
-            loop {
-                let waiting = unanswered.len() + away.len();
-                let status = reconnect::status(
-                    &address,
-                    backoff.away(Instant::now()),
-                    waiting,
-                    last_error.as_deref(),
-                );
-                tick += 1;
-                let frame = SPINNER[tick % SPINNER.len()];
-                self.screen.status(Some(format!("{frame} {status}")));
-                let left = until.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    break;
-                }
-                let nap = runtime::sleep(left.min(STATUS_TICK)).fuse();
-                let reading = away.len() < MOST_TYPED_AWAY && !self.end_after_catchup;
-                let input = async {
-                    match reading {
-                        true => typed.next().await,
-                        false => pending().await,
-                    }
-                }
-                .fuse();
-                futures::pin_mut!(nap, input);
-                futures::select! {
-                    () = nap => {}
-                    got = input => match got {
-                        Some(Typed::Line(line)) => away.push(line),
-                        Some(Typed::TooLong) => {
-                            self.refused_here();
-                            eprintln!("sockchat: a line was not sent: it is longer than {} bytes", super::input::MAX_INPUT_LINE);
-                        }
-                        // A script's input ended: its last lines go once back.
-                        Some(Typed::Eof) | None if self.me.piped => self.end_after_catchup = true,
-                        Some(Typed::Eof | Typed::Interrupted) | None => {
-                            self.screen.status(None);
-                            let lost = unanswered.len() + away.len();
-                            let last = (lost > 0).then(|| match lost {
-                                1 => "sockchat: left while away: 1 line you typed was not sent".to_string(),
-                                n => format!("sockchat: left while away: {n} lines you typed were not sent"),
-                            });
-                            return Err(self.finish(last.as_deref(), ExitCode::SUCCESS));
-                        }
-                    },
-                }
-            }
+            let wait = runtime::sleep(away.backoff.wait());
+            self.away_until(&mut away, typed, wait).await?;
             let who = Who {
                 name: &name,
-                password: self.me.password.as_ref(),
+                password: password.as_ref(),
                 token: &token,
                 last: self.last_id,
             };
-            match resume::come_back(self.options, &who, &mut self.labels).await {
+            let mut labels = std::mem::take(&mut self.labels);
+            let attempt = resume::come_back(options, &who, &mut labels);
+            let tried = self.away_until(&mut away, typed, attempt).await;
+            self.labels = labels;
+            match tried? {
                 Ok(back) => break back,
-                Err(Fail::Again(why)) => last_error = Some(why),
+                Err(Fail::Again(why)) => away.last_error = Some(why),
                 Err(Fail::Fatal(why)) => {
                     self.screen.status(None);
                     let last = format!("sockchat: {why:#}");
@@ -655,6 +657,12 @@ impl Chat<'_> {
                 }
             }
         };
+        let Away {
+            unanswered,
+            typed: away,
+            backoff,
+            ..
+        } = away;
         self.screen.status(None);
         let gone = reconnect::span(backoff.away(Instant::now()));
         typed.restart(tagged_limits(&back.mode), back.sent, Instant::now());
@@ -691,6 +699,64 @@ impl Chat<'_> {
             server: back.server,
             writer: back.writer,
         })
+    }
+
+    /// Shows the reconnect status and keeps what is typed until `done`
+    /// finishes (the wait before an attempt, or the attempt itself, which
+    /// may wait long for a server that does not answer). Err: the person
+    /// left meanwhile.
+    async fn away_until<T>(
+        &mut self,
+        away: &mut Away,
+        typed: &mut Paced,
+        done: impl Future<Output = T>,
+    ) -> Result<T, ExitCode> {
+        let done = done.fuse();
+        futures::pin_mut!(done);
+        loop {
+            let waiting = away.unanswered.len() + away.typed.len();
+            let status = reconnect::status(
+                &away.address,
+                away.backoff.away(Instant::now()),
+                waiting,
+                away.last_error.as_deref(),
+            );
+            away.tick += 1;
+            let frame = SPINNER[away.tick % SPINNER.len()];
+            self.screen.status(Some(format!("{frame} {status}")));
+            let nap = runtime::sleep(STATUS_TICK).fuse();
+            let reading = away.typed.len() < MOST_TYPED_AWAY && !self.end_after_catchup;
+            let input = async {
+                match reading {
+                    true => typed.next().await,
+                    false => pending().await,
+                }
+            }
+            .fuse();
+            futures::pin_mut!(nap, input);
+            futures::select! {
+                got = done => return Ok(got),
+                () = nap => {}
+                got = input => match got {
+                    Some(Typed::Line(line)) => away.typed.push(line),
+                    Some(Typed::TooLong) => {
+                        self.refused_here();
+                        eprintln!("sockchat: a line was not sent: it is longer than {} bytes", super::input::MAX_INPUT_LINE);
+                    }
+                    // A script's input ended: its last lines go once back.
+                    Some(Typed::Eof) | None if self.me.piped => self.end_after_catchup = true,
+                    Some(Typed::Eof | Typed::Interrupted) | None => {
+                        self.screen.status(None);
+                        let lost = away.unanswered.len() + away.typed.len();
+                        let last = (lost > 0).then(|| match lost {
+                            1 => "sockchat: left while away: 1 line you typed was not sent".to_string(),
+                            n => format!("sockchat: left while away: {n} lines you typed were not sent"),
+                        });
+                        return Err(self.finish(last.as_deref(), ExitCode::SUCCESS));
+                    }
+                },
+            }
+        }
     }
 
     /// The login tags of a new connection: the token may be new; the

@@ -120,6 +120,28 @@ fn a_line_lost_on_the_way_is_sent_again_and_one_that_arrived_is_not() {
 }
 
 #[test]
+fn a_rename_whose_answer_was_lost_does_not_make_a_line_that_arrived_go_twice() {
+    let server = Server::start();
+    let proxy = Proxy::to(server.addr);
+    let (mut max, mut bob) = max_and_bob(proxy.addr, server.addr, &[]);
+    // The room takes both, but their answers are lost with the link.
+    proxy.lose_down(true);
+    max.type_in("/nick Maxi\nas maxi\n");
+    bob.lines_until("Maxi: as maxi");
+    proxy.refuse(true);
+    proxy.cut();
+    max.stderr.expect("reconnecting to");
+    proxy.lose_down(false);
+    proxy.refuse(false);
+    max.stderr.expect("the session was resumed");
+    // Anything sent again goes before this, in order.
+    max.type_in("after\n");
+    let seen = bob.lines_until("Maxi: after");
+    assert!(!seen.iter().any(|l| l == "Maxi: as maxi"), "{seen:?}");
+    each_once(max, &["Maxi: as maxi"]);
+}
+
+#[test]
 fn a_script_that_ends_while_away_has_its_last_lines_sent_once_back() {
     let server = Server::start();
     let proxy = Proxy::to(server.addr);
@@ -235,6 +257,23 @@ fn after_a_restart_without_a_store_the_new_room_is_shown_once() {
     bob.send("three");
     max.stdout.expect("Bob: three\n");
     each_once(max, &["Bob: one", "Bob: two", "Bob: three"]);
+}
+
+#[test]
+fn logging_in_again_after_a_restart_neither_shows_nor_counts_your_own_arrival() {
+    let server = Server::start();
+    let (mut max, _bob) = max_and_bob(server.addr, server.addr, &[]);
+    let server = restart(server, &[]);
+    max.stderr.expect("reconnecting to");
+    max.stderr
+        .expect("what was said before the restart is lost");
+    let mut bob = Nc::login(server.addr, "Bob");
+    bob.send("back");
+    max.stdout.expect("Bob: back\n");
+    let out = each_once(max, &["Bob: back"]);
+    // Live, your own arrival is not shown; in the catch-up it was, as "1 new".
+    assert!(!out.contains("Server: Max joined the party!"), "{out}");
+    assert!(!out.contains("── 1 new"), "{out}");
 }
 
 /// `HH:MM` now, in UTC, and a minute later (a test may cross a minute).
@@ -379,6 +418,30 @@ mod on_a_terminal {
         assert!(server.stop().success());
         pty.screen.expect("Reconnecting to 127.0.0.1:");
         pty.type_keys("never sent\r");
+        pty.screen.expect("1 line waiting");
+        pty.type_keys("\x04");
+        pty.screen.expect("1 line you typed was not sent");
+        assert_eq!(pty.exit_code(), 0);
+        pty.assert_terminal_restored();
+    }
+
+    #[test]
+    fn a_server_that_takes_the_connection_but_never_answers_does_not_stop_leaving() {
+        let mut server = Server::start();
+        let proxy = Proxy::to(server.addr);
+        let mut pty = max(proxy.addr, &[]);
+        pty.expect_logged_in("Max");
+        let log = &mut server.process.stderr;
+        log.expect("Max joined the party!");
+        // The network half works: connections are taken, nothing comes back.
+        proxy.lose_down(true);
+        proxy.cut();
+        pty.screen.expect("Reconnecting to 127.0.0.1:");
+        // An attempt is under way: it waits for a greeting that never comes.
+        log.expect("Max left the party.");
+        log.expect("Connection from 127.0.0.1:");
+        pty.type_keys("typed while stuck\r");
+        // Counted while an attempt waits for its answer, not after it.
         pty.screen.expect("1 line waiting");
         pty.type_keys("\x04");
         pty.screen.expect("1 line you typed was not sent");
