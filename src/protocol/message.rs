@@ -325,6 +325,12 @@ pub mod reply {
         )
     }
     /// A private message not delivered: its recipient is far behind.
+    /// A private message kept for someone whose connection dropped.
+    pub fn recipient_away(name: &str, minutes: u64) -> String {
+        format!(
+            "Server: {name} is away: your message is kept for them if they come back within {minutes} min"
+        )
+    }
     pub fn recipient_busy(name: &str) -> String {
         error(format!(
             "{name} is not keeping up with their messages; yours was not delivered"

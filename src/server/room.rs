@@ -736,6 +736,9 @@ impl<M: Mailbox> Room<M> {
             .ok()
             .and_then(|n| self.names.get(n.key()).copied());
         let Some(target) = target else {
+            if let Some(away) = self.away_session(to) {
+                return self.private_to_away(id, from, away, text);
+            }
             self.tell(id, &reply::error(format!("no user named {to} is online")));
             return Happened::Nothing;
         };

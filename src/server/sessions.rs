@@ -125,6 +125,12 @@ impl Sessions {
         }
     }
 
+    /// The name of session `id` while it is away (dropped, resumable).
+    pub fn away_name(&self, id: SessionId) -> Option<&Name> {
+        let session = self.by_token.get(self.tokens.get(&id)?)?;
+        session.away_since.map(|_| &session.name)
+    }
+
     /// Gives session `id` its new connection.
     pub fn resumed(&mut self, id: SessionId, client: ClientId) {
         let Some(session) = self.session_mut(id) else {

@@ -565,3 +565,44 @@ fn a_private_message_sent_before_a_rename_is_replayed_as_sent_not_as_from_whoeve
         );
     });
 }
+
+#[test]
+fn a_private_message_to_someone_away_is_kept_for_their_resume_and_the_sender_is_told() {
+    run(async {
+        let server = TestServer::start().await;
+        let [mut ann] = server.logins(["Ann"]).await;
+        let (max, _) = Tagged::login(server.addr, "Max").await;
+        ann.expect_line("Server: Max joined the party!").await;
+        let Tagged {
+            client,
+            token,
+            last,
+            ..
+        } = max;
+        client.reset();
+        ann.expect_line("Server: Max left the party.").await;
+
+        ann.send("/msg Max call me when you are back").await;
+        ann.expect_line(
+            "Server: Max is away: your message is kept for them if they come back within 10 min",
+        )
+        .await;
+        ann.expect_line("To Max (private): call me when you are back")
+            .await;
+        // Nobody else gets it, and a name nobody holds is still refused.
+        ann.send("/msg Nobody hello").await;
+        ann.expect_line("Server: Error: no user named Nobody is online")
+            .await;
+
+        let mut back = Tagged::connect(server.addr).await;
+        back.send(&format!("/resume {token} {last}")).await;
+        assert_eq!(back.line().await.text, "Server: You are logged in as: Max");
+        let header = back.line().await;
+        let block = back.rest_of_block(header).await;
+        let texts: Vec<&str> = block.iter().map(|l| l.text.as_str()).collect();
+        assert!(
+            texts.contains(&"Ann (private): call me when you are back"),
+            "{texts:?}"
+        );
+    });
+}

@@ -123,6 +123,33 @@ impl<M: Mailbox> Room<M> {
         }
     }
 
+    /// The session a name is held for while its client is away, if any.
+    pub(super) fn away_session(&self, name: &str) -> Option<(SessionId, Name)> {
+        let key = Name::parse(name).ok()?;
+        let session = self.held.get(key.key())?.session?;
+        let name = self.sessions.away_name(session)?.clone();
+        Some((session, name))
+    }
+
+    /// A private message to someone whose connection dropped and who may
+    /// still resume: kept for their session, replayed when they come back
+    /// (and gone with the session if they do not). The sender is told.
+    pub(super) fn private_to_away(
+        &mut self,
+        id: ClientId,
+        from: &Name,
+        (session, to): (SessionId, Name),
+        text: &str,
+    ) -> Happened {
+        let minutes = self.sessions.window().as_secs().div_ceil(60);
+        self.tell(id, &reply::recipient_away(to.as_str(), minutes));
+        let sessions = [self.session_of(id), session];
+        let draft = Draft::private(from.as_str(), to.as_str(), text, sessions);
+        let meta = self.meta_by(id).to(session);
+        self.keep(draft, meta);
+        Happened::Relayed
+    }
+
     /// Ends a session for good.
     pub(super) fn end_session(&mut self, session: SessionId) {
         self.sessions.end(session);
