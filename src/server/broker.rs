@@ -635,21 +635,31 @@ mod tests {
         String::from_utf8_lossy(&buf).into_owned()
     }
 
-    #[test]
-    fn held_lines_go_on_when_their_batch_settles_while_a_login_expires() {
+    /// A broker whose room is kept in a new store in a temp dir (kept
+    /// alive by the dir returned), and the backlog its outboxes share.
+    fn stored(login_timeout: Duration) -> (Broker, Arc<Backlog>, tempfile::TempDir) {
         let dir = tempfile::tempdir().expect("a temp dir");
         let (stream, _) = RoomStream::open(dir.path(), MAIN, 1 << 20, HistoryLimits::default())
             .expect("a new store opens");
         let backlog = Arc::new(Backlog::new(0, usize::MAX));
-        let (notices, _accept_loop) = async_channel::unbounded();
-        // Every login expires at once: the clock's own path to a commit.
-        let mut broker = Broker::new(
-            settings(Duration::ZERO),
+        // The accept loop's end of the notices is dropped: sends then fail,
+        // which the broker allows for.
+        let (notices, _) = async_channel::unbounded();
+        let log = Log::silent();
+        let broker = Broker::new(
+            settings(login_timeout),
             stream,
             Arc::clone(&backlog),
             notices,
-            Log::silent(),
+            log,
         );
+        (broker, backlog, dir)
+    }
+
+    #[test]
+    fn held_lines_go_on_when_their_batch_settles_while_a_login_expires() {
+        // Every login expires at once: the clock's own path to a commit.
+        let (mut broker, backlog, _dir) = stored(Duration::ZERO);
         let max = peer(1, &backlog);
         let outbox = Arc::clone(&max.outbox);
         broker.handle(Event::Connect { id: 1, peer: max });
@@ -686,18 +696,7 @@ mod tests {
 
     #[test]
     fn past_its_share_of_held_lines_a_client_is_refused_and_the_rest_wait() {
-        let dir = tempfile::tempdir().expect("a temp dir");
-        let (stream, _) = RoomStream::open(dir.path(), MAIN, 1 << 20, HistoryLimits::default())
-            .expect("a new store opens");
-        let backlog = Arc::new(Backlog::new(0, usize::MAX));
-        let (notices, _accept_loop) = async_channel::unbounded();
-        let mut broker = Broker::new(
-            settings(Duration::from_secs(60)),
-            stream,
-            Arc::clone(&backlog),
-            notices,
-            Log::silent(),
-        );
+        let (mut broker, backlog, _dir) = stored(Duration::from_secs(60));
         let max = peer(1, &backlog);
         let outbox = Arc::clone(&max.outbox);
         broker.handle(Event::Connect { id: 1, peer: max });

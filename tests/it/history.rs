@@ -353,21 +353,28 @@ fn a_resume_over_a_half_open_ghost_replays_exactly_what_was_missed_and_closes_th
     });
 }
 
+/// Ann in the room, and tagged Max, whose connection then drops (a reset):
+/// Ann has seen him come and go. Returns Ann, and Max's token and last id.
+async fn ann_sees_max_drop(server: &TestServer) -> (Client, String, u64) {
+    let [mut ann] = server.logins(["Ann"]).await;
+    let (max, _) = Tagged::login(server.addr, "Max").await;
+    ann.expect_line("Server: Max joined the party!").await;
+    let Tagged {
+        client,
+        token,
+        last,
+        ..
+    } = max;
+    client.reset();
+    ann.expect_line("Server: Max left the party.").await;
+    (ann, token, last)
+}
+
 #[test]
 fn a_resume_after_a_dropped_connection_takes_the_name_back_and_replays_the_gap() {
     run(async {
         let server = TestServer::start().await;
-        let [mut ann] = server.logins(["Ann"]).await;
-        let (max, _) = Tagged::login(server.addr, "Max").await;
-        ann.expect_line("Server: Max joined the party!").await;
-        let Tagged {
-            client,
-            token,
-            last,
-            ..
-        } = max;
-        client.reset();
-        ann.expect_line("Server: Max left the party.").await;
+        let (mut ann, token, last) = ann_sees_max_drop(&server).await;
         ann.send("while you were out").await;
 
         // Someone else may not take the name meanwhile.
@@ -492,17 +499,7 @@ fn a_resume_from_before_the_history_kept_is_told_how_many_messages_it_missed() {
             ..Config::default()
         };
         let server = TestServer::with(config).await;
-        let [mut ann] = server.logins(["Ann"]).await;
-        let (max, _) = Tagged::login(server.addr, "Max").await;
-        ann.expect_line("Server: Max joined the party!").await;
-        let Tagged {
-            client,
-            token,
-            last,
-            ..
-        } = max;
-        client.reset();
-        ann.expect_line("Server: Max left the party.").await;
+        let (mut ann, token, last) = ann_sees_max_drop(&server).await;
         for i in 1..=5 {
             ann.send(&format!("missed {i}")).await;
         }
@@ -570,17 +567,7 @@ fn a_private_message_sent_before_a_rename_is_replayed_as_sent_not_as_from_whoeve
 fn a_private_message_to_someone_away_is_kept_for_their_resume_and_the_sender_is_told() {
     run(async {
         let server = TestServer::start().await;
-        let [mut ann] = server.logins(["Ann"]).await;
-        let (max, _) = Tagged::login(server.addr, "Max").await;
-        ann.expect_line("Server: Max joined the party!").await;
-        let Tagged {
-            client,
-            token,
-            last,
-            ..
-        } = max;
-        client.reset();
-        ann.expect_line("Server: Max left the party.").await;
+        let (mut ann, token, last) = ann_sees_max_drop(&server).await;
 
         ann.send("/msg Max call me when you are back").await;
         ann.expect_line(
