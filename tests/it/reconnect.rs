@@ -27,6 +27,14 @@ fn max_and_bob(via: SocketAddr, server: SocketAddr, extra: &[&str]) -> (Running,
     (max, bob)
 }
 
+/// Cuts Max's link and keeps it down (new connections refused) until
+/// Max says it is reconnecting.
+fn cut_off(proxy: &Proxy, max: &mut Running) {
+    proxy.refuse(true);
+    proxy.cut();
+    max.stderr.expect("reconnecting to");
+}
+
 /// Ends Max's input, waits for the end, and checks `lines` were shown
 /// exactly once each, in order.
 fn each_once(mut max: Running, lines: &[&str]) -> String {
@@ -61,9 +69,7 @@ fn a_cut_connection_is_resumed_and_nothing_said_meanwhile_is_lost_or_doubled() {
     bob.send("before the cut");
     max.stdout.expect("Bob: before the cut\n");
 
-    proxy.refuse(true);
-    proxy.cut();
-    max.stderr.expect("reconnecting to");
+    cut_off(&proxy, &mut max);
     for n in 1..=3 {
         bob.send(&format!("while away {n}"));
     }
@@ -103,9 +109,7 @@ fn a_line_lost_on_the_way_is_sent_again_and_one_that_arrived_is_not() {
     bob.send("marker");
     // Max cannot see the marker (nothing comes down): Bob's own order proves
     // "lost on the way" has not arrived by the time of the cut.
-    proxy.refuse(true);
-    proxy.cut();
-    max.stderr.expect("reconnecting to");
+    cut_off(&proxy, &mut max);
     proxy.lose_up(false);
     proxy.lose_down(false);
     proxy.refuse(false);
@@ -128,9 +132,7 @@ fn a_rename_whose_answer_was_lost_does_not_make_a_line_that_arrived_go_twice() {
     proxy.lose_down(true);
     max.type_in("/nick Maxi\nas maxi\n");
     bob.lines_until("Maxi: as maxi");
-    proxy.refuse(true);
-    proxy.cut();
-    max.stderr.expect("reconnecting to");
+    cut_off(&proxy, &mut max);
     proxy.lose_down(false);
     proxy.refuse(false);
     max.stderr.expect("the session was resumed");
@@ -146,9 +148,7 @@ fn a_script_that_ends_while_away_has_its_last_lines_sent_once_back() {
     let server = Server::start();
     let proxy = Proxy::to(server.addr);
     let (mut max, mut bob) = max_and_bob(proxy.addr, server.addr, &[]);
-    proxy.refuse(true);
-    proxy.cut();
-    max.stderr.expect("reconnecting to");
+    cut_off(&proxy, &mut max);
     max.type_in("last words\n");
     max.close_stdin();
     proxy.refuse(false);
@@ -193,9 +193,7 @@ fn a_tls_room_with_a_password_is_resumed_with_the_password_kept_in_memory() {
     max.stdout.expect("Server: You are logged in as: Max\n");
     ann.stdout.expect("Server: Max joined the party!\n");
 
-    proxy.refuse(true);
-    proxy.cut();
-    max.stderr.expect("reconnecting to");
+    cut_off(&proxy, &mut max);
     max.type_in("through TLS again\n");
     proxy.refuse(false);
     max.stderr.expect("the session was resumed");
