@@ -255,15 +255,26 @@ struct Broker {
 impl Broker {
     fn new(
         settings: Settings,
-        stream: RoomStream,
+        mut stream: RoomStream,
         backlog: Arc<Backlog>,
         notices: async_channel::Sender<Notice>,
         log: Log,
     ) -> Self {
-        let room = Room::new()
+        let saved = stream.take_sessions();
+        let mut room = Room::new()
             .with_stream(stream)
             .with_replay(settings.replay)
-            .with_sessions(settings.resume_window, super::sessions::system_tokens())
+            .with_sessions(settings.resume_window, super::sessions::system_tokens());
+        if let Some(saved) = saved {
+            if saved.unreadable > 0 {
+                log.warn(format!(
+                    "Server: {} unreadable lines of the store's sessions file were skipped",
+                    saved.unreadable
+                ));
+            }
+            room = room.with_saved_sessions(saved, Instant::now());
+        }
+        let room = room
             .with_announce_max(settings.announce_max)
             .with_login_timeout(settings.login_timeout)
             .with_password(settings.password.clone())

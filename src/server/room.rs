@@ -17,7 +17,7 @@ use crate::protocol::name::Name;
 use crate::protocol::password::{Password, TRIES};
 use crate::protocol::sanitize::sanitize;
 use crate::protocol::tagged::{self, Tags};
-use crate::stream::{Draft, HistoryLimits, Millis, RoomStream, SessionId};
+use crate::stream::{Draft, HistoryLimits, Millis, RoomStream, SavedSessions, SessionId};
 
 use super::addrs::Host;
 use super::deadline::LoginDeadlines;
@@ -263,6 +263,28 @@ impl<M: Mailbox> Room<M> {
     /// with tokens from `tokens`.
     pub fn with_sessions(mut self, window: Duration, tokens: TokenSource) -> Self {
         self.sessions = Sessions::new(window, tokens);
+        self
+    }
+
+    /// Takes back the sessions a store kept across a restart: each is
+    /// away from `now`, resumable for the window, its name held for it;
+    /// and writes the sessions to come to the same place.
+    pub fn with_saved_sessions(mut self, saved: SavedSessions, now: Instant) -> Self {
+        let window = self.sessions.window();
+        let mut sessions = std::mem::replace(
+            &mut self.sessions,
+            Sessions::new(window, sessions::system_tokens()),
+        )
+        .with_log(Box::new(saved.log));
+        for kept in saved.saved {
+            let Ok(name) = Name::parse(&kept.name) else {
+                continue;
+            };
+            self.next_session = self.next_session.max(kept.id + 1);
+            self.hold(&name, None, Some(kept.id), now + window);
+            sessions.restore(kept, name, now);
+        }
+        self.sessions = sessions;
         self
     }
 

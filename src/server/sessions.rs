@@ -8,7 +8,10 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
+use sha2::{Digest, Sha256};
+
 use crate::protocol::name::Name;
+use crate::stream::saved::{Key, Saved, SessionLog};
 use crate::stream::SessionId;
 
 use super::room::ClientId;
@@ -19,6 +22,12 @@ pub const MOST_AWAY: usize = 10_000;
 
 /// A session's secret.
 pub type Token = [u8; 16];
+
+/// The key of `token`: what a session is found by, and all a store keeps
+/// of it, so a copy of the store's files resumes nobody.
+pub fn key_of(token: &Token) -> Key {
+    Sha256::digest(token).into()
+}
 
 /// Where tokens come from: the system's random source (tests inject).
 pub type TokenSource = Box<dyn FnMut() -> Token + Send>;
@@ -66,9 +75,10 @@ pub struct Session {
 
 /// Every resumable session of the room.
 pub struct Sessions {
-    by_token: HashMap<Token, Session>,
-    /// The token of each session, to find it from its connection's side.
-    tokens: HashMap<SessionId, Token>,
+    /// By the key of their token.
+    by_token: HashMap<Key, Session>,
+    /// The key of each session, to find it from its connection's side.
+    tokens: HashMap<SessionId, Key>,
     /// Dropped sessions in the order they dropped (entries of sessions
     /// that came back or ended since are skipped when met).
     away: VecDeque<(Instant, SessionId)>,
@@ -77,6 +87,8 @@ pub struct Sessions {
     /// How long a dropped session stays resumable.
     window: Duration,
     tokens_from: TokenSource,
+    /// Where sessions are kept across restarts, if anywhere.
+    log: Option<Box<dyn SessionLog>>,
 }
 
 impl Sessions {
@@ -88,7 +100,29 @@ impl Sessions {
             away_count: 0,
             window,
             tokens_from,
+            log: None,
         }
+    }
+
+    /// Writes every session opened, renamed or ended to `log`.
+    pub fn with_log(mut self, log: Box<dyn SessionLog>) -> Sessions {
+        self.log = Some(log);
+        self
+    }
+
+    /// Takes back a session that outlived a restart: it is away from
+    /// `now`, resumable for the window like any dropped one.
+    pub fn restore(&mut self, saved: Saved, name: Name, now: Instant) {
+        let session = Session {
+            id: saved.id,
+            name,
+            client: None,
+            away_since: Some(now),
+        };
+        self.by_token.insert(saved.key, session);
+        self.tokens.insert(saved.id, saved.key);
+        self.away.push_back((now, saved.id));
+        self.away_count += 1;
     }
 
     /// How long a dropped session stays resumable.
@@ -98,26 +132,30 @@ impl Sessions {
 
     /// Starts a session for `client`, logged in as `name`; returns its token.
     pub fn open(&mut self, id: SessionId, name: Name, client: ClientId) -> Token {
-        let token = loop {
+        let (token, key) = loop {
             let token = (self.tokens_from)();
-            if !self.by_token.contains_key(&token) {
-                break token;
+            let key = key_of(&token);
+            if !self.by_token.contains_key(&key) {
+                break (token, key);
             }
         };
+        if let Some(log) = &mut self.log {
+            log.opened(id, &key, name.as_str());
+        }
         let session = Session {
             id,
             name,
             client: Some(client),
             away_since: None,
         };
-        self.by_token.insert(token, session);
-        self.tokens.insert(id, token);
+        self.by_token.insert(key, session);
+        self.tokens.insert(id, key);
         token
     }
 
     /// The session `token` names if it may be resumed at `now`.
     pub fn resumable(&self, token: &Token, now: Instant) -> Option<&Session> {
-        let session = self.by_token.get(token)?;
+        let session = self.by_token.get(&key_of(token))?;
         match session.away_since {
             None => Some(session),
             Some(since) if now.saturating_duration_since(since) < self.window => Some(session),
@@ -144,6 +182,9 @@ impl Sessions {
 
     /// The session's name changed.
     pub fn renamed(&mut self, id: SessionId, name: Name) {
+        if let (Some(log), Some(key)) = (&mut self.log, self.tokens.get(&id)) {
+            log.opened(id, key, name.as_str());
+        }
         if let Some(session) = self.session_mut(id) {
             session.name = name;
         }
@@ -179,6 +220,9 @@ impl Sessions {
     /// Ends session `id` for good (`/quit`, or its name was taken over).
     pub fn end(&mut self, id: SessionId) {
         if let Some(token) = self.tokens.remove(&id) {
+            if let Some(log) = &mut self.log {
+                log.ended(id);
+            }
             if let Some(session) = self.by_token.remove(&token) {
                 if session.away_since.is_some() {
                     self.away_count -= 1;

@@ -23,6 +23,7 @@
 
 pub mod history;
 pub mod record;
+pub mod saved;
 pub mod store;
 
 use std::collections::VecDeque;
@@ -168,6 +169,17 @@ pub struct RoomStream {
     /// batch to the writer thread.
     outcomes_tx: mpsc::UnboundedSender<Outcome>,
     outcomes: mpsc::UnboundedReceiver<Outcome>,
+    /// With a store: its sessions file and the sessions it kept, until
+    /// the room takes them (see [`RoomStream::take_sessions`]).
+    sessions: Option<SavedSessions>,
+}
+
+/// A store's sessions: the file to write them to, those that outlived the
+/// restart, and how many lines of the file could not be read.
+pub struct SavedSessions {
+    pub log: saved::SessionsFile,
+    pub saved: Vec<saved::Saved>,
+    pub unreadable: usize,
 }
 
 impl RoomStream {
@@ -190,12 +202,19 @@ impl RoomStream {
             history: limits.room,
         };
         let (store, recovered) = Store::open(&config)?;
+        let (log, saved, unreadable) = saved::SessionsFile::open(&config.dir)
+            .map_err(|err| OpenError::sessions(&config.dir, &err))?;
         let mut stream =
             RoomStream::new(limits, Some(store), recovered.next_id, recovered.trimmed_to);
         for record in recovered.records {
             stream.history.push(Arc::new(record), None);
         }
         stream.history.skip_to(recovered.next_id - 1);
+        stream.sessions = Some(SavedSessions {
+            log,
+            saved,
+            unreadable,
+        });
         Ok((stream, recovered.torn))
     }
 
@@ -212,7 +231,13 @@ impl RoomStream {
             ready: VecDeque::new(),
             outcomes_tx,
             outcomes,
+            sessions: None,
         }
+    }
+
+    /// A store's sessions (once): none in memory only.
+    pub fn take_sessions(&mut self) -> Option<SavedSessions> {
+        self.sessions.take()
     }
 
     /// Uses `clock` for records' times (tests).

@@ -84,6 +84,11 @@ impl OpenError {
         }
     }
 
+    /// The sessions file in `dir` could not be read or rewritten.
+    pub fn sessions(dir: &Path, err: &io::Error) -> OpenError {
+        OpenError::new(&dir.join(super::saved::FILE), plain(err))
+    }
+
     fn at(path: &Path, line: u64, cause: impl fmt::Display) -> OpenError {
         OpenError {
             line: Some(line),

@@ -435,3 +435,69 @@ fn a_damaged_line_before_the_last_stops_the_start_with_one_line_naming_file_line
         "left as it was"
     );
 }
+
+#[test]
+fn a_session_outlives_kill_9_with_a_store_its_name_held_for_it_and_resumes_with_no_gap() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let server = serve_store(dir.path(), &["--replay", "0"]).start();
+    let (token, last) = run(async {
+        let mut ann = Client::login(server.addr, "Ann").await;
+        let (mut max, _) = Tagged::login(server.addr, "Max").await;
+        assert_eq!(
+            ann.line().await.as_deref(),
+            Some("Server: Max joined the party!")
+        );
+        // A rename, so the session's name in the file is its latest.
+        let label = max.send("/nick Maxi").await;
+        let echo = loop {
+            let line = max.line().await;
+            if line.answers() == Some(label.as_str()) && line.id().is_some() {
+                break line;
+            }
+        };
+        assert_eq!(echo.text, "Server: Max is now known as Maxi.");
+        max.last = echo.id().unwrap_or(max.last);
+        ann.expect_line("Server: Max is now known as Maxi.").await;
+        (max.token.clone(), max.last)
+    });
+    server.kill();
+    let server = serve_store(dir.path(), &["--replay", "0"]).start();
+    run(async {
+        // While Maxi's client is away, the name is held for the session:
+        // not even a login from the same address takes it.
+        let mut eve = Client::connect(server.addr).await;
+        eve.expect_line(reply::GREETING).await;
+        eve.send("Maxi").await;
+        let refused = eve.line().await.unwrap_or_default();
+        assert!(
+            refused.starts_with("Server: Error: the name Maxi is kept"),
+            "{refused:?}"
+        );
+        eve.send("Eve").await;
+        eve.expect_line("Server: You are logged in as: Eve").await;
+        eve.send("said while Maxi was away").await;
+        eve.send("/who").await;
+        eve.expect_line("Server: Online (1): Eve").await;
+
+        let mut back = Tagged::connect(server.addr).await;
+        back.send(&format!("/resume {token} {last}")).await;
+        let login = back.line().await;
+        assert_eq!(login.text, "Server: You are logged in as: Maxi");
+        assert!(login.has("resumed"));
+        let header = back.line().await;
+        let block = back.rest_of_block(header).await;
+        let texts: Vec<&str> = block.iter().map(|l| l.text.as_str()).collect();
+        assert!(
+            texts.contains(&"Eve: said while Maxi was away"),
+            "{texts:?}"
+        );
+        assert!(
+            !texts.iter().any(|t| t.contains("now known as")),
+            "nothing twice: {texts:?}"
+        );
+    });
+    // The file keeps keys, never tokens.
+    let kept =
+        std::fs::read_to_string(dir.path().join("main/sessions.jsonl")).expect("a sessions file");
+    assert!(!kept.contains(&token), "{kept}");
+}

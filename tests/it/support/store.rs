@@ -43,7 +43,13 @@ impl Transcript {
         let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
             .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
             .map(|entry| entry.expect("a directory entry").path())
+            // The transcript's segments, not the sessions file beside them.
             .filter(|path| path.extension().is_some_and(|e| e == "jsonl"))
+            .filter(|path| {
+                path.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("sockchat-"))
+            })
             .collect();
         files.sort();
         let mut records = Vec::new();
