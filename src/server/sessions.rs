@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 use crate::protocol::name::Name;
-use crate::stream::saved::{Key, Saved, SessionLog};
+use crate::stream::saved::{Key, Saved, SessionLog, MOST_STALE_LINES};
 use crate::stream::SessionId;
 
 use super::room::ClientId;
@@ -141,6 +141,14 @@ impl Sessions {
         };
         if let Some(log) = &mut self.log {
             log.opened(id, &key, name.as_str());
+            if log.lines() > self.by_token.len() + MOST_STALE_LINES {
+                let mut open = self
+                    .by_token
+                    .iter()
+                    .map(|(key, s)| (s.id, *key, s.name.as_str().to_string()))
+                    .chain(std::iter::once((id, key, name.as_str().to_string())));
+                log.rewrite(&mut open);
+            }
         }
         let session = Session {
             id,
@@ -348,6 +356,46 @@ mod tests {
         );
         sessions.end(2);
         assert!(sessions.resumable(&ann, t0).is_none());
+    }
+
+    /// A log that counts what it is asked to write, shared with the test.
+    #[derive(Clone, Default)]
+    struct Counting(std::sync::Arc<std::sync::Mutex<(usize, Vec<usize>)>>);
+
+    impl SessionLog for Counting {
+        fn opened(&mut self, _: SessionId, _: &Key, _: &str) {
+            self.0.lock().expect("not poisoned").0 += 1;
+        }
+        fn ended(&mut self, _: SessionId) {
+            self.0.lock().expect("not poisoned").0 += 1;
+        }
+        fn lines(&self) -> usize {
+            self.0.lock().expect("not poisoned").0
+        }
+        fn rewrite(&mut self, open: &mut dyn Iterator<Item = (SessionId, Key, String)>) {
+            let count = open.count();
+            let mut state = self.0.lock().expect("not poisoned");
+            state.0 = count;
+            state.1.push(count);
+        }
+    }
+
+    #[test]
+    fn the_log_is_rewritten_with_the_open_sessions_before_it_grows_without_end() {
+        let log = Counting::default();
+        let mut sessions = Sessions::new(WINDOW, counting()).with_log(Box::new(log.clone()));
+        let max = name("Max");
+        // Two sessions stay open; a third comes and goes again and again.
+        sessions.open(1, max.clone(), 1);
+        sessions.open(2, max.clone(), 2);
+        for id in 3..(3 + MOST_STALE_LINES as u64) {
+            sessions.open(id, max.clone(), id);
+            sessions.end(id);
+        }
+        let (lines, rewrites) = log.0.lock().expect("not poisoned").clone();
+        assert!(!rewrites.is_empty(), "never rewritten");
+        assert!(rewrites.iter().all(|&open| open == 3), "{rewrites:?}");
+        assert!(lines <= MOST_STALE_LINES + 3, "{lines} lines");
     }
 
     #[test]

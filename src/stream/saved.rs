@@ -18,7 +18,7 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -30,12 +30,21 @@ pub const FILE: &str = "sessions.jsonl";
 /// What a session is found by: the SHA-256 of its token.
 pub type Key = [u8; 32];
 
+/// Lines the file may have beyond those of the open sessions before it is
+/// rewritten with those alone: logins, renames and ends would otherwise
+/// grow it for as long as the server runs.
+pub const MOST_STALE_LINES: usize = 100_000;
+
 /// Where sessions are written, so that they outlive a restart.
 pub trait SessionLog: Send {
     /// Session `id` is open (or was renamed) under `name`.
     fn opened(&mut self, id: SessionId, key: &Key, name: &str);
     /// Session `id` is over.
     fn ended(&mut self, id: SessionId);
+    /// Lines written since the file was last rewritten.
+    fn lines(&self) -> usize;
+    /// Rewrites the file with `open` alone (every session still open).
+    fn rewrite(&mut self, open: &mut dyn Iterator<Item = (SessionId, Key, String)>);
 }
 
 /// A session that outlived a restart, as the file kept it.
@@ -62,6 +71,10 @@ struct Line {
 /// The open file, appended to as sessions come and go.
 pub struct SessionsFile {
     file: File,
+    /// The room's folder.
+    dir: PathBuf,
+    /// Lines written since the last rewrite.
+    lines: usize,
 }
 
 impl SessionsFile {
@@ -91,15 +104,11 @@ impl SessionsFile {
             Err(err) => return Err(err),
         }
         let saved: Vec<Saved> = open.into_values().collect();
-        let fresh = dir.join(format!("{FILE}.new"));
-        let mut text = Vec::new();
-        for session in &saved {
-            text.extend(encode(session.id, &session.key, &session.name));
-        }
-        fs::write(&fresh, &text)?;
-        fs::rename(&fresh, &path)?;
-        let file = OpenOptions::new().append(true).open(&path)?;
-        Ok((SessionsFile { file }, saved, unreadable))
+        let mut all = saved.iter().map(|s| (s.id, s.key, s.name.clone()));
+        let file = replace(dir, &mut all)?;
+        let lines = saved.len();
+        let dir = dir.to_path_buf();
+        Ok((SessionsFile { file, dir, lines }, saved, unreadable))
     }
 
     fn append(&mut self, line: &[u8]) {
@@ -108,10 +117,42 @@ impl SessionsFile {
         // session's resume after a restart (its client logs in again);
         // a disk in trouble is reported by the transcript's own writes.
         let _ = self.file.write_all(line);
+        self.lines += 1;
     }
 }
 
+/// Writes `open` to a new file and puts it in the old one's place;
+/// returns it open for appending.
+fn replace(
+    dir: &Path,
+    open: &mut dyn Iterator<Item = (SessionId, Key, String)>,
+) -> io::Result<File> {
+    let path = dir.join(FILE);
+    let fresh = dir.join(format!("{FILE}.new"));
+    let mut text = Vec::new();
+    for (id, key, name) in open {
+        text.extend(encode(id, &key, &name));
+    }
+    fs::write(&fresh, &text)?;
+    fs::rename(&fresh, &path)?;
+    OpenOptions::new().append(true).open(&path)
+}
+
 impl SessionLog for SessionsFile {
+    fn lines(&self) -> usize {
+        self.lines
+    }
+
+    fn rewrite(&mut self, open: &mut dyn Iterator<Item = (SessionId, Key, String)>) {
+        let mut count = 0;
+        let mut counted = open.inspect(|_| count += 1);
+        // If this fails the old file stays, and appending goes on.
+        if let Ok(file) = replace(&self.dir, &mut counted) {
+            self.file = file;
+            self.lines = count;
+        }
+    }
+
     fn opened(&mut self, id: SessionId, key: &Key, name: &str) {
         let line = encode(id, key, name);
         self.append(&line);
