@@ -346,7 +346,11 @@ impl Chat<'_> {
                     let text = sanitize_bytes(&incoming.line).into_owned();
                     self.confirm.heard(tags.re.as_deref(), &classify(&text));
                     self.asked_block = true;
-                    self.show(&incoming, true);
+                    let header = Incoming {
+                        tags: incoming.tags.clone(),
+                        line: without_utc(&incoming.line),
+                    };
+                    self.show(&header, true);
                     return Vec::new();
                 }
                 let mut block = Catchup::new(self.last_id, self.away_since.take());
@@ -929,4 +933,34 @@ fn learned(line: &str) -> Option<Limits> {
 /// Whether the server will take `line` as `/quit` (`/QUIT`, `/quit bye`…).
 fn is_quit(line: &str) -> bool {
     parse_input(line) == Input::Quit
+}
+
+/// A history header as the person reads it: the server tells a plain
+/// client its lines' times are UTC, but here each line shows the local
+/// time from its tag (or none), so the header does not say UTC.
+fn without_utc(line: &[u8]) -> Vec<u8> {
+    String::from_utf8_lossy(line)
+        .replace(" (times UTC):", ":")
+        .replace("; times UTC):", "):")
+        .into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_utc;
+
+    #[test]
+    fn a_history_header_does_not_say_utc_to_someone_shown_local_times() {
+        let said = |line: &str| String::from_utf8(without_utc(line.as_bytes())).ok();
+        assert_eq!(
+            said("Server: The last 3 messages (times UTC):").as_deref(),
+            Some("Server: The last 3 messages:")
+        );
+        assert_eq!(
+            said("Server: 2 messages after id 7 (5 older are no longer kept; times UTC):")
+                .as_deref(),
+            Some("Server: 2 messages after id 7 (5 older are no longer kept):")
+        );
+        assert_eq!(said("Ann: times UTC").as_deref(), Some("Ann: times UTC"));
+    }
 }
