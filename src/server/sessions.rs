@@ -198,6 +198,14 @@ impl Sessions {
         }
     }
 
+    /// The private message `record` is kept for session `id` (which `sent`
+    /// it or received it): a store's log notes it, for after a restart.
+    pub fn kept_private(&mut self, id: SessionId, record: crate::stream::Id, sent: bool) {
+        if let (Some(log), true) = (&mut self.log, self.tokens.contains_key(&id)) {
+            log.private(id, record, sent);
+        }
+    }
+
     /// Session `id`'s connection dropped at `now`: it stays resumable for
     /// the window. Returns the sessions forgotten to stay under
     /// [`MOST_AWAY`].
@@ -367,6 +375,9 @@ mod tests {
             self.0.lock().expect("not poisoned").0 += 1;
         }
         fn ended(&mut self, _: SessionId) {
+            self.0.lock().expect("not poisoned").0 += 1;
+        }
+        fn private(&mut self, _: SessionId, _: crate::stream::Id, _: bool) {
             self.0.lock().expect("not poisoned").0 += 1;
         }
         fn lines(&self) -> usize {

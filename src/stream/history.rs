@@ -189,6 +189,14 @@ impl History {
         }
     }
 
+    /// Puts back a private message of `session` after a restart (in id
+    /// order, like [`History::push`]).
+    pub fn restore_private(&mut self, session: SessionId, record: Arc<Record>, sent: bool) {
+        self.newest = self.newest.max(record.id);
+        self.push_private(session, record, sent);
+        self.bound_private();
+    }
+
     fn push_private(&mut self, session: SessionId, record: Arc<Record>, sent: bool) {
         let id = record.id;
         let ring = self.sessions.entry(session).or_default();

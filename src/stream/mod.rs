@@ -201,13 +201,34 @@ impl RoomStream {
             segment_bytes,
             history: limits.room,
         };
-        let (store, recovered) = Store::open(&config)?;
-        let (log, saved, unreadable) = saved::SessionsFile::open(&config.dir)
+        let (saved, unreadable) = saved::SessionsFile::read(&config.dir)
+            .map_err(|err| OpenError::sessions(&config.dir, &err))?;
+        let wanted = saved
+            .iter()
+            .flat_map(|s| s.private.iter().map(|&(id, _)| id))
+            .collect();
+        let (store, recovered) = Store::open_keeping(&config, &wanted)?;
+        let log = saved::SessionsFile::open(&config.dir, &saved)
             .map_err(|err| OpenError::sessions(&config.dir, &err))?;
         let mut stream =
             RoomStream::new(limits, Some(store), recovered.next_id, recovered.trimmed_to);
         for record in recovered.records {
             stream.history.push(Arc::new(record), None);
+        }
+        // Each saved session's private messages, as it had them.
+        let private: std::collections::HashMap<Id, Arc<Record>> = recovered
+            .private
+            .into_iter()
+            .map(|r| (r.id, Arc::new(r)))
+            .collect();
+        for session in &saved {
+            for &(id, sent) in &session.private {
+                if let Some(record) = private.get(&id) {
+                    stream
+                        .history
+                        .restore_private(session.id, Arc::clone(record), sent);
+                }
+            }
         }
         stream.history.skip_to(recovered.next_id - 1);
         stream.sessions = Some(SavedSessions {

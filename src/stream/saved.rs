@@ -4,8 +4,13 @@
 //! ```text
 //! {"session":7,"key":"5f1c…","name":"Max"}
 //! {"session":7,"key":"5f1c…","name":"Maxi"}
+//! {"session":7,"private":42,"sent":true}
 //! {"session":7,"end":true}
 //! ```
+//!
+//! `private` names a private message (by its id in the transcript) kept
+//! for the session, `sent` when the session sent it, so that a resume
+//! after the restart replays it too, as it was shown.
 //!
 //! `key` is the SHA-256 of the session's token, never the token, so the
 //! file resumes nobody. Best effort, not synced: a session it loses (a
@@ -15,7 +20,7 @@
 //! with the sessions still open, so it never grows beyond one line for
 //! each session and each login or rename since the start.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -23,6 +28,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::history::SessionId;
+use super::record::Id;
 
 /// The file's name in a room's folder.
 pub const FILE: &str = "sessions.jsonl";
@@ -41,6 +47,9 @@ pub trait SessionLog: Send {
     fn opened(&mut self, id: SessionId, key: &Key, name: &str);
     /// Session `id` is over.
     fn ended(&mut self, id: SessionId);
+    /// The private message `record` is kept for session `id` (which
+    /// `sent` it, or received it).
+    fn private(&mut self, id: SessionId, record: Id, sent: bool);
     /// Lines written since the file was last rewritten.
     fn lines(&self) -> usize;
     /// Rewrites the file with `open` alone (every session still open).
@@ -53,7 +62,14 @@ pub struct Saved {
     pub id: SessionId,
     pub key: Key,
     pub name: String,
+    /// The private messages kept for it, oldest first, and whether it
+    /// sent each.
+    pub private: Vec<(Id, bool)>,
 }
+
+/// Private messages remembered for one session, at most (the history
+/// keeps no more for it).
+pub const MOST_PRIVATE: usize = 100;
 
 /// One line of the file.
 #[derive(Debug, Serialize, Deserialize)]
@@ -66,6 +82,17 @@ struct Line {
     name: Option<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     end: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    private: Option<Id>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    sent: bool,
+}
+
+/// What one line says.
+enum Entry {
+    Open(Saved),
+    End(SessionId),
+    Private(SessionId, Id, bool),
 }
 
 /// The open file, appended to as sessions come and go.
@@ -75,40 +102,63 @@ pub struct SessionsFile {
     dir: PathBuf,
     /// Lines written since the last rewrite.
     lines: usize,
+    /// The private messages of each open session, to write again when the
+    /// file is rewritten.
+    private: HashMap<SessionId, VecDeque<(Id, bool)>>,
 }
 
 impl SessionsFile {
-    /// Reads `dir/sessions.jsonl` (if any), rewrites it with the sessions
-    /// still open and opens it for appending. Returns the file, the
-    /// sessions and how many lines could not be read.
-    pub fn open(dir: &Path) -> io::Result<(SessionsFile, Vec<Saved>, usize)> {
+    /// Reads `dir/sessions.jsonl` (if any): the sessions still open, and
+    /// how many lines could not be read.
+    pub fn read(dir: &Path) -> io::Result<(Vec<Saved>, usize)> {
         let path = dir.join(FILE);
         let mut open: BTreeMap<SessionId, Saved> = BTreeMap::new();
         let mut unreadable = 0;
-        match File::open(&path) {
-            Ok(file) => {
-                for line in BufReader::new(file).lines() {
-                    let line = line?;
-                    match parse(&line) {
-                        Some(Ok(saved)) => {
-                            open.insert(saved.id, saved);
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
+            Err(err) => return Err(err),
+        };
+        for line in BufReader::new(file).lines() {
+            match parse(&line?) {
+                Some(Entry::Open(mut saved)) => {
+                    if let Some(old) = open.remove(&saved.id) {
+                        saved.private = old.private;
+                    }
+                    open.insert(saved.id, saved);
+                }
+                Some(Entry::End(id)) => {
+                    open.remove(&id);
+                }
+                Some(Entry::Private(id, record, sent)) => {
+                    if let Some(saved) = open.get_mut(&id) {
+                        saved.private.push((record, sent));
+                        if saved.private.len() > MOST_PRIVATE {
+                            saved.private.remove(0);
                         }
-                        Some(Err(ended)) => {
-                            open.remove(&ended);
-                        }
-                        None => unreadable += 1,
                     }
                 }
+                None => unreadable += 1,
             }
-            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
-            Err(err) => return Err(err),
         }
-        let saved: Vec<Saved> = open.into_values().collect();
+        Ok((open.into_values().collect(), unreadable))
+    }
+
+    /// Rewrites `dir/sessions.jsonl` with `saved` alone and opens it for
+    /// appending.
+    pub fn open(dir: &Path, saved: &[Saved]) -> io::Result<SessionsFile> {
+        let private: HashMap<SessionId, VecDeque<(Id, bool)>> = saved
+            .iter()
+            .map(|s| (s.id, s.private.iter().copied().collect()))
+            .collect();
         let mut all = saved.iter().map(|s| (s.id, s.key, s.name.clone()));
-        let file = replace(dir, &mut all)?;
-        let lines = saved.len();
-        let dir = dir.to_path_buf();
-        Ok((SessionsFile { file, dir, lines }, saved, unreadable))
+        let (file, lines) = replace(dir, &mut all, &private)?;
+        Ok(SessionsFile {
+            file,
+            dir: dir.to_path_buf(),
+            lines,
+            private,
+        })
     }
 
     fn append(&mut self, line: &[u8]) {
@@ -121,21 +171,29 @@ impl SessionsFile {
     }
 }
 
-/// Writes `open` to a new file and puts it in the old one's place;
-/// returns it open for appending.
+/// Writes `open` (and their private messages) to a new file and puts it
+/// in the old one's place; returns it open for appending, and its lines.
 fn replace(
     dir: &Path,
     open: &mut dyn Iterator<Item = (SessionId, Key, String)>,
-) -> io::Result<File> {
+    private: &HashMap<SessionId, VecDeque<(Id, bool)>>,
+) -> io::Result<(File, usize)> {
     let path = dir.join(FILE);
     let fresh = dir.join(format!("{FILE}.new"));
     let mut text = Vec::new();
+    let mut lines = 0;
     for (id, key, name) in open {
         text.extend(encode(id, &key, &name));
+        lines += 1;
+        for &(record, sent) in private.get(&id).into_iter().flatten() {
+            text.extend(encode_private(id, record, sent));
+            lines += 1;
+        }
     }
     fs::write(&fresh, &text)?;
     fs::rename(&fresh, &path)?;
-    OpenOptions::new().append(true).open(&path)
+    let file = OpenOptions::new().append(true).open(&path)?;
+    Ok((file, lines))
 }
 
 impl SessionLog for SessionsFile {
@@ -144,13 +202,24 @@ impl SessionLog for SessionsFile {
     }
 
     fn rewrite(&mut self, open: &mut dyn Iterator<Item = (SessionId, Key, String)>) {
-        let mut count = 0;
-        let mut counted = open.inspect(|_| count += 1);
+        let open: Vec<_> = open.collect();
+        self.private
+            .retain(|id, _| open.iter().any(|(o, _, _)| o == id));
         // If this fails the old file stays, and appending goes on.
-        if let Ok(file) = replace(&self.dir, &mut counted) {
+        if let Ok((file, lines)) = replace(&self.dir, &mut open.into_iter(), &self.private) {
             self.file = file;
-            self.lines = count;
+            self.lines = lines;
         }
+    }
+
+    fn private(&mut self, id: SessionId, record: Id, sent: bool) {
+        let kept = self.private.entry(id).or_default();
+        kept.push_back((record, sent));
+        if kept.len() > MOST_PRIVATE {
+            kept.pop_front();
+        }
+        let line = encode_private(id, record, sent);
+        self.append(&line);
     }
 
     fn opened(&mut self, id: SessionId, key: &Key, name: &str) {
@@ -159,16 +228,34 @@ impl SessionLog for SessionsFile {
     }
 
     fn ended(&mut self, id: SessionId) {
+        self.private.remove(&id);
         let line = Line {
             session: id,
             key: None,
             name: None,
             end: true,
+            private: None,
+            sent: false,
         };
         let mut text = serde_json::to_vec(&line).unwrap_or_default();
         text.push(b'\n');
         self.append(&text);
     }
+}
+
+fn encode_private(id: SessionId, record: Id, sent: bool) -> Vec<u8> {
+    let line = Line {
+        session: id,
+        key: None,
+        name: None,
+        end: false,
+        private: Some(record),
+        sent,
+    };
+    // A struct of numbers always serializes.
+    let mut text = serde_json::to_vec(&line).unwrap_or_default();
+    text.push(b'\n');
+    text
 }
 
 fn encode(id: SessionId, key: &Key, name: &str) -> Vec<u8> {
@@ -177,6 +264,8 @@ fn encode(id: SessionId, key: &Key, name: &str) -> Vec<u8> {
         key: Some(key.iter().map(|b| format!("{b:02x}")).collect()),
         name: Some(name.to_string()),
         end: false,
+        private: None,
+        sent: false,
     };
     // A struct of numbers and strings always serializes.
     let mut text = serde_json::to_vec(&line).unwrap_or_default();
@@ -184,11 +273,14 @@ fn encode(id: SessionId, key: &Key, name: &str) -> Vec<u8> {
     text
 }
 
-/// A line: Ok(a session open), Err(a session ended), None: unreadable.
-fn parse(text: &str) -> Option<Result<Saved, SessionId>> {
+/// What a line says; None when it cannot be read.
+fn parse(text: &str) -> Option<Entry> {
     let line: Line = serde_json::from_str(text).ok()?;
     if line.end {
-        return Some(Err(line.session));
+        return Some(Entry::End(line.session));
+    }
+    if let Some(record) = line.private {
+        return Some(Entry::Private(line.session, record, line.sent));
     }
     let hex = line.key?;
     if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -198,10 +290,11 @@ fn parse(text: &str) -> Option<Result<Saved, SessionId>> {
     for (i, byte) in key.iter_mut().enumerate() {
         *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
     }
-    Some(Ok(Saved {
+    Some(Entry::Open(Saved {
         id: line.session,
         key,
         name: line.name?,
+        private: Vec::new(),
     }))
 }
 
@@ -213,13 +306,17 @@ mod tests {
     fn the_last_line_of_a_session_wins_and_ended_or_unreadable_ones_are_dropped() {
         let dir = tempfile::tempdir().expect("a temp dir");
         {
-            let (mut file, saved, unreadable) = SessionsFile::open(dir.path()).expect("opens");
+            let (saved, unreadable) = SessionsFile::read(dir.path()).expect("reads");
             assert_eq!((saved.len(), unreadable), (0, 0));
+            let mut file = SessionsFile::open(dir.path(), &saved).expect("opens");
             file.opened(1, &[1; 32], "Max");
             file.opened(2, &[2; 32], "Ann");
+            file.private(1, 40, true);
+            file.private(2, 40, false);
             file.opened(1, &[1; 32], "Maxi");
             file.ended(2);
             file.opened(3, &[3; 32], "Bob");
+            file.private(1, 41, false);
         }
         // A crash mid-line leaves a torn last line.
         let path = dir.path().join(FILE);
@@ -227,13 +324,22 @@ mod tests {
         text.push_str("{\"session\":4,\"ke");
         fs::write(&path, text).expect("writable");
 
-        let (_, saved, unreadable) = SessionsFile::open(dir.path()).expect("opens again");
+        let (saved, unreadable) = SessionsFile::read(dir.path()).expect("reads again");
         let names: Vec<(SessionId, &str)> = saved.iter().map(|s| (s.id, s.name.as_str())).collect();
         assert_eq!(names, [(1, "Maxi"), (3, "Bob")]);
         assert_eq!(saved[0].key, [1; 32]);
+        assert_eq!(
+            saved[0].private,
+            [(40, true), (41, false)],
+            "kept across the rename"
+        );
+        assert!(saved[1].private.is_empty());
         assert_eq!(unreadable, 1);
-        // Rewritten with the open sessions only.
+        // Rewritten with the open sessions and their private messages only.
+        SessionsFile::open(dir.path(), &saved).expect("rewrites");
         let lines = fs::read_to_string(&path).expect("readable").lines().count();
-        assert_eq!(lines, 2);
+        assert_eq!(lines, 4);
+        let (again, unreadable) = SessionsFile::read(dir.path()).expect("reads the rewrite");
+        assert_eq!((again, unreadable), (saved, 0));
     }
 }

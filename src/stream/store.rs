@@ -23,7 +23,7 @@
 //! - One server per directory: `DIR/sockchat.lock` is held (flock) while
 //!   the store is open.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read};
@@ -144,6 +144,8 @@ pub struct Recovered {
     pub trimmed_to: Id,
     /// The torn last line that was dropped, if there was one.
     pub torn: Option<Torn>,
+    /// The private messages asked for that were found, oldest first.
+    pub private: Vec<Record>,
 }
 
 /// Why a batch was not saved: one line for the log and for the sender.
@@ -234,6 +236,16 @@ impl Store {
     /// Opens (creating it if needed) the store in `config.dir`, recovers
     /// it and starts the writer thread.
     pub fn open(config: &StoreConfig) -> Result<(Store, Recovered), OpenError> {
+        Store::open_keeping(config, &HashSet::new())
+    }
+
+    /// [`Store::open`], also recovering the private messages `wanted`
+    /// (those kept for sessions that outlive the restart) among the
+    /// segments the history's recovery reads.
+    pub fn open_keeping(
+        config: &StoreConfig,
+        wanted: &HashSet<Id>,
+    ) -> Result<(Store, Recovered), OpenError> {
         let dir = &config.dir;
         if !dir.exists() {
             std::fs::create_dir_all(dir).map_err(|e| OpenError::new(dir, plain(&e)))?;
@@ -248,7 +260,7 @@ impl Store {
             return Err(OpenError::new(dir, "not a directory"));
         }
         let lock = lock(dir)?;
-        let (recovered, current) = recover(dir, config.history)?;
+        let (recovered, current) = recover(dir, config.history, wanted)?;
         let writer = Writer {
             disk: Files { dir: dir.clone() },
             current,
@@ -348,7 +360,7 @@ fn segments(dir: &Path) -> Result<Vec<(Id, PathBuf)>, OpenError> {
 
 /// The newest records of one segment, bounded by what the history still
 /// has room for.
-struct Tail {
+struct Tail<'a> {
     /// Oldest first.
     records: VecDeque<Record>,
     /// Their weight.
@@ -357,9 +369,13 @@ struct Tail {
     limits: Limits,
     /// Whether a record had to be let go for the bounds.
     full: bool,
+    /// Private messages to keep (see [`Store::open_keeping`]).
+    wanted: &'a HashSet<Id>,
+    /// Those found in this segment.
+    private: Vec<Record>,
 }
 
-impl Tail {
+impl Tail<'_> {
     fn push(&mut self, record: Record) {
         self.bytes += record.weight();
         self.records.push_back(record);
@@ -392,7 +408,7 @@ fn scan(
     first: Id,
     before: Option<Id>,
     newest: bool,
-    tail: &mut Tail,
+    tail: &mut Tail<'_>,
 ) -> Result<Scan, OpenError> {
     let file = File::open(path).map_err(|e| OpenError::new(path, plain(&e)))?;
     let mut reader = BufReader::new(file);
@@ -471,6 +487,8 @@ fn scan(
         good_len += line.len() as u64;
         if record.kind.is_room() {
             tail.push(record);
+        } else if tail.wanted.contains(&record.id) {
+            tail.private.push(record);
         }
     }
     Ok(Scan {
@@ -482,9 +500,14 @@ fn scan(
 
 /// Reads the newest segments back as far as `limits` need, and opens the
 /// newest for appending (cutting off a torn last line).
-fn recover(dir: &Path, limits: Limits) -> Result<(Recovered, Option<Open<File>>), OpenError> {
+fn recover(
+    dir: &Path,
+    limits: Limits,
+    wanted: &HashSet<Id>,
+) -> Result<(Recovered, Option<Open<File>>), OpenError> {
     let segments = segments(dir)?;
     let mut chunks: Vec<VecDeque<Record>> = Vec::new();
+    let mut private: Vec<Record> = Vec::new();
     let mut left = limits;
     let mut next_id: Id = 1;
     let mut torn = None;
@@ -500,6 +523,8 @@ fn recover(dir: &Path, limits: Limits) -> Result<(Recovered, Option<Open<File>>)
             bytes: 0,
             limits: left,
             full: false,
+            wanted,
+            private: Vec::new(),
         };
         let scan = scan(path, *first, before, newest, &mut tail)?;
         if newest {
@@ -529,6 +554,7 @@ fn recover(dir: &Path, limits: Limits) -> Result<(Recovered, Option<Open<File>>)
         left.count -= tail.records.len();
         left.bytes -= tail.bytes;
         let full = tail.full;
+        private.append(&mut tail.private);
         chunks.push(tail.records);
         before = Some(*first);
         if full {
@@ -539,11 +565,13 @@ fn recover(dir: &Path, limits: Limits) -> Result<(Recovered, Option<Open<File>>)
     // Whatever came before the first recovered record is not in memory:
     // older segments, or ones the operator removed, may have held it.
     let trimmed_to = records.first().map_or(next_id - 1, |oldest| oldest.id - 1);
+    private.sort_by_key(|r| r.id);
     let recovered = Recovered {
         next_id,
         records,
         trimmed_to,
         torn,
+        private,
     };
     Ok((recovered, current))
 }

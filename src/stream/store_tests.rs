@@ -131,7 +131,8 @@ fn a_new_store_starts_at_id_1_with_nothing_to_recover() {
             next_id: 1,
             records: vec![],
             trimmed_to: 0,
-            torn: None
+            torn: None,
+            private: vec![],
         }
     );
     assert!(store_dir.join(LOCK_FILE).exists());

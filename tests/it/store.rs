@@ -437,7 +437,7 @@ fn a_damaged_line_before_the_last_stops_the_start_with_one_line_naming_file_line
 }
 
 #[test]
-fn a_session_outlives_kill_9_with_a_store_its_name_held_for_it_and_resumes_with_no_gap() {
+fn a_session_outlives_kill_9_with_a_store_its_name_held_and_its_private_messages_replayed() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let server = serve_store(dir.path(), &["--replay", "0"]).start();
     let (token, last) = run(async {
@@ -458,6 +458,12 @@ fn a_session_outlives_kill_9_with_a_store_its_name_held_for_it_and_resumes_with_
         assert_eq!(echo.text, "Server: Max is now known as Maxi.");
         max.last = echo.id().unwrap_or(max.last);
         ann.expect_line("Server: Max is now known as Maxi.").await;
+        // Private messages both ways that Maxi's client never reads (its
+        // connection is as good as gone): the resume must bring them.
+        max.send("/msg Ann from maxi").await;
+        ann.expect_line("Maxi (private): from maxi").await;
+        ann.send("/msg Maxi psst").await;
+        ann.expect_line("To Maxi (private): psst").await;
         (max.token.clone(), max.last)
     });
     server.kill();
@@ -491,6 +497,9 @@ fn a_session_outlives_kill_9_with_a_store_its_name_held_for_it_and_resumes_with_
             texts.contains(&"Eve: said while Maxi was away"),
             "{texts:?}"
         );
+        // Its private messages too, each as it was shown to Maxi.
+        assert!(texts.contains(&"To Ann (private): from maxi"), "{texts:?}");
+        assert!(texts.contains(&"Ann (private): psst"), "{texts:?}");
         assert!(
             !texts.iter().any(|t| t.contains("now known as")),
             "nothing twice: {texts:?}"

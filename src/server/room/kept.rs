@@ -195,6 +195,13 @@ impl<M: Mailbox> Room<M> {
         let author = self.author(meta);
         let label = self.label_of(meta, author);
         if let Kind::Private { from, to, text } = &record.kind {
+            // Noted for the sessions that may resume after a restart.
+            if let Some(to) = meta.to_session {
+                self.sessions.kept_private(to, record.id, false);
+            }
+            if let Some(by) = meta.by_session.filter(|&by| Some(by) != meta.to_session) {
+                self.sessions.kept_private(by, record.id, true);
+            }
             let receiver = meta
                 .to_session
                 .and_then(|s| self.by_session.get(&s).copied());
