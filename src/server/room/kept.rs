@@ -10,7 +10,7 @@ use std::sync::Arc;
 use crate::protocol::message::{reply, HistoryAsk};
 use crate::protocol::stamp::stamp;
 use crate::protocol::tagged::Tags;
-use crate::stream::{Draft, Id, Kind, Record, SessionId, Settled, Ticket};
+use crate::stream::{Draft, Kind, Record, SessionId, Settled, Ticket};
 
 use super::{ClientId, Mailbox, Room, HISTORY_ASK};
 
@@ -439,11 +439,6 @@ impl<M: Mailbox> Room<M> {
     /// counts): a line the store could not save is not one.
     pub fn relayed(&self) -> u64 {
         self.relayed
-    }
-
-    /// The newest id settled (what a tagged login's `last` says).
-    pub fn newest(&self) -> Id {
-        self.stream.history().newest()
     }
 }
 
