@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 use crate::protocol::name::Name;
-use crate::stream::saved::{Key, Saved, SessionLog, MOST_STALE_LINES};
+use crate::stream::saved::{Key, Saved, SessionLog};
 use crate::stream::SessionId;
 
 use super::room::ClientId;
@@ -141,14 +141,6 @@ impl Sessions {
         };
         if let Some(log) = &mut self.log {
             log.opened(id, &key, name.as_str());
-            if log.lines() > self.by_token.len() + MOST_STALE_LINES {
-                let mut open = self
-                    .by_token
-                    .iter()
-                    .map(|(key, s)| (s.id, *key, s.name.as_str().to_string()))
-                    .chain(std::iter::once((id, key, name.as_str().to_string())));
-                log.rewrite(&mut open);
-            }
         }
         let session = Session {
             id,
@@ -158,7 +150,21 @@ impl Sessions {
         };
         self.by_token.insert(key, session);
         self.tokens.insert(id, key);
+        self.compact_log();
         token
+    }
+
+    /// Rewrites the log with the open sessions once it has grown well past
+    /// them (see [`SessionLog::wants_rewrite`]); checked after every write.
+    fn compact_log(&mut self) {
+        let Some(log) = &mut self.log else { return };
+        if log.wants_rewrite() {
+            let mut open = self
+                .by_token
+                .iter()
+                .map(|(key, s)| (s.id, *key, s.name.as_str().to_string()));
+            log.rewrite(&mut open);
+        }
     }
 
     /// The session `token` names if it may be resumed at `now`.
@@ -196,6 +202,7 @@ impl Sessions {
         if let Some(session) = self.session_mut(id) {
             session.name = name;
         }
+        self.compact_log();
     }
 
     /// The private message `record` is kept for session `id` (which `sent`
@@ -203,6 +210,7 @@ impl Sessions {
     pub fn kept_private(&mut self, id: SessionId, record: crate::stream::Id, sent: bool) {
         if let (Some(log), true) = (&mut self.log, self.tokens.contains_key(&id)) {
             log.private(id, record, sent);
+            self.compact_log();
         }
     }
 
@@ -295,6 +303,7 @@ impl Sessions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stream::saved::MOST_STALE_LINES;
 
     /// Tokens 1, 2, 3… (each its number in the last byte).
     fn counting() -> TokenSource {
@@ -380,8 +389,10 @@ mod tests {
         fn private(&mut self, _: SessionId, _: crate::stream::Id, _: bool) {
             self.0.lock().expect("not poisoned").0 += 1;
         }
-        fn lines(&self) -> usize {
-            self.0.lock().expect("not poisoned").0
+        fn wants_rewrite(&self) -> bool {
+            let state = self.0.lock().expect("not poisoned");
+            let base = state.1.last().copied().unwrap_or(0);
+            state.0 > 2 * base + MOST_STALE_LINES
         }
         fn rewrite(&mut self, open: &mut dyn Iterator<Item = (SessionId, Key, String)>) {
             let count = open.count();
@@ -406,7 +417,22 @@ mod tests {
         let (lines, rewrites) = log.0.lock().expect("not poisoned").clone();
         assert!(!rewrites.is_empty(), "never rewritten");
         assert!(rewrites.iter().all(|&open| open == 3), "{rewrites:?}");
-        assert!(lines <= MOST_STALE_LINES + 3, "{lines} lines");
+        assert!(lines <= MOST_STALE_LINES + 2 * 3 + 1, "{lines} lines");
+    }
+
+    #[test]
+    fn private_messages_alone_also_get_the_log_rewritten() {
+        let log = Counting::default();
+        let mut sessions = Sessions::new(WINDOW, counting()).with_log(Box::new(log.clone()));
+        sessions.open(1, name("Max"), 1);
+        // A session that logs in once and then only sends: no login comes
+        // to check the size.
+        for record in 0..(MOST_STALE_LINES as u64 + 10) {
+            sessions.kept_private(1, record, true);
+        }
+        let (lines, rewrites) = log.0.lock().expect("not poisoned").clone();
+        assert_eq!(rewrites, [1], "rewritten once, with the one session");
+        assert!(lines <= MOST_STALE_LINES, "{lines} lines");
     }
 
     #[test]

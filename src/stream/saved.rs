@@ -36,9 +36,11 @@ pub const FILE: &str = "sessions.jsonl";
 /// What a session is found by: the SHA-256 of its token.
 pub type Key = [u8; 32];
 
-/// Lines the file may have beyond those of the open sessions before it is
-/// rewritten with those alone: logins, renames and ends would otherwise
-/// grow it for as long as the server runs.
+/// Lines the file may grow by, beyond twice what its last rewrite wrote,
+/// before it is rewritten with the open sessions alone: logins, renames,
+/// ends and private messages would otherwise grow it for as long as the
+/// server runs. (Twice: a rewrite of many open sessions must not be
+/// followed by another at once.)
 pub const MOST_STALE_LINES: usize = 100_000;
 
 /// Where sessions are written, so that they outlive a restart.
@@ -50,8 +52,9 @@ pub trait SessionLog: Send {
     /// The private message `record` is kept for session `id` (which
     /// `sent` it, or received it).
     fn private(&mut self, id: SessionId, record: Id, sent: bool);
-    /// Lines written since the file was last rewritten.
-    fn lines(&self) -> usize;
+    /// Whether the file has grown enough to be rewritten (see
+    /// [`MOST_STALE_LINES`]).
+    fn wants_rewrite(&self) -> bool;
     /// Rewrites the file with `open` alone (every session still open).
     fn rewrite(&mut self, open: &mut dyn Iterator<Item = (SessionId, Key, String)>);
 }
@@ -100,8 +103,10 @@ pub struct SessionsFile {
     file: File,
     /// The room's folder.
     dir: PathBuf,
-    /// Lines written since the last rewrite.
+    /// Lines in the file.
     lines: usize,
+    /// Lines its last rewrite wrote.
+    base: usize,
     /// The private messages of each open session, to write again when the
     /// file is rewritten.
     private: HashMap<SessionId, VecDeque<(Id, bool)>>,
@@ -157,6 +162,7 @@ impl SessionsFile {
             file,
             dir: dir.to_path_buf(),
             lines,
+            base: lines,
             private,
         })
     }
@@ -197,8 +203,8 @@ fn replace(
 }
 
 impl SessionLog for SessionsFile {
-    fn lines(&self) -> usize {
-        self.lines
+    fn wants_rewrite(&self) -> bool {
+        self.lines > 2 * self.base + MOST_STALE_LINES
     }
 
     fn rewrite(&mut self, open: &mut dyn Iterator<Item = (SessionId, Key, String)>) {
@@ -209,6 +215,7 @@ impl SessionLog for SessionsFile {
         if let Ok((file, lines)) = replace(&self.dir, &mut open.into_iter(), &self.private) {
             self.file = file;
             self.lines = lines;
+            self.base = lines;
         }
     }
 
