@@ -42,6 +42,18 @@ fn accept(listener: &TcpListener) -> Nc {
     server
 }
 
+/// `join --name Max` logged in to the fake server: the client, the
+/// server's end, and the listener (kept for as long as the test runs).
+fn logged_in_max() -> (Running, Nc, TcpListener) {
+    let (listener, port) = listen();
+    let mut client = join(port, &[]);
+    let mut server = accept(&listener);
+    assert_eq!(next_line(&mut server), "Max");
+    server.send_raw(b"Server: You are logged in as: Max\n");
+    client.stdout.expect("Server: You are logged in as: Max\n");
+    (client, server, listener)
+}
+
 /// The client's next line that is not empty: `join` sends an empty line
 /// first (a probe for TLS servers), then `/tagged`, which this fake server
 /// refuses as a server from before tagged mode does (as a name).
@@ -287,12 +299,7 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[test]
 fn a_server_that_stops_answering_cannot_hold_the_client_at_exit() {
-    let (listener, port) = listen();
-    let mut client = join(port, &[]);
-    let mut server = accept(&listener);
-    assert_eq!(next_line(&mut server), "Max");
-    server.send_raw(b"Server: You are logged in as: Max\n");
-    client.stdout.expect("Server: You are logged in as: Max\n");
+    let (mut client, mut server, _listener) = logged_in_max();
 
     // From here on the server neither sends nor closes.
     client.type_in("hello\nlast words\n");
@@ -331,12 +338,7 @@ fn a_server_that_stops_answering_cannot_hold_the_client_at_exit() {
 /// never pinned on a command the person typed.
 #[test]
 fn a_late_refusal_of_limits_is_hidden_and_not_counted_against_the_input() {
-    let (listener, port) = listen();
-    let mut client = join(port, &[]);
-    let mut server = accept(&listener);
-    assert_eq!(next_line(&mut server), "Max");
-    server.send_raw(b"Server: You are logged in as: Max\n");
-    client.stdout.expect("Server: You are logged in as: Max\n");
+    let (mut client, mut server, _listener) = logged_in_max();
     assert_eq!(next_line(&mut server), "/limits");
     client.type_in("/who\n");
     // Past the client's wait for the answer (2 s), it sends unpaced.

@@ -411,6 +411,17 @@ mod on_a_terminal {
         );
     }
 
+    /// While away, types `line`, sees it counted as waiting, and leaves
+    /// with Ctrl-D: exit 0, told it was not sent, the terminal restored.
+    fn leave_with_a_line_waiting(mut pty: Pty, line: &str) {
+        pty.type_keys(&format!("{line}\r"));
+        pty.screen.expect("1 line waiting");
+        pty.type_keys("\x04");
+        pty.screen.expect("1 line you typed was not sent");
+        assert_eq!(pty.exit_code(), 0);
+        pty.assert_terminal_restored();
+    }
+
     #[test]
     fn leaving_while_away_keeps_the_terminal_and_says_what_was_not_sent() {
         let server = Server::start();
@@ -418,12 +429,7 @@ mod on_a_terminal {
         pty.expect_logged_in("Max");
         assert!(server.stop().success());
         pty.screen.expect("Reconnecting to 127.0.0.1:");
-        pty.type_keys("never sent\r");
-        pty.screen.expect("1 line waiting");
-        pty.type_keys("\x04");
-        pty.screen.expect("1 line you typed was not sent");
-        assert_eq!(pty.exit_code(), 0);
-        pty.assert_terminal_restored();
+        leave_with_a_line_waiting(pty, "never sent");
     }
 
     #[test]
@@ -441,13 +447,8 @@ mod on_a_terminal {
         // An attempt is under way: it waits for a greeting that never comes.
         log.expect("Max left the party.");
         log.expect("Connection from 127.0.0.1:");
-        pty.type_keys("typed while stuck\r");
         // Counted while an attempt waits for its answer, not after it.
-        pty.screen.expect("1 line waiting");
-        pty.type_keys("\x04");
-        pty.screen.expect("1 line you typed was not sent");
-        assert_eq!(pty.exit_code(), 0);
-        pty.assert_terminal_restored();
+        leave_with_a_line_waiting(pty, "typed while stuck");
     }
 
     #[test]
