@@ -445,7 +445,9 @@ impl Broker {
             return;
         };
         let host = Host::of(addr.ip());
-        let bare = match self.room.is_tagged(id) {
+        // Only a tagged client's line can carry a label: the lookup is
+        // skipped for every line that could not be one.
+        let bare = match text.starts_with(tagged::MARK) && self.room.is_tagged(id) {
             true => tagged::split_label(text).1,
             false => text,
         };
