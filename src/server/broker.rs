@@ -19,7 +19,7 @@ use futures::future::{self, Either};
 use super::addrs::{Host, Notice};
 use super::backoff::Backoff;
 use super::log::Log;
-use super::outbox::{Backlog, End, Outbox, Tally};
+use super::outbox::{Backlog, End, Line, Outbox, Tally};
 use super::room::{ClientId, Happened, Mailbox, Room};
 use super::throttle::{self, Throttle};
 use crate::protocol::limits::Limits;
@@ -99,7 +99,11 @@ impl Mailbox for Peer {
     type Tally = Tally;
 
     fn deliver(&self, line: &str, tally: &mut Tally) -> bool {
-        self.outbox.push(line.as_bytes(), tally).is_ok()
+        self.outbox.push_own(line, tally).is_ok()
+    }
+
+    fn deliver_shared(&self, line: &Line, tally: &mut Tally) -> bool {
+        self.outbox.push(line, tally).is_ok()
     }
 
     fn far_behind(&self) -> bool {
@@ -611,6 +615,7 @@ impl Broker {
 
 #[cfg(test)]
 mod tests {
+    use super::super::outbox::Batch;
     use super::*;
     use crate::stream::{HistoryLimits, MAIN};
 
@@ -641,11 +646,15 @@ mod tests {
 
     /// Everything queued for `outbox`, as text.
     fn queued(outbox: &Outbox) -> String {
-        let mut buf = Vec::new();
+        let mut batch = Batch::default();
+        let mut buf = vec![0; 1 << 20];
+        let mut filled = 0;
         if outbox.queued() > 0 {
-            runtime::block_on(outbox.next(&mut buf));
+            runtime::block_on(outbox.next(&mut batch));
+            filled = batch.fill(&mut buf);
+            batch.consume(filled);
         }
-        String::from_utf8_lossy(&buf).into_owned()
+        String::from_utf8_lossy(&buf[..filled]).into_owned()
     }
 
     /// A broker whose room is kept in a new store in a temp dir (kept

@@ -1,32 +1,41 @@
-//! One client's outgoing bytes: the bounded queue between the broker, which
+//! One client's outgoing lines: the bounded queue between the broker, which
 //! only ever appends without waiting, and that client's writer task, which
-//! takes everything queued and writes it to the socket in one go. Batching
-//! here is what makes the relay fast: one `write` per wake-up instead of one
-//! per line. The lock is held for a `memcpy` or a swap, never across an
-//! await or a socket write.
+//! takes everything queued and writes it to the socket in as few writes as
+//! it can. Batching here is what makes the relay fast: one `write` per
+//! wake-up instead of one per line. The lock is held for a push or a swap,
+//! never across an await or a socket write.
+//!
+//! A line is queued as a [`Line`], a shared pointer: a message relayed to
+//! 200 clients that are behind is held once, not 200 times, which is most
+//! of what a burst costs in memory. Its bytes are copied only into the
+//! writer's chunk on the way to the socket.
 
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::Poll;
+use std::task::{Context, Poll};
 
 use futures::task::AtomicWaker;
 
-/// Bytes reserved when a line arrives for an idle client.
-const FIRST_BATCH: usize = 512;
+/// One line to send, without its `\n` (the writer adds it), shared by
+/// every queue it is in.
+pub type Line = Arc<str>;
 
-/// The largest buffer kept between batches; a larger one (left by a
-/// burst) is given back rather than held by every busy client.
-const KEEP_BATCH: usize = 16 * 1024;
+/// Lines a queue reserves room for when one arrives for an idle client.
+const FIRST_BATCH: usize = 8;
+
+/// The most lines a queue keeps room for between batches; a larger one
+/// (left by a burst) is given back rather than held by every busy client.
+const KEEP_BATCH: usize = 1024;
 
 use super::throttle::{fair_share, FAIR_SHARE};
 
-/// The bounded byte queue for one client.
+/// The bounded line queue for one client.
 #[derive(Debug)]
 pub struct Outbox {
     state: Mutex<State>,
     /// The writer task, parked while the queue is empty.
     waker: AtomicWaker,
-    /// Most bytes that may wait in `state.queued`.
+    /// Most bytes that may wait: queued, being written or in the kernel.
     limit: usize,
     /// The room's total, which this outbox's share is part of.
     backlog: Arc<Backlog>,
@@ -34,11 +43,13 @@ pub struct Outbox {
 
 #[derive(Debug, Default)]
 struct State {
-    /// Complete lines, each ending in `\n`, not yet taken by the writer.
-    queued: Vec<u8>,
+    /// Lines not yet taken by the writer.
+    queued: Vec<Line>,
+    /// Their bytes as sent, a `\n` after each (u32, as the limit is).
+    queued_bytes: u32,
     /// Bytes the writer took and has not finished writing.
-    writing: usize,
-    /// The unsent bytes (`queued` and `writing`) as the backlog last
+    writing: u32,
+    /// The unsent bytes (`queued_bytes` and `writing`) as the backlog last
     /// counted them, so that a change can be applied as a difference.
     accounted: usize,
     end: Option<End>,
@@ -51,10 +62,15 @@ struct State {
 }
 
 impl State {
+    /// Bytes queued or being written.
+    fn unsent(&self) -> usize {
+        self.queued_bytes as usize + self.writing as usize
+    }
+
     /// This outbox's share of the backlog after a change: its unsent bytes,
     /// and those up to the fair share. Returns the change to apply.
     fn recount(&mut self) -> Tally {
-        let unsent = self.queued.len() + self.writing;
+        let unsent = self.unsent();
         let before = std::mem::replace(&mut self.accounted, unsent);
         Tally::between(before, unsent)
     }
@@ -191,42 +207,42 @@ impl Outbox {
         Outbox {
             state: Mutex::new(State::default()),
             waker: AtomicWaker::new(),
-            limit,
+            // Counted in u32s: 4 GiB for one client is no limit anyway.
+            limit: limit.min(u32::MAX as usize),
             backlog,
         }
     }
 
-    /// Queues `line` plus a `\n`, unless that would pass the limit. Never
-    /// waits: the broker calls this for every recipient of every message.
-    /// What it adds to the room's backlog is added to `tally`.
-    pub fn push(&self, line: &[u8], tally: &mut Tally) -> Result<(), Full> {
-        self.push_with(line, |delta| tally.add(delta))
-    }
-
-    fn push_with(&self, line: &[u8], account: impl FnOnce(Tally)) -> Result<(), Full> {
+    /// Queues `line` (a `\n` follows it on the wire), unless that would
+    /// pass the limit. Never waits: the broker calls this for every
+    /// recipient of every message. What it adds to the room's backlog is
+    /// added to `tally`.
+    pub fn push(&self, line: &Line, tally: &mut Tally) -> Result<(), Full> {
         let mut state = self.lock();
         if state.end.is_some() {
             // The connection is closing: what it misses no longer matters.
             return Ok(());
         }
-        let unsent = state.queued.len() + state.writing;
-        if unsent + state.in_kernel as usize + line.len() + 1 > self.limit {
+        let size = line.len() + 1;
+        let unsent = state.unsent();
+        if unsent + state.in_kernel as usize + size > self.limit {
             return Err(Full);
         }
         // The room's memory is bounded too: past its budget, a client that
         // is already behind is cut off rather than allowed to fall further.
-        if unsent >= FAIR_SHARE && self.backlog.over_budget(line.len() + 1) {
+        if unsent >= FAIR_SHARE && self.backlog.over_budget(size) {
             return Err(Full);
         }
         let was_empty = state.queued.is_empty();
         if state.queued.capacity() == 0 {
-            // First line after idling: one allocation big enough for a batch,
-            // rather than growing from nothing line by line.
-            state.queued.reserve((line.len() + 1).max(FIRST_BATCH));
+            // First line after idling: room for a few, rather than growing
+            // from nothing line by line.
+            state.queued.reserve(FIRST_BATCH);
         }
-        state.queued.extend_from_slice(line);
-        state.queued.push(b'\n');
-        account(state.recount());
+        state.queued.push(Arc::clone(line));
+        // Within the limit, which fits a u32 (see `new`).
+        state.queued_bytes += size as u32;
+        tally.add(state.recount());
         drop(state);
         // The writer only sleeps on an empty queue, so only that needs a wake.
         if was_empty {
@@ -235,12 +251,18 @@ impl Outbox {
         Ok(())
     }
 
+    /// Queues a line for this client alone (see [`Outbox::push`]).
+    pub fn push_own(&self, line: &str, tally: &mut Tally) -> Result<(), Full> {
+        self.push(&Line::from(line), tally)
+    }
+
     /// Asks the writer to close the connection (the first request wins).
     pub fn end(&self, end: End) {
         let mut state = self.lock();
         if state.end.is_none() {
             if end == End::Drop {
                 state.queued = Vec::new();
+                state.queued_bytes = 0;
                 self.backlog.apply(state.recount());
             }
             state.end = Some(end);
@@ -257,7 +279,7 @@ impl Outbox {
     /// Bytes not yet sent: queued here, being written, or held by the kernel.
     pub fn unsent(&self) -> usize {
         let state = self.lock();
-        state.queued.len() + state.writing + state.in_kernel as usize
+        state.unsent() + state.in_kernel as usize
     }
 
     /// The most bytes that may wait for this client.
@@ -267,21 +289,21 @@ impl Outbox {
 
     /// Bytes waiting to be taken by the writer.
     pub fn queued(&self) -> usize {
-        self.lock().queued.len()
+        self.lock().queued_bytes as usize
     }
 
     /// Waits until there is something to do. On [`Next::Write`] the queued
-    /// bytes have been swapped into `buf` (which must be empty), so both
-    /// allocations are reused while the client is busy.
-    pub async fn next(&self, buf: &mut Vec<u8>) -> Next {
+    /// lines have been swapped into `batch` (which must be written out), so
+    /// both allocations are reused while the client is busy.
+    pub async fn next(&self, batch: &mut Batch) -> Next {
         futures::future::poll_fn(|cx| {
-            if let Some(next) = self.try_next(buf) {
+            if let Some(next) = self.try_next(batch) {
                 return Poll::Ready(next);
             }
             self.waker.register(cx.waker());
             // Look again: a push between the check and the register would
             // otherwise be missed.
-            match self.try_next(buf) {
+            match self.try_next(batch) {
                 Some(next) => Poll::Ready(next),
                 None => Poll::Pending,
             }
@@ -292,18 +314,15 @@ impl Outbox {
     /// Resolves once the connection is to end, either way, so that a write
     /// stuck on a client that does not read can be cut short. (The writer
     /// task alone polls this and [`Outbox::next`], so they share one waker.)
-    pub async fn ending(&self) -> End {
-        futures::future::poll_fn(|cx| {
-            if let Some(end) = self.lock().end {
-                return Poll::Ready(end);
-            }
-            self.waker.register(cx.waker());
-            match self.lock().end {
-                Some(end) => Poll::Ready(end),
-                None => Poll::Pending,
-            }
-        })
-        .await
+    pub fn poll_ending(&self, cx: &mut Context<'_>) -> Poll<End> {
+        if let Some(end) = self.lock().end {
+            return Poll::Ready(end);
+        }
+        self.waker.register(cx.waker());
+        match self.lock().end {
+            Some(end) => Poll::Ready(end),
+            None => Poll::Pending,
+        }
     }
 
     /// The connection's reader saw the end of the client's stream (or an
@@ -339,12 +358,16 @@ impl Outbox {
         drop(state);
     }
 
-    fn try_next(&self, buf: &mut Vec<u8>) -> Option<Next> {
+    fn try_next(&self, batch: &mut Batch) -> Option<Next> {
+        debug_assert!(batch.is_empty(), "a batch is written out before the next");
         let mut state = self.lock();
         if !state.queued.is_empty() {
-            std::mem::swap(&mut state.queued, buf);
-            state.writing = buf.len();
-            // The writer's last buffer becomes the queue's: kept for the
+            batch.lines.clear();
+            batch.next = 0;
+            batch.sent = 0;
+            std::mem::swap(&mut state.queued, &mut batch.lines);
+            state.writing = std::mem::take(&mut state.queued_bytes);
+            // The writer's last batch becomes the queue's room: kept for the
             // next batch unless a burst made it large. Hundreds of busy
             // clients each holding their largest batch twice was most of
             // the server's memory in a burst.
@@ -354,11 +377,11 @@ impl Outbox {
             return Some(Next::Write);
         }
         if state.end.is_none() {
-            // Going idle: give both buffers back, so that thousands of quiet
+            // Going idle: give both back, so that thousands of quiet
             // connections hold no memory for traffic they once had. Under
-            // load the queue is rarely empty here and buffers are reused.
+            // load the queue is rarely empty here and both are reused.
             state.queued = Vec::new();
-            *buf = Vec::new();
+            batch.lines = Vec::new();
         }
         state.end.map(Next::End)
     }
@@ -378,6 +401,67 @@ impl Drop for Outbox {
     }
 }
 
+/// The lines a writer took, and how far it got writing them.
+#[derive(Debug, Default)]
+pub struct Batch {
+    lines: Vec<Line>,
+    /// The first line not wholly written.
+    next: usize,
+    /// Bytes of that line (its `\n` included) already written.
+    sent: usize,
+}
+
+impl Batch {
+    /// Whether every line was written.
+    pub fn is_empty(&self) -> bool {
+        self.next >= self.lines.len()
+    }
+
+    /// Copies the next unwritten bytes, lines with their `\n`, into
+    /// `chunk`, as many as fit; returns how many.
+    pub fn fill(&self, chunk: &mut [u8]) -> usize {
+        let mut filled = 0;
+        // Where to start in the first line: past what was written of it.
+        let mut at = self.sent;
+        for line in self.lines.get(self.next..).unwrap_or_default() {
+            let text = line.as_bytes();
+            if at < text.len() {
+                let take = (text.len() - at).min(chunk.len() - filled);
+                chunk[filled..filled + take].copy_from_slice(&text[at..at + take]);
+                filled += take;
+                at += take;
+            }
+            if at == text.len() && filled < chunk.len() {
+                chunk[filled] = b'\n';
+                filled += 1;
+                at += 1;
+            }
+            if at <= text.len() {
+                break; // the chunk is full
+            }
+            at = 0;
+        }
+        filled
+    }
+
+    /// Marks the first `written` bytes of what [`Batch::fill`] gave as sent.
+    pub fn consume(&mut self, mut written: usize) {
+        while written > 0 {
+            let Some(line) = self.lines.get(self.next) else {
+                return;
+            };
+            let left = line.len() + 1 - self.sent;
+            if written < left {
+                self.sent += written;
+                return;
+            }
+            written -= left;
+            self.next += 1;
+            self.sent = 0;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -390,9 +474,61 @@ mod tests {
     /// Pushes one line and settles it at once, as the broker does per event.
     fn push(outbox: &Outbox, line: &[u8]) -> Result<(), Full> {
         let mut tally = Tally::default();
-        let pushed = outbox.push(line, &mut tally);
+        let line = std::str::from_utf8(line).expect("test lines are UTF-8");
+        let pushed = outbox.push_own(line, &mut tally);
         outbox.backlog.settle(tally);
         pushed
+    }
+
+    /// Everything in `batch`, written out in small chunks as a socket
+    /// that takes a few bytes at a time would.
+    fn drain(batch: &mut Batch) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut chunk = [0u8; 3];
+        while !batch.is_empty() {
+            let n = batch.fill(&mut chunk);
+            assert!(n > 0, "a batch with lines left fills something");
+            // Take one byte fewer than offered when we can, as a partial write.
+            let taken = if n > 1 { n - 1 } else { n };
+            out.extend_from_slice(&chunk[..taken]);
+            batch.consume(taken);
+        }
+        out
+    }
+
+    #[test]
+    fn a_batch_is_written_whole_whatever_the_chunks() {
+        let outbox = outbox(1 << 20);
+        for line in ["", "a", "bc", "", "héllo wörld", "xyz"] {
+            push(&outbox, line.as_bytes()).unwrap();
+        }
+        let mut batch = Batch::default();
+        assert_eq!(block_on(outbox.next(&mut batch)), Next::Write);
+        let mut whole = [0u8; 64];
+        let n = batch.fill(&mut whole);
+        assert_eq!(&whole[..n], "\na\nbc\n\nhéllo wörld\nxyz\n".as_bytes());
+        assert_eq!(
+            drain(&mut batch),
+            "\na\nbc\n\nhéllo wörld\nxyz\n".as_bytes()
+        );
+        assert_eq!(batch.fill(&mut whole), 0);
+    }
+
+    #[test]
+    fn a_line_relayed_to_many_is_held_once() {
+        let outboxes: Vec<Outbox> = (0..100).map(|_| outbox(1 << 20)).collect();
+        let line = Line::from("Max: hello everyone");
+        for outbox in &outboxes {
+            let mut tally = Tally::default();
+            outbox.push(&line, &mut tally).unwrap();
+            outbox.backlog.settle(tally);
+            assert_eq!(
+                outbox.queued(),
+                line.len() + 1,
+                "each counts the bytes it will send"
+            );
+        }
+        assert_eq!(Arc::strong_count(&line), 101, "shared, not copied");
     }
 
     #[test]
@@ -410,7 +546,7 @@ mod tests {
             100 + FAIR_SHARE,
             "b weighs its fair share only"
         );
-        let mut buf = Vec::new();
+        let mut buf = Batch::default();
         assert_eq!(block_on(b.next(&mut buf)), Next::Write);
         assert_eq!(
             backlog.bytes(),
@@ -429,8 +565,8 @@ mod tests {
         let backlog = Arc::new(Backlog::new(0, usize::MAX));
         let outbox = Outbox::new(1 << 20, backlog.clone());
         let mut tally = Tally::default();
-        outbox.push(b"abc", &mut tally).unwrap();
-        outbox.push(b"de", &mut tally).unwrap();
+        outbox.push_own("abc", &mut tally).unwrap();
+        outbox.push_own("de", &mut tally).unwrap();
         assert_eq!(backlog.bytes(), 0, "nothing counted before the settle");
         backlog.settle(tally);
         assert_eq!(backlog.bytes(), 7);
@@ -441,8 +577,8 @@ mod tests {
         let backlog = Arc::new(Backlog::new(0, usize::MAX));
         let outbox = Outbox::new(1 << 20, backlog.clone());
         let mut tally = Tally::default();
-        outbox.push(b"abc", &mut tally).unwrap();
-        let mut buf = Vec::new();
+        outbox.push_own("abc", &mut tally).unwrap();
+        let mut buf = Batch::default();
         assert_eq!(block_on(outbox.next(&mut buf)), Next::Write);
         outbox.written();
         backlog.settle(tally);
@@ -455,9 +591,9 @@ mod tests {
         let outbox = outbox(1024);
         push(&outbox, b"a").unwrap();
         push(&outbox, b"bc").unwrap();
-        let mut buf = Vec::new();
+        let mut buf = Batch::default();
         assert_eq!(block_on(outbox.next(&mut buf)), Next::Write);
-        assert_eq!(buf, b"a\nbc\n");
+        assert_eq!(drain(&mut buf), b"a\nbc\n");
         assert_eq!(outbox.queued(), 0);
     }
 
@@ -474,9 +610,9 @@ mod tests {
         let outbox = outbox(64);
         push(&outbox, b"last words").unwrap();
         outbox.end(End::Flush);
-        let mut buf = Vec::new();
+        let mut buf = Batch::default();
         assert_eq!(block_on(outbox.next(&mut buf)), Next::Write);
-        buf.clear();
+        drain(&mut buf);
         assert_eq!(block_on(outbox.next(&mut buf)), Next::End(End::Flush));
     }
 
@@ -485,7 +621,7 @@ mod tests {
         let outbox = outbox(64);
         push(&outbox, b"stale").unwrap();
         outbox.end(End::Drop);
-        let mut buf = Vec::new();
+        let mut buf = Batch::default();
         assert_eq!(block_on(outbox.next(&mut buf)), Next::End(End::Drop));
         assert!(
             push(&outbox, b"more").is_ok(),
@@ -498,7 +634,7 @@ mod tests {
     fn a_parked_writer_is_woken_by_a_push_from_another_thread() {
         let outbox = Arc::new(outbox(64));
         let pusher = outbox.clone();
-        let mut buf = Vec::new();
+        let mut buf = Batch::default();
         let woken = crate::runtime::block_on(async {
             let mut next = std::pin::pin!(outbox.next(&mut buf));
             // Parked first (its waker registered), then the push comes.
@@ -513,6 +649,6 @@ mod tests {
             Some(Next::Write),
             "the parked writer was never woken"
         );
-        assert_eq!(buf, b"hi\n");
+        assert_eq!(drain(&mut buf), b"hi\n");
     }
 }

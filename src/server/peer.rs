@@ -10,13 +10,13 @@ use std::cell::RefCell;
 use std::io;
 use std::ops::ControlFlow;
 use std::pin::Pin;
-use std::task::Poll;
+use std::task::{Context, Poll};
 
-use futures::future::{self, Either};
+use futures::future;
 use futures::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use super::broker::{Event, Peer};
-use super::outbox::{End, Next, Outbox};
+use super::outbox::{Batch, End, Next, Outbox};
 use super::room::ClientId;
 use super::{Arrival, Config, Shared};
 use crate::protocol::line::{Frame, LineFramer};
@@ -248,59 +248,160 @@ async fn read_lines<R: AsyncRead + Unpin>(
     .await
 }
 
-/// Writes whatever is queued, as one write per wake-up, until the outbox ends.
+/// Writes whatever is queued, in as few writes as it takes, until the
+/// outbox ends.
 async fn writer_loop<W: AsyncWrite + Unpin>(mut writer: W, tcp: TcpStream, outbox: Arc<Outbox>) {
-    let mut buf = Vec::new();
+    let mut batch = Batch::default();
+    let mut kernel = KernelMeter::default();
     loop {
-        match outbox.next(&mut buf).await {
+        let end = match outbox.next(&mut batch).await {
             Next::Write => {
-                // What the kernel holds counts against the client's queue:
-                // read before a write that may block while it is full.
-                outbox.set_in_kernel(runtime::unsent_in_kernel(&tcp));
-                if write_batch(&mut writer, &buf, &outbox).await.is_err() {
-                    // The client is gone or cut off: the reader notices and
-                    // reports it. A failed shutdown leaves nothing to undo.
-                    let _ = tcp.shutdown(Shutdown::Both);
-                    return;
+                let wrote = future::poll_fn(|cx| {
+                    poll_batch(cx, &mut writer, &mut batch, &outbox, &tcp, &mut kernel)
+                })
+                .await;
+                match wrote {
+                    Ok(Wrote::All) => {
+                        kernel.after_batch(&outbox, &tcp);
+                        outbox.written();
+                        continue;
+                    }
+                    // Leaving while a write is stuck (a client that stopped
+                    // reading, then quit): finish it if that takes less than
+                    // LINGER, else give up, so the connection cannot stay
+                    // open (and hold its --max-clients slot) for ever.
+                    Ok(Wrote::Stuck(End::Flush)) => {
+                        let finish = Box::pin(runtime::timeout(LINGER, async {
+                            write_lines(&mut writer, &mut batch).await?;
+                            writer.flush().await
+                        }));
+                        if !matches!(finish.await, Ok(Ok(()))) {
+                            let _ = tcp.shutdown(Shutdown::Both);
+                            return;
+                        }
+                        outbox.written();
+                        continue;
+                    }
+                    // Cut off for not reading, or the client is gone: the
+                    // reader notices and reports it. A failed shutdown leaves
+                    // nothing to undo.
+                    Ok(Wrote::Stuck(End::Drop)) | Err(_) => {
+                        let _ = tcp.shutdown(Shutdown::Both);
+                        return;
+                    }
                 }
-                outbox.set_in_kernel(runtime::unsent_in_kernel(&tcp));
-                outbox.written();
-                buf.clear();
             }
-            // Boxed, as is the rare branch of `write_batch`: each is a few
-            // hundred bytes of state that would otherwise be part of every
-            // idle connection's writer.
-            Next::End(end) => return Box::pin(close(writer, tcp, &outbox, end)).await,
+            Next::End(end) => end,
+        };
+        // Boxed: a few hundred bytes of state that would otherwise be part
+        // of every idle connection's writer.
+        return Box::pin(close(writer, tcp, &outbox, end)).await;
+    }
+}
+
+/// How writing a batch ended.
+enum Wrote {
+    /// Every byte went out.
+    All,
+    /// The socket was full when the connection was told to end this way.
+    Stuck(End),
+}
+
+/// Writes `batch` and flushes, unless the socket fills while the
+/// connection is to end. Flushed too: a TLS session may hold the last
+/// bytes of a write (when the socket was full) until it is flushed, and
+/// nothing else would send them before the next line.
+fn poll_batch<W: AsyncWrite + Unpin>(
+    cx: &mut Context<'_>,
+    writer: &mut W,
+    batch: &mut Batch,
+    outbox: &Outbox,
+    tcp: &TcpStream,
+    kernel: &mut KernelMeter,
+) -> Poll<io::Result<Wrote>> {
+    let progress = match poll_lines(cx, writer, batch) {
+        Poll::Ready(Ok(())) => Pin::new(&mut *writer).poll_flush(cx),
+        other => other,
+    };
+    match progress {
+        Poll::Ready(Ok(())) => Poll::Ready(Ok(Wrote::All)),
+        Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+        Poll::Pending => {
+            kernel.blocked(outbox, tcp);
+            // Waiting on the socket: an end asked meanwhile must wake us.
+            match outbox.poll_ending(cx) {
+                Poll::Ready(end) => Poll::Ready(Ok(Wrote::Stuck(end))),
+                Poll::Pending => Poll::Pending,
+            }
         }
     }
 }
 
-/// Writes one batch, unless the connection is told to end meanwhile.
-async fn write_batch<W: AsyncWrite + Unpin>(
+/// Writes the lines of `batch`, however long it takes.
+async fn write_lines<W: AsyncWrite + Unpin>(writer: &mut W, batch: &mut Batch) -> io::Result<()> {
+    future::poll_fn(|cx| poll_lines(cx, writer, batch)).await
+}
+
+/// Bytes copied from a batch into one write.
+const WRITE_CHUNK: usize = 16 * 1024;
+
+/// Writes the lines of `batch` in chunks copied on the stack, so a writer
+/// holds no buffer of its own while it waits.
+fn poll_lines<W: AsyncWrite + Unpin>(
+    cx: &mut Context<'_>,
     writer: &mut W,
-    buf: &[u8],
-    outbox: &Outbox,
-) -> io::Result<()> {
-    // Flushed too: a TLS session may hold the last bytes of a write (when
-    // the socket was full) until it is flushed, and nothing else would
-    // send them before the next line.
-    let write = async {
-        writer.write_all(buf).await?;
-        writer.flush().await
-    };
-    let ending = outbox.ending();
-    futures::pin_mut!(write, ending);
-    match future::select(write, ending).await {
-        Either::Left((written, _)) => written,
-        // Cut off for not reading: abandon the write.
-        Either::Right((End::Drop, _)) => Err(io::ErrorKind::TimedOut.into()),
-        // Leaving while a write is stuck (a client that stopped reading,
-        // then quit): finish it if that takes less than LINGER, else give
-        // up, so the connection cannot stay open (and hold its
-        // --max-clients slot) for ever.
-        Either::Right((End::Flush, write)) => Box::pin(runtime::timeout(LINGER, write))
-            .await
-            .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into())),
+    batch: &mut Batch,
+) -> Poll<io::Result<()>> {
+    let mut chunk = [0u8; WRITE_CHUNK];
+    while !batch.is_empty() {
+        let filled = batch.fill(&mut chunk);
+        match Pin::new(&mut *writer).poll_write(cx, &chunk[..filled]) {
+            Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+            Poll::Ready(Ok(written)) => batch.consume(written),
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => return Poll::Pending,
+        }
+    }
+    Poll::Ready(Ok(()))
+}
+
+/// How often a writer that is keeping up asks the kernel how much it still
+/// holds for the client. Asking is a system call; after every batch it was
+/// a tenth of the server's time with many small batches.
+const KERNEL_RECHECK: Duration = Duration::from_millis(10);
+
+/// What the kernel holds unsent for a client counts against its queue
+/// (`--send-queue`). It matters when the socket fills, so it is read when a
+/// write has to wait, and otherwise at most every [`KERNEL_RECHECK`].
+#[derive(Default)]
+struct KernelMeter {
+    /// When it was last read.
+    read_at: Option<Instant>,
+    /// A write of the current batch had to wait: the socket was full.
+    blocked: bool,
+}
+
+impl KernelMeter {
+    /// The socket is full: read what it holds now, while the write waits.
+    fn blocked(&mut self, outbox: &Outbox, tcp: &TcpStream) {
+        self.blocked = true;
+        self.read(outbox, tcp, Instant::now());
+    }
+
+    /// A batch was written: read again if it waited or the last reading is old.
+    fn after_batch(&mut self, outbox: &Outbox, tcp: &TcpStream) {
+        let now = Instant::now();
+        let stale = self
+            .read_at
+            .is_none_or(|at| now.duration_since(at) >= KERNEL_RECHECK);
+        if std::mem::take(&mut self.blocked) || stale {
+            self.read(outbox, tcp, now);
+        }
+    }
+
+    fn read(&mut self, outbox: &Outbox, tcp: &TcpStream, now: Instant) {
+        outbox.set_in_kernel(runtime::unsent_in_kernel(tcp));
+        self.read_at = Some(now);
     }
 }
 
@@ -385,7 +486,7 @@ mod tests {
             let task = runtime::spawn(writer_loop(writer, tcp, outbox.clone()));
             let mut tally = super::super::outbox::Tally::default();
             outbox
-                .push(b"hello", &mut tally)
+                .push_own("hello", &mut tally)
                 .expect("room for one line");
             backlog.settle(tally);
             let deadline = Instant::now() + Duration::from_secs(5);

@@ -48,6 +48,12 @@ pub trait Mailbox {
     /// False when the queue is full.
     fn deliver(&self, line: &str, tally: &mut Self::Tally) -> bool;
 
+    /// Queues a line that many recipients get: a queue may keep the one
+    /// shared copy rather than its own.
+    fn deliver_shared(&self, line: &Arc<str>, tally: &mut Self::Tally) -> bool {
+        self.deliver(line, tally)
+    }
+
     /// Whether more than half its queue is waiting: private messages, which
     /// a few senders can aim at one person, may then not fill the rest.
     fn far_behind(&self) -> bool {

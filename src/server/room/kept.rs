@@ -215,7 +215,7 @@ impl<M: Mailbox> Room<M> {
             }
             return;
         }
-        let plain = room_line(&record.kind);
+        let plain: Arc<str> = room_line(&record.kind).into();
         let except = author.unwrap_or(ClientId::MAX);
         if self.tagged_count == 0 {
             // A room of `nc`-style clients only: the loop it had before
@@ -224,31 +224,32 @@ impl<M: Mailbox> Room<M> {
                 if id == except || client.name.is_none() {
                     continue;
                 }
-                if !client.mailbox.deliver(&plain, &mut self.tally) {
+                if !client.mailbox.deliver_shared(&plain, &mut self.tally) {
                     self.overflowed.push(id);
                 }
             }
             return;
         }
-        let tagged = Tags::kept(record.id, record.time).line(&plain);
+        let tagged: Arc<str> = Tags::kept(record.id, record.time).line(&plain).into();
         for (&id, client) in &self.clients {
             if client.name.is_none() {
                 continue;
             }
-            let line = if id == except {
+            let delivered = if id == except {
                 if !client.tagged {
                     continue;
                 }
                 // The echo: the sender's own message, with its id.
-                &Tags::kept(record.id, record.time)
+                let echo = Tags::kept(record.id, record.time)
                     .answering(label)
-                    .line(&plain)
+                    .line(&plain);
+                client.mailbox.deliver(&echo, &mut self.tally)
             } else if client.tagged {
-                &tagged
+                client.mailbox.deliver_shared(&tagged, &mut self.tally)
             } else {
-                &plain
+                client.mailbox.deliver_shared(&plain, &mut self.tally)
             };
-            if !client.mailbox.deliver(line, &mut self.tally) {
+            if !delivered {
                 self.overflowed.push(id);
             }
         }
