@@ -17,8 +17,9 @@ use std::task::{Context, Poll};
 use futures::task::AtomicWaker;
 
 /// One line to send, without its `\n` (the writer adds it), shared by
-/// every queue it is in.
-pub type Line = Arc<str>;
+/// every queue it is in. An `Arc<String>` rather than an `Arc<str>`: a
+/// thin pointer, 8 bytes a queued line instead of 16.
+pub type Line = Arc<String>;
 
 /// Lines a queue reserves room for when one arrives for an idle client.
 const FIRST_BATCH: usize = 8;
@@ -253,7 +254,7 @@ impl Outbox {
 
     /// Queues a line for this client alone (see [`Outbox::push`]).
     pub fn push_own(&self, line: &str, tally: &mut Tally) -> Result<(), Full> {
-        self.push(&Line::from(line), tally)
+        self.push(&Line::new(line.to_owned()), tally)
     }
 
     /// Asks the writer to close the connection (the first request wins).
@@ -517,7 +518,7 @@ mod tests {
     #[test]
     fn a_line_relayed_to_many_is_held_once() {
         let outboxes: Vec<Outbox> = (0..100).map(|_| outbox(1 << 20)).collect();
-        let line = Line::from("Max: hello everyone");
+        let line = Line::new("Max: hello everyone".to_owned());
         for outbox in &outboxes {
             let mut tally = Tally::default();
             outbox.push(&line, &mut tally).unwrap();

@@ -50,7 +50,7 @@ pub trait Mailbox {
 
     /// Queues a line that many recipients get: a queue may keep the one
     /// shared copy rather than its own.
-    fn deliver_shared(&self, line: &Arc<str>, tally: &mut Self::Tally) -> bool {
+    fn deliver_shared(&self, line: &Arc<String>, tally: &mut Self::Tally) -> bool {
         self.deliver(line, tally)
     }
 

@@ -215,7 +215,7 @@ impl<M: Mailbox> Room<M> {
             }
             return;
         }
-        let plain: Arc<str> = room_line(&record.kind).into();
+        let plain = Arc::new(room_line(&record.kind));
         let except = author.unwrap_or(ClientId::MAX);
         if self.tagged_count == 0 {
             // A room of `nc`-style clients only: the loop it had before
@@ -230,7 +230,7 @@ impl<M: Mailbox> Room<M> {
             }
             return;
         }
-        let tagged: Arc<str> = Tags::kept(record.id, record.time).line(&plain).into();
+        let tagged = Arc::new(Tags::kept(record.id, record.time).line(&plain));
         for (&id, client) in &self.clients {
             if client.name.is_none() {
                 continue;
