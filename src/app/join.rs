@@ -16,6 +16,10 @@ use crate::protocol::name::Name;
 use crate::tls::{self, Trust};
 
 /// `sockchat join`.
+// Not inlined into `main`: its frame (large, as whole-program
+// optimisation makes it) would be touched at every start, whichever
+// subcommand runs, and a touched stack page stays resident.
+#[inline(never)]
 pub fn join(args: JoinArgs) -> anyhow::Result<ExitCode> {
     let tty = Tty {
         stdin: std::io::stdin().is_terminal(),

@@ -21,6 +21,10 @@ use crate::tls::{self, ServerTls};
 const LINE_OVERHEAD: usize = 256;
 
 /// `sockchat serve`: bind, print where the room is, serve until Ctrl-C.
+// Not inlined into `main`: its frame (large, as whole-program
+// optimisation makes it) would be touched at every start, whichever
+// subcommand runs, and a touched stack page stays resident.
+#[inline(never)]
 pub fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
     one_malloc_arena();
     ignore_file_size_signal();
@@ -47,7 +51,9 @@ pub fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
     let tls = server_tls(&args, &address)?;
     config.tls = tls.as_ref().map(|tls| tls.config.clone());
     let (room_stream, torn) = open_stream(&args, &config)?;
-    runtime::block_on(async {
+    // Boxed: the whole server's state would otherwise sit in the main
+    // thread's stack, whose every page touched stays resident.
+    runtime::block_on(Box::pin(async {
         let listener = TcpListener::bind((address.host(), address.port()))
             .await
             .with_context(|| format!("cannot listen on {address}"))?;
@@ -69,7 +75,7 @@ pub fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         let result = server::run_with(listener, config, room_stream, log.clone(), shutdown).await;
         log.finish();
         result.context("server failed")
-    })
+    }))
 }
 
 /// The room's stream: in memory, or recovered from `--store`. Damage
