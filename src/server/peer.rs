@@ -34,7 +34,26 @@ const DROP_NOTICE_TIME: Duration = Duration::from_millis(100);
 /// Bytes read from a socket at once.
 const READ_CHUNK: usize = 64 * 1024;
 
+/// Bytes read at once while the broker's queue is nearly full: what a read
+/// brings that the queue cannot take waits in this connection's memory, so
+/// it should rather wait in the kernel (and push back on the client).
+const READ_WHEN_FULL: usize = 512;
+
+/// The read size for the room left in the broker's queue: lines are
+/// usually well over this long, so a read brings about what fits.
+fn read_size(events: &async_channel::Sender<Event>) -> usize {
+    const BYTES_A_SLOT: usize = 128;
+    let free = events
+        .capacity()
+        .map_or(usize::MAX, |capacity| capacity.saturating_sub(events.len()));
+    free.saturating_mul(BYTES_A_SLOT)
+        .clamp(READ_WHEN_FULL, READ_CHUNK)
+}
+
 thread_local! {
+    /// The one write chunk of each executor thread, likewise: a writer
+    /// copies lines into it and writes it within one poll.
+    static WRITE_BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; WRITE_CHUNK]);
     /// The one read buffer of each executor thread. A read fills it and the
     /// bytes are framed before the poll returns, so an idle connection holds
     /// no read buffer of its own (thousands of idle clients cost little).
@@ -102,7 +121,10 @@ async fn reader_loop<R: AsyncRead + Unpin>(
     // line and an event for each (a read of 64 KiB may hold thousands).
     let mut unread: Vec<u8> = Vec::new();
     loop {
-        let read = read_lines(&mut reader, &mut framer, &mut unread, |f| gate.judge(f));
+        let size = read_size(events);
+        let read = read_lines(&mut reader, size, &mut framer, &mut unread, |f| {
+            gate.judge(f)
+        });
         let n = match read.await {
             Ok(n) => n,
             Err(e) => return Some(crate::words::io_error(&e)),
@@ -211,12 +233,14 @@ async fn send_waiting(
     Ok(())
 }
 
-/// Reads once from `reader` into this thread's buffer and hands each frame
+/// Reads once from `reader`, at most `size` bytes (no more than
+/// [`READ_CHUNK`]), into this thread's buffer and hands each frame
 /// to `on_frame` (at the end of the stream, the unterminated last line).
 /// If `on_frame` stops the framing, the rest of the read goes to `unread`.
 /// Returns the number of bytes read: 0 at the end.
 async fn read_lines<R: AsyncRead + Unpin>(
     reader: &mut R,
+    size: usize,
     framer: &mut LineFramer,
     unread: &mut Vec<u8>,
     mut on_frame: impl FnMut(Frame<'_>) -> ControlFlow<()>,
@@ -224,7 +248,7 @@ async fn read_lines<R: AsyncRead + Unpin>(
     future::poll_fn(|cx| {
         READ_BUF.with(|buf| {
             let mut buf = buf.borrow_mut();
-            let n = match Pin::new(&mut *reader).poll_read(cx, &mut buf[..]) {
+            let n = match Pin::new(&mut *reader).poll_read(cx, &mut buf[..size]) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {
                     cx.waker().wake_by_ref();
@@ -345,24 +369,26 @@ async fn write_lines<W: AsyncWrite + Unpin>(writer: &mut W, batch: &mut Batch) -
 /// Bytes copied from a batch into one write.
 const WRITE_CHUNK: usize = 16 * 1024;
 
-/// Writes the lines of `batch` in chunks copied on the stack, so a writer
-/// holds no buffer of its own while it waits.
+/// Writes the lines of `batch` in chunks copied into this thread's write
+/// buffer, so a writer holds no buffer of its own while it waits.
 fn poll_lines<W: AsyncWrite + Unpin>(
     cx: &mut Context<'_>,
     writer: &mut W,
     batch: &mut Batch,
 ) -> Poll<io::Result<()>> {
-    let mut chunk = [0u8; WRITE_CHUNK];
-    while !batch.is_empty() {
-        let filled = batch.fill(&mut chunk);
-        match Pin::new(&mut *writer).poll_write(cx, &chunk[..filled]) {
-            Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-            Poll::Ready(Ok(written)) => batch.consume(written),
-            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-            Poll::Pending => return Poll::Pending,
+    WRITE_BUF.with(|chunk| {
+        let mut chunk = chunk.borrow_mut();
+        while !batch.is_empty() {
+            let filled = batch.fill(&mut chunk);
+            match Pin::new(&mut *writer).poll_write(cx, &chunk[..filled]) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(written)) => batch.consume(written),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
         }
-    }
-    Poll::Ready(Ok(()))
+        Poll::Ready(Ok(()))
+    })
 }
 
 /// How often a writer that is keeping up asks the kernel how much it still
