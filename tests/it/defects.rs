@@ -213,6 +213,61 @@ fn the_kernel_send_queue_of_a_client_that_does_not_read_is_bounded() {
     });
 }
 
+/// What the kernel holds unsent for a client counts against its
+/// `--send-queue`: a client that does not read is cut off once the two
+/// together pass it, not only once the queue alone does (which would let
+/// the kernel hold another full queue's worth first).
+#[test]
+fn what_the_kernel_holds_for_a_client_counts_against_its_queue() {
+    const QUEUE: usize = 64 << 10;
+    run(async {
+        let server = TestServer::with(Config {
+            rate: 0,
+            send_queue: QUEUE,
+            socket_send_buffer: 64 << 10,
+            ..Config::default()
+        })
+        .await;
+        let mut slow = connect_from("127.0.0.1", server.addr, Some(4096));
+        slow.expect_line(GREETING).await;
+        slow.send("Slow").await;
+        slow.expect_line(&reply::logged_in("Slow")).await;
+        let slow_addr = slow.tcp().local_addr().expect("local addr");
+        let mut max = server.login("Max").await;
+        let line = "z".repeat(3000);
+        let (mut relayed, mut held) = (0, 0);
+        let cut = 'lines: {
+            for _ in 0..400 {
+                max.send(&line).await;
+                max.send("/who").await;
+                loop {
+                    let got = max.line().await.expect("an answer");
+                    if got == reply::left("Slow") {
+                        break 'lines true;
+                    }
+                    if got.starts_with("Server: Online") {
+                        break;
+                    }
+                }
+                relayed += line.len() + "Max: \n".len();
+                if let Some(now) = tx_queue(server.addr, slow_addr) {
+                    held = held.max(now);
+                }
+            }
+            false
+        };
+        assert!(cut, "a client that does not read was never cut off");
+        // The client's own receive buffer takes a few KB, and a line or
+        // two can be in flight; a whole queue more means the kernel's
+        // bytes were not counted.
+        assert!(
+            relayed < held + QUEUE / 2,
+            "{relayed} bytes were relayed to it while the kernel held at most {held}"
+        );
+        drop(slow);
+    });
+}
+
 /// Past its descriptor limit a server's new clients wait unanswered; it
 /// now raises the soft limit to the hard one and warns when that is still
 /// below `--max-clients`.
