@@ -31,8 +31,10 @@ pub const LINGER: Duration = Duration::from_secs(2);
 /// How long a client being dropped for not reading gets to take the notice.
 const DROP_NOTICE_TIME: Duration = Duration::from_millis(100);
 
-/// Bytes read from a socket at once.
-const READ_CHUNK: usize = 64 * 1024;
+/// Bytes read from a socket at once: a few lines at the longest default
+/// line length. It is one buffer per executor thread, zeroed and resident
+/// for the life of the server, so it is not larger (64 KiB cost 0.1 MiB).
+const READ_CHUNK: usize = 16 * 1024;
 
 /// Bytes read at once while the broker's queue is nearly full: what a read
 /// brings that the queue cannot take waits in this connection's memory, so
