@@ -151,7 +151,8 @@ impl Console {
         self.dirty.store(false, Ordering::Release);
         let online = self.online.load(Ordering::Relaxed);
         let relayed = self.relayed.load(Ordering::Relaxed);
-        let text = format!("{online} online · {relayed} messages relayed · Ctrl-C stops");
+        let messages = if relayed == 1 { "message" } else { "messages" };
+        let text = format!("{online} online · {relayed} {messages} relayed · Ctrl-C stops");
         line.draw(&text, |cut| match self.color {
             true => cut.paint(BOLD).to_string(),
             false => cut.to_string(),

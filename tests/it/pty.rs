@@ -202,13 +202,13 @@ fn serve_on_a_terminal_logs_in_colour_under_a_live_status_line() {
     // One message, to one other person: one relayed.
     max.send("hi");
     bob.expect_line("Max: hi");
-    pty.screen.expect("2 online · 1 messages relayed");
+    pty.screen.expect("2 online · 1 message relayed");
     drop(bob);
     pty.screen.expect("\x1b[33mServer: Bob left the party.");
-    pty.screen.expect("1 online · 1 messages relayed");
+    pty.screen.expect("1 online · 1 message relayed");
     drop(max);
     pty.screen.expect("\x1b[33mServer: Max left the party.");
-    pty.screen.expect("0 online · 1 messages relayed");
+    pty.screen.expect("0 online · 1 message relayed");
     pty.type_keys(CTRL_C);
     pty.screen.expect("Server: shutting down");
     assert_eq!(pty.exit_code(), 0);
