@@ -277,6 +277,19 @@ impl Outbox {
         self.lock().in_kernel = u32::try_from(bytes).unwrap_or(u32::MAX);
     }
 
+    /// The writer's socket is full with `left` bytes of its batch still to
+    /// write, and the kernel holds `in_kernel`: the part of the batch the
+    /// kernel took is counted there, so it no longer counts as being
+    /// written too.
+    pub fn blocked(&self, left: usize, in_kernel: usize) {
+        let mut state = self.lock();
+        state.writing = state.writing.min(u32::try_from(left).unwrap_or(u32::MAX));
+        state.in_kernel = u32::try_from(in_kernel).unwrap_or(u32::MAX);
+        // Under the lock, as in `written`: this outbox's changes reach the
+        // total in order.
+        self.backlog.apply(state.recount());
+    }
+
     /// Bytes not yet sent: queued here, being written, or held by the kernel.
     pub fn unsent(&self) -> usize {
         let state = self.lock();
@@ -368,6 +381,7 @@ impl Outbox {
             batch.sent = 0;
             std::mem::swap(&mut state.queued, &mut batch.lines);
             state.writing = std::mem::take(&mut state.queued_bytes);
+            batch.left = state.writing as usize;
             // The writer's last batch becomes the queue's room: kept for the
             // next batch unless a burst made it large. Hundreds of busy
             // clients each holding their largest batch twice was most of
@@ -410,12 +424,19 @@ pub struct Batch {
     next: usize,
     /// Bytes of that line (its `\n` included) already written.
     sent: usize,
+    /// Bytes not written yet, in all.
+    left: usize,
 }
 
 impl Batch {
     /// Whether every line was written.
     pub fn is_empty(&self) -> bool {
         self.next >= self.lines.len()
+    }
+
+    /// Bytes not written yet.
+    pub fn left(&self) -> usize {
+        self.left
     }
 
     /// Copies the next unwritten bytes, lines with their `\n`, into
@@ -447,6 +468,7 @@ impl Batch {
 
     /// Marks the first `written` bytes of what [`Batch::fill`] gave as sent.
     pub fn consume(&mut self, mut written: usize) {
+        self.left = self.left.saturating_sub(written);
         while written > 0 {
             let Some(line) = self.lines.get(self.next) else {
                 return;
@@ -513,6 +535,27 @@ mod tests {
             "\na\nbc\n\nhéllo wörld\nxyz\n".as_bytes()
         );
         assert_eq!(batch.fill(&mut whole), 0);
+    }
+
+    #[test]
+    fn what_the_kernel_took_of_a_blocked_batch_is_counted_once() {
+        let outbox = outbox(1 << 20);
+        push(&outbox, &[b'a'; 99]).unwrap();
+        push(&outbox, &[b'b'; 99]).unwrap();
+        let mut batch = Batch::default();
+        assert_eq!(block_on(outbox.next(&mut batch)), Next::Write);
+        assert_eq!(batch.left(), 200);
+        // The socket took 150 bytes, which the kernel now holds, then filled.
+        let mut chunk = [0u8; 150];
+        let n = batch.fill(&mut chunk);
+        batch.consume(n);
+        outbox.blocked(batch.left(), 150);
+        assert_eq!(
+            outbox.unsent(),
+            200,
+            "50 still to write and 150 in the kernel"
+        );
+        assert_eq!(outbox.backlog.bytes(), 50);
     }
 
     #[test]

@@ -353,7 +353,7 @@ fn poll_batch<W: AsyncWrite + Unpin>(
         Poll::Ready(Ok(())) => Poll::Ready(Ok(Wrote::All)),
         Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
         Poll::Pending => {
-            kernel.blocked(outbox, tcp);
+            kernel.blocked(outbox, tcp, batch.left());
             // Waiting on the socket: an end asked meanwhile must wake us.
             match outbox.poll_ending(cx) {
                 Poll::Ready(end) => Poll::Ready(Ok(Wrote::Stuck(end))),
@@ -410,10 +410,12 @@ struct KernelMeter {
 }
 
 impl KernelMeter {
-    /// The socket is full: read what it holds now, while the write waits.
-    fn blocked(&mut self, outbox: &Outbox, tcp: &TcpStream) {
+    /// The socket is full with `left` bytes of the batch to go: read what
+    /// the kernel holds now, while the write waits.
+    fn blocked(&mut self, outbox: &Outbox, tcp: &TcpStream, left: usize) {
         self.blocked = true;
-        self.read(outbox, tcp, Instant::now());
+        self.read_at = Some(Instant::now());
+        outbox.blocked(left, runtime::unsent_in_kernel(tcp));
     }
 
     /// A batch was written: read again if it waited or the last reading is old.
