@@ -206,6 +206,9 @@ pub async fn broker_loop(
                 // each is a message for everyone, and the throttle below
                 // must see the backlog they make before more pile on.
                 for _ in 1..SETTLED_A_PASS {
+                    if broker.backlog_is_high() {
+                        break;
+                    }
                     let Some(settled) = broker.room.stream_mut().try_settled() else {
                         break;
                     };
@@ -544,6 +547,17 @@ impl Broker {
             let why = format!("no username within {secs} s");
             self.leave(id, End::Flush, Some(why));
         }
+    }
+
+    /// Whether what was relayed so far (its tally applied now) puts the
+    /// backlog where the throttle would pause: more settled batches wait
+    /// for the pause rather than pile on (with a store, one sync can
+    /// settle many).
+    fn backlog_is_high(&mut self) -> bool {
+        self.backlog.settle(self.room.take_tally());
+        self.throttle
+            .pause(self.backlog.bytes(), Instant::now())
+            .is_some()
     }
 
     /// What every event ends with: cut off those whose queue overflowed,
