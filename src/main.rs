@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use sockchat::cli::{Cli, Command};
 
 fn main() -> ExitCode {
+    sockchat::app::end_panics_cleanly();
     let cli = Cli::parse_args();
     let result = match cli.command {
         Command::Serve(args) => sockchat::app::serve(args).map(|()| ExitCode::SUCCESS),
