@@ -160,6 +160,17 @@ fn a_piped_join_gives_up_on_a_server_that_stopped_reading() {
     assert!(!status.success(), "join reported success");
 }
 
+/// `Slow`, logged in with a 4 KiB receive buffer, which the tests then
+/// never read; and its address, to find its socket in /proc/net/tcp.
+async fn never_reading(server: SocketAddr) -> (Client, SocketAddr) {
+    let mut slow = connect_from("127.0.0.1", server, Some(4096));
+    slow.expect_line(GREETING).await;
+    slow.send("Slow").await;
+    slow.expect_line(&reply::logged_in("Slow")).await;
+    let addr = slow.tcp().local_addr().expect("local addr");
+    (slow, addr)
+}
+
 /// The bytes the kernel holds unsent on the server's side of the
 /// connection from `client` to `server` (`tx_queue` in /proc/net/tcp).
 fn tx_queue(server: SocketAddr, client: SocketAddr) -> Option<usize> {
@@ -178,11 +189,7 @@ fn the_kernel_send_queue_of_a_client_that_does_not_read_is_bounded() {
             ..Config::default()
         })
         .await;
-        let mut slow = connect_from("127.0.0.1", server.addr, Some(4096));
-        slow.expect_line(GREETING).await;
-        slow.send("Slow").await;
-        slow.expect_line(&reply::logged_in("Slow")).await;
-        let slow_addr = slow.tcp().local_addr().expect("local addr");
+        let (slow, slow_addr) = never_reading(server.addr).await;
         let mut max = server.login("Max").await;
         let line = "y".repeat(3000);
         let mut sent = 0;
@@ -228,11 +235,7 @@ fn what_the_kernel_holds_for_a_client_counts_against_its_queue() {
             ..Config::default()
         })
         .await;
-        let mut slow = connect_from("127.0.0.1", server.addr, Some(4096));
-        slow.expect_line(GREETING).await;
-        slow.send("Slow").await;
-        slow.expect_line(&reply::logged_in("Slow")).await;
-        let slow_addr = slow.tcp().local_addr().expect("local addr");
+        let (slow, slow_addr) = never_reading(server.addr).await;
         let mut max = server.login("Max").await;
         let line = "z".repeat(3000);
         let (mut relayed, mut held) = (0, 0);
