@@ -53,13 +53,13 @@ fn read_size(events: &async_channel::Sender<Event>) -> usize {
 }
 
 thread_local! {
-    /// The one write chunk of each executor thread, likewise: a writer
-    /// copies lines into it and writes it within one poll.
-    static WRITE_BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; WRITE_CHUNK]);
     /// The one read buffer of each executor thread. A read fills it and the
     /// bytes are framed before the poll returns, so an idle connection holds
     /// no read buffer of its own (thousands of idle clients cost little).
     static READ_BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; READ_CHUNK]);
+    /// The one write chunk of each executor thread, likewise: a writer
+    /// copies lines into it and writes it within one poll.
+    static WRITE_BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; WRITE_CHUNK]);
 }
 
 /// Serves one accepted connection until it ends. `reader` and `writer` are
@@ -120,7 +120,7 @@ async fn reader_loop<R: AsyncRead + Unpin>(
     };
     // Bytes read but not framed yet: framing stops while the broker's
     // queue is full, so that what waits is the bytes as they came, not a
-    // line and an event for each (a read of 64 KiB may hold thousands).
+    // line and an event for each (a read of 16 KiB may hold hundreds).
     let mut unread: Vec<u8> = Vec::new();
     loop {
         let size = read_size(events);
