@@ -147,6 +147,10 @@ pub mod reply {
     /// The last line of a client cut off for not reading.
     pub const TOO_SLOW: &str =
         "Server: Error: you are disconnected: you fell too far behind reading messages";
+    /// The last line of a connection whose session someone resumed on
+    /// another connection (the owner's new one, or whoever has its token).
+    pub const RESUMED_ELSEWHERE: &str =
+        "Server: Error: you are disconnected: your session was resumed from another connection";
 
     /// One command a line, `command: what it does`: no padding to align
     /// the columns, which a client's chat-text rules would collapse (runs

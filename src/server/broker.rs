@@ -566,7 +566,7 @@ impl Broker {
     async fn after_event(&mut self, stopping: bool) {
         for (ghost, peer) in self.room.take_ghosts() {
             self.meters.remove(&ghost);
-            peer.outbox.end(End::Drop);
+            peer.outbox.end(End::TakenOver);
             self.log.warn(format!(
                 "Server: {} closed: its session was resumed on another connection",
                 peer.addr
