@@ -340,10 +340,11 @@ pub mod reply {
             "{name} is not keeping up with their messages; yours was not delivered"
         ))
     }
-    /// `/who` asked again before the last one's bytes were paid for.
+    /// `/who`, `/history` or `/resume` asked before the output pulled
+    /// lately (from the same address) was paid for.
     pub fn output_limited(secs: u64) -> String {
         error(format!(
-            "/who is limited in a room this big; try again in {secs} s"
+            "too much output pulled lately (/who, /history, catching up); try again in {secs} s"
         ))
     }
     /// Too many wrong passwords from one address: the next is checked later.

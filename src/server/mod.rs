@@ -14,6 +14,7 @@ mod config;
 mod deadline;
 mod handshake;
 pub mod log;
+mod meters;
 pub mod outbox;
 pub mod peer;
 pub mod room;
@@ -283,7 +284,12 @@ impl Acceptor {
         tune(&stream, config.socket_send_buffer, log);
         let count = Counted::new(self.connections.clone());
         let alive = self.alive.clone();
-        let arrival = Arrival { id, addr, tokens };
+        let arrival = Arrival {
+            id,
+            addr,
+            tokens,
+            trusted,
+        };
         let task = connection(
             arrival,
             stream,
@@ -334,6 +340,8 @@ pub struct Arrival {
     pub addr: SocketAddr,
     /// The message tokens its reader starts with (see [`AddrTable::admit`]).
     pub tokens: u32,
+    /// Whether it comes from a trusted network (`--trust-addr`).
+    pub trusted: bool,
 }
 
 /// Serves one accepted connection: as it is, or over TLS once the
@@ -476,6 +484,7 @@ mod tests {
                 id: 1,
                 addr,
                 tokens: 42,
+                trusted: true,
             };
             let task = connection(arrival, stream, events, shared, Log::silent());
             let size = std::mem::size_of_val(&task);

@@ -76,11 +76,17 @@ pub async fn connection<R, W>(
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let Arrival { id, addr, tokens } = arrival;
+    let Arrival {
+        id,
+        addr,
+        tokens,
+        trusted,
+    } = arrival;
     let config = &shared.config;
     let outbox = Arc::new(Outbox::new(config.send_queue, shared.backlog.clone()));
     let peer = Peer {
         addr,
+        trusted,
         outbox: outbox.clone(),
     };
     if events.send(Event::Connect { id, peer }).await.is_err() {

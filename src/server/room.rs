@@ -31,6 +31,12 @@ pub use kept::Meta;
 /// How many messages `/history` shows when not told.
 pub const HISTORY_ASK: usize = 20;
 
+/// Whether a line not logged in is a `/resume` (whose block of what was
+/// missed the broker's output meter charges).
+pub fn is_resume(text: &str) -> bool {
+    resume::strip_command(text).is_some()
+}
+
 /// Names held at once for owners whose connection dropped; past it a
 /// dropped name is free at once, as before.
 const MOST_HELD: usize = 10_000;
@@ -176,6 +182,9 @@ pub struct Room<M: Mailbox> {
     unblocked: Vec<ClientId>,
     /// Messages people said that were relayed (saved first, with a store).
     relayed: u64,
+    /// Bytes of history blocks sent since the owner last took them, and to
+    /// whom: what their output meters are charged.
+    blocks_sent: Vec<(ClientId, usize)>,
 }
 
 /// A name held for whoever dropped it.
@@ -220,6 +229,7 @@ impl<M: Mailbox> Default for Room<M> {
             tagged_count: 0,
             unblocked: Vec::new(),
             relayed: 0,
+            blocks_sent: Vec::new(),
         }
     }
 }
@@ -452,6 +462,12 @@ impl<M: Mailbox> Room<M> {
         names + lines * "Server: Online, continued: \n".len()
     }
 
+    /// The history blocks sent since the last call: to whom, and how
+    /// many bytes.
+    pub fn take_blocks_sent(&mut self) -> Vec<(ClientId, usize)> {
+        std::mem::take(&mut self.blocks_sent)
+    }
+
     /// Clients to disconnect because their mailbox overflowed (each once).
     pub fn take_overflowed(&mut self) -> Vec<ClientId> {
         let mut ids = std::mem::take(&mut self.overflowed);
@@ -568,6 +584,14 @@ impl<M: Mailbox> Room<M> {
         for id in ids {
             self.tell(id, line);
         }
+    }
+
+    /// Answers a line of `id`'s that the room never saw (its owner refused
+    /// it first): to a tagged connection, with that line's `label`.
+    pub fn answer(&mut self, id: ClientId, label: Option<&str>, line: &str) {
+        self.answering = Some((id, label.map(Box::from)));
+        self.tell(id, line);
+        self.answering = None;
     }
 
     /// Sends one line to one connection: to a tagged one with the time and,
