@@ -115,6 +115,10 @@ impl Mailbox for Peer {
     fn host(&self) -> Option<Host> {
         Some(Host::of(self.addr.ip()))
     }
+
+    fn trusted(&self) -> bool {
+        self.trusted
+    }
 }
 
 /// How far ahead of its `--output-rate` a client's `/who`s may run.
@@ -145,6 +149,10 @@ pub struct Settings {
     pub replay: usize,
     /// How long a dropped session may be resumed.
     pub resume_window: Duration,
+    /// Dropped sessions kept resumable at once, in all.
+    pub max_kept: usize,
+    /// Of those, from one untrusted address (0: no limit).
+    pub max_kept_per_addr: usize,
 }
 
 /// What woke the broker.
@@ -274,7 +282,8 @@ impl Broker {
         let mut room = Room::new()
             .with_stream(stream)
             .with_replay(settings.replay)
-            .with_sessions(settings.resume_window, super::sessions::system_tokens());
+            .with_sessions(settings.resume_window, super::sessions::system_tokens())
+            .with_kept_sessions(settings.max_kept, settings.max_kept_per_addr);
         if let Some(saved) = saved {
             if saved.unreadable > 0 {
                 log.warn(format!(
@@ -666,6 +675,8 @@ mod tests {
             output_rate: 1 << 20,
             replay: 20,
             resume_window: Duration::from_secs(600),
+            max_kept: 10_000,
+            max_kept_per_addr: 32,
         }
     }
 

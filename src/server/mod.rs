@@ -8,6 +8,7 @@
 //! ([`handshake`]), so a slow or hostile one never holds up the accept loop.
 
 pub mod addrs;
+mod away;
 mod backoff;
 pub mod broker;
 mod config;
@@ -209,6 +210,8 @@ fn broker_settings(config: &Config, throttle: throttle::Settings) -> broker::Set
         output_rate: config.output_rate,
         replay: config.replay,
         resume_window: config.resume_window,
+        max_kept: config.max_kept,
+        max_kept_per_addr: config.max_kept_per_addr,
     }
 }
 

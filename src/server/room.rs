@@ -70,6 +70,12 @@ pub trait Mailbox {
     fn host(&self) -> Option<Host> {
         None
     }
+
+    /// Whether that host is trusted (`--trust-addr`): exempt from the
+    /// cap of dropped sessions one host may keep.
+    fn trusted(&self) -> bool {
+        false
+    }
 }
 
 /// What a line did, for the server's log and for the connection's fate.
@@ -279,6 +285,13 @@ impl<M: Mailbox> Room<M> {
     /// with tokens from `tokens`.
     pub fn with_sessions(mut self, window: Duration, tokens: TokenSource) -> Self {
         self.sessions = Sessions::new(window, tokens);
+        self
+    }
+
+    /// Keeps at most `most` dropped sessions resumable at once, and
+    /// `per_addr` (0: no limit) from one untrusted host.
+    pub fn with_kept_sessions(mut self, most: usize, per_addr: usize) -> Self {
+        self.sessions.cap(most, per_addr);
         self
     }
 

@@ -509,3 +509,107 @@ fn a_resume_block_is_charged_to_the_address_and_a_resume_waits_while_it_owes() {
         assert_eq!(login.text, "Server: You are logged in as: Max");
     });
 }
+
+/// Logs in tagged as `name` from `local`, then drops the connection (a
+/// reset, no `/quit`), as `watcher` sees. Returns the session's token.
+async fn drop_session(
+    local: &str,
+    server: &TestServer,
+    name: &str,
+    watcher: &mut Client,
+) -> String {
+    let (tagged, _) = Tagged::login_over(connect_from(local, server.addr, None), name).await;
+    let token = tagged.token.clone();
+    tagged.client.reset();
+    watcher
+        .expect_line(&format!("Server: {name} joined the party!"))
+        .await;
+    watcher
+        .expect_line(&format!("Server: {name} left the party."))
+        .await;
+    token
+}
+
+/// `name` asked for from `local`: the answer.
+async fn try_name(local: &str, server: &TestServer, name: &str) -> String {
+    let mut client = greeted(local, server.addr).await;
+    client.send(name).await;
+    client.line().await.expect("an answer")
+}
+
+/// `/resume TOKEN 0` from `local`: the answer's text.
+async fn try_resume(local: &str, server: &TestServer, token: &str) -> String {
+    let mut back = Tagged::over(connect_from(local, server.addr, None)).await;
+    back.send(&format!("/resume {token} 0")).await;
+    back.line().await.text
+}
+
+/// 12,000 dropped sessions from trusted loopback in 3.6 s pushed a real
+/// person's session out (the one away longest went first) and the flood
+/// took her name. At the room's cap, the address holding the most now
+/// gives one of its own up.
+#[test]
+fn a_flood_of_dropped_sessions_from_one_address_leaves_another_addresss_resumable() {
+    run(async {
+        // Loopback is trusted here: the flood has no cap of its own.
+        let server = TestServer::with(Config {
+            max_kept: 4,
+            ..Config::default()
+        })
+        .await;
+        let mut watcher = login("127.0.0.4", server.addr, "Watcher").await;
+        let victim = drop_session("127.0.0.3", &server, "Victim", &mut watcher).await;
+        let mut flood = Vec::new();
+        for n in 0..8 {
+            let name = format!("Flood{n}");
+            flood.push(drop_session("127.0.0.2", &server, &name, &mut watcher).await);
+        }
+        let taken = try_name("127.0.0.2", &server, "Victim").await;
+        assert!(
+            taken.starts_with("Server: Error: the name Victim is kept"),
+            "{taken}"
+        );
+        let back = try_resume("127.0.0.3", &server, &victim).await;
+        assert_eq!(back, reply::logged_in("Victim"));
+        // The flood's oldest went instead.
+        assert_eq!(
+            try_resume("127.0.0.2", &server, &flood[0]).await,
+            reply::RESUME_REFUSED
+        );
+    });
+}
+
+/// One untrusted address could hold about 3,000 names in 10 minutes,
+/// renewable for ever, by dropping sessions. It now keeps at most
+/// `--max-kept-per-addr`, its own oldest going first.
+#[test]
+fn an_address_keeps_no_more_dropped_sessions_than_its_cap() {
+    run(async {
+        let server = TestServer::with(Config {
+            max_kept_per_addr: 2,
+            connect_rate: 0,
+            ..untrusting()
+        })
+        .await;
+        let mut watcher = login("127.0.0.4", server.addr, "Watcher").await;
+        let mut tokens = Vec::new();
+        for n in 0..3 {
+            let name = format!("Flood{n}");
+            tokens.push(drop_session("127.0.0.2", &server, &name, &mut watcher).await);
+        }
+        // The first is forgotten, name and all; the other two are kept.
+        assert_eq!(
+            try_name("127.0.0.3", &server, "Flood0").await,
+            reply::logged_in("Flood0")
+        );
+        let held = try_name("127.0.0.3", &server, "Flood1").await;
+        assert!(
+            held.starts_with("Server: Error: the name Flood1 is kept"),
+            "{held}"
+        );
+        assert_eq!(
+            try_resume("127.0.0.2", &server, &tokens[2]).await,
+            reply::logged_in("Flood2")
+        );
+    });
+}
