@@ -494,7 +494,12 @@ impl Broker {
         let logged_in = self.room.is_logged_in(id);
         let pulls = match input {
             Input::Who | Input::History(_) => logged_in,
-            _ => !logged_in && self.room.is_tagged(id) && room::is_resume(bare),
+            _ => {
+                !logged_in
+                    && self.room.is_admitted(id)
+                    && self.room.is_tagged(id)
+                    && room::is_resume(bare)
+            }
         };
         if pulls {
             let payer = self.payer(id);
