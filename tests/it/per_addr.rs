@@ -549,7 +549,7 @@ async fn try_resume(local: &str, server: &TestServer, token: &str) -> String {
 /// took her name. At the room's cap, the address holding the most now
 /// gives one of its own up.
 #[test]
-fn a_flood_of_dropped_sessions_from_one_address_leaves_another_addresss_resumable() {
+fn a_flood_of_dropped_sessions_from_one_address_leaves_anothers_session_resumable() {
     run(async {
         // Loopback is trusted here: the flood has no cap of its own.
         let server = TestServer::with(Config {
