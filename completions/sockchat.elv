@@ -45,6 +45,7 @@ set edit:completion:arg-completer[sockchat] = {|@words|
             cand --connect-burst 'New connections one address may open in a burst above --connect-rate'
             cand --trust-addr 'Exempt this network (ADDR/PREFIX, repeatable) from the limits per address; giving it replaces the default, `none` trusts nobody'
             cand --name-hold 'Seconds a name stays its owner''s (for the same address) after a connection drops without /quit (0 = none)'
+            cand --max-kept-per-addr 'Dropped sessions one address may keep resumable (their names held) within --resume-window; past it its oldest is forgotten (0 = no limit)'
             cand --password-delay-max 'Longest wait, in seconds, between password attempts from an address that keeps giving wrong ones'
             cand --socket-send-buffer 'Kernel send buffer of each connection, in bytes (SO_SNDBUF; 0 = the kernel''s own, which grows to MiBs for a client that does not read)'
             cand --history 'Messages the room remembers in memory, for late joiners, /history and resumed sessions (0 = none)'

@@ -46,6 +46,7 @@ complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l connect-rate
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l connect-burst -d 'New connections one address may open in a burst above --connect-rate' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l trust-addr -d 'Exempt this network (ADDR/PREFIX, repeatable) from the limits per address; giving it replaces the default, `none` trusts nobody' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l name-hold -d 'Seconds a name stays its owner\'s (for the same address) after a connection drops without /quit (0 = none)' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l max-kept-per-addr -d 'Dropped sessions one address may keep resumable (their names held) within --resume-window; past it its oldest is forgotten (0 = no limit)' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l password-delay-max -d 'Longest wait, in seconds, between password attempts from an address that keeps giving wrong ones' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l socket-send-buffer -d 'Kernel send buffer of each connection, in bytes (SO_SNDBUF; 0 = the kernel\'s own, which grows to MiBs for a client that does not read)' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l history -d 'Messages the room remembers in memory, for late joiners, /history and resumed sessions (0 = none)' -r

@@ -241,6 +241,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SECS", default_value_t = server::defaults::NAME_HOLD_SECS, value_parser = clap::value_parser!(u64).range(0..=3600), help_heading = "Limits per address")]
     pub name_hold: u64,
 
+    /// Dropped sessions one address may keep resumable (their names held) within --resume-window; past it its oldest is forgotten (0 = no limit)
+    #[arg(long, value_name = "N", default_value_t = server::defaults::MAX_KEPT_PER_ADDR, help_heading = "Limits per address")]
+    pub max_kept_per_addr: u32,
+
     /// Longest wait, in seconds, between password attempts from an address that keeps giving wrong ones
     #[arg(long, value_name = "SECS", default_value_t = server::defaults::PASSWORD_DELAY_MAX_SECS, value_parser = clap::value_parser!(u64).range(1..=3600), help_heading = "Limits per address")]
     pub password_delay_max: u64,

@@ -128,6 +128,8 @@ fn limits(args: &ServeArgs) -> anyhow::Result<Config> {
         },
         replay: args.replay as usize,
         resume_window: std::time::Duration::from_secs(args.resume_window),
+        max_kept: server::defaults::MAX_KEPT as usize,
+        max_kept_per_addr: args.max_kept_per_addr as usize,
     };
     // A queue that cannot hold a couple of the longest lines would cut
     // off every recipient of one such line as "too slow".

@@ -188,6 +188,9 @@ pub enum End {
     /// Cut off for not reading: drop what is queued, send the notice
     /// saying so if the socket takes it, close.
     Drop,
+    /// Taken over: its session was resumed on another connection. Like
+    /// `Drop` (the new connection gets what was queued), with its own notice.
+    TakenOver,
 }
 
 /// What the writer is to do next.
@@ -261,7 +264,7 @@ impl Outbox {
     pub fn end(&self, end: End) {
         let mut state = self.lock();
         if state.end.is_none() {
-            if end == End::Drop {
+            if end != End::Flush {
                 state.queued = Vec::new();
                 state.queued_bytes = 0;
                 self.backlog.apply(state.recount());

@@ -353,6 +353,28 @@ fn a_resume_over_a_half_open_ghost_replays_exactly_what_was_missed_and_closes_th
     });
 }
 
+#[test]
+fn a_connection_whose_session_is_resumed_elsewhere_is_told_so_and_closed() {
+    run(async {
+        let server = TestServer::start().await;
+        let (mut max, _) = Tagged::login(server.addr, "Max").await;
+        let mut back = Tagged::connect(server.addr).await;
+        back.send(&format!("/resume {} {}", max.token, max.last))
+            .await;
+        let login = back.line().await;
+        assert_eq!(login.text, "Server: You are logged in as: Max");
+        // The old connection's last line says why it ends, and it ends.
+        let mut last = None;
+        while let Some(line) = max.client.line().await {
+            last = Some(line);
+        }
+        assert_eq!(
+            last.as_deref(),
+            Some(sockchat::protocol::message::reply::RESUMED_ELSEWHERE)
+        );
+    });
+}
+
 /// Ann in the room, and tagged Max, whose connection then drops (a reset):
 /// Ann has seen him come and go. Returns Ann, and Max's token and last id.
 async fn ann_sees_max_drop(server: &TestServer) -> (Client, String, u64) {

@@ -374,19 +374,6 @@ impl<M: Mailbox> Room<M> {
         }
     }
 
-    /// Bytes a `/history` would send (what it is charged).
-    pub fn history_bytes(&self, ask: HistoryAsk) -> usize {
-        let records = match ask {
-            HistoryAsk::Last(n) => self.stream.last_said(n.unwrap_or(HISTORY_ASK)),
-            HistoryAsk::After(after) => self
-                .stream
-                .after(after, None)
-                .map(|r| r.records)
-                .unwrap_or_default(),
-        };
-        records.iter().map(|r| r.weight()).sum()
-    }
-
     /// A block of kept messages: a header that says how many, each one as
     /// it was relayed (with its time in front for a plain client; tagged
     /// `h`, with its id and time, for a tagged one), and a footer.
@@ -407,6 +394,8 @@ impl<M: Mailbox> Room<M> {
             .iter()
             .map(|r| viewed(r, history.sent_by(viewer, r.id)))
             .collect();
+        let bytes = lines.iter().map(String::len).sum::<usize>() + header.len() + footer.len();
+        self.blocks_sent.push((id, bytes));
         let now = (self.clock)();
         if client.tagged {
             let label = self.label_for(id).map(Box::<str>::from);
