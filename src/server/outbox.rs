@@ -41,8 +41,10 @@ const KEEP_BATCH: usize = 1024;
 pub type BlockLines = Box<dyn Iterator<Item = String> + Send>;
 
 /// Bytes of a block the writer makes at once (at least one line): a
-/// socket write's worth, so that they are unsent for a moment only.
-const BLOCK_CHUNK: usize = 64 * 1024;
+/// fair share, so that a client that stops reading in a block holds no
+/// more than the room's budget allows one already behind (see
+/// [`Backlog`]), however many do.
+const BLOCK_CHUNK: usize = FAIR_SHARE;
 
 /// Blocks that may wait unsent for one client; one more is refused like
 /// a line past the limit. Each holds its messages (shared with the
