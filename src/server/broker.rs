@@ -20,7 +20,7 @@ use super::addrs::{Host, Notice};
 use super::backoff::Backoff;
 use super::log::Log;
 use super::meters::{OutputMeters, Payer};
-use super::outbox::{Backlog, End, Line, Outbox, Tally};
+use super::outbox::{Backlog, BlockLines, End, Line, Outbox, Tally};
 use super::room::{self, ClientId, Happened, Mailbox, Room};
 use super::throttle::{self, Throttle};
 use crate::protocol::limits::Limits;
@@ -106,6 +106,11 @@ impl Mailbox for Peer {
 
     fn deliver_shared(&self, line: &Line, tally: &mut Tally) -> bool {
         self.outbox.push(line, tally).is_ok()
+    }
+
+    // Its lines count once the writer makes them: nothing to tally now.
+    fn deliver_block(&self, lines: BlockLines, _: &mut Tally) -> bool {
+        self.outbox.push_block(lines).is_ok()
     }
 
     fn far_behind(&self) -> bool {

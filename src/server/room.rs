@@ -21,6 +21,7 @@ use crate::stream::{Draft, HistoryLimits, Millis, RoomStream, SavedSessions, Ses
 
 use super::addrs::Host;
 use super::deadline::LoginDeadlines;
+use super::outbox::BlockLines;
 use super::sessions::{self, Sessions, TokenSource};
 
 mod kept;
@@ -58,6 +59,13 @@ pub trait Mailbox {
     /// shared copy rather than its own.
     fn deliver_shared(&self, line: &Arc<String>, tally: &mut Self::Tally) -> bool {
         self.deliver(line, tally)
+    }
+
+    /// Queues a block (a history or resume block: header, lines, footer)
+    /// whose lines may be made only as they are sent: it may be larger
+    /// than the queue. All of it or none: false when it cannot be queued.
+    fn deliver_block(&self, lines: BlockLines, tally: &mut Self::Tally) -> bool {
+        lines.into_iter().all(|line| self.deliver(&line, tally))
     }
 
     /// Whether more than half its queue is waiting: private messages, which

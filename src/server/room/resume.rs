@@ -66,7 +66,7 @@ impl<M: Mailbox> Room<M> {
             id,
             &reply::resume_header(n, missed),
             reply::RESUME_END,
-            &records,
+            records,
             missed,
         );
         // Whoever saw it leave sees it come back; a ghost never left.
