@@ -28,6 +28,7 @@ Register-ArgumentCompleter -Native -CommandName 'sockchat' -ScriptBlock {
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run a chat room that others join')
             [CompletionResult]::new('join', 'join', [CompletionResultType]::ParameterValue, 'Join a chat room from this terminal')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script to stdout')
+            [CompletionResult]::new('store', 'store', [CompletionResultType]::ParameterValue, 'Look after a store (`serve --store DIR`) without starting a server')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -96,10 +97,22 @@ Register-ArgumentCompleter -Native -CommandName 'sockchat' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'sockchat;store' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Read every line of every file of a store and report damage, without starting a server')
+            break
+        }
+        'sockchat;store;check' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'sockchat;help' {
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run a chat room that others join')
             [CompletionResult]::new('join', 'join', [CompletionResultType]::ParameterValue, 'Join a chat room from this terminal')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script to stdout')
+            [CompletionResult]::new('store', 'store', [CompletionResultType]::ParameterValue, 'Look after a store (`serve --store DIR`) without starting a server')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -110,6 +123,13 @@ Register-ArgumentCompleter -Native -CommandName 'sockchat' -ScriptBlock {
             break
         }
         'sockchat;help;completions' {
+            break
+        }
+        'sockchat;help;store' {
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Read every line of every file of a store and report damage, without starting a server')
+            break
+        }
+        'sockchat;help;store;check' {
             break
         }
         'sockchat;help;help' {

@@ -28,6 +28,9 @@ _sockchat() {
             sockchat,serve)
                 cmd="sockchat__subcmd__serve"
                 ;;
+            sockchat,store)
+                cmd="sockchat__subcmd__store"
+                ;;
             sockchat__subcmd__help,completions)
                 cmd="sockchat__subcmd__help__subcmd__completions"
                 ;;
@@ -40,6 +43,15 @@ _sockchat() {
             sockchat__subcmd__help,serve)
                 cmd="sockchat__subcmd__help__subcmd__serve"
                 ;;
+            sockchat__subcmd__help,store)
+                cmd="sockchat__subcmd__help__subcmd__store"
+                ;;
+            sockchat__subcmd__help__subcmd__store,check)
+                cmd="sockchat__subcmd__help__subcmd__store__subcmd__check"
+                ;;
+            sockchat__subcmd__store,check)
+                cmd="sockchat__subcmd__store__subcmd__check"
+                ;;
             *)
                 ;;
         esac
@@ -47,7 +59,7 @@ _sockchat() {
 
     case "${cmd}" in
         sockchat)
-            opts="-h -V --help --version serve join completions help"
+            opts="-h -V --help --version serve join completions store help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -75,7 +87,7 @@ _sockchat() {
             return 0
             ;;
         sockchat__subcmd__help)
-            opts="serve join completions help"
+            opts="serve join completions store help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -133,6 +145,34 @@ _sockchat() {
         sockchat__subcmd__help__subcmd__serve)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sockchat__subcmd__help__subcmd__store)
+            opts="check"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sockchat__subcmd__help__subcmd__store__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -340,6 +380,34 @@ _sockchat() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sockchat__subcmd__store)
+            opts="-h --help check"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sockchat__subcmd__store__subcmd__check)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

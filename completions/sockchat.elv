@@ -25,6 +25,7 @@ set edit:completion:arg-completer[sockchat] = {|@words|
             cand serve 'Run a chat room that others join'
             cand join 'Join a chat room from this terminal'
             cand completions 'Print a shell completion script to stdout'
+            cand store 'Look after a store (`serve --store DIR`) without starting a server'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'sockchat;serve'= {
@@ -89,10 +90,20 @@ set edit:completion:arg-completer[sockchat] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'sockchat;store'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand check 'Read every line of every file of a store and report damage, without starting a server'
+        }
+        &'sockchat;store;check'= {
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'sockchat;help'= {
             cand serve 'Run a chat room that others join'
             cand join 'Join a chat room from this terminal'
             cand completions 'Print a shell completion script to stdout'
+            cand store 'Look after a store (`serve --store DIR`) without starting a server'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'sockchat;help;serve'= {
@@ -100,6 +111,11 @@ set edit:completion:arg-completer[sockchat] = {|@words|
         &'sockchat;help;join'= {
         }
         &'sockchat;help;completions'= {
+        }
+        &'sockchat;help;store'= {
+            cand check 'Read every line of every file of a store and report damage, without starting a server'
+        }
+        &'sockchat;help;store;check'= {
         }
         &'sockchat;help;help'= {
         }
