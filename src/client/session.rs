@@ -290,10 +290,7 @@ pub async fn session(
                 typing = false;
                 leaving.get_or_insert_with(Instant::now);
                 chat.abandon_waiting();
-                // Ends our side (TLS: close_notify, then FIN); the server's
-                // last lines are still read. Bounded, as a stalled server
-                // must not keep us here.
-                let _ = runtime::timeout(CLOSE_TIMEOUT, conn.writer.close()).await;
+                goodbye(&mut conn.writer).await;
             }
             Next::CloseTimedOut => {
                 return chat.finish(None, ExitCode::SUCCESS);
@@ -791,8 +788,7 @@ impl Chat<'_> {
         }
         if self.done_after_catchup() {
             leaving.get_or_insert_with(Instant::now);
-            // As at the end of input: bounded.
-            let _ = runtime::timeout(CLOSE_TIMEOUT, conn.writer.close()).await;
+            goodbye(&mut conn.writer).await;
         }
         Ok(())
     }
@@ -854,6 +850,17 @@ impl Chat<'_> {
             _ => code,
         }
     }
+}
+
+/// Leaves on purpose (Ctrl-D, Ctrl-C, the end of piped input) as `/quit`
+/// does: the server ends the session and the name is free at once (a
+/// connection that merely closes keeps both for `--resume-window`). Then
+/// ends our side (TLS: close_notify, then FIN); the server's last lines
+/// are still read. Bounded, as a stalled server must not keep us here.
+async fn goodbye(writer: &mut Writer) {
+    // A connection already gone (or not read) is closed all the same.
+    let _ = runtime::timeout(CLOSE_TIMEOUT, send_line(writer, "/quit")).await;
+    let _ = runtime::timeout(CLOSE_TIMEOUT, writer.close()).await;
 }
 
 /// The label of our line that `tags` answers, as an [`Until`].

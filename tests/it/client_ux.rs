@@ -141,6 +141,22 @@ fn a_piped_file_past_the_burst_arrives_whole_and_in_order() {
     assert!(!done.stdout.contains("Error"), "{done:?}");
 }
 
+/// The README's bot recipe, run twice in a row: the first run's end of
+/// input leaves as `/quit` does, so its name is free for the second (a
+/// session kept for `--resume-window` would hold it).
+#[test]
+fn the_readme_bot_recipe_runs_twice_in_a_row() {
+    let server = Server::start();
+    let mut watcher = Nc::login(server.addr, "watcher");
+    for _ in 0..2 {
+        let run = finish_blocking(server.join(&[]), "deploybot\nBuild 142 is green\n");
+        assert_eq!(run.code(), Some(0), "{run:?}");
+        watcher.expect_line("Server: deploybot joined the party!");
+        watcher.expect_line("deploybot: Build 142 is green");
+        watcher.expect_line("Server: deploybot left the party.");
+    }
+}
+
 #[test]
 fn limits_are_told_to_whoever_asks() {
     let server = Serve::new()

@@ -186,6 +186,20 @@ fn ctrl_c_at_the_prompt_leaves_cleanly() {
     assert!(!log.contains("failed"), "{log}");
 }
 
+/// Ctrl-C and Ctrl-D leave as `/quit` does: the name is free at once,
+/// for the next `join` (only a lost connection keeps the session).
+#[test]
+fn leaving_with_ctrl_c_or_ctrl_d_frees_the_name_at_once() {
+    let server = Server::start();
+    for key in [CTRL_C, CTRL_D, CTRL_D] {
+        let mut pty = Pty::join(server.addr, &["--name", "Max"], &[]);
+        pty.expect_logged_in("Max");
+        pty.type_keys(key);
+        assert_eq!(pty.exit_code(), 0);
+        pty.assert_terminal_restored();
+    }
+}
+
 #[test]
 fn serve_on_a_terminal_logs_in_colour_under_a_live_status_line() {
     let (mut pty, addr) = Pty::serve(&[]);
