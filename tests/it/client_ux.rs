@@ -89,16 +89,6 @@ fn at_the_password_prompt_help_explains_an_empty_enter_asks_again_and_quit_leave
 }
 
 #[test]
-fn ctrl_d_at_the_name_prompt_leaves_with_a_goodbye() {
-    let server = Server::start();
-    let mut pty = join_on_pty(&server, &[]);
-    pty.screen.expect(NAME_PROMPT);
-    pty.type_keys("\x04");
-    pty.screen.expect(reply::BYE);
-    assert_eq!(pty.exit_code(), 0);
-}
-
-#[test]
 fn commands_before_the_password_cost_an_nc_user_no_try() {
     let server = Serve::new().args(&["--password", "s3cret"]).start();
     crate::support::run(async {
