@@ -84,19 +84,35 @@ pub fn load_server(cert: &Path, key: &Path) -> anyhow::Result<ServerTls> {
     let private = PrivateKeyDer::from_pem_file(key)
         .map_err(|e| pem_error(e, "private key"))
         .with_context(|| format!("cannot read the TLS key {}", key.display()))?;
-    let config = server_config(chain, private).with_context(|| {
-        format!(
-            "cannot use the TLS certificate {} with the key {}",
-            cert.display(),
-            key.display()
-        )
-    })?;
+    let config = server_config(chain, private)
+        .map_err(key_words)
+        .with_context(|| {
+            format!(
+                "cannot use the TLS certificate {} with the key {}",
+                cert.display(),
+                key.display()
+            )
+        })?;
     Ok(ServerTls {
         config,
         fingerprint,
         self_signed: false,
         file: Some((cert.to_path_buf(), own_anchor)),
     })
+}
+
+/// Why rustls will not serve a certificate with a key, in words (its own
+/// Display says `keys may not be consistent: KeyMismatch`).
+fn key_words(error: rustls::Error) -> anyhow::Error {
+    match error {
+        rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) => {
+            anyhow!("the key does not belong to this certificate (they were not made together)")
+        }
+        rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown) => {
+            anyhow!("cannot tell whether the key belongs to this certificate")
+        }
+        other => anyhow!(other),
+    }
 }
 
 fn pem_error(error: rustls::pki_types::pem::Error, what: &str) -> anyhow::Error {

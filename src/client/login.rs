@@ -106,6 +106,9 @@ pub struct Login<'a> {
     pub ask_tagged: bool,
     /// Lines show their time (the login's too, when the server gives it).
     pub timestamps: bool,
+    /// `Connected to: …`, said once the greeting shows a sockchat server
+    /// (not a TLS one, which a plain join cannot talk to); None: say nothing.
+    pub connected: Option<String>,
 }
 
 /// One step of the login, as far as it went.
@@ -134,6 +137,9 @@ impl Login<'_> {
             bail!(
                 "the server speaks TLS: use --tls (or --tls-fingerprint for a self-signed server)"
             );
+        }
+        if let Some(connected) = &login.login.connected {
+            Screen::Plain.print(connected);
         }
         // A greeting that refuses us (a full room) is the last word.
         let refused = matches!(classify(&sanitize_bytes(&greeting)), ServerLine::Error(_));
