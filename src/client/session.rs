@@ -175,6 +175,9 @@ struct Chat<'a> {
     reconnect: bool,
     /// The input ended while lines waited for a catch-up: leave once sent.
     end_after_catchup: bool,
+    /// The next block is the replay of the first login (the room's last
+    /// messages), not what was missed while away.
+    first_block: bool,
 }
 
 /// Shows the room and sends what is typed, until one side ends.
@@ -210,6 +213,7 @@ pub async fn session(
         options,
         reconnect,
         end_after_catchup: false,
+        first_block: true,
     };
     // Untagged: the room's limits, to pace what we send; the answer is not
     // shown. Tagged: the limits came with tagged mode.
@@ -350,7 +354,10 @@ impl Chat<'_> {
                     self.show(&header, true);
                     return Vec::new();
                 }
-                let mut block = Catchup::new(self.last_id, self.away_since.take());
+                let mut block = match std::mem::take(&mut self.first_block) {
+                    true => Catchup::first_login(),
+                    false => Catchup::new(self.last_id, self.away_since.take()),
+                };
                 block.missed(missed);
                 self.holding = Some(Holding {
                     block,
@@ -612,6 +619,7 @@ impl Chat<'_> {
         }
         // A block half-received is asked for again by the resume.
         self.holding = None;
+        self.first_block = false;
         self.asked_block = false;
         let mut away = Away {
             address: self.options.address.to_string(),
