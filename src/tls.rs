@@ -356,6 +356,15 @@ fn presented_name(listed: &str) -> &str {
     listed
 }
 
+/// Whether the handshake failed because the server's certificate was
+/// refused (not for the connection or the protocol).
+pub fn certificate_refused(error: &io::Error) -> bool {
+    matches!(
+        rustls_error(error),
+        Some(rustls::Error::InvalidCertificate(_))
+    )
+}
+
 fn rustls_error(error: &io::Error) -> Option<&rustls::Error> {
     error.get_ref()?.downcast_ref::<rustls::Error>()
 }

@@ -185,17 +185,24 @@ pub fn join(options: Options, tty: Tty) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Connects once (no spinner, nothing said) and starts TLS if asked for;
-/// the error in a few words.
-async fn open(options: &Options) -> Result<(Reader, Writer), String> {
-    let stream = connect::attempt(&options.address).await?;
+/// Connects once (no spinner, nothing said) and starts TLS if asked for.
+/// A refused certificate is fatal (trying again cannot help: a pinned
+/// certificate that changed stays changed); other errors, in a few words,
+/// are worth another try.
+async fn open(options: &Options) -> Result<(Reader, Writer), resume::Fail> {
+    let stream = connect::attempt(&options.address)
+        .await
+        .map_err(resume::Fail::Again)?;
     match &options.tls {
         Some(tls) => {
             let started =
                 connect::start_tls(stream, &options.address, tls.config.clone(), &tls.trust).await;
             started
                 .map(|(reader, writer, _)| (reader, writer))
-                .map_err(|e| crate::words::error_line(&e))
+                .map_err(|e| match e.is::<connect::CertificateRefused>() {
+                    true => resume::Fail::Fatal(e),
+                    false => resume::Fail::Again(crate::words::error_line(&e)),
+                })
         }
         None => Ok(connect::plain(stream)),
     }

@@ -661,8 +661,10 @@ impl Chat<'_> {
                 Err(Fail::Again(why)) => away.last_error = Some(why),
                 Err(Fail::Fatal(why)) => {
                     self.screen.status(None);
-                    let last = format!("sockchat: {why:#}");
-                    return Err(self.finish(Some(&last), ExitCode::FAILURE));
+                    // The terminal handed back first; the error on stderr.
+                    self.screen_finish(None);
+                    eprintln!("sockchat: {why:#}");
+                    return Err(self.exit(ExitCode::FAILURE));
                 }
             }
         };
