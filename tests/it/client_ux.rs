@@ -147,6 +147,26 @@ fn the_readme_bot_recipe_runs_twice_in_a_row() {
     }
 }
 
+/// A server that takes the connection and then says nothing: a piped
+/// `join` gives up in the time it was given (here `--login-timeout 1`;
+/// 10 s by default), with one line on stderr.
+#[test]
+fn a_piped_join_to_a_server_that_never_answers_gives_up_in_one_line() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    let addr = silent.local_addr().expect("its address");
+    // Never accepted: the kernel completes the connection into the
+    // listener's queue, and nothing is ever said on it.
+    let command = crate::support::join_command(addr, &["--login-timeout", "1"]);
+    let run = finish_blocking(command, "deploybot\nBuild 142 is green\n");
+    assert_eq!(run.code(), Some(1), "{run:?}");
+    assert_eq!(
+        run.stderr,
+        "sockchat: the server accepted the connection but said nothing within 1 s\n"
+    );
+    assert_eq!(run.stdout, "");
+    drop(silent);
+}
+
 #[test]
 fn limits_are_told_to_whoever_asks() {
     let server = Serve::new()
