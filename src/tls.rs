@@ -84,19 +84,35 @@ pub fn load_server(cert: &Path, key: &Path) -> anyhow::Result<ServerTls> {
     let private = PrivateKeyDer::from_pem_file(key)
         .map_err(|e| pem_error(e, "private key"))
         .with_context(|| format!("cannot read the TLS key {}", key.display()))?;
-    let config = server_config(chain, private).with_context(|| {
-        format!(
-            "cannot use the TLS certificate {} with the key {}",
-            cert.display(),
-            key.display()
-        )
-    })?;
+    let config = server_config(chain, private)
+        .map_err(key_words)
+        .with_context(|| {
+            format!(
+                "cannot use the TLS certificate {} with the key {}",
+                cert.display(),
+                key.display()
+            )
+        })?;
     Ok(ServerTls {
         config,
         fingerprint,
         self_signed: false,
         file: Some((cert.to_path_buf(), own_anchor)),
     })
+}
+
+/// Why rustls will not serve a certificate with a key, in words (its own
+/// Display says `keys may not be consistent: KeyMismatch`).
+fn key_words(error: rustls::Error) -> anyhow::Error {
+    match error {
+        rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) => {
+            anyhow!("the key does not belong to this certificate (they were not made together)")
+        }
+        rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown) => {
+            anyhow!("cannot tell whether the key belongs to this certificate")
+        }
+        other => anyhow!(other),
+    }
 }
 
 fn pem_error(error: rustls::pki_types::pem::Error, what: &str) -> anyhow::Error {
@@ -338,6 +354,15 @@ fn presented_name(listed: &str) -> &str {
         }
     }
     listed
+}
+
+/// Whether the handshake failed because the server's certificate was
+/// refused (not for the connection or the protocol).
+pub fn certificate_refused(error: &io::Error) -> bool {
+    matches!(
+        rustls_error(error),
+        Some(rustls::Error::InvalidCertificate(_))
+    )
 }
 
 fn rustls_error(error: &io::Error) -> Option<&rustls::Error> {

@@ -2,7 +2,8 @@
 //! (and, when a session could not be resumed, the answer to our
 //! `/history after LAST`) is held until its end, de-duplicated by id and put
 //! in id order, then shown as one block under a marker line:
-//! `── 14 new since 17:42, 3 mention you ──`. Pure: items in, the block out.
+//! `── 14 new since 17:42, 3 mention you ──` (on a first login, `── the
+//! last 20 messages ──`). Pure: items in, the block out.
 //!
 //! A block whose footer came before as many lines as its header promised
 //! (`history=N`) is not complete: the caller asks again from where the
@@ -24,6 +25,9 @@ pub struct Summary {
     pub short: u64,
     /// The time the block starts from (ms since the epoch), if known.
     pub since: Option<u64>,
+    /// The replay of a first login: what was said before the person came,
+    /// not news to catch up on.
+    pub first: bool,
 }
 
 /// Lines held past this many bytes are not held: the block is shown
@@ -50,6 +54,8 @@ pub struct Catchup<T> {
     since: Option<u64>,
     /// Bytes held so far (as the caller counts them).
     bytes: usize,
+    /// The replay of a first login.
+    first: bool,
 }
 
 impl<T> Catchup<T> {
@@ -65,6 +71,15 @@ impl<T> Catchup<T> {
             short: 0,
             since,
             bytes: 0,
+            first: false,
+        }
+    }
+
+    /// The block a first login is given: the room's last messages.
+    pub fn first_login() -> Catchup<T> {
+        Catchup {
+            first: true,
+            ..Catchup::new(0, None)
         }
     }
 
@@ -141,6 +156,7 @@ impl<T> Catchup<T> {
             missed: self.missed,
             short: self.short,
             since: self.since,
+            first: self.first,
         };
         let mut lines: Vec<T> = self.by_id.into_values().collect();
         lines.extend(self.others);
@@ -155,6 +171,8 @@ pub fn marker(summary: &Summary, since: Option<&str>) -> Option<String> {
         return None;
     }
     let mut text = match (summary.count, since) {
+        (1, _) if summary.first => "the last message".to_string(),
+        (n, _) if summary.first => format!("the last {n} messages"),
         (0, _) => "nothing new".to_string(),
         (n, Some(since)) => format!("{n} new since {since}"),
         (n, None) => format!("{n} new"),
@@ -199,7 +217,8 @@ mod tests {
                 mentions: 1,
                 missed: 0,
                 short: 0,
-                since: Some(3)
+                since: Some(3),
+                first: false,
             }
         );
     }
@@ -212,6 +231,7 @@ mod tests {
             missed,
             short: 0,
             since: Some(0),
+            first: false,
         };
         assert_eq!(
             marker(&summary(14, 3, 0), Some("17:42")).as_deref(),
@@ -252,6 +272,25 @@ mod tests {
         joiner.add(Some(9), None, false, 1, ());
         joiner.add(Some(7), None, false, 1, ());
         assert_eq!(joiner.ask_again_after(), Some(6));
+    }
+
+    #[test]
+    fn a_first_logins_replay_is_the_last_messages_not_news_since() {
+        let mut block = Catchup::first_login();
+        block.add(Some(1), Some(100), false, 1, ());
+        block.add(Some(2), Some(200), true, 1, ());
+        let (summary, _) = block.finish();
+        assert_eq!(
+            marker(&summary, Some("17:42")).as_deref(),
+            Some("── the last 2 messages, 1 mentions you ──")
+        );
+        let mut one = Catchup::first_login();
+        one.add(Some(1), Some(100), false, 1, ());
+        let (summary, _) = one.finish();
+        assert_eq!(
+            marker(&summary, Some("17:42")).as_deref(),
+            Some("── the last message ──")
+        );
     }
 
     #[test]

@@ -120,7 +120,11 @@ pub async fn start_tls(
         Ok(Ok(session)) => session,
         Ok(Err(e)) => {
             let why = tls::describe_client_error(&e, address.host(), trust);
-            bail!("TLS handshake with {address} failed: {why}");
+            let said = format!("TLS handshake with {address} failed: {why}");
+            return Err(match tls::certificate_refused(&e) {
+                true => anyhow::Error::new(CertificateRefused(said)),
+                false => anyhow!(said),
+            });
         }
         Err(_) => bail!(
             "TLS handshake with {address} failed: no answer within {} s",
@@ -144,6 +148,20 @@ pub async fn start_tls(
         format!("{version}, {checked}"),
     ))
 }
+
+/// The server's certificate was refused (a pinned one that changed, one
+/// expired…): connecting again will not help until the person acts, so a
+/// reconnect gives up on it. Shown as the handshake's failure, in words.
+#[derive(Debug)]
+pub struct CertificateRefused(String);
+
+impl std::fmt::Display for CertificateRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CertificateRefused {}
 
 /// Errors that a server still starting up would cause.
 fn retryable(error: &io::Error) -> bool {

@@ -106,6 +106,9 @@ pub struct Login<'a> {
     pub ask_tagged: bool,
     /// Lines show their time (the login's too, when the server gives it).
     pub timestamps: bool,
+    /// `Connected to: …`, said once the greeting shows a sockchat server
+    /// (not a TLS one, which a plain join cannot talk to); None: say nothing.
+    pub connected: Option<String>,
 }
 
 /// One step of the login, as far as it went.
@@ -126,14 +129,21 @@ impl Login<'_> {
             expired: false,
             tagged: None,
         };
+        let wait = greeting_patience(login.login.patience);
         let greeting = login
-            .reply(Instant::now() + login.login.patience)
+            .reply_or(Instant::now() + wait, || {
+                let secs = wait.as_secs();
+                anyhow!("the server accepted the connection but said nothing within {secs} s")
+            })
             .await?
             .line;
         if crate::tls::looks_like_tls(&greeting) || greeting == reply::TLS_REQUIRED.as_bytes() {
             bail!(
                 "the server speaks TLS: use --tls (or --tls-fingerprint for a self-signed server)"
             );
+        }
+        if let Some(connected) = &login.login.connected {
+            Screen::Plain.print(connected);
         }
         // A greeting that refuses us (a full room) is the last word.
         let refused = matches!(classify(&sanitize_bytes(&greeting)), ServerLine::Error(_));
@@ -441,16 +451,37 @@ impl Attempt<'_> {
 
     /// The next line from the server, by `deadline`.
     async fn reply(&mut self, deadline: Instant) -> anyhow::Result<Incoming> {
+        let secs = self.login.patience.as_secs();
+        self.reply_or(deadline, || {
+            anyhow!("the server did not answer the login within {secs} s")
+        })
+        .await
+    }
+
+    /// The next line from the server, by `deadline`; else `silent()`.
+    async fn reply_or(
+        &mut self,
+        deadline: Instant,
+        silent: impl FnOnce() -> anyhow::Error,
+    ) -> anyhow::Result<Incoming> {
         let left = deadline.saturating_duration_since(Instant::now());
         let line = runtime::timeout(left, self.login.server.incoming())
             .await
-            .map_err(|_| {
-                let secs = self.login.patience.as_secs();
-                anyhow!("the server did not answer the login within {secs} s")
-            })?
+            .map_err(|_| silent())?
             .context("lost the connection while logging in")?;
         line.ok_or_else(|| anyhow!("the server closed the connection while logging in"))
     }
+}
+
+/// A server greets a connection the moment it takes it: one that has said
+/// nothing for this long is not going to, and a script must not wait on it
+/// for the whole login timeout (the same 10 s a send may take).
+pub const GREETING_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long to wait for the greeting: [`GREETING_TIMEOUT`], or the login's
+/// own `patience` if shorter.
+fn greeting_patience(patience: Duration) -> Duration {
+    patience.min(GREETING_TIMEOUT)
 }
 
 /// The first non-blank line of piped stdin, which must be a valid name.
@@ -464,4 +495,17 @@ async fn name_from_stdin(piped: Option<&mut mpsc::Receiver<Typed>>) -> anyhow::R
             .map_err(|why| anyhow!("invalid username '{}' on stdin: {why}", line.trim()));
     }
     bail!("no username: stdin ended before one was given (pass --name or set SOCKCHAT_NAME)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_silent_server_is_given_up_on_after_10_s_or_the_login_timeout_if_shorter() {
+        let secs = Duration::from_secs;
+        let default = secs(crate::client::defaults::LOGIN_TIMEOUT_SECS);
+        assert_eq!(greeting_patience(default), secs(10));
+        assert_eq!(greeting_patience(secs(2)), secs(2));
+    }
 }

@@ -115,7 +115,7 @@ pub fn join(options: Options, tty: Tty) -> anyhow::Result<ExitCode> {
         // Logs in; again on a new connection (quietly) if the server closed
         // the first for its login timeout while the person was typing.
         let (server, writer, name, sent, tagged, password) = loop {
-            let (reader, mut writer) = reach(&options, !again).await?;
+            let (reader, mut writer, reached) = reach(&options).await?;
             let mut server = ServerLines::new(reader);
             if options.tls.is_none() {
                 // Our server ignores an empty line; a TLS server cannot parse it
@@ -134,6 +134,7 @@ pub fn join(options: Options, tty: Tty) -> anyhow::Result<ExitCode> {
                 patience: options.login_timeout,
                 ask_tagged: true,
                 timestamps,
+                connected: (!again).then_some(reached),
             };
             match login.run(credentials).await? {
                 Outcome::LoggedIn {
@@ -184,25 +185,33 @@ pub fn join(options: Options, tty: Tty) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Connects once (no spinner, nothing said) and starts TLS if asked for;
-/// the error in a few words.
-async fn open(options: &Options) -> Result<(Reader, Writer), String> {
-    let stream = connect::attempt(&options.address).await?;
+/// Connects once (no spinner, nothing said) and starts TLS if asked for.
+/// A refused certificate is fatal (trying again cannot help: a pinned
+/// certificate that changed stays changed); other errors, in a few words,
+/// are worth another try.
+async fn open(options: &Options) -> Result<(Reader, Writer), resume::Fail> {
+    let stream = connect::attempt(&options.address)
+        .await
+        .map_err(resume::Fail::Again)?;
     match &options.tls {
         Some(tls) => {
             let started =
                 connect::start_tls(stream, &options.address, tls.config.clone(), &tls.trust).await;
             started
                 .map(|(reader, writer, _)| (reader, writer))
-                .map_err(|e| crate::words::error_line(&e))
+                .map_err(|e| match e.is::<connect::CertificateRefused>() {
+                    true => resume::Fail::Fatal(e),
+                    false => resume::Fail::Again(crate::words::error_line(&e)),
+                })
         }
         None => Ok(connect::plain(stream)),
     }
 }
 
-/// Connects (retrying while `wait` allows), starts TLS if asked for and,
-/// when `say`, says what it reached.
-async fn reach(options: &Options, say: bool) -> anyhow::Result<(Reader, Writer)> {
+/// Connects (retrying while `wait` allows) and starts TLS if asked for;
+/// with `Connected to: …`, what it reached, to be said once the server
+/// greets.
+async fn reach(options: &Options) -> anyhow::Result<(Reader, Writer, String)> {
     let address = &options.address;
     let stream = connect::connect(address, options.wait).await?;
     let (reader, writer, how) = match &options.tls {
@@ -212,10 +221,9 @@ async fn reach(options: &Options, say: bool) -> anyhow::Result<(Reader, Writer)>
             (reader, writer, String::new())
         }
     };
-    match how.as_str() {
-        _ if !say => {}
-        "" => Screen::Plain.print(&format!("Connected to: {address}")),
-        how => Screen::Plain.print(&format!("Connected to: {address} ({how})")),
-    }
-    Ok((reader, writer))
+    let reached = match how.as_str() {
+        "" => format!("Connected to: {address}"),
+        how => format!("Connected to: {address} ({how})"),
+    };
+    Ok((reader, writer, reached))
 }

@@ -70,7 +70,7 @@ pub async fn come_back(
     who: &Who<'_>,
     labels: &mut Labels,
 ) -> Result<Back, Fail> {
-    let (reader, writer) = super::open(options).await.map_err(Fail::Again)?;
+    let (reader, writer) = super::open(options).await?;
     let mut back = Back {
         server: ServerLines::new(reader),
         writer,

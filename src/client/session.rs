@@ -203,6 +203,9 @@ struct Chat<'a> {
     reconnect: bool,
     /// The input ended while lines waited for a catch-up: leave once sent.
     end_after_catchup: bool,
+    /// The next block is the replay of the first login (the room's last
+    /// messages), not what was missed while away.
+    first_block: bool,
 }
 
 /// Shows the room and sends what is typed, until one side ends.
@@ -239,6 +242,7 @@ pub async fn session(
         options,
         reconnect,
         end_after_catchup: false,
+        first_block: true,
     };
     // Untagged: the room's limits, to pace what we send; the answer is not
     // shown. Tagged: the limits came with tagged mode.
@@ -320,10 +324,7 @@ pub async fn session(
                 typing = false;
                 leaving.get_or_insert_with(Instant::now);
                 chat.abandon_waiting();
-                // Ends our side (TLS: close_notify, then FIN); the server's
-                // last lines are still read. Bounded, as a stalled server
-                // must not keep us here.
-                let _ = runtime::timeout(CLOSE_TIMEOUT, conn.writer.close()).await;
+                goodbye(&mut conn.writer).await;
             }
             Next::CloseTimedOut => {
                 return chat.finish(None, ExitCode::SUCCESS);
@@ -388,7 +389,10 @@ impl Chat<'_> {
                     self.show(&header, true);
                     return Vec::new();
                 }
-                let mut block = Catchup::new(self.last_id, self.away_since.take());
+                let mut block = match std::mem::take(&mut self.first_block) {
+                    true => Catchup::first_login(),
+                    false => Catchup::new(self.last_id, self.away_since.take()),
+                };
                 block.missed(missed);
                 let mut holding = Holding::new(block, Until::End, self.options.login_timeout);
                 holding.promised = count;
@@ -691,6 +695,7 @@ impl Chat<'_> {
         // A block half-received is asked for again by the resume.
         self.holding = None;
         self.ask_again = None;
+        self.first_block = false;
         self.asked_block = false;
         let mut away = Away {
             address: self.options.address.to_string(),
@@ -732,8 +737,10 @@ impl Chat<'_> {
                 Err(Fail::Again(why)) => away.last_error = Some(why),
                 Err(Fail::Fatal(why)) => {
                     self.screen.status(None);
-                    let last = format!("sockchat: {why:#}");
-                    return Err(self.finish(Some(&last), ExitCode::FAILURE));
+                    // The terminal handed back first; the error on stderr.
+                    self.screen_finish(None);
+                    eprintln!("sockchat: {why:#}");
+                    return Err(self.exit(ExitCode::FAILURE));
                 }
             }
         };
@@ -865,8 +872,7 @@ impl Chat<'_> {
         }
         if self.done_after_catchup() {
             leaving.get_or_insert_with(Instant::now);
-            // As at the end of input: bounded.
-            let _ = runtime::timeout(CLOSE_TIMEOUT, conn.writer.close()).await;
+            goodbye(&mut conn.writer).await;
         }
         Ok(())
     }
@@ -928,6 +934,17 @@ impl Chat<'_> {
             _ => code,
         }
     }
+}
+
+/// Leaves on purpose (Ctrl-D, Ctrl-C, the end of piped input) as `/quit`
+/// does: the server ends the session and the name is free at once (a
+/// connection that merely closes keeps both for `--resume-window`). Then
+/// ends our side (TLS: close_notify, then FIN); the server's last lines
+/// are still read. Bounded, as a stalled server must not keep us here.
+async fn goodbye(writer: &mut Writer) {
+    // A connection already gone (or not read) is closed all the same.
+    let _ = runtime::timeout(CLOSE_TIMEOUT, send_line(writer, "/quit")).await;
+    let _ = runtime::timeout(CLOSE_TIMEOUT, writer.close()).await;
 }
 
 /// The label of our line that `tags` answers, as an [`Until`].

@@ -71,7 +71,9 @@ static BEFORE_PROMPT: OnceLock<libc::termios> = OnceLock::new();
 
 /// While a prompt reads the terminal (the username, the hidden password),
 /// Ctrl-C puts the terminal back, since the password prompt turned echo
-/// off, and exits with 130, as programs stopped by Ctrl-C do. Dropped once
+/// off and the name prompt may be in raw mode (it reads Ctrl-C as a key
+/// and raises SIGINT itself), and exits with 130, as programs stopped by
+/// Ctrl-C do. Dropped once
 /// the prompts are done: the chat session handles Ctrl-C its own way.
 pub struct PromptGuard(Option<signal_hook::SigId>);
 

@@ -70,7 +70,17 @@ impl CaFile {
         let cert = webpki::EndEntityCert::try_from(end_entity)
             .map_err(|_| refused(CertificateError::BadEncoding))?;
         cert.verify_is_valid_for_subject_name(server_name)
-            .map_err(|_| refused(CertificateError::NotValidForName))?;
+            .map_err(|e| match e {
+                // With the names the certificate is for, as rustls's own
+                // verifier gives them, so the person is told.
+                webpki::Error::CertNotValidForName(context) => {
+                    refused(CertificateError::NotValidForNameContext {
+                        expected: context.expected,
+                        presented: context.presented,
+                    })
+                }
+                _ => refused(CertificateError::NotValidForName),
+            })?;
         Ok(ServerCertVerified::assertion())
     }
 }
@@ -249,10 +259,14 @@ mod tests {
     fn its_name_and_dates_are_still_checked() {
         let cert = self_signed_ca("localhost", (2020, 1, 1), (4000, 1, 1));
         let wrong_name = verify(&cert, "chat.example.org").unwrap_err();
-        assert_eq!(
-            wrong_name,
-            rustls::Error::InvalidCertificate(CertificateError::NotValidForName)
-        );
+        let rustls::Error::InvalidCertificate(CertificateError::NotValidForNameContext {
+            presented,
+            ..
+        }) = wrong_name
+        else {
+            panic!("not a name mismatch with its names: {wrong_name:?}");
+        };
+        assert_eq!(presented, [r#"DnsName("localhost")"#]);
         let expired = self_signed_ca("localhost", (2000, 1, 1), (2001, 1, 1));
         assert_eq!(
             verify(&expired, "localhost").unwrap_err(),

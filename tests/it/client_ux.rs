@@ -89,16 +89,6 @@ fn at_the_password_prompt_help_explains_an_empty_enter_asks_again_and_quit_leave
 }
 
 #[test]
-fn ctrl_d_at_the_name_prompt_leaves_with_a_goodbye() {
-    let server = Server::start();
-    let mut pty = join_on_pty(&server, &[]);
-    pty.screen.expect(NAME_PROMPT);
-    pty.type_keys("\x04");
-    pty.screen.expect(reply::BYE);
-    assert_eq!(pty.exit_code(), 0);
-}
-
-#[test]
 fn commands_before_the_password_cost_an_nc_user_no_try() {
     let server = Serve::new().args(&["--password", "s3cret"]).start();
     crate::support::run(async {
@@ -139,6 +129,42 @@ fn a_piped_file_past_the_burst_arrives_whole_and_in_order() {
     let done = bot.join().expect("the bot's thread");
     assert_eq!(done.code(), Some(0), "{done:?}");
     assert!(!done.stdout.contains("Error"), "{done:?}");
+}
+
+/// The README's bot recipe, run twice in a row: the first run's end of
+/// input leaves as `/quit` does, so its name is free for the second (a
+/// session kept for `--resume-window` would hold it).
+#[test]
+fn the_readme_bot_recipe_runs_twice_in_a_row() {
+    let server = Server::start();
+    let mut watcher = Nc::login(server.addr, "watcher");
+    for _ in 0..2 {
+        let run = finish_blocking(server.join(&[]), "deploybot\nBuild 142 is green\n");
+        assert_eq!(run.code(), Some(0), "{run:?}");
+        watcher.expect_line("Server: deploybot joined the party!");
+        watcher.expect_line("deploybot: Build 142 is green");
+        watcher.expect_line("Server: deploybot left the party.");
+    }
+}
+
+/// A server that takes the connection and then says nothing: a piped
+/// `join` gives up in the time it was given (here `--login-timeout 1`;
+/// 10 s by default), with one line on stderr.
+#[test]
+fn a_piped_join_to_a_server_that_never_answers_gives_up_in_one_line() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    let addr = silent.local_addr().expect("its address");
+    // Never accepted: the kernel completes the connection into the
+    // listener's queue, and nothing is ever said on it.
+    let command = crate::support::join_command(addr, &["--login-timeout", "1"]);
+    let run = finish_blocking(command, "deploybot\nBuild 142 is green\n");
+    assert_eq!(run.code(), Some(1), "{run:?}");
+    assert_eq!(
+        run.stderr,
+        "sockchat: the server accepted the connection but said nothing within 1 s\n"
+    );
+    assert_eq!(run.stdout, "");
+    drop(silent);
 }
 
 #[test]

@@ -63,3 +63,39 @@ fn completions_to_a_closed_pipe_are_not_a_crash() {
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert_eq!(stderr, "");
 }
+
+/// The install commands the README gives, run as written in a new home
+/// (no directories made yet), install a file for each shell.
+#[test]
+fn the_readmes_install_commands_work_in_a_new_home() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("read README.md");
+    let home = tempfile::tempdir().expect("a temp dir");
+    let bin = Path::new(crate::support::command::BIN)
+        .parent()
+        .expect("the binary's directory");
+    for (shell, installed) in [
+        ("bash", ".local/share/bash-completion/completions/sockchat"),
+        ("zsh", ".zfunc/_sockchat"),
+        ("fish", ".config/fish/completions/sockchat.fish"),
+        ("elvish", ".config/elvish/rc.elv"),
+    ] {
+        let row = readme
+            .lines()
+            .find(|line| line.starts_with(&format!("| {shell} | `")))
+            .unwrap_or_else(|| panic!("no install row for {shell} in the README"));
+        let command = row.split('`').nth(1).unwrap_or_default();
+        let ran = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(command)
+            .env("HOME", home.path())
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .output()
+            .expect("run sh");
+        let said = String::from_utf8_lossy(&ran.stderr);
+        assert!(ran.status.success(), "{shell}: `{command}` failed: {said}");
+        let file = std::fs::read(home.path().join(installed)).unwrap_or_default();
+        assert!(!file.is_empty(), "{shell}: `{command}` installed nothing");
+    }
+    assert!(readme.contains("`bash-completion` package"));
+}

@@ -310,8 +310,9 @@ fn a_server_that_stops_answering_cannot_hold_the_client_at_exit() {
     assert_eq!(next_line(&mut server), "/limits");
     assert_eq!(next_line(&mut server), "hello");
     assert_eq!(next_line(&mut server), "last words");
-    // Then the client says it is done sending (FIN), and waits for a close
-    // that never comes, but only for so long.
+    // Then the client leaves as `/quit` does and says it is done sending
+    // (FIN), and waits for a close that never comes, but only for so long.
+    assert_eq!(next_line(&mut server), "/quit");
     server.expect_closed();
     let status = client.exit_within(CLOSE_TIMEOUT + Duration::from_secs(2));
     let status = status.unwrap_or_else(|| {
@@ -346,6 +347,7 @@ fn a_late_refusal_of_limits_is_hidden_and_not_counted_against_the_input() {
     server.send_raw(b"Server: Error: unknown command /limits; type /help for the list\n");
     server.send_raw(b"Server: Online (1): Max\n");
     client.close_stdin();
+    assert_eq!(next_line(&mut server), "/quit");
     server.expect_closed();
     drop(server);
     let status = client.exit_within(WAIT).expect("the client exits");
@@ -409,6 +411,9 @@ fn a_short_catch_up_block_is_asked_for_again_before_it_is_called_complete() {
     }
     client.stdout.expect("Ann: live\n");
     client.close_stdin();
+    // The end of input leaves as `/quit` does, then closes.
+    let quit = next_sent(&mut server);
+    assert!(quit.ends_with("/quit"), "{quit:?}");
     server.expect_closed();
     drop(server);
     let status = client.exit_within(WAIT).expect("the client exits");
@@ -420,6 +425,6 @@ fn a_short_catch_up_block_is_asked_for_again_before_it_is_called_complete() {
         ["Ann: one", "Ann: two", "Ann: three", "Ann: live"],
         "{out}"
     );
-    assert!(out.contains("── 3 new"), "{out}");
+    assert!(out.contains("── the last 3 messages ──"), "{out}");
     assert!(!out.contains("did not arrive"), "{out}");
 }

@@ -12,17 +12,21 @@ const PROMPT: &str = "Please enter your username";
 const CTRL_C: &str = "\x03";
 const CTRL_D: &str = "\x04";
 const ENTER: &str = "\r";
+const LEFT: &str = "\x1b[D";
 
 /// `sockchat join` with stdin and stderr on the pty but stdout piped,
 /// as in `sockchat join | tee chat.log`.
 fn join_piped_out(server: &Server) -> Pty {
-    let command = server.join(&[]);
+    join_in_shell(server, &[], "\"$0\" \"$@\" | cat")
+}
+
+/// `sockchat join` with `extra` arguments run by `sh -c script` on the
+/// pty, the script naming it `"$0" "$@"`.
+fn join_in_shell(server: &Server, extra: &[&str], script: &str) -> Pty {
+    let command = server.join(extra);
     let args: Vec<_> = command.get_args().map(|a| a.to_owned()).collect();
     let mut shell = Command::new("sh");
-    shell
-        .arg("-c")
-        .arg("\"$0\" \"$@\" | cat")
-        .arg(command.get_program());
+    shell.arg("-c").arg(script).arg(command.get_program());
     shell.args(args);
     // The shell passes on the binary's scrubbed environment.
     for (var, value) in command.get_envs() {
@@ -60,7 +64,15 @@ fn the_name_prompt_repeats_until_the_name_is_valid() {
     pty.type_keys(ENTER);
     pty.screen.expect("a name cannot be empty");
     pty.screen.expect(PROMPT);
-    pty.type_keys("Max");
+    // The server's rules are checked before sending: the reason at once.
+    pty.type_keys("Max Power");
+    pty.type_keys(ENTER);
+    pty.screen.expect("a name cannot contain spaces");
+    pty.screen.expect(PROMPT);
+    // dialoguer edits the line: Left moves back over the `x`.
+    pty.type_keys("Mx");
+    pty.type_keys(LEFT);
+    pty.type_keys("a");
     pty.type_keys(ENTER);
     // On a terminal, server lines are green.
     pty.screen
@@ -184,6 +196,110 @@ fn ctrl_c_at_the_prompt_leaves_cleanly() {
     assert!(!pty.screen.text().contains("Server left."));
     let log = server.process.stderr.expect("Server: Max left the party.");
     assert!(!log.contains("failed"), "{log}");
+}
+
+#[test]
+fn keys_typed_ahead_of_the_name_prompt_and_after_enter_are_kept() {
+    let server = Server::start();
+    let mut bob = Nc::login(server.addr, "Bob");
+    let mut pty = Pty::join(server.addr, &[], &[]);
+    // All typed at once, before the prompt shows: the name, then a line
+    // for the chat, which waits for the editor.
+    pty.type_keys("Max\rhello\r");
+    bob.expect_line("Server: Max joined the party!");
+    bob.expect_line("Max: hello");
+    pty.type_keys(CTRL_D);
+    assert_eq!(pty.exit_code(), 0);
+    pty.assert_terminal_restored();
+}
+
+/// dialoguer ignores Ctrl-D; Ctrl-C leaves with 130, as programs stopped
+/// by it do, and the terminal as it was.
+#[test]
+fn ctrl_c_leaves_the_name_prompt_and_ctrl_d_does_not() {
+    let server = Server::start();
+    let mut pty = Pty::join(server.addr, &[], &[]);
+    pty.screen.expect(PROMPT);
+    // dialoguer reads keys in raw mode (echo off), so Ctrl-D is a key.
+    pty.wait_for_echo_off();
+    pty.type_keys(CTRL_D);
+    pty.type_keys("Max");
+    pty.screen.expect("Max");
+    pty.type_keys(CTRL_C);
+    assert_eq!(pty.exit_code(), 130);
+    pty.assert_terminal_restored();
+    assert!(!pty.screen.text().contains("logged in"));
+}
+
+#[test]
+fn piped_stdin_on_a_terminal_is_never_prompted_for() {
+    let server = Server::start();
+    let mut bob = Nc::login(server.addr, "Bob");
+    let mut pty = join_in_shell(&server, &[], "printf 'Max\\nhello\\n' | \"$0\" \"$@\"");
+    bob.expect_line("Server: Max joined the party!");
+    bob.expect_line("Max: hello");
+    assert_eq!(pty.exit_code(), 0);
+    let screen = pty.screen.text();
+    assert!(!screen.contains(PROMPT), "{screen:?}");
+}
+
+/// How many times the abandon test gives up on a prompt being typed at:
+/// a few by default, to keep the suite quick; more to measure, with
+/// `SOCKCHAT_ABANDON_RUNS=100`.
+fn abandon_runs() -> usize {
+    std::env::var("SOCKCHAT_ABANDON_RUNS")
+        .ok()
+        .and_then(|runs| runs.parse().ok())
+        .unwrap_or(3)
+}
+
+/// The server goes away while the person is typing their name: `join`
+/// gives up on the prompt (its thread, mid-key, cannot be stopped) and
+/// the terminal is left exactly as `stty -a` saw it before.
+#[test]
+fn abandoning_the_name_prompt_leaves_the_terminal_exactly_as_it_was() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let before = dir.path().join("before");
+    let after = dir.path().join("after");
+    let script = format!(
+        "stty -a > '{}'; \"$0\" \"$@\"; echo \"exit $?\"; stty -a > '{}'; echo stty done",
+        before.display(),
+        after.display()
+    );
+    for run in 0..abandon_runs() {
+        let server = Server::start();
+        let mut pty = join_in_shell(&server, &[], &script);
+        pty.screen.expect(PROMPT);
+        let stop = std::thread::spawn(move || server.stop());
+        let deadline = std::time::Instant::now() + crate::support::WAIT;
+        // Typing (a key, and rubbing it out) until the client gives up.
+        let mut keys = ["a", "\x7f"].iter().cycle();
+        while !pty.screen.shows_now("while waiting for your username") {
+            assert!(std::time::Instant::now() < deadline, "never gave up");
+            pty.type_keys(keys.next().unwrap_or(&"a"));
+            // A fast typist's pace, so the pty's input queue never fills.
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        assert!(stop.join().expect("the server's stop").success());
+        pty.screen.expect("exit 1");
+        pty.screen.expect("stty done");
+        let read = |path: &std::path::Path| std::fs::read_to_string(path).expect("stty's output");
+        assert_eq!(read(&after), read(&before), "run {run}");
+    }
+}
+
+/// Ctrl-C and Ctrl-D leave as `/quit` does: the name is free at once,
+/// for the next `join` (only a lost connection keeps the session).
+#[test]
+fn leaving_with_ctrl_c_or_ctrl_d_frees_the_name_at_once() {
+    let server = Server::start();
+    for key in [CTRL_C, CTRL_D, CTRL_D] {
+        let mut pty = Pty::join(server.addr, &["--name", "Max"], &[]);
+        pty.expect_logged_in("Max");
+        pty.type_keys(key);
+        assert_eq!(pty.exit_code(), 0);
+        pty.assert_terminal_restored();
+    }
 }
 
 #[test]

@@ -96,6 +96,16 @@ impl Output {
         );
     }
 
+    /// Whether `needle` has appeared after the previous match, taking what
+    /// has come so far without waiting: for a test that keeps acting (as a
+    /// person typing on) until something shows.
+    pub fn shows_now(&mut self, needle: &str) -> bool {
+        while let Ok(chunk) = self.chunks.try_recv() {
+            self.seen.extend_from_slice(&chunk);
+        }
+        find(&self.seen[self.from..], needle.as_bytes()).is_some()
+    }
+
     /// Waits for the end of the stream and returns everything it gave.
     pub fn expect_end(&mut self) -> String {
         self.expect_end_by(Instant::now() + WAIT)

@@ -70,6 +70,16 @@ impl Pki {
     }
 }
 
+/// A self-signed certificate for `names` and its key, in `dir`.
+pub fn self_signed(dir: &std::path::Path, names: &[&str]) -> Identity {
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let made = rcgen::generate_simple_self_signed(names).expect("a self-signed certificate");
+    Identity {
+        cert: write_file(dir, "self-signed.crt", &made.cert.pem()),
+        key: write_file(dir, "self-signed.key", &made.signing_key.serialize_pem()),
+    }
+}
+
 fn make_ca(name: &str) -> CertifiedIssuer<'static, KeyPair> {
     let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
