@@ -138,3 +138,31 @@ fn bidi_controls_are_removed_from_relayed_chat() {
         max.expect_line("Eve (private): terces").await;
     });
 }
+
+#[test]
+fn telnets_ctrl_c_and_option_negotiation_do_not_reach_the_room() {
+    run(async {
+        let server = TestServer::start().await;
+        let [mut max] = server.logins(["Max"]).await;
+        let mut telly = server.connect_greeted().await;
+        // telnet's window size (IAC WILL NAWS, IAC SB NAWS 80 24 IAC SE)
+        // before the name.
+        telly
+            .send_raw(b"\xff\xfb\x1f\xff\xfa\x1f\x00\x50\x00\x18\xff\xf0Telly\r\n")
+            .await;
+        telly
+            .expect_line("Server: You are logged in as: Telly")
+            .await;
+        max.expect_line("Server: Telly joined the party!").await;
+        // Ctrl-C at telnet: IAC IP IAC DO TIMING-MARK, then a line.
+        telly
+            .send_raw(b"\xff\xf4\xff\xfd\x06after ctrl-c\r\n")
+            .await;
+        max.expect_line("Telly: after ctrl-c").await;
+        // Ctrl-C alone, then Enter: a blank line, which says nothing; the
+        // marker after it is the next thing Max reads.
+        telly.send_raw(b"\xff\xf4\xff\xfd\x06\r\n").await;
+        telly.send("marker").await;
+        max.expect_line("Telly: marker").await;
+    });
+}
