@@ -98,6 +98,47 @@ fn names_in_one_script_are_still_welcome() {
 }
 
 #[test]
+fn marks_enclosed_letters_and_punctuation_cannot_pass_for_bob_or_server() {
+    run(async {
+        let server = TestServer::start().await;
+        let [_bob] = server.logins(["Bob"]).await;
+        let mut eve = server.connect_greeted().await;
+        let loose = refusal(
+            "a name cannot put an accent or mark on a letter that has no such accented form",
+        );
+        let server_like = refusal("that name looks like Server, which is reserved");
+        let cases = [
+            ("Bob\u{301}", loose.clone()),
+            ("Bob\u{332}", loose.clone()),
+            ("Bo\u{338}b", loose.clone()),
+            ("B\u{335}ob", loose.clone()),
+            ("\u{24B7}ob", refusal("the name \u{24B7}ob is taken")),
+            ("\u{1F171}ob", refusal("the name \u{1F171}ob is taken")),
+            ("S\u{336}erver", loose.clone()),
+            ("S\u{E9}rver", server_like.clone()),
+            ("Server.", server_like.clone()),
+            ("Server_", server_like.clone()),
+            ("Server-", server_like.clone()),
+        ];
+        for (name, why) in cases {
+            eve.send(name).await;
+            eve.expect_line(&why).await;
+        }
+        // Bytes that are not UTF-8 (FE never is; C3 starts a character
+        // that never comes) arrive as U+FFFD.
+        eve.send_raw(b"\xfe\xfe\xc3\r\n").await;
+        eve.expect_line(&refusal(
+            "a name must be valid UTF-8 and cannot contain U+FFFD",
+        ))
+        .await;
+        // Accents that are letters, and other scripts, are still welcome.
+        eve.send("Jose\u{301}").await;
+        eve.expect_line("Server: You are logged in as: Jos\u{E9}")
+            .await;
+    });
+}
+
+#[test]
 fn a_line_separator_in_chat_is_relayed_as_a_space() {
     run(async {
         let server = TestServer::start().await;
