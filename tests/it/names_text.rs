@@ -207,3 +207,49 @@ fn telnets_ctrl_c_and_option_negotiation_do_not_reach_the_room() {
         max.expect_line("Telly: marker").await;
     });
 }
+
+#[test]
+fn eighty_invisible_characters_in_a_row_reach_nobody() {
+    run(async {
+        let server = TestServer::start().await;
+        let [mut max, mut eve] = server.logins(["Max", "Eve"]).await;
+        // Soft hyphen, CGJ, Khmer vowels, invisible operators, word joiner,
+        // BOM, zero-width space and tag characters.
+        for c in [
+            '\u{AD}',
+            '\u{34F}',
+            '\u{17B4}',
+            '\u{17B5}',
+            '\u{2060}',
+            '\u{2062}',
+            '\u{2064}',
+            '\u{FEFF}',
+            '\u{200B}',
+            '\u{E0001}',
+            '\u{E0041}',
+            '\u{E007F}',
+        ] {
+            let eighty = c.to_string().repeat(80);
+            eve.send(&format!("a{eighty}b")).await;
+            max.expect_line("Eve: ab").await;
+            // Alone they are nothing, and nothing is sent: the marker after
+            // them is the next line Max reads.
+            eve.send(&eighty).await;
+            eve.send("marker").await;
+            max.expect_line("Eve: marker").await;
+        }
+        // Eighty spaces with an accent on each are eighty blanks.
+        eve.send(&format!(
+            "{}Server: Max left the party.",
+            " \u{301}".repeat(80)
+        ))
+        .await;
+        max.expect_line("Eve:     Server: Max left the party.")
+            .await;
+        // An emoji sequence and a variation selector stay as sent.
+        eve.send("\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467} \u{2764}\u{FE0F}")
+            .await;
+        max.expect_line("Eve: \u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467} \u{2764}\u{FE0F}")
+            .await;
+    });
+}
