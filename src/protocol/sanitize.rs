@@ -141,6 +141,9 @@ const fn class_by_match(c: char) -> Class {
 /// an emoji sequence or between two letters, or a variation selector right
 /// after a character variation sequences are made of. A second one in a
 /// row never is: the one before it is no letter, emoji or symbol.
+// Not inlined: the loops over every character stay small, for the text
+// that has no ignorable at all.
+#[inline(never)]
 fn keeps_ignorable(before: Option<char>, c: char, after: Option<char>) -> bool {
     let Some(before) = before else { return false };
     match c {
@@ -172,9 +175,11 @@ fn is_letter_or_mark(c: char) -> bool {
 }
 
 /// Whether `c` is a combining mark: drawn on the character before it.
-/// (None below U+0300, so ASCII and Latin-1 text never asks the table.)
+/// Asked of the first character after every blank, so it is the
+/// normalization tables' hashed lookup, not a search (none is below
+/// U+0300, so ASCII and Latin-1 text never asks).
 fn is_mark(c: char) -> bool {
-    c >= '\u{300}' && c.general_category_group() == GeneralCategoryGroup::Mark
+    c >= '\u{300}' && unicode_normalization::char::is_combining_mark(c)
 }
 
 /// Letters, digits, symbols and emoji (`#` and `*` for keycaps): what the
@@ -208,7 +213,8 @@ fn is_clean(text: &str) -> bool {
         return true;
     }
     let mut blanks = 0;
-    for (at, c) in text.char_indices() {
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
         match class(c) {
             // A mark on a blank is part of it.
             Class::Keep if blanks > 0 && is_mark(c) => {}
@@ -223,13 +229,15 @@ fn is_clean(text: &str) -> bool {
             // Its neighbours are looked up only here: the usual text has
             // no ignorable, and pays nothing for them.
             Class::Ignorable => {
+                let rest = chars.as_str();
                 // In a run of blanks nothing ignorable is kept.
                 let before = match blanks {
-                    0 => text[..at].chars().next_back(),
+                    0 => text[..text.len() - rest.len() - c.len_utf8()]
+                        .chars()
+                        .next_back(),
                     _ => None,
                 };
-                let after = text[at + c.len_utf8()..].chars().next();
-                if !keeps_ignorable(before, c, after) {
+                if !keeps_ignorable(before, c, rest.chars().next()) {
                     return false;
                 }
             }
@@ -696,6 +704,14 @@ mod tests {
             2 => prop::sample::select(vec!['a', 'é', '中', '^', '[']),
         ];
         prop::collection::vec(c, 0..60).prop_map(|chars| chars.into_iter().collect())
+    }
+
+    #[test]
+    fn marks_are_the_general_category_of_marks() {
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            let mark = c.general_category_group() == GeneralCategoryGroup::Mark;
+            assert_eq!(is_mark(c), mark, "U+{:04X}", u32::from(c));
+        }
     }
 
     /// The longest run of blanks, marks on them and zero-width characters
