@@ -18,7 +18,7 @@ use sockchat::protocol::message::reply::GREETING;
 use sockchat::server::Config;
 
 use crate::support::serve::rss_kib;
-use crate::support::{finish_blocking, run, Client, Serve, TestServer, WAIT};
+use crate::support::{finish_blocking, run, untimed, Client, Serve, TestServer, WAIT};
 
 const TOO_LONG: &str = "Server: Error: line too long";
 const TOO_FAST: &str = "Server: Error: you are sending too fast";
@@ -1050,7 +1050,7 @@ fn running_out_of_descriptors_is_logged_and_survived() {
         let log = server.process.stderr.expect("accept failed");
         let accepted: HashSet<u16> = log
             .lines()
-            .filter_map(|line| line.strip_prefix("Server: Connection from 127.0.0.1:"))
+            .filter_map(|line| untimed(line).strip_prefix("Server: Connection from 127.0.0.1:"))
             .map(|port| port.parse().expect("a port in the log"))
             .collect();
         let port = |client: &Client| client.tcp().local_addr().expect("local addr").port();
