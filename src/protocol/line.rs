@@ -3,8 +3,15 @@
 //! a line longer than the cap is thrown away as it streams past instead of
 //! being buffered, so a peer that never sends a newline costs at most `max`
 //! bytes of memory.
+//!
+//! On a plain connection the bytes are first rid of telnet's commands
+//! ([`LineFramer::drop_telnet`], see [`super::telnet`]); the framer keeps
+//! that filter's state too, so that all a connection's input state is in
+//! one place (and fits in the room the framer's flag leaves).
 
 use std::ops::ControlFlow;
+
+use super::telnet::Telnet;
 
 /// Bytes of allocation kept for partial lines between lines.
 const KEEP_PARTIAL: usize = 256;
@@ -27,6 +34,8 @@ pub struct LineFramer {
     max: usize,
     /// True while skipping the rest of an over-long line.
     discarding: bool,
+    /// Where a plain connection is in telnet's commands; None under TLS.
+    telnet: Option<Telnet>,
     /// The unterminated last line, once [`LineFramer::finish`] gave it out.
     last: Vec<u8>,
 }
@@ -37,7 +46,28 @@ impl LineFramer {
             partial: Vec::new(),
             max,
             discarding: false,
+            telnet: None,
             last: Vec::new(),
+        }
+    }
+
+    /// A framer for a plain connection, whose peer may be `telnet`: see
+    /// [`LineFramer::drop_telnet`].
+    pub fn with_telnet(max: usize) -> Self {
+        LineFramer {
+            telnet: Some(Telnet::default()),
+            ..LineFramer::new(max)
+        }
+    }
+
+    /// Drops telnet's commands from a read, in place, if this framer was
+    /// made [`LineFramer::with_telnet`]; returns how many bytes are left
+    /// at the start of `read`, to be fed. Each byte is to pass here once,
+    /// when it is read (an escaped FF must not be taken for a command).
+    pub fn drop_telnet(&mut self, read: &mut [u8]) -> usize {
+        match &mut self.telnet {
+            Some(telnet) => telnet.filter(read),
+            None => read.len(),
         }
     }
 
@@ -261,6 +291,19 @@ mod tests {
         framer.feed(b"tail", |_| {});
         assert_eq!(framer.finish(), Some(Frame::Line(b"tail")));
         assert_eq!(framer.finish(), None);
+    }
+
+    #[test]
+    fn only_a_framer_with_telnet_drops_its_commands() {
+        let ctrl_c = b"\xff\xf4\xff\xfd\x06hi\n";
+        let mut read = *ctrl_c;
+        assert_eq!(LineFramer::new(100).drop_telnet(&mut read), read.len());
+        assert_eq!(&read, ctrl_c);
+        let mut framer = LineFramer::with_telnet(100);
+        let kept = framer.drop_telnet(&mut read);
+        let mut lines = Vec::new();
+        framer.feed(&read[..kept], |f| lines.push(render(f)));
+        assert_eq!(lines, ["hi"]);
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! limit is a token bucket ([`rate`]), which the client shapes like the
 //! server's from the [`limits`] the server states. Our own client's opt-in
 //! tagged lines (ids, times, labels) are in [`tagged`]; the times a plain
-//! client reads in a history block, in [`stamp`].
+//! client reads in a history block, in [`stamp`]. Telnet's commands are
+//! dropped from a plain connection's bytes by [`telnet`], before [`line`].
 
 pub mod limits;
 pub mod line;
@@ -19,4 +20,5 @@ pub mod rate;
 pub mod sanitize;
 pub mod stamp;
 pub mod tagged;
+pub mod telnet;
 pub mod unicode;

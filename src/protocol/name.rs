@@ -21,6 +21,21 @@
 //! - It is unique, and kept from `Server`, by its [`Name::key`]: a confusable
 //!   skeleton (UTS #39) with case folded, so `MAX` in Cyrillic letters, `Ｍａｘ`
 //!   in full width and `𝐌ax` in mathematical bold all have the key of `Max`.
+//!   The key reads enclosed letters as the letter they frame (`Ⓑob` and
+//!   `🅱ob` have the key of `Bob`).
+//! - Its accents are those of accented letters: a combining mark of Latin,
+//!   Greek or Cyrillic (or of any script, as U+0332 LOW LINE or the
+//!   overlaid strokes U+0335–U+0338 are) that NFC could not compose into a
+//!   letter is refused, since `Bob` with U+0301 or `B̵ob` reads as `Bob`
+//!   and would have a key of its own. `José`, typed either way, is fine;
+//!   the marks that belong to other scripts (Arabic vowels, kana voicing)
+//!   and the vowel signs of Devanagari or Thai (`अनिल`, `สมศักดิ์`) are too.
+//!   The price: the few Latin names written with a letter Unicode has no
+//!   composed form for (Yoruba `ẹ́`) cannot be typed.
+//! - It does not pass for `Server` with its accents and punctuation taken
+//!   away: `Sérver`, `Server.`, `_Server_` and `Ⓢerver` are refused.
+//! - It holds no U+FFFD, the character that invalid UTF-8 becomes: a name
+//!   of such bytes would show as `���` and could not be typed back.
 
 use std::fmt;
 use std::sync::Arc;
@@ -30,7 +45,7 @@ use unicode_script::{Script, UnicodeScript};
 use unicode_security::mixed_script::AugmentedScriptSet;
 use unicode_security::skeleton;
 
-use super::unicode::{is_blank, is_default_ignorable, is_format};
+use super::unicode::{is_blank, is_default_ignorable, is_format, push_unenclosed};
 
 /// The longest name, in characters.
 pub const MAX_NAME_CHARS: usize = 32;
@@ -63,6 +78,8 @@ pub enum NameError {
     Reserved,
     LooksLikeServer,
     MixedScripts,
+    NotUtf8,
+    LooseMark,
 }
 
 impl fmt::Display for NameError {
@@ -80,6 +97,10 @@ impl fmt::Display for NameError {
             NameError::LooksLikeServer => "that name looks like Server, which is reserved",
             NameError::MixedScripts => {
                 "a name cannot mix letters of different scripts (such as Latin and Cyrillic)"
+            }
+            NameError::NotUtf8 => "a name must be valid UTF-8 and cannot contain U+FFFD",
+            NameError::LooseMark => {
+                "a name cannot put an accent or mark on a letter that has no such accented form"
             }
         };
         f.write_str(why)
@@ -109,6 +130,9 @@ impl Name {
         if name.chars().count() > MAX_NAME_CHARS {
             return Err(NameError::TooLong);
         }
+        if name.contains(char::REPLACEMENT_CHARACTER) {
+            return Err(NameError::NotUtf8);
+        }
         if name.chars().any(char::is_control) {
             return Err(NameError::Control);
         }
@@ -117,6 +141,9 @@ impl Name {
             .any(|c| is_default_ignorable(c) || is_format(c))
         {
             return Err(NameError::Invisible);
+        }
+        if has_loose_mark(&name) {
+            return Err(NameError::LooseMark);
         }
         // Unassigned, private-use and noncharacter code points: nobody can
         // say how (or whether) another person's terminal draws them.
@@ -139,7 +166,7 @@ impl Name {
         let key = key_of(&name);
         // Worked out once: a skeleton is three passes over the text.
         static SERVER_KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-        if key == *SERVER_KEY.get_or_init(|| key_of(SERVER_NAME)) {
+        if bare(&key).eq(SERVER_KEY.get_or_init(|| key_of(SERVER_NAME)).chars()) {
             return Err(NameError::LooksLikeServer);
         }
         if !fits_one_script(&name) {
@@ -189,10 +216,51 @@ impl fmt::Display for Name {
 /// way is a few distinct letters whose capitals look alike sharing a key
 /// (`i` and `l`, as `I` is drawn like `l`): a second person is asked for
 /// another name rather than being able to pass for the first.
+///
+/// Before all that, enclosed letters are unframed (`Ⓑ`, `🅱` → `B`): the
+/// skeleton does not see the letter in them.
 fn key_of(name: &str) -> String {
-    let shape: String = skeleton(name).map(small_capital_as_capital).collect();
+    let mut plain = String::with_capacity(name.len());
+    for c in name.chars() {
+        push_unenclosed(c, &mut plain);
+    }
+    let shape: String = skeleton(&plain).map(small_capital_as_capital).collect();
     let upper: String = skeleton(&shape.to_uppercase()).collect();
     skeleton(&upper.to_lowercase()).collect()
+}
+
+/// Whether a name in NFC holds a combining mark that NFC could not
+/// compose into the letter before it and that this letter's script does
+/// not use on its own: a mark of the Inherited script that is used with
+/// Latin, Greek or Cyrillic (whose accented letters are composed), or with
+/// any script (U+0332, U+0336), or not with the script of its letter
+/// (kana voicing on a Latin `b`), or with no letter before it.
+fn has_loose_mark(name: &str) -> bool {
+    let mut letter = None;
+    for c in name.chars() {
+        if c.script() != Script::Inherited {
+            letter = Some(c.script());
+            continue;
+        }
+        let used_with = c.script_extension();
+        let loose = used_with.is_inherited()
+            || [Script::Latin, Script::Greek, Script::Cyrillic]
+                .into_iter()
+                .any(|script| used_with.contains_script(script))
+            || letter.is_none_or(|script| !used_with.contains_script(script));
+        if loose {
+            return true;
+        }
+    }
+    false
+}
+
+/// A key's letters and digits alone: without its marks (the skeleton
+/// has split every accent off its letter) or its punctuation, spaces and
+/// symbols. `Server` is kept from a name whose bare key is its own.
+fn bare(key: &str) -> impl Iterator<Item = char> + '_ {
+    key.chars()
+        .filter(|&c| c.is_alphanumeric() && c.script() != Script::Inherited)
 }
 
 /// The small capitals that the skeleton uses as prototypes for Cyrillic and
@@ -598,5 +666,142 @@ mod tests {
         assert!(apart.is_empty(), "{apart:#?}");
         assert_eq!(key("Наташа"), key("НАТАША"));
         assert_eq!(key("Наташа"), key("наташа"));
+    }
+
+    /// The key of Bob, which each look-alike below must not get past.
+    fn bobs_key() -> String {
+        key("Bob")
+    }
+
+    #[test]
+    fn bob_with_a_combining_acute_u0301_is_refused() {
+        assert_eq!(refused("Bob\u{301}"), NameError::LooseMark);
+    }
+
+    #[test]
+    fn bob_with_a_combining_low_line_u0332_is_refused() {
+        assert_eq!(refused("Bob\u{332}"), NameError::LooseMark);
+    }
+
+    #[test]
+    fn bob_with_a_long_solidus_overlay_u0338_is_refused() {
+        assert_eq!(refused("Bo\u{338}b"), NameError::LooseMark);
+    }
+
+    #[test]
+    fn bob_with_a_short_stroke_overlay_u0335_is_refused() {
+        assert_eq!(refused("B\u{335}ob"), NameError::LooseMark);
+    }
+
+    #[test]
+    fn a_mark_of_another_script_on_a_latin_letter_is_refused() {
+        // Kana voicing: Latin with kana is allowed, but not on a `b`.
+        assert_eq!(refused("Bob\u{3099}"), NameError::LooseMark);
+        assert_eq!(refused("\u{301}Bob"), NameError::LooseMark);
+    }
+
+    #[test]
+    fn circled_b_bob_has_the_key_of_bob() {
+        assert_eq!(key("\u{24B7}ob"), bobs_key());
+        assert_eq!(key("\u{24D1}ob"), bobs_key());
+    }
+
+    #[test]
+    fn negative_squared_b_bob_has_the_key_of_bob() {
+        assert_eq!(key("\u{1F171}ob"), bobs_key());
+        // Squared, negative circled and a regional indicator alike.
+        for b in ['\u{1F131}', '\u{1F151}', '\u{1F1E7}'] {
+            assert_eq!(key(&format!("{b}ob")), bobs_key(), "U+{:04X}", u32::from(b));
+        }
+    }
+
+    #[test]
+    fn server_with_a_long_stroke_overlay_u0336_is_refused() {
+        assert!(Name::parse("S\u{336}erver").is_err());
+    }
+
+    #[test]
+    fn server_with_an_accent_is_refused() {
+        for name in [
+            "S\u{E9}rver",
+            "Se\u{301}rver",
+            "S\u{E8}rv\u{EB}r",
+            "\u{15A}erver",
+        ] {
+            assert_eq!(refused(name), NameError::LooksLikeServer, "{name}");
+        }
+    }
+
+    #[test]
+    fn server_with_punctuation_around_it_is_refused() {
+        for name in [
+            "Server.",
+            "Server_",
+            "Server-",
+            "_Server_",
+            ".Server",
+            "(Server)",
+            "S.e.r.v.e.r",
+            "Server!",
+            "[Server]",
+            "Server\u{2026}",
+            "Server\u{FF0E}",
+        ] {
+            assert_eq!(refused(name), NameError::LooksLikeServer, "{name}");
+        }
+    }
+
+    #[test]
+    fn enclosed_server_is_refused() {
+        assert_eq!(refused("\u{24C8}erver"), NameError::LooksLikeServer);
+        assert_eq!(refused("\u{1F182}erver"), NameError::LooksLikeServer);
+    }
+
+    #[test]
+    fn names_that_only_contain_server_stay_allowed() {
+        for name in ["Servers", "Server2", "ServerAdmin", "Observer", "Sever"] {
+            assert!(Name::parse(name).is_ok(), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_name_made_of_replacement_characters_from_invalid_utf8_is_refused() {
+        let from_the_wire = String::from_utf8_lossy(b"\xfe\xfe\xc3");
+        assert_eq!(refused(&from_the_wire), NameError::NotUtf8);
+        assert_eq!(refused("Bob\u{FFFD}"), NameError::NotUtf8);
+    }
+
+    #[test]
+    fn names_with_composed_accents_and_marks_of_their_own_script_stay_allowed() {
+        for (typed, shown) in [
+            ("Jose\u{301}", "Jos\u{E9}"),
+            ("Zoe\u{308}", "Zo\u{EB}"),
+            ("Nguye\u{302}\u{303}n", "Nguy\u{1EC5}n"),
+            (
+                "\u{304B}\u{3099}\u{3063}\u{3053}\u{3046}",
+                "\u{304C}\u{3063}\u{3053}\u{3046}",
+            ),
+            (
+                "\u{645}\u{64F}\u{62D}\u{64E}\u{645}\u{64E}\u{651}\u{62F}",
+                "\u{645}\u{64F}\u{62D}\u{64E}\u{645}\u{64E}\u{651}\u{62F}",
+            ),
+            (
+                "\u{905}\u{928}\u{93F}\u{932}",
+                "\u{905}\u{928}\u{93F}\u{932}",
+            ),
+            (
+                "\u{E2A}\u{E21}\u{E28}\u{E31}\u{E01}\u{E14}\u{E34}\u{E4C}",
+                "\u{E2A}\u{E21}\u{E28}\u{E31}\u{E01}\u{E14}\u{E34}\u{E4C}",
+            ),
+            ("Ελένη", "Ελένη"),
+            ("李雷", "李雷"),
+            ("Łukasz", "Łukasz"),
+        ] {
+            assert_eq!(
+                Name::parse(typed).map(|n| n.text.to_string()),
+                Ok(shown.to_string()),
+                "{typed}"
+            );
+        }
     }
 }

@@ -15,19 +15,30 @@
 //!   matching closers to openers is easy to get wrong; Arabic and Hebrew
 //!   show in the right order without them (the implicit algorithm), so a
 //!   chat line loses nothing a person types.
+//! - Default-ignorable characters, which a terminal draws as nothing, are
+//!   removed: soft hyphens, U+034F, U+17B4/U+17B5, zero-width spaces, word
+//!   joiners and invisible operators (U+2060–U+2064), BOMs, tag characters
+//!   (U+E0000–U+E0FFF), and the rest. Eighty of them in a row are a message
+//!   that shows nothing, or a word that no filter or search finds. Kept are
+//!   those that change how text is drawn, one at a time, where they do:
+//!   a zero-width joiner inside an emoji sequence (`👨‍👩‍👧`); a joiner or
+//!   non-joiner between two letters (Persian `می‌خواهم`, Indic half forms);
+//!   and a variation selector right after a letter, digit, symbol or emoji
+//!   (`❤️`, a Han variant), the characters variation sequences are made of.
 //! - A run of more than [`MAX_BLANK_RUN`] blanks (spaces, other Unicode
-//!   spaces, look-alikes such as U+2800, with any zero-width characters
-//!   among them) becomes [`MAX_BLANK_RUN`] spaces: `Eve:` and 75 spaces would
+//!   spaces, look-alikes such as U+2800, each with any combining marks on
+//!   it) becomes [`MAX_BLANK_RUN`] spaces: `Eve:` and 75 spaces would
 //!   otherwise wrap on an 80-column terminal so that the next row reads as
 //!   a line of its own. Four keeps ordinary spacing and an indented snippet.
 //!
-//! Text is otherwise left alone: é, 中文, emoji and their joiners pass
-//! through. [`sanitize`] is the server's rule; [`visible`] is the client's,
+//! Text is otherwise left alone: é, 中文 and emoji pass through. [`sanitize`] is the server's rule; [`visible`] is the client's,
 //! which shows a control character as caret text (`^[`) instead of
 //! removing it, so a hostile peer's escape sequence is plain to see rather
 //! than half-stripped debris.
 
 use std::borrow::Cow;
+
+use unicode_properties::{GeneralCategoryGroup, UnicodeEmoji, UnicodeGeneralCategory};
 
 /// The longest run of blanks kept as sent; a longer one is cut to this many
 /// spaces.
@@ -52,7 +63,8 @@ enum Class {
     Space,
     /// A blank kept as it is while its run is short.
     Blank,
-    /// Zero-width: neither ends a run of blanks nor counts in it.
+    /// Default ignorable: removed, unless [`keeps_ignorable`] says that it
+    /// stands where it changes how text is drawn.
     Ignorable,
 }
 
@@ -124,6 +136,62 @@ const fn class_by_match(c: char) -> Class {
     }
 }
 
+/// Whether the default-ignorable `c` is kept, between `before` (the last
+/// character kept) and `after` (the next one in the text): a joiner inside
+/// an emoji sequence or between two letters, or a variation selector right
+/// after a character variation sequences are made of. A second one in a
+/// row never is: the one before it is no letter, emoji or symbol.
+// Not inlined: the loops over every character stay small, for the text
+// that has no ignorable at all.
+#[inline(never)]
+fn keeps_ignorable(before: Option<char>, c: char, after: Option<char>) -> bool {
+    let Some(before) = before else { return false };
+    match c {
+        '\u{200C}' | '\u{200D}' if is_letter_or_mark(before) && after.is_some_and(is_letter) => {
+            true
+        }
+        '\u{200D}' => {
+            before.is_emoji_char_or_emoji_component()
+                && !before.is_ascii()
+                && after.is_some_and(|a| a.is_emoji_char() && !a.is_ascii())
+        }
+        '\u{FE00}'..='\u{FE0F}'
+        | '\u{E0100}'..='\u{E01EF}'
+        | '\u{180B}'..='\u{180D}'
+        | '\u{180F}' => takes_variation_selector(before),
+        _ => false,
+    }
+}
+
+fn is_letter(c: char) -> bool {
+    c.general_category_group() == GeneralCategoryGroup::Letter
+}
+
+fn is_letter_or_mark(c: char) -> bool {
+    matches!(
+        c.general_category_group(),
+        GeneralCategoryGroup::Letter | GeneralCategoryGroup::Mark
+    )
+}
+
+/// Whether `c` is a combining mark: drawn on the character before it.
+/// Asked of the first character after every blank, so it is the
+/// normalization tables' hashed lookup, not a search (none is below
+/// U+0300, so ASCII and Latin-1 text never asks).
+fn is_mark(c: char) -> bool {
+    c >= '\u{300}' && unicode_normalization::char::is_combining_mark(c)
+}
+
+/// Letters, digits, symbols and emoji (`#` and `*` for keycaps): what the
+/// variation sequences of Unicode are made of. Not a mark, a blank, a
+/// punctuation sign or another selector.
+fn takes_variation_selector(c: char) -> bool {
+    matches!(
+        c.general_category_group(),
+        GeneralCategoryGroup::Letter | GeneralCategoryGroup::Number | GeneralCategoryGroup::Symbol
+    ) || c.is_emoji_char()
+}
+
 /// Whether the rules would leave `text` as it is (for either mode: a
 /// control character is changed by both).
 fn is_clean(text: &str) -> bool {
@@ -145,8 +213,11 @@ fn is_clean(text: &str) -> bool {
         return true;
     }
     let mut blanks = 0;
-    for c in text.chars() {
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
         match class(c) {
+            // A mark on a blank is part of it.
+            Class::Keep if blanks > 0 && is_mark(c) => {}
             Class::Keep => blanks = 0,
             Class::Control | Class::Drop | Class::Space => return false,
             Class::Blank => {
@@ -155,7 +226,21 @@ fn is_clean(text: &str) -> bool {
                     return false;
                 }
             }
-            Class::Ignorable => {}
+            // Its neighbours are looked up only here: the usual text has
+            // no ignorable, and pays nothing for them.
+            Class::Ignorable => {
+                let rest = chars.as_str();
+                // In a run of blanks nothing ignorable is kept.
+                let before = match blanks {
+                    0 => text[..text.len() - rest.len() - c.len_utf8()]
+                        .chars()
+                        .next_back(),
+                    _ => None,
+                };
+                if !keeps_ignorable(before, c, rest.chars().next()) {
+                    return false;
+                }
+            }
         }
     }
     true
@@ -184,8 +269,10 @@ fn clean(text: &str, controls: Controls) -> String {
         run.clear();
         *blanks = 0;
     };
-    for c in text.chars() {
+    for (at, c) in text.char_indices() {
         match class(c) {
+            // A mark on a blank: it goes (or stays) with the blank.
+            Class::Keep if blanks > 0 && is_mark(c) => run.push(c),
             Class::Keep => {
                 end_run(&mut out, &mut run, &mut blanks);
                 out.push(c);
@@ -206,8 +293,15 @@ fn clean(text: &str, controls: Controls) -> String {
                 run.push(c);
                 blanks += 1;
             }
-            Class::Ignorable if blanks == 0 => out.push(c),
-            Class::Ignorable => run.push(c),
+            // In a run of blanks nothing ignorable is kept; out of one,
+            // what was kept last is at the end of `out`.
+            Class::Ignorable if blanks == 0 => {
+                let after = text[at + c.len_utf8()..].chars().next();
+                if keeps_ignorable(out.chars().next_back(), c, after) {
+                    out.push(c);
+                }
+            }
+            Class::Ignorable => {}
         }
     }
     end_run(&mut out, &mut run, &mut blanks);
@@ -237,9 +331,10 @@ pub fn sanitize_bytes(line: &[u8]) -> Cow<'_, str> {
     }
 }
 
-/// Cleans chat text by the rules above: control characters and bidi
-/// controls removed, TAB and line separators turned into spaces, long runs
-/// of blanks cut. Borrows when the text was already clean.
+/// Cleans chat text by the rules above: control characters, bidi
+/// controls and default-ignorable characters removed, TAB and line
+/// separators turned into spaces, long runs of blanks cut. Borrows when
+/// the text was already clean.
 ///
 /// ```
 /// use sockchat::protocol::sanitize::sanitize;
@@ -458,6 +553,112 @@ mod tests {
         }
     }
 
+    /// `a`, 80 of `c`, `b`.
+    fn eighty(c: char) -> String {
+        format!("a{}b", c.to_string().repeat(80))
+    }
+
+    #[test]
+    fn eighty_soft_hyphens_are_removed() {
+        assert_eq!(sanitize(&eighty('\u{AD}')), "ab");
+        assert_eq!(sanitize("pass\u{AD}word"), "password");
+    }
+
+    #[test]
+    fn eighty_combining_grapheme_joiners_u034f_are_removed() {
+        assert_eq!(sanitize(&eighty('\u{34F}')), "ab");
+    }
+
+    #[test]
+    fn eighty_khmer_inherent_vowels_u17b4_u17b5_are_removed() {
+        assert_eq!(sanitize(&eighty('\u{17B4}')), "ab");
+        assert_eq!(sanitize(&eighty('\u{17B5}')), "ab");
+    }
+
+    #[test]
+    fn eighty_invisible_times_u2062_and_other_invisible_operators_are_removed() {
+        for c in ['\u{2060}', '\u{2061}', '\u{2062}', '\u{2063}', '\u{2064}'] {
+            assert_eq!(sanitize(&eighty(c)), "ab", "U+{:04X}", u32::from(c));
+        }
+    }
+
+    #[test]
+    fn eighty_byte_order_marks_are_removed() {
+        assert_eq!(sanitize(&eighty('\u{FEFF}')), "ab");
+        assert_eq!(sanitize("\u{FEFF}hello"), "hello");
+    }
+
+    #[test]
+    fn eighty_zero_width_spaces_are_removed() {
+        assert_eq!(sanitize(&eighty('\u{200B}')), "ab");
+        assert_eq!(sanitize(&"\u{200B}".repeat(80)), "");
+    }
+
+    #[test]
+    fn eighty_tag_characters_are_removed() {
+        for c in ['\u{E0001}', '\u{E0041}', '\u{E007F}', '\u{E0FFF}'] {
+            assert_eq!(sanitize(&eighty(c)), "ab", "U+{:04X}", u32::from(c));
+        }
+    }
+
+    #[test]
+    fn other_default_ignorables_are_removed() {
+        for c in ['\u{180E}', '\u{1D173}', '\u{1BCA0}', '\u{FFF0}', '\u{2065}'] {
+            assert_eq!(sanitize(&eighty(c)), "ab", "U+{:04X}", u32::from(c));
+        }
+    }
+
+    #[test]
+    fn eighty_spaces_each_with_a_combining_accent_are_cut_like_spaces() {
+        let attack = format!("{}Server: Max left the party.", " \u{301}".repeat(80));
+        assert_eq!(sanitize(&attack), "    Server: Max left the party.");
+        let stacked = format!("x{}Server: hi", "\u{3000}\u{301}\u{332}".repeat(40));
+        assert_eq!(sanitize(&stacked), "x    Server: hi");
+        // A few keep their marks, as a few blanks keep their kind.
+        assert!(matches!(sanitize("a \u{301}b"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn a_run_of_joiners_keeps_one_only_inside_an_emoji_sequence() {
+        let family = format!("\u{1F468}{}\u{1F469}", "\u{200D}".repeat(80));
+        assert_eq!(sanitize(&family), "\u{1F468}\u{200D}\u{1F469}");
+        assert_eq!(
+            sanitize(&eighty('\u{200D}')),
+            "a\u{200D}b",
+            "between letters"
+        );
+        assert_eq!(sanitize("\u{200D}\u{1F469}"), "\u{1F469}");
+        assert_eq!(sanitize("\u{1F468}\u{200D} x"), "\u{1F468} x");
+        assert_eq!(sanitize("1\u{200D}2"), "12");
+    }
+
+    #[test]
+    fn a_run_of_variation_selectors_keeps_one_after_a_character_that_takes_one() {
+        let hearts = format!("\u{2764}{}", "\u{FE0F}".repeat(80));
+        assert_eq!(sanitize(&hearts), "\u{2764}\u{FE0F}");
+        assert_eq!(sanitize(&"\u{FE0F}".repeat(80)), "");
+        assert_eq!(sanitize("x \u{FE0F}y"), "x y");
+        assert_eq!(sanitize("\u{845B}\u{E0100}\u{E0101}"), "\u{845B}\u{E0100}");
+    }
+
+    #[test]
+    fn emoji_sequences_and_variants_are_kept_as_sent() {
+        for text in [
+            "\u{1F469}\u{1F3FD}\u{200D}\u{1F4BB}",
+            "\u{1F3F3}\u{FE0F}\u{200D}\u{1F308}",
+            "\u{2764}\u{FE0F}\u{200D}\u{1F525}",
+            "1\u{FE0F}\u{20E3} #\u{FE0F}\u{20E3}",
+            "\u{845B}\u{E0100}",
+            "\u{915}\u{94D}\u{200D}\u{937}",
+            "\u{2229}\u{FE00}",
+        ] {
+            assert!(
+                matches!(sanitize(text), Cow::Borrowed(t) if t == text),
+                "{text:?}"
+            );
+        }
+    }
+
     #[test]
     fn visible_shows_escape_as_caret_bracket() {
         assert_eq!(visible("\x1b[31mred\x1b[0m"), "^[[31mred^[[0m");
@@ -499,24 +700,55 @@ mod tests {
             2 => prop::sample::select(vec!['\x1b', '\t', '\r', '\x7f', '\u{9b}', '\u{85}']),
             4 => prop::sample::select(vec![' ', '\u{A0}', '\u{3000}', '\u{2800}', '\u{2028}']),
             2 => prop::sample::select(vec!['\u{200B}', '\u{FE0F}', '\u{202E}', '\u{2066}', '\u{200F}']),
+            2 => prop::sample::select(vec!['\u{200D}', '\u{200C}', '\u{AD}', '\u{E0041}', '\u{301}', '👨', '❤']),
             2 => prop::sample::select(vec!['a', 'é', '中', '^', '[']),
         ];
         prop::collection::vec(c, 0..60).prop_map(|chars| chars.into_iter().collect())
     }
 
-    /// The longest run of blanks, zero-width characters not counting and
-    /// not ending a run: the rule written the obvious way.
+    #[test]
+    fn marks_are_the_general_category_of_marks() {
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            let mark = c.general_category_group() == GeneralCategoryGroup::Mark;
+            assert_eq!(is_mark(c), mark, "U+{:04X}", u32::from(c));
+        }
+    }
+
+    /// The longest run of blanks, marks on them and zero-width characters
+    /// not counting and not ending a run: the rule written the obvious way.
     fn longest_blank_run(text: &str) -> usize {
         let (mut longest, mut run) = (0, 0);
         for c in text.chars() {
             if is_blank(c) {
                 run += 1;
                 longest = longest.max(run);
-            } else if !is_default_ignorable(c) {
+            } else if !(is_default_ignorable(c) || run > 0 && is_mark(c)) {
                 run = 0;
             }
         }
         longest
+    }
+
+    /// Whether `text` holds a default-ignorable character that is not
+    /// kept where it stands.
+    fn has_an_ignorable_to_remove(text: &str) -> bool {
+        let (mut before, mut in_run) = (None, false);
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            if is_blank(c) || c == '\t' {
+                (before, in_run) = (None, true);
+            } else if is_default_ignorable(c) && !is_bidi_control(c) {
+                if !keeps_ignorable(before, c, chars.peek().copied()) {
+                    return true;
+                }
+                before = Some(c);
+            } else if in_run && is_mark(c) {
+                before = None;
+            } else {
+                (before, in_run) = (Some(c), false);
+            }
+        }
+        false
     }
 
     proptest::proptest! {
@@ -526,6 +758,7 @@ mod tests {
                 proptest::prop_assert!(!clean.chars().any(|c| c.is_control()
                     || is_bidi_control(c) || is_line_separator(c)), "{:?} -> {:?}", text, clean);
                 proptest::prop_assert!(longest_blank_run(&clean) <= MAX_BLANK_RUN, "{:?}", clean);
+                proptest::prop_assert!(!has_an_ignorable_to_remove(&clean), "{:?}", clean);
                 // Cleaning again changes nothing and allocates nothing.
                 proptest::prop_assert!(matches!(sanitize(&clean), Cow::Borrowed(t) if *t == *clean));
                 proptest::prop_assert!(matches!(visible(&clean), Cow::Borrowed(t) if *t == *clean));
@@ -536,7 +769,8 @@ mod tests {
         fn text_that_breaks_no_rule_is_borrowed(text in tricky_text()) {
             let breaks_a_rule = text.chars().any(|c| c.is_control() || c == '\t'
                 || is_bidi_control(c) || is_line_separator(c))
-                || longest_blank_run(&text) > MAX_BLANK_RUN;
+                || longest_blank_run(&text) > MAX_BLANK_RUN
+                || has_an_ignorable_to_remove(&text);
             proptest::prop_assert_eq!(matches!(sanitize(&text), Cow::Borrowed(_)), !breaks_a_rule);
         }
     }

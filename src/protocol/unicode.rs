@@ -57,6 +57,37 @@ pub fn is_blank(c: char) -> bool {
         )
 }
 
+/// Letters and digits drawn in a circle, a square or parentheses: the
+/// Enclosed Alphanumerics (U+2460–U+24FF) and their supplement
+/// (U+1F100–U+1F1FF, with the regional indicators). A terminal draws `Ⓑ`
+/// and `🅱` as a B in a frame, so `Ⓑob` reads as `Bob`.
+pub fn is_enclosed_alphanumeric(c: char) -> bool {
+    matches!(c, '\u{2460}'..='\u{24FF}' | '\u{1F100}'..='\u{1F1FF}')
+}
+
+/// What an enclosed letter or number shows, pushed onto `out`: its
+/// compatibility decomposition where it has one (`Ⓑ` → `B`, `🄱` → `B`,
+/// `⑫` → `12`, `⒝` → `(b)`), and for the negative circled and squared
+/// letters and the regional indicators, which have none, their capital
+/// letter (`🅑`, `🅱`, `🇧` → `B`). Anything else is pushed as it is.
+pub fn push_unenclosed(c: char, out: &mut String) {
+    let first = match c {
+        '\u{1F150}'..='\u{1F169}' => '\u{1F150}',
+        '\u{1F170}'..='\u{1F189}' => '\u{1F170}',
+        '\u{1F1E6}'..='\u{1F1FF}' => '\u{1F1E6}',
+        c if !is_enclosed_alphanumeric(c) => {
+            out.push(c);
+            return;
+        }
+        _ => {
+            unicode_normalization::char::decompose_compatible(c, |d| out.push(d));
+            return;
+        }
+    };
+    let letter = u32::from('A') + (u32::from(c) - u32::from(first));
+    out.extend(char::from_u32(letter));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,6 +118,33 @@ mod tests {
         }
         assert!(is_format('\u{0600}') && !is_default_ignorable('\u{0600}'));
         assert!(is_default_ignorable('\u{FE0F}') && !is_format('\u{FE0F}'));
+    }
+
+    fn unenclosed(text: &str) -> String {
+        let mut out = String::new();
+        for c in text.chars() {
+            push_unenclosed(c, &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn enclosed_letters_show_their_letter() {
+        // Circled, squared, negative circled, negative squared, regional
+        // indicator; parenthesized keeps its parentheses.
+        for b in [
+            '\u{24B7}',
+            '\u{1F131}',
+            '\u{1F151}',
+            '\u{1F171}',
+            '\u{1F1E7}',
+        ] {
+            assert!(is_enclosed_alphanumeric(b));
+            assert_eq!(unenclosed(&b.to_string()), "B", "U+{:04X}", u32::from(b));
+        }
+        assert_eq!(unenclosed("\u{24D1}\u{249D}\u{246B}"), "b(b)12");
+        assert_eq!(unenclosed("\u{1F169}\u{1F189}\u{1F1FF}"), "ZZZ");
+        assert_eq!(unenclosed("Bob é ﬁ ²"), "Bob é ﬁ ²");
     }
 
     #[test]

@@ -9,6 +9,12 @@
 //! status line suspended, so the two never garble each other; the status
 //! line is redrawn at most ten times a second, and only after something
 //! changed: an idle server does no work for it.
+//!
+//! Without a status line (stderr is a file, a pipe or a journal), each log
+//! line starts with the time it was logged, in RFC 3339 UTC with
+//! milliseconds (`2026-12-07T03:41:07.123Z`), so an operator can match it
+//! with a client's report. A terminal's log is watched as it happens and
+//! keeps its lines short.
 
 use std::fmt::Display;
 use std::io::Write;
@@ -17,6 +23,7 @@ use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use jiff::Timestamp;
 use yansi::{Paint, Style};
 
 use super::status_line::StatusLine;
@@ -40,6 +47,8 @@ struct Console {
     color: bool,
     /// Whether there is a status line to keep up to date.
     status: bool,
+    /// Whether each line starts with the time (when there is no status line).
+    times: bool,
     to_thread: SyncSender<Entry>,
     /// Figures for the status line.
     online: AtomicUsize,
@@ -71,12 +80,13 @@ impl Log {
     }
 
     /// Logs to stderr, coloured when `color`; with a live status line when
-    /// `status` (stderr is a terminal).
+    /// `status` (stderr is a terminal), and with times on the lines when not.
     pub fn console(color: bool, status: bool) -> Log {
         let (to_thread, from_log) = mpsc::sync_channel(QUEUE);
         let console = Arc::new(Console {
             color,
             status,
+            times: !status,
             to_thread,
             online: AtomicUsize::new(0),
             relayed: AtomicU64::new(0),
@@ -126,10 +136,15 @@ impl Log {
     fn line(&self, style: Style, text: impl Display) {
         let Some(console) = &self.console else { return };
         let text = text.to_string();
-        let line = if console.color {
+        let text = if console.color {
             text.paint(style).to_string()
         } else {
             text
+        };
+        // The time it happened, not the time the console thread got to it.
+        let line = match console.times {
+            true => timed(Timestamp::now(), &text),
+            false => text,
         };
         if let Err(TrySendError::Full(_)) = console.to_thread.try_send(Entry::Line(line)) {
             console.dropped.fetch_add(1, Ordering::Relaxed);
@@ -160,6 +175,11 @@ impl Console {
     }
 }
 
+/// A log line after its time: RFC 3339, UTC, to the millisecond.
+fn timed(at: Timestamp, text: &str) -> String {
+    format!("{at:.3} {text}")
+}
+
 /// The one place that writes to stderr: log lines above the status line,
 /// and the status line at most every [`REDRAW_EVERY`] after a change.
 fn console_thread(
@@ -181,9 +201,13 @@ fn console_thread(
                     .map_or(0, |c| c.dropped.swap(0, Ordering::Relaxed));
                 let mut lines = Vec::with_capacity(2);
                 if dropped > 0 {
-                    lines.push(format!(
-                        "Server: ({dropped} log lines dropped: logging fell behind)"
-                    ));
+                    let text =
+                        format!("Server: ({dropped} log lines dropped: logging fell behind)");
+                    // Timed as the other lines are: when there is no status line.
+                    lines.push(match bar.is_none() {
+                        true => timed(Timestamp::now(), &text),
+                        false => text,
+                    });
                 }
                 lines.push(line);
                 for line in lines {
@@ -219,5 +243,21 @@ fn console_thread(
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_starts_with_its_time_in_utc_to_the_millisecond() {
+        let at: Timestamp = "2026-12-07T03:41:07.123456Z".parse().expect("a time");
+        assert_eq!(
+            timed(at, "Server: Connection from 127.0.0.1:5000"),
+            "2026-12-07T03:41:07.123Z Server: Connection from 127.0.0.1:5000"
+        );
+        let whole: Timestamp = "2026-12-07T03:41:07Z".parse().expect("a time");
+        assert_eq!(timed(whole, "x"), "2026-12-07T03:41:07.000Z x");
     }
 }

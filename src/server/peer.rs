@@ -115,7 +115,13 @@ async fn reader_loop<R: AsyncRead + Unpin>(
     config: &Config,
     tokens: u32,
 ) -> Option<String> {
-    let mut framer = LineFramer::new(config.max_line_bytes);
+    // A plain connection may be a person at `telnet`, whose Ctrl-C and
+    // option negotiation are dropped before lines are cut; under TLS
+    // (every connection of a server with a certificate) bytes are text.
+    let mut framer = match config.tls {
+        None => LineFramer::with_telnet(config.max_line_bytes),
+        Some(_) => LineFramer::new(config.max_line_bytes),
+    };
     let mut gate = Gate {
         id,
         events,
@@ -271,8 +277,10 @@ async fn read_lines<R: AsyncRead + Unpin>(
                     let _ = on_frame(frame);
                 }
             } else {
-                let taken = framer.feed_until(&buf[..n], &mut on_frame);
-                unread.extend_from_slice(&buf[taken..n]);
+                let text = framer.drop_telnet(&mut buf[..n]);
+                let taken = framer.feed_until(&buf[..text], &mut on_frame);
+                // Telnet's commands are out of it: it is fed later, as is.
+                unread.extend_from_slice(&buf[taken..text]);
             }
             Poll::Ready(Ok(n))
         })

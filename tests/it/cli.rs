@@ -4,7 +4,9 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use crate::support::{finish_blocking, sockchat, Finished, Nc, Running, Serve, Server, WAIT};
+use crate::support::{
+    finish_blocking, sockchat, untimed, Finished, Nc, Running, Serve, Server, WAIT,
+};
 
 const ESC: char = '\x1b';
 
@@ -328,7 +330,9 @@ fn serve_stops_gracefully_when_signalled_right_after_its_banner() {
 }
 
 #[test]
-fn a_piped_server_logs_plain_lines_and_no_status_line() {
+fn a_piped_server_logs_timed_plain_lines_and_no_status_line() {
+    // Whole seconds: a line's time may be read from a coarser clock.
+    let started = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(1);
     let server = Server::start();
     let mut max = Nc::login(server.addr, "Max");
     let mut bob = Nc::login(server.addr, "Bob");
@@ -344,14 +348,26 @@ fn a_piped_server_logs_plain_lines_and_no_status_line() {
     // slow machine can only make this miss a status line, never invent one.
     std::thread::sleep(Duration::from_millis(300));
     let run = server.stop_to_end();
+    let stopped = jiff::Timestamp::now();
     assert!(run.status.success(), "{}", run.stderr);
+    // Each line starts with its time: RFC 3339, UTC, then a space.
+    let mut texts = Vec::new();
+    for line in run.stderr.lines() {
+        let text = untimed(line);
+        let time = line[..line.len() - text.len() - 1].parse::<jiff::Timestamp>();
+        assert!(
+            time.is_ok_and(|at| started <= at && at <= stopped),
+            "not a time of this run at the start of {line:?}"
+        );
+        texts.push(text);
+    }
     for line in [
         "Server: Connection from 127.0.0.1:",
         "Server: Max joined the party! (127.0.0.1:",
         "Server: Bob left the party. (127.0.0.1:",
     ] {
         assert!(
-            run.stderr.lines().any(|l| l.starts_with(line)),
+            texts.iter().any(|l| l.starts_with(line)),
             "no line starting {line:?}: {:?}",
             run.stderr
         );

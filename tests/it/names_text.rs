@@ -98,6 +98,47 @@ fn names_in_one_script_are_still_welcome() {
 }
 
 #[test]
+fn marks_enclosed_letters_and_punctuation_cannot_pass_for_bob_or_server() {
+    run(async {
+        let server = TestServer::start().await;
+        let [_bob] = server.logins(["Bob"]).await;
+        let mut eve = server.connect_greeted().await;
+        let loose = refusal(
+            "a name cannot put an accent or mark on a letter that has no such accented form",
+        );
+        let server_like = refusal("that name looks like Server, which is reserved");
+        let cases = [
+            ("Bob\u{301}", loose.clone()),
+            ("Bob\u{332}", loose.clone()),
+            ("Bo\u{338}b", loose.clone()),
+            ("B\u{335}ob", loose.clone()),
+            ("\u{24B7}ob", refusal("the name \u{24B7}ob is taken")),
+            ("\u{1F171}ob", refusal("the name \u{1F171}ob is taken")),
+            ("S\u{336}erver", loose.clone()),
+            ("S\u{E9}rver", server_like.clone()),
+            ("Server.", server_like.clone()),
+            ("Server_", server_like.clone()),
+            ("Server-", server_like.clone()),
+        ];
+        for (name, why) in cases {
+            eve.send(name).await;
+            eve.expect_line(&why).await;
+        }
+        // Bytes that are not UTF-8 (FE never is; C3 starts a character
+        // that never comes) arrive as U+FFFD.
+        eve.send_raw(b"\xfe\xfe\xc3\r\n").await;
+        eve.expect_line(&refusal(
+            "a name must be valid UTF-8 and cannot contain U+FFFD",
+        ))
+        .await;
+        // Accents that are letters, and other scripts, are still welcome.
+        eve.send("Jose\u{301}").await;
+        eve.expect_line("Server: You are logged in as: Jos\u{E9}")
+            .await;
+    });
+}
+
+#[test]
 fn a_line_separator_in_chat_is_relayed_as_a_space() {
     run(async {
         let server = TestServer::start().await;
@@ -136,5 +177,79 @@ fn bidi_controls_are_removed_from_relayed_chat() {
         max.expect_line("Eve: olleh x").await;
         eve.send("/msg Max \u{202E}terces").await;
         max.expect_line("Eve (private): terces").await;
+    });
+}
+
+#[test]
+fn telnets_ctrl_c_and_option_negotiation_do_not_reach_the_room() {
+    run(async {
+        let server = TestServer::start().await;
+        let [mut max] = server.logins(["Max"]).await;
+        let mut telly = server.connect_greeted().await;
+        // telnet's window size (IAC WILL NAWS, IAC SB NAWS 80 24 IAC SE)
+        // before the name.
+        telly
+            .send_raw(b"\xff\xfb\x1f\xff\xfa\x1f\x00\x50\x00\x18\xff\xf0Telly\r\n")
+            .await;
+        telly
+            .expect_line("Server: You are logged in as: Telly")
+            .await;
+        max.expect_line("Server: Telly joined the party!").await;
+        // Ctrl-C at telnet: IAC IP IAC DO TIMING-MARK, then a line.
+        telly
+            .send_raw(b"\xff\xf4\xff\xfd\x06after ctrl-c\r\n")
+            .await;
+        max.expect_line("Telly: after ctrl-c").await;
+        // Ctrl-C alone, then Enter: a blank line, which says nothing; the
+        // marker after it is the next thing Max reads.
+        telly.send_raw(b"\xff\xf4\xff\xfd\x06\r\n").await;
+        telly.send("marker").await;
+        max.expect_line("Telly: marker").await;
+    });
+}
+
+#[test]
+fn eighty_invisible_characters_in_a_row_reach_nobody() {
+    run(async {
+        let server = TestServer::start().await;
+        let [mut max, mut eve] = server.logins(["Max", "Eve"]).await;
+        // Soft hyphen, CGJ, Khmer vowels, invisible operators, word joiner,
+        // BOM, zero-width space and tag characters.
+        for c in [
+            '\u{AD}',
+            '\u{34F}',
+            '\u{17B4}',
+            '\u{17B5}',
+            '\u{2060}',
+            '\u{2062}',
+            '\u{2064}',
+            '\u{FEFF}',
+            '\u{200B}',
+            '\u{E0001}',
+            '\u{E0041}',
+            '\u{E007F}',
+        ] {
+            let eighty = c.to_string().repeat(80);
+            eve.send(&format!("a{eighty}b")).await;
+            max.expect_line("Eve: ab").await;
+            // Alone they are nothing, and nothing is sent: the marker after
+            // them is the next line Max reads.
+            eve.send(&eighty).await;
+            eve.send("marker").await;
+            max.expect_line("Eve: marker").await;
+        }
+        // Eighty spaces with an accent on each are eighty blanks.
+        eve.send(&format!(
+            "{}Server: Max left the party.",
+            " \u{301}".repeat(80)
+        ))
+        .await;
+        max.expect_line("Eve:     Server: Max left the party.")
+            .await;
+        // An emoji sequence and a variation selector stay as sent.
+        eve.send("\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467} \u{2764}\u{FE0F}")
+            .await;
+        max.expect_line("Eve: \u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467} \u{2764}\u{FE0F}")
+            .await;
     });
 }

@@ -686,7 +686,9 @@ fn invalid_utf8_becomes_replacement_characters() {
     run(async {
         let server = TestServer::start().await;
         let [mut max, mut bob] = server.logins(["Max", "Bob"]).await;
-        max.send_raw(b"a\xffb\n").await;
+        // FE: never in UTF-8 (FF is too, but on a plain connection it is
+        // telnet's IAC, which is dropped: see telnet.rs).
+        max.send_raw(b"a\xfeb\n").await;
         bob.expect_line("Max: a\u{fffd}b").await;
         max.send_raw(b"caf\xc3\n").await;
         bob.expect_line("Max: caf\u{fffd}").await;

@@ -38,7 +38,7 @@ pub use command::{join_command, sockchat};
 pub use in_process::TestServer;
 pub use output::Output;
 pub use process::{finish, finish_blocking, Finished, Running};
-pub use serve::{Serve, Server};
+pub use serve::{untimed, Serve, Server};
 pub use tagged::Tagged;
 
 /// How long any single wait in a test may take: a bug fails the test

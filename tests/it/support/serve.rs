@@ -211,6 +211,17 @@ impl Server {
     }
 }
 
+/// A line of a piped server's log without the time it starts with
+/// (RFC 3339, UTC, then a space); panics if it has none.
+pub fn untimed(line: &str) -> &str {
+    let (time, text) = line.split_once(' ').unwrap_or_default();
+    assert!(
+        time.ends_with('Z') && time.parse::<jiff::Timestamp>().is_ok(),
+        "no RFC 3339 UTC time at the start of {line:?}"
+    );
+    text
+}
+
 /// A process's resident set size, from /proc; None once it is gone.
 pub fn rss_kib(pid: libc::pid_t) -> Option<u64> {
     proc_status_kib(pid, "VmRSS")
