@@ -73,6 +73,14 @@ impl Screen {
         }
     }
 
+    /// Lines held for the room's pace (None: none wait); shown before the
+    /// prompt. Plain output has no prompt and shows nothing.
+    pub fn sending(&mut self, lines: Option<usize>) {
+        if let Screen::Editor(editor) = self {
+            editor.sending(lines);
+        }
+    }
+
     /// Whether lines go above a line editor (a person at a terminal).
     pub fn is_editor(&self) -> bool {
         matches!(self, Screen::Editor(_))

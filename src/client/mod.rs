@@ -114,7 +114,7 @@ pub fn join(options: Options, tty: Tty) -> anyhow::Result<ExitCode> {
         let mut again = false;
         // Logs in; again on a new connection (quietly) if the server closed
         // the first for its login timeout while the person was typing.
-        let (server, writer, name, sent, tagged, password) = loop {
+        let (server, writer, name, tagged, password) = loop {
             let (reader, mut writer) = reach(&options, !again).await?;
             let mut server = ServerLines::new(reader);
             if options.tls.is_none() {
@@ -138,10 +138,9 @@ pub fn join(options: Options, tty: Tty) -> anyhow::Result<ExitCode> {
             match login.run(credentials).await? {
                 Outcome::LoggedIn {
                     name,
-                    sent,
                     tagged,
                     password,
-                } => break (server, writer, name, sent, tagged, password),
+                } => break (server, writer, name, tagged, password),
                 Outcome::Left => return Ok(ExitCode::SUCCESS),
                 Outcome::Again(typed) => credentials = typed,
             }
@@ -169,7 +168,6 @@ pub fn join(options: Options, tty: Tty) -> anyhow::Result<ExitCode> {
         let me = session::Me {
             name,
             password,
-            sent,
             echo: tty.stdin,
             piped: !tty.stdin,
         };

@@ -80,8 +80,6 @@ pub struct Me {
     pub name: Name,
     /// The room's password, kept (in memory only) to come back with.
     pub password: Option<Secret>,
-    /// Lines the server's flood limit has counted so far (the login's).
-    pub sent: u32,
     /// Our own lines are shown (typed on a terminal; a piped bot's are not).
     pub echo: bool,
     /// Input is piped: refused lines make the exit code a failure.
@@ -175,6 +173,8 @@ struct Chat<'a> {
     reconnect: bool,
     /// The input ended while lines waited for a catch-up: leave once sent.
     end_after_catchup: bool,
+    /// Typed lines waiting for the room's pace, as last shown.
+    sending: Option<usize>,
 }
 
 /// Shows the room and sends what is typed, until one side ends.
@@ -210,6 +210,7 @@ pub async fn session(
         options,
         reconnect,
         end_after_catchup: false,
+        sending: None,
     };
     // Untagged: the room's limits, to pace what we send; the answer is not
     // shown. Tagged: the limits came with tagged mode.
@@ -217,7 +218,7 @@ pub async fn session(
         Some(_) => false,
         None => send_line(&mut conn.writer, "/limits").await.is_ok(),
     };
-    let mut typed = Paced::new(typed, chat.me.sent + u32::from(asked), Instant::now());
+    let mut typed = Paced::new(typed, Instant::now());
     if let Some(tagged) = &tagged {
         typed.learn(tagged_limits(&tagged.mode), Instant::now());
         chat.logged_in(&tagged.login);
@@ -228,6 +229,8 @@ pub async fn session(
     let mut leaving: Option<Instant> = None;
     let mut typing = true;
     loop {
+        let waiting = typing.then(|| typed.waiting(Instant::now())).flatten();
+        chat.show_sending(waiting);
         let input = typing.then_some(&mut typed);
         let catching_up = chat.holding.as_ref().map(|h| h.deadline);
         match next(&mut conn.server, input, leaving, catching_up).await {
@@ -544,6 +547,14 @@ impl Chat<'_> {
         self.screen.print(&out);
     }
 
+    /// Shows how many typed lines wait for the room's pace, when it changed.
+    fn show_sending(&mut self, waiting: Option<usize>) {
+        if waiting != self.sending {
+            self.sending = waiting;
+            self.screen.sending(waiting);
+        }
+    }
+
     fn print_faint(&mut self, text: &str) {
         let text = render::faint(text, self.look.colors);
         self.screen.print(&text);
@@ -669,7 +680,7 @@ impl Chat<'_> {
         } = away;
         self.screen.status(None);
         let gone = reconnect::span(backoff.away(Instant::now()));
-        typed.restart(tagged_limits(&back.mode), back.sent, Instant::now());
+        typed.learn(tagged_limits(&back.mode), Instant::now());
         let how = match (back.resumed, back.after < self.last_id) {
             (true, _) => format!("Reconnected after {gone}; the session was resumed."),
             (false, false) => format!(

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::terminal::{local_flags, physical_rows, size, Pty, EDITOR_PROMPT};
-use crate::support::{Nc, Running, Server, WAIT};
+use crate::support::{Nc, Running, Serve, Server, WAIT};
 
 const PROMPT: &str = "Please enter your username";
 const CTRL_C: &str = "\x03";
@@ -460,4 +460,37 @@ fn sigint_leaves_a_piped_join_cleanly() {
     bot.signal(libc::SIGINT);
     bob.expect_line("Server: bot left the party.");
     assert_eq!(bot.wait().code(), Some(0));
+}
+
+/// A paste far past the room's burst: every line reaches the room, whole
+/// and in order, while the prompt says how many are still to go. The
+/// host is not trusted and has just connected (Bob): its connection gets
+/// less than its whole burst, which the client cannot see.
+#[test]
+fn a_paste_past_the_rooms_burst_reaches_the_room_whole_and_in_order() {
+    // 500 lines at 200 a second: about 2.5 s. A burst of a second's worth
+    // leaves a stalled server (a busy machine) its usual slack.
+    let server = Serve::new()
+        .args(&["--rate", "200", "--burst", "200", "--trust-addr", "none"])
+        .start();
+    let mut bob = Nc::login(server.addr, "Bob");
+    let mut pty = join(&server, &["--name", "Max"], &[("NO_COLOR", "1")]);
+    pty.expect_logged_in("Max");
+    bob.expect_line("Server: Max joined the party!");
+    let lines: Vec<String> = (1..=500).map(|i| format!("pasted line {i}")).collect();
+    pty.type_keys(&format!("\x1b[200~{}\x1b[201~\r", lines.join("\n")));
+    pty.screen.expect("sending… ");
+    pty.screen.expect(" more > ");
+    let mut got = bob.lines_until("Max: pasted line 500");
+    got.push("Max: pasted line 500".into());
+    let expected: Vec<String> = lines.iter().map(|line| format!("Max: {line}")).collect();
+    assert!(got == expected, "lost or reordered: {got:#?}");
+    // Once all are sent, the prompt is bare again.
+    pty.screen.expect_that("a bare prompt", |bytes| {
+        let rows = Resizes::new(false).rows_of(bytes);
+        rows.last()
+            .is_some_and(|row| row.trim() == EDITOR_PROMPT.trim())
+    });
+    pty.type_keys("\x04");
+    assert_eq!(pty.exit_code(), 0);
 }
