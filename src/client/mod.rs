@@ -16,6 +16,7 @@ mod login;
 mod mention;
 mod own;
 mod pace;
+mod palette;
 mod prompt;
 mod reconnect;
 pub mod render;

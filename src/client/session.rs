@@ -23,6 +23,7 @@ use super::login::Tagged;
 use super::mention;
 use super::own::{Heard, Own};
 use super::pace::{Paced, FALLBACK};
+use super::palette::Palette;
 use super::reconnect::{self, Backoff};
 use super::render::{self, Colors, Emphasis};
 use super::resume::{self, Fail, Who};
@@ -175,6 +176,8 @@ struct Chat<'a> {
     end_after_catchup: bool,
     /// Typed lines waiting for the room's pace, as last shown.
     sending: Option<usize>,
+    /// The colours of the names seen.
+    palette: Palette,
 }
 
 /// Shows the room and sends what is typed, until one side ends.
@@ -211,6 +214,7 @@ pub async fn session(
         reconnect,
         end_after_catchup: false,
         sending: None,
+        palette: Palette::new(look.colors),
     };
     // Untagged: the room's limits, to pace what we send; the answer is not
     // shown. Tagged: the limits came with tagged mode.
@@ -540,7 +544,7 @@ impl Chat<'_> {
             history,
             mention: calls,
         };
-        out.push_str(&render::styled(&incoming.line, self.look.colors, emphasis));
+        out.push_str(&render::styled(&incoming.line, &mut self.palette, emphasis));
         if calls && !history && self.look.bell {
             out.push('\x07');
         }
@@ -594,8 +598,9 @@ impl Chat<'_> {
                 return false;
             }
             if let Some(shown) = self.own.sent(line).filter(|_| self.me.echo) {
-                self.screen
-                    .print(&render::render(shown.as_bytes(), self.look.colors));
+                let shown =
+                    render::styled(shown.as_bytes(), &mut self.palette, Emphasis::default());
+                self.screen.print(&shown);
             }
             return true;
         }
