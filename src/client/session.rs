@@ -39,6 +39,9 @@ use crate::runtime;
 /// After we stop sending, how long the server has to close its side.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The server's answer to our `/nick` (the new name follows).
+const RENAMED_SELF: &str = "Server: You are now known as: ";
+
 /// What the person sees when the server hangs up on them.
 pub const SERVER_LEFT: &str = "Server left.";
 
@@ -178,6 +181,9 @@ struct Chat<'a> {
     sending: Option<usize>,
     /// The colours of the names seen.
     palette: Palette,
+    /// The room's notice of our own rename, still to come: the server
+    /// told us first (`You are now known as: …`), so it is not shown.
+    own_rename: Option<String>,
 }
 
 /// Shows the room and sends what is typed, until one side ends.
@@ -215,6 +221,7 @@ pub async fn session(
         end_after_catchup: false,
         sending: None,
         palette: Palette::new(look.colors),
+        own_rename: None,
     };
     // Untagged: the room's limits, to pace what we send; the answer is not
     // shown. Tagged: the limits came with tagged mode.
@@ -336,6 +343,10 @@ impl Chat<'_> {
     /// A line from the server; returns lines of ours to send now (those
     /// waiting for the catch-up after a reconnect).
     fn heard(&mut self, incoming: Incoming) -> Vec<String> {
+        if let Some(new) = sanitize_bytes(&incoming.line).strip_prefix(RENAMED_SELF) {
+            self.own_rename = Some(reply::renamed(&self.name, new));
+            self.name = new.to_string();
+        }
         if !self.tagged {
             self.heard_untagged(&incoming);
             return Vec::new();
@@ -418,11 +429,6 @@ impl Chat<'_> {
         }
         let text = sanitize_bytes(&incoming.line).into_owned();
         let line = classify(&text);
-        if let ServerLine::Notice(notice) = &line {
-            if let Some(new) = notice.strip_prefix("You are now known as: ") {
-                self.name = new.to_string();
-            }
-        }
         let ours = tags.re.as_deref().is_some_and(|re| self.confirm.knows(re));
         match self.confirm.heard(tags.re.as_deref(), &line) {
             Answer::Show => {}
@@ -448,6 +454,9 @@ impl Chat<'_> {
             return Vec::new();
         }
         let history = tags.history || self.asked_block;
+        if !history && self.told_own_rename(&text) {
+            return Vec::new();
+        }
         self.show(&incoming, history);
         Vec::new()
     }
@@ -455,10 +464,25 @@ impl Chat<'_> {
     /// An untagged server: today's transcript rules.
     fn heard_untagged(&mut self, incoming: &Incoming) {
         let text = sanitize_bytes(&incoming.line);
+        if self.told_own_rename(&text) {
+            return;
+        }
         match self.own.heard(&text) {
             Heard::Show => self.show(incoming, false),
             Heard::NotSent { mine, why } => self.not_sent(&mine, &why),
         }
+    }
+
+    /// Whether `text` is the room's notice of the rename the server
+    /// already told us of: then the editor learns of it (for Tab), and it
+    /// is not shown twice.
+    fn told_own_rename(&mut self, text: &str) -> bool {
+        if self.own_rename.as_deref() != Some(text) {
+            return false;
+        }
+        self.own_rename = None;
+        self.screen.heard(text);
+        true
     }
 
     /// The block held is complete (or `refused`: the server could not give

@@ -5,7 +5,7 @@
 
 use std::process::Command;
 
-use crate::support::terminal::{size, Pty, EDITOR_PROMPT};
+use crate::support::terminal::{screen_rows, size, Pty, EDITOR_PROMPT};
 use crate::support::{Nc, Serve, Server};
 
 const PROMPT: &str = "Please enter your username";
@@ -305,4 +305,25 @@ fn eight_people_get_eight_colours_on_a_256_colour_terminal() {
 #[test]
 fn eight_people_get_eight_styles_on_a_16_colour_terminal() {
     eight_people_get_eight_colours(&[("TERM", "xterm")], false);
+}
+
+/// `/nick` is told to the renamer once, not as an answer and again as the
+/// room's notice.
+#[test]
+fn a_rename_is_told_to_the_renamer_once() {
+    let server = Server::start();
+    let mut bob = Nc::login(server.addr, "Bob");
+    let mut pty = Pty::join(server.addr, &["--name", "Max"], &[("NO_COLOR", "1")]);
+    pty.expect_logged_in("Max");
+    bob.expect_line("Server: Max joined the party!");
+    pty.type_keys("/nick Maxi\r");
+    bob.expect_line("Server: Max is now known as Maxi.");
+    // A marker after it: everything about the rename is on the screen by then.
+    bob.send("marker");
+    pty.screen.expect("Bob: marker");
+    let rows = screen_rows(pty.screen.bytes(), 24, 80);
+    let told: Vec<&String> = rows.iter().filter(|row| row.contains("Maxi")).collect();
+    assert_eq!(told.len(), 1, "{rows:#?}");
+    pty.type_keys(CTRL_D);
+    assert_eq!(pty.exit_code(), 0);
 }
