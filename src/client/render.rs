@@ -103,10 +103,20 @@ pub fn faint(text: &str, colors: Colors) -> String {
     }
 }
 
-/// One of the person's own lines that the server refused: the line, struck
+/// The most characters of a refused line that are shown again: a line
+/// refused for its length is not printed back whole (4 000 bytes were 50
+/// struck-through rows).
+const MOST_SHOWN_REFUSED: usize = 60;
+
+/// One of the person's own lines that the server refused: the line
+/// (shortened with `…` past [`MOST_SHOWN_REFUSED`] characters), struck
 /// through and dimmed, then why it was not sent.
 pub fn not_sent(mine: &str, why: &str, colors: Colors) -> String {
     let mine = crate::protocol::sanitize::visible(mine);
+    let mine = match mine.char_indices().nth(MOST_SHOWN_REFUSED) {
+        Some((cut, _)) => format!("{}…", &mine[..cut]),
+        None => mine.into_owned(),
+    };
     let why = crate::protocol::sanitize::visible(why);
     if !colors.on() {
         return format!("{mine} (not sent: {why})");
@@ -132,6 +142,22 @@ mod tests {
         assert!(
             marked.contains("\x1b[2;9m") || marked.contains("\x1b[9;2m"),
             "{marked:?}"
+        );
+    }
+
+    #[test]
+    fn a_long_refused_line_is_shown_shortened_with_its_reason() {
+        let long = "é".repeat(5000);
+        let shown = not_sent(&long, "longer than the room's 4078 bytes", Colors::Off);
+        let kept = "é".repeat(MOST_SHOWN_REFUSED);
+        assert_eq!(
+            shown,
+            format!("{kept}… (not sent: longer than the room's 4078 bytes)")
+        );
+        let exact = "x".repeat(MOST_SHOWN_REFUSED);
+        assert_eq!(
+            not_sent(&exact, "why", Colors::Off),
+            format!("{exact} (not sent: why)")
         );
     }
 

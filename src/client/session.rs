@@ -457,6 +457,18 @@ impl Chat<'_> {
         if !history && self.told_own_rename(&text) {
             return Vec::new();
         }
+        if let Some(limits) = Limits::parse(&text).filter(|_| ours) {
+            // The person's `/limits`: the longest line they can type, as a
+            // refusal of a longer one says it (our label takes the rest).
+            let typed = Limits {
+                max_line_bytes: limits.max_line_bytes.saturating_sub(LABEL_COST),
+                ..limits
+            };
+            let line = reply::limits(&typed).into_bytes();
+            let told = Incoming { line, ..incoming };
+            self.show(&told, history);
+            return Vec::new();
+        }
         self.show(&incoming, history);
         Vec::new()
     }

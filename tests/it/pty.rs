@@ -327,3 +327,37 @@ fn a_rename_is_told_to_the_renamer_once() {
     pty.type_keys(CTRL_D);
     assert_eq!(pty.exit_code(), 0);
 }
+
+/// `/limits` and the refusal of a longer line say the same longest line,
+/// the one a person can type; the refused line is shown shortened on one
+/// row, not printed back whole.
+#[test]
+fn the_line_limit_is_told_alike_and_a_long_line_is_refused_on_one_row() {
+    let server = Serve::new().args(&["--max-line-bytes", "200"]).start();
+    let mut pty = Pty::join(
+        server.addr,
+        &["--name", "Max", "--no-timestamps"],
+        &[("NO_COLOR", "1")],
+    );
+    pty.expect_logged_in("Max");
+    pty.type_keys("/limits\r");
+    pty.screen.expect("lines up to ");
+    let told = pty.screen.expect(" bytes");
+    let max: usize = told.trim_end_matches(" bytes").parse().expect("a number");
+    let long = "x".repeat(1000);
+    pty.type_keys(&format!("{long}\r"));
+    pty.screen
+        .expect(&format!("(not sent: longer than the room's {max} bytes)"));
+    // Exactly `max` bytes pass.
+    let mut bob = Nc::login(server.addr, "Bob");
+    pty.screen.expect("Bob joined the party!");
+    let longest = "y".repeat(max);
+    pty.type_keys(&format!("{longest}\r"));
+    bob.expect_line(&format!("Max: {longest}"));
+    let rows = screen_rows(pty.screen.bytes(), 24, 80);
+    let refused: Vec<&String> = rows.iter().filter(|row| row.contains("xxxxx")).collect();
+    assert_eq!(refused.len(), 1, "{rows:#?}");
+    assert!(refused[0].contains("x… (not sent: "), "{rows:#?}");
+    pty.type_keys(CTRL_D);
+    assert_eq!(pty.exit_code(), 0);
+}
