@@ -494,3 +494,19 @@ fn a_paste_past_the_rooms_burst_reaches_the_room_whole_and_in_order() {
     pty.type_keys("\x04");
     assert_eq!(pty.exit_code(), 0);
 }
+
+/// Alt-b, Alt-f, Alt-d and Alt-Backspace move and delete by word, as in
+/// readline (a terminal sends Alt-key as ESC and the key).
+#[test]
+fn alt_keys_move_and_delete_by_word() {
+    let (_server, mut bob, mut pty) = room(&[]);
+    pty.type_keys("one two three four");
+    // Alt-b, Alt-Backspace: `three ` goes.
+    pty.type_keys("\x1bb\x1b\x7f");
+    // Alt-b, Alt-d: `two` goes; Alt-f to the end of `four`.
+    pty.type_keys("\x1bb\x1bd\x1bf!");
+    pty.type_keys(ENTER);
+    bob.expect_line("Max: one  four!");
+    pty.type_keys("\x04");
+    assert_eq!(pty.exit_code(), 0);
+}
