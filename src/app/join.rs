@@ -33,10 +33,13 @@ pub fn join(args: JoinArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The colours the terminal shows, as its `COLORTERM` (truecolor, 24bit)
-/// or `TERM` (xterm-256color, tmux-256color…) says; `var` reads one.
+/// or `TERM` (xterm-256color, tmux-256color…) says; `var` reads one. A
+/// terminal that takes no escape codes (`TERM=dumb` or none) shows none.
 fn terminal_colors(var: impl Fn(&str) -> Option<String>) -> Colors {
     let var = |name| var(name).unwrap_or_default();
-    if matches!(var("COLORTERM").as_str(), "truecolor" | "24bit") {
+    if !client::editor::can_drive(Some(&var("TERM"))) {
+        Colors::Off
+    } else if matches!(var("COLORTERM").as_str(), "truecolor" | "24bit") {
         Colors::True
     } else if var("TERM").contains("256color") {
         Colors::Extended
@@ -130,13 +133,15 @@ mod tests {
         };
         let truecolor = &[("TERM", "xterm-256color"), ("COLORTERM", "truecolor")];
         assert_eq!(terminal_colors(env(truecolor)), Colors::True);
-        assert_eq!(
-            terminal_colors(env(&[("COLORTERM", "24bit")])),
-            Colors::True
-        );
+        let colorterm = &[("TERM", "xterm"), ("COLORTERM", "24bit")];
+        assert_eq!(terminal_colors(env(colorterm)), Colors::True);
         let extended = &[("TERM", "tmux-256color")];
         assert_eq!(terminal_colors(env(extended)), Colors::Extended);
         assert_eq!(terminal_colors(env(&[("TERM", "xterm")])), Colors::Basic);
+        // No escape codes at all for a dumb terminal, whatever else is set.
+        let dumb = &[("TERM", "dumb"), ("COLORTERM", "truecolor")];
+        assert_eq!(terminal_colors(env(dumb)), Colors::Off);
+        assert_eq!(terminal_colors(env(&[])), Colors::Off);
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod catchup;
 mod clock;
 mod confirm;
 pub mod connect;
+mod dumb;
 pub mod editor;
 pub mod input;
 mod lines;
@@ -150,15 +151,21 @@ pub fn join(options: Options, tty: Tty) -> anyhow::Result<ExitCode> {
         drop(prompting);
 
         let term = std::env::var("TERM").ok();
-        let interactive = tty.stdin && tty.stdout && editor::can_drive(term.as_deref());
-        let _restore = interactive.then(terminal::RestoreGuard::save);
+        let on_terminal = tty.stdin && tty.stdout;
+        let interactive = on_terminal && editor::can_drive(term.as_deref());
+        let _restore = on_terminal.then(|| terminal::RestoreGuard::save(interactive));
         let (screen, typed) = match piped {
             Some((piped, interrupts)) => {
                 interrupts.watch();
                 (Screen::Plain, piped)
             }
-            // A terminal in, a pipe out (`| tee log`), or a terminal the
-            // editor cannot drive (`TERM=dumb`): lines, no editor.
+            // A terminal the editor cannot drive (`TERM=dumb`): plain
+            // lines, read key by key.
+            None if on_terminal && !interactive => match input::start_dumb() {
+                Ok(started) => started,
+                Err(_) => (Screen::Plain, input::start_stdin_watched()),
+            },
+            // A terminal in, a pipe out (`| tee log`): lines, no editor.
             None if !interactive => (Screen::Plain, input::start_stdin_watched()),
             None => match input::start_editor(editor::reflows(|v| std::env::var(v).ok())) {
                 Ok(started) => started,

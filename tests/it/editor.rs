@@ -367,28 +367,37 @@ fn resize_with_a_wrapped_input(reflows: bool) {
     assert_eq!(pty.exit_code(), 0);
 }
 
+/// `TERM=dumb` (Emacs' `M-x shell`, a serial line): no escape code at
+/// all, and a line that comes while one is half typed goes on a row of
+/// its own, the half-typed line whole below it.
 #[test]
-fn a_dumb_terminal_gets_plain_lines_that_still_chat() {
+fn a_dumb_terminal_gets_plain_lines_and_a_half_typed_line_keeps_its_row() {
     let server = Server::start();
     let mut bob = Nc::login(server.addr, "Bob");
-    let mut pty = join(
-        &server,
-        &["--name", "Max"],
-        &[("TERM", "dumb"), ("NO_COLOR", "1")],
-    );
+    let mut pty = join(&server, &["--name", "Max"], &[("TERM", "dumb")]);
     pty.screen.expect("Server: You are logged in as: Max");
     bob.expect_line("Server: Max joined the party!");
-    // The terminal's own line mode: it echoes, and Enter ends the line.
-    wait_for_termios(&pty, "in line mode", is_cooked);
-    pty.type_keys("hi from emacs\r");
-    bob.expect_line("Max: hi from emacs");
-    bob.send("hello dumb");
-    pty.screen.expect("Bob: hello dumb");
+    // Keys are read one by one once the session reads the terminal.
+    wait_for_termios(&pty, "read key by key", |lflag| lflag & libc::ICANON == 0);
+    pty.type_keys("hel");
+    pty.screen.expect("hel");
+    bob.send("hi there");
+    pty.screen.expect("Bob: hi there");
+    pty.type_keys("lo from emacs\r");
+    bob.expect_line("Max: hello from emacs");
+    pty.screen.expect("Max: hello from emacs");
     pty.type_keys(CTRL_C);
     bob.expect_line("Server: Max left the party.");
     assert_eq!(pty.exit_code(), 0);
     let screen = pty.screen.text();
-    assert!(!screen.contains("\x1b[?2004h"), "{screen:?}");
+    assert!(!screen.contains('\x1b'), "{screen:?}");
+    let rows = Resizes::new(false).rows(&pty);
+    let at = |row: &str| rows.iter().position(|r| r == row);
+    let (Some(incoming), Some(typed)) = (at("Bob: hi there"), at("hello from emacs")) else {
+        panic!("a row is not whole: {rows:#?}");
+    };
+    assert_eq!(incoming + 1, typed, "{rows:#?}");
+    assert!(is_cooked(local_flags(&pty.session)), "the terminal is back");
 }
 
 #[test]

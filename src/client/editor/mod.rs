@@ -33,7 +33,7 @@ use keys::Decoder;
 use layout::Layout;
 use line::{Action, Editor};
 
-pub use tty::{can_drive, reflows, REFLOW_VARS};
+pub use tty::{can_drive, reflows, width, REFLOW_VARS};
 
 /// Messages waiting to be drawn; when full, the session waits (and so
 /// stops reading the server, which then drops us as too slow, as it should).
