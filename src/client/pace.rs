@@ -1,15 +1,22 @@
 //! Pacing what is typed or piped so that the server's flood limit never
 //! drops a line: a token bucket shaped like the server's own, from the
 //! limits the server states (in tagged mode's `Tagged mode on.`, or in
-//! answer to `/limits`). It starts empty when the limits are learned: the
-//! server's bucket then holds at least nothing, and it may hold less than
-//! its burst minus the login's lines (a host that reconnects gets only
-//! part of its burst back, which the client cannot see), so a bucket that
-//! started full let a paste run past the server's and lose a line. From
-//! empty it refills no faster than the server's, so it never holds more
-//! than the server's: a line it lets go is a line the server takes. Lines
-//! wait, in order; a bounded number is taken from the person's side (to
-//! count them for `sending… N more`), the rest waits in its own buffers.
+//! answer to `/limits`), with room to spare:
+//! - It starts empty when the limits are learned: the server's bucket
+//!   then holds at least nothing, and it may hold less than its burst
+//!   minus the login's lines (a host that reconnects gets only part of its
+//!   burst back, which the client cannot see): a bucket that started full
+//!   let a paste run past the server's and lose a line.
+//! - It holds half the server's burst. The server counts a line when it
+//!   reads it, a little later than it was sent, and the first lines of a
+//!   burst later than the rest: a client that spent the whole burst and
+//!   then sent a line the moment its own bucket had a token lost it (the
+//!   41st of a paste at the default limits). The other half is the slack.
+//!
+//! So it never holds more than the server's: a line it lets go is a line
+//! the server takes. Lines wait, in order; a bounded number is taken from
+//! the person's side (to count them for `sending… N more`), the rest waits
+//! in its own buffers.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -80,8 +87,9 @@ impl Paced {
 
     /// The server's limits, as it stated them (also for a new connection).
     pub fn learn(&mut self, limits: Limits, now: Instant) {
-        // Empty: see the module's comment.
-        let bucket = RateLimit::starting_with(limits.rate, limits.burst, 0, now);
+        // Empty, and half the burst: see the module's comment.
+        let burst = (limits.burst / 2).max(1);
+        let bucket = RateLimit::starting_with(limits.rate, burst, 0, now);
         self.bucket = Some(bucket);
         self.limits = Some(limits);
     }
@@ -182,17 +190,20 @@ mod tests {
     }
 
     /// The server's bucket may hold less than its burst minus the login's
-    /// lines (a host reconnecting gets part of its burst): ours starts
-    /// empty, so it never lets go a line the server's would drop.
+    /// lines (a host reconnecting gets part of its burst), and counts a
+    /// burst's lines late: ours starts empty and holds half its burst, so
+    /// it never lets go a line the server's would drop.
     #[test]
-    fn the_bucket_starts_empty_and_fills_at_the_rooms_rate() {
+    fn the_bucket_starts_empty_and_fills_to_half_the_rooms_burst() {
         let (_tx, mut paced) = paced();
         let t0 = Instant::now();
         paced.learn(LIMITS, t0);
         assert_eq!(paced.wait(t0), Duration::from_millis(100));
-        let full = t0 + Duration::from_millis(400);
+        let later = t0 + Duration::from_secs(60);
         let bucket = paced.bucket.as_mut().expect("learned");
-        assert_eq!((0..10).filter(|_| bucket.allow(full)).count(), 4);
+        assert_eq!((0..10).filter(|_| bucket.allow(later)).count(), 2);
+        // The rate is the room's.
+        assert!(bucket.allow(later + Duration::from_millis(100)));
     }
 
     #[test]

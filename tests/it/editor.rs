@@ -471,6 +471,32 @@ fn sigint_leaves_a_piped_join_cleanly() {
     assert_eq!(bot.wait().code(), Some(0));
 }
 
+/// Max, on a pty, in a room served with `serve_args`, and Bob at `nc`.
+fn paste_room(serve_args: &[&str]) -> (Server, Nc, Pty) {
+    let server = Serve::new().args(serve_args).start();
+    let mut bob = Nc::login(server.addr, "Bob");
+    let mut pty = join(&server, &["--name", "Max"], &[("NO_COLOR", "1")]);
+    pty.expect_logged_in("Max");
+    bob.expect_line("Server: Max joined the party!");
+    (server, bob, pty)
+}
+
+/// Pastes `n` lines (bracketed); the lines pasted.
+fn paste(pty: &mut Pty, n: usize) -> Vec<String> {
+    let lines: Vec<String> = (1..=n).map(|i| format!("Max: pasted line {i}")).collect();
+    let text: Vec<&str> = lines.iter().map(|l| &l["Max: ".len()..]).collect();
+    pty.type_keys(&format!("\x1b[200~{}\x1b[201~\r", text.join("\n")));
+    lines
+}
+
+/// Bob got `pasted`, every line, in order.
+fn assert_all_arrived(bob: &mut Nc, pasted: &[String]) {
+    let last = pasted.last().expect("lines were pasted");
+    let mut got = bob.lines_until(last);
+    got.push(last.clone());
+    assert!(got == pasted, "lost or reordered: {got:#?}");
+}
+
 /// A paste far past the room's burst: every line reaches the room, whole
 /// and in order, while the prompt says how many are still to go. The
 /// host is not trusted and has just connected (Bob): its connection gets
@@ -479,27 +505,34 @@ fn sigint_leaves_a_piped_join_cleanly() {
 fn a_paste_past_the_rooms_burst_reaches_the_room_whole_and_in_order() {
     // 500 lines at 200 a second: about 2.5 s. A burst of a second's worth
     // leaves a stalled server (a busy machine) its usual slack.
-    let server = Serve::new()
-        .args(&["--rate", "200", "--burst", "200", "--trust-addr", "none"])
-        .start();
-    let mut bob = Nc::login(server.addr, "Bob");
-    let mut pty = join(&server, &["--name", "Max"], &[("NO_COLOR", "1")]);
-    pty.expect_logged_in("Max");
-    bob.expect_line("Server: Max joined the party!");
-    let lines: Vec<String> = (1..=500).map(|i| format!("pasted line {i}")).collect();
-    pty.type_keys(&format!("\x1b[200~{}\x1b[201~\r", lines.join("\n")));
+    let limits = ["--rate", "200", "--burst", "200", "--trust-addr", "none"];
+    let (_server, mut bob, mut pty) = paste_room(&limits);
+    let pasted = paste(&mut pty, 500);
     pty.screen.expect("sending… ");
     pty.screen.expect(" more > ");
-    let mut got = bob.lines_until("Max: pasted line 500");
-    got.push("Max: pasted line 500".into());
-    let expected: Vec<String> = lines.iter().map(|line| format!("Max: {line}")).collect();
-    assert!(got == expected, "lost or reordered: {got:#?}");
+    assert_all_arrived(&mut bob, &pasted);
     // Once all are sent, the prompt is bare again.
     pty.screen.expect_that("a bare prompt", |bytes| {
         let rows = Resizes::new(false).rows_of(bytes);
         rows.last()
             .is_some_and(|row| row.trim() == EDITOR_PROMPT.trim())
     });
+    pty.type_keys("\x04");
+    assert_eq!(pty.exit_code(), 0);
+}
+
+/// A person who waits before pasting: the client's bucket is full, as is
+/// the server's. Lines of a burst reach the server a little later than
+/// they were sent, so a client that spends its whole burst and then one
+/// line a token loses a line (the 41st at the default limits).
+#[test]
+fn a_paste_after_a_pause_reaches_the_room_whole_and_in_order() {
+    let (_server, mut bob, mut pty) = paste_room(&["--rate", "100", "--burst", "40"]);
+    // The pause itself, not a wait for something: both buckets refill
+    // within 0.4 s.
+    std::thread::sleep(Duration::from_secs(1));
+    let pasted = paste(&mut pty, 100);
+    assert_all_arrived(&mut bob, &pasted);
     pty.type_keys("\x04");
     assert_eq!(pty.exit_code(), 0);
 }
