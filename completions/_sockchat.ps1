@@ -28,6 +28,7 @@ Register-ArgumentCompleter -Native -CommandName 'sockchat' -ScriptBlock {
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run a chat room that others join')
             [CompletionResult]::new('join', 'join', [CompletionResultType]::ParameterValue, 'Join a chat room from this terminal')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script to stdout')
+            [CompletionResult]::new('store', 'store', [CompletionResultType]::ParameterValue, 'Look after a store (`serve --store DIR`) without starting a server')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -49,6 +50,7 @@ Register-ArgumentCompleter -Native -CommandName 'sockchat' -ScriptBlock {
             [CompletionResult]::new('--connect-burst', '--connect-burst', [CompletionResultType]::ParameterName, 'New connections one address may open in a burst above --connect-rate')
             [CompletionResult]::new('--trust-addr', '--trust-addr', [CompletionResultType]::ParameterName, 'Exempt this network (ADDR/PREFIX, repeatable) from the limits per address; giving it replaces the default, `none` trusts nobody')
             [CompletionResult]::new('--name-hold', '--name-hold', [CompletionResultType]::ParameterName, 'Seconds a name stays its owner''s (for the same address) after a connection drops without /quit (0 = none)')
+            [CompletionResult]::new('--max-kept-per-addr', '--max-kept-per-addr', [CompletionResultType]::ParameterName, 'Dropped sessions one address may keep resumable (their names held) within --resume-window; past it its oldest is forgotten (0 = no limit)')
             [CompletionResult]::new('--password-delay-max', '--password-delay-max', [CompletionResultType]::ParameterName, 'Longest wait, in seconds, between password attempts from an address that keeps giving wrong ones')
             [CompletionResult]::new('--socket-send-buffer', '--socket-send-buffer', [CompletionResultType]::ParameterName, 'Kernel send buffer of each connection, in bytes (SO_SNDBUF; 0 = the kernel''s own, which grows to MiBs for a client that does not read)')
             [CompletionResult]::new('--history', '--history', [CompletionResultType]::ParameterName, 'Messages the room remembers in memory, for late joiners, /history and resumed sessions (0 = none)')
@@ -95,10 +97,22 @@ Register-ArgumentCompleter -Native -CommandName 'sockchat' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'sockchat;store' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Read every line of every file of a store and report damage, without starting a server')
+            break
+        }
+        'sockchat;store;check' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'sockchat;help' {
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run a chat room that others join')
             [CompletionResult]::new('join', 'join', [CompletionResultType]::ParameterValue, 'Join a chat room from this terminal')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script to stdout')
+            [CompletionResult]::new('store', 'store', [CompletionResultType]::ParameterValue, 'Look after a store (`serve --store DIR`) without starting a server')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -109,6 +123,13 @@ Register-ArgumentCompleter -Native -CommandName 'sockchat' -ScriptBlock {
             break
         }
         'sockchat;help;completions' {
+            break
+        }
+        'sockchat;help;store' {
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Read every line of every file of a store and report damage, without starting a server')
+            break
+        }
+        'sockchat;help;store;check' {
             break
         }
         'sockchat;help;help' {

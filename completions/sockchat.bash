@@ -28,6 +28,9 @@ _sockchat() {
             sockchat,serve)
                 cmd="sockchat__subcmd__serve"
                 ;;
+            sockchat,store)
+                cmd="sockchat__subcmd__store"
+                ;;
             sockchat__subcmd__help,completions)
                 cmd="sockchat__subcmd__help__subcmd__completions"
                 ;;
@@ -40,6 +43,15 @@ _sockchat() {
             sockchat__subcmd__help,serve)
                 cmd="sockchat__subcmd__help__subcmd__serve"
                 ;;
+            sockchat__subcmd__help,store)
+                cmd="sockchat__subcmd__help__subcmd__store"
+                ;;
+            sockchat__subcmd__help__subcmd__store,check)
+                cmd="sockchat__subcmd__help__subcmd__store__subcmd__check"
+                ;;
+            sockchat__subcmd__store,check)
+                cmd="sockchat__subcmd__store__subcmd__check"
+                ;;
             *)
                 ;;
         esac
@@ -47,7 +59,7 @@ _sockchat() {
 
     case "${cmd}" in
         sockchat)
-            opts="-h -V --help --version serve join completions help"
+            opts="-h -V --help --version serve join completions store help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -75,7 +87,7 @@ _sockchat() {
             return 0
             ;;
         sockchat__subcmd__help)
-            opts="serve join completions help"
+            opts="serve join completions store help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -133,6 +145,34 @@ _sockchat() {
         sockchat__subcmd__help__subcmd__serve)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sockchat__subcmd__help__subcmd__store)
+            opts="check"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sockchat__subcmd__help__subcmd__store__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -203,7 +243,7 @@ _sockchat() {
             return 0
             ;;
         sockchat__subcmd__serve)
-            opts="-p -h --host --port --max-line-bytes --max-clients --login-timeout --send-queue --send-budget --rate --burst --announce-max --max-per-addr --max-pending-per-addr --connect-rate --connect-burst --trust-addr --name-hold --password-delay-max --socket-send-buffer --history --replay --resume-window --store --store-segment-mib --output-rate --max-handshakes --max-handshakes-per-addr --tls-cert --tls-key --tls-self-signed --password --password-file --help"
+            opts="-p -h --host --port --max-line-bytes --max-clients --login-timeout --send-queue --send-budget --rate --burst --announce-max --max-per-addr --max-pending-per-addr --connect-rate --connect-burst --trust-addr --name-hold --max-kept-per-addr --password-delay-max --socket-send-buffer --history --replay --resume-window --store --store-segment-mib --output-rate --max-handshakes --max-handshakes-per-addr --tls-cert --tls-key --tls-self-signed --password --password-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -277,6 +317,10 @@ _sockchat() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --max-kept-per-addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --password-delay-max)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -336,6 +380,34 @@ _sockchat() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sockchat__subcmd__store)
+            opts="-h --help check"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sockchat__subcmd__store__subcmd__check)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

@@ -25,6 +25,7 @@ set edit:completion:arg-completer[sockchat] = {|@words|
             cand serve 'Run a chat room that others join'
             cand join 'Join a chat room from this terminal'
             cand completions 'Print a shell completion script to stdout'
+            cand store 'Look after a store (`serve --store DIR`) without starting a server'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'sockchat;serve'= {
@@ -45,6 +46,7 @@ set edit:completion:arg-completer[sockchat] = {|@words|
             cand --connect-burst 'New connections one address may open in a burst above --connect-rate'
             cand --trust-addr 'Exempt this network (ADDR/PREFIX, repeatable) from the limits per address; giving it replaces the default, `none` trusts nobody'
             cand --name-hold 'Seconds a name stays its owner''s (for the same address) after a connection drops without /quit (0 = none)'
+            cand --max-kept-per-addr 'Dropped sessions one address may keep resumable (their names held) within --resume-window; past it its oldest is forgotten (0 = no limit)'
             cand --password-delay-max 'Longest wait, in seconds, between password attempts from an address that keeps giving wrong ones'
             cand --socket-send-buffer 'Kernel send buffer of each connection, in bytes (SO_SNDBUF; 0 = the kernel''s own, which grows to MiBs for a client that does not read)'
             cand --history 'Messages the room remembers in memory, for late joiners, /history and resumed sessions (0 = none)'
@@ -88,10 +90,20 @@ set edit:completion:arg-completer[sockchat] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'sockchat;store'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand check 'Read every line of every file of a store and report damage, without starting a server'
+        }
+        &'sockchat;store;check'= {
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'sockchat;help'= {
             cand serve 'Run a chat room that others join'
             cand join 'Join a chat room from this terminal'
             cand completions 'Print a shell completion script to stdout'
+            cand store 'Look after a store (`serve --store DIR`) without starting a server'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'sockchat;help;serve'= {
@@ -99,6 +111,11 @@ set edit:completion:arg-completer[sockchat] = {|@words|
         &'sockchat;help;join'= {
         }
         &'sockchat;help;completions'= {
+        }
+        &'sockchat;help;store'= {
+            cand check 'Read every line of every file of a store and report damage, without starting a server'
+        }
+        &'sockchat;help;store;check'= {
         }
         &'sockchat;help;help'= {
         }

@@ -29,6 +29,7 @@ complete -c sockchat -n "__fish_sockchat_needs_command" -s V -l version -d 'Prin
 complete -c sockchat -n "__fish_sockchat_needs_command" -f -a "serve" -d 'Run a chat room that others join'
 complete -c sockchat -n "__fish_sockchat_needs_command" -f -a "join" -d 'Join a chat room from this terminal'
 complete -c sockchat -n "__fish_sockchat_needs_command" -f -a "completions" -d 'Print a shell completion script to stdout'
+complete -c sockchat -n "__fish_sockchat_needs_command" -f -a "store" -d 'Look after a store (`serve --store DIR`) without starting a server'
 complete -c sockchat -n "__fish_sockchat_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l host -d 'Address to listen on (0.0.0.0 = every IPv4 interface, :: = IPv6); ADDR:PORT also sets the port' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -s p -l port -d 'Port to listen on (0 picks a free one)' -r
@@ -46,6 +47,7 @@ complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l connect-rate
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l connect-burst -d 'New connections one address may open in a burst above --connect-rate' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l trust-addr -d 'Exempt this network (ADDR/PREFIX, repeatable) from the limits per address; giving it replaces the default, `none` trusts nobody' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l name-hold -d 'Seconds a name stays its owner\'s (for the same address) after a connection drops without /quit (0 = none)' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l max-kept-per-addr -d 'Dropped sessions one address may keep resumable (their names held) within --resume-window; past it its oldest is forgotten (0 = no limit)' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l password-delay-max -d 'Longest wait, in seconds, between password attempts from an address that keeps giving wrong ones' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l socket-send-buffer -d 'Kernel send buffer of each connection, in bytes (SO_SNDBUF; 0 = the kernel\'s own, which grows to MiBs for a client that does not read)' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l history -d 'Messages the room remembers in memory, for late joiners, /history and resumed sessions (0 = none)' -r
@@ -79,7 +81,12 @@ complete -c sockchat -n "__fish_sockchat_using_subcommand join" -l no-reconnect 
 complete -c sockchat -n "__fish_sockchat_using_subcommand join" -l tls -d 'Connect with TLS, verifying the server against this system\'s CAs (or --tls-ca)'
 complete -c sockchat -n "__fish_sockchat_using_subcommand join" -s h -l help -d 'Print help'
 complete -c sockchat -n "__fish_sockchat_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c sockchat -n "__fish_sockchat_using_subcommand help; and not __fish_seen_subcommand_from serve join completions help" -f -a "serve" -d 'Run a chat room that others join'
-complete -c sockchat -n "__fish_sockchat_using_subcommand help; and not __fish_seen_subcommand_from serve join completions help" -f -a "join" -d 'Join a chat room from this terminal'
-complete -c sockchat -n "__fish_sockchat_using_subcommand help; and not __fish_seen_subcommand_from serve join completions help" -f -a "completions" -d 'Print a shell completion script to stdout'
-complete -c sockchat -n "__fish_sockchat_using_subcommand help; and not __fish_seen_subcommand_from serve join completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sockchat -n "__fish_sockchat_using_subcommand store; and not __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
+complete -c sockchat -n "__fish_sockchat_using_subcommand store; and not __fish_seen_subcommand_from check" -f -a "check" -d 'Read every line of every file of a store and report damage, without starting a server'
+complete -c sockchat -n "__fish_sockchat_using_subcommand store; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c sockchat -n "__fish_sockchat_using_subcommand help; and not __fish_seen_subcommand_from serve join completions store help" -f -a "serve" -d 'Run a chat room that others join'
+complete -c sockchat -n "__fish_sockchat_using_subcommand help; and not __fish_seen_subcommand_from serve join completions store help" -f -a "join" -d 'Join a chat room from this terminal'
+complete -c sockchat -n "__fish_sockchat_using_subcommand help; and not __fish_seen_subcommand_from serve join completions store help" -f -a "completions" -d 'Print a shell completion script to stdout'
+complete -c sockchat -n "__fish_sockchat_using_subcommand help; and not __fish_seen_subcommand_from serve join completions store help" -f -a "store" -d 'Look after a store (`serve --store DIR`) without starting a server'
+complete -c sockchat -n "__fish_sockchat_using_subcommand help; and not __fish_seen_subcommand_from serve join completions store help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sockchat -n "__fish_sockchat_using_subcommand help; and __fish_seen_subcommand_from store" -f -a "check" -d 'Read every line of every file of a store and report damage, without starting a server'

@@ -163,6 +163,36 @@ pub enum Command {
     Join(JoinArgs),
     /// Print a shell completion script to stdout
     Completions(CompletionsArgs),
+    /// Look after a store (`serve --store DIR`) without starting a server
+    Store(StoreArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(disable_help_subcommand = true)]
+pub struct StoreArgs {
+    #[command(subcommand)]
+    pub command: StoreCommand,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum StoreCommand {
+    /// Read every line of every file of a store and report damage, without starting a server
+    #[command(
+        long_about = "Read every line of every file of a store and report damage, without \
+            starting a server. A server's start reads only the newest files, as far back as \
+            --history needs; this reads them all, checking each line's checksum, its id's \
+            place and its fields. It only reads, so it may run beside a running server.",
+        after_help = "Exit status: 0 no damage, 1 damage found (each damaged line is named \
+            on stdout), 2 the store or one of its files could not be read."
+    )]
+    Check(StoreCheckArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StoreCheckArgs {
+    /// The store's folder, as given to `serve --store`
+    #[arg(value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -240,6 +270,10 @@ pub struct ServeArgs {
     /// Seconds a name stays its owner's (for the same address) after a connection drops without /quit (0 = none)
     #[arg(long, value_name = "SECS", default_value_t = server::defaults::NAME_HOLD_SECS, value_parser = clap::value_parser!(u64).range(0..=3600), help_heading = "Limits per address")]
     pub name_hold: u64,
+
+    /// Dropped sessions one address may keep resumable (their names held) within --resume-window; past it its oldest is forgotten (0 = no limit)
+    #[arg(long, value_name = "N", default_value_t = server::defaults::MAX_KEPT_PER_ADDR, help_heading = "Limits per address")]
+    pub max_kept_per_addr: u32,
 
     /// Longest wait, in seconds, between password attempts from an address that keeps giving wrong ones
     #[arg(long, value_name = "SECS", default_value_t = server::defaults::PASSWORD_DELAY_MAX_SECS, value_parser = clap::value_parser!(u64).range(1..=3600), help_heading = "Limits per address")]

@@ -12,6 +12,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => sockchat::app::serve(args).map(|()| ExitCode::SUCCESS),
         Command::Join(args) => sockchat::app::join(args),
         Command::Completions(args) => sockchat::app::completions(args),
+        Command::Store(args) => sockchat::app::store(args),
     };
     match result {
         Ok(code) => code,

@@ -1,5 +1,5 @@
 //! The application: what `main` runs for each subcommand ([`serve()`],
-//! [`join()`], [`completions()`]). It turns the
+//! [`join()`], [`completions()`], [`store()`]). It turns the
 //! command line into the core's own configuration ([`mod@serve`] →
 //! `server::Config`, [`mod@join`] → `client::Options`), reads the files the
 //! flags name (passwords, certificates), decides the terminal facts once
@@ -10,9 +10,11 @@
 pub mod banner;
 pub mod join;
 pub mod serve;
+pub mod store;
 
 pub use join::join;
 pub use serve::serve;
+pub use store::store;
 
 use std::path::Path;
 use std::process::ExitCode;

@@ -13,7 +13,7 @@ use crate::protocol::password::Password;
 use crate::runtime::{self, TcpListener};
 use crate::server::log::Log;
 use crate::server::{self, Config};
-use crate::stream::{self, HistoryLimits, Limits, RoomStream, Torn};
+use crate::stream::{self, HistoryLimits, Limits, RoomStream};
 use crate::tls::{self, ServerTls};
 
 /// What the server adds to a client's text at most: a name of 32
@@ -50,7 +50,7 @@ pub fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
     args.password = None;
     let tls = server_tls(&args, &address)?;
     config.tls = tls.as_ref().map(|tls| tls.config.clone());
-    let (room_stream, torn) = open_stream(&args, &config)?;
+    let (room_stream, notices) = open_stream(&args, &config)?;
     // Boxed: the whole server's state would otherwise sit in the main
     // thread's stack, whose every page touched stays resident.
     runtime::block_on(Box::pin(async {
@@ -69,8 +69,8 @@ pub fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         if let Some(warning) = descriptor_warning(descriptors, config.max_clients) {
             log.warn(warning);
         }
-        if let Some(torn) = torn {
-            log.warn(format!("Server: {torn}"));
+        for notice in notices {
+            log.warn(format!("Server: {notice}"));
         }
         let result = server::run_with(listener, config, room_stream, log.clone(), shutdown).await;
         log.finish();
@@ -78,20 +78,24 @@ pub fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
     }))
 }
 
-/// The room's stream: in memory, or recovered from `--store`. Damage
-/// recovery cannot repair stops the start with the one line that says
-/// where; a torn last line (a crash mid-write) is dropped and reported.
-fn open_stream(args: &ServeArgs, config: &Config) -> anyhow::Result<(RoomStream, Option<Torn>)> {
+/// The room's stream: in memory, or recovered from `--store`, and what
+/// to log about it. The store's folder is created if its parent exists
+/// (and said so); a path that will not do is named as it was given.
+/// Damage recovery cannot repair stops the start with the one line that
+/// says where; a torn last line (a crash mid-write) is dropped and
+/// reported, and an empty newest file reported.
+fn open_stream(args: &ServeArgs, config: &Config) -> anyhow::Result<(RoomStream, Vec<String>)> {
     let Some(dir) = &args.store else {
-        return Ok((RoomStream::memory(config.history), None));
+        return Ok((RoomStream::memory(config.history), Vec::new()));
     };
+    let created = stream::access::prepare_root(dir).map_err(|e| anyhow::anyhow!("--store {e}"))?;
     let segment = args.store_segment_mib.saturating_mul(1 << 20);
-    Ok(RoomStream::open(
-        dir,
-        stream::MAIN,
-        segment,
-        config.history,
-    )?)
+    let (stream, notices) = RoomStream::open(dir, stream::MAIN, segment, config.history)?;
+    let made = created.then(|| format!("created {} for --store", dir.display()));
+    let notices = made
+        .into_iter()
+        .chain(notices.iter().map(ToString::to_string));
+    Ok((stream, notices.collect()))
 }
 
 /// The limits the flags ask for, checked against each other. TLS and the
@@ -128,6 +132,8 @@ fn limits(args: &ServeArgs) -> anyhow::Result<Config> {
         },
         replay: args.replay as usize,
         resume_window: std::time::Duration::from_secs(args.resume_window),
+        max_kept: server::defaults::MAX_KEPT as usize,
+        max_kept_per_addr: args.max_kept_per_addr as usize,
     };
     // A queue that cannot hold a couple of the longest lines would cut
     // off every recipient of one such line as "too slow".

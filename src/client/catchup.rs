@@ -3,6 +3,10 @@
 //! `/history after LAST`) is held until its end, de-duplicated by id and put
 //! in id order, then shown as one block under a marker line:
 //! `── 14 new since 17:42, 3 mention you ──`. Pure: items in, the block out.
+//!
+//! A block whose footer came before as many lines as its header promised
+//! (`history=N`) is not complete: the caller asks again from where the
+//! block began ([`Catchup::ask_again_after`]) rather than call it so.
 
 use std::collections::BTreeMap;
 
@@ -15,6 +19,9 @@ pub struct Summary {
     pub mentions: u64,
     /// Messages the server no longer keeps (lost to the person).
     pub missed: u64,
+    /// Messages a block's header promised that never came, even when
+    /// asked for again.
+    pub short: u64,
     /// The time the block starts from (ms since the epoch), if known.
     pub since: Option<u64>,
 }
@@ -37,6 +44,8 @@ pub struct Catchup<T> {
     mentions: u64,
     /// Messages the server says are no longer kept.
     missed: u64,
+    /// Messages promised that never came.
+    short: u64,
     /// Given, or the time of the first line.
     since: Option<u64>,
     /// Bytes held so far (as the caller counts them).
@@ -53,6 +62,7 @@ impl<T> Catchup<T> {
             seen_through,
             mentions: 0,
             missed: 0,
+            short: 0,
             since,
             bytes: 0,
         }
@@ -85,6 +95,33 @@ impl<T> Catchup<T> {
         self.missed = self.missed.saturating_add(missed);
     }
 
+    /// The server says `missed` are no longer kept, of a point it was
+    /// asked about before: not counted twice.
+    pub fn missed_at_least(&mut self, missed: u64) {
+        self.missed = self.missed.max(missed);
+    }
+
+    /// A block's header promised `short` more lines than came, and asking
+    /// again did not bring them.
+    pub fn short(&mut self, short: u64) {
+        self.short = self.short.saturating_add(short);
+    }
+
+    /// The id to ask `/history after` from when a block came short: the
+    /// id it was collected after, or, for a block of the last messages
+    /// (a late joiner's: nothing seen before), the one before its oldest
+    /// line. Not the newest line held: ids have gaps (others' private
+    /// messages), so a hole in the middle cannot be told from a gap, and
+    /// what is asked again from the start is held once (by id) anyway.
+    /// None when there is nothing to ask from.
+    pub fn ask_again_after(&self) -> Option<u64> {
+        if self.seen_through > 0 {
+            return Some(self.seen_through);
+        }
+        let oldest = self.by_id.keys().next()?;
+        Some(oldest - 1)
+    }
+
     /// Whether it holds as much as it may.
     pub fn full(&self) -> bool {
         self.bytes >= MOST_BYTES
@@ -102,6 +139,7 @@ impl<T> Catchup<T> {
             count,
             mentions: self.mentions,
             missed: self.missed,
+            short: self.short,
             since: self.since,
         };
         let mut lines: Vec<T> = self.by_id.into_values().collect();
@@ -113,7 +151,7 @@ impl<T> Catchup<T> {
 /// The marker line: `── 14 new since 17:42, 3 mention you ──`; `since` is
 /// the summary's time as shown. None when there is nothing to say.
 pub fn marker(summary: &Summary, since: Option<&str>) -> Option<String> {
-    if summary.count == 0 && summary.missed == 0 {
+    if summary.count == 0 && summary.missed == 0 && summary.short == 0 {
         return None;
     }
     let mut text = match (summary.count, since) {
@@ -130,6 +168,11 @@ pub fn marker(summary: &Summary, since: Option<&str>) -> Option<String> {
         0 => {}
         1 => text.push_str("; 1 older message is no longer kept"),
         n => text.push_str(&format!("; {n} older messages are no longer kept")),
+    }
+    match summary.short {
+        0 => {}
+        1 => text.push_str("; 1 message did not arrive"),
+        n => text.push_str(&format!("; {n} messages did not arrive")),
     }
     Some(format!("── {text} ──"))
 }
@@ -155,6 +198,7 @@ mod tests {
                 count: 3,
                 mentions: 1,
                 missed: 0,
+                short: 0,
                 since: Some(3)
             }
         );
@@ -166,6 +210,7 @@ mod tests {
             count,
             mentions,
             missed,
+            short: 0,
             since: Some(0),
         };
         assert_eq!(
@@ -185,6 +230,28 @@ mod tests {
             Some("── nothing new; 1 older message is no longer kept ──")
         );
         assert_eq!(marker(&summary(0, 0, 0), Some("10:00")), None);
+        let short = Summary {
+            short: 2,
+            ..summary(5, 0, 0)
+        };
+        assert_eq!(
+            marker(&short, None).as_deref(),
+            Some("── 5 new; 2 messages did not arrive ──")
+        );
+    }
+
+    #[test]
+    fn a_short_block_is_asked_for_again_from_where_it_began() {
+        // After a resume: from the last id seen before it.
+        let mut block = Catchup::new(40, None);
+        block.add(Some(45), None, false, 1, ());
+        assert_eq!(block.ask_again_after(), Some(40));
+        // A late joiner's block: from just before its oldest line.
+        let mut joiner = Catchup::new(0, None);
+        assert_eq!(joiner.ask_again_after(), None, "nothing to ask from");
+        joiner.add(Some(9), None, false, 1, ());
+        joiner.add(Some(7), None, false, 1, ());
+        assert_eq!(joiner.ask_again_after(), Some(6));
     }
 
     #[test]

@@ -118,7 +118,33 @@ struct Holding {
     until: Until,
     /// When to stop waiting for its end and show what came.
     deadline: Instant,
+    /// Lines the latest block's header promised (`history=N`).
+    promised: u64,
+    /// History lines that came since that header (those held before
+    /// included).
+    came: u64,
+    /// How many times a short block was asked for again.
+    asked_again: u32,
 }
+
+impl Holding {
+    fn new(block: Catchup<Incoming>, until: Until, patience: Duration) -> Holding {
+        Holding {
+            block,
+            until,
+            deadline: Instant::now() + patience,
+            promised: 0,
+            came: 0,
+            asked_again: 0,
+        }
+    }
+}
+
+/// How many times a block that came short is asked for again before what
+/// came is shown as it is (with the shortfall said). Our server never
+/// sends one (a block it cannot send whole ends the connection, and the
+/// resume asks again); an older or a broken one might, every time.
+const MOST_ASKED_AGAIN: u32 = 2;
 
 /// While the connection is down: what the status says and what waits.
 struct Away {
@@ -164,6 +190,8 @@ struct Chat<'a> {
     last_time: Option<u64>,
     /// A catch-up block being collected.
     holding: Option<Holding>,
+    /// The block held came short: ask `/history after` this id.
+    ask_again: Option<u64>,
     /// Inside a block the person asked for with `/history`: shown dimmed.
     asked_block: bool,
     /// Coming back: the next block's "since" is when we left.
@@ -213,6 +241,7 @@ pub async fn session(
         last_id: 0,
         last_time: None,
         holding: None,
+        ask_again: None,
         asked_block: false,
         away_since: None,
         after_catchup: None,
@@ -259,6 +288,7 @@ pub async fn session(
                     }
                 }
                 let waited = chat.heard(incoming);
+                chat.ask_again(&mut conn.writer).await;
                 if let Err(code) = chat
                     .send_waited(&mut conn, &typed, waited, &mut leaving)
                     .await
@@ -353,9 +383,14 @@ impl Chat<'_> {
         }
         let tags = &incoming.tags;
         match tags.block {
-            Some(Block::Start { missed, .. }) => {
+            Some(Block::Start { count, missed }) => {
                 if let Some(holding) = &mut self.holding {
-                    holding.block.missed(missed);
+                    match holding.asked_again {
+                        0 => holding.block.missed(missed),
+                        // The same point asked again: the same loss.
+                        _ => holding.block.missed_at_least(missed),
+                    }
+                    (holding.promised, holding.came) = (count, 0);
                     return Vec::new();
                 }
                 if tags.re.as_deref().is_some_and(|re| self.confirm.knows(re)) {
@@ -373,11 +408,9 @@ impl Chat<'_> {
                 }
                 let mut block = Catchup::new(self.last_id, self.away_since.take());
                 block.missed(missed);
-                self.holding = Some(Holding {
-                    block,
-                    until: Until::End,
-                    deadline: Instant::now() + self.options.login_timeout,
-                });
+                let mut holding = Holding::new(block, Until::End, self.options.login_timeout);
+                holding.promised = count;
+                self.holding = Some(holding);
                 return Vec::new();
             }
             Some(Block::End) => {
@@ -390,10 +423,15 @@ impl Chat<'_> {
                     Some(h) => h.until == Until::End || h.until == answering(tags),
                     None => false,
                 };
-                return match ours {
-                    true => self.caught_up(None),
-                    false => Vec::new(),
-                };
+                if !ours {
+                    return Vec::new();
+                }
+                if let Some(after) = self.came_short() {
+                    // Held on: the answer to asking again ends it.
+                    self.ask_again = Some(after);
+                    return Vec::new();
+                }
+                return self.caught_up(None);
             }
             None => {}
         }
@@ -411,6 +449,7 @@ impl Chat<'_> {
             }
             let calls = mention::calls(&classify(&text), &self.name);
             let (id, time, size) = (tags.id, tags.time, incoming.line.len());
+            holding.came += u64::from(tags.history);
             holding.block.add(id, time, calls, size, incoming);
             if holding.block.full() {
                 return self.caught_up(None);
@@ -495,6 +534,42 @@ impl Chat<'_> {
         self.own_rename = None;
         self.screen.heard(text);
         true
+    }
+
+    /// The footer of the block held came: if fewer lines came than its
+    /// header promised, the id to ask again after (while we may), else
+    /// None, the shortfall noted for the marker if there was one.
+    fn came_short(&mut self) -> Option<u64> {
+        let holding = self.holding.as_mut()?;
+        let short = holding.promised.saturating_sub(holding.came);
+        if short == 0 {
+            return None;
+        }
+        let after = holding.block.ask_again_after();
+        if holding.asked_again >= MOST_ASKED_AGAIN || after.is_none() {
+            holding.block.short(short);
+            return None;
+        }
+        holding.asked_again += 1;
+        after
+    }
+
+    /// Asks `/history after` the id [`Chat::came_short`] gave, if it gave
+    /// one: the block held is then ended by its answer. Labeled apart from
+    /// the person's lines, so that its answer is held, not shown as theirs.
+    /// A connection gone meanwhile is noticed by the next read.
+    async fn ask_again(&mut self, writer: &mut Writer) {
+        let Some(after) = self.ask_again.take() else {
+            return;
+        };
+        let Some(holding) = &mut self.holding else {
+            return;
+        };
+        let label = self.labels.next();
+        holding.until = Until::Answer(label.clone());
+        holding.deadline = Instant::now() + self.options.login_timeout;
+        let line = tags::labeled(&label, &tags::history_after(after));
+        let _ = send_line(writer, &line).await;
     }
 
     /// The block held is complete (or `refused`: the server could not give
@@ -667,6 +742,7 @@ impl Chat<'_> {
         }
         // A block half-received is asked for again by the resume.
         self.holding = None;
+        self.ask_again = None;
         self.asked_block = false;
         let mut away = Away {
             address: self.options.address.to_string(),
@@ -744,11 +820,9 @@ impl Chat<'_> {
         if let Some(label) = &back.history {
             // Everything until the answer to our `/history after` is held,
             // de-duplicated and shown in id order.
-            self.holding = Some(Holding {
-                block: Catchup::new(self.last_id, self.away_since.take()),
-                until: Until::Answer(label.clone()),
-                deadline: Instant::now() + self.options.login_timeout,
-            });
+            let block = Catchup::new(self.last_id, self.away_since.take());
+            let until = Until::Answer(label.clone());
+            self.holding = Some(Holding::new(block, until, self.options.login_timeout));
         }
         self.after_catchup = Some((unanswered, away));
         Ok(Connection {

@@ -147,6 +147,10 @@ pub mod reply {
     /// The last line of a client cut off for not reading.
     pub const TOO_SLOW: &str =
         "Server: Error: you are disconnected: you fell too far behind reading messages";
+    /// The last line of a connection whose session someone resumed on
+    /// another connection (the owner's new one, or whoever has its token).
+    pub const RESUMED_ELSEWHERE: &str =
+        "Server: Error: you are disconnected: your session was resumed from another connection";
 
     /// One command a line, `command: what it does`: no padding to align
     /// the columns, which a client's chat-text rules would collapse (runs
@@ -336,10 +340,11 @@ pub mod reply {
             "{name} is not keeping up with their messages; yours was not delivered"
         ))
     }
-    /// `/who` asked again before the last one's bytes were paid for.
+    /// `/who`, `/history` or `/resume` asked before the output pulled
+    /// lately (from the same address) was paid for.
     pub fn output_limited(secs: u64) -> String {
         error(format!(
-            "/who is limited in a room this big; try again in {secs} s"
+            "too much output pulled lately (/who, /history, catching up); try again in {secs} s"
         ))
     }
     /// Too many wrong passwords from one address: the next is checked later.

@@ -186,6 +186,12 @@ impl ByteMeter {
         (!wait.is_zero()).then_some(wait)
     }
 
+    /// When everything charged so far is paid for: from then on the
+    /// meter remembers nothing a new one would not.
+    pub fn paid_by(&self) -> Instant {
+        self.paid
+    }
+
     /// Charges `bytes` pulled at `now`.
     pub fn charge(&mut self, bytes: usize, now: Instant) {
         if self.rate == 0.0 {

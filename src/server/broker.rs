@@ -19,14 +19,14 @@ use futures::future::{self, Either};
 use super::addrs::{Host, Notice};
 use super::backoff::Backoff;
 use super::log::Log;
-use super::outbox::{Backlog, End, Line, Outbox, Tally};
-use super::room::{ClientId, Happened, Mailbox, Room};
+use super::meters::{OutputMeters, Payer};
+use super::outbox::{Backlog, BlockLines, End, Line, Outbox, Tally};
+use super::room::{self, ClientId, Happened, Mailbox, Room};
 use super::throttle::{self, Throttle};
 use crate::protocol::limits::Limits;
 use crate::protocol::message::{parse_input, reply, Input};
 use crate::protocol::name::Name;
 use crate::protocol::password::{Password, TRIES};
-use crate::protocol::rate::ByteMeter;
 use crate::protocol::tagged;
 use crate::runtime::{self, Timer};
 use crate::stream::{RoomStream, Settled};
@@ -92,6 +92,8 @@ const SHUTDOWN_SETTLE: Duration = Duration::from_secs(2);
 /// The broker's handle on one connection.
 pub struct Peer {
     pub addr: SocketAddr,
+    /// Whether `addr` is in a trusted network (`--trust-addr`).
+    pub trusted: bool,
     pub outbox: Arc<Outbox>,
 }
 
@@ -106,12 +108,21 @@ impl Mailbox for Peer {
         self.outbox.push(line, tally).is_ok()
     }
 
+    // Its lines count once the writer makes them: nothing to tally now.
+    fn deliver_block(&self, lines: BlockLines, _: &mut Tally) -> bool {
+        self.outbox.push_block(lines).is_ok()
+    }
+
     fn far_behind(&self) -> bool {
         self.outbox.unsent() > self.outbox.limit() / 2
     }
 
     fn host(&self) -> Option<Host> {
         Some(Host::of(self.addr.ip()))
+    }
+
+    fn trusted(&self) -> bool {
+        self.trusted
     }
 }
 
@@ -143,6 +154,10 @@ pub struct Settings {
     pub replay: usize,
     /// How long a dropped session may be resumed.
     pub resume_window: Duration,
+    /// Dropped sessions kept resumable at once, in all.
+    pub max_kept: usize,
+    /// Of those, from one untrusted address (0: no limit).
+    pub max_kept_per_addr: usize,
 }
 
 /// What woke the broker.
@@ -248,8 +263,9 @@ struct Broker {
     /// Password attempts held until their address may try again: at most
     /// one per connection (more are refused meanwhile), soonest first.
     attempts: Vec<(Instant, ClientId, String)>,
-    /// What each client that used `/who` or `/history` has pulled.
-    meters: HashMap<ClientId, ByteMeter>,
+    /// What each address (or trusted connection) has pulled: `/who`,
+    /// `/history`, and the blocks a login or a resume was sent.
+    meters: OutputMeters,
     /// Events of clients waiting for their earlier lines to be saved, in
     /// order (see [`Room::is_busy`]).
     parked: HashMap<ClientId, VecDeque<Event>>,
@@ -271,7 +287,8 @@ impl Broker {
         let mut room = Room::new()
             .with_stream(stream)
             .with_replay(settings.replay)
-            .with_sessions(settings.resume_window, super::sessions::system_tokens());
+            .with_sessions(settings.resume_window, super::sessions::system_tokens())
+            .with_kept_sessions(settings.max_kept, settings.max_kept_per_addr);
         if let Some(saved) = saved {
             if saved.unreadable > 0 {
                 log.warn(format!(
@@ -294,12 +311,12 @@ impl Broker {
             room,
             throttle: Throttle::new(settings.throttle),
             backoff: Backoff::new(settings.password_delay_max),
+            meters: OutputMeters::new(settings.output_rate, OUTPUT_SLACK),
             settings,
             backlog,
             log,
             notices,
             attempts: Vec::new(),
-            meters: HashMap::new(),
             parked: HashMap::new(),
             parked_count: 0,
             store_failing: None,
@@ -454,9 +471,9 @@ impl Broker {
         let host = Host::of(addr.ip());
         // Only a tagged client's line can carry a label: the lookup is
         // skipped for every line that could not be one.
-        let bare = match text.starts_with(tagged::MARK) && self.room.is_tagged(id) {
-            true => tagged::split_label(text).1,
-            false => text,
+        let (label, bare) = match text.starts_with(tagged::MARK) && self.room.is_tagged(id) {
+            true => tagged::split_label(text),
+            false => (None, text),
         };
         let input = parse_input(bare);
         if self.settings.password.is_some()
@@ -476,29 +493,41 @@ impl Broker {
                 return;
             }
         }
-        let output = match input {
-            Input::Who => Some(self.room.who_bytes()),
-            Input::History(ask) => Some(self.room.history_bytes(ask)),
-            _ => None,
+        // What pulls output waits until what the payer pulled before is
+        // paid for; a resume too (the client tries again later), or one
+        // address could pull the whole history over and over by resuming.
+        let logged_in = self.room.is_logged_in(id);
+        let pulls = match input {
+            Input::Who | Input::History(_) => logged_in,
+            _ => {
+                !logged_in
+                    && self.room.is_admitted(id)
+                    && self.room.is_tagged(id)
+                    && room::is_resume(bare)
+            }
         };
-        if let Some(bytes) = output.filter(|_| self.room.is_logged_in(id)) {
-            let rate = self.settings.output_rate;
-            let meter = self
-                .meters
-                .entry(id)
-                .or_insert_with(|| ByteMeter::new(rate, OUTPUT_SLACK, now));
-            if let Some(wait) = meter.wait(now) {
-                self.room
-                    .tell(id, &reply::output_limited(wait.as_secs() + 1));
+        if pulls {
+            let payer = self.payer(id);
+            if let Some(wait) = self.meters.wait(payer, now) {
+                let refusal = reply::output_limited(wait.as_secs() + 1);
+                self.room.answer(id, label, &refusal);
                 return;
             }
-            meter.charge(bytes, now);
+            if matches!(input, Input::Who) {
+                self.meters.charge(payer, self.room.who_bytes(), now);
+            }
         }
         if matches!(input, Input::Nick(_)) || !self.room.is_logged_in(id) {
             // This line may take a name: names whose hold ran out are free.
             self.room.release_names(now);
         }
         let happened = self.room.line(id, text);
+        // History blocks (a late joiner's, `/history`'s, a resume's) are
+        // charged as they are made.
+        for (to, bytes) in self.room.take_blocks_sent() {
+            let payer = self.payer(to);
+            self.meters.charge(payer, bytes, now);
+        }
         let log = &self.log;
         match happened {
             Happened::Quit => {
@@ -539,6 +568,14 @@ impl Broker {
         }
     }
 
+    /// Who pays for connection `id`'s output: its address, unless trusted.
+    fn payer(&self, id: ClientId) -> Payer {
+        match self.room.mailbox(id) {
+            Some(peer) if !peer.trusted => Payer::Host(Host::of(peer.addr.ip())),
+            _ => Payer::Connection(id),
+        }
+    }
+
     /// Closes the connections whose time to log in ran out.
     fn expire_logins(&mut self, now: Instant) {
         let late = self.room.expire_logins(now);
@@ -565,8 +602,8 @@ impl Broker {
     /// give the writers time to catch up if the room is far behind.
     async fn after_event(&mut self, stopping: bool) {
         for (ghost, peer) in self.room.take_ghosts() {
-            self.meters.remove(&ghost);
-            peer.outbox.end(End::Drop);
+            self.meters.gone(ghost);
+            peer.outbox.end(End::TakenOver);
             self.log.warn(format!(
                 "Server: {} closed: its session was resumed on another connection",
                 peer.addr
@@ -606,7 +643,7 @@ impl Broker {
     /// Takes a connection out of the room, ends its writer and logs why.
     /// Returns the name it had, if it was still in the room.
     fn leave(&mut self, id: ClientId, end: End, why: Option<String>) -> Option<Option<Name>> {
-        self.meters.remove(&id);
+        self.meters.gone(id);
         self.attempts.retain(|&(_, held, _)| held != id);
         let left = self.room.leave(id)?;
         left.mailbox.outbox.end(end);
@@ -648,12 +685,15 @@ mod tests {
             output_rate: 1 << 20,
             replay: 20,
             resume_window: Duration::from_secs(600),
+            max_kept: 10_000,
+            max_kept_per_addr: 32,
         }
     }
 
     fn peer(port: u16, backlog: &Arc<Backlog>) -> Peer {
         Peer {
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            trusted: true,
             outbox: Arc::new(Outbox::new(1 << 20, Arc::clone(backlog))),
         }
     }

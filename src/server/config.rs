@@ -54,6 +54,10 @@ pub struct Config {
     pub replay: usize,
     /// How long a dropped session may be resumed.
     pub resume_window: Duration,
+    /// Dropped sessions kept resumable at once, in all.
+    pub max_kept: usize,
+    /// Dropped sessions kept resumable at once from one address (0: no limit).
+    pub max_kept_per_addr: usize,
 }
 
 /// The defaults, shared by `Config::default` and `serve --help`.
@@ -89,6 +93,11 @@ pub mod defaults {
     /// What a late joiner sees: a screenful.
     pub const REPLAY: u32 = 20;
     pub const RESUME_WINDOW_SECS: u64 = 600;
+    /// Past it, the address holding the most gives one up.
+    pub const MAX_KEPT: u32 = 10_000;
+    /// As many as the connections one address may hold: every one of
+    /// them may drop at once (a NAT's Wi-Fi blinks) and all resume.
+    pub const MAX_KEPT_PER_ADDR: u32 = MAX_PER_ADDR;
     pub const STORE_SEGMENT_MIB: u64 = 64;
 }
 
@@ -119,6 +128,8 @@ impl Default for Config {
             history: HistoryLimits::default(),
             replay: defaults::REPLAY as usize,
             resume_window: Duration::from_secs(defaults::RESUME_WINDOW_SECS),
+            max_kept: defaults::MAX_KEPT as usize,
+            max_kept_per_addr: defaults::MAX_KEPT_PER_ADDR as usize,
         }
     }
 }

@@ -8,12 +8,14 @@
 //! ([`handshake`]), so a slow or hostile one never holds up the accept loop.
 
 pub mod addrs;
+mod away;
 mod backoff;
 pub mod broker;
 mod config;
 mod deadline;
 mod handshake;
 pub mod log;
+mod meters;
 pub mod outbox;
 pub mod peer;
 pub mod room;
@@ -208,6 +210,8 @@ fn broker_settings(config: &Config, throttle: throttle::Settings) -> broker::Set
         output_rate: config.output_rate,
         replay: config.replay,
         resume_window: config.resume_window,
+        max_kept: config.max_kept,
+        max_kept_per_addr: config.max_kept_per_addr,
     }
 }
 
@@ -283,7 +287,12 @@ impl Acceptor {
         tune(&stream, config.socket_send_buffer, log);
         let count = Counted::new(self.connections.clone());
         let alive = self.alive.clone();
-        let arrival = Arrival { id, addr, tokens };
+        let arrival = Arrival {
+            id,
+            addr,
+            tokens,
+            trusted,
+        };
         let task = connection(
             arrival,
             stream,
@@ -334,6 +343,8 @@ pub struct Arrival {
     pub addr: SocketAddr,
     /// The message tokens its reader starts with (see [`AddrTable::admit`]).
     pub tokens: u32,
+    /// Whether it comes from a trusted network (`--trust-addr`).
+    pub trusted: bool,
 }
 
 /// Serves one accepted connection: as it is, or over TLS once the
@@ -476,6 +487,7 @@ mod tests {
                 id: 1,
                 addr,
                 tokens: 42,
+                trusted: true,
             };
             let task = connection(arrival, stream, events, shared, Log::silent());
             let size = std::mem::size_of_val(&task);

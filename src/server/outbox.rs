@@ -9,7 +9,16 @@
 //! 200 clients that are behind is held once, not 200 times, which is most
 //! of what a burst costs in memory. Its bytes are copied only into the
 //! writer's chunk on the way to the socket.
+//!
+//! A history or resume block is queued as [`BlockLines`], lines made only
+//! as the writer gets to them: a block may be far larger than the queue's
+//! limit (it is bounded by the history's own cap), and a client reading
+//! it as fast as it can must get all of it. What is queued behind a block
+//! waits for its end, so the order is kept; and what is queued or unsent,
+//! the block's lines being written included, still counts against the
+//! limit, so a client that stops reading is still cut off.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
@@ -28,6 +37,21 @@ const FIRST_BATCH: usize = 8;
 /// (left by a burst) is given back rather than held by every busy client.
 const KEEP_BATCH: usize = 1024;
 
+/// A block's lines, made one by one as the writer drains the queue.
+pub type BlockLines = Box<dyn Iterator<Item = String> + Send>;
+
+/// Bytes of a block the writer makes at once (at least one line): a
+/// fair share, so that a client that stops reading in a block holds no
+/// more than the room's budget allows one already behind (see
+/// [`Backlog`]), however many do.
+const BLOCK_CHUNK: usize = FAIR_SHARE;
+
+/// Blocks that may wait unsent for one client; one more is refused like
+/// a line past the limit. Each holds its messages (shared with the
+/// history while it keeps them), so a client asking again and again
+/// without reading must not pile them up.
+const MOST_BLOCKS: usize = 8;
+
 use super::throttle::{fair_share, FAIR_SHARE};
 
 /// The bounded line queue for one client.
@@ -36,8 +60,6 @@ pub struct Outbox {
     state: Mutex<State>,
     /// The writer task, parked while the queue is empty.
     waker: AtomicWaker,
-    /// Most bytes that may wait: queued, being written or in the kernel.
-    limit: usize,
     /// The room's total, which this outbox's share is part of.
     backlog: Arc<Backlog>,
 }
@@ -50,30 +72,97 @@ struct State {
     queued_bytes: u32,
     /// Bytes the writer took and has not finished writing.
     writing: u32,
-    /// The unsent bytes (`queued_bytes` and `writing`) as the backlog last
-    /// counted them, so that a change can be applied as a difference.
-    accounted: usize,
+    /// The unsent bytes (see [`State::unsent`]) as the backlog last
+    /// counted them, so that a change can be applied as a difference
+    /// (u32, as the limit is: unsent bytes are at most the limit and one
+    /// block chunk).
+    accounted: u32,
     end: Option<End>,
     /// The connection's reader has finished: the client closed its side.
     reader_done: bool,
+    /// A push was refused: the client is being cut off, and nothing more
+    /// is queued, so that no line is sent after a hole (a block's footer
+    /// after some of its lines were refused).
+    refused: bool,
     /// Bytes the kernel held unsent for this client when the writer last
     /// looked: they count against the limit too (u32: a socket buffer is
     /// far smaller, and it fits beside the flags).
     in_kernel: u32,
+    /// Most bytes that may wait: queued, being written or in the kernel.
+    /// (Here rather than beside the lock: it fits the padding, and every
+    /// idle connection has an outbox.)
+    limit: u32,
+    /// Blocks waiting their turn after `queued`, oldest first; boxed, so
+    /// that an idle connection holds no room for them.
+    #[expect(
+        clippy::box_collection,
+        reason = "a pointer (8 bytes) in every connection's outbox, not a VecDeque (32)"
+    )]
+    blocks: Option<Box<VecDeque<Pending>>>,
+}
+
+/// A block not yet sent whole, and what was queued behind it.
+struct Pending {
+    /// Its lines not made yet; None while the writer makes a chunk.
+    lines: Option<BlockLines>,
+    /// Lines queued after it, sent once it ends.
+    behind: Vec<Line>,
+    /// Their bytes as sent (as `queued_bytes`).
+    behind_bytes: u32,
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pending")
+            .field("behind", &self.behind.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl State {
+    /// Whether nothing waits to be taken by the writer.
+    fn is_idle(&self) -> bool {
+        self.queued.is_empty() && self.blocks.is_none()
+    }
+
+    /// Bytes of lines queued, before blocks and behind them.
+    fn waiting(&self) -> usize {
+        let behind = self.blocks.iter().flat_map(|b| b.iter());
+        self.queued_bytes as usize + behind.map(|b| b.behind_bytes as usize).sum::<usize>()
+    }
+
     /// Bytes queued or being written.
     fn unsent(&self) -> usize {
-        self.queued_bytes as usize + self.writing as usize
+        self.waiting() + self.writing as usize
+    }
+
+    /// The block whose turn is next, if one waits.
+    fn front_block(&mut self) -> Option<&mut Pending> {
+        self.blocks.as_mut().and_then(|b| b.front_mut())
+    }
+
+    /// The first block was made whole: what was queued behind it is next.
+    fn finish_block(&mut self) {
+        let Some(blocks) = self.blocks.as_mut() else {
+            return;
+        };
+        if let Some(done) = blocks.pop_front() {
+            // `queued` is empty: the block was made only once it was.
+            self.queued = done.behind;
+            self.queued_bytes = done.behind_bytes;
+        }
+        if blocks.is_empty() {
+            self.blocks = None;
+        }
     }
 
     /// This outbox's share of the backlog after a change: its unsent bytes,
     /// and those up to the fair share. Returns the change to apply.
     fn recount(&mut self) -> Tally {
         let unsent = self.unsent();
-        let before = std::mem::replace(&mut self.accounted, unsent);
-        Tally::between(before, unsent)
+        let counted = u32::try_from(unsent).unwrap_or(u32::MAX);
+        let before = std::mem::replace(&mut self.accounted, counted);
+        Tally::between(before as usize, counted as usize)
     }
 }
 
@@ -188,6 +277,9 @@ pub enum End {
     /// Cut off for not reading: drop what is queued, send the notice
     /// saying so if the socket takes it, close.
     Drop,
+    /// Taken over: its session was resumed on another connection. Like
+    /// `Drop` (the new connection gets what was queued), with its own notice.
+    TakenOver,
 }
 
 /// What the writer is to do next.
@@ -205,11 +297,15 @@ pub struct Full;
 
 impl Outbox {
     pub fn new(limit: usize, backlog: Arc<Backlog>) -> Self {
+        let state = State {
+            // Counted in u32s: 2 GiB for one client is no limit anyway, and
+            // half of a u32 leaves room for a block's chunk on top.
+            limit: limit.min(u32::MAX as usize / 2) as u32,
+            ..State::default()
+        };
         Outbox {
-            state: Mutex::new(State::default()),
+            state: Mutex::new(state),
             waker: AtomicWaker::new(),
-            // Counted in u32s: 4 GiB for one client is no limit anyway.
-            limit: limit.min(u32::MAX as usize),
             backlog,
         }
     }
@@ -226,27 +322,61 @@ impl Outbox {
         }
         let size = line.len() + 1;
         let unsent = state.unsent();
-        if unsent + state.in_kernel as usize + size > self.limit {
+        let over = unsent + state.in_kernel as usize + size > state.limit as usize
+            // The room's memory is bounded too: past its budget, a client
+            // that is already behind is cut off rather than allowed to
+            // fall further.
+            || (unsent >= FAIR_SHARE && self.backlog.over_budget(size));
+        if over || state.refused {
+            state.refused = true;
             return Err(Full);
         }
-        // The room's memory is bounded too: past its budget, a client that
-        // is already behind is cut off rather than allowed to fall further.
-        if unsent >= FAIR_SHARE && self.backlog.over_budget(size) {
-            return Err(Full);
-        }
-        let was_empty = state.queued.is_empty();
-        if state.queued.capacity() == 0 {
+        let was_idle = state.is_idle();
+        let state_ref = &mut *state;
+        // Behind the last block waiting, if one does: after it, in order.
+        let (queue, bytes) = match state_ref.blocks.as_mut().and_then(|b| b.back_mut()) {
+            Some(block) => (&mut block.behind, &mut block.behind_bytes),
+            None => (&mut state_ref.queued, &mut state_ref.queued_bytes),
+        };
+        if queue.capacity() == 0 {
             // First line after idling: room for a few, rather than growing
             // from nothing line by line.
-            state.queued.reserve(FIRST_BATCH);
+            queue.reserve(FIRST_BATCH);
         }
-        state.queued.push(Arc::clone(line));
+        queue.push(Arc::clone(line));
         // Within the limit, which fits a u32 (see `new`).
-        state.queued_bytes += size as u32;
+        *bytes += size as u32;
         tally.add(state.recount());
         drop(state);
-        // The writer only sleeps on an empty queue, so only that needs a wake.
-        if was_empty {
+        // The writer only sleeps with nothing to send, so only that needs a wake.
+        if was_idle {
+            self.waker.wake();
+        }
+        Ok(())
+    }
+
+    /// Queues a block whose lines are made as the writer gets to them
+    /// (see the module's comment): they count against the limit only
+    /// once made. Refused, like a line past the limit, when
+    /// [`MOST_BLOCKS`] already wait. Never waits.
+    pub fn push_block(&self, lines: BlockLines) -> Result<(), Full> {
+        let mut state = self.lock();
+        if state.end.is_some() {
+            return Ok(());
+        }
+        let waiting = state.blocks.as_ref().map_or(0, |b| b.len());
+        if waiting >= MOST_BLOCKS || state.refused {
+            state.refused = true;
+            return Err(Full);
+        }
+        let was_idle = state.is_idle();
+        state.blocks.get_or_insert_default().push_back(Pending {
+            lines: Some(lines),
+            behind: Vec::new(),
+            behind_bytes: 0,
+        });
+        drop(state);
+        if was_idle {
             self.waker.wake();
         }
         Ok(())
@@ -261,8 +391,9 @@ impl Outbox {
     pub fn end(&self, end: End) {
         let mut state = self.lock();
         if state.end.is_none() {
-            if end == End::Drop {
+            if end != End::Flush {
                 state.queued = Vec::new();
+                state.blocks = None;
                 state.queued_bytes = 0;
                 self.backlog.apply(state.recount());
             }
@@ -298,12 +429,13 @@ impl Outbox {
 
     /// The most bytes that may wait for this client.
     pub fn limit(&self) -> usize {
-        self.limit
+        self.lock().limit as usize
     }
 
-    /// Bytes waiting to be taken by the writer.
+    /// Bytes of lines waiting to be taken by the writer (a block's
+    /// lines not made yet are not counted).
     pub fn queued(&self) -> usize {
-        self.lock().queued_bytes as usize
+        self.lock().waiting()
     }
 
     /// Waits until there is something to do. On [`Next::Write`] the queued
@@ -375,21 +507,56 @@ impl Outbox {
     fn try_next(&self, batch: &mut Batch) -> Option<Next> {
         debug_assert!(batch.is_empty(), "a batch is written out before the next");
         let mut state = self.lock();
-        if !state.queued.is_empty() {
-            batch.lines.clear();
-            batch.next = 0;
-            batch.sent = 0;
-            std::mem::swap(&mut state.queued, &mut batch.lines);
-            state.writing = std::mem::take(&mut state.queued_bytes);
-            batch.left = state.writing as usize;
-            // The writer's last batch becomes the queue's room: kept for the
-            // next batch unless a burst made it large. Hundreds of busy
-            // clients each holding their largest batch twice was most of
-            // the server's memory in a burst.
-            if state.queued.capacity() > KEEP_BATCH {
-                state.queued = Vec::new();
+        loop {
+            if !state.queued.is_empty() {
+                batch.start();
+                std::mem::swap(&mut state.queued, &mut batch.lines);
+                state.writing = std::mem::take(&mut state.queued_bytes);
+                batch.left = state.writing as usize;
+                // The writer's last batch becomes the queue's room: kept for
+                // the next batch unless a burst made it large. Hundreds of
+                // busy clients each holding their largest batch twice was
+                // most of the server's memory in a burst.
+                if state.queued.capacity() > KEEP_BATCH {
+                    state.queued = Vec::new();
+                }
+                return Some(Next::Write);
             }
-            return Some(Next::Write);
+            // Everything queued before the first block is sent: its turn.
+            let Some(mut lines) = state.front_block().and_then(|b| b.lines.take()) else {
+                break;
+            };
+            // A quarter of the limit at most, so that a reader keeping up is
+            // never near it for the chunk alone.
+            let chunk = (state.limit as usize / 4).clamp(1, BLOCK_CHUNK);
+            // Made outside the lock: the broker may push meanwhile (behind
+            // the block, which stays in its place) without waiting for it.
+            drop(state);
+            batch.start();
+            let made = make(&mut lines, chunk, &mut batch.lines);
+            state = self.lock();
+            if state.end == Some(End::Drop) {
+                // Cut off meanwhile: the queue was dropped, and this with it.
+                batch.lines.clear();
+                return Some(Next::End(End::Drop));
+            }
+            match made {
+                Made::More(_) => {
+                    if let Some(front) = state.front_block() {
+                        front.lines = Some(lines);
+                    }
+                }
+                Made::Last(_) => state.finish_block(),
+            }
+            let bytes = made.bytes();
+            if bytes > 0 {
+                // Within the limit's u32, as a chunk is far smaller.
+                state.writing = u32::try_from(bytes).unwrap_or(u32::MAX);
+                batch.left = bytes;
+                self.backlog.apply(state.recount());
+                return Some(Next::Write);
+            }
+            // An empty block: on to what follows it.
         }
         if state.end.is_none() {
             // Going idle: give both back, so that thousands of quiet
@@ -412,8 +579,40 @@ impl Drop for Outbox {
     fn drop(&mut self) {
         // A connection gone with bytes still unsent no longer weighs on the room.
         let state = self.lock();
-        self.backlog.apply(Tally::between(state.accounted, 0));
+        self.backlog
+            .apply(Tally::between(state.accounted as usize, 0));
     }
+}
+
+/// How far a block's lines were made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Made {
+    /// A chunk of this many bytes; more lines follow.
+    More(usize),
+    /// The block's last lines, this many bytes.
+    Last(usize),
+}
+
+impl Made {
+    fn bytes(self) -> usize {
+        match self {
+            Made::More(bytes) | Made::Last(bytes) => bytes,
+        }
+    }
+}
+
+/// Makes the next lines of a block into `out`, about `chunk` bytes of
+/// them (at least one line, however long).
+fn make(lines: &mut BlockLines, chunk: usize, out: &mut Vec<Line>) -> Made {
+    let mut bytes = 0;
+    while bytes < chunk {
+        let Some(line) = lines.next() else {
+            return Made::Last(bytes);
+        };
+        bytes += line.len() + 1;
+        out.push(Line::new(line));
+    }
+    Made::More(bytes)
 }
 
 /// The lines a writer took, and how far it got writing them.
@@ -429,6 +628,13 @@ pub struct Batch {
 }
 
 impl Batch {
+    /// Empties it for the next lines taken.
+    fn start(&mut self) {
+        self.lines.clear();
+        self.next = 0;
+        self.sent = 0;
+    }
+
     /// Whether every line was written.
     pub fn is_empty(&self) -> bool {
         self.next >= self.lines.len()
@@ -672,6 +878,95 @@ mod tests {
             "pushes after the end are ignored"
         );
         assert_eq!(outbox.queued(), 0);
+    }
+
+    /// A block of `n` lines `{tag}{i}` padded to 99 bytes (100 with the `\n`).
+    fn block(tag: &'static str, n: usize) -> BlockLines {
+        Box::new((0..n).map(move |i| format!("{tag}{i:0>98}")))
+    }
+
+    /// Everything the writer takes until it would wait, as text.
+    fn drain_all(outbox: &Outbox) -> String {
+        let mut out = Vec::new();
+        let mut batch = Batch::default();
+        while let Some(Next::Write) = outbox.try_next(&mut batch) {
+            out.extend(drain(&mut batch));
+            outbox.written();
+        }
+        String::from_utf8(out).expect("test lines are UTF-8")
+    }
+
+    #[test]
+    fn a_block_larger_than_the_limit_reaches_a_reader_that_keeps_up() {
+        let outbox = outbox(1000);
+        push(&outbox, b"before").unwrap();
+        outbox.push_block(block("b", 100)).unwrap();
+        push(&outbox, b"after").unwrap();
+        let sent = drain_all(&outbox);
+        let lines: Vec<&str> = sent.lines().collect();
+        assert_eq!(lines.len(), 102, "{} bytes", sent.len());
+        assert_eq!(lines[0], "before");
+        assert_eq!(lines[1], format!("b{:0>98}", 0));
+        assert_eq!(lines[100], format!("b{:0>98}", 99));
+        assert_eq!(lines[101], "after", "live lines come after the block");
+        assert_eq!(outbox.unsent(), 0);
+        assert_eq!(outbox.backlog.bytes(), 0);
+    }
+
+    #[test]
+    fn lines_queued_while_a_block_is_written_wait_for_its_end() {
+        let outbox = outbox(1000);
+        outbox.push_block(block("a", 10)).unwrap();
+        let mut batch = Batch::default();
+        assert_eq!(outbox.try_next(&mut batch), Some(Next::Write));
+        // Lines up to a quarter of the limit are made; the rest waits.
+        assert_eq!(batch.left(), 300);
+        push(&outbox, b"live").unwrap();
+        outbox.push_block(block("c", 2)).unwrap();
+        push(&outbox, b"later").unwrap();
+        let mut sent = String::from_utf8(drain(&mut batch)).unwrap();
+        outbox.written();
+        sent.push_str(&drain_all(&outbox));
+        let firsts: Vec<String> = sent.lines().map(|l| l[..1].to_string()).collect();
+        let want = "aaaaaaaaaalccl";
+        assert_eq!(firsts.concat(), want, "{sent}");
+    }
+
+    #[test]
+    fn a_reader_that_stops_in_a_block_is_still_cut_off_at_the_limit() {
+        let outbox = outbox(1000);
+        outbox.push_block(block("a", 1000)).unwrap();
+        let mut batch = Batch::default();
+        assert_eq!(outbox.try_next(&mut batch), Some(Next::Write));
+        // The writer waits on a full socket with its chunk; live lines pile up.
+        let mut taken = 0;
+        while push(&outbox, &[b'x'; 99]).is_ok() {
+            taken += 1;
+            assert!(taken < 100, "never refused");
+        }
+        assert_eq!(taken, 7, "the limit less the chunk being written");
+        assert_eq!(outbox.unsent(), 1000);
+    }
+
+    #[test]
+    fn a_refused_line_leaves_no_hole_for_later_lines_to_pass() {
+        let outbox = outbox(100);
+        push(&outbox, &[b'a'; 49]).unwrap();
+        assert_eq!(push(&outbox, &[b'b'; 60]), Err(Full));
+        // This one would fit, but after a refused line it would be sent
+        // with a hole before it (a block's footer after lost lines).
+        assert_eq!(push(&outbox, b"footer"), Err(Full));
+        assert_eq!(outbox.queued(), 50);
+    }
+
+    #[test]
+    fn a_client_asking_for_block_after_block_without_reading_is_refused() {
+        let outbox = outbox(1000);
+        for _ in 0..MOST_BLOCKS {
+            outbox.push_block(block("a", 1000)).unwrap();
+        }
+        assert_eq!(outbox.push_block(block("a", 1)), Err(Full));
+        assert_eq!(push(&outbox, b"x"), Err(Full));
     }
 
     #[test]

@@ -76,11 +76,17 @@ pub async fn connection<R, W>(
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let Arrival { id, addr, tokens } = arrival;
+    let Arrival {
+        id,
+        addr,
+        tokens,
+        trusted,
+    } = arrival;
     let config = &shared.config;
     let outbox = Arc::new(Outbox::new(config.send_queue, shared.backlog.clone()));
     let peer = Peer {
         addr,
+        trusted,
         outbox: outbox.clone(),
     };
     if events.send(Event::Connect { id, peer }).await.is_err() {
@@ -311,7 +317,7 @@ async fn writer_loop<W: AsyncWrite + Unpin>(mut writer: W, tcp: TcpStream, outbo
                     // Cut off for not reading, or the client is gone: the
                     // reader notices and reports it. A failed shutdown leaves
                     // nothing to undo.
-                    Ok(Wrote::Stuck(End::Drop)) | Err(_) => {
+                    Ok(Wrote::Stuck(End::Drop | End::TakenOver)) | Err(_) => {
                         let _ = tcp.shutdown(Shutdown::Both);
                         return;
                     }
@@ -445,8 +451,12 @@ async fn close<W: AsyncWrite + Unpin>(mut writer: W, tcp: TcpStream, outbox: &Ou
             let _ = runtime::timeout(LINGER, writer.close()).await;
             let _ = runtime::timeout(LINGER, outbox.reader_finished()).await;
         }
-        End::Drop => {
-            let line = format!("{}\n", reply::TOO_SLOW);
+        End::Drop | End::TakenOver => {
+            let notice = match end {
+                End::TakenOver => reply::RESUMED_ELSEWHERE,
+                _ => reply::TOO_SLOW,
+            };
+            let line = format!("{notice}\n");
             let _ = runtime::timeout(DROP_NOTICE_TIME, writer.write_all(line.as_bytes())).await;
             let _ = runtime::timeout(DROP_NOTICE_TIME, writer.flush()).await;
         }

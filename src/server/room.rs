@@ -21,6 +21,7 @@ use crate::stream::{Draft, HistoryLimits, Millis, RoomStream, SavedSessions, Ses
 
 use super::addrs::Host;
 use super::deadline::LoginDeadlines;
+use super::outbox::BlockLines;
 use super::sessions::{self, Sessions, TokenSource};
 
 mod kept;
@@ -30,6 +31,12 @@ pub use kept::Meta;
 
 /// How many messages `/history` shows when not told.
 pub const HISTORY_ASK: usize = 20;
+
+/// Whether a line not logged in is a `/resume` (whose block of what was
+/// missed the broker's output meter charges).
+pub fn is_resume(text: &str) -> bool {
+    resume::strip_command(text).is_some()
+}
 
 /// Names held at once for owners whose connection dropped; past it a
 /// dropped name is free at once, as before.
@@ -54,6 +61,13 @@ pub trait Mailbox {
         self.deliver(line, tally)
     }
 
+    /// Queues a block (a history or resume block: header, lines, footer)
+    /// whose lines may be made only as they are sent: it may be larger
+    /// than the queue. All of it or none: false when it cannot be queued.
+    fn deliver_block(&self, lines: BlockLines, tally: &mut Self::Tally) -> bool {
+        lines.into_iter().all(|line| self.deliver(&line, tally))
+    }
+
     /// Whether more than half its queue is waiting: private messages, which
     /// a few senders can aim at one person, may then not fill the rest.
     fn far_behind(&self) -> bool {
@@ -63,6 +77,12 @@ pub trait Mailbox {
     /// The host the client connects from, to whom a held name goes back.
     fn host(&self) -> Option<Host> {
         None
+    }
+
+    /// Whether that host is trusted (`--trust-addr`): exempt from the
+    /// cap of dropped sessions one host may keep.
+    fn trusted(&self) -> bool {
+        false
     }
 }
 
@@ -176,6 +196,9 @@ pub struct Room<M: Mailbox> {
     unblocked: Vec<ClientId>,
     /// Messages people said that were relayed (saved first, with a store).
     relayed: u64,
+    /// Bytes of history blocks sent since the owner last took them, and to
+    /// whom: what their output meters are charged.
+    blocks_sent: Vec<(ClientId, usize)>,
 }
 
 /// A name held for whoever dropped it.
@@ -220,6 +243,7 @@ impl<M: Mailbox> Default for Room<M> {
             tagged_count: 0,
             unblocked: Vec::new(),
             relayed: 0,
+            blocks_sent: Vec::new(),
         }
     }
 }
@@ -269,6 +293,13 @@ impl<M: Mailbox> Room<M> {
     /// with tokens from `tokens`.
     pub fn with_sessions(mut self, window: Duration, tokens: TokenSource) -> Self {
         self.sessions = Sessions::new(window, tokens);
+        self
+    }
+
+    /// Keeps at most `most` dropped sessions resumable at once, and
+    /// `per_addr` (0: no limit) from one untrusted host.
+    pub fn with_kept_sessions(mut self, most: usize, per_addr: usize) -> Self {
+        self.sessions.cap(most, per_addr);
         self
     }
 
@@ -452,6 +483,12 @@ impl<M: Mailbox> Room<M> {
         names + lines * "Server: Online, continued: \n".len()
     }
 
+    /// The history blocks sent since the last call: to whom, and how
+    /// many bytes.
+    pub fn take_blocks_sent(&mut self) -> Vec<(ClientId, usize)> {
+        std::mem::take(&mut self.blocks_sent)
+    }
+
     /// Clients to disconnect because their mailbox overflowed (each once).
     pub fn take_overflowed(&mut self) -> Vec<ClientId> {
         let mut ids = std::mem::take(&mut self.overflowed);
@@ -568,6 +605,14 @@ impl<M: Mailbox> Room<M> {
         for id in ids {
             self.tell(id, line);
         }
+    }
+
+    /// Answers a line of `id`'s that the room never saw (its owner refused
+    /// it first): to a tagged connection, with that line's `label`.
+    pub fn answer(&mut self, id: ClientId, label: Option<&str>, line: &str) {
+        self.answering = Some((id, label.map(Box::from)));
+        self.tell(id, line);
+        self.answering = None;
     }
 
     /// Sends one line to one connection: to a tagged one with the time and,

@@ -14,11 +14,14 @@ use crate::protocol::name::Name;
 use crate::stream::saved::{Key, Saved, SessionLog};
 use crate::stream::SessionId;
 
+use super::addrs::Host;
+use super::away::AwayByHost;
 use super::room::ClientId;
 
-/// Sessions kept at once for connections that dropped; past it the one
-/// away longest is forgotten first.
-pub const MOST_AWAY: usize = 10_000;
+/// Sessions kept at once for connections that dropped, unless told (see
+/// [`Sessions::cap`]); past it, the oldest of the host holding the most is
+/// forgotten (see [`AwayByHost`]).
+pub const MOST_AWAY: usize = super::defaults::MAX_KEPT as usize;
 
 /// A session's secret.
 pub type Token = [u8; 16];
@@ -84,6 +87,13 @@ pub struct Sessions {
     away: VecDeque<(Instant, SessionId)>,
     /// Sessions away now.
     away_count: usize,
+    /// Most sessions away at once.
+    most_away: usize,
+    /// Most sessions away at once from one untrusted host (0: no limit).
+    most_away_per_host: usize,
+    /// Those away, by the host they dropped from (restored ones are not:
+    /// their host is not known).
+    by_host: AwayByHost,
     /// How long a dropped session stays resumable.
     window: Duration,
     tokens_from: TokenSource,
@@ -98,10 +108,20 @@ impl Sessions {
             tokens: HashMap::new(),
             away: VecDeque::new(),
             away_count: 0,
+            most_away: MOST_AWAY,
+            most_away_per_host: 0,
+            by_host: AwayByHost::default(),
             window,
             tokens_from,
             log: None,
         }
+    }
+
+    /// Keeps at most `most` sessions away at once, and `per_host` (0: no
+    /// limit) from one untrusted host.
+    pub fn cap(&mut self, most: usize, per_host: usize) {
+        self.most_away = most;
+        self.most_away_per_host = per_host;
     }
 
     /// Writes every session opened, renamed or ended to `log`.
@@ -192,6 +212,7 @@ impl Sessions {
         if session.away_since.take().is_some() {
             self.away_count -= 1;
         }
+        self.by_host.remove(id);
     }
 
     /// The session's name changed.
@@ -214,10 +235,17 @@ impl Sessions {
         }
     }
 
-    /// Session `id`'s connection dropped at `now`: it stays resumable for
-    /// the window. Returns the sessions forgotten to stay under
-    /// [`MOST_AWAY`].
-    pub fn away(&mut self, id: SessionId, now: Instant) -> Vec<SessionId> {
+    /// Session `id`'s connection dropped at `now`, from `host` (trusted
+    /// ones have no cap of their own: behind a proxy on loopback everyone
+    /// is one host): it stays resumable for the window. Returns the
+    /// sessions forgotten to stay under the caps.
+    pub fn away(
+        &mut self,
+        id: SessionId,
+        now: Instant,
+        host: Option<Host>,
+        trusted: bool,
+    ) -> Vec<SessionId> {
         let Some(session) = self.session_mut(id) else {
             return Vec::new();
         };
@@ -229,8 +257,16 @@ impl Sessions {
         self.away.push_back((now, id));
         self.away_count += 1;
         let mut forgotten = Vec::new();
-        while self.away_count > MOST_AWAY {
-            match self.pop_away() {
+        if let Some(host) = host {
+            let cap = if trusted { 0 } else { self.most_away_per_host };
+            if let Some(oldest) = self.by_host.add(id, host, cap) {
+                self.end(oldest);
+                forgotten.push(oldest);
+            }
+        }
+        while self.away_count > self.most_away {
+            // Restored sessions alone (no host known): the oldest.
+            match self.by_host.most_held().or_else(|| self.pop_away()) {
                 Some(oldest) => {
                     self.end(oldest);
                     forgotten.push(oldest);
@@ -243,6 +279,7 @@ impl Sessions {
 
     /// Ends session `id` for good (`/quit`, or its name was taken over).
     pub fn end(&mut self, id: SessionId) {
+        self.by_host.remove(id);
         if let Some(token) = self.tokens.remove(&id) {
             if let Some(log) = &mut self.log {
                 log.ended(id);
@@ -348,7 +385,7 @@ mod tests {
             sessions.resumable(&token, t0).is_some(),
             "a ghost may be resumed"
         );
-        sessions.away(7, t0);
+        sessions.away(7, t0, None, false);
         let just_in = t0 + WINDOW - Duration::from_millis(1);
         assert_eq!(sessions.resumable(&token, just_in).map(|s| s.id), Some(7));
         assert!(sessions.resumable(&token, t0 + WINDOW).is_none());
@@ -364,7 +401,7 @@ mod tests {
         let mut sessions = Sessions::new(WINDOW, counting());
         let max = sessions.open(1, name("Max"), 10);
         let ann = sessions.open(2, name("Ann"), 11);
-        sessions.away(1, t0);
+        sessions.away(1, t0, None, false);
         sessions.resumed(1, 12);
         assert_eq!(sessions.expire(t0 + WINDOW * 2), Vec::<SessionId>::new());
         assert_eq!(
@@ -435,6 +472,50 @@ mod tests {
         assert!(lines <= MOST_STALE_LINES, "{lines} lines");
     }
 
+    fn host(last: u8) -> Option<Host> {
+        Some(Host::of(std::net::IpAddr::from([10, 0, 0, last])))
+    }
+
+    #[test]
+    fn one_host_flooding_the_room_with_dropped_sessions_loses_its_own_first() {
+        let t0 = Instant::now();
+        let mut sessions = Sessions::new(WINDOW, counting());
+        sessions.cap(3, 2);
+        let max = name("Max");
+        sessions.open(1, max.clone(), 1);
+        assert!(sessions.away(1, t0, host(1), false).is_empty());
+        for id in 2..=4 {
+            sessions.open(id, max.clone(), id);
+        }
+        // Trusted: past the room's cap, not its own.
+        for id in 2..=3 {
+            assert!(sessions.away(id, t0, host(2), true).is_empty());
+        }
+        assert_eq!(
+            sessions.away(4, t0, host(2), true),
+            [2],
+            "not the oldest, 1"
+        );
+        assert_eq!(sessions.away_name(1), Some(&max), "1 is still kept");
+    }
+
+    #[test]
+    fn an_untrusted_host_keeps_no_more_than_its_cap() {
+        let t0 = Instant::now();
+        let mut sessions = Sessions::new(WINDOW, counting());
+        sessions.cap(100, 2);
+        let max = name("Max");
+        for id in 1..=4 {
+            sessions.open(id, max.clone(), id);
+        }
+        assert!(sessions.away(1, t0, host(1), false).is_empty());
+        assert!(sessions.away(2, t0, host(1), false).is_empty());
+        assert!(sessions.away(3, t0, host(2), false).is_empty());
+        assert_eq!(sessions.away(4, t0, host(1), false), [1]);
+        assert_eq!(sessions.away_name(1), None);
+        assert_eq!(sessions.away_name(3), Some(&max));
+    }
+
     #[test]
     fn past_the_most_away_the_one_away_longest_is_forgotten() {
         let t0 = Instant::now();
@@ -450,10 +531,13 @@ mod tests {
         let max = name("Max");
         for id in 1..=MOST_AWAY as u64 {
             sessions.open(id, max.clone(), id);
-            assert!(sessions.away(id, t0).is_empty());
+            assert!(sessions.away(id, t0, None, false).is_empty());
         }
         let id = MOST_AWAY as u64 + 1;
         sessions.open(id, max, id);
-        assert_eq!(sessions.away(id, t0 + Duration::from_secs(1)), [1]);
+        assert_eq!(
+            sessions.away(id, t0 + Duration::from_secs(1), None, false),
+            [1]
+        );
     }
 }

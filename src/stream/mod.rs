@@ -21,9 +21,13 @@
 //! One stream per room; there is one room, [`MAIN`], for now. Its store
 //! lives in `DIR/main/`, so more rooms later are more folders.
 
+pub mod access;
+pub mod check;
 pub mod history;
 pub mod record;
+pub mod retry;
 pub mod saved;
+pub mod segment;
 pub mod store;
 
 use std::collections::VecDeque;
@@ -36,7 +40,7 @@ use futures::StreamExt;
 
 pub use history::{Ahead, History, HistoryLimits, Limits, Replay, SessionId};
 pub use record::{Id, Kind, Millis, Record};
-pub use store::{OpenError, Store, StoreConfig, Torn, WriteError};
+pub use store::{Notice, OpenError, Store, StoreConfig, Torn, WriteError};
 
 /// The one room's name, and its folder in a store.
 pub const MAIN: &str = "main";
@@ -189,13 +193,14 @@ impl RoomStream {
     }
 
     /// A stream kept in `root/<room>/` (see [`store`]), recovered from
-    /// what is there; also returns the torn last line recovery dropped.
+    /// what is there; also returns what recovery mended or found odd (a
+    /// torn last line it dropped, an empty newest file), for the log.
     pub fn open(
         root: &Path,
         room: &str,
         segment_bytes: u64,
         limits: HistoryLimits,
-    ) -> Result<(RoomStream, Option<Torn>), OpenError> {
+    ) -> Result<(RoomStream, Vec<Notice>), OpenError> {
         let config = StoreConfig {
             dir: root.join(room),
             segment_bytes,
@@ -236,7 +241,10 @@ impl RoomStream {
             saved,
             unreadable,
         });
-        Ok((stream, recovered.torn))
+        let notices = (recovered.torn.map(Notice::Torn).into_iter())
+            .chain(recovered.empty.map(Notice::Empty))
+            .collect();
+        Ok((stream, notices))
     }
 
     fn new(limits: HistoryLimits, store: Option<Store>, next_id: Id, trimmed_to: Id) -> RoomStream {

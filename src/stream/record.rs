@@ -10,10 +10,13 @@
 //! {"id":12,"time":1764583205000,"kind":"leave","from":"Bob"}
 //! ```
 //!
+//! (Each line also ends in `"crc":"…"`, left out above: see [`CHECKSUM`].)
+//!
 //! `from` is always whoever acted (for a rename, the old name), so
 //! `jq 'select(.from=="Max")'` finds everything Max did. Decoding is
 //! strict: an unknown kind, a missing or extra field, or a field that does
-//! not belong to the kind is an error that says which.
+//! not belong to the kind is an error that says which, and so is a
+//! checksum that does not match the line.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -92,6 +95,36 @@ impl Kind {
     }
 }
 
+/// Every line ends in `,"crc":"<8 hex digits>"}`: the CRC-32C (Castagnoli,
+/// as iSCSI and ext4 use it) of the line's bytes before `,"crc"`, so a
+/// character changed anywhere in a record is caught on read, while `jq`
+/// still reads the line as one object. Lines written before checksums
+/// have none and are read as before.
+pub const CHECKSUM: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
+
+/// What follows a line's checksummed bytes: `,"crc":"` and, after the 8
+/// digits, `"}`.
+const CRC_OPEN: &[u8] = b",\"crc\":\"";
+const CRC_CLOSE: &[u8] = b"\"}";
+const CRC_TAIL: usize = CRC_OPEN.len() + 8 + CRC_CLOSE.len();
+
+/// The checksum at the end of `line` and the bytes it covers; None when
+/// the line does not end in one.
+fn split_checksum(line: &[u8]) -> Option<(&[u8], u32)> {
+    let body = line.len().checked_sub(CRC_TAIL)?;
+    let (covered, tail) = line.split_at(body);
+    let digits = tail.strip_prefix(CRC_OPEN)?.strip_suffix(CRC_CLOSE)?;
+    if !digits
+        .iter()
+        .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
+        return None;
+    }
+    // Eight lowercase hex digits, checked above.
+    let digits = std::str::from_utf8(digits).ok()?;
+    Some((covered, u32::from_str_radix(digits, 16).ok()?))
+}
+
 /// What a record costs in memory, for the history's byte bound: its text
 /// and names plus a fixed share for the record, its `Arc`'s counts and
 /// its slot in a list (checked by a test).
@@ -127,16 +160,37 @@ impl Record {
             to: to.map(|s| s.as_str().into()),
             new: new.map(|s| s.as_str().into()),
             text: text.map(|s| s.as_str().into()),
+            crc: None,
         };
+        let start = out.len();
         // Writing to a Vec cannot fail, and every field is a plain string
         // or number, which JSON always represents.
         serde_json::to_writer(&mut *out, &line).expect("a record always encodes");
+        // The object's closing brace gives way to the checksum.
+        out.pop();
+        let crc = CHECKSUM.checksum(&out[start..]);
+        out.extend_from_slice(CRC_OPEN);
+        out.extend_from_slice(format!("{crc:08x}").as_bytes());
+        out.extend_from_slice(CRC_CLOSE);
         out.push(b'\n');
+    }
+
+    /// Whether `line` (without its `\n`) carries a checksum, matching or
+    /// not: a store that has them has one on every line.
+    pub fn has_checksum(line: &[u8]) -> bool {
+        split_checksum(line).is_some()
     }
 
     /// Reads one line (without its `\n`).
     pub fn decode(line: &[u8]) -> Result<Record, DecodeError> {
-        let line: Line<'_> =
+        let checksum = split_checksum(line);
+        if let Some((covered, stored)) = checksum {
+            let computed = CHECKSUM.checksum(covered);
+            if computed != stored {
+                return Err(DecodeError::Checksum { stored, computed });
+            }
+        }
+        let parsed: Line<'_> =
             serde_json::from_slice(line).map_err(|e| DecodeError::Json(e.to_string()))?;
         let Line {
             id,
@@ -146,7 +200,13 @@ impl Record {
             to,
             new,
             text,
-        } = line;
+            crc,
+        } = parsed;
+        // A `crc` that is not the line's last field, or not 8 lowercase hex
+        // digits, was not written by us.
+        if crc.is_some() && checksum.is_none() {
+            return Err(DecodeError::MisplacedChecksum);
+        }
         if from.is_empty() {
             return Err(DecodeError::EmptyName("from"));
         }
@@ -242,6 +302,10 @@ struct Line<'a> {
     new: Option<Cow<'a, str>>,
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     text: Option<Cow<'a, str>>,
+    /// Read only to be refused where it does not belong: the real one is
+    /// checked as bytes (see [`CHECKSUM`]), and written by `encode`.
+    #[serde(borrow, default, skip_serializing)]
+    crc: Option<Cow<'a, str>>,
 }
 
 /// Why a line is not a record; the text says what is wrong with it.
@@ -256,6 +320,10 @@ pub enum DecodeError {
     Extra(Tag, &'static str),
     /// This name field is empty.
     EmptyName(&'static str),
+    /// The line's checksum does not match its bytes: it was changed.
+    Checksum { stored: u32, computed: u32 },
+    /// A `crc` field that is not the line's last, or not 8 hex digits.
+    MisplacedChecksum,
 }
 
 impl fmt::Display for DecodeError {
@@ -265,6 +333,14 @@ impl fmt::Display for DecodeError {
             DecodeError::Missing(kind, field) => write!(f, "a {kind} record needs `{field}`"),
             DecodeError::Extra(kind, field) => write!(f, "a {kind} record has no `{field}`"),
             DecodeError::EmptyName(field) => write!(f, "`{field}` is empty"),
+            DecodeError::Checksum { stored, computed } => write!(
+                f,
+                "the checksum does not match (the line says {stored:08x}, its bytes give \
+                 {computed:08x}): the line was changed after it was written"
+            ),
+            DecodeError::MisplacedChecksum => {
+                write!(f, "`crc` is not 8 hex digits at the end of the line")
+            }
         }
     }
 }
@@ -336,9 +412,60 @@ mod tests {
                 time: 1_764_583_200_123,
                 kind,
             };
-            assert_eq!(line(&record), format!("{expected}\n"));
+            let written = line(&record);
+            let body = &expected[..expected.len() - 1];
+            let crc = CHECKSUM.checksum(body.as_bytes());
+            assert_eq!(written, format!("{body},\"crc\":\"{crc:08x}\"}}\n"));
+            assert_eq!(decode(written.trim_end()), Ok(record.clone()));
+            // A line written before checksums reads as before.
             assert_eq!(decode(expected), Ok(record));
         }
+    }
+
+    #[test]
+    fn the_checksum_is_crc32c() {
+        // The check value of CRC-32C (RFC 3720, B.4).
+        assert_eq!(CHECKSUM.checksum(b"123456789"), 0xe306_9283);
+    }
+
+    #[test]
+    fn a_character_changed_anywhere_in_a_line_is_caught() {
+        let record = Record {
+            id: 7,
+            time: 1_764_583_200_123,
+            kind: Kind::Chat {
+                from: s("Max"),
+                text: s("pay Ann 100"),
+            },
+        };
+        let written = line(&record);
+        let written = written.trim_end();
+        assert!(Record::has_checksum(written.as_bytes()));
+        // Text, a name, the id, the checksum itself: each still parses as
+        // JSON but is refused.
+        for (from, to) in [("100", "900"), ("Max", "Mox"), ("7", "8")] {
+            let changed = written.replacen(from, to, 1);
+            let err = decode(&changed).expect_err(&changed);
+            assert!(err.starts_with("the checksum does not match"), "{err}");
+        }
+        let digits = written.len() - 3;
+        let mut changed = written.as_bytes().to_vec();
+        changed[digits] = if changed[digits] == b'0' { b'1' } else { b'0' };
+        let changed = String::from_utf8(changed).expect("ASCII");
+        let err = decode(&changed).expect_err("a changed checksum");
+        assert!(err.starts_with("the checksum does not match"), "{err}");
+    }
+
+    #[test]
+    fn a_crc_field_out_of_place_or_not_hex_is_refused() {
+        let moved = r#"{"id":1,"crc":"00000000","time":2,"kind":"join","from":"Max"}"#;
+        assert_eq!(
+            decode(moved),
+            Err(s("`crc` is not 8 hex digits at the end of the line"))
+        );
+        let not_hex = r#"{"id":1,"time":2,"kind":"join","from":"Max","crc":"0000000g"}"#;
+        assert!(decode(not_hex).is_err());
+        assert!(!Record::has_checksum(not_hex.as_bytes()));
     }
 
     #[test]

@@ -15,23 +15,33 @@
 //! `key` is the SHA-256 of the session's token, never the token, so the
 //! file resumes nobody. Best effort, not synced: a session it loses (a
 //! crash right after a login) cannot be resumed, and its client logs in
-//! again and fills the gap from the history. On open the file is read,
-//! a line it cannot read is skipped (and counted), and it is rewritten
+//! again and fills the gap from the history. On open the file is read
+//! as bytes, a line it cannot read (torn by a crash, even inside a
+//! character of a name) is skipped (and counted), and it is rewritten
 //! with the sessions still open, so it never grows beyond one line for
-//! each session and each login or rename since the start.
+//! each session and each login or rename since the start. A rewrite
+//! that fails later (a full disk) is tried again after a wait (see
+//! [`Retry`]), not at every login.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use super::access;
 use super::history::SessionId;
 use super::record::Id;
+use super::retry::Retry;
+use super::segment::{Line as Read, Lines};
 
 /// The file's name in a room's folder.
 pub const FILE: &str = "sessions.jsonl";
+
+/// The name a rewrite is written under before it takes the file's place.
+pub const FRESH: &str = "sessions.jsonl.new";
 
 /// What a session is found by: the SHA-256 of its token.
 pub type Key = [u8; 32];
@@ -110,6 +120,13 @@ pub struct SessionsFile {
     /// The private messages of each open session, to write again when the
     /// file is rewritten.
     private: HashMap<SessionId, VecDeque<(Id, bool)>>,
+    /// Stale lines allowed before a rewrite ([`MOST_STALE_LINES`]; tests
+    /// use fewer).
+    most_stale: usize,
+    /// When a failed rewrite may be tried again.
+    retry: Retry,
+    /// The time, for `retry`; injected by tests.
+    clock: Box<dyn Fn() -> Instant + Send>,
 }
 
 impl SessionsFile {
@@ -119,13 +136,19 @@ impl SessionsFile {
         let path = dir.join(FILE);
         let mut open: BTreeMap<SessionId, Saved> = BTreeMap::new();
         let mut unreadable = 0;
-        let file = match File::open(&path) {
-            Ok(file) => file,
+        let mut lines = match Lines::open(&path) {
+            Ok(lines) => lines,
             Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
             Err(err) => return Err(err),
         };
-        for line in BufReader::new(file).lines() {
-            match parse(&line?) {
+        while let Some((_, line)) = lines.next_line()? {
+            // Bytes, not text: a line torn inside a character is one more
+            // unreadable line, not a reason to refuse the whole file.
+            let entry = match line {
+                Read::Whole(bytes) => parse(bytes),
+                Read::Torn { .. } | Read::TooLong => None,
+            };
+            match entry {
                 Some(Entry::Open(mut saved)) => {
                     if let Some(old) = open.remove(&saved.id) {
                         saved.private = old.private;
@@ -164,7 +187,16 @@ impl SessionsFile {
             lines,
             base: lines,
             private,
+            most_stale: MOST_STALE_LINES,
+            retry: Retry::default(),
+            clock: Box::new(Instant::now),
         })
+    }
+
+    /// Uses `clock` for the waits between failed rewrites (tests).
+    pub fn with_clock(mut self, clock: impl Fn() -> Instant + Send + 'static) -> SessionsFile {
+        self.clock = Box::new(clock);
+        self
     }
 
     fn append(&mut self, line: &[u8]) {
@@ -185,7 +217,7 @@ fn replace(
     private: &HashMap<SessionId, VecDeque<(Id, bool)>>,
 ) -> io::Result<(File, usize)> {
     let path = dir.join(FILE);
-    let fresh = dir.join(format!("{FILE}.new"));
+    let fresh = dir.join(FRESH);
     let mut text = Vec::new();
     let mut lines = 0;
     for (id, key, name) in open {
@@ -196,7 +228,12 @@ fn replace(
             lines += 1;
         }
     }
-    fs::write(&fresh, &text)?;
+    access::new_file()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&fresh)
+        .and_then(|mut file| file.write_all(&text))?;
     fs::rename(&fresh, &path)?;
     let file = OpenOptions::new().append(true).open(&path)?;
     Ok((file, lines))
@@ -204,18 +241,23 @@ fn replace(
 
 impl SessionLog for SessionsFile {
     fn wants_rewrite(&self) -> bool {
-        self.lines > 2 * self.base + MOST_STALE_LINES
+        self.lines > 2 * self.base + self.most_stale && self.retry.due((self.clock)())
     }
 
     fn rewrite(&mut self, open: &mut dyn Iterator<Item = (SessionId, Key, String)>) {
         let open: Vec<_> = open.collect();
         self.private
             .retain(|id, _| open.iter().any(|(o, _, _)| o == id));
-        // If this fails the old file stays, and appending goes on.
-        if let Ok((file, lines)) = replace(&self.dir, &mut open.into_iter(), &self.private) {
-            self.file = file;
-            self.lines = lines;
-            self.base = lines;
+        // If this fails the old file stays, appending goes on, and the
+        // next try waits.
+        match replace(&self.dir, &mut open.into_iter(), &self.private) {
+            Ok((file, lines)) => {
+                self.file = file;
+                self.lines = lines;
+                self.base = lines;
+                self.retry.succeeded();
+            }
+            Err(_) => self.retry.failed((self.clock)()),
         }
     }
 
@@ -281,8 +323,8 @@ fn encode(id: SessionId, key: &Key, name: &str) -> Vec<u8> {
 }
 
 /// What a line says; None when it cannot be read.
-fn parse(text: &str) -> Option<Entry> {
-    let line: Line = serde_json::from_str(text).ok()?;
+fn parse(bytes: &[u8]) -> Option<Entry> {
+    let line: Line = serde_json::from_slice(bytes).ok()?;
     if line.end {
         return Some(Entry::End(line.session));
     }
@@ -308,6 +350,73 @@ fn parse(text: &str) -> Option<Entry> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    #[test]
+    fn a_line_torn_inside_a_character_is_skipped_and_counted_like_any_other() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let mut bytes = encode(1, &[1; 32], "Jürgen");
+        // A write cut short inside the `ü` of a name, then the next
+        // session's line appended after it, and a last line torn the same.
+        let torn = encode(2, &[2; 32], "Jürgen");
+        let cut = torn
+            .iter()
+            .position(|&b| b == 0xc3)
+            .expect("a two-byte character")
+            + 1;
+        bytes.extend_from_slice(&torn[..cut]);
+        bytes.extend(encode(3, &[3; 32], "Zoë"));
+        bytes.extend_from_slice(&torn[..cut]);
+        fs::write(dir.path().join(FILE), &bytes).expect("writable");
+        let (saved, unreadable) = SessionsFile::read(dir.path()).expect("reads");
+        let names: Vec<(SessionId, &str)> = saved.iter().map(|s| (s.id, s.name.as_str())).collect();
+        assert_eq!(names, [(1, "Jürgen")]);
+        assert_eq!(unreadable, 2);
+    }
+
+    #[test]
+    fn a_failed_rewrite_is_tried_again_after_a_wait_not_at_every_line() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let t0 = Instant::now();
+        let now = Arc::new(Mutex::new(t0));
+        let clock = {
+            let now = Arc::clone(&now);
+            move || *now.lock().expect("not poisoned")
+        };
+        let set = |at: Duration| *now.lock().expect("not poisoned") = t0 + at;
+        let mut file = SessionsFile::open(dir.path(), &[])
+            .expect("opens")
+            .with_clock(clock);
+        file.most_stale = 3;
+        let open = || vec![(1, [1; 32], "Max".to_string())];
+        // The rewrite cannot make its new file, as on a full disk.
+        fs::create_dir(dir.path().join(FRESH)).expect("a folder in its way");
+        for id in 1..=4 {
+            file.opened(id, &[1; 32], "Max");
+        }
+        assert!(file.wants_rewrite());
+        file.rewrite(&mut open().into_iter());
+        // Not at the next login, nor until the wait is over.
+        file.opened(5, &[5; 32], "Ann");
+        assert!(!file.wants_rewrite());
+        set(Duration::from_millis(4999));
+        assert!(!file.wants_rewrite());
+        set(Duration::from_secs(5));
+        assert!(file.wants_rewrite());
+        file.rewrite(&mut open().into_iter());
+        // Twice as long after a second failure.
+        set(Duration::from_secs(14));
+        assert!(!file.wants_rewrite());
+        set(Duration::from_secs(15));
+        assert!(file.wants_rewrite());
+        // Room again: it succeeds and the file holds the open session.
+        fs::remove_dir(dir.path().join(FRESH)).expect("removed");
+        file.rewrite(&mut open().into_iter());
+        assert!(!file.wants_rewrite());
+        let (saved, _) = SessionsFile::read(dir.path()).expect("reads");
+        assert_eq!(saved.len(), 1);
+    }
 
     #[test]
     fn the_last_line_of_a_session_wins_and_ended_or_unreadable_ones_are_dropped() {

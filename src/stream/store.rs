@@ -26,18 +26,17 @@
 use std::collections::{HashSet, VecDeque};
 use std::fmt;
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Read};
+use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 
+use super::access;
 use super::history::Limits;
 use super::record::{Id, Record};
-
-/// The longest line recovery reads: far above any record the room makes
-/// (a line is at most 1 MiB of text, which JSON at most doubles).
-pub const MAX_LINE: usize = 4 << 20;
+pub use super::segment::MAX_LINE;
+use super::segment::{Line, Lines, Rules};
 
 /// A group commit stops taking batches once it holds this many bytes, so
 /// one sync never waits for an unbounded write.
@@ -76,7 +75,7 @@ pub struct OpenError {
 }
 
 impl OpenError {
-    fn new(path: &Path, cause: impl fmt::Display) -> OpenError {
+    pub(super) fn new(path: &Path, cause: impl fmt::Display) -> OpenError {
         OpenError {
             path: path.to_path_buf(),
             line: None,
@@ -89,7 +88,7 @@ impl OpenError {
         OpenError::new(&dir.join(super::saved::FILE), plain(err))
     }
 
-    fn at(path: &Path, line: u64, cause: impl fmt::Display) -> OpenError {
+    pub(super) fn at(path: &Path, line: u64, cause: impl fmt::Display) -> OpenError {
         OpenError {
             line: Some(line),
             ..OpenError::new(path, cause)
@@ -131,6 +130,45 @@ impl fmt::Display for Torn {
     }
 }
 
+/// The newest segment found empty at start: a write to a new file failed
+/// and nothing was written after, or someone emptied it. Whatever it
+/// held is gone; ids go on from its name's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Empty {
+    /// The newest segment.
+    pub path: PathBuf,
+    /// Its first id, from its name: the next id given out.
+    pub first: Id,
+}
+
+impl fmt::Display for Empty {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: the newest file is empty (a write to it failed, or it was emptied; any \
+             records it held are gone): ids go on from {}",
+            self.path.display(),
+            self.first
+        )
+    }
+}
+
+/// What recovery mended or found odd, for the log (one line each).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    Torn(Torn),
+    Empty(Empty),
+}
+
+impl fmt::Display for Notice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Notice::Torn(torn) => torn.fmt(f),
+            Notice::Empty(empty) => empty.fmt(f),
+        }
+    }
+}
+
 /// What recovery found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recovered {
@@ -144,6 +182,8 @@ pub struct Recovered {
     pub trimmed_to: Id,
     /// The torn last line that was dropped, if there was one.
     pub torn: Option<Torn>,
+    /// The newest segment, if it was empty.
+    pub empty: Option<Empty>,
     /// The private messages asked for that were found, oldest first.
     pub private: Vec<Record>,
 }
@@ -247,19 +287,10 @@ impl Store {
         wanted: &HashSet<Id>,
     ) -> Result<(Store, Recovered), OpenError> {
         let dir = &config.dir;
-        if !dir.exists() {
-            std::fs::create_dir_all(dir).map_err(|e| OpenError::new(dir, plain(&e)))?;
-            // The new folder's name must survive a crash too.
-            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-                File::open(parent)
-                    .and_then(|p| p.sync_all())
-                    .map_err(|e| OpenError::new(parent, plain(&e)))?;
-            }
-        }
-        if !dir.is_dir() {
-            return Err(OpenError::new(dir, "not a directory"));
-        }
+        // Its parent, the store's own folder, exists: `serve` made sure.
+        access::prepare_root(dir)?;
         let lock = lock(dir)?;
+        access::check_room(dir)?;
         let (recovered, current) = recover(dir, config.history, wanted)?;
         let writer = Writer {
             disk: Files { dir: dir.clone() },
@@ -321,7 +352,7 @@ impl Drop for Store {
 fn lock(dir: &Path) -> Result<File, OpenError> {
     use std::os::fd::AsRawFd;
     let path = dir.join(LOCK_FILE);
-    let file = OpenOptions::new()
+    let file = access::new_file()
         .create(true)
         .truncate(false)
         .write(true)
@@ -345,7 +376,7 @@ fn lock(dir: &Path) -> Result<File, OpenError> {
 // ---------------------------------------------------------------- recovery
 
 /// The segments in `dir`, oldest first.
-fn segments(dir: &Path) -> Result<Vec<(Id, PathBuf)>, OpenError> {
+pub(super) fn segments(dir: &Path) -> Result<Vec<(Id, PathBuf)>, OpenError> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| OpenError::new(dir, plain(&e)))? {
         let entry = entry.map_err(|e| OpenError::new(dir, plain(&e)))?;
@@ -410,81 +441,41 @@ fn scan(
     newest: bool,
     tail: &mut Tail<'_>,
 ) -> Result<Scan, OpenError> {
-    let file = File::open(path).map_err(|e| OpenError::new(path, plain(&e)))?;
-    let mut reader = BufReader::new(file);
-    let mut line = Vec::new();
-    let mut number = 0u64;
-    let mut good_len = 0u64;
-    let mut last: Option<Id> = None;
+    let mut lines = Lines::open(path).map_err(|e| OpenError::new(path, plain(&e)))?;
+    let mut rules = Rules::new(first, before);
+    let mut torn = None;
     loop {
-        line.clear();
-        let read = (&mut reader)
-            .take(MAX_LINE as u64 + 1)
-            .read_until(b'\n', &mut line)
+        let line = lines
+            .next_line()
             .map_err(|e| OpenError::new(path, plain(&e)))?;
-        if read == 0 {
-            break;
-        }
-        number += 1;
-        if line.last() != Some(&b'\n') {
-            if line.len() > MAX_LINE {
+        let Some((number, line)) = line else { break };
+        let record = match line {
+            Line::Whole(line) => rules
+                .check(line)
+                .map_err(|e| OpenError::at(path, number, e))?,
+            Line::TooLong => {
                 return Err(OpenError::at(
                     path,
                     number,
                     format!("a line longer than {MAX_LINE} bytes"),
-                ));
+                ))
             }
-            if !newest {
+            Line::Torn { .. } if !newest => {
                 return Err(OpenError::at(
                     path,
                     number,
                     "the last line is incomplete (no line end)",
-                ));
+                ))
             }
-            let torn = Torn {
-                path: path.to_path_buf(),
-                line: number,
-                bytes: line.len() as u64,
-            };
-            return Ok(Scan {
-                last,
-                good_len,
-                torn: Some(torn),
-            });
-        }
-        let record =
-            Record::decode(&line[..line.len() - 1]).map_err(|e| OpenError::at(path, number, e))?;
-        let id = record.id;
-        if let Some(prev) = last.filter(|&prev| id <= prev) {
-            return Err(OpenError::at(
-                path,
-                number,
-                format!("id {id} is not after the line before's ({prev})"),
-            ));
-        }
-        if id == 0 || id == Id::MAX {
-            return Err(OpenError::at(
-                path,
-                number,
-                format!("id {id} is not a record id"),
-            ));
-        }
-        if id < first {
-            return Err(OpenError::at(
-                path,
-                number,
-                format!("id {id} is below this file's first id ({first}, from its name)"),
-            ));
-        }
-        if let Some(next) = before.filter(|&next| id >= next) {
-            return Err(OpenError::at(
-                path,
-                number,
-                format!("id {id} is not below the next file's first id ({next})"),
-            ));
-        }
-        last = Some(id);
-        good_len += line.len() as u64;
+            Line::Torn { bytes } => {
+                torn = Some(Torn {
+                    path: path.to_path_buf(),
+                    line: number,
+                    bytes,
+                });
+                break;
+            }
+        };
         if record.kind.is_room() {
             tail.push(record);
         } else if tail.wanted.contains(&record.id) {
@@ -492,9 +483,9 @@ fn scan(
         }
     }
     Ok(Scan {
-        last,
-        good_len,
-        torn: None,
+        last: rules.last,
+        good_len: lines.whole_len,
+        torn,
     })
 }
 
@@ -511,6 +502,7 @@ fn recover(
     let mut left = limits;
     let mut next_id: Id = 1;
     let mut torn = None;
+    let mut empty = None;
     let mut current = None;
     let mut before = None;
     for (index, (first, path)) in segments.iter().enumerate().rev() {
@@ -544,6 +536,12 @@ fn recover(
                     })?;
             }
             torn = scan.torn;
+            if scan.good_len == 0 && torn.is_none() {
+                empty = Some(Empty {
+                    path: path.clone(),
+                    first: *first,
+                });
+            }
             current = Some(Open {
                 file,
                 first: *first,
@@ -571,6 +569,7 @@ fn recover(
         records,
         trimmed_to,
         torn,
+        empty,
         private,
     };
     Ok((recovered, current))
@@ -616,7 +615,7 @@ impl Disk for Files {
     type File = File;
     fn create(&mut self, first: Id) -> io::Result<File> {
         let path = self.dir.join(segment_name(first));
-        let file = OpenOptions::new()
+        let file = access::new_file()
             .write(true)
             .create_new(true)
             .open(&path)?;

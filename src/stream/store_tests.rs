@@ -59,10 +59,26 @@ fn ids(records: &[Record]) -> Vec<Id> {
     records.iter().map(|r| r.id).collect()
 }
 
-/// Writes a segment by hand.
+/// A temp dir only its owner may read, as a store's folder must be.
+fn private_dir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let private = std::fs::Permissions::from_mode(0o700);
+    std::fs::set_permissions(dir.path(), private).expect("chmod the temp dir");
+    dir
+}
+
+/// Writes a segment by hand, as the store would (its owner's only).
 fn segment(dir: &Path, first: Id, bytes: &[u8]) -> PathBuf {
+    use std::io::Write;
     let path = dir.join(segment_name(first));
-    std::fs::write(&path, bytes).expect("the test's directory is writable");
+    super::access::new_file()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)
+        .and_then(|mut file| file.write_all(bytes))
+        .expect("the test's directory is writable");
     path
 }
 
@@ -122,7 +138,7 @@ fn segment_names_sort_as_their_ids_do() {
 
 #[test]
 fn a_new_store_starts_at_id_1_with_nothing_to_recover() {
-    let dir = tempfile::tempdir().expect("a temp dir");
+    let dir = private_dir();
     let store_dir = dir.path().join("not-there-yet");
     let (_store, recovered) = open(&store_dir, 10).expect("a new store opens");
     assert_eq!(
@@ -132,6 +148,7 @@ fn a_new_store_starts_at_id_1_with_nothing_to_recover() {
             records: vec![],
             trimmed_to: 0,
             torn: None,
+            empty: None,
             private: vec![],
         }
     );
@@ -140,7 +157,7 @@ fn a_new_store_starts_at_id_1_with_nothing_to_recover() {
 
 #[test]
 fn what_was_saved_is_recovered_and_ids_continue() {
-    let dir = tempfile::tempdir().expect("a temp dir");
+    let dir = private_dir();
     {
         let (store, _) = open(dir.path(), 10).expect("a new store opens");
         save(&store, vec![chat(1, "one"), chat(2, "two")]).expect("saved");
@@ -164,7 +181,7 @@ fn what_was_saved_is_recovered_and_ids_continue() {
 
 #[test]
 fn recovery_keeps_the_newest_records_within_the_history() {
-    let dir = tempfile::tempdir().expect("a temp dir");
+    let dir = private_dir();
     let records: Vec<Record> = (1..=10).map(|id| chat(id, "hi")).collect();
     segment(dir.path(), 1, &lines(&records));
     let (_store, recovered) = open(dir.path(), 3).expect("opens");
@@ -175,7 +192,7 @@ fn recovery_keeps_the_newest_records_within_the_history() {
 
 #[test]
 fn ids_before_the_oldest_file_count_as_missed_once_the_operator_pruned_it() {
-    let dir = tempfile::tempdir().expect("a temp dir");
+    let dir = private_dir();
     // sockchat-…01.jsonl (ids 1 to 4) was deleted by the operator.
     segment(dir.path(), 5, &lines(&[chat(5, "a"), chat(6, "b")]));
     let (_store, recovered) = open(dir.path(), 10).expect("opens");
@@ -187,7 +204,7 @@ fn ids_before_the_oldest_file_count_as_missed_once_the_operator_pruned_it() {
 
 #[test]
 fn history_zero_recovers_only_the_id_counter() {
-    let dir = tempfile::tempdir().expect("a temp dir");
+    let dir = private_dir();
     segment(dir.path(), 1, &lines(&[chat(1, "a"), chat(2, "b")]));
     let (_store, recovered) = open(dir.path(), 0).expect("opens");
     assert_eq!(
@@ -202,7 +219,7 @@ fn history_zero_recovers_only_the_id_counter() {
 
 #[test]
 fn a_torn_last_line_is_dropped_reported_and_cut_off() {
-    let dir = tempfile::tempdir().expect("a temp dir");
+    let dir = private_dir();
     let mut bytes = lines(&[chat(1, "one"), chat(2, "two")]);
     let good = bytes.len() as u64;
     let torn = lines(&[chat(3, "three")]);
@@ -254,13 +271,41 @@ fn damage_stops_the_start_with_one_line_naming_file_line_and_cause() {
             vec![(
                 1,
                 concat(&[
-                    lines(&[chat(1, "one")]),
+                    raw(r#"{"id":1,"time":5,"kind":"chat","from":"Max","text":"one"}"#),
                     raw(r#"{"id":2,"time":5,"kind":"chat","from":"Max"}"#),
                     lines(&[chat(3, "three")]),
                 ]),
             )],
             0,
             " line 2: a chat record needs `text`",
+        ),
+        (
+            "a character changed inside a record",
+            vec![(
+                1,
+                concat(&[
+                    lines(&[chat(1, "one")]),
+                    String::from_utf8(lines(&[chat(2, "pay 100")]))
+                        .expect("UTF-8")
+                        .replace("100", "900")
+                        .into_bytes(),
+                    lines(&[chat(3, "three")]),
+                ]),
+            )],
+            0,
+            " line 2: the checksum does not match (the line says ",
+        ),
+        (
+            "a line stripped of its checksum among lines that have one",
+            vec![(
+                1,
+                concat(&[
+                    lines(&[chat(1, "one")]),
+                    raw(r#"{"id":2,"time":5,"kind":"chat","from":"Max","text":"two"}"#),
+                ]),
+            )],
+            0,
+            " line 2: the line has no checksum, though lines before it do",
         ),
         (
             "garbage that ends in a line end is not a torn tail",
@@ -312,19 +357,20 @@ fn damage_stops_the_start_with_one_line_naming_file_line_and_cause() {
         ),
     ];
     for (what, segments, at, expected) in cases {
-        let dir = tempfile::tempdir().expect("a temp dir");
+        let dir = private_dir();
         let paths: Vec<PathBuf> = segments
             .iter()
             .map(|(first, bytes)| segment(dir.path(), *first, bytes))
             .collect();
         let err = refused(dir.path());
-        assert_eq!(err, format!("{}{expected}", paths[at].display()), "{what}");
+        let expected = format!("{}{expected}", paths[at].display());
+        assert!(err.starts_with(&expected), "{what}: {err}");
     }
 }
 
 #[test]
 fn an_empty_newest_file_gives_the_next_id_from_its_name() {
-    let dir = tempfile::tempdir().expect("a temp dir");
+    let dir = private_dir();
     segment(dir.path(), 1, &lines(&[chat(1, "a"), chat(2, "b")]));
     // Rotated at 7 (ids 3 to 6 were lost to failed writes), then stopped.
     segment(dir.path(), 7, b"");
@@ -332,6 +378,15 @@ fn an_empty_newest_file_gives_the_next_id_from_its_name() {
     assert_eq!(
         (recovered.next_id, ids(&recovered.records)),
         (7, vec![1, 2])
+    );
+    let empty = recovered.empty.expect("reported");
+    assert_eq!(
+        empty.to_string(),
+        format!(
+            "{}: the newest file is empty (a write to it failed, or it was emptied; any \
+             records it held are gone): ids go on from 7",
+            dir.path().join(segment_name(7)).display()
+        )
     );
     save(&store, vec![chat(7, "c")]).expect("saved");
     drop(store);
@@ -341,7 +396,7 @@ fn an_empty_newest_file_gives_the_next_id_from_its_name() {
 
 #[test]
 fn an_empty_only_file_is_a_new_store() {
-    let dir = tempfile::tempdir().expect("a temp dir");
+    let dir = private_dir();
     segment(dir.path(), 1, b"");
     let (_store, recovered) = open(dir.path(), 10).expect("opens");
     assert_eq!((recovered.next_id, recovered.trimmed_to), (1, 0));
@@ -349,7 +404,7 @@ fn an_empty_only_file_is_a_new_store() {
 
 #[test]
 fn files_rotate_by_size_and_recovery_reads_across_them() {
-    let dir = tempfile::tempdir().expect("a temp dir");
+    let dir = private_dir();
     let one_line = lines(&[chat(1, "x")]).len() as u64;
     let config = StoreConfig {
         segment_bytes: 2 * one_line,
@@ -378,8 +433,8 @@ fn files_rotate_by_size_and_recovery_reads_across_them() {
 
 #[test]
 fn recovery_does_not_read_older_files_than_the_history_needs() {
-    let dir = tempfile::tempdir().expect("a temp dir");
-    std::fs::write(dir.path().join(segment_name(1)), b"not even json\n").expect("writable");
+    let dir = private_dir();
+    segment(dir.path(), 1, b"not even json\n");
     segment(dir.path(), 10, &lines(&[chat(10, "a"), chat(11, "b")]));
     let (_store, recovered) = open(dir.path(), 2).expect("the old file is the operator's");
     assert_eq!(
@@ -392,7 +447,7 @@ fn recovery_does_not_read_older_files_than_the_history_needs() {
 
 #[test]
 fn a_batch_with_a_huge_group_still_lands_in_order() {
-    let dir = tempfile::tempdir().expect("a temp dir");
+    let dir = private_dir();
     let text = "y".repeat(1000);
     let (store, _) = open(dir.path(), 10).expect("opens");
     let (tx, rx) = mpsc::channel();
@@ -423,7 +478,7 @@ fn a_batch_with_a_huge_group_still_lands_in_order() {
 
 #[test]
 fn a_second_server_on_the_same_store_is_refused() {
-    let dir = tempfile::tempdir().expect("a temp dir");
+    let dir = private_dir();
     let (_store, _) = open(dir.path(), 10).expect("opens");
     let err = refused(dir.path());
     assert_eq!(
@@ -437,7 +492,7 @@ fn a_second_server_on_the_same_store_is_refused() {
 
 #[test]
 fn a_store_path_that_is_a_file_is_a_clear_error() {
-    let dir = tempfile::tempdir().expect("a temp dir");
+    let dir = private_dir();
     let file = dir.path().join("plain");
     std::fs::write(&file, b"x").expect("writable");
     let err = refused(&file);
@@ -637,7 +692,7 @@ impl TinyDisk {
     fn mount() -> Option<TinyDisk> {
         let dir = tempfile::tempdir().ok()?;
         let mounted = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+            .args(["-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs"])
             .arg(dir.path())
             .stderr(std::process::Stdio::null())
             .status()
@@ -725,7 +780,8 @@ fn group_commit_figures() {
     use std::time::Instant;
     let dir =
         tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).expect("a temp dir on the project's disk");
-    let (store, _) = open(dir.path(), 0).expect("opens");
+    let store_dir = dir.path().join("main");
+    let (store, _) = open(&store_dir, 0).expect("opens");
     let (tx, rx) = mpsc::channel();
     let mut next: Id = 1;
     // One at a time: each record waits for its own fdatasync.

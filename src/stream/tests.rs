@@ -175,9 +175,9 @@ fn a_batch_the_disk_refused_is_not_in_the_history_and_its_ids_are_not_reused() {
 fn a_stored_stream_recovers_its_history_and_continues_its_ids() {
     let root = tempfile::tempdir().expect("a temp dir");
     {
-        let (mut stream, torn) =
+        let (mut stream, notices) =
             RoomStream::open(root.path(), MAIN, store::SEGMENT_BYTES, limits(3)).expect("opens");
-        assert_eq!(torn, None);
+        assert_eq!(notices, []);
         assert!(stream.is_durable());
         for text in ["a", "b", "c", "d"] {
             keep(&mut stream, vec![Draft::chat("Max", text)]).expect("saved");

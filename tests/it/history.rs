@@ -3,6 +3,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use sockchat::stream::{HistoryLimits, Limits};
+
 use sockchat::server::Config;
 
 use crate::support::tagged::{parse, Line};
@@ -353,6 +355,28 @@ fn a_resume_over_a_half_open_ghost_replays_exactly_what_was_missed_and_closes_th
     });
 }
 
+#[test]
+fn a_connection_whose_session_is_resumed_elsewhere_is_told_so_and_closed() {
+    run(async {
+        let server = TestServer::start().await;
+        let (mut max, _) = Tagged::login(server.addr, "Max").await;
+        let mut back = Tagged::connect(server.addr).await;
+        back.send(&format!("/resume {} {}", max.token, max.last))
+            .await;
+        let login = back.line().await;
+        assert_eq!(login.text, "Server: You are logged in as: Max");
+        // The old connection's last line says why it ends, and it ends.
+        let mut last = None;
+        while let Some(line) = max.client.line().await {
+            last = Some(line);
+        }
+        assert_eq!(
+            last.as_deref(),
+            Some(sockchat::protocol::message::reply::RESUMED_ELSEWHERE)
+        );
+    });
+}
+
 /// Ann in the room, and tagged Max, whose connection then drops (a reset):
 /// Ann has seen him come and go. Returns Ann, and Max's token and last id.
 async fn ann_sees_max_drop(server: &TestServer) -> (Client, String, u64) {
@@ -591,5 +615,98 @@ fn a_private_message_to_someone_away_is_kept_for_their_resume_and_the_sender_is_
             texts.contains(&"Ann (private): call me when you are back"),
             "{texts:?}"
         );
+    });
+}
+
+/// A room of 1000 messages of 4 KB (4 MB kept, four times the 1 MiB send
+/// queue), without flood or output limits: the test is about the size.
+async fn a_room_of_4_mb() -> (TestServer, Client, Vec<String>) {
+    let server = TestServer::with(Config {
+        rate: 0,
+        output_rate: 0,
+        replay: 0,
+        history: HistoryLimits {
+            // Room for the joins beside the 1000.
+            room: Limits {
+                count: 1010,
+                bytes: 8 << 20,
+            },
+            ..HistoryLimits::default()
+        },
+        ..Config::default()
+    })
+    .await;
+    let [mut ann] = server.logins(["Ann"]).await;
+    let said: Vec<String> = (1..=1000)
+        .map(|n| format!("{n:04} {}", "y".repeat(4000)))
+        .collect();
+    for line in &said {
+        ann.send(line).await;
+    }
+    // A marker: every line above is kept.
+    ann.send("/who").await;
+    ann.expect_line("Server: Online (1): Ann").await;
+    (server, ann, said)
+}
+
+/// `/history 1000` of 4 KB lines is streamed as the client reads it: a
+/// client at `nc` that reads as it comes gets it whole, in order, then
+/// the live room (issue 17: it was cut off as too slow).
+#[test]
+fn a_history_block_larger_than_the_send_queue_reaches_a_reader_that_keeps_up() {
+    run(async {
+        let (server, mut ann, said) = a_room_of_4_mb().await;
+        let mut cid = Client::connect(server.addr).await;
+        cid.log_in("Cid").await;
+        cid.send("/history 1000").await;
+        // Said while the block is being sent: after it, not inside it.
+        ann.expect_line("Server: Cid joined the party!").await;
+        ann.send("live").await;
+        cid.expect_line("Server: The last 1000 messages (times UTC):")
+            .await;
+        for line in &said {
+            let got = cid.line().await.unwrap_or_default();
+            assert_stamped(&got, &format!("Ann: {line}"));
+        }
+        cid.expect_line("Server: End of the last 1000 messages.")
+            .await;
+        cid.expect_line("Ann: live").await;
+    });
+}
+
+/// A client that asks for a block far larger than its queue and stops
+/// reading holds only its queue: once live lines fill it, it is cut off
+/// as any reader that stops is, and the others go on.
+#[test]
+fn a_reader_that_stops_in_a_big_block_is_still_cut_off_at_its_queue() {
+    run(async {
+        let (server, mut ann, _) = a_room_of_4_mb().await;
+        let mut stuck = Client::connect_with_rcvbuf(server.addr, 4096);
+        stuck.log_in("Stuck").await;
+        ann.expect_line("Server: Stuck joined the party!").await;
+        stuck.send("/history 1000").await;
+        // Its marker, after the block in its queue: the block is queued.
+        stuck.send("/msg Ann asked").await;
+        ann.expect_line("Stuck (private): asked").await;
+        let line = "z".repeat(4000);
+        let mut sent = 0usize;
+        'talk: loop {
+            // The queue (1 MiB) and the kernel's buffers, with room to spare.
+            assert!(
+                sent < 3 << 20,
+                "not cut off after {sent} bytes of live lines"
+            );
+            for _ in 0..20 {
+                ann.send(&line).await;
+            }
+            sent += 20 * 4001;
+            while let Ok(Some(notice)) = ann.line_within(Duration::from_millis(1)).await {
+                if notice == "Server: Stuck left the party." {
+                    break 'talk;
+                }
+            }
+        }
+        ann.send("/who").await;
+        ann.expect_line("Server: Online (1): Ann").await;
     });
 }

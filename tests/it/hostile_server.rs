@@ -354,3 +354,72 @@ fn a_late_refusal_of_limits_is_hidden_and_not_counted_against_the_input() {
     assert!(!out.contains("not sent"), "{out:?}");
     assert_eq!(status.code(), Some(0), "{}", client.stderr.text());
 }
+
+/// The next line the client sends that is not empty.
+fn next_sent(server: &mut Nc) -> String {
+    loop {
+        let line = server.line();
+        if !line.is_empty() {
+            return line;
+        }
+    }
+}
+
+/// A server whose catch-up block comes short (its header promises three
+/// lines, two come, then the footer, as from a server that dropped lines
+/// from a block's middle): the client does not call it complete, but
+/// asks `/history after` the id before it, and shows each line once.
+#[test]
+fn a_short_catch_up_block_is_asked_for_again_before_it_is_called_complete() {
+    let (listener, port) = listen();
+    let mut client = join(port, &[]);
+    let mut server = accept(&listener);
+    assert_eq!(next_sent(&mut server), sockchat::protocol::tagged::SWITCH);
+    server.send("~t=1000,rate=0,burst=0,max=4096 Server: Tagged mode on.");
+    let name = next_sent(&mut server);
+    assert!(name.ends_with("Max"), "{name:?}");
+    let token = "0123456789abcdef0123456789abcdef";
+    server.send(&format!(
+        "~t=1000,session={token},last=11 Server: You are logged in as: Max"
+    ));
+    for line in [
+        "~t=1000,history=3,missed=0 Server: The last 3 messages before you came (times UTC):",
+        "~id=7,t=1000,h Ann: one",
+        "~id=9,t=1000,h Ann: three",
+        "~t=1000,history=end Server: End of the last 3 messages.",
+        "~id=11,t=1000 Server: Max joined the party!",
+    ] {
+        server.send(line);
+    }
+    let asked = next_sent(&mut server);
+    let (label, text) = asked
+        .strip_prefix('~')
+        .and_then(|rest| rest.split_once(' '))
+        .unwrap_or_else(|| panic!("not a labeled line: {asked:?}"));
+    assert_eq!(text, "/history after 6");
+    for line in [
+        format!("~t=1000,history=3,missed=0,re={label} Server: 3 messages after id 6 (times UTC):"),
+        "~id=7,t=1000,h Ann: one".to_string(),
+        "~id=8,t=1000,h Ann: two".to_string(),
+        "~id=9,t=1000,h Ann: three".to_string(),
+        format!("~t=1000,history=end,re={label} Server: End of the 3 messages after id 6."),
+        "~id=12,t=2000 Ann: live".to_string(),
+    ] {
+        server.send(&line);
+    }
+    client.stdout.expect("Ann: live\n");
+    client.close_stdin();
+    server.expect_closed();
+    drop(server);
+    let status = client.exit_within(WAIT).expect("the client exits");
+    let out = client.stdout.expect_end();
+    assert_eq!(status.code(), Some(0), "{}", client.stderr.text());
+    let shown: Vec<&str> = out.lines().filter(|l| l.starts_with("Ann: ")).collect();
+    assert_eq!(
+        shown,
+        ["Ann: one", "Ann: two", "Ann: three", "Ann: live"],
+        "{out}"
+    );
+    assert!(out.contains("── 3 new"), "{out}");
+    assert!(!out.contains("did not arrive"), "{out}");
+}

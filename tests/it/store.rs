@@ -374,9 +374,36 @@ const FIRST: &str = "sockchat-00000000000000000001.jsonl";
 /// A store in a temp dir whose one file holds `contents`.
 fn store_with(contents: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().expect("a temp dir");
-    std::fs::create_dir(dir.path().join("main")).expect("the room's folder");
-    let file = crate::support::write_file(&dir.path().join("main"), FIRST, contents);
+    let room = private_room(dir.path());
+    let file = private_file(&room, FIRST, contents.as_bytes());
     (dir, file)
+}
+
+/// `store/main`, made as the server makes it: its owner's alone.
+fn private_room(store: &Path) -> std::path::PathBuf {
+    use std::os::unix::fs::DirBuilderExt;
+    let room = store.join("main");
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&room)
+        .expect("the room's folder");
+    room
+}
+
+/// A file in `room` written by hand, its owner's alone (as the server
+/// would refuse it otherwise).
+fn private_file(room: &Path, name: &str, contents: &[u8]) -> std::path::PathBuf {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = room.join(name);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .and_then(|mut file| file.write_all(contents))
+        .expect("write a store file");
+    path
 }
 
 const TWO_LINES: &str = concat!(
@@ -509,4 +536,264 @@ fn a_session_outlives_kill_9_with_a_store_its_name_held_and_its_private_messages
     let kept =
         std::fs::read_to_string(dir.path().join("main/sessions.jsonl")).expect("a sessions file");
     assert!(!kept.contains(&token), "{kept}");
+}
+
+/// The permission bits of `path`.
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .expect("exists")
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[test]
+fn the_store_is_its_owners_alone_whatever_the_umask_and_its_folder_is_made_and_said() {
+    for mask in [0o022, 0o000] {
+        let root = tempfile::tempdir().expect("a temp dir");
+        let store = root.path().join("store");
+        let mut server = serve_store(&store, &[]).umask(mask).start();
+        server.process.stderr.expect(&format!(
+            "Server: created {} for --store\n",
+            store.display()
+        ));
+        run(async {
+            // A session (sessions.jsonl) and a private message (a segment).
+            let (mut max, _) = Tagged::login(server.addr, "Max").await;
+            let mut ann = Client::login(server.addr, "Ann").await;
+            max.send("/msg Ann psst").await;
+            ann.expect_line("Max (private): psst").await;
+        });
+        let stopped = server.stop_to_end();
+        assert!(stopped.status.success(), "{stopped:?}");
+        let room = store.join("main");
+        assert_eq!(
+            (mode(&store), mode(&room)),
+            (0o700, 0o700),
+            "umask {mask:03o}"
+        );
+        let mut files: Vec<_> = std::fs::read_dir(&room)
+            .expect("the room's folder")
+            .map(|entry| entry.expect("an entry").path())
+            .collect();
+        files.sort();
+        let names: Vec<_> = files.iter().filter_map(|f| f.file_name()).collect();
+        assert_eq!(
+            names,
+            [
+                "sessions.jsonl",
+                "sockchat-00000000000000000001.jsonl",
+                "sockchat.lock"
+            ]
+        );
+        for file in &files {
+            assert_eq!(
+                mode(file),
+                0o600,
+                "{} under umask {mask:03o}",
+                file.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn a_store_other_users_may_read_is_refused_with_one_line() {
+    use std::os::unix::fs::PermissionsExt;
+    let (dir, file) = store_with(TWO_LINES);
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let finished = finish_blocking(serve_store(dir.path(), &[]).command(), "");
+    assert_eq!(finished.code(), Some(1), "{finished:?}");
+    assert_eq!(
+        finished.stderr,
+        format!(
+            "sockchat: {}: other users may read it (mode 0644), and the store holds private \
+             messages: `chmod go=` it first\n",
+            file.display()
+        )
+    );
+    let room = dir.path().join("main");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    std::fs::set_permissions(&room, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let finished = finish_blocking(serve_store(dir.path(), &[]).command(), "");
+    assert_eq!(finished.code(), Some(1), "{finished:?}");
+    assert!(
+        finished.stderr.starts_with(&format!(
+            "sockchat: {}: other users may read it (mode 0755)",
+            room.display()
+        )),
+        "{finished:?}"
+    );
+}
+
+#[test]
+fn a_store_path_that_will_not_do_is_named_as_given_and_only_its_last_folder_is_made() {
+    let root = tempfile::tempdir().expect("a temp dir");
+    let file = crate::support::write_file(root.path(), "passwd", "root:x:0:0\n");
+    let finished = finish_blocking(serve_store(&file, &[]).command(), "");
+    assert_eq!(finished.code(), Some(1), "{finished:?}");
+    assert_eq!(
+        finished.stderr,
+        format!("sockchat: --store {}: not a directory\n", file.display())
+    );
+    let deep = root.path().join("nonexistent/dir/x");
+    let finished = finish_blocking(serve_store(&deep, &[]).command(), "");
+    assert_eq!(finished.code(), Some(1), "{finished:?}");
+    assert_eq!(
+        finished.stderr,
+        format!(
+            "sockchat: --store {}: {} does not exist (only the store's own folder is created)\n",
+            deep.display(),
+            root.path().join("nonexistent/dir").display()
+        )
+    );
+    assert!(
+        !root.path().join("nonexistent").exists(),
+        "nothing was made"
+    );
+}
+
+/// A segment's lines as the server writes them (with their checksums),
+/// ids `ids`, each saying `line ID`.
+fn segment_lines(ids: std::ops::RangeInclusive<u64>) -> String {
+    let mut out = Vec::new();
+    for id in ids {
+        let kind = sockchat::stream::Kind::Chat {
+            from: "Ann".into(),
+            text: format!("line {id}"),
+        };
+        sockchat::stream::Record {
+            id,
+            time: 1_764_583_200_000,
+            kind,
+        }
+        .encode(&mut out);
+    }
+    String::from_utf8(out).expect("JSON is UTF-8")
+}
+
+/// `sockchat store check DIR`, run to its end.
+fn store_check(dir: &Path) -> crate::support::Finished {
+    let dir = dir.to_str().expect("a UTF-8 temp path");
+    finish_blocking(crate::support::sockchat(["store", "check", dir]), "")
+}
+
+#[test]
+fn a_character_changed_in_an_old_file_is_found_by_store_check_and_by_a_start_that_reads_it() {
+    let (dir, _) = store_with(&segment_lines(1..=3));
+    let room = dir.path().join("main");
+    let clean = store_check(dir.path());
+    assert_eq!(clean.code(), Some(0), "{clean:?}");
+    assert_eq!(
+        clean.stdout,
+        format!("{}: 1 file, 3 records, 0 damaged lines\n", room.display())
+    );
+    // The old file gets a character changed in its second line; a newer
+    // file follows.
+    let old = room.join(FIRST);
+    let text = std::fs::read_to_string(&old).expect("the old file");
+    std::fs::write(&old, text.replacen("line 2", "line 9", 1)).expect("changed");
+    private_file(
+        &room,
+        "sockchat-00000000000000000004.jsonl",
+        segment_lines(4..=6).as_bytes(),
+    );
+
+    let found = store_check(dir.path());
+    assert_eq!(found.code(), Some(1), "{found:?}");
+    let lines: Vec<&str> = found.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{found:?}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "{} line 2: the checksum does not match (the line says ",
+            old.display()
+        )),
+        "{found:?}"
+    );
+    assert_eq!(
+        lines[1],
+        format!("{}: 2 files, 5 records, 1 damaged line", room.display())
+    );
+
+    // A start whose history reaches the old file refuses it, naming it.
+    let finished = finish_blocking(serve_store(dir.path(), &[]).command(), "");
+    assert_eq!(finished.code(), Some(1), "{finished:?}");
+    assert!(
+        finished.stderr.starts_with(&format!(
+            "sockchat: {} line 2: the checksum does not match",
+            old.display()
+        )),
+        "{finished:?}"
+    );
+    // One whose history does not reach it starts: only `store check`
+    // reads every file (as the README says).
+    let server = Serve::new()
+        .args(&[
+            "--store",
+            dir.path().to_str().expect("UTF-8"),
+            "--history",
+            "3",
+        ])
+        .start();
+    assert!(server.stop_to_end().status.success());
+
+    // A store that cannot be read at all.
+    let missing = store_check(&dir.path().join("missing"));
+    assert_eq!(missing.code(), Some(2), "{missing:?}");
+    assert_eq!(missing.stdout, "");
+    assert!(missing.stderr.starts_with("sockchat: "), "{missing:?}");
+}
+
+#[test]
+fn an_emptied_newest_file_is_logged() {
+    let (dir, _) = store_with(&segment_lines(1..=2));
+    let room = dir.path().join("main");
+    let newest = private_file(&room, "sockchat-00000000000000000005.jsonl", b"");
+    let mut server = serve_store(dir.path(), &["--replay", "0"]).start();
+    let report = format!(
+        "Server: {}: the newest file is empty (a write to it failed, or it was emptied; any \
+         records it held are gone): ids go on from 5\n",
+        newest.display()
+    );
+    let log = server.process.stderr.expect(&report);
+    assert_eq!(log, report, "the report is the log's first line");
+    let checked = store_check(dir.path());
+    assert_eq!(checked.code(), Some(0), "not damage: {checked:?}");
+    assert!(
+        checked.stdout.contains("the newest file is empty"),
+        "{checked:?}"
+    );
+}
+
+#[test]
+fn a_sessions_line_torn_inside_a_character_is_skipped_and_the_others_still_resume() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let server = serve_store(dir.path(), &["--replay", "0"]).start();
+    let (token, last) = run(async {
+        let (max, _) = Tagged::login(server.addr, "Max").await;
+        (max.token.clone(), max.last)
+    });
+    server.kill();
+    // A crash mid-write, inside the `ü` of a name: not UTF-8.
+    let sessions = dir.path().join("main/sessions.jsonl");
+    let mut bytes = std::fs::read(&sessions).expect("a sessions file");
+    bytes.extend_from_slice(
+        format!(r#"{{"session":9,"key":"{}","name":"J"#, "ab".repeat(32)).as_bytes(),
+    );
+    bytes.push(0xc3);
+    std::fs::write(&sessions, bytes).expect("written");
+
+    let mut server = serve_store(dir.path(), &["--replay", "0"]).start();
+    server
+        .process
+        .stderr
+        .expect("Server: 1 unreadable lines of the store's sessions file were skipped\n");
+    run(async {
+        let mut back = Tagged::connect(server.addr).await;
+        back.send(&format!("/resume {token} {last}")).await;
+        let login = back.line().await;
+        assert_eq!(login.text, "Server: You are logged in as: Max");
+        assert!(login.has("resumed"), "{login:?}");
+    });
 }

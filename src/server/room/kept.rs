@@ -10,9 +10,15 @@ use std::sync::Arc;
 use crate::protocol::message::{reply, HistoryAsk};
 use crate::protocol::stamp::stamp;
 use crate::protocol::tagged::Tags;
+use crate::stream::record::RECORD_OVERHEAD;
 use crate::stream::{Draft, Kind, Record, SessionId, Settled, Ticket};
 
 use super::{ClientId, Mailbox, Room, HISTORY_ASK};
+
+/// A history line's bytes beyond its record's text and names, as charged
+/// to the output meter: the time in front (`[MM-DD HH:MM] `) or a tagged
+/// line's id and time, and the line's punctuation.
+const SHOWN_OVERHEAD: usize = 32;
 
 /// Who a kept message is from and for, beside what it says.
 #[derive(Debug, Clone, Default)]
@@ -336,7 +342,7 @@ impl<M: Mailbox> Room<M> {
             id,
             &reply::joiner_header(n),
             &reply::last_footer(n),
-            &records,
+            records,
             0,
         );
     }
@@ -355,7 +361,7 @@ impl<M: Mailbox> Room<M> {
                     id,
                     &reply::last_header(n),
                     &reply::last_footer(n),
-                    &records,
+                    records,
                     0,
                 );
             }
@@ -366,7 +372,7 @@ impl<M: Mailbox> Room<M> {
                         let n = replay.records.len();
                         let header = reply::after_header(n, after, replay.missed);
                         let footer = reply::after_footer(n, after);
-                        self.block(id, &header, &footer, &replay.records, replay.missed);
+                        self.block(id, &header, &footer, replay.records, replay.missed);
                     }
                     Err(ahead) => self.tell(id, &reply::error(ahead)),
                 }
@@ -374,65 +380,74 @@ impl<M: Mailbox> Room<M> {
         }
     }
 
-    /// Bytes a `/history` would send (what it is charged).
-    pub fn history_bytes(&self, ask: HistoryAsk) -> usize {
-        let records = match ask {
-            HistoryAsk::Last(n) => self.stream.last_said(n.unwrap_or(HISTORY_ASK)),
-            HistoryAsk::After(after) => self
-                .stream
-                .after(after, None)
-                .map(|r| r.records)
-                .unwrap_or_default(),
-        };
-        records.iter().map(|r| r.weight()).sum()
-    }
-
     /// A block of kept messages: a header that says how many, each one as
     /// it was relayed (with its time in front for a plain client; tagged
-    /// `h`, with its id and time, for a tagged one), and a footer.
+    /// `h`, with its id and time, for a tagged one), and a footer. Queued
+    /// as one whole, its lines made as the client's writer gets to them
+    /// (see [`Mailbox::deliver_block`]): a block larger than the client's
+    /// queue reaches a client that reads it, and live lines come after it.
     pub(super) fn block(
         &mut self,
         id: ClientId,
         header: &str,
         footer: &str,
-        records: &[Arc<Record>],
+        records: Vec<Arc<Record>>,
         missed: u64,
     ) {
         let Some(client) = self.clients.get(&id) else {
             return;
         };
+        let tagged = client.tagged;
         let viewer = client.session;
         let history = self.stream.history();
-        let lines: Vec<String> = records
+        // Which private messages the viewer sent, asked now: the writer
+        // that makes the lines has no history to ask.
+        let sent: Vec<bool> = records
             .iter()
-            .map(|r| viewed(r, history.sent_by(viewer, r.id)))
+            .map(|r| matches!(r.kind, Kind::Private { .. }) && history.sent_by(viewer, r.id))
             .collect();
+        // What the block costs its address's output meter, counted before
+        // its lines are made (they are made as the writer reaches them):
+        // each record's text and names, and a share for its time and its
+        // shape (`[HH:MM] `, `: `, a tagged line's tags).
+        let body: usize = records
+            .iter()
+            .map(|r| r.weight() - RECORD_OVERHEAD + SHOWN_OVERHEAD)
+            .sum();
+        let bytes = body + header.len() + footer.len();
+        self.blocks_sent.push((id, bytes));
         let now = (self.clock)();
-        if client.tagged {
-            let label = self.label_for(id).map(Box::<str>::from);
-            let label = label.as_deref();
-            let head = Tags::at(now)
-                .with("history", records.len())
-                .with("missed", missed)
-                .answering(label)
-                .line(header);
-            self.send(id, &head);
-            for (record, text) in records.iter().zip(&lines) {
-                let line = Tags::kept(record.id, record.time).flag("h").line(text);
-                self.send(id, &line);
+        let (head, foot) = match tagged {
+            true => {
+                let label = self.label_for(id);
+                let head = Tags::at(now)
+                    .with("history", records.len())
+                    .with("missed", missed)
+                    .answering(label)
+                    .line(header);
+                let foot = Tags::at(now)
+                    .with("history", "end")
+                    .answering(label)
+                    .line(footer);
+                (head, foot)
             }
-            let foot = Tags::at(now)
-                .with("history", "end")
-                .answering(label)
-                .line(footer);
-            self.send(id, &foot);
-        } else {
-            self.send(id, header);
-            for (record, text) in records.iter().zip(&lines) {
-                let line = format!("{}{text}", stamp(record.time, now));
-                self.send(id, &line);
+            false => (header.to_string(), footer.to_string()),
+        };
+        let body = records.into_iter().zip(sent).map(move |(record, sent)| {
+            let text = viewed(&record, sent);
+            match tagged {
+                true => Tags::kept(record.id, record.time).flag("h").line(&text),
+                false => format!("{}{text}", stamp(record.time, now)),
             }
-            self.send(id, footer);
+        });
+        let lines = std::iter::once(head)
+            .chain(body)
+            .chain(std::iter::once(foot));
+        if !client
+            .mailbox
+            .deliver_block(Box::new(lines), &mut self.tally)
+        {
+            self.overflowed.push(id);
         }
     }
 

@@ -66,7 +66,7 @@ impl<M: Mailbox> Room<M> {
             id,
             &reply::resume_header(n, missed),
             reply::RESUME_END,
-            &records,
+            records,
             missed,
         );
         // Whoever saw it leave sees it come back; a ghost never left.
@@ -113,7 +113,9 @@ impl<M: Mailbox> Room<M> {
             let host = client.mailbox.host();
             // Forgotten first: a session nobody can resume holds no name,
             // and its hold's place goes to this one.
-            for forgotten in self.sessions.away(client.session, self.now) {
+            let trusted = client.mailbox.trusted();
+            let away = self.sessions.away(client.session, self.now, host, trusted);
+            for forgotten in away {
                 self.stream.forget(forgotten);
                 self.held.retain(|_, hold| hold.session != Some(forgotten));
             }

@@ -57,13 +57,19 @@ impl Output {
     /// text between them, the match included. Panics after [`WAIT`].
     pub fn expect(&mut self, needle: &str) -> String {
         let deadline = Instant::now() + WAIT;
+        // Where a match may still start: each chunk is searched once (with
+        // the needle's length before it), not everything again, so that
+        // megabytes of output are not searched hundreds of times.
+        let mut unsearched = self.from;
         loop {
-            if let Some(at) = find(&self.seen[self.from..], needle.as_bytes()) {
-                let end = self.from + at + needle.len();
+            if let Some(at) = find(&self.seen[unsearched..], needle.as_bytes()) {
+                let end = unsearched + at + needle.len();
                 let got = String::from_utf8_lossy(&self.seen[self.from..end]).into_owned();
                 self.from = end;
                 return got;
             }
+            let overlap = needle.len().saturating_sub(1);
+            unsearched = self.seen.len().saturating_sub(overlap).max(self.from);
             if !self.more(deadline) {
                 self.never_showed(&format!("{needle:?}"));
             }

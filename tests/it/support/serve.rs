@@ -34,6 +34,8 @@ pub struct Serve {
     max_open_files: Option<libc::rlim_t>,
     /// Whether stderr is read (the default) or held unread.
     read_stderr: bool,
+    /// The child's umask, if not the test's own.
+    umask: Option<libc::mode_t>,
 }
 
 impl Default for Serve {
@@ -45,6 +47,7 @@ impl Default for Serve {
             env: Vec::new(),
             max_open_files: None,
             read_stderr: true,
+            umask: None,
         }
     }
 }
@@ -77,6 +80,12 @@ impl Serve {
         self
     }
 
+    /// Runs the server under `mask` (as a shell's `umask` would).
+    pub fn umask(mut self, mask: libc::mode_t) -> Serve {
+        self.umask = Some(mask);
+        self
+    }
+
     /// Nobody reads the server's stderr: its log stalls once the pipe is full.
     pub fn stderr_unread(mut self) -> Serve {
         self.read_stderr = false;
@@ -104,6 +113,15 @@ impl Serve {
                     } else {
                         Err(std::io::Error::last_os_error())
                     }
+                });
+            }
+        }
+        if let Some(mask) = self.umask {
+            // SAFETY: umask is async-signal-safe and cannot fail.
+            unsafe {
+                command.pre_exec(move || {
+                    libc::umask(mask);
+                    Ok(())
                 });
             }
         }

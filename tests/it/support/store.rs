@@ -21,6 +21,9 @@ pub struct Saved {
     pub new: Option<String>,
     /// A private message's receiver.
     pub to: Option<String>,
+    /// The line's checksum (CRC-32C, 8 hex digits; none on lines written
+    /// before checksums).
+    pub crc: Option<String>,
 }
 
 /// What a store's folder for the room holds.

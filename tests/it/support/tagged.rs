@@ -52,7 +52,12 @@ pub struct Tagged {
 impl Tagged {
     /// Connects and asks for tagged mode (greeting and answer read).
     pub async fn connect(addr: SocketAddr) -> Tagged {
-        let mut client = Client::connect(addr).await;
+        Tagged::over(Client::connect(addr).await).await
+    }
+
+    /// Asks for tagged mode on a connection just made (greeting and
+    /// answer read).
+    pub async fn over(mut client: Client) -> Tagged {
         client.expect_line(GREETING).await;
         client.send(tagged::SWITCH).await;
         let mut tagged = Tagged {
@@ -70,7 +75,12 @@ impl Tagged {
     /// login line, the late joiner's block if any and the echo of its own
     /// join; returns the block's lines (header and footer included).
     pub async fn login(addr: SocketAddr, name: &str) -> (Tagged, Vec<Line>) {
-        let mut tagged = Tagged::connect(addr).await;
+        Tagged::login_over(Client::connect(addr).await, name).await
+    }
+
+    /// [`Tagged::login`] on a connection just made.
+    pub async fn login_over(client: Client, name: &str) -> (Tagged, Vec<Line>) {
+        let mut tagged = Tagged::over(client).await;
         let label = tagged.send(name).await;
         let login = tagged.line().await;
         assert_eq!(login.text, format!("Server: You are logged in as: {name}"));
