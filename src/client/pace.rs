@@ -58,7 +58,7 @@ pub struct Paced {
     /// The person's side.
     typed: mpsc::Receiver<Typed>,
     /// Taken from `typed`, in order, waiting for their turn (at most
-    /// [`MOST_HELD`]).
+    /// [`MOST_HELD`], and what was put back first).
     held: VecDeque<Typed>,
     /// Shaped like the server's bucket, once its limits are known.
     bucket: Option<RateLimit>,
@@ -92,6 +92,14 @@ impl Paced {
         let bucket = RateLimit::starting_with(limits.rate, burst, 0, now);
         self.bucket = Some(bucket);
         self.limits = Some(limits);
+    }
+
+    /// `items` go before everything held, in their order (lines that
+    /// waited for a catch-up; their number is bounded where they waited).
+    pub fn first(&mut self, items: Vec<Typed>) {
+        for item in items.into_iter().rev() {
+            self.held.push_front(item);
+        }
     }
 
     /// Lines taken and not yet let through, when the next has to wait
@@ -218,6 +226,11 @@ mod tests {
         }
         // Blank lines cost nothing and are not counted.
         assert_eq!(paced.waiting(t0), Some(3));
+        // Lines put back go first, in order.
+        paced.first(vec![Typed::Line("a".into()), Typed::Line("b".into())]);
+        assert_eq!(paced.waiting(t0), Some(5));
+        assert_eq!(paced.held.front(), Some(&Typed::Line("a".into())));
+        assert_eq!(paced.held.get(1), Some(&Typed::Line("b".into())));
         // Once a token is there, nothing waits.
         assert_eq!(paced.waiting(t0 + Duration::from_millis(100)), None);
     }

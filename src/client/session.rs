@@ -289,12 +289,7 @@ pub async fn session(
                 }
                 let waited = chat.heard(incoming);
                 chat.ask_again(&mut conn.writer).await;
-                if let Err(code) = chat
-                    .send_waited(&mut conn, &typed, waited, &mut leaving)
-                    .await
-                {
-                    return code;
-                }
+                typing |= chat.send_waited(&mut typed, waited);
             }
             Next::Server(Ok(None) | Err(_)) if leaving.is_some() => {
                 return chat.finish(None, ExitCode::SUCCESS);
@@ -346,12 +341,7 @@ pub async fn session(
                 let secs = chat.options.login_timeout.as_secs();
                 let why = format!("the server did not answer within {secs} s");
                 let waited = chat.caught_up(Some(why));
-                if let Err(code) = chat
-                    .send_waited(&mut conn, &typed, waited, &mut leaving)
-                    .await
-                {
-                    return code;
-                }
+                typing |= chat.send_waited(&mut typed, waited);
             }
         }
     }
@@ -898,29 +888,19 @@ impl Chat<'_> {
         }
     }
 
-    /// Sends the lines that waited for a catch-up; if the input ended
-    /// meanwhile, then ends our side. Err: the session is over.
-    async fn send_waited(
-        &mut self,
-        conn: &mut Connection,
-        typed: &Paced,
-        waited: Vec<String>,
-        leaving: &mut Option<Instant>,
-    ) -> Result<(), ExitCode> {
-        for line in waited {
-            if is_quit(&line) {
-                leaving.get_or_insert_with(Instant::now);
-            }
-            if !self.send(&mut conn.writer, typed, &line).await && !self.may_come_back() {
-                return Err(self.left());
-            }
+    /// The lines that waited for a catch-up go next, before anything
+    /// typed since, at the room's pace as any typed line (all at once,
+    /// those past the room's burst were dropped); if the input ended
+    /// meanwhile, its end comes after them. True when the input is to be
+    /// read again for that.
+    fn send_waited(&mut self, typed: &mut Paced, waited: Vec<String>) -> bool {
+        let ended = self.done_after_catchup();
+        let mut first: Vec<Typed> = waited.into_iter().map(Typed::Line).collect();
+        if ended {
+            first.push(Typed::Eof);
         }
-        if self.done_after_catchup() {
-            leaving.get_or_insert_with(Instant::now);
-            // As at the end of input: bounded.
-            let _ = runtime::timeout(CLOSE_TIMEOUT, conn.writer.close()).await;
-        }
-        Ok(())
+        typed.first(first);
+        ended
     }
 
     /// Whether the input ended while lines waited for a catch-up that is
