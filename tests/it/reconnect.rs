@@ -194,7 +194,9 @@ fn a_script_that_ends_while_away_has_its_last_lines_sent_once_back() {
 /// far more than the room's burst all reach it, in order.
 #[test]
 fn lines_typed_while_away_reach_the_room_at_its_pace_once_back() {
-    let server = Serve::new().args(&["--rate", "100", "--burst", "20"]).start();
+    let server = Serve::new()
+        .args(&["--rate", "100", "--burst", "20"])
+        .start();
     let proxy = Proxy::to(server.addr);
     let (mut max, mut bob) = max_and_bob(proxy.addr, server.addr, &[]);
     cut_off(&proxy, &mut max);
