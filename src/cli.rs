@@ -361,7 +361,7 @@ pub struct JoinArgs {
     pub host: String,
 
     /// Server port
-    #[arg(short, long, env = "SOCKCHAT_PORT", default_value_t = client::defaults::PORT)]
+    #[arg(short, long, env = "SOCKCHAT_PORT", default_value_t = client::defaults::PORT, value_parser = clap::value_parser!(u16).range(1..))]
     pub port: u16,
 
     /// Whether the port was given (`--port` or `SOCKCHAT_PORT`) rather than

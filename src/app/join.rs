@@ -26,18 +26,26 @@ pub fn join(args: JoinArgs) -> anyhow::Result<ExitCode> {
         stdout: std::io::stdout().is_terminal(),
         colors: match super::color_allowed(std::io::stdout()) {
             false => Colors::Off,
-            true if extended_colors() => Colors::Extended,
-            true => Colors::Basic,
+            true => terminal_colors(|name| std::env::var(name).ok()),
         },
     };
     client::join(options(args)?, tty)
 }
 
-/// Whether the terminal shows the 256-colour palette, as its `TERM` or
-/// `COLORTERM` says (xterm-256color, tmux-256color, truecolor…).
-fn extended_colors() -> bool {
-    let var = |name| std::env::var(name).unwrap_or_default();
-    var("TERM").contains("256color") || matches!(var("COLORTERM").as_str(), "truecolor" | "24bit")
+/// The colours the terminal shows, as its `COLORTERM` (truecolor, 24bit)
+/// or `TERM` (xterm-256color, tmux-256color…) says; `var` reads one. A
+/// terminal that takes no escape codes (`TERM=dumb` or none) shows none.
+fn terminal_colors(var: impl Fn(&str) -> Option<String>) -> Colors {
+    let var = |name| var(name).unwrap_or_default();
+    if !client::editor::can_drive(Some(&var("TERM"))) {
+        Colors::Off
+    } else if matches!(var("COLORTERM").as_str(), "truecolor" | "24bit") {
+        Colors::True
+    } else if var("TERM").contains("256color") {
+        Colors::Extended
+    } else {
+        Colors::Basic
+    }
 }
 
 /// What the flags ask for, with the files they name read.
@@ -113,6 +121,27 @@ mod tests {
             trust(&join_args(&["--tls-fingerprint", &pin])),
             Some(Trust::Pinned(_))
         ));
+    }
+
+    #[test]
+    fn colorterm_says_24_bit_and_term_says_256_colours() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                let found = pairs.iter().find(|(k, _)| *k == name);
+                found.map(|(_, v)| v.to_string())
+            }
+        };
+        let truecolor = &[("TERM", "xterm-256color"), ("COLORTERM", "truecolor")];
+        assert_eq!(terminal_colors(env(truecolor)), Colors::True);
+        let colorterm = &[("TERM", "xterm"), ("COLORTERM", "24bit")];
+        assert_eq!(terminal_colors(env(colorterm)), Colors::True);
+        let extended = &[("TERM", "tmux-256color")];
+        assert_eq!(terminal_colors(env(extended)), Colors::Extended);
+        assert_eq!(terminal_colors(env(&[("TERM", "xterm")])), Colors::Basic);
+        // No escape codes at all for a dumb terminal, whatever else is set.
+        let dumb = &[("TERM", "dumb"), ("COLORTERM", "truecolor")];
+        assert_eq!(terminal_colors(env(dumb)), Colors::Off);
+        assert_eq!(terminal_colors(env(&[])), Colors::Off);
     }
 
     #[test]

@@ -12,6 +12,7 @@ use futures::executor::block_on;
 use futures::SinkExt;
 use signal_hook::consts::{SIGINT, SIGTERM};
 
+use super::dumb::{self, DumbScreen};
 use super::editor::{self, EditorScreen};
 use super::terminal;
 use crate::protocol::line::{Frame, LineFramer};
@@ -39,6 +40,8 @@ pub(super) const INPUT_QUEUE: usize = 64;
 pub enum Screen {
     /// Above the line editor's input.
     Editor(EditorScreen),
+    /// On a terminal that takes no escape codes, above the typed line.
+    Dumb(DumbScreen),
     /// Straight to stdout.
     Plain,
 }
@@ -52,6 +55,7 @@ impl Screen {
                     println_plain(line);
                 }
             }
+            Screen::Dumb(dumb) => dumb.print(line),
             Screen::Plain => println_plain(line),
         }
     }
@@ -73,6 +77,14 @@ impl Screen {
         }
     }
 
+    /// Lines held for the room's pace (None: none wait); shown before the
+    /// prompt. Plain output has no prompt and shows nothing.
+    pub fn sending(&mut self, lines: Option<usize>) {
+        if let Screen::Editor(editor) = self {
+            editor.sending(lines);
+        }
+    }
+
     /// Whether lines go above a line editor (a person at a terminal).
     pub fn is_editor(&self) -> bool {
         matches!(self, Screen::Editor(_))
@@ -83,7 +95,9 @@ impl Screen {
     /// behind), the cursor at the start of a fresh line and the terminal
     /// as it was. Call it before exiting.
     pub fn finish(self, last: Option<&str>) {
-        if let Screen::Editor(editor) = self {
+        if let Screen::Dumb(dumb) = self {
+            dumb.finish();
+        } else if let Screen::Editor(editor) = self {
             if !editor.finish() {
                 // The editor did not answer: put the terminal back anyway.
                 terminal::restore();
@@ -114,6 +128,15 @@ fn println_plain(line: &str) {
 pub fn start_editor(reflows: bool) -> anyhow::Result<(Screen, mpsc::Receiver<Typed>)> {
     let (screen, typed) = editor::start(reflows)?;
     Ok((Screen::Editor(screen), typed))
+}
+
+/// Reads a terminal that takes no escape codes key by key (see
+/// [`dumb`]); SIGINT and SIGTERM end the input, as in [`start_stdin_watched`].
+pub fn start_dumb() -> std::io::Result<(Screen, mpsc::Receiver<Typed>)> {
+    let (tx, rx) = mpsc::channel(INPUT_QUEUE);
+    let screen = dumb::start(tx.clone())?;
+    Interrupts(tx).watch();
+    Ok((Screen::Dumb(screen), rx))
 }
 
 /// Reads stdin line by line on its own thread. The [`Interrupts`] can

@@ -54,13 +54,11 @@ pub enum Ask {
 /// How a login ended.
 #[derive(Debug)]
 pub enum Outcome {
-    /// The server took the name; `sent` lines were sent that its flood
-    /// limit counts (the pacing of later lines starts from there).
+    /// The server took the name.
     /// `tagged`: the server speaks tagged mode to us.
     /// `password`: the one the room took, kept to come back with.
     LoggedIn {
         name: Name,
-        sent: u32,
         tagged: Option<Box<Tagged>>,
         password: Option<Secret>,
     },
@@ -125,7 +123,6 @@ impl Login<'_> {
         let ask_tagged = self.ask_tagged;
         let mut login = Attempt {
             login: self,
-            sent: 0,
             expired: false,
             tagged: None,
         };
@@ -173,7 +170,6 @@ impl Login<'_> {
             Step::Done => match given.name {
                 Some(name) => Outcome::LoggedIn {
                     name,
-                    sent: login.sent,
                     tagged: login.tagged.map(Box::new),
                     password: given.password,
                 },
@@ -186,8 +182,6 @@ impl Login<'_> {
 /// A login under way on one connection.
 struct Attempt<'a> {
     login: Login<'a>,
-    /// Non-blank lines sent (the server's flood limit counts them).
-    sent: u32,
     /// The server closed this connection for its login timeout: what is
     /// typed now is for the next one.
     expired: bool,
@@ -442,11 +436,9 @@ impl Attempt<'_> {
         Ok(Step::Left)
     }
 
-    /// Sends one line, counting it.
+    /// Sends one line.
     async fn send(&mut self, line: &str) -> anyhow::Result<()> {
-        send_line(self.login.writer, line).await?;
-        self.sent += 1;
-        Ok(())
+        send_line(self.login.writer, line).await
     }
 
     /// The next line from the server, by `deadline`.

@@ -9,6 +9,7 @@ mod catchup;
 mod clock;
 mod confirm;
 pub mod connect;
+mod dumb;
 pub mod editor;
 pub mod input;
 mod lines;
@@ -16,6 +17,7 @@ mod login;
 mod mention;
 mod own;
 mod pace;
+mod palette;
 mod prompt;
 mod reconnect;
 pub mod render;
@@ -114,7 +116,7 @@ pub fn join(options: Options, tty: Tty) -> anyhow::Result<ExitCode> {
         let mut again = false;
         // Logs in; again on a new connection (quietly) if the server closed
         // the first for its login timeout while the person was typing.
-        let (server, writer, name, sent, tagged, password) = loop {
+        let (server, writer, name, tagged, password) = loop {
             let (reader, mut writer, reached) = reach(&options).await?;
             let mut server = ServerLines::new(reader);
             if options.tls.is_none() {
@@ -139,10 +141,9 @@ pub fn join(options: Options, tty: Tty) -> anyhow::Result<ExitCode> {
             match login.run(credentials).await? {
                 Outcome::LoggedIn {
                     name,
-                    sent,
                     tagged,
                     password,
-                } => break (server, writer, name, sent, tagged, password),
+                } => break (server, writer, name, tagged, password),
                 Outcome::Left => return Ok(ExitCode::SUCCESS),
                 Outcome::Again(typed) => credentials = typed,
             }
@@ -151,15 +152,21 @@ pub fn join(options: Options, tty: Tty) -> anyhow::Result<ExitCode> {
         drop(prompting);
 
         let term = std::env::var("TERM").ok();
-        let interactive = tty.stdin && tty.stdout && editor::can_drive(term.as_deref());
-        let _restore = interactive.then(terminal::RestoreGuard::save);
+        let on_terminal = tty.stdin && tty.stdout;
+        let interactive = on_terminal && editor::can_drive(term.as_deref());
+        let _restore = on_terminal.then(|| terminal::RestoreGuard::save(interactive));
         let (screen, typed) = match piped {
             Some((piped, interrupts)) => {
                 interrupts.watch();
                 (Screen::Plain, piped)
             }
-            // A terminal in, a pipe out (`| tee log`), or a terminal the
-            // editor cannot drive (`TERM=dumb`): lines, no editor.
+            // A terminal the editor cannot drive (`TERM=dumb`): plain
+            // lines, read key by key.
+            None if on_terminal && !interactive => match input::start_dumb() {
+                Ok(started) => started,
+                Err(_) => (Screen::Plain, input::start_stdin_watched()),
+            },
+            // A terminal in, a pipe out (`| tee log`): lines, no editor.
             None if !interactive => (Screen::Plain, input::start_stdin_watched()),
             None => match input::start_editor(editor::reflows(|v| std::env::var(v).ok())) {
                 Ok(started) => started,
@@ -170,7 +177,6 @@ pub fn join(options: Options, tty: Tty) -> anyhow::Result<ExitCode> {
         let me = session::Me {
             name,
             password,
-            sent,
             echo: tty.stdin,
             piped: !tty.stdin,
         };

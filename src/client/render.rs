@@ -5,8 +5,9 @@
 //! clipboard, reorder text, split a line or pad a forged one onto a row of
 //! its own; a control character it sent is shown as caret text (`^[`).
 
-use yansi::{Color, Paint, Style};
+use yansi::{Paint, Style};
 
+use super::palette::Palette;
 use crate::protocol::message::{classify, ServerLine};
 use crate::protocol::sanitize::visible_bytes;
 
@@ -19,71 +20,13 @@ pub enum Colors {
     Basic,
     /// The 256-colour palette.
     Extended,
+    /// 24-bit colour (`COLORTERM=truecolor` or `24bit`).
+    True,
 }
 
 impl Colors {
     pub fn on(self) -> bool {
         self != Colors::Off
-    }
-}
-
-/// Names' colours on a 256-colour terminal: nine hues, the first eight at
-/// least 20° apart, so that eight people look different however the
-/// terminal draws bold. Pure green and red are left to server notices and
-/// errors.
-const EXTENDED_NAMES: [u8; 9] = [
-    202, // orange
-    220, // gold
-    148, // yellow-green
-    43,  // teal
-    39,  // sky blue
-    63,  // indigo
-    135, // purple
-    170, // orchid
-    204, // pink
-];
-
-/// Names' styles on a 16-colour terminal: its six hues, then the same six
-/// underlined. Never a bright and a normal colour of one hue: many
-/// terminals draw bold as bright, which would make such a pair one colour.
-const BASIC_HUES: [Color; 6] = [
-    Color::Cyan,
-    Color::Yellow,
-    Color::Blue,
-    Color::Magenta,
-    Color::Green,
-    Color::Red,
-];
-
-/// How many styles names are spread over in `colors`.
-fn name_styles(colors: Colors) -> usize {
-    match colors {
-        Colors::Extended => EXTENDED_NAMES.len(),
-        _ => BASIC_HUES.len() * 2,
-    }
-}
-
-/// The style of a name: the same in every session and for every case
-/// (FNV-1a of the lower-cased name: stable, unlike std's hasher).
-pub fn name_style(name: &str, colors: Colors) -> Style {
-    let mut hash: u32 = 0x811c_9dc5;
-    for byte in name.to_lowercase().bytes() {
-        hash ^= u32::from(byte);
-        hash = hash.wrapping_mul(0x0100_0193);
-    }
-    style_at(hash as usize % name_styles(colors), colors)
-}
-
-fn style_at(index: usize, colors: Colors) -> Style {
-    match colors {
-        Colors::Extended => Style::new().fg(Color::Fixed(EXTENDED_NAMES[index])).bold(),
-        _ => {
-            let style = Style::new().fg(BASIC_HUES[index % BASIC_HUES.len()]).bold();
-            match index < BASIC_HUES.len() {
-                true => style,
-                false => style.underline(),
-            }
-        }
     }
 }
 
@@ -97,15 +40,17 @@ pub struct Emphasis {
     pub mention: bool,
 }
 
-/// Renders one raw line from the server for display.
+/// Renders one raw line from the server for display, out of a session
+/// (names get the colours they would first get in one).
 pub fn render(raw: &[u8], colors: Colors) -> String {
-    styled(raw, colors, Emphasis::default())
+    styled(raw, &mut Palette::new(colors), Emphasis::default())
 }
 
-/// Renders one raw line from the server with `emphasis`.
-pub fn styled(raw: &[u8], colors: Colors, emphasis: Emphasis) -> String {
+/// Renders one raw line from the server with `emphasis`, names in the
+/// session's `palette`.
+pub fn styled(raw: &[u8], palette: &mut Palette, emphasis: Emphasis) -> String {
     let line = visible_bytes(raw);
-    if !colors.on() {
+    if !palette.colors().on() {
         return line.into_owned();
     }
     let tone = |style: Style| match emphasis.history {
@@ -114,9 +59,9 @@ pub fn styled(raw: &[u8], colors: Colors, emphasis: Emphasis) -> String {
     };
     let server = tone(Style::new().green());
     let private = tone(Style::new().magenta());
-    let name = |n: &str| match emphasis.mention {
+    let mut name = |n: &str| match emphasis.mention {
         true => n.paint(Style::new().black().on_yellow().bold()).to_string(),
-        false => n.paint(tone(name_style(n, colors))).to_string(),
+        false => n.paint(tone(palette.style(n))).to_string(),
     };
     let plain = tone(Style::new());
     match classify(&line) {
@@ -158,10 +103,20 @@ pub fn faint(text: &str, colors: Colors) -> String {
     }
 }
 
-/// One of the person's own lines that the server refused: the line, struck
+/// The most characters of a refused line that are shown again: a line
+/// refused for its length is not printed back whole (4 000 bytes were 50
+/// struck-through rows).
+const MOST_SHOWN_REFUSED: usize = 60;
+
+/// One of the person's own lines that the server refused: the line
+/// (shortened with `…` past [`MOST_SHOWN_REFUSED`] characters), struck
 /// through and dimmed, then why it was not sent.
 pub fn not_sent(mine: &str, why: &str, colors: Colors) -> String {
     let mine = crate::protocol::sanitize::visible(mine);
+    let mine = match mine.char_indices().nth(MOST_SHOWN_REFUSED) {
+        Some((cut, _)) => format!("{}…", &mine[..cut]),
+        None => mine.into_owned(),
+    };
     let why = crate::protocol::sanitize::visible(why);
     if !colors.on() {
         return format!("{mine} (not sent: {why})");
@@ -191,12 +146,28 @@ mod tests {
     }
 
     #[test]
+    fn a_long_refused_line_is_shown_shortened_with_its_reason() {
+        let long = "é".repeat(5000);
+        let shown = not_sent(&long, "longer than the room's 4078 bytes", Colors::Off);
+        let kept = "é".repeat(MOST_SHOWN_REFUSED);
+        assert_eq!(
+            shown,
+            format!("{kept}… (not sent: longer than the room's 4078 bytes)")
+        );
+        let exact = "x".repeat(MOST_SHOWN_REFUSED);
+        assert_eq!(
+            not_sent(&exact, "why", Colors::Off),
+            format!("{exact} (not sent: why)")
+        );
+    }
+
+    #[test]
     fn history_is_dimmed_and_a_mention_highlights_its_sender() {
         let history = Emphasis {
             history: true,
             mention: false,
         };
-        let old = styled(b"Ann: hi", Colors::Extended, history);
+        let old = styled(b"Ann: hi", &mut Palette::new(Colors::Extended), history);
         assert!(
             old.contains("\x1b[2;") || old.contains(";2m") || old.contains("\x1b[2m"),
             "{old:?}"
@@ -205,10 +176,13 @@ mod tests {
             history: false,
             mention: true,
         };
-        let called = styled(b"Ann: hi Max", Colors::Basic, mention);
+        let called = styled(b"Ann: hi Max", &mut Palette::new(Colors::Basic), mention);
         assert!(called.contains("43"), "yellow background: {called:?}");
         for emphasis in [history, mention] {
-            assert_eq!(styled(b"Ann: hi Max", Colors::Off, emphasis), "Ann: hi Max");
+            assert_eq!(
+                styled(b"Ann: hi Max", &mut Palette::new(Colors::Off), emphasis),
+                "Ann: hi Max"
+            );
         }
     }
 
@@ -258,6 +232,25 @@ mod tests {
     }
 
     #[test]
+    fn people_talking_in_a_session_get_colours_of_their_own() {
+        for colors in [Colors::Basic, Colors::Extended, Colors::True] {
+            let mut palette = Palette::new(colors);
+            let lines: std::collections::HashSet<String> = ["Alice", "Bob", "Max"]
+                .iter()
+                .map(|name| {
+                    let line = styled(
+                        format!("{name}: hi").as_bytes(),
+                        &mut palette,
+                        Emphasis::default(),
+                    );
+                    line.split(name).next().unwrap_or_default().to_string()
+                })
+                .collect();
+            assert_eq!(lines.len(), 3, "{colors:?}: {lines:?}");
+        }
+    }
+
+    #[test]
     fn private_and_action_lines_are_styled_apart_from_chat() {
         let private = render(b"Max (private): psst", Colors::Extended);
         assert!(private.contains("\x1b[35"), "magenta: {private:?}");
@@ -265,92 +258,6 @@ mod tests {
         assert!(sent.contains("\x1b[35"), "magenta: {sent:?}");
         let action = render(b"* Max waves", Colors::Extended);
         assert!(action.contains("\x1b[3m"), "italic: {action:?}");
-    }
-
-    #[test]
-    fn a_name_keeps_its_colour_in_any_case() {
-        for colors in [Colors::Basic, Colors::Extended] {
-            assert_eq!(name_style("Max", colors), name_style("max", colors));
-            let styles: std::collections::HashSet<String> =
-                ["a", "b", "c", "d", "e", "f", "g", "h"]
-                    .iter()
-                    .map(|n| format!("{:?}", name_style(n, colors)))
-                    .collect();
-            assert!(styles.len() > 1, "names spread over several colours");
-        }
-    }
-
-    /// The hue, in degrees, of colour `index` of xterm's 6×6×6 cube.
-    fn cube_hue(index: u8) -> f64 {
-        assert!(
-            (16..232).contains(&index),
-            "{index} is not in the colour cube"
-        );
-        let level = |n: u8| {
-            if n == 0 {
-                0.0
-            } else {
-                55.0 + 40.0 * f64::from(n)
-            }
-        };
-        let i = index - 16;
-        let (r, g, b) = (level(i / 36), level(i / 6 % 6), level(i % 6));
-        let (max, min) = (r.max(g).max(b), r.min(g).min(b));
-        assert!(max - min > 40.0, "{index} is nearly grey");
-        let hue = if max == r {
-            (g - b) / (max - min)
-        } else if max == g {
-            2.0 + (b - r) / (max - min)
-        } else {
-            4.0 + (r - g) / (max - min)
-        };
-        (hue * 60.0).rem_euclid(360.0)
-    }
-
-    #[test]
-    fn the_first_eight_names_on_a_256_colour_terminal_have_hues_apart() {
-        let hues: Vec<f64> = EXTENDED_NAMES.iter().map(|&i| cube_hue(i)).collect();
-        for (a, hue_a) in hues.iter().enumerate().take(8) {
-            for (b, hue_b) in hues.iter().enumerate().take(8).skip(a + 1) {
-                let apart = (hue_a - hue_b).abs();
-                let apart = apart.min(360.0 - apart);
-                assert!(apart >= 20.0, "colours {a} and {b}: {hue_a}° and {hue_b}°");
-            }
-        }
-        // Neither the server's green (120°) nor the errors' red (0°).
-        for hue in &hues {
-            assert!(
-                (hue - 120.0).abs() > 15.0 && hue.min(360.0 - hue) > 5.0,
-                "{hue}"
-            );
-        }
-    }
-
-    #[test]
-    fn on_16_colours_no_two_names_are_a_bright_and_normal_pair() {
-        let bright = [
-            Color::BrightCyan,
-            Color::BrightYellow,
-            Color::BrightBlue,
-            Color::BrightMagenta,
-            Color::BrightGreen,
-            Color::BrightRed,
-        ];
-        let styles: Vec<Style> = (0..name_styles(Colors::Basic))
-            .map(|i| style_at(i, Colors::Basic))
-            .collect();
-        assert!(styles.len() >= 8);
-        for style in &styles {
-            assert!(!bright.contains(&style.foreground.unwrap()), "{style:?}");
-        }
-        let distinct: std::collections::HashSet<String> =
-            styles.iter().map(|s| format!("{s:?}")).collect();
-        assert_eq!(distinct.len(), styles.len(), "each name style once");
-        let hues: std::collections::HashSet<String> = styles[..6]
-            .iter()
-            .map(|s| format!("{:?}", s.foreground))
-            .collect();
-        assert_eq!(hues.len(), 6, "the first six are six hues");
     }
 
     #[test]

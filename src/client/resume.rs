@@ -48,8 +48,6 @@ pub struct Back {
     /// ids started again (a restart without a store: its newest id is
     /// older than ours, and everything it has is new to us).
     pub after: u64,
-    /// Lines sent that the room's flood limit counts.
-    pub sent: u32,
 }
 
 /// Why coming back failed.
@@ -79,7 +77,6 @@ pub async fn come_back(
         login: Tags::default(),
         history: None,
         after: who.last,
-        sent: 0,
     };
     back.server.tagged = true;
     let patience = options.login_timeout;
@@ -174,9 +171,7 @@ impl Back {
     async fn send(&mut self, line: &str) -> Result<(), Fail> {
         send_line(&mut self.writer, line)
             .await
-            .map_err(|e| Fail::Again(crate::words::error_line(&e)))?;
-        self.sent += u32::from(!line.is_empty());
-        Ok(())
+            .map_err(|e| Fail::Again(crate::words::error_line(&e)))
     }
 
     /// The next line, within `patience`.
@@ -229,7 +224,6 @@ mod tests {
             login: Tags::default(),
             history: None,
             after: 0,
-            sent: 0,
         };
         let Err(Fail::Again(why)) = runtime::block_on(back.send("/tagged")) else {
             panic!("a reset connection took a line");

@@ -23,6 +23,7 @@ use super::login::Tagged;
 use super::mention;
 use super::own::{Heard, Own};
 use super::pace::{Paced, FALLBACK};
+use super::palette::Palette;
 use super::reconnect::{self, Backoff};
 use super::render::{self, Colors, Emphasis};
 use super::resume::{self, Fail, Who};
@@ -37,6 +38,9 @@ use crate::runtime;
 
 /// After we stop sending, how long the server has to close its side.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The server's answer to our `/nick` (the new name follows).
+const RENAMED_SELF: &str = "Server: You are now known as: ";
 
 /// What the person sees when the server hangs up on them.
 pub const SERVER_LEFT: &str = "Server left.";
@@ -80,8 +84,6 @@ pub struct Me {
     pub name: Name,
     /// The room's password, kept (in memory only) to come back with.
     pub password: Option<Secret>,
-    /// Lines the server's flood limit has counted so far (the login's).
-    pub sent: u32,
     /// Our own lines are shown (typed on a terminal; a piped bot's are not).
     pub echo: bool,
     /// Input is piped: refused lines make the exit code a failure.
@@ -206,6 +208,13 @@ struct Chat<'a> {
     /// The next block is the replay of the first login (the room's last
     /// messages), not what was missed while away.
     first_block: bool,
+    /// Typed lines waiting for the room's pace, as last shown.
+    sending: Option<usize>,
+    /// The colours of the names seen.
+    palette: Palette,
+    /// The room's notice of our own rename, still to come: the server
+    /// told us first (`You are now known as: …`), so it is not shown.
+    own_rename: Option<String>,
 }
 
 /// Shows the room and sends what is typed, until one side ends.
@@ -243,6 +252,9 @@ pub async fn session(
         reconnect,
         end_after_catchup: false,
         first_block: true,
+        sending: None,
+        palette: Palette::new(look.colors),
+        own_rename: None,
     };
     // Untagged: the room's limits, to pace what we send; the answer is not
     // shown. Tagged: the limits came with tagged mode.
@@ -250,7 +262,7 @@ pub async fn session(
         Some(_) => false,
         None => send_line(&mut conn.writer, "/limits").await.is_ok(),
     };
-    let mut typed = Paced::new(typed, chat.me.sent + u32::from(asked), Instant::now());
+    let mut typed = Paced::new(typed, Instant::now());
     if let Some(tagged) = &tagged {
         typed.learn(tagged_limits(&tagged.mode), Instant::now());
         chat.logged_in(&tagged.login);
@@ -261,6 +273,8 @@ pub async fn session(
     let mut leaving: Option<Instant> = None;
     let mut typing = true;
     loop {
+        let waiting = typing.then(|| typed.waiting(Instant::now())).flatten();
+        chat.show_sending(waiting);
         let input = typing.then_some(&mut typed);
         let catching_up = chat.holding.as_ref().map(|h| h.deadline);
         match next(&mut conn.server, input, leaving, catching_up).await {
@@ -279,12 +293,7 @@ pub async fn session(
                 }
                 let waited = chat.heard(incoming);
                 chat.ask_again(&mut conn.writer).await;
-                if let Err(code) = chat
-                    .send_waited(&mut conn, &typed, waited, &mut leaving)
-                    .await
-                {
-                    return code;
-                }
+                typing |= chat.send_waited(&mut typed, waited);
             }
             Next::Server(Ok(None) | Err(_)) if leaving.is_some() => {
                 return chat.finish(None, ExitCode::SUCCESS);
@@ -333,12 +342,7 @@ pub async fn session(
                 let secs = chat.options.login_timeout.as_secs();
                 let why = format!("the server did not answer within {secs} s");
                 let waited = chat.caught_up(Some(why));
-                if let Err(code) = chat
-                    .send_waited(&mut conn, &typed, waited, &mut leaving)
-                    .await
-                {
-                    return code;
-                }
+                typing |= chat.send_waited(&mut typed, waited);
             }
         }
     }
@@ -360,6 +364,10 @@ impl Chat<'_> {
     /// A line from the server; returns lines of ours to send now (those
     /// waiting for the catch-up after a reconnect).
     fn heard(&mut self, incoming: Incoming) -> Vec<String> {
+        if let Some(new) = sanitize_bytes(&incoming.line).strip_prefix(RENAMED_SELF) {
+            self.own_rename = Some(reply::renamed(&self.name, new));
+            self.name = new.to_string();
+        }
         if !self.tagged {
             self.heard_untagged(&incoming);
             return Vec::new();
@@ -454,11 +462,6 @@ impl Chat<'_> {
         }
         let text = sanitize_bytes(&incoming.line).into_owned();
         let line = classify(&text);
-        if let ServerLine::Notice(notice) = &line {
-            if let Some(new) = notice.strip_prefix("You are now known as: ") {
-                self.name = new.to_string();
-            }
-        }
         let ours = tags.re.as_deref().is_some_and(|re| self.confirm.knows(re));
         match self.confirm.heard(tags.re.as_deref(), &line) {
             Answer::Show => {}
@@ -484,6 +487,21 @@ impl Chat<'_> {
             return Vec::new();
         }
         let history = tags.history || self.asked_block;
+        if !history && self.told_own_rename(&text) {
+            return Vec::new();
+        }
+        if let Some(limits) = Limits::parse(&text).filter(|_| ours) {
+            // The person's `/limits`: the longest line they can type, as a
+            // refusal of a longer one says it (our label takes the rest).
+            let typed = Limits {
+                max_line_bytes: limits.max_line_bytes.saturating_sub(LABEL_COST),
+                ..limits
+            };
+            let line = reply::limits(&typed).into_bytes();
+            let told = Incoming { line, ..incoming };
+            self.show(&told, history);
+            return Vec::new();
+        }
         self.show(&incoming, history);
         Vec::new()
     }
@@ -491,10 +509,25 @@ impl Chat<'_> {
     /// An untagged server: today's transcript rules.
     fn heard_untagged(&mut self, incoming: &Incoming) {
         let text = sanitize_bytes(&incoming.line);
+        if self.told_own_rename(&text) {
+            return;
+        }
         match self.own.heard(&text) {
             Heard::Show => self.show(incoming, false),
             Heard::NotSent { mine, why } => self.not_sent(&mine, &why),
         }
+    }
+
+    /// Whether `text` is the room's notice of the rename the server
+    /// already told us of: then the editor learns of it (for Tab), and it
+    /// is not shown twice.
+    fn told_own_rename(&mut self, text: &str) -> bool {
+        if self.own_rename.as_deref() != Some(text) {
+            return false;
+        }
+        self.own_rename = None;
+        self.screen.heard(text);
+        true
     }
 
     /// The footer of the block held came: if fewer lines came than its
@@ -616,11 +649,19 @@ impl Chat<'_> {
             history,
             mention: calls,
         };
-        out.push_str(&render::styled(&incoming.line, self.look.colors, emphasis));
+        out.push_str(&render::styled(&incoming.line, &mut self.palette, emphasis));
         if calls && !history && self.look.bell {
             out.push('\x07');
         }
         self.screen.print(&out);
+    }
+
+    /// Shows how many typed lines wait for the room's pace, when it changed.
+    fn show_sending(&mut self, waiting: Option<usize>) {
+        if waiting != self.sending {
+            self.sending = waiting;
+            self.screen.sending(waiting);
+        }
     }
 
     fn print_faint(&mut self, text: &str) {
@@ -662,8 +703,9 @@ impl Chat<'_> {
                 return false;
             }
             if let Some(shown) = self.own.sent(line).filter(|_| self.me.echo) {
-                self.screen
-                    .print(&render::render(shown.as_bytes(), self.look.colors));
+                let shown =
+                    render::styled(shown.as_bytes(), &mut self.palette, Emphasis::default());
+                self.screen.print(&shown);
             }
             return true;
         }
@@ -752,7 +794,7 @@ impl Chat<'_> {
         } = away;
         self.screen.status(None);
         let gone = reconnect::span(backoff.away(Instant::now()));
-        typed.restart(tagged_limits(&back.mode), back.sent, Instant::now());
+        typed.learn(tagged_limits(&back.mode), Instant::now());
         let how = match (back.resumed, back.after < self.last_id) {
             (true, _) => format!("Reconnected after {gone}; the session was resumed."),
             (false, false) => format!(
@@ -853,28 +895,19 @@ impl Chat<'_> {
         }
     }
 
-    /// Sends the lines that waited for a catch-up; if the input ended
-    /// meanwhile, then ends our side. Err: the session is over.
-    async fn send_waited(
-        &mut self,
-        conn: &mut Connection,
-        typed: &Paced,
-        waited: Vec<String>,
-        leaving: &mut Option<Instant>,
-    ) -> Result<(), ExitCode> {
-        for line in waited {
-            if is_quit(&line) {
-                leaving.get_or_insert_with(Instant::now);
-            }
-            if !self.send(&mut conn.writer, typed, &line).await && !self.may_come_back() {
-                return Err(self.left());
-            }
+    /// The lines that waited for a catch-up go next, before anything
+    /// typed since, at the room's pace as any typed line (all at once,
+    /// those past the room's burst were dropped); if the input ended
+    /// meanwhile, its end comes after them. True when the input is to be
+    /// read again for that.
+    fn send_waited(&mut self, typed: &mut Paced, waited: Vec<String>) -> bool {
+        let ended = self.done_after_catchup();
+        let mut first: Vec<Typed> = waited.into_iter().map(Typed::Line).collect();
+        if ended {
+            first.push(Typed::Eof);
         }
-        if self.done_after_catchup() {
-            leaving.get_or_insert_with(Instant::now);
-            goodbye(&mut conn.writer).await;
-        }
-        Ok(())
+        typed.first(first);
+        ended
     }
 
     /// Whether the input ended while lines waited for a catch-up that is

@@ -7,22 +7,24 @@
 use std::os::fd::RawFd;
 use std::sync::{Mutex, OnceLock};
 
-/// Settings saved at start, restored by [`restore`].
-static SAVED: Mutex<Option<(RawFd, libc::termios)>> = Mutex::new(None);
+/// Settings saved at start, restored by [`restore`], and whether the
+/// terminal takes escape codes (bracketed paste is turned off again).
+static SAVED: Mutex<Option<(RawFd, libc::termios, bool)>> = Mutex::new(None);
 
 /// Restores the terminal when dropped.
 pub struct RestoreGuard(());
 
 impl RestoreGuard {
-    /// Saves the settings of the terminal on stdin.
-    pub fn save() -> RestoreGuard {
+    /// Saves the settings of the terminal on stdin; `escapes`: it takes
+    /// escape codes (not `TERM=dumb`), and may have bracketed paste on.
+    pub fn save(escapes: bool) -> RestoreGuard {
         let fd = libc::STDIN_FILENO;
         // SAFETY: termios is plain data; tcgetattr fills it or fails.
         let mut termios: libc::termios = unsafe { std::mem::zeroed() };
         // SAFETY: fd is stdin, valid for the life of the process.
         if unsafe { libc::tcgetattr(fd, &mut termios) } == 0 {
             if let Ok(mut saved) = SAVED.lock() {
-                *saved = Some((fd, termios));
+                *saved = Some((fd, termios, escapes));
             }
         }
         let previous = std::panic::take_hook();
@@ -48,9 +50,12 @@ const BRACKETED_PASTE_OFF: &[u8] = b"\x1b[?2004l";
 /// Safe to call more than once.
 pub fn restore() {
     let Ok(saved) = SAVED.lock() else { return };
-    if let Some((fd, termios)) = saved.as_ref() {
+    if let Some((fd, termios, escapes)) = saved.as_ref() {
         // SAFETY: restoring settings read from the same descriptor.
         unsafe { libc::tcsetattr(*fd, libc::TCSANOW, termios) };
+        if !escapes {
+            return;
+        }
         // Straight to the descriptor, not through `stdout()`: this also runs
         // in the panic hook, where the stdout lock may be held. A failed
         // write leaves only bracketed paste on; nothing better can be done.

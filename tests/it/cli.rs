@@ -62,6 +62,8 @@ fn bad_arguments_exit_2() {
         &["--bogus"][..],
         &["join", "--bogus"],
         &["join", "--port", "65536"],
+        // A server listens on a port that is not 0; a client has none to join.
+        &["join", "--port", "0"],
         &["serve", "--port", "http"],
     ] {
         let run = run_to_end(args, "");

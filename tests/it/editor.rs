@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::terminal::{local_flags, physical_rows, size, Pty, EDITOR_PROMPT};
-use crate::support::{Nc, Running, Server, WAIT};
+use crate::support::{Nc, Running, Serve, Server, WAIT};
 
 const PROMPT: &str = "Please enter your username";
 const CTRL_C: &str = "\x03";
@@ -367,28 +367,37 @@ fn resize_with_a_wrapped_input(reflows: bool) {
     assert_eq!(pty.exit_code(), 0);
 }
 
+/// `TERM=dumb` (Emacs' `M-x shell`, a serial line): no escape code at
+/// all, and a line that comes while one is half typed goes on a row of
+/// its own, the half-typed line whole below it.
 #[test]
-fn a_dumb_terminal_gets_plain_lines_that_still_chat() {
+fn a_dumb_terminal_gets_plain_lines_and_a_half_typed_line_keeps_its_row() {
     let server = Server::start();
     let mut bob = Nc::login(server.addr, "Bob");
-    let mut pty = join(
-        &server,
-        &["--name", "Max"],
-        &[("TERM", "dumb"), ("NO_COLOR", "1")],
-    );
+    let mut pty = join(&server, &["--name", "Max"], &[("TERM", "dumb")]);
     pty.screen.expect("Server: You are logged in as: Max");
     bob.expect_line("Server: Max joined the party!");
-    // The terminal's own line mode: it echoes, and Enter ends the line.
-    wait_for_termios(&pty, "in line mode", is_cooked);
-    pty.type_keys("hi from emacs\r");
-    bob.expect_line("Max: hi from emacs");
-    bob.send("hello dumb");
-    pty.screen.expect("Bob: hello dumb");
+    // Keys are read one by one once the session reads the terminal.
+    wait_for_termios(&pty, "read key by key", |lflag| lflag & libc::ICANON == 0);
+    pty.type_keys("hel");
+    pty.screen.expect("hel");
+    bob.send("hi there");
+    pty.screen.expect("Bob: hi there");
+    pty.type_keys("lo from emacs\r");
+    bob.expect_line("Max: hello from emacs");
+    pty.screen.expect("Max: hello from emacs");
     pty.type_keys(CTRL_C);
     bob.expect_line("Server: Max left the party.");
     assert_eq!(pty.exit_code(), 0);
     let screen = pty.screen.text();
-    assert!(!screen.contains("\x1b[?2004h"), "{screen:?}");
+    assert!(!screen.contains('\x1b'), "{screen:?}");
+    let rows = Resizes::new(false).rows(&pty);
+    let at = |row: &str| rows.iter().position(|r| r == row);
+    let (Some(incoming), Some(typed)) = (at("Bob: hi there"), at("hello from emacs")) else {
+        panic!("a row is not whole: {rows:#?}");
+    };
+    assert_eq!(incoming + 1, typed, "{rows:#?}");
+    assert!(is_cooked(local_flags(&pty.session)), "the terminal is back");
 }
 
 #[test]
@@ -460,4 +469,88 @@ fn sigint_leaves_a_piped_join_cleanly() {
     bot.signal(libc::SIGINT);
     bob.expect_line("Server: bot left the party.");
     assert_eq!(bot.wait().code(), Some(0));
+}
+
+/// Max, on a pty, in a room served with `serve_args`, and Bob at `nc`.
+fn paste_room(serve_args: &[&str]) -> (Server, Nc, Pty) {
+    let server = Serve::new().args(serve_args).start();
+    let mut bob = Nc::login(server.addr, "Bob");
+    let mut pty = join(&server, &["--name", "Max"], &[("NO_COLOR", "1")]);
+    pty.expect_logged_in("Max");
+    bob.expect_line("Server: Max joined the party!");
+    (server, bob, pty)
+}
+
+/// Pastes `n` lines (bracketed); the lines pasted.
+fn paste(pty: &mut Pty, n: usize) -> Vec<String> {
+    let lines: Vec<String> = (1..=n).map(|i| format!("Max: pasted line {i}")).collect();
+    let text: Vec<&str> = lines.iter().map(|l| &l["Max: ".len()..]).collect();
+    pty.type_keys(&format!("\x1b[200~{}\x1b[201~\r", text.join("\n")));
+    lines
+}
+
+/// Bob got `pasted`, every line, in order.
+fn assert_all_arrived(bob: &mut Nc, pasted: &[String]) {
+    let last = pasted.last().expect("lines were pasted");
+    let mut got = bob.lines_until(last);
+    got.push(last.clone());
+    assert!(got == pasted, "lost or reordered: {got:#?}");
+}
+
+/// A paste far past the room's burst: every line reaches the room, whole
+/// and in order, while the prompt says how many are still to go. The
+/// host is not trusted and has just connected (Bob): its connection gets
+/// less than its whole burst, which the client cannot see.
+#[test]
+fn a_paste_past_the_rooms_burst_reaches_the_room_whole_and_in_order() {
+    // 500 lines at 200 a second: about 2.5 s. A burst of a second's worth
+    // leaves a stalled server (a busy machine) its usual slack.
+    let limits = ["--rate", "200", "--burst", "200", "--trust-addr", "none"];
+    let (_server, mut bob, mut pty) = paste_room(&limits);
+    let pasted = paste(&mut pty, 500);
+    pty.screen.expect("sending… ");
+    pty.screen.expect(" more > ");
+    assert_all_arrived(&mut bob, &pasted);
+    // Once all are sent, the prompt is bare again.
+    pty.screen.expect_that("a bare prompt", |bytes| {
+        let rows = Resizes::new(false).rows_of(bytes);
+        rows.last()
+            .is_some_and(|row| row.trim() == EDITOR_PROMPT.trim())
+    });
+    pty.type_keys("\x04");
+    assert_eq!(pty.exit_code(), 0);
+}
+
+/// A person who waits before pasting: the client's bucket is full, as is
+/// the server's. The server counts a line when it reads it, and the first
+/// of a burst (read by a server woken from idle) later than the next ones:
+/// a client that spends its whole burst and then one line a token loses a
+/// line (the 41st at the default limits) whenever that lag is longer.
+#[test]
+fn a_paste_after_a_pause_reaches_the_room_whole_and_in_order() {
+    // A second's worth of slack for a server slowed by a busy machine.
+    let (_server, mut bob, mut pty) = paste_room(&["--rate", "40", "--burst", "80"]);
+    // The pause itself, not a wait for something: both buckets are full
+    // within a second.
+    std::thread::sleep(Duration::from_millis(1500));
+    let pasted = paste(&mut pty, 100);
+    assert_all_arrived(&mut bob, &pasted);
+    pty.type_keys("\x04");
+    assert_eq!(pty.exit_code(), 0);
+}
+
+/// Alt-b, Alt-f, Alt-d and Alt-Backspace move and delete by word, as in
+/// readline (a terminal sends Alt-key as ESC and the key).
+#[test]
+fn alt_keys_move_and_delete_by_word() {
+    let (_server, mut bob, mut pty) = room(&[]);
+    pty.type_keys("one two three four");
+    // Alt-b, Alt-Backspace: `three ` goes.
+    pty.type_keys("\x1bb\x1b\x7f");
+    // Alt-b, Alt-d: `two` goes; Alt-f to the end of `four`.
+    pty.type_keys("\x1bb\x1bd\x1bf!");
+    pty.type_keys(ENTER);
+    bob.expect_line("Max: one  four!");
+    pty.type_keys("\x04");
+    assert_eq!(pty.exit_code(), 0);
 }

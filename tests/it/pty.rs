@@ -5,7 +5,7 @@
 
 use std::process::Command;
 
-use crate::support::terminal::{Pty, EDITOR_PROMPT};
+use crate::support::terminal::{screen_rows, size, Pty, EDITOR_PROMPT};
 use crate::support::{Nc, Serve, Server};
 
 const PROMPT: &str = "Please enter your username";
@@ -358,4 +358,122 @@ fn ctrl_c_at_the_password_prompt_gives_the_terminal_back() {
     pty.type_keys("\x03");
     assert_eq!(pty.exit_code(), 130);
     pty.assert_terminal_restored();
+}
+
+/// Eight people talk; on Max's screen each name has a colour of its own
+/// (read from the parsed screen's cells). Alice, Bob and Max once shared
+/// one, as did others: a hash alone spreads names, it does not part them.
+/// On a 16-colour terminal only the styles differ (some share a hue, one
+/// underlined), so `hues` says whether the colours alone must.
+fn eight_people_get_eight_colours(env: &[(&str, &str)], hues: bool) {
+    const NAMES: [&str; 7] = ["Alice", "Bob", "Carol", "Dave", "Erin", "Frank", "Grace"];
+    let server = Server::start();
+    let mut command = server.join(&["--name", "Max", "--no-timestamps"]);
+    command.envs(env.iter().copied());
+    let mut pty = Pty::spawn_sized(command, 80, 40);
+    pty.expect_logged_in("Max");
+    let mut others: Vec<Nc> = NAMES.iter().map(|n| Nc::login(server.addr, n)).collect();
+    for (name, nc) in NAMES.iter().zip(&mut others) {
+        nc.send(&format!("hi, {name} here"));
+        pty.screen.expect(&format!("{name} here"));
+    }
+    pty.type_keys("and Max here\r");
+    pty.screen.expect("and Max here");
+    let mut parser = vt100::Parser::new(size(40), size(80), 0);
+    parser.process(pty.screen.bytes());
+    let screen = parser.screen();
+    let mut colours = std::collections::HashMap::new();
+    for (row, text) in screen.rows(0, 80).enumerate() {
+        let Some((name, _)) = text.split_once(": ") else {
+            continue;
+        };
+        if name == "Max" || NAMES.contains(&name) {
+            let row = u16::try_from(row).expect("a row of 40");
+            let cell = screen.cell(row, 0).expect("a cell");
+            let colour = format!("{:?}", cell.fgcolor());
+            let style = format!(
+                "{colour} on {:?}, bold {}, underlined {}",
+                cell.bgcolor(),
+                cell.bold(),
+                cell.underline()
+            );
+            colours.insert(name.to_string(), if hues { colour } else { style });
+        }
+    }
+    assert_eq!(colours.len(), 8, "every name on the screen: {colours:?}");
+    let distinct: std::collections::HashSet<&String> = colours.values().collect();
+    assert_eq!(distinct.len(), 8, "{env:?}: {colours:#?}");
+    pty.type_keys(CTRL_D);
+    assert_eq!(pty.exit_code(), 0);
+}
+
+#[test]
+fn eight_people_get_eight_colours_on_a_24_bit_terminal() {
+    let env = [("TERM", "xterm-256color"), ("COLORTERM", "truecolor")];
+    eight_people_get_eight_colours(&env, true);
+}
+
+#[test]
+fn eight_people_get_eight_colours_on_a_256_colour_terminal() {
+    eight_people_get_eight_colours(&[("TERM", "xterm-256color")], true);
+}
+
+#[test]
+fn eight_people_get_eight_styles_on_a_16_colour_terminal() {
+    eight_people_get_eight_colours(&[("TERM", "xterm")], false);
+}
+
+/// `/nick` is told to the renamer once, not as an answer and again as the
+/// room's notice.
+#[test]
+fn a_rename_is_told_to_the_renamer_once() {
+    let server = Server::start();
+    let mut bob = Nc::login(server.addr, "Bob");
+    let mut pty = Pty::join(server.addr, &["--name", "Max"], &[("NO_COLOR", "1")]);
+    pty.expect_logged_in("Max");
+    bob.expect_line("Server: Max joined the party!");
+    pty.type_keys("/nick Maxi\r");
+    bob.expect_line("Server: Max is now known as Maxi.");
+    // A marker after it: everything about the rename is on the screen by then.
+    bob.send("marker");
+    pty.screen.expect("Bob: marker");
+    let rows = screen_rows(pty.screen.bytes(), 24, 80);
+    let told: Vec<&String> = rows.iter().filter(|row| row.contains("Maxi")).collect();
+    assert_eq!(told.len(), 1, "{rows:#?}");
+    pty.type_keys(CTRL_D);
+    assert_eq!(pty.exit_code(), 0);
+}
+
+/// `/limits` and the refusal of a longer line say the same longest line,
+/// the one a person can type; the refused line is shown shortened on one
+/// row, not printed back whole.
+#[test]
+fn the_line_limit_is_told_alike_and_a_long_line_is_refused_on_one_row() {
+    let server = Serve::new().args(&["--max-line-bytes", "200"]).start();
+    let mut pty = Pty::join(
+        server.addr,
+        &["--name", "Max", "--no-timestamps"],
+        &[("NO_COLOR", "1")],
+    );
+    pty.expect_logged_in("Max");
+    pty.type_keys("/limits\r");
+    pty.screen.expect("lines up to ");
+    let told = pty.screen.expect(" bytes");
+    let max: usize = told.trim_end_matches(" bytes").parse().expect("a number");
+    let long = "x".repeat(1000);
+    pty.type_keys(&format!("{long}\r"));
+    pty.screen
+        .expect(&format!("(not sent: longer than the room's {max} bytes)"));
+    // Exactly `max` bytes pass.
+    let mut bob = Nc::login(server.addr, "Bob");
+    pty.screen.expect("Bob joined the party!");
+    let longest = "y".repeat(max);
+    pty.type_keys(&format!("{longest}\r"));
+    bob.expect_line(&format!("Max: {longest}"));
+    let rows = screen_rows(pty.screen.bytes(), 24, 80);
+    let refused: Vec<&String> = rows.iter().filter(|row| row.contains("xxxxx")).collect();
+    assert_eq!(refused.len(), 1, "{rows:#?}");
+    assert!(refused[0].contains("x… (not sent: "), "{rows:#?}");
+    pty.type_keys(CTRL_D);
+    assert_eq!(pty.exit_code(), 0);
 }

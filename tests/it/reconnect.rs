@@ -190,6 +190,32 @@ fn a_script_that_ends_while_away_has_its_last_lines_sent_once_back() {
     assert_eq!(max.wait().code(), Some(0));
 }
 
+/// Lines typed while away go at the room's pace once back, as any other:
+/// far more than the room's burst all reach it, in order.
+#[test]
+fn lines_typed_while_away_reach_the_room_at_its_pace_once_back() {
+    let server = Serve::new()
+        .args(&["--rate", "100", "--burst", "20"])
+        .start();
+    let proxy = Proxy::to(server.addr);
+    let (mut max, mut bob) = max_and_bob(proxy.addr, server.addr, &[]);
+    cut_off(&proxy, &mut max);
+    let lines: Vec<String> = (1..=100).map(|n| format!("away {n}")).collect();
+    max.type_in(&format!("{}\n", lines.join("\n")));
+    proxy.refuse(false);
+    let last = "Max: away 100";
+    let mut got: Vec<String> = bob
+        .lines_until(last)
+        .into_iter()
+        .filter(|line| line.starts_with("Max: "))
+        .collect();
+    got.push(last.to_string());
+    let want: Vec<String> = lines.iter().map(|l| format!("Max: {l}")).collect();
+    assert!(got == want, "lost or reordered: {got:#?}");
+    max.close_stdin();
+    assert_eq!(max.wait().code(), Some(0));
+}
+
 #[test]
 fn a_piped_join_without_reconnect_still_ends_when_the_connection_drops() {
     let server = Server::start();

@@ -12,8 +12,14 @@ pub enum Key {
     Delete,
     Left,
     Right,
+    /// Ctrl-Left, Alt-Left or Alt-b: back to the start of a word.
     WordLeft,
+    /// Ctrl-Right, Alt-Right or Alt-f: on to the end of a word.
     WordRight,
+    /// Alt-d: deletes to the end of the word.
+    DeleteWordRight,
+    /// Alt-Backspace: deletes back to the start of the word.
+    DeleteWordLeft,
     Home,
     End,
     Up,
@@ -124,8 +130,14 @@ impl Decoder {
         let escape = std::mem::take(&mut self.escape);
         match &escape[1..] {
             [b'[' | b'O', rest @ ..] => self.sequence(rest, keys),
+            // Alt and a key readline moves or deletes words with (a
+            // terminal sends Alt-key as ESC and the key).
+            [b'b'] if !self.pasting => keys.push(Key::WordLeft),
+            [b'f'] if !self.pasting => keys.push(Key::WordRight),
+            [b'd'] if !self.pasting => keys.push(Key::DeleteWordRight),
+            [0x7f | 0x08] if !self.pasting => keys.push(Key::DeleteWordLeft),
             [other] => {
-                // Alt-key or a lone ESC: the key itself still counts.
+                // Another Alt-key or a lone ESC: the key itself still counts.
                 if *other != 0x1b {
                     self.byte(*other, keys);
                 } else {
@@ -254,5 +266,21 @@ mod tests {
         assert_eq!(keys(&[&endless]), text("b"));
         // Alt-x: the x still counts.
         assert_eq!(keys(&[b"\x1bx"]), text("x"));
+    }
+
+    #[test]
+    fn alt_b_f_d_and_backspace_are_readlines_word_keys_even_split() {
+        assert_eq!(
+            keys(&[b"\x1b", b"b\x1bf\x1b", b"d\x1b\x7f\x1b\x08"]),
+            vec![
+                Key::WordLeft,
+                Key::WordRight,
+                Key::DeleteWordRight,
+                Key::DeleteWordLeft,
+                Key::DeleteWordLeft,
+            ]
+        );
+        // Pasted, ESC b is no key: the b is text.
+        assert_eq!(keys(&[b"\x1b[200~\x1bb\x1b[201~"]), text("b"));
     }
 }

@@ -136,8 +136,17 @@ impl Editor {
             Key::Right | Key::Ctrl('f') => {
                 self.cursor = self.next_boundary(self.cursor).unwrap_or(self.text.len());
             }
-            Key::WordLeft => self.cursor = self.word_start(self.cursor),
-            Key::WordRight => self.cursor = self.word_end(self.cursor),
+            Key::WordLeft => self.cursor = self.word_back(self.cursor),
+            Key::WordRight => self.cursor = self.word_forward(self.cursor),
+            Key::DeleteWordRight => {
+                let end = self.word_forward(self.cursor);
+                self.text.replace_range(self.cursor..end, "");
+            }
+            Key::DeleteWordLeft => {
+                let start = self.word_back(self.cursor);
+                self.text.replace_range(start..self.cursor, "");
+                self.cursor = start;
+            }
             Key::Home | Key::Ctrl('a') => self.cursor = 0,
             Key::End | Key::Ctrl('e') => self.cursor = self.text.len(),
             Key::Ctrl('k') => self.text.truncate(self.cursor),
@@ -312,18 +321,32 @@ impl Editor {
         self.text[at..].chars().next().map(|c| at + c.len_utf8())
     }
 
-    /// The start of the word before `at` (spaces before it skipped).
+    /// The start of the space-separated word before `at` (spaces before
+    /// it skipped): what Ctrl-W deletes, as readline's unix-word-rubout.
     fn word_start(&self, at: usize) -> usize {
         let before = self.text[..at].trim_end_matches(' ');
         before.rfind(' ').map_or(0, |space| space + 1)
     }
 
-    /// The end of the word after `at`.
-    fn word_end(&self, at: usize) -> usize {
+    /// Readline's backward-word: back over what is not a letter or digit,
+    /// then over letters and digits (so `/msg` and `bob,` are words).
+    fn word_back(&self, at: usize) -> usize {
+        let before = self.text[..at].trim_end_matches(|c: char| !c.is_alphanumeric());
+        before.rfind(|c: char| !c.is_alphanumeric()).map_or(0, |i| {
+            i + before[i..].chars().next().map_or(1, char::len_utf8)
+        })
+    }
+
+    /// Readline's forward-word: on over what is not a letter or digit,
+    /// then over letters and digits.
+    fn word_forward(&self, at: usize) -> usize {
         let after = &self.text[at..];
-        let skipped = after.len() - after.trim_start_matches(' ').len();
-        let rest = &after[skipped..];
-        at + skipped + rest.find(' ').unwrap_or(rest.len())
+        let rest = after.trim_start_matches(|c: char| !c.is_alphanumeric());
+        let skipped = after.len() - rest.len();
+        at + skipped
+            + rest
+                .find(|c: char| !c.is_alphanumeric())
+                .unwrap_or(rest.len())
     }
 }
 
@@ -406,6 +429,35 @@ mod tests {
         editor.key(Key::Left);
         editor.key(Key::Ctrl('u'));
         assert_eq!(shown(&editor), ("e".into(), 0));
+    }
+
+    #[test]
+    fn alt_keys_move_and_delete_by_word_as_in_readline() {
+        let mut editor = Editor::new();
+        typed(&mut editor, "/msg bob, héllo wörld");
+        editor.key(Key::WordLeft);
+        assert_eq!(shown(&editor).1, "/msg bob, héllo ".len());
+        editor.key(Key::WordLeft);
+        editor.key(Key::WordLeft);
+        assert_eq!(shown(&editor).1, "/msg ".len());
+        editor.key(Key::WordLeft);
+        assert_eq!(shown(&editor).1, 1, "after the slash");
+        editor.key(Key::WordRight);
+        assert_eq!(shown(&editor).1, "/msg".len());
+        // Alt-d: from the cursor to the end of the next word.
+        editor.key(Key::DeleteWordRight);
+        assert_eq!(shown(&editor), ("/msg, héllo wörld".into(), 4));
+        editor.key(Key::End);
+        // Alt-Backspace: back to the start of the word.
+        editor.key(Key::DeleteWordLeft);
+        let left = "/msg, héllo ";
+        assert_eq!(shown(&editor), (left.into(), left.len()));
+        editor.key(Key::DeleteWordLeft);
+        assert_eq!(shown(&editor), ("/msg, ".into(), 6));
+        editor.key(Key::Home);
+        editor.key(Key::DeleteWordLeft);
+        editor.key(Key::WordLeft);
+        assert_eq!(shown(&editor), ("/msg, ".into(), 0), "nothing before");
     }
 
     #[test]

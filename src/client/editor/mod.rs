@@ -33,7 +33,7 @@ use keys::Decoder;
 use layout::Layout;
 use line::{Action, Editor};
 
-pub use tty::{can_drive, reflows, REFLOW_VARS};
+pub use tty::{can_drive, reflows, width, REFLOW_VARS};
 
 /// Messages waiting to be drawn; when full, the session waits (and so
 /// stops reading the server, which then drops us as too slow, as it should).
@@ -55,6 +55,8 @@ enum Event {
     Heard(String),
     /// A status shown before the prompt (reconnecting…); None: no status.
     Status(Option<String>),
+    /// Lines the session holds that wait for the room's pace (None: none).
+    Sending(Option<usize>),
     /// A signal caught (SIGWINCH, SIGTSTP, SIGCONT, or one that leaves).
     Signal(i32),
     /// Draw everything printed so far, put the terminal back, then answer.
@@ -86,6 +88,14 @@ impl EditorScreen {
     pub fn status(&self, status: Option<String>) {
         // A status is a courtesy: an editor already gone shows nothing.
         let _ = self.events.send(Event::Status(status));
+    }
+
+    /// The session holds `lines` waiting for the room's pace (None: it
+    /// sends as they come): shown before the prompt with the lines typed
+    /// that the session has not taken yet.
+    pub fn sending(&self, lines: Option<usize>) {
+        // As a status: an editor already gone shows nothing.
+        let _ = self.events.send(Event::Sending(lines));
     }
 
     /// Erases the input, restores the terminal once every line printed is
@@ -126,6 +136,7 @@ pub fn start(reflows: bool) -> anyhow::Result<(EditorScreen, mpsc::Receiver<Type
         reflows,
         drawn: Layout::default(),
         status: None,
+        sending: None,
         on_screen: false,
         leaving: false,
         pending: VecDeque::new(),
@@ -154,6 +165,8 @@ struct Driver {
     drawn: Layout,
     /// Shown before the prompt while set (plain text: its width is counted).
     status: Option<String>,
+    /// Lines the session holds for the room's pace, while it holds some.
+    sending: Option<usize>,
     /// Whether `drawn` is on the screen now.
     on_screen: bool,
     /// Ctrl-D or Ctrl-C: no prompt any more, keys ignored.
@@ -224,6 +237,10 @@ impl Driver {
             Event::Status(status) => {
                 self.hide();
                 self.status = status;
+            }
+            Event::Sending(lines) => {
+                self.hide();
+                self.sending = lines;
             }
             // Each batch looks at the width first (`resized`).
             Event::Signal(SIGWINCH) => {}
@@ -304,12 +321,23 @@ impl Driver {
             return;
         }
         let mut view = self.editor.view();
-        if let Some(status) = &self.status {
+        if let Some(status) = self.status_now() {
             view.prompt = format!("{status} {}", view.prompt);
         }
         self.drawn = Layout::new(&view, self.width);
         self.drawn.draw(&mut self.out);
         self.on_screen = true;
+    }
+
+    /// What the status shows now: the reconnect's, else how many lines
+    /// are still to go out (the session's and those not handed to it).
+    fn status_now(&self) -> Option<String> {
+        if let Some(status) = &self.status {
+            return Some(status.clone());
+        }
+        let held = self.sending?;
+        let here = self.pending.iter().filter(|t| matches!(t, Typed::Line(_)));
+        Some(format!("sending… {} more", held + here.count()))
     }
 
     /// Gives the session what was typed, as far as it takes it; the reader
