@@ -7,6 +7,7 @@ mod address;
 mod cli;
 mod client_ux;
 mod completions;
+mod docs;
 mod defects;
 mod editor;
 mod history;
