@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""What a busy room costs `sockchat join` (see README, Performance).
+"""What a busy room costs `sockchat join` (see docs/performance.md).
 
 Usage: benches/client_cost.py target/release/sockchat
 

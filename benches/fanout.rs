@@ -1,6 +1,6 @@
 //! The fan-out benchmark: starts the release `sockchat serve` and measures
 //! it with clients of its own over loopback, in four scenarios like those
-//! of the side-by-side peer benchmark (see the README's "Performance"):
+//! of the side-by-side peer benchmark (see docs/performance.md):
 //!
 //! - S1: 50 clients each send 200 lines as fast as they can;
 //! - S2: 200 clients × 50 lines;

@@ -15,7 +15,7 @@
 //!   and the text of every line the server sends.
 //! - [`stream`]: what a room keeps: message ids and times, the history in
 //!   memory and the durable transcript (`serve --store`), behind one
-//!   `RoomStream` per room. Not wired into the broker yet.
+//!   `RoomStream` per room, which the broker drives.
 //! - [`tls`]: TLS for private rooms: certificates, what a client trusts,
 //!   fingerprints, and plain words for handshake failures.
 //! - [`address`]: host and port, read once (IPv6 brackets in one place).

@@ -1,4 +1,4 @@
-//! The stream as the broker will drive it: append, settle, ask for the past.
+//! The stream as the broker drives it: append, settle, ask for the past.
 
 use super::*;
 use crate::runtime::{block_on, timeout};

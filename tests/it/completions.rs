@@ -64,12 +64,13 @@ fn completions_to_a_closed_pipe_are_not_a_crash() {
     assert_eq!(stderr, "");
 }
 
-/// The install commands the README gives, run as written in a new home
-/// (no directories made yet), install a file for each shell.
+/// The install commands the docs give (`docs/client.md`), run as written
+/// in a new home (no directories made yet), install a file for each shell.
 #[test]
-fn the_readmes_install_commands_work_in_a_new_home() {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-        .expect("read README.md");
+fn the_documented_install_commands_work_in_a_new_home() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/client.md"))
+            .expect("read docs/client.md");
     let home = tempfile::tempdir().expect("a temp dir");
     let bin = Path::new(crate::support::command::BIN)
         .parent()
@@ -83,7 +84,7 @@ fn the_readmes_install_commands_work_in_a_new_home() {
         let row = readme
             .lines()
             .find(|line| line.starts_with(&format!("| {shell} | `")))
-            .unwrap_or_else(|| panic!("no install row for {shell} in the README"));
+            .unwrap_or_else(|| panic!("no install row for {shell} in docs/client.md"));
         let command = row.split('`').nth(1).unwrap_or_default();
         let ran = std::process::Command::new("sh")
             .arg("-c")

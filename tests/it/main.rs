@@ -8,6 +8,7 @@ mod cli;
 mod client_ux;
 mod completions;
 mod defects;
+mod docs;
 mod editor;
 mod history;
 mod hostile;
