@@ -80,10 +80,15 @@ const SECOND_RESTORE: Duration = Duration::from_millis(10);
 /// Puts the terminal back while the prompt's thread may still be switching
 /// it to raw mode for its next key (it cannot be cancelled). Measured: a
 /// plain restore left the terminal raw in 1–2 of 100 abandons made while
-/// typing. So stdin is pointed at `/dev/null` first (the thread's next
-/// switch finds no terminal there), the settings are restored through a
-/// duplicate of the terminal's descriptor, and once more a moment later,
-/// for a switch that was already under way.
+/// typing. dialoguer's terminal layer reads a key from stdin when stdin is
+/// a terminal and otherwise opens `/dev/tty`, switching whichever it found
+/// to raw mode for that key. So first the process lets go of its
+/// controlling terminal (`/dev/tty` then opens nothing), then stdin is
+/// pointed at `/dev/null` (the thread's next switch finds no terminal
+/// anywhere), and only then are the settings restored, through a
+/// duplicate of the terminal's descriptor, and once more a moment later.
+/// With only the second restore, a thread held up longer than that moment
+/// (a loaded machine) still won about once in 300 abandons.
 fn fence(before: &libc::termios) {
     // SAFETY: plain descriptor calls on stdin and on descriptors opened
     // here and closed before returning; `before` was read from stdin.
@@ -92,6 +97,12 @@ fn fence(before: &libc::termios) {
         if tty < 0 {
             return;
         }
+        // Letting go of the controlling terminal hangs up our process
+        // group if this process leads its session (started without a
+        // shell); it is exiting anyway, and must not die of it first.
+        libc::signal(libc::SIGHUP, libc::SIG_IGN);
+        // Fails harmlessly where the terminal is not our controlling one.
+        libc::ioctl(tty, libc::TIOCNOTTY);
         let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY);
         if null >= 0 {
             libc::dup2(null, libc::STDIN_FILENO);
