@@ -1,6 +1,6 @@
 #!/bin/sh
 # Regenerates every committed completion script from the one CLI definition
-# (src/cli.rs). tests/it/completions.rs fails when these files are stale and
+# (src/cli.rs). A test in tests/it/cli.rs fails when these files are stale and
 # names this script. Run it from anywhere; it works in the repository root.
 set -eu
 cd "$(dirname "$0")/.."

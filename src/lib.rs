@@ -1,6 +1,6 @@
 //! sockchat: a real-time chat for the terminal over TCP.
 //!
-//! Layout (each layer uses only those below it; `tests/it/layers.rs`
+//! Layout (each layer uses only those below it; `tests/it/cli.rs`
 //! checks that the core never reaches up):
 //! - [`cli`]: the one clap definition (help, shell completions and man
 //!   pages come from it). Clap only.

@@ -5,7 +5,7 @@
 //! flags name (passwords, certificates), decides the terminal facts once
 //! (colour, whether stdin and stdout are terminals) and hands them down as
 //! `bool`s. `server`, `client`, `protocol` and `tls` know nothing of clap
-//! or of this module (a test in `tests/it/layers.rs` checks it).
+//! or of this module (a test in `tests/it/cli.rs` checks it).
 
 pub mod banner;
 pub mod join;

@@ -138,7 +138,7 @@ mod tests {
     }
 
     #[test]
-    // Under another umask too: tests/it/store.rs starts the server under
+    // Under another umask too: tests/it/history.rs starts the server under
     // umask 022 and 000 (the umask is the whole process's, so not here).
     fn folders_and_files_are_owner_only() {
         let root = tempfile::tempdir().expect("a temp dir");

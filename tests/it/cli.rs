@@ -1,48 +1,33 @@
-//! The real binary end to end, with pipes: what a script, a bot or a
-//! heredoc sees. Exit codes: 0 done, 1 failed, 2 bad arguments (clap).
+//! The command line and the house: the real binary's flags, exit codes and
+//! messages, and the checks that keep the repository true to it.
+//!
+//! - arguments, the environment's defaults, `--wait`, ports in `--host`,
+//!   errors in one line, `serve`'s banner, log and status line, signals;
+//! - completions and man pages that match the CLI;
+//! - the docs: every `sockchat` command example parses, the layout lists
+//!   `src/`; layers that point one way.
 
+use std::collections::BTreeSet;
 use std::net::IpAddr;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use clap::CommandFactory;
+use sockchat::cli::Cli;
+use sockchat::protocol::message::reply::GREETING;
+
+use crate::support::terminal::{sgr_escapes, Pty, CTRL_C};
 use crate::support::{
-    finish_blocking, sockchat, untimed, Finished, Nc, Running, Serve, Server, WAIT,
+    finish_blocking, run, sockchat, untimed, Client, Finished, Nc, Running, Serve, Server, ESC,
+    WAIT,
 };
 
-const ESC: char = '\x1b';
+// ---------------------------------------------------------------------------
+// Arguments, errors and `serve`'s output
 
 /// Runs `sockchat ARGS…` with `stdin` piped in, to the end.
 fn run_to_end(args: &[&str], stdin: &str) -> Finished {
     finish_blocking(sockchat(args), stdin)
-}
-
-#[test]
-fn two_piped_clients_chat_without_color() {
-    let server = Server::start();
-    let mut max = Running::spawn("Max", server.join(&["--name", "Max"]));
-    max.stdout.expect("Server: You are logged in as: Max\n");
-
-    // Bob's first line is his name; the rest is what he says.
-    let mut bob = Running::spawn("Bob", server.join(&[]));
-    bob.type_in("Bob\nhello\n");
-    bob.close_stdin();
-    max.stdout.expect("Server: Bob joined the party!\n");
-    max.stdout.expect("Bob: hello\n");
-    assert!(bob.wait().success(), "{}", bob.stderr.text());
-    let bob_out = bob.stdout.text();
-    assert!(
-        bob_out.contains("Server: You are logged in as: Bob\n"),
-        "{bob_out:?}"
-    );
-    max.stdout.expect("Server: Bob left the party.\n");
-
-    max.close_stdin();
-    assert!(max.wait().success(), "{}", max.stderr.text());
-    for (who, out) in [("Max", max.stdout.text()), ("Bob", bob_out)] {
-        assert!(
-            !out.contains(ESC),
-            "{who}'s piped stdout has an escape: {out:?}"
-        );
-    }
 }
 
 #[test]
@@ -145,43 +130,6 @@ fn a_name_with_a_space_is_refused_before_connecting() {
         run.stderr,
         "sockchat: invalid --name 'bad name': a name cannot contain spaces\n"
     );
-}
-
-#[test]
-fn piped_join_with_a_taken_name_fails_clearly() {
-    let server = Server::start();
-    let _max = Nc::login(server.addr, "Max");
-    let mut late = Running::spawn("late", server.join(&[]));
-    late.type_in("max\nhello\n");
-    late.close_stdin();
-    let status = late.wait();
-    assert_eq!(status.code(), Some(1), "{}", late.stderr.text());
-    let stderr = late.stderr.text();
-    assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
-    assert!(
-        stderr.contains("max") && stderr.contains("taken"),
-        "{stderr:?}"
-    );
-}
-
-#[test]
-fn piped_join_without_a_name_fails_clearly() {
-    let server = Server::start();
-    let mut nameless = Running::spawn("nameless", server.join(&[]));
-    nameless.close_stdin();
-    assert_eq!(nameless.wait().code(), Some(1));
-    let stderr = nameless.stderr.text();
-    assert!(stderr.contains("no username"), "{stderr:?}");
-}
-
-#[test]
-fn the_server_leaving_ends_a_piped_join() {
-    let server = Server::start();
-    let mut max = Running::spawn("Max", server.join(&["--name", "Max"]));
-    max.stdout.expect("Server: You are logged in as: Max\n");
-    assert!(server.stop().success());
-    max.stdout.expect("Server: shutting down\nServer left.\n");
-    assert_eq!(max.wait().code(), Some(1), "{}", max.stderr.text());
 }
 
 #[test]
@@ -407,14 +355,763 @@ fn join_wait_is_bounded() {
     assert_eq!(run.status.code(), Some(2), "{}", run.stderr);
 }
 
+// ---------------------------------------------------------------------------
+// A port written into `--host`
+
 #[test]
-fn quit_with_words_after_it_is_a_clean_leave() {
-    let server = Server::start();
-    let mut max = Running::spawn("Max", server.join(&["--name", "Max"]));
-    max.stdout.expect("Server: You are logged in as: Max\n");
-    // stdin stays open: only the server's close after /quit ends the run.
-    max.type_in("/QUIT see you all\n");
-    max.stdout.expect("Server: Bye!\n");
-    assert_eq!(max.wait().code(), Some(0), "{}", max.stderr.text());
-    assert!(!max.stdout.text().contains("Server left."));
+fn serve_and_join_take_the_port_written_into_the_host() {
+    // `serve` gets the port twice (the helper adds `--port 0`): the same
+    // port twice is no contradiction. `join` below gets it only in --host.
+    let server = Serve::new().at("127.0.0.1:0", 0).start();
+    let addr = server.addr;
+    assert_ne!(addr.port(), 0, "port 0 asks for a free port");
+    let mut watcher = Nc::login(addr, "Watcher");
+
+    let host = format!("127.0.0.1:{}", addr.port());
+    let joined = run_to_end(&["join", "--host", &host, "--name", "Max"], "hello\n");
+    assert_eq!(joined.status.code(), Some(0), "{}", joined.stderr);
+    assert!(
+        joined.stdout.contains(&format!("Connected to: {host}")),
+        "{}",
+        joined.stdout
+    );
+    watcher.expect_line("Server: Max joined the party!");
+    watcher.expect_line("Max: hello");
+}
+
+#[test]
+fn a_port_in_the_host_and_a_different_port_flag_are_refused() {
+    let refused = run_to_end(&["join", "--host", "[::1]:4000", "--port", "4001"], "");
+    assert_eq!(refused.status.code(), Some(1), "{}", refused.stderr);
+    assert_eq!(
+        refused.stderr,
+        "sockchat: --host [::1]:4000 names port 4000 but --port (or SOCKCHAT_PORT) says 4001: \
+         give the port once, as --host [::1] --port 4000\n"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Signals and exit codes
+
+const SHUTTING_DOWN: &str = "Server: shutting down";
+
+/// The binary with clients connected gets `signal`: each client is told,
+/// then sees a clean EOF, and the process exits 0 within 3 s.
+fn graceful_shutdown_on(signal: i32) {
+    run(async {
+        let mut server = Serve::new().start();
+        let mut a = Client::connect(server.addr).await;
+        a.log_in("A").await;
+        let mut b = Client::connect(server.addr).await;
+        b.log_in("B").await;
+        a.expect_line("Server: B joined the party!").await;
+        let mut pending = Client::connect(server.addr).await;
+        pending.expect_line(GREETING).await;
+
+        let sent = Instant::now();
+        server.process.signal(signal);
+        for client in [&mut a, &mut b, &mut pending] {
+            client.expect_line(SHUTTING_DOWN).await;
+            let (more, eof) = client.read_to_close().await;
+            assert_eq!((more, eof), (0, true), "not a clean close after the notice");
+        }
+        drop((a, b, pending));
+        let status = server.process.exit_within(Duration::from_secs(3));
+        let status = status.expect("the server did not exit within 3 s");
+        eprintln!(
+            "signal {signal}: exited {status} after {:?}",
+            sent.elapsed()
+        );
+        assert!(status.success(), "{status}");
+    });
+}
+
+#[test]
+fn sigterm_tells_every_client_closes_them_and_exits_0() {
+    graceful_shutdown_on(libc::SIGTERM);
+}
+
+#[test]
+fn sigint_tells_every_client_closes_them_and_exits_0() {
+    graceful_shutdown_on(libc::SIGINT);
+}
+
+#[test]
+fn a_second_sigint_during_shutdown_exits_at_once() {
+    run(async {
+        let mut server = Serve::new().start();
+        let mut a = Client::login(server.addr, "A").await;
+        server.process.signal(libc::SIGINT);
+        // Shutdown is under way; A keeps its side open, so it would take
+        // the server's full linger time to finish.
+        a.expect_line(SHUTTING_DOWN).await;
+        let sent = Instant::now();
+        server.process.signal(libc::SIGINT);
+        let status = server.process.exit_within(Duration::from_millis(1000));
+        let status = status.expect("a second SIGINT did not stop the server at once");
+        eprintln!("second SIGINT: exited {status} after {:?}", sent.elapsed());
+        assert!(!status.success(), "{status}");
+    });
+}
+
+#[test]
+fn serve_on_a_port_in_use_exits_1_with_one_line_naming_the_address() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("local addr").port();
+    // With a backtrace asked for: an error must still be one plain line.
+    let serve = Serve::new()
+        .at("127.0.0.1", port)
+        .env("RUST_BACKTRACE", "1");
+    let done = finish_blocking(serve.command(), "");
+    let stderr = &done.stderr;
+    assert_eq!(done.code(), Some(1), "stderr: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "stderr: {stderr}");
+    assert!(
+        stderr.contains(&format!("127.0.0.1:{port}")),
+        "stderr: {stderr}"
+    );
+    assert!(
+        !stderr.contains("acktrace") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+    assert_eq!(done.stdout, "", "it claimed to run");
+    drop(taken);
+}
+
+// ---------------------------------------------------------------------------
+// `serve` on a terminal
+
+#[test]
+fn serve_on_a_terminal_logs_in_colour_under_a_live_status_line() {
+    let (mut pty, addr) = Pty::serve(&[]);
+    let mut max = Nc::login(addr, "Max");
+    pty.screen
+        .expect("\x1b[32mServer: Connection from 127.0.0.1:");
+    pty.screen.expect("\x1b[32mServer: Max joined the party!");
+    pty.screen
+        .expect("1 online · 0 messages relayed · Ctrl-C stops");
+    let mut bob = Nc::login(addr, "Bob");
+    max.expect_line("Server: Bob joined the party!");
+    pty.screen.expect("\x1b[32mServer: Bob joined the party!");
+    pty.screen.expect("2 online · 0 messages relayed");
+    // One message, to one other person: one relayed.
+    max.send("hi");
+    bob.expect_line("Max: hi");
+    pty.screen.expect("2 online · 1 message relayed");
+    drop(bob);
+    pty.screen.expect("\x1b[33mServer: Bob left the party.");
+    pty.screen.expect("1 online · 1 message relayed");
+    drop(max);
+    pty.screen.expect("\x1b[33mServer: Max left the party.");
+    pty.screen.expect("0 online · 1 message relayed");
+    pty.type_keys(CTRL_C);
+    pty.screen.expect("Server: shutting down");
+    assert_eq!(pty.exit_code(), 0);
+}
+
+#[test]
+fn serve_on_a_terminal_with_no_color_logs_plainly() {
+    let (mut pty, addr) = Pty::serve(&[("NO_COLOR", "1")]);
+    let max = Nc::login(addr, "Max");
+    pty.screen.expect("Server: Max joined the party!");
+    // The status line is still there: NO_COLOR is about colour only.
+    pty.screen.expect("1 online");
+    drop(max);
+    pty.screen.expect("Server: Max left the party.");
+    pty.screen.expect("0 online");
+    pty.type_keys(CTRL_C);
+    assert_eq!(pty.exit_code(), 0);
+    let screen = pty.screen.text();
+    assert_eq!(sgr_escapes(&screen), Vec::<String>::new(), "{screen:?}");
+}
+
+// ---------------------------------------------------------------------------
+// The environment, and `serve` on a narrow terminal
+
+// Errors in plain words.
+
+#[test]
+fn a_bad_value_in_the_environment_is_named_by_its_variable() {
+    let cases = [
+        ("SOCKCHAT_NAME", "two words", "SOCKCHAT_NAME"),
+        ("SOCKCHAT_TLS", "maybe", "SOCKCHAT_TLS"),
+        ("SOCKCHAT_PORT", "http", "SOCKCHAT_PORT"),
+    ];
+    for (var, value, named) in cases {
+        let mut join = sockchat(["join"]);
+        join.env(var, value);
+        let run = finish_blocking(join, "");
+        assert_ne!(run.code(), Some(0), "{var}={value}: {run:?}");
+        let first = run.stderr.lines().next().unwrap_or_default();
+        assert!(first.contains(named), "{var}={value}: {first}");
+        assert!(!first.contains("--"), "{var}={value} names a flag: {first}");
+    }
+}
+
+// Small things.
+
+#[test]
+fn the_serve_status_line_is_cut_to_a_narrow_terminal_not_wrapped() {
+    let mut pty = Pty::spawn(Serve::new().env("NO_COLOR", "1").command());
+    pty.session
+        .get_process_mut()
+        .set_window_size(30, 10)
+        .expect("resize the pty");
+    let addr = crate::support::serve::banner_addr(&pty.screen.expect("\n"));
+    // A change of figures, drawn at the new width: two columns are left
+    // free (the terminal's `^C` echo must not wrap the line).
+    let _max = Nc::login(addr, "Max");
+    pty.screen.expect("\r\x1b[K1 online · 0 messages relay…");
+}
+
+// ---------------------------------------------------------------------------
+// Shell completions
+
+/// The command that regenerates every file in `completions/`.
+const COMPLETIONS_REFRESH: &str = "completions/refresh.sh";
+
+#[test]
+fn committed_completions_are_up_to_date() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("completions");
+    let mut stale = Vec::new();
+    for (shell, file) in [
+        ("bash", "sockchat.bash"),
+        ("zsh", "_sockchat"),
+        ("fish", "sockchat.fish"),
+        ("elvish", "sockchat.elv"),
+        ("powershell", "_sockchat.ps1"),
+    ] {
+        let output = sockchat(["completions", shell])
+            .output()
+            .expect("run sockchat completions");
+        assert!(
+            output.status.success(),
+            "sockchat completions {shell} failed"
+        );
+        let committed = std::fs::read(dir.join(file)).unwrap_or_default();
+        if output.stdout != committed {
+            stale.push(format!("completions/{file}"));
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "stale shell completions: {}\nrefresh them all from the repository root with:\n    {COMPLETIONS_REFRESH}",
+        stale.join(", ")
+    );
+}
+
+#[test]
+fn completions_to_a_closed_pipe_are_not_a_crash() {
+    let mut fds = [0; 2];
+    // Close-on-exec, so that no child spawned by another test meanwhile
+    // keeps the reading end open.
+    // SAFETY: pipe2() fills two descriptors.
+    let made = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    assert_eq!(made, 0, "pipe2");
+    // SAFETY: both descriptors were just created and are owned here only.
+    let (read, write) = unsafe {
+        use std::os::fd::FromRawFd;
+        (
+            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        )
+    };
+    // Like `sockchat completions bash | head -0`: the reader is gone first.
+    drop(read);
+    let mut command = sockchat(["completions", "bash"]);
+    command.stdout(write);
+    let output = command.output().expect("run sockchat");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr, "");
+}
+
+/// The install commands the docs give (`docs/client.md`), run as written
+/// in a new home (no directories made yet), install a file for each shell.
+#[test]
+fn the_documented_install_commands_work_in_a_new_home() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/client.md"))
+            .expect("read docs/client.md");
+    let home = tempfile::tempdir().expect("a temp dir");
+    let bin = Path::new(crate::support::command::BIN)
+        .parent()
+        .expect("the binary's directory");
+    for (shell, installed) in [
+        ("bash", ".local/share/bash-completion/completions/sockchat"),
+        ("zsh", ".zfunc/_sockchat"),
+        ("fish", ".config/fish/completions/sockchat.fish"),
+        ("elvish", ".config/elvish/rc.elv"),
+    ] {
+        let row = readme
+            .lines()
+            .find(|line| line.starts_with(&format!("| {shell} | `")))
+            .unwrap_or_else(|| panic!("no install row for {shell} in docs/client.md"));
+        let command = row.split('`').nth(1).unwrap_or_default();
+        let ran = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(command)
+            .env("HOME", home.path())
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .output()
+            .expect("run sh");
+        let said = String::from_utf8_lossy(&ran.stderr);
+        assert!(ran.status.success(), "{shell}: `{command}` failed: {said}");
+        let file = std::fs::read(home.path().join(installed)).unwrap_or_default();
+        assert!(!file.is_empty(), "{shell}: `{command}` installed nothing");
+    }
+    assert!(readme.contains("`bash-completion` package"));
+}
+
+// ---------------------------------------------------------------------------
+// Man pages
+
+/// The command that regenerates every file in `man/`.
+const MAN_REFRESH: &str = "man/refresh.sh";
+
+/// Set by `man/refresh.sh`: write the pages instead of comparing them.
+const WRITE: &str = "SOCKCHAT_WRITE_MAN";
+
+/// Every page: `sockchat.1`, then one per subcommand (`sockchat-serve.1`…),
+/// as `clap_mangen::generate_to` names them, rendered in memory.
+fn pages() -> Vec<(String, Vec<u8>)> {
+    let mut command = Cli::command().disable_help_subcommand(true);
+    command.build();
+    let mut pages = Vec::new();
+    let mut pending = vec![command];
+    while let Some(command) = pending.pop() {
+        pending.extend(
+            command
+                .get_subcommands()
+                .filter(|c| !c.is_hide_set())
+                .cloned(),
+        );
+        let man = clap_mangen::Man::new(command);
+        let mut page = Vec::new();
+        man.render(&mut page).expect("render a man page in memory");
+        pages.push((man.get_filename(), page));
+    }
+    pages
+}
+
+#[test]
+fn committed_man_pages_are_up_to_date() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("man");
+    let pages = pages();
+    if std::env::var_os(WRITE).is_some() {
+        for (file, page) in &pages {
+            std::fs::write(dir.join(file), page).expect("write a man page");
+        }
+    }
+    let mut stale: Vec<String> = pages
+        .iter()
+        .filter(|(file, page)| std::fs::read(dir.join(file)).ok().as_ref() != Some(page))
+        .map(|(file, _)| format!("man/{file} (differs or is missing)"))
+        .collect();
+    // A page for a subcommand that no longer exists is stale too.
+    let committed = std::fs::read_dir(&dir).expect("read man/");
+    for entry in committed {
+        let file = entry.expect("a man/ entry").file_name();
+        let file = file.to_string_lossy();
+        if file.ends_with(".1") && !pages.iter().any(|(name, _)| *name == file) {
+            stale.push(format!("man/{file} (no such command)"));
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "stale man pages: {}\nrefresh them from the repository root with:\n    {MAN_REFRESH}",
+        stale.join(", ")
+    );
+}
+
+#[test]
+fn every_subcommand_has_a_page_naming_its_flags() {
+    let pages = pages();
+    let names: Vec<&str> = pages.iter().map(|(name, _)| name.as_str()).collect();
+    for wanted in ["sockchat.1", "sockchat-serve.1", "sockchat-join.1"] {
+        assert!(names.contains(&wanted), "no {wanted} in {names:?}");
+    }
+    let (_, serve) = pages
+        .iter()
+        .find(|(name, _)| name == "sockchat-serve.1")
+        .expect("a page for serve");
+    let serve = String::from_utf8_lossy(serve);
+    // roff escapes each `-` of a flag as `\-`.
+    assert!(serve.contains(r"\-\-send\-budget"), "{serve}");
+    assert!(serve.contains("SOCKCHAT_PORT"), "{serve}");
+}
+
+// ---------------------------------------------------------------------------
+// The docs match the program
+
+/// The Markdown files whose examples a person copies.
+fn documents() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![root.join("README.md")];
+    let mut docs: Vec<PathBuf> = std::fs::read_dir(root.join("docs"))
+        .expect("docs/ is readable")
+        .map(|entry| entry.expect("docs/ lists").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "md"))
+        .collect();
+    docs.sort();
+    files.extend(docs);
+    files
+}
+
+/// The lines of every fenced block marked `sh`, with where each stands.
+fn shell_lines(text: &str) -> Vec<(usize, String)> {
+    let mut lines: Vec<(usize, String)> = Vec::new();
+    let mut in_shell = false;
+    let mut in_other = false;
+    for (number, line) in text.lines().enumerate() {
+        let fence = line.trim_start();
+        if let Some(info) = fence.strip_prefix("```") {
+            if in_shell || in_other {
+                (in_shell, in_other) = (false, false);
+            } else if info.trim() == "sh" {
+                in_shell = true;
+            } else {
+                in_other = true;
+            }
+        } else if in_shell {
+            // A line ending in `\` goes on in the next one.
+            match lines.last_mut() {
+                Some((_, last)) if last.ends_with('\\') => {
+                    last.pop();
+                    last.push_str(line);
+                }
+                _ => lines.push((number + 1, line.to_string())),
+            }
+        }
+    }
+    lines
+}
+
+/// Words that end the arguments of a command in a shell line.
+fn ends_command(word: &str) -> bool {
+    matches!(word, "|" | "||" | "&&" | ";" | "&")
+        || word.starts_with('#')
+        || word.starts_with('>')
+        || word.starts_with('<')
+        || word.starts_with("2>")
+}
+
+/// Every `sockchat …` command in one shell line, as its argument vectors.
+/// Environment assignments in front (`SOCKCHAT_PORT=0 sockchat serve`) and
+/// what follows a pipe, a redirect or a comment are not arguments. A
+/// line shlex cannot split (a quote left open) is reported as such.
+fn commands(line: &str) -> Result<Vec<Vec<String>>, String> {
+    // `$ ` marks a prompt in a transcript-like example.
+    let line = line.trim_start().trim_start_matches("$ ");
+    // Pipes and the like may touch their neighbours (`a|b` is rare in
+    // these docs, but `(…)` groups are common): space them out first.
+    let spaced = line
+        .replace('(', " ( ")
+        .replace(')', " ) ")
+        .replace('|', " | ");
+    let words = shlex::split(&spaced).ok_or("a quote is left open")?;
+    let mut found = Vec::new();
+    let mut current: Option<Vec<String>> = None;
+    let mut at_start = true;
+    for word in words {
+        if ends_command(&word) || word == "(" || word == ")" {
+            found.extend(current.take());
+            at_start = true;
+            if word.starts_with('#') {
+                break;
+            }
+            continue;
+        }
+        if let Some(args) = current.as_mut() {
+            args.push(word);
+        } else if at_start && word == "sockchat" {
+            current = Some(vec![word]);
+        } else if at_start && word.contains('=') && !word.starts_with('-') {
+            // An environment assignment: the command is still to come.
+        } else {
+            at_start = false;
+        }
+    }
+    found.extend(current);
+    Ok(found)
+}
+
+/// An elided value (`3F:9A:…:C2`) stands for a real one: put in a value of
+/// the right form, so that the flag itself is what is checked.
+fn fill_elided(args: &mut [String]) {
+    for i in 1..args.len() {
+        if args[i].contains('…') && args[i - 1] == "--tls-fingerprint" {
+            args[i] = "AB".repeat(32);
+        }
+    }
+}
+
+#[test]
+fn every_sockchat_command_in_the_docs_parses_with_todays_command_line() {
+    let mut checked = 0;
+    let mut wrong = Vec::new();
+    for path in documents() {
+        let text = std::fs::read_to_string(&path).expect("the document is readable");
+        let name = path.file_name().expect("a file").to_string_lossy();
+        for (number, line) in shell_lines(&text) {
+            let found = match commands(&line) {
+                Ok(found) => found,
+                Err(why) => {
+                    wrong.push(format!("{name}:{number}: {why}: {line}"));
+                    continue;
+                }
+            };
+            for mut args in found {
+                fill_elided(&mut args);
+                checked += 1;
+                if let Err(e) = Cli::try_parse_args(&args) {
+                    let first = e.to_string();
+                    let first = first.lines().next().unwrap_or_default().to_string();
+                    wrong.push(format!("{name}:{number}: `{}`: {first}", args.join(" ")));
+                }
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "examples that no longer parse:\n{}",
+        wrong.join("\n")
+    );
+    // The README alone has a dozen; far fewer means the reader broke.
+    assert!(checked >= 30, "only {checked} commands were found");
+}
+
+#[test]
+fn a_renamed_flag_in_an_example_is_caught() {
+    // The checker itself: a wrong flag, a missing subcommand, and what a
+    // pipe or a comment hides from it.
+    let wrong = commands("sockchat join --hots chat.lan | tee log # --bogus").expect("splits");
+    assert_eq!(wrong, [vec!["sockchat", "join", "--hots", "chat.lan"]]);
+    assert!(Cli::try_parse_args(&wrong[0]).is_err());
+    let env = commands("SOCKCHAT_PORT=0 sockchat serve > log").expect("splits");
+    assert_eq!(env, [vec!["sockchat", "serve"]]);
+    assert!(commands("cd DIR && ls sockchat-*.jsonl")
+        .expect("splits")
+        .is_empty());
+    let piped = commands("printf 'bot\\nhi\\n' | sockchat join --host h").expect("splits");
+    assert_eq!(piped, [vec!["sockchat", "join", "--host", "h"]]);
+}
+
+/// The files the layout in `docs/design.md` lists under `src/`.
+fn listed_files(design: &str) -> Vec<String> {
+    let section = design
+        .split("\n## Layout\n")
+        .nth(1)
+        .expect("docs/design.md has a Layout section");
+    let block = section
+        .split("```")
+        .nth(1)
+        .expect("the Layout section starts with a fenced tree");
+    // Each entry is indented two spaces a level; a directory ends in `/`
+    // and holds the entries indented under it.
+    let mut stack: Vec<(usize, String)> = Vec::new();
+    let mut files = Vec::new();
+    for line in block.lines().filter(|l| !l.trim().is_empty()) {
+        let indent = line.len() - line.trim_start().len();
+        let entry = line.split_whitespace().next().unwrap_or_default();
+        while stack.last().is_some_and(|(level, _)| *level >= indent) {
+            stack.pop();
+        }
+        let parent: String = stack.iter().map(|(_, dir)| dir.as_str()).collect();
+        if entry.ends_with('/') {
+            stack.push((indent, entry.to_string()));
+        } else {
+            files.push(format!("{parent}{entry}"));
+        }
+    }
+    files
+        .into_iter()
+        .filter(|file| file.starts_with("src/"))
+        .collect()
+}
+
+/// Every Rust file under `dir`, as a path from the crate's root.
+fn source_files(root: &Path, dir: &Path, into: &mut Vec<String>) {
+    for entry in std::fs::read_dir(dir).expect("src/ is readable") {
+        let path = entry.expect("src/ lists").path();
+        if path.is_dir() {
+            source_files(root, &path, into);
+        } else if path.extension().is_some_and(|ext| ext == "rs") {
+            let relative = path.strip_prefix(root).expect("under the root");
+            into.push(relative.to_string_lossy().replace('\\', "/"));
+        }
+    }
+}
+
+#[test]
+fn the_layout_in_the_design_notes_lists_exactly_the_files_in_src() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let design = std::fs::read_to_string(root.join("docs/design.md")).expect("readable");
+    let listed: BTreeSet<String> = listed_files(&design).into_iter().collect();
+    let mut present = Vec::new();
+    source_files(root, &root.join("src"), &mut present);
+    let present: BTreeSet<String> = present.into_iter().collect();
+    let missing: Vec<_> = present.difference(&listed).collect();
+    let stale: Vec<_> = listed.difference(&present).collect();
+    assert!(
+        missing.is_empty() && stale.is_empty(),
+        "docs/design.md's layout is out of date:\n  not listed: {missing:?}\n  listed but gone: {stale:?}"
+    );
+}
+
+#[test]
+fn the_layout_reader_follows_the_indentation() {
+    let design = "x\n## Layout\n\n```\nsrc/\n  a.rs  one\n  b/\n    c.rs  two\n  d.rs  three\ntests/\n  e.rs\n```\n";
+    assert_eq!(listed_files(design), ["src/a.rs", "src/b/c.rs", "src/d.rs"]);
+}
+
+// ---------------------------------------------------------------------------
+// Layers that point one way
+
+/// The core: files and directories under `src/` that must stay free of
+/// the command line.
+const CORE: &[&str] = &[
+    "server",
+    "client",
+    "protocol",
+    "tls.rs",
+    "address.rs",
+    "runtime.rs",
+];
+
+/// Crate modules the core must not use.
+const ABOVE_CORE: &[&str] = &["cli", "app"];
+
+#[test]
+fn the_core_knows_neither_the_command_line_nor_the_app() {
+    let found = scan(CORE, ABOVE_CORE, true);
+    assert!(
+        found.is_empty(),
+        "the core uses a layer above it:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_command_line_does_not_use_the_app() {
+    let found = scan(&["cli.rs"], &["app"], false);
+    assert!(found.is_empty(), "a circle:\n{}", found.join("\n"));
+}
+
+/// Each use of a module in `above` (or of clap, when `no_clap`) in the
+/// files and directories `under` src/.
+fn scan(under: &[&str], above: &[&str], no_clap: bool) -> Vec<String> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    for entry in under {
+        rust_files(&src.join(entry), &mut files);
+    }
+    assert!(files.len() >= under.len(), "found only {files:?}");
+    let mut found = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).expect("read a source file");
+        let name = file.strip_prefix(&src).unwrap_or(file).display();
+        for why in upward_uses(&code_of(&text), above, no_clap) {
+            found.push(format!("src/{name}: {why}"));
+        }
+    }
+    found
+}
+
+#[test]
+fn the_scan_sees_every_way_of_naming_them() {
+    for code in [
+        "use crate::cli::ServeArgs;",
+        "use crate::{cli, protocol};",
+        "use crate::{protocol::name::Name, app::serve};",
+        "use crate::{\n    protocol::{line, name},\n    cli::JoinArgs,\n};",
+        "fn f() { let x = crate::app::color_allowed(s); }",
+        "use super::super::cli::JoinArgs;",
+        "use clap::Parser;",
+        "clap_complete::generate(shell, cmd, name, out);",
+    ] {
+        assert!(
+            !upward_uses(code, ABOVE_CORE, true).is_empty(),
+            "missed: {code}"
+        );
+    }
+    for code in [
+        "use crate::protocol::name::Name;",
+        "use crate::{protocol::{app, cli}, server};",
+        "use super::connect::{Reader, Writer};",
+        "let client = 1; // crate::cli",
+        "fn f(cli: u8) { format!(\"{cli}\") }",
+        "let application = applied;",
+    ] {
+        let uses = upward_uses(&code_of(code), ABOVE_CORE, true);
+        assert!(uses.is_empty(), "false alarm on {code}: {uses:?}");
+    }
+}
+
+/// `text` without its `//` comments (doc comments may mention the layers).
+fn code_of(text: &str) -> String {
+    let lines = text.lines().map(|line| match line.find("//") {
+        Some(at) => &line[..at],
+        None => line,
+    });
+    lines.collect::<Vec<_>>().join("\n")
+}
+
+/// How `code` reaches up, if it does: a clap crate named (when `no_clap`),
+/// or a path whose first segment after `crate` or `super` is in `above`.
+fn upward_uses(code: &str, above: &[&str], no_clap: bool) -> Vec<String> {
+    let mut uses = Vec::new();
+    // Whether the next name is a path's first segment below the root.
+    let mut first = false;
+    // For each open `{`: whether its members are such first segments
+    // (`crate::{cli, app}`) or not (a block, `protocol::{line, name}`).
+    let mut groups: Vec<bool> = Vec::new();
+    for word in words(code) {
+        match word {
+            "crate" | "super" => first = true,
+            "::" => {}
+            "{" => groups.push(first),
+            "}" => {
+                groups.pop();
+            }
+            "," => first = groups.last().copied().unwrap_or(false),
+            name if no_clap && name.starts_with("clap") => uses.push(format!("names `{name}`")),
+            name if first && above.contains(&name) => uses.push(format!("uses `{name}`")),
+            _ => first = false,
+        }
+    }
+    uses
+}
+
+/// Identifiers and the punctuation that joins paths, in order.
+fn words(code: &str) -> Vec<&str> {
+    let mut words = Vec::new();
+    let mut rest = code;
+    while let Some(c) = rest.chars().next() {
+        let len = if c.is_alphanumeric() || c == '_' {
+            rest.find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len())
+        } else if rest.starts_with("::") {
+            2
+        } else {
+            c.len_utf8()
+        };
+        let (word, tail) = rest.split_at(len);
+        if !word.trim().is_empty() {
+            words.push(word);
+        }
+        rest = tail;
+    }
+    words
+}
+
+fn rust_files(path: &Path, out: &mut Vec<PathBuf>) {
+    if path.is_dir() {
+        let entries = std::fs::read_dir(path).expect("read a source directory");
+        for entry in entries {
+            rust_files(&entry.expect("a directory entry").path(), out);
+        }
+    } else if path.extension().is_some_and(|e| e == "rs") {
+        out.push(path.to_path_buf());
+    }
 }

@@ -1,22 +1,32 @@
-//! The room remembers: ids and times, the late joiner's block, `/history`,
-//! tagged mode beside plain clients, and sessions resumed after a drop.
+//! History and the store: the room remembers, and `--store` keeps it
+//! across a `kill -9`.
+//!
+//! - ids and times, the late joiner's block, `/history`, `replay 0`,
+//!   tagged mode beside plain clients, big blocks and their queue;
+//! - the store: what anyone saw or acked survives `kill -9`, torn or
+//!   damaged lines, a full disk or file size limit, the owner-only
+//!   permissions, `store check`.
 
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use async_std::future::timeout;
+use async_std::task;
+use futures::AsyncWriteExt;
+use sockchat::protocol::message::reply;
+use sockchat::protocol::tagged;
+use sockchat::server::Config;
 use sockchat::stream::{HistoryLimits, Limits};
 
-use sockchat::server::Config;
-
+use crate::support::store::{Saved, TinyDisk, Transcript};
 use crate::support::tagged::{parse, Line};
-use crate::support::{run, Client, Tagged, TestServer};
+use crate::support::{finish_blocking, run, untimed, Client, Serve, Tagged, TestServer, WAIT};
 
-/// A config with the resume window given.
-fn resuming_within(window: Duration) -> Config {
-    Config {
-        resume_window: window,
-        ..Config::default()
-    }
-}
+// ---------------------------------------------------------------------------
+// History, its block and tagged mode
 
 fn now_millis() -> u64 {
     SystemTime::now()
@@ -274,350 +284,6 @@ fn the_limits_come_with_tagged_mode() {
     });
 }
 
-/// Reads lines (updating `max.last` with every id) until one has `text`.
-async fn read_until(max: &mut Tagged, text: &str) -> Vec<Line> {
-    let mut lines = Vec::new();
-    loop {
-        let line = max.line().await;
-        if let Some(id) = line.id() {
-            max.last = max.last.max(id);
-        }
-        let done = line.text == text;
-        lines.push(line);
-        if done {
-            return lines;
-        }
-    }
-}
-
-/// The texts of a block's lines between its header and its footer.
-fn inside(block: &[Line]) -> Vec<&str> {
-    block[1..block.len() - 1]
-        .iter()
-        .map(|l| l.text.as_str())
-        .collect()
-}
-
-#[test]
-fn a_resume_over_a_half_open_ghost_replays_exactly_what_was_missed_and_closes_the_ghost() {
-    run(async {
-        let server = TestServer::start().await;
-        let [mut ann] = server.logins(["Ann"]).await;
-        let (mut max, _) = Tagged::login(server.addr, "Max").await;
-        ann.expect_line("Server: Max joined the party!").await;
-        ann.send("before the blink").await;
-        read_until(&mut max, "Ann: before the blink").await;
-
-        // Max's Wi-Fi blinks: the server still thinks the old connection
-        // is fine and sends to it; nothing of it reaches Max's client.
-        ann.send("during one").await;
-        ann.send("/me during two").await;
-        ann.send("/msg Max private while away").await;
-        ann.expect_line("To Max (private): private while away")
-            .await;
-
-        let mut back = Tagged::connect(server.addr).await;
-        let label = back
-            .send(&format!("/resume {} {}", max.token, max.last))
-            .await;
-        let login = back.line().await;
-        assert_eq!(login.text, "Server: You are logged in as: Max");
-        assert!(login.has("resumed"));
-        assert_eq!(login.answers(), Some(label.as_str()));
-        assert_eq!(login.get("session"), Some(max.token.as_str()));
-        let header = back.line().await;
-        assert_eq!(header.text, "Server: 3 messages since you left:");
-        assert_eq!(header.get("missed"), Some("0"));
-        let block = back.rest_of_block(header).await;
-        let texts = inside(&block);
-        assert_eq!(
-            texts,
-            [
-                "Ann: during one",
-                "* Ann during two",
-                "Ann (private): private while away"
-            ]
-        );
-        assert!(block.iter().filter_map(Line::id).all(|id| id > max.last));
-
-        // Live lines after the block, none twice; the ghost is closed, and
-        // Ann saw neither a leave nor a join.
-        ann.send("welcome back").await;
-        let live = back.line().await;
-        assert_eq!(live.text, "Ann: welcome back");
-        let mut ghost_lines = 0;
-        while let Some(_line) = max.client.line().await {
-            ghost_lines += 1;
-            assert!(ghost_lines < 100, "the ghost was not closed");
-        }
-        ann.send("/who").await;
-        ann.expect_line("Server: Online (2): Ann, Max").await;
-    });
-}
-
-#[test]
-fn a_connection_whose_session_is_resumed_elsewhere_is_told_so_and_closed() {
-    run(async {
-        let server = TestServer::start().await;
-        let (mut max, _) = Tagged::login(server.addr, "Max").await;
-        let mut back = Tagged::connect(server.addr).await;
-        back.send(&format!("/resume {} {}", max.token, max.last))
-            .await;
-        let login = back.line().await;
-        assert_eq!(login.text, "Server: You are logged in as: Max");
-        // The old connection's last line says why it ends, and it ends.
-        let mut last = None;
-        while let Some(line) = max.client.line().await {
-            last = Some(line);
-        }
-        assert_eq!(
-            last.as_deref(),
-            Some(sockchat::protocol::message::reply::RESUMED_ELSEWHERE)
-        );
-    });
-}
-
-/// Ann in the room, and tagged Max, whose connection then drops (a reset):
-/// Ann has seen him come and go. Returns Ann, and Max's token and last id.
-async fn ann_sees_max_drop(server: &TestServer) -> (Client, String, u64) {
-    let [mut ann] = server.logins(["Ann"]).await;
-    let (max, _) = Tagged::login(server.addr, "Max").await;
-    ann.expect_line("Server: Max joined the party!").await;
-    let Tagged {
-        client,
-        token,
-        last,
-        ..
-    } = max;
-    client.reset();
-    ann.expect_line("Server: Max left the party.").await;
-    (ann, token, last)
-}
-
-#[test]
-fn a_resume_after_a_dropped_connection_takes_the_name_back_and_replays_the_gap() {
-    run(async {
-        let server = TestServer::start().await;
-        let (mut ann, token, last) = ann_sees_max_drop(&server).await;
-        ann.send("while you were out").await;
-
-        // Someone else may not take the name meanwhile.
-        let mut eve = Client::connect(server.addr).await;
-        eve.expect_line(sockchat::protocol::message::reply::GREETING)
-            .await;
-        eve.send("Max").await;
-        let refused = eve.line().await.unwrap_or_default();
-        assert!(
-            refused.starts_with("Server: Error: the name Max is kept"),
-            "{refused:?}"
-        );
-
-        let mut back = Tagged::connect(server.addr).await;
-        back.send(&format!("/resume {token} {last}")).await;
-        let login = back.line().await;
-        assert_eq!(login.text, "Server: You are logged in as: Max");
-        let header = back.line().await;
-        let block = back.rest_of_block(header).await;
-        let texts: Vec<&str> = block.iter().map(|l| l.text.as_str()).collect();
-        assert_eq!(
-            texts[1..texts.len() - 1],
-            ["Server: Max left the party.", "Ann: while you were out"]
-        );
-        // The room saw the leave, so it sees an ordinary join.
-        ann.expect_line("Server: Max joined the party!").await;
-        let echo = back.line().await;
-        assert_eq!(echo.text, "Server: Max joined the party!");
-    });
-}
-
-#[test]
-fn a_wrong_expired_or_malformed_token_is_refused_in_the_same_words() {
-    run(async {
-        let server = TestServer::with(resuming_within(Duration::ZERO)).await;
-        let (max, _) = Tagged::login(server.addr, "Max").await;
-        let Tagged { client, token, .. } = max;
-        client.reset();
-        let mut ann = server.login("Ann").await;
-        ann.send("/who").await;
-        ann.expect_line("Server: Online (1): Ann").await;
-
-        let refusal =
-            "Server: Error: that session cannot be resumed (unknown or expired); type a username";
-        for attempt in [
-            format!("/resume {token} 0"),
-            format!("/resume {} 0", "0".repeat(32)),
-            "/resume nonsense".to_string(),
-            "/resume".to_string(),
-        ] {
-            let mut who = Tagged::connect(server.addr).await;
-            let label = who.send(&attempt).await;
-            let answer = who.line().await;
-            // A bare `/resume` is a name attempt (and no valid name).
-            if attempt == "/resume" {
-                assert!(answer.text.starts_with("Server: Error: "), "{answer:?}");
-                continue;
-            }
-            assert_eq!(answer.text, refusal, "for {attempt:?}");
-            assert_eq!(answer.answers(), Some(label.as_str()));
-            // Then a name logs in as usual.
-            who.send("Someone").await;
-            let login = who.line().await;
-            assert_eq!(login.text, "Server: You are logged in as: Someone");
-            who.client.send("/quit").await;
-        }
-    });
-}
-
-#[test]
-fn private_messages_are_kept_for_their_session_only_never_for_the_next_owner_of_the_name() {
-    run(async {
-        let server = TestServer::start().await;
-        let [mut ann] = server.logins(["Ann"]).await;
-        let (mut max, _) = Tagged::login(server.addr, "Max").await;
-        ann.send("/msg Max for Max's eyes only").await;
-        read_until(&mut max, "Ann (private): for Max's eyes only").await;
-        max.send("/quit").await;
-        read_until(&mut max, "Server: Bye!").await;
-        let token = max.token.clone();
-
-        // The quit session is over: its token no longer works…
-        let mut again = Tagged::connect(server.addr).await;
-        again.send(&format!("/resume {token} 0")).await;
-        let refused = again.line().await;
-        assert!(refused
-            .text
-            .starts_with("Server: Error: that session cannot be resumed"));
-        // …and whoever takes the name next sees the room, not the private line.
-        again.send("Max").await;
-        let login = again.line().await;
-        assert_eq!(login.text, "Server: You are logged in as: Max");
-        again.send("/history after 0").await;
-        let header = loop {
-            let line = again.line().await;
-            if line.has("history") && line.text.contains("after id 0") {
-                break line;
-            }
-        };
-        let block = again.rest_of_block(header).await;
-        assert!(
-            block.iter().all(|l| !l.text.contains("eyes only")),
-            "{block:?}"
-        );
-        assert!(block
-            .iter()
-            .any(|l| l.text == "Server: Max joined the party!"));
-    });
-}
-
-#[test]
-fn a_resume_from_before_the_history_kept_is_told_how_many_messages_it_missed() {
-    run(async {
-        let config = Config {
-            history: sockchat::stream::HistoryLimits {
-                room: sockchat::stream::Limits {
-                    count: 2,
-                    bytes: 1 << 20,
-                },
-                ..Default::default()
-            },
-            ..Config::default()
-        };
-        let server = TestServer::with(config).await;
-        let (mut ann, token, last) = ann_sees_max_drop(&server).await;
-        for i in 1..=5 {
-            ann.send(&format!("missed {i}")).await;
-        }
-        ann.send("/who").await;
-        ann.expect_line("Server: Online (1): Ann").await;
-
-        let mut back = Tagged::connect(server.addr).await;
-        back.send(&format!("/resume {token} {last}")).await;
-        back.line().await;
-        let header = back.line().await;
-        // The leave and five lines came after `last`; two are kept.
-        assert_eq!(header.get("missed"), Some("4"), "{header:?}");
-        assert_eq!(
-            header.text,
-            "Server: 2 messages since you left (4 more are no longer kept):"
-        );
-        let block = back.rest_of_block(header).await;
-        assert_eq!(block[1].text, "Ann: missed 4");
-        assert_eq!(block[2].text, "Ann: missed 5");
-    });
-}
-
-#[test]
-fn a_private_message_sent_before_a_rename_is_replayed_as_sent_not_as_from_whoever_has_the_old_name()
-{
-    run(async {
-        let server = TestServer::start().await;
-        let [mut ann] = server.logins(["Ann"]).await;
-        let (mut max, _) = Tagged::login(server.addr, "Max").await;
-        ann.expect_line("Server: Max joined the party!").await;
-        let before = max.last;
-        max.send("/msg Ann meet at noon").await;
-        read_until(&mut max, "To Ann (private): meet at noon").await;
-        ann.expect_line("Max (private): meet at noon").await;
-        max.send("/nick Maxi").await;
-        read_until(&mut max, "Server: Max is now known as Maxi.").await;
-        ann.expect_line("Server: Max is now known as Maxi.").await;
-        // Someone else takes the old name.
-        let mut eve = Client::connect(server.addr).await;
-        eve.log_in("Max").await;
-        ann.expect_line("Server: Max joined the party!").await;
-
-        // Maxi's connection blinks; it asks for everything since before
-        // its private message.
-        let mut back = Tagged::connect(server.addr).await;
-        back.send(&format!("/resume {} {before}", max.token)).await;
-        let login = back.line().await;
-        assert_eq!(login.text, "Server: You are logged in as: Maxi");
-        let header = back.line().await;
-        let block = back.rest_of_block(header).await;
-        let texts = inside(&block);
-        assert_eq!(
-            texts,
-            [
-                "To Ann (private): meet at noon",
-                "Server: Max is now known as Maxi.",
-                "Server: Max joined the party!"
-            ],
-            "the new Max never wrote to Maxi"
-        );
-    });
-}
-
-#[test]
-fn a_private_message_to_someone_away_is_kept_for_their_resume_and_the_sender_is_told() {
-    run(async {
-        let server = TestServer::start().await;
-        let (mut ann, token, last) = ann_sees_max_drop(&server).await;
-
-        ann.send("/msg Max call me when you are back").await;
-        ann.expect_line(
-            "Server: Max is away: your message is kept for them if they come back within 10 min",
-        )
-        .await;
-        ann.expect_line("To Max (private): call me when you are back")
-            .await;
-        // Nobody else gets it, and a name nobody holds is still refused.
-        ann.send("/msg Nobody hello").await;
-        ann.expect_line("Server: Error: no user named Nobody is online")
-            .await;
-
-        let mut back = Tagged::connect(server.addr).await;
-        back.send(&format!("/resume {token} {last}")).await;
-        assert_eq!(back.line().await.text, "Server: You are logged in as: Max");
-        let header = back.line().await;
-        let block = back.rest_of_block(header).await;
-        let texts: Vec<&str> = block.iter().map(|l| l.text.as_str()).collect();
-        assert!(
-            texts.contains(&"Ann (private): call me when you are back"),
-            "{texts:?}"
-        );
-    });
-}
-
 /// A room of 1000 messages of 4 KB (4 MB kept, four times the 1 MiB send
 /// queue), without flood or output limits: the test is about the size.
 async fn a_room_of_4_mb() -> (TestServer, Client, Vec<String>) {
@@ -711,5 +377,788 @@ fn a_reader_that_stops_in_a_big_block_is_still_cut_off_at_its_queue() {
         }
         ann.send("/who").await;
         ann.expect_line("Server: Online (1): Ann").await;
+    });
+}
+
+// ---------------------------------------------------------------------------
+// The store
+
+/// A server keeping its transcript in `dir`, with `extra` flags. Its
+/// history holds more than any test here says, so `/history after 0`
+/// shows everything, unthrottled.
+fn serve_store(dir: &Path, extra: &[&str]) -> Serve {
+    let dir = dir.to_str().expect("a UTF-8 temp path");
+    Serve::new()
+        .args(&["--store", dir, "--history", "100000", "--output-rate", "0"])
+        .args(extra)
+}
+
+/// A record as every client saw it live (what the plain line says).
+fn shown(record: &Saved) -> String {
+    let text = record.text.as_deref().unwrap_or_default();
+    match record.kind.as_str() {
+        "chat" => reply::chat(&record.from, text),
+        "action" => reply::action(&record.from, text),
+        "join" => reply::joined(&record.from),
+        "leave" => reply::left(&record.from),
+        other => panic!("no record of kind {other} is made here"),
+    }
+}
+
+/// The chat texts of a transcript, in order.
+fn said(transcript: &Transcript) -> Vec<String> {
+    transcript
+        .records
+        .iter()
+        .filter(|r| r.kind == "chat")
+        .filter_map(|r| r.text.clone())
+        .collect()
+}
+
+/// `/history after 0` on a tagged connection: each line of the block
+/// with its id.
+async fn history_after_0(client: &mut Tagged) -> Vec<(u64, String)> {
+    let label = client.send("/history after 0").await;
+    let header = client.line().await;
+    assert_eq!(header.answers(), Some(label.as_str()), "{header:?}");
+    assert_eq!(header.get("missed"), Some("0"), "{header:?}");
+    let block = client.rest_of_block(header).await;
+    let lines = &block[1..block.len() - 1];
+    lines
+        .iter()
+        .map(|line| (line.id().expect("kept"), line.text.clone()))
+        .collect()
+}
+
+/// The flooding clients; the first two plain, the others tagged.
+const FLOODERS: [&str; 4] = ["plain0", "plain1", "tagged0", "tagged1"];
+/// Lines each flooding client sends (it is killed long before the end).
+const FLOOD: usize = 5000;
+/// The server is killed once some client has seen this many lines of
+/// each flooding client (a tagged one's own echoes count).
+const KILL_AFTER: usize = 100;
+
+/// How many lines of each flooding client (by its place in `FLOODERS`)
+/// have been seen; says on `kill` when each has reached `KILL_AFTER`.
+struct Progress {
+    seen: [AtomicUsize; FLOODERS.len()],
+    kill: async_channel::Sender<()>,
+}
+
+impl Progress {
+    /// Counts `line` if it is a flood line.
+    fn count(&self, line: &str) {
+        let Some((from, _)) = line.split_once(": flood ") else {
+            return;
+        };
+        let Some(at) = FLOODERS.iter().position(|&name| name == from) else {
+            return;
+        };
+        let now = self.seen[at].fetch_add(1, Ordering::Relaxed) + 1;
+        if now == KILL_AFTER
+            && self
+                .seen
+                .iter()
+                .all(|n| n.load(Ordering::Relaxed) >= KILL_AFTER)
+        {
+            // The first to see it sends it; the channel has room for one.
+            let _ = self.kill.try_send(());
+        }
+    }
+}
+
+/// What one flooding client saw: each kept line with its id when the
+/// client is tagged (its own lines' echoes among them: those it had acked).
+type Seen = Vec<(Option<u64>, String)>;
+
+/// Floods the room as `name` with `FLOOD` lines from a second handle on
+/// the socket, while reading until the server is gone.
+async fn flood(mut client: Client, name: String, is_tagged: bool, progress: Arc<Progress>) -> Seen {
+    let mut writer = client.tcp().clone();
+    let sender = {
+        let name = name.clone();
+        task::spawn(async move {
+            let mut batch = String::new();
+            for n in 0..FLOOD {
+                if is_tagged {
+                    batch.push_str(&format!("~{n} "));
+                }
+                batch.push_str(&format!("flood {name} {n}\n"));
+                if batch.len() >= 2048 || n + 1 == FLOOD {
+                    // The server is killed mid-flood: then writes fail.
+                    match timeout(WAIT, writer.write_all(batch.as_bytes())).await {
+                        Ok(Ok(())) => batch.clear(),
+                        _ => return,
+                    }
+                }
+            }
+        })
+    };
+    let mut seen = Seen::new();
+    client
+        .read_until_gone(|line| {
+            if is_tagged {
+                let got = tagged::parse(&line).unwrap_or_else(|| panic!("untagged: {line}"));
+                progress.count(got.line);
+                if let Some(id) = got.number("id") {
+                    if let Some(label) = got.get("re") {
+                        // An echo answers the line it labels.
+                        assert_eq!(
+                            got.line,
+                            reply::chat(&name, &format!("flood {name} {label}"))
+                        );
+                    }
+                    seen.push((Some(id), got.line.to_string()));
+                }
+            } else if !line.starts_with("Server: ") || line.ends_with(" joined the party!") {
+                progress.count(&line);
+                seen.push((None, line));
+            }
+        })
+        .await;
+    sender.await;
+    seen
+}
+
+#[test]
+fn whatever_anyone_saw_or_had_acked_survives_kill_9() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let server = serve_store(dir.path(), &["--rate", "0", "--replay", "0"]).start();
+    let names = FLOODERS;
+    let seen: Vec<Seen> = run(async {
+        let (kill, killed) = async_channel::bounded(1);
+        let progress = Arc::new(Progress {
+            seen: Default::default(),
+            kill,
+        });
+        let mut clients = Vec::new();
+        for name in names {
+            let is_tagged = name.starts_with("tagged");
+            let client = if is_tagged {
+                Tagged::login(server.addr, name).await.0.client
+            } else {
+                Client::login(server.addr, name).await
+            };
+            clients.push((client, name.to_string(), is_tagged));
+        }
+        let clients: Vec<_> = clients
+            .into_iter()
+            .map(|(client, name, is_tagged)| {
+                let flood = flood(client, name, is_tagged, progress.clone());
+                task::spawn(flood)
+            })
+            .collect();
+        timeout(WAIT, killed.recv())
+            .await
+            .expect("the flood reached the server's clients")
+            .expect("a client says when");
+        let crashed = server.kill();
+        assert_eq!(crashed.status.code(), None, "killed by a signal");
+        let mut seen = Vec::new();
+        for client in clients {
+            seen.push(
+                timeout(WAIT, client)
+                    .await
+                    .expect("each client sees the end"),
+            );
+        }
+        seen
+    });
+
+    let before = Transcript::read(dir.path());
+    let flooded = said(&before).len();
+    assert!(
+        flooded > 0 && flooded < names.len() * FLOOD,
+        "killed mid-flood: {flooded} lines"
+    );
+    let restarted = serve_store(dir.path(), &["--replay", "0"]);
+    let mut restarted = restarted.start();
+    let (join_id, history, after) = run(async {
+        let (mut late, _) = Tagged::login(restarted.addr, "late").await;
+        let join_id = late.last;
+        let history = history_after_0(&mut late).await;
+        // Read while `late` is still here: its leave would be kept too.
+        (join_id, history, Transcript::read(dir.path()))
+    });
+    if before.torn > 0 {
+        restarted
+            .process
+            .stderr
+            .expect("dropped an incomplete last line");
+    }
+
+    // The id counter came back: new ids continue above the old.
+    assert!(
+        join_id > before.newest(),
+        "{join_id} after {}",
+        before.newest()
+    );
+    // On disk: what was there before, and the newcomer's join; ids
+    // strictly increasing, each line once.
+    assert_eq!(after.torn, 0);
+    assert_eq!(&after.records[..before.records.len()], &before.records[..]);
+    assert_eq!(after.ids().last(), Some(&join_id));
+    assert!(after.ids().windows(2).all(|w| w[0] < w[1]), "ids increase");
+    let texts = said(&after);
+    assert_eq!(
+        texts.iter().collect::<HashSet<_>>().len(),
+        texts.len(),
+        "no duplicates"
+    );
+    // `/history after 0` shows exactly what is on disk.
+    let on_disk: Vec<(u64, String)> = after.records.iter().map(|r| (r.id, shown(r))).collect();
+    assert_eq!(history, on_disk);
+
+    // Every line any client saw (or got its echo for) is there.
+    let by_id: HashMap<u64, &String> = on_disk.iter().map(|(id, line)| (*id, line)).collect();
+    let lines: HashSet<&String> = on_disk.iter().map(|(_, line)| line).collect();
+    let mut checked = 0;
+    for (name, seen) in names.iter().zip(&seen) {
+        for (id, line) in seen {
+            match id {
+                Some(id) => assert_eq!(by_id.get(id), Some(&line), "{name} saw id {id}"),
+                None => assert!(lines.contains(line), "{name} saw {line:?}, not kept"),
+            }
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= KILL_AFTER * names.len(),
+        "only {checked} lines were seen"
+    );
+}
+
+/// A chat line long enough to need a page of its own on a tmpfs (a full
+/// one cannot give it one), within the default line limit.
+fn long(word: &str) -> String {
+    format!("{word} {}", "x".repeat(3900))
+}
+
+/// Ann (tagged) and Bob (plain) in a room whose store is in `dir`; Ann
+/// says `before` and both see it settle.
+async fn ann_and_bob(server: &crate::support::Server) -> (Tagged, Client) {
+    let (mut ann, _) = Tagged::login(server.addr, "Ann").await;
+    let mut bob = Client::login(server.addr, "Bob").await;
+    assert_eq!(ann.line().await.text, reply::joined("Bob"));
+    let label = ann.send("before").await;
+    let echo = ann.line().await;
+    assert_eq!(
+        (echo.text.as_str(), echo.answers()),
+        ("Ann: before", Some(label.as_str()))
+    );
+    bob.expect_line("Ann: before").await;
+    (ann, bob)
+}
+
+/// Ann and Bob each send a line the store cannot save: each is told,
+/// with `cause`, and (as the next lines prove) nobody else sees it.
+async fn unsaved(ann: &mut Tagged, bob: &mut Client, cause: &str) {
+    let error = reply::error(format!("not saved: {cause}"));
+    let label = ann.send(&long("lost")).await;
+    let told = ann.line().await;
+    assert_eq!(
+        (told.text.as_str(), told.answers()),
+        (error.as_str(), Some(label.as_str()))
+    );
+    assert_eq!(told.id(), None, "an unsaved line has no id");
+    bob.send(&long("lost too")).await;
+    bob.expect_line(&error).await;
+}
+
+/// Writes succeed again: Ann's next line reaches Bob, with nothing before
+/// it (so neither lost line was relayed).
+async fn chat_resumes(ann: &mut Tagged, bob: &mut Client) {
+    let label = ann.send("back").await;
+    let echo = ann.line().await;
+    assert_eq!(
+        (echo.text.as_str(), echo.answers()),
+        ("Ann: back", Some(label.as_str()))
+    );
+    assert!(echo.id().is_some());
+    bob.expect_line("Ann: back").await;
+}
+
+#[test]
+fn a_full_disk_costs_only_the_lines_it_could_not_save_and_chat_resumes_when_it_has_room() {
+    let Some(disk) = TinyDisk::mount(256) else {
+        return;
+    };
+    let dir = disk.path().join("store");
+    let server = serve_store(&dir, &["--replay", "0"]).start();
+    run(async {
+        let (mut ann, mut bob) = ann_and_bob(&server).await;
+        disk.fill();
+        unsaved(&mut ann, &mut bob, "the disk is full").await;
+        // The room keeps running: a newcomer logs in and is announced.
+        let _carl = Client::login(server.addr, "Carl").await;
+        assert_eq!(ann.line().await.text, reply::joined("Carl"));
+        bob.expect_line(&reply::joined("Carl")).await;
+        disk.resize(1024);
+        chat_resumes(&mut ann, &mut bob).await;
+    });
+    let stopped = server.stop_to_end();
+    assert!(stopped.status.success());
+    assert_logged_once(&stopped.stderr, "the disk is full");
+    assert_eq!(said(&Transcript::read(&dir)), ["before", "back"]);
+}
+
+#[test]
+fn a_file_size_limit_costs_only_the_lines_past_it_and_lifting_it_lets_chat_resume() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let mut server = serve_store(dir.path(), &["--replay", "0"]).start();
+    run(async {
+        let (mut ann, mut bob) = ann_and_bob(&server).await;
+        let newest = Transcript::read(dir.path()).files.pop().expect("a file");
+        let size = std::fs::metadata(&newest).expect("its size").len();
+        // Not one byte more: SIGXFSZ would kill a server that did not
+        // ignore it; this one gets EFBIG.
+        server.process.limit_file_size(Some(size));
+        unsaved(&mut ann, &mut bob, "file too large").await;
+        server.process.limit_file_size(None);
+        chat_resumes(&mut ann, &mut bob).await;
+    });
+    assert!(server.process.is_running());
+    let stopped = server.stop_to_end();
+    assert!(stopped.status.success());
+    assert_logged_once(&stopped.stderr, "file too large");
+    assert_eq!(said(&Transcript::read(dir.path())), ["before", "back"]);
+}
+
+/// The log says once that the store failed and why, and once that it
+/// saves again: not once a line.
+fn assert_logged_once(log: &str, cause: &str) {
+    let failed = format!("Server: the store cannot save: {cause};");
+    let count = |text: &str| log.lines().filter(|l| l.contains(text)).count();
+    assert_eq!(count(&failed), 1, "{log}");
+    assert_eq!(count("Server: the store saves again"), 1, "{log}");
+}
+
+/// The first segment's name in a room's folder.
+const FIRST: &str = "sockchat-00000000000000000001.jsonl";
+
+/// A store in a temp dir whose one file holds `contents`.
+fn store_with(contents: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let room = private_room(dir.path());
+    let file = private_file(&room, FIRST, contents.as_bytes());
+    (dir, file)
+}
+
+/// `store/main`, made as the server makes it: its owner's alone.
+fn private_room(store: &Path) -> std::path::PathBuf {
+    use std::os::unix::fs::DirBuilderExt;
+    let room = store.join("main");
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&room)
+        .expect("the room's folder");
+    room
+}
+
+/// A file in `room` written by hand, its owner's alone (as the server
+/// would refuse it otherwise).
+fn private_file(room: &Path, name: &str, contents: &[u8]) -> std::path::PathBuf {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = room.join(name);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .and_then(|mut file| file.write_all(contents))
+        .expect("write a store file");
+    path
+}
+
+const TWO_LINES: &str = concat!(
+    r#"{"id":1,"time":1764583200000,"kind":"chat","from":"Ann","text":"hi"}"#,
+    "\n",
+    r#"{"id":2,"time":1764583201000,"kind":"chat","from":"Bob","text":"yo"}"#,
+    "\n",
+);
+
+#[test]
+fn a_torn_last_line_is_dropped_and_reported_and_ids_go_on_from_the_last_whole_one() {
+    let torn = r#"{"id":3,"time":1764583202000,"kind":"ch"#;
+    let (dir, file) = store_with(&format!("{TWO_LINES}{torn}"));
+    let mut server = serve_store(dir.path(), &["--replay", "0"]).start();
+    let report = format!(
+        "Server: {} line 3: dropped an incomplete last line ({} bytes): the server stopped while writing it\n",
+        file.display(),
+        torn.len()
+    );
+    let log = server.process.stderr.expect(&report);
+    assert_eq!(untimed(&log), report, "the report is the log's first line");
+    assert_eq!(std::fs::read_to_string(&file).expect("the file"), TWO_LINES);
+    let history = run(async {
+        let (mut max, _) = Tagged::login(server.addr, "Max").await;
+        assert_eq!(max.last, 3, "the torn line's id was never given out");
+        history_after_0(&mut max).await
+    });
+    let shown = [
+        (1, "Ann: hi"),
+        (2, "Bob: yo"),
+        (3, "Server: Max joined the party!"),
+    ];
+    let shown: Vec<_> = shown.iter().map(|&(id, s)| (id, s.to_string())).collect();
+    assert_eq!(history, shown);
+}
+
+#[test]
+fn a_damaged_line_before_the_last_stops_the_start_with_one_line_naming_file_line_and_cause() {
+    let missing_text = r#"{"id":3,"time":1764583202000,"kind":"chat","from":"Ann"}"#;
+    let last = r#"{"id":4,"time":1764583203000,"kind":"join","from":"Cy"}"#;
+    let contents = format!("{TWO_LINES}{missing_text}\n{last}\n");
+    let (dir, file) = store_with(&contents);
+    let finished = finish_blocking(serve_store(dir.path(), &[]).command(), "");
+    assert_eq!(finished.code(), Some(1), "{finished:?}");
+    assert_eq!(finished.stdout, "", "no banner: it never listened");
+    assert_eq!(
+        finished.stderr,
+        format!(
+            "sockchat: {} line 3: a chat record needs `text`\n",
+            file.display()
+        )
+    );
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("the file"),
+        contents,
+        "left as it was"
+    );
+}
+
+#[test]
+fn a_session_outlives_kill_9_with_a_store_its_name_held_and_its_private_messages_replayed() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let server = serve_store(dir.path(), &["--replay", "0"]).start();
+    let (token, last) = run(async {
+        let mut ann = Client::login(server.addr, "Ann").await;
+        let (mut max, _) = Tagged::login(server.addr, "Max").await;
+        assert_eq!(
+            ann.line().await.as_deref(),
+            Some("Server: Max joined the party!")
+        );
+        // A rename, so the session's name in the file is its latest.
+        let label = max.send("/nick Maxi").await;
+        let echo = loop {
+            let line = max.line().await;
+            if line.answers() == Some(label.as_str()) && line.id().is_some() {
+                break line;
+            }
+        };
+        assert_eq!(echo.text, "Server: Max is now known as Maxi.");
+        max.last = echo.id().unwrap_or(max.last);
+        ann.expect_line("Server: Max is now known as Maxi.").await;
+        // Private messages both ways that Maxi's client never reads (its
+        // connection is as good as gone): the resume must bring them.
+        max.send("/msg Ann from maxi").await;
+        ann.expect_line("Maxi (private): from maxi").await;
+        ann.send("/msg Maxi psst").await;
+        ann.expect_line("To Maxi (private): psst").await;
+        (max.token.clone(), max.last)
+    });
+    server.kill();
+    let server = serve_store(dir.path(), &["--replay", "0"]).start();
+    run(async {
+        // While Maxi's client is away, the name is held for the session:
+        // not even a login from the same address takes it.
+        let mut eve = Client::connect(server.addr).await;
+        eve.expect_line(reply::GREETING).await;
+        eve.send("Maxi").await;
+        let refused = eve.line().await.unwrap_or_default();
+        assert!(
+            refused.starts_with("Server: Error: the name Maxi is kept"),
+            "{refused:?}"
+        );
+        eve.send("Eve").await;
+        eve.expect_line("Server: You are logged in as: Eve").await;
+        eve.send("said while Maxi was away").await;
+        eve.send("/who").await;
+        eve.expect_line("Server: Online (1): Eve").await;
+
+        let mut back = Tagged::connect(server.addr).await;
+        back.send(&format!("/resume {token} {last}")).await;
+        let login = back.line().await;
+        assert_eq!(login.text, "Server: You are logged in as: Maxi");
+        assert!(login.has("resumed"));
+        let header = back.line().await;
+        let block = back.rest_of_block(header).await;
+        let texts: Vec<&str> = block.iter().map(|l| l.text.as_str()).collect();
+        assert!(
+            texts.contains(&"Eve: said while Maxi was away"),
+            "{texts:?}"
+        );
+        // Its private messages too, each as it was shown to Maxi.
+        assert!(texts.contains(&"To Ann (private): from maxi"), "{texts:?}");
+        assert!(texts.contains(&"Ann (private): psst"), "{texts:?}");
+        assert!(
+            !texts.iter().any(|t| t.contains("now known as")),
+            "nothing twice: {texts:?}"
+        );
+    });
+    // The file keeps keys, never tokens.
+    let kept =
+        std::fs::read_to_string(dir.path().join("main/sessions.jsonl")).expect("a sessions file");
+    assert!(!kept.contains(&token), "{kept}");
+}
+
+/// The permission bits of `path`.
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .expect("exists")
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[test]
+fn the_store_is_its_owners_alone_whatever_the_umask_and_its_folder_is_made_and_said() {
+    for mask in [0o022, 0o000] {
+        let root = tempfile::tempdir().expect("a temp dir");
+        let store = root.path().join("store");
+        let mut server = serve_store(&store, &[]).umask(mask).start();
+        server.process.stderr.expect(&format!(
+            "Server: created {} for --store\n",
+            store.display()
+        ));
+        run(async {
+            // A session (sessions.jsonl) and a private message (a segment).
+            let (mut max, _) = Tagged::login(server.addr, "Max").await;
+            let mut ann = Client::login(server.addr, "Ann").await;
+            max.send("/msg Ann psst").await;
+            ann.expect_line("Max (private): psst").await;
+        });
+        let stopped = server.stop_to_end();
+        assert!(stopped.status.success(), "{stopped:?}");
+        let room = store.join("main");
+        assert_eq!(
+            (mode(&store), mode(&room)),
+            (0o700, 0o700),
+            "umask {mask:03o}"
+        );
+        let mut files: Vec<_> = std::fs::read_dir(&room)
+            .expect("the room's folder")
+            .map(|entry| entry.expect("an entry").path())
+            .collect();
+        files.sort();
+        let names: Vec<_> = files.iter().filter_map(|f| f.file_name()).collect();
+        assert_eq!(
+            names,
+            [
+                "sessions.jsonl",
+                "sockchat-00000000000000000001.jsonl",
+                "sockchat.lock"
+            ]
+        );
+        for file in &files {
+            assert_eq!(
+                mode(file),
+                0o600,
+                "{} under umask {mask:03o}",
+                file.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn a_store_other_users_may_read_is_refused_with_one_line() {
+    use std::os::unix::fs::PermissionsExt;
+    let (dir, file) = store_with(TWO_LINES);
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let finished = finish_blocking(serve_store(dir.path(), &[]).command(), "");
+    assert_eq!(finished.code(), Some(1), "{finished:?}");
+    assert_eq!(
+        finished.stderr,
+        format!(
+            "sockchat: {}: other users may read it (mode 0644), and the store holds private \
+             messages: `chmod go=` it first\n",
+            file.display()
+        )
+    );
+    let room = dir.path().join("main");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    std::fs::set_permissions(&room, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let finished = finish_blocking(serve_store(dir.path(), &[]).command(), "");
+    assert_eq!(finished.code(), Some(1), "{finished:?}");
+    assert!(
+        finished.stderr.starts_with(&format!(
+            "sockchat: {}: other users may read it (mode 0755)",
+            room.display()
+        )),
+        "{finished:?}"
+    );
+}
+
+#[test]
+fn a_store_path_that_will_not_do_is_named_as_given_and_only_its_last_folder_is_made() {
+    let root = tempfile::tempdir().expect("a temp dir");
+    let file = crate::support::write_file(root.path(), "passwd", "root:x:0:0\n");
+    let finished = finish_blocking(serve_store(&file, &[]).command(), "");
+    assert_eq!(finished.code(), Some(1), "{finished:?}");
+    assert_eq!(
+        finished.stderr,
+        format!("sockchat: --store {}: not a directory\n", file.display())
+    );
+    let deep = root.path().join("nonexistent/dir/x");
+    let finished = finish_blocking(serve_store(&deep, &[]).command(), "");
+    assert_eq!(finished.code(), Some(1), "{finished:?}");
+    assert_eq!(
+        finished.stderr,
+        format!(
+            "sockchat: --store {}: {} does not exist (only the store's own folder is created)\n",
+            deep.display(),
+            root.path().join("nonexistent/dir").display()
+        )
+    );
+    assert!(
+        !root.path().join("nonexistent").exists(),
+        "nothing was made"
+    );
+}
+
+/// A segment's lines as the server writes them (with their checksums),
+/// ids `ids`, each saying `line ID`.
+fn segment_lines(ids: std::ops::RangeInclusive<u64>) -> String {
+    let mut out = Vec::new();
+    for id in ids {
+        let kind = sockchat::stream::Kind::Chat {
+            from: "Ann".into(),
+            text: format!("line {id}"),
+        };
+        sockchat::stream::Record {
+            id,
+            time: 1_764_583_200_000,
+            kind,
+        }
+        .encode(&mut out);
+    }
+    String::from_utf8(out).expect("JSON is UTF-8")
+}
+
+/// `sockchat store check DIR`, run to its end.
+fn store_check(dir: &Path) -> crate::support::Finished {
+    let dir = dir.to_str().expect("a UTF-8 temp path");
+    finish_blocking(crate::support::sockchat(["store", "check", dir]), "")
+}
+
+#[test]
+fn a_character_changed_in_an_old_file_is_found_by_store_check_and_by_a_start_that_reads_it() {
+    let (dir, _) = store_with(&segment_lines(1..=3));
+    let room = dir.path().join("main");
+    let clean = store_check(dir.path());
+    assert_eq!(clean.code(), Some(0), "{clean:?}");
+    assert_eq!(
+        clean.stdout,
+        format!("{}: 1 file, 3 records, 0 damaged lines\n", room.display())
+    );
+    // The old file gets a character changed in its second line; a newer
+    // file follows.
+    let old = room.join(FIRST);
+    let text = std::fs::read_to_string(&old).expect("the old file");
+    std::fs::write(&old, text.replacen("line 2", "line 9", 1)).expect("changed");
+    private_file(
+        &room,
+        "sockchat-00000000000000000004.jsonl",
+        segment_lines(4..=6).as_bytes(),
+    );
+
+    let found = store_check(dir.path());
+    assert_eq!(found.code(), Some(1), "{found:?}");
+    let lines: Vec<&str> = found.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{found:?}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "{} line 2: the checksum does not match (the line says ",
+            old.display()
+        )),
+        "{found:?}"
+    );
+    assert_eq!(
+        lines[1],
+        format!("{}: 2 files, 5 records, 1 damaged line", room.display())
+    );
+
+    // A start whose history reaches the old file refuses it, naming it.
+    let finished = finish_blocking(serve_store(dir.path(), &[]).command(), "");
+    assert_eq!(finished.code(), Some(1), "{finished:?}");
+    assert!(
+        finished.stderr.starts_with(&format!(
+            "sockchat: {} line 2: the checksum does not match",
+            old.display()
+        )),
+        "{finished:?}"
+    );
+    // One whose history does not reach it starts: only `store check`
+    // reads every file (as the README says).
+    let server = Serve::new()
+        .args(&[
+            "--store",
+            dir.path().to_str().expect("UTF-8"),
+            "--history",
+            "3",
+        ])
+        .start();
+    assert!(server.stop_to_end().status.success());
+
+    // A store that cannot be read at all.
+    let missing = store_check(&dir.path().join("missing"));
+    assert_eq!(missing.code(), Some(2), "{missing:?}");
+    assert_eq!(missing.stdout, "");
+    assert!(missing.stderr.starts_with("sockchat: "), "{missing:?}");
+}
+
+#[test]
+fn an_emptied_newest_file_is_logged() {
+    let (dir, _) = store_with(&segment_lines(1..=2));
+    let room = dir.path().join("main");
+    let newest = private_file(&room, "sockchat-00000000000000000005.jsonl", b"");
+    let mut server = serve_store(dir.path(), &["--replay", "0"]).start();
+    let report = format!(
+        "Server: {}: the newest file is empty (a write to it failed, or it was emptied; any \
+         records it held are gone): ids go on from 5\n",
+        newest.display()
+    );
+    let log = server.process.stderr.expect(&report);
+    assert_eq!(untimed(&log), report, "the report is the log's first line");
+    let checked = store_check(dir.path());
+    assert_eq!(checked.code(), Some(0), "not damage: {checked:?}");
+    assert!(
+        checked.stdout.contains("the newest file is empty"),
+        "{checked:?}"
+    );
+}
+
+#[test]
+fn a_sessions_line_torn_inside_a_character_is_skipped_and_the_others_still_resume() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let server = serve_store(dir.path(), &["--replay", "0"]).start();
+    let (token, last) = run(async {
+        let (max, _) = Tagged::login(server.addr, "Max").await;
+        (max.token.clone(), max.last)
+    });
+    server.kill();
+    // A crash mid-write, inside the `ü` of a name: not UTF-8.
+    let sessions = dir.path().join("main/sessions.jsonl");
+    let mut bytes = std::fs::read(&sessions).expect("a sessions file");
+    bytes.extend_from_slice(
+        format!(r#"{{"session":9,"key":"{}","name":"J"#, "ab".repeat(32)).as_bytes(),
+    );
+    bytes.push(0xc3);
+    std::fs::write(&sessions, bytes).expect("written");
+
+    let mut server = serve_store(dir.path(), &["--replay", "0"]).start();
+    server
+        .process
+        .stderr
+        .expect("Server: 1 unreadable lines of the store's sessions file were skipped\n");
+    run(async {
+        let mut back = Tagged::connect(server.addr).await;
+        back.send(&format!("/resume {token} {last}")).await;
+        let login = back.line().await;
+        assert_eq!(login.text, "Server: You are logged in as: Max");
+        assert!(login.has("resumed"), "{login:?}");
     });
 }

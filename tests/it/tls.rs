@@ -1,18 +1,36 @@
-//! TLS end to end, with certificates made in the test: our TLS client and
-//! the real `join` against in-process servers, the real `serve`, and
-//! `openssl s_client` as a TLS client that is not ours.
+//! TLS and passwords: private rooms, with certificates made in the test
+//! and a real `openssl s_client`.
+//!
+//! - `join` checks the server (CA file, pinned fingerprint, expiry, name)
+//!   and fails fast in one line against a plain or foreign server;
+//! - `serve` with its own or a self-signed certificate; a full TLS room
+//!   says so inside TLS; a KeyUpdate flood logged as such;
+//! - `--password`: the greeting, tries counting down, nothing of the room
+//!   before it, never printed, given from a file, the environment or a
+//!   prompt without echo.
 
+use std::io::Read;
+use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use sockchat::protocol::message::reply::{GREETING, PASSWORD_GREETING, TLS_REQUIRED};
+use futures_rustls::rustls;
+use sockchat::protocol::message::reply::{
+    self, GREETING, PASSWORD_ACCEPTED, PASSWORD_GREETING, TLS_REQUIRED,
+};
 use sockchat::protocol::password::{Password, Secret};
 use sockchat::server::Config;
+use sockchat::tls;
 
 use crate::support::pki::{Identity, Pki};
+use crate::support::terminal::Pty;
 use crate::support::{
-    finish, finish_blocking, join_command as join, run, sockchat, Client, Serve, TestServer,
+    finish, finish_blocking, join_command as join, run, sockchat, write_file, Client, Serve,
+    TestServer, WAIT,
 };
+
+// ---------------------------------------------------------------------------
+// TLS
 
 /// How long a mismatch (plain against TLS, either way) may take to fail.
 const FAST: Duration = Duration::from_secs(3);
@@ -405,4 +423,492 @@ fn openssl_s_client_can_log_in_and_chat() {
         let lines: Vec<&str> = done.stdout.lines().collect();
         assert_eq!(lines, expected, "{done:?}");
     });
+}
+
+// ---------------------------------------------------------------------------
+// Passwords
+
+const SECRET: &str = "s3cret horse";
+
+fn locked() -> Config {
+    let secret = Secret::new(SECRET).expect("a valid password");
+    Config {
+        password: Some(Password::new(&secret)),
+        ..Config::default()
+    }
+}
+
+// The protocol, as `nc` sees it.
+
+#[test]
+fn the_greeting_tells_an_nc_user_to_type_the_password() {
+    run(async {
+        let server = TestServer::with(locked()).await;
+        let mut client = server.connect().await;
+        client
+            .expect_line(
+                "Server: Welcome to sockchat! This room has a password: type it and press Enter.",
+            )
+            .await;
+    });
+}
+
+#[test]
+fn the_right_password_then_a_name_logs_in() {
+    run(async {
+        let server = TestServer::with(locked()).await;
+        let mut client = server.connect().await;
+        client.expect_line(PASSWORD_GREETING).await;
+        client.send("").await;
+        client.send(SECRET).await;
+        client
+            .expect_line("Server: Password accepted. Type a username and press Enter.")
+            .await;
+        client.send("Max").await;
+        client
+            .expect_line("Server: You are logged in as: Max")
+            .await;
+    });
+}
+
+#[test]
+fn wrong_passwords_count_down_and_the_third_closes_the_connection() {
+    run(async {
+        let server = TestServer::with(locked()).await;
+        let mut client = server.connect().await;
+        client.expect_line(PASSWORD_GREETING).await;
+        client.send("Max").await;
+        client
+            .expect_line("Server: Error: wrong password (2 tries left)")
+            .await;
+        client.send("s3cret").await;
+        client
+            .expect_line("Server: Error: wrong password (1 try left)")
+            .await;
+        client.send("s3cret horse ").await;
+        client
+            .expect_line("Server: Error: wrong password; closing")
+            .await;
+        client.expect_closed().await;
+    });
+}
+
+#[test]
+fn a_wrong_password_may_be_followed_by_the_right_one() {
+    run(async {
+        let server = TestServer::with(locked()).await;
+        let mut client = server.connect().await;
+        client.expect_line(PASSWORD_GREETING).await;
+        client.send("guess").await;
+        client
+            .expect_line("Server: Error: wrong password (2 tries left)")
+            .await;
+        client.send(SECRET).await;
+        client.expect_line(PASSWORD_ACCEPTED).await;
+    });
+}
+
+#[test]
+fn a_connection_without_the_password_hears_nothing_of_the_room() {
+    run(async {
+        let server = TestServer::with(locked()).await;
+        let mut max = server.connect().await;
+        max.expect_line(PASSWORD_GREETING).await;
+        max.send(SECRET).await;
+        max.expect_line(PASSWORD_ACCEPTED).await;
+        max.send("Max").await;
+        max.expect_line("Server: You are logged in as: Max").await;
+        let mut outsider = server.connect().await;
+        outsider.expect_line(PASSWORD_GREETING).await;
+        max.send("the plans").await;
+        max.send("/who").await;
+        max.expect_line("Server: Online (1): Max").await;
+        // Anything wrongly sent to the outsider would come before this answer.
+        outsider.send("/help").await;
+        outsider
+            .expect_line("Server: Error: type the room's password first (/quit leaves)")
+            .await;
+    });
+}
+
+#[test]
+fn the_password_works_over_tls_too() {
+    run(async {
+        let pki = Pki::new();
+        let server = TestServer::with(Config {
+            tls: Some(pki.good.server_config()),
+            ..locked()
+        })
+        .await;
+        let config = pki.client_config();
+        let mut max = Client::login_tls(
+            server.addr,
+            config.clone(),
+            PASSWORD_GREETING,
+            &[SECRET],
+            "Max",
+        )
+        .await;
+        let mut eve = Client::connect_tls(server.addr, config)
+            .await
+            .expect("TLS handshake");
+        eve.expect_line(PASSWORD_GREETING).await;
+        for _ in 0..3 {
+            eve.send("Eve").await;
+            eve.line().await;
+        }
+        eve.expect_closed().await;
+        max.send("/who").await;
+        max.expect_line("Server: Online (1): Max").await;
+    });
+}
+
+// The real `join`.
+
+/// A locked room with Eve logged in, to watch what `join` does.
+async fn watched_room() -> (TestServer, Client) {
+    let server = TestServer::with(locked()).await;
+    let mut eve = server.connect().await;
+    eve.expect_line(PASSWORD_GREETING).await;
+    eve.send(SECRET).await;
+    eve.expect_line(PASSWORD_ACCEPTED).await;
+    eve.send("Eve").await;
+    eve.expect_line("Server: You are logged in as: Eve").await;
+    (server, eve)
+}
+
+#[test]
+fn join_gives_the_password_from_the_environment() {
+    run(async {
+        let (server, mut eve) = watched_room().await;
+        let mut command = join(server.addr, &["--name", "Max"]);
+        command.env("SOCKCHAT_PASSWORD", SECRET);
+        let done = finish(command, "hello\n").await;
+        assert_eq!(done.code(), Some(0), "{done:?}");
+        assert!(
+            done.stdout.contains("Server: You are logged in as: Max"),
+            "{done:?}"
+        );
+        assert_eq!(done.stderr, "");
+        eve.expect_line("Server: Max joined the party!").await;
+        eve.expect_line("Max: hello").await;
+    });
+}
+
+#[test]
+fn join_reads_the_password_from_a_file() {
+    run(async {
+        let (server, mut eve) = watched_room().await;
+        let dir = tempfile::tempdir().expect("create a temp dir");
+        let file = write_file(dir.path(), "password", &format!("{SECRET}\n"));
+        let file = file.to_str().expect("a UTF-8 temp path");
+        let done = finish(join(server.addr, &["--password-file", file]), "Max\nhi\n").await;
+        assert_eq!(done.code(), Some(0), "{done:?}");
+        eve.expect_line("Server: Max joined the party!").await;
+        eve.expect_line("Max: hi").await;
+    });
+}
+
+#[test]
+fn join_with_a_wrong_password_fails_with_the_servers_reason() {
+    run(async {
+        let (server, _eve) = watched_room().await;
+        let done = finish(
+            join(server.addr, &["--password", "not-it", "--name", "Max"]),
+            "",
+        )
+        .await;
+        assert_eq!(done.code(), Some(1), "{done:?}");
+        assert_eq!(
+            done.stderr,
+            "sockchat: the server refused the password: wrong password (2 tries left)\n"
+        );
+        assert!(!done.stdout.contains("not-it"), "{done:?}");
+    });
+}
+
+#[test]
+fn join_without_a_password_or_a_terminal_says_how_to_give_one() {
+    run(async {
+        let (server, _eve) = watched_room().await;
+        let done = finish(join(server.addr, &["--name", "Max"]), "").await;
+        assert_eq!(done.code(), Some(1), "{done:?}");
+        assert_eq!(
+            done.stderr,
+            "sockchat: the room has a password and there is no terminal to ask for it: \
+             give it with --password-file FILE or SOCKCHAT_PASSWORD\n"
+        );
+    });
+}
+
+#[test]
+fn join_to_an_open_room_does_not_send_the_password() {
+    run(async {
+        let server = TestServer::start().await;
+        let mut eve = server.login("Eve").await;
+        let done = finish(
+            join(server.addr, &["--password", SECRET, "--name", "Max"]),
+            "",
+        )
+        .await;
+        assert_eq!(done.code(), Some(0), "{done:?}");
+        assert_eq!(
+            done.stderr,
+            "sockchat: note: this room asks for no password; yours was not sent\n"
+        );
+        eve.expect_line("Server: Max joined the party!").await;
+        eve.expect_line("Server: Max left the party.").await;
+    });
+}
+
+#[test]
+fn join_on_a_terminal_asks_for_the_password_without_echoing_it() {
+    run(async {
+        let (server, mut eve) = watched_room().await;
+        let addr = server.addr;
+        let on_pty = async_std::task::spawn_blocking(move || {
+            let mut pty = Pty::join(addr, &["--name", "Max"], &[]);
+            pty.screen.expect("This room has a password");
+            // Type only once the prompt has turned echo off: keys typed
+            // while the terminal's mode changes can be dropped by it.
+            pty.wait_for_echo_off();
+            pty.type_keys(&format!("{SECRET}\n"));
+            let shown = pty.screen.expect("Server: You are logged in as: Max");
+            pty.screen.expect("> ");
+            pty.type_keys("\x04");
+            shown
+        });
+        eve.expect_line("Server: Max joined the party!").await;
+        eve.expect_line("Server: Max left the party.").await;
+        let shown = on_pty.await;
+        assert!(
+            !shown.contains("s3cret"),
+            "the password was echoed: {shown:?}"
+        );
+    });
+}
+
+// The real `serve`.
+
+#[test]
+fn serve_never_prints_the_password_or_an_attempt() {
+    let dir = tempfile::tempdir().expect("create a temp dir");
+    let file = write_file(dir.path(), "password", "hunter2\n");
+    let file = file.to_str().expect("a UTF-8 temp path");
+    let serve = Serve::new().args(&["--password-file", file]).start();
+    let port = run_sessions(serve.addr);
+    let stopped = serve.stop_to_end();
+    let (stdout, stderr) = (stopped.stdout, stopped.stderr);
+    let everything = format!("{stdout}{stderr}").to_lowercase();
+    assert!(
+        !everything.contains("hunter2"),
+        "the secret or an attempt was printed:\n{stdout}{stderr}"
+    );
+    let closed = format!("Server: 127.0.0.1:{port} gave a wrong password 3 times; closed");
+    assert!(stderr.contains(&closed), "{stderr}");
+    assert!(stderr.contains("Server: Max joined the party!"), "{stderr}");
+    assert!(stdout.contains("The room has a password"), "{stdout}");
+}
+
+/// A right login that chats and asks `/who`, and one that gives three near
+/// misses; returns the port the second one came from.
+fn run_sessions(addr: SocketAddr) -> u16 {
+    let mut port = 0;
+    run(async {
+        let mut max = Client::connect(addr).await;
+        max.expect_line(PASSWORD_GREETING).await;
+        max.send("hunter2").await;
+        max.expect_line(PASSWORD_ACCEPTED).await;
+        max.send("Max").await;
+        max.expect_line("Server: You are logged in as: Max").await;
+        max.send("/who").await;
+        max.expect_line("Server: Online (1): Max").await;
+        max.send("hello").await;
+        let mut guesser = Client::connect(addr).await;
+        port = guesser.tcp().local_addr().expect("local addr").port();
+        guesser.expect_line(PASSWORD_GREETING).await;
+        for guess in ["hunter2!", "HUNTER2", "xhunter2x"] {
+            guesser.send(guess).await;
+            guesser.line().await;
+        }
+        guesser.expect_closed().await;
+        max.send("/quit").await;
+        max.expect_line("Server: Bye!").await;
+        max.expect_closed().await;
+    });
+    port
+}
+
+#[test]
+fn help_never_shows_a_password_from_the_environment() {
+    for command in ["serve", "join"] {
+        let mut help = sockchat([command, "--help"]);
+        help.env("SOCKCHAT_PASSWORD", "hunter2");
+        let done = finish_blocking(help, "");
+        assert_eq!(done.code(), Some(0), "{done:?}");
+        assert!(done.stdout.contains("--password"), "{done:?}");
+        assert!(!done.stdout.contains("hunter2"), "{done:?}");
+    }
+}
+
+#[test]
+fn serve_refuses_an_empty_password_file() {
+    let dir = tempfile::tempdir().expect("create a temp dir");
+    let file = write_file(dir.path(), "password", "\n");
+    let file = file.to_str().expect("a UTF-8 temp path");
+    let done = finish_blocking(
+        sockchat(["serve", "--port", "0", "--password-file", file]),
+        "",
+    );
+    assert_eq!(done.code(), Some(1), "{done:?}");
+    assert_eq!(
+        done.stderr,
+        format!("sockchat: cannot use the password file {file}: the password is empty\n")
+    );
+}
+
+#[test]
+fn the_open_room_keeps_its_plain_greeting() {
+    run(async {
+        let server = TestServer::start().await;
+        let mut client = server.connect().await;
+        client.expect_line(GREETING).await;
+    });
+}
+
+// ---------------------------------------------------------------------------
+// Passwords and certificates as people meet them
+
+#[test]
+fn commands_before_the_password_cost_an_nc_user_no_try() {
+    let server = Serve::new().args(&["--password", "s3cret"]).start();
+    crate::support::run(async {
+        let mut nc = crate::support::Client::connect(server.addr).await;
+        nc.expect_line(reply::PASSWORD_GREETING).await;
+        for command in ["/help", "/who", "/nick Max"] {
+            nc.send(command).await;
+            nc.expect_line(reply::PASSWORD_FIRST).await;
+        }
+        nc.send("guess").await;
+        nc.expect_line("Server: Error: wrong password (2 tries left)")
+            .await;
+    });
+}
+
+// TLS the way people make certificates.
+
+#[test]
+fn a_certificate_made_by_openssl_req_x509_serves_and_is_trusted_as_its_own_ca() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let cert = dir.path().join("chat.crt");
+    let key = dir.path().join("chat.key");
+    // The README's recipe, for this machine's names.
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+        .args(["ec_paramgen_curve:P-256", "-nodes", "-days", "825"])
+        .args(["-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output();
+    let made = match made {
+        Ok(made) => made,
+        Err(e) => {
+            eprintln!("skipped: cannot run openssl ({e}); .ci/run installs it");
+            return;
+        }
+    };
+    assert!(made.status.success(), "openssl: {made:?}");
+    let (cert, key) = (cert.to_str().expect("UTF-8"), key.to_str().expect("UTF-8"));
+    let mut serve = Serve::new()
+        .args(&["--tls-cert", cert, "--tls-key", key])
+        .start();
+    let port = serve.port();
+    // With the certificate file itself as the CA.
+    let join = sockchat([
+        "join",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--tls-ca",
+        cert,
+        "--name",
+        "Max",
+    ]);
+    let run = finish_blocking(join, "hi\n");
+    assert_eq!(run.code(), Some(0), "{run:?}");
+    assert!(run.stdout.contains("You are logged in as: Max"), "{run:?}");
+    // The banner's own join line works too (it pins the fingerprint).
+    let line = serve.banner_line("Join with: ");
+    assert!(line.contains("--tls-fingerprint "), "{line}");
+    let mut join = sockchat(line.split_whitespace().skip(1));
+    join.args(["--name", "Bob"]);
+    let run = finish_blocking(join, "");
+    assert_eq!(run.code(), Some(0), "{run:?}");
+    serve.stop();
+}
+
+// ---------------------------------------------------------------------------
+// TLS under abuse
+
+#[test]
+fn a_full_tls_room_says_so_inside_tls() {
+    run(async {
+        let pki = Pki::new();
+        let server = TestServer::with(Config {
+            tls: Some(pki.good.server_config()),
+            max_clients: 1,
+            ..Config::default()
+        })
+        .await;
+        let _first =
+            Client::login_tls(server.addr, pki.client_config(), GREETING, &[], "Max").await;
+        let mut second = Client::connect_tls(server.addr, pki.client_config())
+            .await
+            .expect("the handshake of a refused connection completes");
+        second.expect_line(&reply::room_full(1)).await;
+        second.expect_closed().await;
+        // And `join --tls` says the room is full, not that TLS is missing.
+        let ca = pki.ca.to_string_lossy().into_owned();
+        let finished = finish(join(server.addr, &["--tls-ca", &ca, "--name", "Eve"]), "").await;
+        let said = format!("{}{}", finished.stdout, finished.stderr);
+        assert!(said.contains("room is full"), "{said}");
+        assert!(!said.contains("does not speak TLS"), "{said}");
+    });
+}
+
+#[test]
+fn a_key_update_flood_is_logged_as_what_it_is() {
+    let pki = Pki::new();
+    let cert = pki.good.cert.to_string_lossy().into_owned();
+    let key = pki.good.key.to_string_lossy().into_owned();
+    let serve = Serve::new()
+        .args(&["--tls-cert", &cert, "--tls-key", &key])
+        .start();
+    let name = tls::server_name("127.0.0.1").expect("server name");
+    let mut session =
+        rustls::ClientConnection::new(pki.client_config(), name).expect("a client session");
+    let mut tcp = std::net::TcpStream::connect(serve.addr).expect("connect");
+    tcp.set_read_timeout(Some(WAIT))
+        .expect("set a read timeout");
+    tcp.set_write_timeout(Some(WAIT))
+        .expect("set a write timeout");
+    while session.is_handshaking() {
+        session.complete_io(&mut tcp).expect("handshake");
+    }
+    for _ in 0..40 {
+        session.refresh_traffic_keys().expect("queue a key update");
+    }
+    while session.wants_write() {
+        session.write_tls(&mut tcp).expect("send the key updates");
+    }
+    // The server closes the connection: read until then.
+    let mut sink = [0u8; 4096];
+    while matches!(tcp.read(&mut sink), Ok(n) if n > 0) {}
+    let stderr = serve.stop_to_end().stderr;
+    assert!(stderr.contains(tls::KEY_UPDATE_FLOOD), "{stderr}");
+    assert!(!stderr.contains("TLS handshake with"), "{stderr}");
 }

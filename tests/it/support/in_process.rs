@@ -124,3 +124,11 @@ impl Drop for TestServer {
         }
     }
 }
+
+/// Default limits but no rate limit, for tests that send many lines.
+pub fn no_rate_limit() -> Config {
+    Config {
+        rate: 0,
+        ..Config::default()
+    }
+}

@@ -56,3 +56,23 @@ pub fn write_file(dir: &std::path::Path, name: &str, contents: &str) -> std::pat
     std::fs::write(&path, contents).expect("write a temp file");
     path
 }
+
+/// The escape character that starts every colour or cursor sequence: piped
+/// output must have none.
+pub const ESC: char = '\x1b';
+
+/// Fails unless `line` is free of control characters (C0, DEL, C1).
+pub fn assert_clean(line: &str) {
+    assert!(
+        !line.chars().any(char::is_control),
+        "a control character reached a client: {line:?}"
+    );
+}
+
+/// `prefix` + the attack + `\n`, as bytes.
+pub fn attack_line(prefix: &str, attack: &[u8]) -> Vec<u8> {
+    let mut line = prefix.as_bytes().to_vec();
+    line.extend_from_slice(attack);
+    line.push(b'\n');
+    line
+}

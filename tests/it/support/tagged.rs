@@ -157,3 +157,11 @@ pub fn parse(raw: &str) -> Line {
         text: parsed.line.to_string(),
     }
 }
+
+/// The texts of a block's lines between its header and its footer.
+pub fn inside(block: &[Line]) -> Vec<&str> {
+    block[1..block.len() - 1]
+        .iter()
+        .map(|l| l.text.as_str())
+        .collect()
+}

@@ -225,3 +225,21 @@ pub fn physical_rows(parser: &mut vt100::Parser) -> (Vec<(String, bool)>, (usize
     }
     (all, (back + usize::from(row), usize::from(col)))
 }
+
+/// Ctrl-C as the terminal sends it.
+pub const CTRL_C: &str = "\x03";
+
+/// SGR ("colour") escapes in `text`, such as `\x1b[32m`.
+pub fn sgr_escapes(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for (at, _) in text.match_indices("\x1b[") {
+        let rest = &text[at + 2..];
+        let params = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == ';'))
+            .unwrap_or(rest.len());
+        if rest[params..].starts_with('m') {
+            found.push(format!("\\x1b[{}m", &rest[..params]));
+        }
+    }
+    found
+}

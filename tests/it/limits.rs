@@ -1,8 +1,12 @@
-//! Hostile and broken clients against the real server over TCP: over-long
-//! lines, odd framing, terminal attacks, slow readers, flooders, connection
-//! storms, timeouts, limits and signals. One test per behaviour; every wait
-//! has a timeout. The in-process server is used where it can be; the real
-//! binary where a process of its own is needed (RSS, signals, exit codes).
+//! Limits and abuse: hostile and broken peers against the real server, and
+//! every bound holding while the others chat on.
+//!
+//! - over-long lines, empty-line bursts, memory that does not grow,
+//!   flooders, slow and non-reading clients and the kernel's queues;
+//! - connection storms, `--max-clients`, descriptors running out, the
+//!   login timeout, keepalive, a stalled log;
+//! - the limits per address (from 127.0.0.2 and others): connections,
+//!   rates, held names, dropped sessions, history pulled, wrong passwords.
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -13,37 +17,25 @@ use std::time::{Duration, Instant};
 
 use async_std::future::timeout;
 use async_std::io::WriteExt;
+use async_std::net::TcpStream;
 use async_std::task;
-use sockchat::protocol::message::reply::GREETING;
+use sockchat::protocol::message::reply::{self, GREETING, PASSWORD_ACCEPTED, PASSWORD_GREETING};
+use sockchat::protocol::password::{Password, Secret};
 use sockchat::server::Config;
+use sockchat::tls;
 
+use crate::support::in_process::no_rate_limit;
+use crate::support::pki::Pki;
 use crate::support::serve::rss_kib;
-use crate::support::{finish_blocking, run, untimed, Client, Serve, TestServer, WAIT};
+use crate::support::{run, untimed, Client, Serve, Tagged, TestServer, WAIT};
+
+// ---------------------------------------------------------------------------
+// Hostile and broken peers, and every bound
 
 const TOO_LONG: &str = "Server: Error: line too long";
 const TOO_FAST: &str = "Server: Error: you are sending too fast";
 const ROOM_FULL: &str = "Server: Error: the room is full";
 const NO_USERNAME: &str = "Server: Error: no username given within";
-const SHUTTING_DOWN: &str = "Server: shutting down";
-
-/// Default limits but no rate limit, for tests that send many lines.
-fn no_rate_limit() -> Config {
-    Config {
-        rate: 0,
-        ..Config::default()
-    }
-}
-
-/// Fails unless `line` is free of control characters (C0, DEL, C1).
-fn assert_clean(line: &str) {
-    assert!(
-        !line.chars().any(char::is_control),
-        "a control character reached a client: {line:?}"
-    );
-}
-
-// ---------------------------------------------------------------------------
-// Over-long lines
 
 #[test]
 fn a_1_mib_line_is_refused_to_its_sender_only_and_the_connection_stays_usable() {
@@ -101,245 +93,6 @@ fn a_100_mib_line_without_newline_does_not_grow_the_servers_memory() {
         );
     });
 }
-
-// ---------------------------------------------------------------------------
-// Framing and encoding
-
-#[test]
-fn lines_sent_byte_by_byte_or_coalesced_with_lf_or_crlf_arrive_whole() {
-    run(async {
-        let server = TestServer::with(no_rate_limit()).await;
-        let mut eve = server.login("Eve").await;
-        let mut bob = server.login("Bob").await;
-        eve.expect_line("Server: Bob joined the party!").await;
-        eve.tcp().set_nodelay(true).expect("TCP_NODELAY");
-
-        // One byte per write, splitting multi-byte characters and the CRLF.
-        // The pause lets each byte reach the server as a read of its own.
-        // Pacing only: the lines must arrive whole however TCP cuts them,
-        // so a slow machine changes the cuts, never the outcome.
-        for &byte in "héllo wörld 中文\r\n".as_bytes() {
-            eve.send_raw(&[byte]).await;
-            task::sleep(Duration::from_millis(1)).await;
-        }
-        bob.expect_line("Eve: héllo wörld 中文").await;
-
-        // Many lines in one write, mixed endings, empty lines in between.
-        eve.send_raw(b"one\ntwo\r\n\n\r\nthree\r\nfour\n").await;
-        for word in ["one", "two", "three", "four"] {
-            bob.expect_line(&format!("Eve: {word}")).await;
-        }
-
-        // A CR at the end of one write and its LF at the start of the next
-        // (pacing again, as above).
-        eve.send_raw(b"five\r").await;
-        task::sleep(Duration::from_millis(5)).await;
-        eve.send_raw(b"\nsix").await;
-        task::sleep(Duration::from_millis(5)).await;
-        eve.send_raw(b"\n").await;
-        bob.expect_line("Eve: five").await;
-        bob.expect_line("Eve: six").await;
-    });
-}
-
-#[test]
-fn invalid_utf8_reaches_the_others_as_replacement_characters() {
-    run(async {
-        let server = TestServer::start().await;
-        let mut eve = server.login("Eve").await;
-        let mut bob = server.login("Bob").await;
-        eve.expect_line("Server: Bob joined the party!").await;
-
-        // Stray bytes, an overlong `/`, a UTF-16 surrogate, a raw C1 CSI
-        // byte and a truncated sequence at the end of the line. (Not FF:
-        // on a plain connection that is telnet's IAC, and dropped.)
-        eve.send_raw(b"bad \xfe\xfe, \xc0\xaf, \xed\xa0\x80, \x9b[31m, \xc3\n")
-            .await;
-        let line = bob.line().await.expect("Bob was disconnected");
-        assert_clean(&line);
-        let r = '\u{fffd}';
-        assert_eq!(
-            line,
-            format!("Eve: bad {r}{r}, {r}{r}, {r}{r}{r}, {r}[31m, {r}")
-        );
-    });
-}
-
-// ---------------------------------------------------------------------------
-// Terminal attacks
-
-/// Terminal attacks as raw bytes, each with what the others must see.
-const ATTACKS: &[(&[u8], &str)] = &[
-    (
-        b"\x1b[2J\x1b[Hcleared \x1b[31mred\x1b[0m",
-        "[2J[Hcleared [31mred[0m",
-    ),
-    (
-        b"\x1b]52;c;Y3VybCBldmlsLnNoIHwgc2g=\x07copied",
-        "]52;c;Y3VybCBldmlsLnNoIHwgc2g=copied",
-    ),
-    (b"\x1b]0;pwned\x1b\\title", "]0;pwned\\title"),
-    (
-        b"\x1bP+q\x1b\\dcs \x1b_apc\x1b\\ \x1bc reset",
-        "P+q\\dcs _apc\\ c reset",
-    ),
-    (
-        "c1 \u{9b}31mcsi \u{9d}0;osc\u{9c} \u{85}nel".as_bytes(),
-        "c1 31mcsi 0;osc nel",
-    ),
-    (
-        b"hi\rServer: Mallory is now an admin",
-        "hiServer: Mallory is now an admin",
-    ),
-    (
-        b"bell\x07 bs\x08 del\x7f nul\x00 end",
-        "bell bs del nul end",
-    ),
-    (b"tab\tvt\x0bff\x0cend", "tab vtffend"),
-    (b"two crs\r\r", "two crs"),
-    (b"lone escape\x1b", "lone escape"),
-];
-
-/// `prefix` + the attack + `\n`, as bytes.
-fn attack_line(prefix: &str, attack: &[u8]) -> Vec<u8> {
-    let mut line = prefix.as_bytes().to_vec();
-    line.extend_from_slice(attack);
-    line.push(b'\n');
-    line
-}
-
-#[test]
-fn control_characters_never_reach_anyone_through_chat_msg_or_me() {
-    run(async {
-        let server = TestServer::with(no_rate_limit()).await;
-        let mut eve = server.login("Eve").await;
-        let mut bob = server.login("Bob").await;
-        eve.expect_line("Server: Bob joined the party!").await;
-
-        for &(attack, clean) in ATTACKS {
-            eve.send_raw(&attack_line("", attack)).await;
-            let got = bob.line().await.expect("Bob was disconnected");
-            assert_clean(&got);
-            assert_eq!(
-                got,
-                format!("Eve: {clean}"),
-                "chat {}",
-                attack.escape_ascii()
-            );
-
-            eve.send_raw(&attack_line("/me ", attack)).await;
-            let got = bob.line().await.expect("Bob was disconnected");
-            assert_clean(&got);
-            assert_eq!(
-                got,
-                format!("* Eve {clean}"),
-                "/me {}",
-                attack.escape_ascii()
-            );
-
-            eve.send_raw(&attack_line("/msg Bob ", attack)).await;
-            let got = bob.line().await.expect("Bob was disconnected");
-            assert_clean(&got);
-            assert_eq!(
-                got,
-                format!("Eve (private): {clean}"),
-                "/msg {}",
-                attack.escape_ascii()
-            );
-            let echo = eve.line().await.expect("Eve was disconnected");
-            assert_clean(&echo);
-            assert_eq!(
-                echo,
-                format!("To Bob (private): {clean}"),
-                "/msg {}",
-                attack.escape_ascii()
-            );
-        }
-    });
-}
-
-/// Names carrying terminal attacks.
-const NAME_ATTACKS: &[&[u8]] = &[
-    b"Ev\x1b[31mil",
-    b"Ev\x1b]52;c;eA==\x07il",
-    "Ev\u{9b}31mil".as_bytes(),
-    b"Ev\x07\x08\x7f\x00il",
-    b"Ev\x0b\x0cil",
-    b"Ev\til",
-    b"\rServer",
-    b"Serv\x00er",
-    b"Evil\x1b",
-];
-
-#[test]
-fn names_with_control_characters_never_reach_the_others() {
-    run(async {
-        let server = TestServer::with(no_rate_limit()).await;
-        let mut bob = server.login("Bob").await;
-        let mut eve = server.login("Eve").await;
-        bob.expect_line("Server: Eve joined the party!").await;
-
-        let mut newcomers = Vec::new();
-        for (i, &attack) in NAME_ATTACKS.iter().enumerate() {
-            // As a new name...
-            eve.send_raw(&attack_line("/nick ", attack)).await;
-            let answer = eve.line().await.expect("Eve was disconnected");
-            assert_clean(&answer);
-            // ...and as a login name.
-            let mut newcomer = server.connect().await;
-            newcomer.expect_line(GREETING).await;
-            newcomer.send_raw(&attack_line("", attack)).await;
-            let answer = newcomer.line().await.expect("newcomer was disconnected");
-            assert_clean(&answer);
-            newcomers.push(newcomer);
-            // Whatever was announced reached Bob before this marker.
-            eve.send(&format!("sync {i}")).await;
-            loop {
-                let line = bob.line().await.expect("Bob was disconnected");
-                assert_clean(&line);
-                if line.ends_with(&format!(": sync {i}")) {
-                    break;
-                }
-            }
-        }
-    });
-}
-
-#[test]
-fn a_name_with_a_control_character_is_refused() {
-    run(async {
-        let server = TestServer::with(no_rate_limit()).await;
-        let mut bob = server.login("Bob").await;
-        let mut eve = server.login("Eve").await;
-        bob.expect_line("Server: Eve joined the party!").await;
-
-        for &attack in NAME_ATTACKS {
-            eve.send_raw(&attack_line("/nick ", attack)).await;
-            let answer = eve.line().await.expect("Eve was disconnected");
-            assert!(
-                answer.starts_with("Server: Error: "),
-                "/nick {} was not refused: {answer:?}",
-                attack.escape_ascii()
-            );
-
-            let mut newcomer = server.connect().await;
-            newcomer.expect_line(GREETING).await;
-            newcomer.send_raw(&attack_line("", attack)).await;
-            let answer = newcomer.line().await.expect("newcomer was disconnected");
-            assert!(
-                answer.starts_with("Server: Error: "),
-                "login {} was not refused: {answer:?}",
-                attack.escape_ascii()
-            );
-        }
-        // Nobody was renamed or let in: Bob hears only the marker.
-        eve.send("done").await;
-        bob.expect_line("Eve: done").await;
-    });
-}
-
-// ---------------------------------------------------------------------------
-// A slow reader among fast chatters
 
 #[test]
 fn a_slow_reader_is_cut_off_without_holding_up_twenty_fast_chatters() {
@@ -496,9 +249,6 @@ fn a_slow_reader_is_cut_off_without_holding_up_twenty_fast_chatters() {
     });
 }
 
-// ---------------------------------------------------------------------------
-// A flooder
-
 #[test]
 fn a_flooder_is_limited_and_told_while_the_others_chat_on() {
     const RATE: u32 = 20;
@@ -616,9 +366,6 @@ fn a_flooder_is_limited_and_told_while_the_others_chat_on() {
         );
     });
 }
-
-// ---------------------------------------------------------------------------
-// A connection storm
 
 /// Raises the soft limit on open files to the hard limit.
 fn raise_fd_limit() -> libc::rlim_t {
@@ -805,9 +552,6 @@ fn a_storm_of_2000_aborted_connections_leaves_no_ghosts() {
     });
 }
 
-// ---------------------------------------------------------------------------
-// Login timeout
-
 fn quick_login_timeout() -> Config {
     Config {
         login_timeout: Duration::from_millis(300),
@@ -885,9 +629,6 @@ fn a_client_that_logs_in_in_time_is_not_closed() {
     });
 }
 
-// ---------------------------------------------------------------------------
-// Max clients
-
 #[test]
 fn the_connection_past_max_clients_is_refused_and_a_freed_slot_is_reused() {
     run(async {
@@ -925,9 +666,6 @@ fn the_connection_past_max_clients_is_refused_and_a_freed_slot_is_reused() {
     });
 }
 
-// ---------------------------------------------------------------------------
-// Half-open connections
-
 #[test]
 fn a_client_that_shuts_its_write_side_is_seen_leaving_once() {
     run(async {
@@ -943,95 +681,6 @@ fn a_client_that_shuts_its_write_side_is_seen_leaving_once() {
         a.expect_line("Server: Online (1): A").await;
     });
 }
-
-// ---------------------------------------------------------------------------
-// The binary: shutdown, signals, exit codes
-
-/// The binary with clients connected gets `signal`: each client is told,
-/// then sees a clean EOF, and the process exits 0 within 3 s.
-fn graceful_shutdown_on(signal: i32) {
-    run(async {
-        let mut server = Serve::new().start();
-        let mut a = Client::connect(server.addr).await;
-        a.log_in("A").await;
-        let mut b = Client::connect(server.addr).await;
-        b.log_in("B").await;
-        a.expect_line("Server: B joined the party!").await;
-        let mut pending = Client::connect(server.addr).await;
-        pending.expect_line(GREETING).await;
-
-        let sent = Instant::now();
-        server.process.signal(signal);
-        for client in [&mut a, &mut b, &mut pending] {
-            client.expect_line(SHUTTING_DOWN).await;
-            let (more, eof) = client.read_to_close().await;
-            assert_eq!((more, eof), (0, true), "not a clean close after the notice");
-        }
-        drop((a, b, pending));
-        let status = server.process.exit_within(Duration::from_secs(3));
-        let status = status.expect("the server did not exit within 3 s");
-        eprintln!(
-            "signal {signal}: exited {status} after {:?}",
-            sent.elapsed()
-        );
-        assert!(status.success(), "{status}");
-    });
-}
-
-#[test]
-fn sigterm_tells_every_client_closes_them_and_exits_0() {
-    graceful_shutdown_on(libc::SIGTERM);
-}
-
-#[test]
-fn sigint_tells_every_client_closes_them_and_exits_0() {
-    graceful_shutdown_on(libc::SIGINT);
-}
-
-#[test]
-fn a_second_sigint_during_shutdown_exits_at_once() {
-    run(async {
-        let mut server = Serve::new().start();
-        let mut a = Client::login(server.addr, "A").await;
-        server.process.signal(libc::SIGINT);
-        // Shutdown is under way; A keeps its side open, so it would take
-        // the server's full linger time to finish.
-        a.expect_line(SHUTTING_DOWN).await;
-        let sent = Instant::now();
-        server.process.signal(libc::SIGINT);
-        let status = server.process.exit_within(Duration::from_millis(1000));
-        let status = status.expect("a second SIGINT did not stop the server at once");
-        eprintln!("second SIGINT: exited {status} after {:?}", sent.elapsed());
-        assert!(!status.success(), "{status}");
-    });
-}
-
-#[test]
-fn serve_on_a_port_in_use_exits_1_with_one_line_naming_the_address() {
-    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = taken.local_addr().expect("local addr").port();
-    // With a backtrace asked for: an error must still be one plain line.
-    let serve = Serve::new()
-        .at("127.0.0.1", port)
-        .env("RUST_BACKTRACE", "1");
-    let done = finish_blocking(serve.command(), "");
-    let stderr = &done.stderr;
-    assert_eq!(done.code(), Some(1), "stderr: {stderr}");
-    assert_eq!(stderr.lines().count(), 1, "stderr: {stderr}");
-    assert!(
-        stderr.contains(&format!("127.0.0.1:{port}")),
-        "stderr: {stderr}"
-    );
-    assert!(
-        !stderr.contains("acktrace") && !stderr.contains("panicked"),
-        "{stderr}"
-    );
-    assert_eq!(done.stdout, "", "it claimed to run");
-    drop(taken);
-}
-
-// ---------------------------------------------------------------------------
-// Running out of file descriptors
 
 /// With 32 descriptors the server can hold about twenty connections; the
 /// rest wait in the kernel's queue while `accept` fails. It must say so,
@@ -1409,4 +1058,789 @@ fn a_burst_to_many_readers_waits_in_the_senders_sockets_not_in_the_servers_memor
     // MiB with it off (more readers than the high mark's worth of fair
     // shares are needed for it to act: 120 × 32 KiB > 1 MiB).
     assert!(grew < 8 * 1024, "peak RSS grew by {grew} KiB in the burst");
+}
+
+// ---------------------------------------------------------------------------
+// Limits per address
+
+/// A server whose per-address limits apply to loopback too.
+fn untrusting() -> Config {
+    Config {
+        trusted: Vec::new(),
+        ..Config::default()
+    }
+}
+
+/// A socket connected from `local` (an address of this machine) to
+/// `server`, with `SO_RCVBUF` set first if asked (a client that reads little).
+fn tcp_from(local: &str, server: SocketAddr, rcvbuf: Option<usize>) -> TcpStream {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).expect("socket");
+    if let Some(bytes) = rcvbuf {
+        socket.set_recv_buffer_size(bytes).expect("SO_RCVBUF");
+    }
+    let local: SocketAddr = format!("{local}:0").parse().expect("an address");
+    socket
+        .bind(&local.into())
+        .expect("bind to a loopback address");
+    socket
+        .connect_timeout(&server.into(), WAIT)
+        .expect("connect");
+    let stream: std::net::TcpStream = socket.into();
+    TcpStream::from(stream)
+}
+
+/// A line client connected from `local`.
+fn connect_from(local: &str, server: SocketAddr, rcvbuf: Option<usize>) -> Client {
+    Client::from_tcp(tcp_from(local, server, rcvbuf))
+}
+
+/// Connected from `local` and greeted.
+async fn greeted(local: &str, server: SocketAddr) -> Client {
+    let mut client = connect_from(local, server, None);
+    client.expect_line(GREETING).await;
+    client
+}
+
+/// Connected from `local` and logged in as `name`.
+async fn login(local: &str, server: SocketAddr, name: &str) -> Client {
+    let mut client = connect_from(local, server, None);
+    client.log_in(name).await;
+    client
+}
+
+/// Lines until one starting with `prefix` (included).
+async fn lines_until_prefix(client: &mut Client, prefix: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    loop {
+        let line = client.line().await.expect("the connection closed early");
+        let done = line.starts_with(prefix);
+        lines.push(line);
+        if done {
+            return lines;
+        }
+    }
+}
+
+#[test]
+fn one_address_holding_silent_connections_is_refused_while_another_gets_in() {
+    run(async {
+        let server = TestServer::with(Config {
+            max_pending_per_addr: 3,
+            ..untrusting()
+        })
+        .await;
+        let mut silent = Vec::new();
+        for _ in 0..3 {
+            silent.push(greeted("127.0.0.2", server.addr).await);
+        }
+        let mut refused = connect_from("127.0.0.2", server.addr, None);
+        refused.expect_line(&reply::too_many_logging_in(3)).await;
+        refused.expect_closed().await;
+        // Someone on another host is let in, and logs in.
+        login("127.0.0.3", server.addr, "Max").await;
+        // One of the silent ones logging in frees a place for its host. The
+        // accept loop learns of the login from the broker, a moment after
+        // the client is told; until then a new connection may still be
+        // refused, so the place is asked for until it is given (bounded).
+        silent[0].send("Eve").await;
+        silent[0].expect_line(&reply::logged_in("Eve")).await;
+        let pending = reply::too_many_logging_in(3);
+        let mut again = None;
+        for _ in 0..50 {
+            let mut client = connect_from("127.0.0.2", server.addr, None);
+            match client.line().await {
+                Some(line) if line == GREETING => {
+                    again = Some(client);
+                    break;
+                }
+                Some(line) if line == pending => {
+                    async_std::task::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        let mut again = again.expect("the host's place was given back");
+        again.send("Eve2").await;
+        again.expect_line(&reply::logged_in("Eve2")).await;
+    });
+}
+
+#[test]
+fn an_address_past_its_connection_limit_is_refused_even_when_logged_in() {
+    run(async {
+        let server = TestServer::with(Config {
+            max_per_addr: 2,
+            ..untrusting()
+        })
+        .await;
+        let _one = login("127.0.0.2", server.addr, "A").await;
+        let _two = login("127.0.0.2", server.addr, "B").await;
+        let mut third = connect_from("127.0.0.2", server.addr, None);
+        third.expect_line(&reply::too_many_from_address(2)).await;
+        third.expect_closed().await;
+        login("127.0.0.3", server.addr, "C").await;
+    });
+}
+
+#[test]
+fn an_address_connecting_too_fast_is_refused_and_others_are_not() {
+    run(async {
+        let server = TestServer::with(Config {
+            connect_rate: 1,
+            connect_burst: 2,
+            ..untrusting()
+        })
+        .await;
+        for _ in 0..2 {
+            greeted("127.0.0.2", server.addr).await;
+        }
+        let mut third = connect_from("127.0.0.2", server.addr, None);
+        third.expect_line(reply::CONNECTING_TOO_FAST).await;
+        greeted("127.0.0.3", server.addr).await;
+    });
+}
+
+#[test]
+fn trusted_addresses_are_exempt_from_the_limits_per_address() {
+    run(async {
+        let server = TestServer::with(Config {
+            max_pending_per_addr: 1,
+            trusted: vec!["127.0.0.2".parse().expect("an address")],
+            ..Config::default()
+        })
+        .await;
+        for _ in 0..4 {
+            greeted("127.0.0.2", server.addr).await;
+        }
+        let _one = greeted("127.0.0.3", server.addr).await;
+        let mut two = connect_from("127.0.0.3", server.addr, None);
+        two.expect_line(&reply::too_many_logging_in(1)).await;
+    });
+}
+
+/// Reconnecting after each burst gave one host 43,065 messages a second:
+/// now each new connection from a host that just connected gets only what
+/// its connect bucket has left of the burst. The first gets the whole
+/// burst, its name not counted (issue 9).
+#[test]
+fn reconnecting_after_each_burst_does_not_buy_a_fresh_one() {
+    run(async {
+        let server = TestServer::with(Config {
+            rate: 1,
+            burst: 10,
+            connect_rate: 1,
+            connect_burst: 5,
+            ..untrusting()
+        })
+        .await;
+        let mut bob = login("127.0.0.3", server.addr, "Bob").await;
+        for _ in 0..4 {
+            let mut eve = greeted("127.0.0.2", server.addr).await;
+            let mut burst = String::from("Eve\n");
+            for i in 0..10 {
+                burst.push_str(&format!("m{i}\n"));
+            }
+            burst.push_str("/quit");
+            eve.send(&burst).await;
+            eve.lines_until(reply::BYE).await;
+        }
+        // Bob sees each of the four visits: a join, what got through, a leave.
+        let mut relayed = Vec::new();
+        for _ in 0..4 {
+            let visit = bob.lines_until(&reply::left("Eve")).await;
+            relayed.push(visit.iter().filter(|l| l.starts_with("Eve: ")).count());
+        }
+        // 10, then 8, 6, 4 (4/5, 3/5, 2/5 of the burst): never 10 again.
+        assert_eq!(relayed[0], 10, "the first burst, name free: {relayed:?}");
+        assert!(
+            relayed[1..].iter().all(|&n| n <= 8) && relayed.iter().sum::<usize>() <= 30,
+            "each reconnection got a fresh burst: {relayed:?}"
+        );
+    });
+}
+
+const SECRET: &str = "correct horse";
+
+fn password_room() -> Config {
+    let secret = Secret::new(SECRET).expect("a valid password");
+    Config {
+        password: Some(Password::new(&secret)),
+        ..untrusting()
+    }
+}
+
+/// The time from sending `line` to its answer.
+async fn answer_time(client: &mut Client, line: &str) -> (String, Duration) {
+    let sent = Instant::now();
+    client.send(line).await;
+    let answer = client.line().await.expect("an answer");
+    (answer, sent.elapsed())
+}
+
+#[test]
+fn wrong_passwords_from_one_address_are_answered_ever_more_slowly() {
+    run(async {
+        let server = TestServer::with(password_room()).await;
+        // Three typos cost nothing (and close that connection).
+        let mut first = connect_from("127.0.0.2", server.addr, None);
+        first.expect_line(PASSWORD_GREETING).await;
+        for _ in 0..3 {
+            let (_, took) = answer_time(&mut first, "guess").await;
+            assert!(
+                took < Duration::from_millis(400),
+                "a typo was slowed: {took:?}"
+            );
+        }
+        first.expect_closed().await;
+        // Reconnecting does not start again: the fourth failure is answered
+        // at once but earns a wait, and each one after it doubles it.
+        let mut second = connect_from("127.0.0.2", server.addr, None);
+        second.expect_line(PASSWORD_GREETING).await;
+        let (answer, _) = answer_time(&mut second, "guess").await;
+        assert_eq!(answer, reply::wrong_password(2));
+        let (answer, took) = answer_time(&mut second, "guess").await;
+        assert_eq!(answer, reply::wrong_password(1));
+        assert!(took >= Duration::from_millis(450), "not slowed: {took:?}");
+        // Even the right password waits its turn, twice as long.
+        let (answer, took) = answer_time(&mut second, SECRET).await;
+        assert_eq!(answer, PASSWORD_ACCEPTED);
+        assert!(took >= Duration::from_millis(950), "not slowed: {took:?}");
+        // Another host is not slowed by this one.
+        let mut other = connect_from("127.0.0.3", server.addr, None);
+        other.expect_line(PASSWORD_GREETING).await;
+        let (answer, took) = answer_time(&mut other, SECRET).await;
+        assert_eq!(answer, PASSWORD_ACCEPTED);
+        assert!(took < Duration::from_millis(400), "slowed: {took:?}");
+    });
+}
+
+#[test]
+fn a_name_dropped_by_a_reset_goes_back_to_its_address_first() {
+    run(async {
+        let server = TestServer::with(untrusting()).await;
+        let max = login("127.0.0.2", server.addr, "Max").await;
+        max.reset();
+        // Until the reset has been seen the name is simply taken.
+        let mut eve = greeted("127.0.0.3", server.addr).await;
+        let deadline = Instant::now() + WAIT;
+        let answer = loop {
+            eve.send("Max").await;
+            let answer = eve.line().await.expect("an answer");
+            if !answer.contains("is taken") {
+                break answer;
+            }
+            assert!(Instant::now() < deadline, "Max never left");
+            async_std::task::sleep(Duration::from_millis(20)).await;
+        };
+        assert_eq!(answer, reply::error(reply::name_held("Max")));
+        // Renaming to it is refused too.
+        let mut other = login("127.0.0.3", server.addr, "Other").await;
+        other.send("/nick Max").await;
+        other
+            .expect_line(&reply::error(reply::name_held("Max")))
+            .await;
+        // Its owner, back from the same address, gets it.
+        login("127.0.0.2", server.addr, "Max").await;
+    });
+}
+
+#[test]
+fn a_name_left_with_quit_is_free_at_once() {
+    run(async {
+        let server = TestServer::with(untrusting()).await;
+        let mut max = login("127.0.0.2", server.addr, "Max").await;
+        max.send("/quit").await;
+        max.expect_line(reply::BYE).await;
+        max.expect_closed().await;
+        let mut eve = greeted("127.0.0.3", server.addr).await;
+        let deadline = Instant::now() + WAIT;
+        loop {
+            eve.send("Max").await;
+            let answer = eve.line().await.expect("an answer");
+            if answer == reply::logged_in("Max") {
+                break;
+            }
+            assert!(answer.contains("is taken"), "{answer}");
+            assert!(Instant::now() < deadline, "Max never left");
+            async_std::task::sleep(Duration::from_millis(20)).await;
+        }
+    });
+}
+
+/// 50 connections sending `/who` in a room of 15,000 pulled 1.07 GB in
+/// 10 s: `/who` is now paid for by the bytes it sends.
+#[test]
+fn who_is_charged_by_the_bytes_it_sends() {
+    run(async {
+        let server = TestServer::with(Config {
+            output_rate: 10,
+            ..untrusting()
+        })
+        .await;
+        let mut max = login("127.0.0.2", server.addr, "Max").await;
+        max.send("/who").await;
+        max.expect_line("Server: Online (1): Max").await;
+        max.send("/who").await;
+        let answer = max.line().await.expect("an answer");
+        assert!(output_limited(&answer), "{answer}");
+    });
+}
+
+/// 20 connections sending private messages to one person cut them off as
+/// "too slow" in 11 s. Private messages now get at most half of a
+/// recipient's queue; past it, their senders are told.
+#[test]
+fn private_messages_aimed_at_one_person_cannot_push_them_out() {
+    run(async {
+        let server = TestServer::with(Config {
+            send_queue: 64 * 1024,
+            socket_send_buffer: 4096,
+            rate: 0,
+            ..untrusting()
+        })
+        .await;
+        let mut bob = connect_from("127.0.0.3", server.addr, Some(4096));
+        bob.expect_line(GREETING).await;
+        bob.send("Bob").await;
+        bob.expect_line(&reply::logged_in("Bob")).await;
+        let text = "x".repeat(1000);
+        let mut busy = 0;
+        for sender in 0..3 {
+            let name = format!("Eve{sender}");
+            let mut eve = login(&format!("127.0.0.{}", 10 + sender), server.addr, &name).await;
+            for _ in 0..40 {
+                eve.send(&format!("/msg Bob {text}")).await;
+            }
+            eve.send("/who").await;
+            let lines = lines_until_prefix(&mut eve, "Server: Online").await;
+            busy += lines
+                .iter()
+                .filter(|l| **l == reply::recipient_busy("Bob"))
+                .count();
+        }
+        assert!(busy > 0, "no sender was told Bob is behind");
+        // Bob, reading at last, is still there.
+        bob.send("/who").await;
+        let lines = lines_until_prefix(&mut bob, "Server: Online").await;
+        assert!(
+            !lines.iter().any(|l| l == reply::TOO_SLOW),
+            "Bob was cut off"
+        );
+    });
+}
+
+#[test]
+fn a_held_name_is_free_for_anyone_once_its_hold_runs_out() {
+    run(async {
+        let server = TestServer::with(Config {
+            name_hold: Duration::from_millis(300),
+            ..untrusting()
+        })
+        .await;
+        let max = login("127.0.0.2", server.addr, "Max").await;
+        max.reset();
+        let mut eve = greeted("127.0.0.3", server.addr).await;
+        // Asked again and again: taken (until the reset is seen), held
+        // (for 300 ms), then hers. Without the release it stays held.
+        let deadline = Instant::now() + WAIT;
+        let mut answers = Vec::new();
+        loop {
+            eve.send("Max").await;
+            let answer = eve.line().await.expect("an answer");
+            if answer == reply::logged_in("Max") {
+                break;
+            }
+            answers.push(answer);
+            assert!(Instant::now() < deadline, "never freed: {answers:?}");
+            async_std::task::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            answers.contains(&reply::error(reply::name_held("Max"))),
+            "never held: {answers:?}"
+        );
+    });
+}
+
+/// A room that pays out 100 bytes of output a second and sends late
+/// joiners nothing, where Ann (from 127.0.0.3) has said two lines of
+/// 1,000 bytes: a block of them costs about 18 s past the allowance.
+async fn ann_said_two_long_lines(server: &TestServer) -> Client {
+    let mut ann = login("127.0.0.3", server.addr, "Ann").await;
+    for n in 0..2 {
+        ann.send(&format!("{n}{}", "x".repeat(1000))).await;
+    }
+    // Her lines are in the history once her next one is answered.
+    ann.send("/who").await;
+    ann.expect_line("Server: Online (1): Ann").await;
+    ann
+}
+
+/// Metered output, slow enough that a test never sees the debt paid.
+fn metered() -> Config {
+    Config {
+        output_rate: 100,
+        replay: 0,
+        ..untrusting()
+    }
+}
+
+fn output_limited(line: &str) -> bool {
+    line.starts_with("Server: Error: too much output pulled lately")
+}
+
+/// One address got 520 MB in 10 s by asking for big `/history` blocks,
+/// each on a new connection with a fresh allowance. The allowance is now
+/// the address's, whatever connection asks.
+#[test]
+fn history_pulled_over_several_connections_is_paid_for_by_the_address() {
+    run(async {
+        let server = TestServer::with(metered()).await;
+        let _ann = ann_said_two_long_lines(&server).await;
+        let mut max = login("127.0.0.2", server.addr, "Max").await;
+        max.send("/history").await;
+        max.expect_line(&reply::last_header(2)).await;
+        max.lines_until(&reply::last_footer(2)).await;
+        drop(max);
+        let mut again = login("127.0.0.2", server.addr, "Maxi").await;
+        again.send("/history").await;
+        let answer = again.line().await.expect("an answer");
+        assert!(output_limited(&answer), "{answer}");
+        // Another address owes nothing.
+        let mut bob = login("127.0.0.4", server.addr, "Bob").await;
+        bob.send("/history").await;
+        bob.expect_line(&reply::last_header(2)).await;
+    });
+}
+
+/// A resume's block of what was missed was not charged at all. It is now
+/// charged to the address; and a resume asked while the address still
+/// owes is put off (our client tries again later), while the session
+/// stays resumable.
+#[test]
+fn a_resume_block_is_charged_to_the_address_and_a_resume_waits_while_it_owes() {
+    run(async {
+        let server = TestServer::with(metered()).await;
+        let mut ann = ann_said_two_long_lines(&server).await;
+        let (max, _) =
+            Tagged::login_over(connect_from("127.0.0.2", server.addr, None), "Max").await;
+        let token = max.token.clone();
+        max.client.reset();
+        ann.expect_line("Server: Max joined the party!").await;
+        ann.expect_line("Server: Max left the party.").await;
+
+        let mut back = Tagged::over(connect_from("127.0.0.2", server.addr, None)).await;
+        back.send(&format!("/resume {token} 0")).await;
+        let login = back.line().await;
+        assert_eq!(login.text, "Server: You are logged in as: Max");
+        let header = back.line().await;
+        let block = back.rest_of_block(header).await;
+        assert!(block.len() >= 4, "{block:?}");
+        // Its join, seen by Ann, is echoed first.
+        let asked = back.send("/history").await;
+        let answer = loop {
+            let line = back.line().await;
+            if line.answers() == Some(asked.as_str()) {
+                break line;
+            }
+        };
+        assert!(output_limited(&answer.text), "{answer:?}");
+
+        back.client.reset();
+        let mut again = Tagged::over(connect_from("127.0.0.2", server.addr, None)).await;
+        again.send(&format!("/resume {token} 0")).await;
+        let answer = again.line().await;
+        assert!(output_limited(&answer.text), "{answer:?}");
+        let mut elsewhere = Tagged::over(connect_from("127.0.0.5", server.addr, None)).await;
+        elsewhere.send(&format!("/resume {token} 0")).await;
+        let login = elsewhere.line().await;
+        assert_eq!(login.text, "Server: You are logged in as: Max");
+    });
+}
+
+/// Logs in tagged as `name` from `local`, then drops the connection (a
+/// reset, no `/quit`), as `watcher` sees. Returns the session's token.
+async fn drop_session(
+    local: &str,
+    server: &TestServer,
+    name: &str,
+    watcher: &mut Client,
+) -> String {
+    let (tagged, _) = Tagged::login_over(connect_from(local, server.addr, None), name).await;
+    let token = tagged.token.clone();
+    tagged.client.reset();
+    watcher
+        .expect_line(&format!("Server: {name} joined the party!"))
+        .await;
+    watcher
+        .expect_line(&format!("Server: {name} left the party."))
+        .await;
+    token
+}
+
+/// `name` asked for from `local`: the answer.
+async fn try_name(local: &str, server: &TestServer, name: &str) -> String {
+    let mut client = greeted(local, server.addr).await;
+    client.send(name).await;
+    client.line().await.expect("an answer")
+}
+
+/// `/resume TOKEN 0` from `local`: the answer's text.
+async fn try_resume(local: &str, server: &TestServer, token: &str) -> String {
+    let mut back = Tagged::over(connect_from(local, server.addr, None)).await;
+    back.send(&format!("/resume {token} 0")).await;
+    back.line().await.text
+}
+
+/// 12,000 dropped sessions from trusted loopback in 3.6 s pushed a real
+/// person's session out (the one away longest went first) and the flood
+/// took her name. At the room's cap, the address holding the most now
+/// gives one of its own up.
+#[test]
+fn a_flood_of_dropped_sessions_from_one_address_leaves_anothers_session_resumable() {
+    run(async {
+        // Loopback is trusted here: the flood has no cap of its own.
+        let server = TestServer::with(Config {
+            max_kept: 4,
+            ..Config::default()
+        })
+        .await;
+        let mut watcher = login("127.0.0.4", server.addr, "Watcher").await;
+        let victim = drop_session("127.0.0.3", &server, "Victim", &mut watcher).await;
+        let mut flood = Vec::new();
+        for n in 0..8 {
+            let name = format!("Flood{n}");
+            flood.push(drop_session("127.0.0.2", &server, &name, &mut watcher).await);
+        }
+        let taken = try_name("127.0.0.2", &server, "Victim").await;
+        assert!(
+            taken.starts_with("Server: Error: the name Victim is kept"),
+            "{taken}"
+        );
+        let back = try_resume("127.0.0.3", &server, &victim).await;
+        assert_eq!(back, reply::logged_in("Victim"));
+        // The flood's oldest went instead.
+        assert_eq!(
+            try_resume("127.0.0.2", &server, &flood[0]).await,
+            reply::RESUME_REFUSED
+        );
+    });
+}
+
+/// One untrusted address could hold about 3,000 names in 10 minutes,
+/// renewable for ever, by dropping sessions. It now keeps at most
+/// `--max-kept-per-addr`, its own oldest going first.
+#[test]
+fn an_address_keeps_no_more_dropped_sessions_than_its_cap() {
+    run(async {
+        let server = TestServer::with(Config {
+            max_kept_per_addr: 2,
+            connect_rate: 0,
+            ..untrusting()
+        })
+        .await;
+        let mut watcher = login("127.0.0.4", server.addr, "Watcher").await;
+        let mut tokens = Vec::new();
+        for n in 0..3 {
+            let name = format!("Flood{n}");
+            tokens.push(drop_session("127.0.0.2", &server, &name, &mut watcher).await);
+        }
+        // The first is forgotten, name and all; the other two are kept.
+        assert_eq!(
+            try_name("127.0.0.3", &server, "Flood0").await,
+            reply::logged_in("Flood0")
+        );
+        let held = try_name("127.0.0.3", &server, "Flood1").await;
+        assert!(
+            held.starts_with("Server: Error: the name Flood1 is kept"),
+            "{held}"
+        );
+        assert_eq!(
+            try_resume("127.0.0.2", &server, &tokens[2]).await,
+            reply::logged_in("Flood2")
+        );
+    });
+}
+
+// ---------------------------------------------------------------------------
+// A quit past the burst, the kernel's queues, descriptors, unfinished handshakes
+
+#[test]
+fn quit_past_the_burst_is_not_dropped() {
+    run(async {
+        // One token a second: none comes back while the burst is read.
+        let server = TestServer::with(Config {
+            rate: 1,
+            ..Config::default()
+        })
+        .await;
+        let mut max = server.login("Max").await;
+        let mut burst = String::new();
+        for i in 0..50 {
+            burst.push_str(&format!("line {i}\n"));
+        }
+        burst.push_str("/quit\n");
+        max.send_raw(burst.as_bytes()).await;
+        max.expect_line(&reply::too_fast(1, 40)).await;
+        max.expect_line(&reply::dropped(10)).await;
+        max.expect_line(reply::BYE).await;
+        max.expect_closed().await;
+    });
+}
+
+/// `Slow`, logged in with a 4 KiB receive buffer, which the tests then
+/// never read; and its address, to find its socket in /proc/net/tcp.
+async fn never_reading(server: SocketAddr) -> (Client, SocketAddr) {
+    let mut slow = connect_from("127.0.0.1", server, Some(4096));
+    slow.expect_line(GREETING).await;
+    slow.send("Slow").await;
+    slow.expect_line(&reply::logged_in("Slow")).await;
+    let addr = slow.tcp().local_addr().expect("local addr");
+    (slow, addr)
+}
+
+/// The bytes the kernel holds unsent on the server's side of the
+/// connection from `client` to `server` (`tx_queue` in /proc/net/tcp).
+fn tx_queue(server: SocketAddr, client: SocketAddr) -> Option<usize> {
+    let row = crate::support::proc_net::tcp_row(server, client)?;
+    usize::try_from(crate::support::proc_net::first_hex(row.get(4)?)?).ok()
+}
+
+/// 500 clients that never read pinned 1,451 MiB of kernel memory: each
+/// socket's send buffer grew to megabytes. Capped, one such client costs
+/// the kernel at most about twice `--socket-send-buffer`.
+#[test]
+fn the_kernel_send_queue_of_a_client_that_does_not_read_is_bounded() {
+    run(async {
+        let server = TestServer::with(Config {
+            rate: 0,
+            ..Config::default()
+        })
+        .await;
+        let (slow, slow_addr) = never_reading(server.addr).await;
+        let mut max = server.login("Max").await;
+        let line = "y".repeat(3000);
+        let mut sent = 0;
+        for _ in 0..250 {
+            max.send(&line).await;
+            sent += line.len();
+        }
+        max.send("/who").await;
+        while !max
+            .line()
+            .await
+            .expect("an answer")
+            .starts_with("Server: Online")
+        {}
+        let mut most = 0;
+        let until = Instant::now() + Duration::from_millis(1500);
+        while Instant::now() < until {
+            most = most.max(tx_queue(server.addr, slow_addr).expect("the server's socket"));
+            async_std::task::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(sent > 700_000);
+        let cap = 2 * sockchat::server::defaults::SOCKET_SEND_BUFFER as usize;
+        assert!(
+            most <= cap,
+            "the kernel held {most} bytes for a client that does not read"
+        );
+        drop(slow);
+    });
+}
+
+/// What the kernel holds unsent for a client counts against its
+/// `--send-queue`: a client that does not read is cut off once the two
+/// together pass it, not only once the queue alone does (which would let
+/// the kernel hold another full queue's worth first).
+#[test]
+fn what_the_kernel_holds_for_a_client_counts_against_its_queue() {
+    const QUEUE: usize = 64 << 10;
+    run(async {
+        let server = TestServer::with(Config {
+            rate: 0,
+            send_queue: QUEUE,
+            socket_send_buffer: 64 << 10,
+            ..Config::default()
+        })
+        .await;
+        let (slow, slow_addr) = never_reading(server.addr).await;
+        let mut max = server.login("Max").await;
+        let line = "z".repeat(3000);
+        let (mut relayed, mut held) = (0, 0);
+        let cut = 'lines: {
+            for _ in 0..400 {
+                max.send(&line).await;
+                max.send("/who").await;
+                loop {
+                    let got = max.line().await.expect("an answer");
+                    if got == reply::left("Slow") {
+                        break 'lines true;
+                    }
+                    if got.starts_with("Server: Online") {
+                        break;
+                    }
+                }
+                relayed += line.len() + "Max: \n".len();
+                if let Some(now) = tx_queue(server.addr, slow_addr) {
+                    held = held.max(now);
+                }
+            }
+            false
+        };
+        assert!(cut, "a client that does not read was never cut off");
+        // The client's own receive buffer takes a few KB, and a line or
+        // two can be in flight; a whole queue more means the kernel's
+        // bytes were not counted.
+        assert!(
+            relayed < held + QUEUE / 2,
+            "{relayed} bytes were relayed to it while the kernel held at most {held}"
+        );
+        drop(slow);
+    });
+}
+
+/// Past its descriptor limit a server's new clients wait unanswered; it
+/// now raises the soft limit to the hard one and warns when that is still
+/// below `--max-clients`.
+#[test]
+fn serve_warns_when_max_clients_is_more_than_its_descriptors_allow() {
+    let mut serve = Serve::new()
+        .args(&["--max-clients", "10000"])
+        .max_open_files(512)
+        .start();
+    let warning = serve.process.stderr.expect("ulimit -n");
+    assert!(warning.contains("only 512 files"), "{warning}");
+}
+
+/// 9,000 unfinished ClientHellos took 637 MB: now an address may hold
+/// only a few unfinished handshakes, and is told so inside TLS past them,
+/// while another host completes its own.
+#[test]
+fn unfinished_tls_handshakes_are_limited_per_address() {
+    run(async {
+        let pki = Pki::new();
+        let server = TestServer::with(Config {
+            tls: Some(pki.good.server_config()),
+            max_handshakes_per_addr: 1,
+            ..untrusting()
+        })
+        .await;
+        // The first byte of a ClientHello, and then nothing.
+        let mut stuck = connect_from("127.0.0.2", server.addr, None);
+        stuck.send_raw(&[0x16]).await;
+        let refused = tcp_from("127.0.0.2", server.addr, None);
+        let name = tls::server_name("127.0.0.1").expect("server name");
+        let connector = futures_rustls::TlsConnector::from(pki.client_config());
+        let mut session = async_std::future::timeout(WAIT, connector.connect(name, refused))
+            .await
+            .expect("handshake in time")
+            .expect("the refusal's handshake completes");
+        let mut said = String::new();
+        let read = futures::AsyncReadExt::read_to_string(&mut session, &mut said);
+        // Ends with close_notify, or with the connection shut down.
+        let _ = async_std::future::timeout(WAIT, read).await;
+        assert_eq!(said, format!("{}\n", reply::TOO_MANY_HANDSHAKES));
+        let _other =
+            Client::login_tls(server.addr, pki.client_config(), GREETING, &[], "Max").await;
+    });
 }

@@ -1,14 +1,370 @@
-//! `sockchat join` coming back when the connection drops (issue 12): a
-//! proxy the test controls cuts it, or the server is killed and started
-//! again on the same port, with and without `--store`; every line said
-//! meanwhile is shown exactly once, in order, and the name is the same.
-//! Also the times, the catch-up marker and the bell.
+//! Sessions and resume: a dropped connection takes its name back and
+//! misses nothing, and `join` reconnects by itself.
+//!
+//! - the resume token: replayed gap, ghost connections closed, refused
+//!   tokens alike, private messages kept for their session only;
+//! - `join` after a cut connection or a server restart (with and without
+//!   `--store`): nothing lost or doubled, lines typed while away sent
+//!   once, the catch-up marker, times and the bell, piped and on a pty.
 
 use std::net::SocketAddr;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sockchat::server::Config;
 
 use crate::support::proxy::Proxy;
-use crate::support::{join_command, Nc, Running, Serve, Server};
+use crate::support::tagged::{inside, Line};
+use crate::support::{join_command, run, Client, Nc, Running, Serve, Server, Tagged, TestServer};
+
+// ---------------------------------------------------------------------------
+// Sessions resumed by their token
+
+/// A config with the resume window given.
+fn resuming_within(window: Duration) -> Config {
+    Config {
+        resume_window: window,
+        ..Config::default()
+    }
+}
+
+/// Reads lines (updating `max.last` with every id) until one has `text`.
+async fn read_until(max: &mut Tagged, text: &str) -> Vec<Line> {
+    let mut lines = Vec::new();
+    loop {
+        let line = max.line().await;
+        if let Some(id) = line.id() {
+            max.last = max.last.max(id);
+        }
+        let done = line.text == text;
+        lines.push(line);
+        if done {
+            return lines;
+        }
+    }
+}
+
+#[test]
+fn a_resume_over_a_half_open_ghost_replays_exactly_what_was_missed_and_closes_the_ghost() {
+    run(async {
+        let server = TestServer::start().await;
+        let [mut ann] = server.logins(["Ann"]).await;
+        let (mut max, _) = Tagged::login(server.addr, "Max").await;
+        ann.expect_line("Server: Max joined the party!").await;
+        ann.send("before the blink").await;
+        read_until(&mut max, "Ann: before the blink").await;
+
+        // Max's Wi-Fi blinks: the server still thinks the old connection
+        // is fine and sends to it; nothing of it reaches Max's client.
+        ann.send("during one").await;
+        ann.send("/me during two").await;
+        ann.send("/msg Max private while away").await;
+        ann.expect_line("To Max (private): private while away")
+            .await;
+
+        let mut back = Tagged::connect(server.addr).await;
+        let label = back
+            .send(&format!("/resume {} {}", max.token, max.last))
+            .await;
+        let login = back.line().await;
+        assert_eq!(login.text, "Server: You are logged in as: Max");
+        assert!(login.has("resumed"));
+        assert_eq!(login.answers(), Some(label.as_str()));
+        assert_eq!(login.get("session"), Some(max.token.as_str()));
+        let header = back.line().await;
+        assert_eq!(header.text, "Server: 3 messages since you left:");
+        assert_eq!(header.get("missed"), Some("0"));
+        let block = back.rest_of_block(header).await;
+        let texts = inside(&block);
+        assert_eq!(
+            texts,
+            [
+                "Ann: during one",
+                "* Ann during two",
+                "Ann (private): private while away"
+            ]
+        );
+        assert!(block.iter().filter_map(Line::id).all(|id| id > max.last));
+
+        // Live lines after the block, none twice; the ghost is closed, and
+        // Ann saw neither a leave nor a join.
+        ann.send("welcome back").await;
+        let live = back.line().await;
+        assert_eq!(live.text, "Ann: welcome back");
+        let mut ghost_lines = 0;
+        while let Some(_line) = max.client.line().await {
+            ghost_lines += 1;
+            assert!(ghost_lines < 100, "the ghost was not closed");
+        }
+        ann.send("/who").await;
+        ann.expect_line("Server: Online (2): Ann, Max").await;
+    });
+}
+
+#[test]
+fn a_connection_whose_session_is_resumed_elsewhere_is_told_so_and_closed() {
+    run(async {
+        let server = TestServer::start().await;
+        let (mut max, _) = Tagged::login(server.addr, "Max").await;
+        let mut back = Tagged::connect(server.addr).await;
+        back.send(&format!("/resume {} {}", max.token, max.last))
+            .await;
+        let login = back.line().await;
+        assert_eq!(login.text, "Server: You are logged in as: Max");
+        // The old connection's last line says why it ends, and it ends.
+        let mut last = None;
+        while let Some(line) = max.client.line().await {
+            last = Some(line);
+        }
+        assert_eq!(
+            last.as_deref(),
+            Some(sockchat::protocol::message::reply::RESUMED_ELSEWHERE)
+        );
+    });
+}
+
+/// Ann in the room, and tagged Max, whose connection then drops (a reset):
+/// Ann has seen him come and go. Returns Ann, and Max's token and last id.
+async fn ann_sees_max_drop(server: &TestServer) -> (Client, String, u64) {
+    let [mut ann] = server.logins(["Ann"]).await;
+    let (max, _) = Tagged::login(server.addr, "Max").await;
+    ann.expect_line("Server: Max joined the party!").await;
+    let Tagged {
+        client,
+        token,
+        last,
+        ..
+    } = max;
+    client.reset();
+    ann.expect_line("Server: Max left the party.").await;
+    (ann, token, last)
+}
+
+#[test]
+fn a_resume_after_a_dropped_connection_takes_the_name_back_and_replays_the_gap() {
+    run(async {
+        let server = TestServer::start().await;
+        let (mut ann, token, last) = ann_sees_max_drop(&server).await;
+        ann.send("while you were out").await;
+
+        // Someone else may not take the name meanwhile.
+        let mut eve = Client::connect(server.addr).await;
+        eve.expect_line(sockchat::protocol::message::reply::GREETING)
+            .await;
+        eve.send("Max").await;
+        let refused = eve.line().await.unwrap_or_default();
+        assert!(
+            refused.starts_with("Server: Error: the name Max is kept"),
+            "{refused:?}"
+        );
+
+        let mut back = Tagged::connect(server.addr).await;
+        back.send(&format!("/resume {token} {last}")).await;
+        let login = back.line().await;
+        assert_eq!(login.text, "Server: You are logged in as: Max");
+        let header = back.line().await;
+        let block = back.rest_of_block(header).await;
+        let texts: Vec<&str> = block.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(
+            texts[1..texts.len() - 1],
+            ["Server: Max left the party.", "Ann: while you were out"]
+        );
+        // The room saw the leave, so it sees an ordinary join.
+        ann.expect_line("Server: Max joined the party!").await;
+        let echo = back.line().await;
+        assert_eq!(echo.text, "Server: Max joined the party!");
+    });
+}
+
+#[test]
+fn a_wrong_expired_or_malformed_token_is_refused_in_the_same_words() {
+    run(async {
+        let server = TestServer::with(resuming_within(Duration::ZERO)).await;
+        let (max, _) = Tagged::login(server.addr, "Max").await;
+        let Tagged { client, token, .. } = max;
+        client.reset();
+        let mut ann = server.login("Ann").await;
+        ann.send("/who").await;
+        ann.expect_line("Server: Online (1): Ann").await;
+
+        let refusal =
+            "Server: Error: that session cannot be resumed (unknown or expired); type a username";
+        for attempt in [
+            format!("/resume {token} 0"),
+            format!("/resume {} 0", "0".repeat(32)),
+            "/resume nonsense".to_string(),
+            "/resume".to_string(),
+        ] {
+            let mut who = Tagged::connect(server.addr).await;
+            let label = who.send(&attempt).await;
+            let answer = who.line().await;
+            // A bare `/resume` is a name attempt (and no valid name).
+            if attempt == "/resume" {
+                assert!(answer.text.starts_with("Server: Error: "), "{answer:?}");
+                continue;
+            }
+            assert_eq!(answer.text, refusal, "for {attempt:?}");
+            assert_eq!(answer.answers(), Some(label.as_str()));
+            // Then a name logs in as usual.
+            who.send("Someone").await;
+            let login = who.line().await;
+            assert_eq!(login.text, "Server: You are logged in as: Someone");
+            who.client.send("/quit").await;
+        }
+    });
+}
+
+#[test]
+fn private_messages_are_kept_for_their_session_only_never_for_the_next_owner_of_the_name() {
+    run(async {
+        let server = TestServer::start().await;
+        let [mut ann] = server.logins(["Ann"]).await;
+        let (mut max, _) = Tagged::login(server.addr, "Max").await;
+        ann.send("/msg Max for Max's eyes only").await;
+        read_until(&mut max, "Ann (private): for Max's eyes only").await;
+        max.send("/quit").await;
+        read_until(&mut max, "Server: Bye!").await;
+        let token = max.token.clone();
+
+        // The quit session is over: its token no longer works…
+        let mut again = Tagged::connect(server.addr).await;
+        again.send(&format!("/resume {token} 0")).await;
+        let refused = again.line().await;
+        assert!(refused
+            .text
+            .starts_with("Server: Error: that session cannot be resumed"));
+        // …and whoever takes the name next sees the room, not the private line.
+        again.send("Max").await;
+        let login = again.line().await;
+        assert_eq!(login.text, "Server: You are logged in as: Max");
+        again.send("/history after 0").await;
+        let header = loop {
+            let line = again.line().await;
+            if line.has("history") && line.text.contains("after id 0") {
+                break line;
+            }
+        };
+        let block = again.rest_of_block(header).await;
+        assert!(
+            block.iter().all(|l| !l.text.contains("eyes only")),
+            "{block:?}"
+        );
+        assert!(block
+            .iter()
+            .any(|l| l.text == "Server: Max joined the party!"));
+    });
+}
+
+#[test]
+fn a_resume_from_before_the_history_kept_is_told_how_many_messages_it_missed() {
+    run(async {
+        let config = Config {
+            history: sockchat::stream::HistoryLimits {
+                room: sockchat::stream::Limits {
+                    count: 2,
+                    bytes: 1 << 20,
+                },
+                ..Default::default()
+            },
+            ..Config::default()
+        };
+        let server = TestServer::with(config).await;
+        let (mut ann, token, last) = ann_sees_max_drop(&server).await;
+        for i in 1..=5 {
+            ann.send(&format!("missed {i}")).await;
+        }
+        ann.send("/who").await;
+        ann.expect_line("Server: Online (1): Ann").await;
+
+        let mut back = Tagged::connect(server.addr).await;
+        back.send(&format!("/resume {token} {last}")).await;
+        back.line().await;
+        let header = back.line().await;
+        // The leave and five lines came after `last`; two are kept.
+        assert_eq!(header.get("missed"), Some("4"), "{header:?}");
+        assert_eq!(
+            header.text,
+            "Server: 2 messages since you left (4 more are no longer kept):"
+        );
+        let block = back.rest_of_block(header).await;
+        assert_eq!(block[1].text, "Ann: missed 4");
+        assert_eq!(block[2].text, "Ann: missed 5");
+    });
+}
+
+#[test]
+fn a_private_message_sent_before_a_rename_is_replayed_as_sent_not_as_from_whoever_has_the_old_name()
+{
+    run(async {
+        let server = TestServer::start().await;
+        let [mut ann] = server.logins(["Ann"]).await;
+        let (mut max, _) = Tagged::login(server.addr, "Max").await;
+        ann.expect_line("Server: Max joined the party!").await;
+        let before = max.last;
+        max.send("/msg Ann meet at noon").await;
+        read_until(&mut max, "To Ann (private): meet at noon").await;
+        ann.expect_line("Max (private): meet at noon").await;
+        max.send("/nick Maxi").await;
+        read_until(&mut max, "Server: Max is now known as Maxi.").await;
+        ann.expect_line("Server: Max is now known as Maxi.").await;
+        // Someone else takes the old name.
+        let mut eve = Client::connect(server.addr).await;
+        eve.log_in("Max").await;
+        ann.expect_line("Server: Max joined the party!").await;
+
+        // Maxi's connection blinks; it asks for everything since before
+        // its private message.
+        let mut back = Tagged::connect(server.addr).await;
+        back.send(&format!("/resume {} {before}", max.token)).await;
+        let login = back.line().await;
+        assert_eq!(login.text, "Server: You are logged in as: Maxi");
+        let header = back.line().await;
+        let block = back.rest_of_block(header).await;
+        let texts = inside(&block);
+        assert_eq!(
+            texts,
+            [
+                "To Ann (private): meet at noon",
+                "Server: Max is now known as Maxi.",
+                "Server: Max joined the party!"
+            ],
+            "the new Max never wrote to Maxi"
+        );
+    });
+}
+
+#[test]
+fn a_private_message_to_someone_away_is_kept_for_their_resume_and_the_sender_is_told() {
+    run(async {
+        let server = TestServer::start().await;
+        let (mut ann, token, last) = ann_sees_max_drop(&server).await;
+
+        ann.send("/msg Max call me when you are back").await;
+        ann.expect_line(
+            "Server: Max is away: your message is kept for them if they come back within 10 min",
+        )
+        .await;
+        ann.expect_line("To Max (private): call me when you are back")
+            .await;
+        // Nobody else gets it, and a name nobody holds is still refused.
+        ann.send("/msg Nobody hello").await;
+        ann.expect_line("Server: Error: no user named Nobody is online")
+            .await;
+
+        let mut back = Tagged::connect(server.addr).await;
+        back.send(&format!("/resume {token} {last}")).await;
+        assert_eq!(back.line().await.text, "Server: You are logged in as: Max");
+        let header = back.line().await;
+        let block = back.rest_of_block(header).await;
+        let texts: Vec<&str> = block.iter().map(|l| l.text.as_str()).collect();
+        assert!(
+            texts.contains(&"Ann (private): call me when you are back"),
+            "{texts:?}"
+        );
+    });
+}
+
+// ---------------------------------------------------------------------------
+// `join` reconnects
 
 /// A piped `join --name Max --reconnect EXTRA…` to `addr`, stdin held open.
 fn piped_max(addr: SocketAddr, extra: &[&str]) -> Running {
