@@ -141,7 +141,13 @@ fn check_segment(
     room: &mut Room,
 ) -> Result<(), OpenError> {
     let mut lines = Lines::open(path).map_err(|e| OpenError::new(path, plain(&e)))?;
-    let mut rules = Rules::new(first, before);
+    let mut rules = match Rules::new(first, before) {
+        Ok(rules) => rules,
+        Err(cause) => {
+            room.damage.push(OpenError::new(path, cause));
+            return Ok(());
+        }
+    };
     while let Some((number, line)) = lines
         .next_line()
         .map_err(|e| OpenError::new(path, plain(&e)))?
@@ -180,7 +186,7 @@ fn check_segment(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stream::record::{Kind, Record};
+    use crate::stream::record::{Kind, Record, LAST_ID};
     use crate::stream::store::segment_name;
     use std::io::Write;
 
@@ -243,6 +249,31 @@ mod tests {
             room.to_string(),
             format!("{}: 3 files, 7 records, 2 damaged lines", dir.display())
         );
+    }
+
+    #[test]
+    fn a_file_or_a_record_past_the_last_id_is_damage() {
+        let root = tempfile::tempdir().expect("a temp dir");
+        let dir = root.path().join("main");
+        access::create_dir(&dir).expect("created");
+        let mut far = Vec::new();
+        let kind = Kind::Join { from: "Max".into() };
+        Record {
+            id: LAST_ID + 1,
+            time: 1,
+            kind,
+        }
+        .encode(&mut far);
+        let old = segment(&dir, 1, &far);
+        let huge = segment(&dir, u64::MAX, b"");
+        let report = check(root.path()).expect("readable");
+        assert!(report.damaged());
+        let damage: Vec<(PathBuf, Option<u64>)> = report.rooms[0]
+            .damage
+            .iter()
+            .map(|d| (d.path.clone(), d.line))
+            .collect();
+        assert_eq!(damage, [(old, Some(1)), (huge, None)]);
     }
 
     #[test]

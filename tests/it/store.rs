@@ -746,6 +746,30 @@ fn a_character_changed_in_an_old_file_is_found_by_store_check_and_by_a_start_tha
 }
 
 #[test]
+fn a_file_named_past_the_last_id_is_damage_to_store_check_and_refused_at_start() {
+    let (dir, _) = store_with(&segment_lines(1..=2));
+    let room = dir.path().join("main");
+    // Empty, named for the last u64: ids could not go on from it.
+    let huge = private_file(&room, "sockchat-18446744073709551615.jsonl", b"");
+    let cause = "its name gives first id 18446744073709551615, past the last id there can \
+                 be (9223372036854775807)";
+    let checked = store_check(dir.path());
+    assert_eq!(checked.code(), Some(1), "{checked:?}");
+    assert!(
+        checked
+            .stdout
+            .starts_with(&format!("{}: {cause}\n", huge.display())),
+        "{checked:?}"
+    );
+    let finished = finish_blocking(serve_store(dir.path(), &[]).command(), "");
+    assert_eq!(finished.code(), Some(1), "{finished:?}");
+    assert_eq!(
+        finished.stderr,
+        format!("sockchat: {}: {cause}\n", huge.display())
+    );
+}
+
+#[test]
 fn an_emptied_newest_file_is_logged() {
     let (dir, _) = store_with(&segment_lines(1..=2));
     let room = dir.path().join("main");
