@@ -183,7 +183,8 @@ pub enum StoreCommand {
             --history needs; this reads them all, checking each line's checksum, its id's \
             place and its fields. It only reads, so it may run beside a running server.",
         after_help = "Exit status: 0 no damage, 1 damage found (each damaged line is named \
-            on stdout), 2 the store or one of its files could not be read."
+            on stdout) or a folder or file other users may read, which `serve` refuses (named \
+            with the chmod that mends it), 2 the store or one of its files could not be read."
     )]
     Check(StoreCheckArgs),
 }
