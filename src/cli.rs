@@ -304,7 +304,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "MIB", default_value_t = server::defaults::STORE_SEGMENT_MIB, value_parser = clap::value_parser!(u64).range(1..=1_048_576), help_heading = "History")]
     pub store_segment_mib: u64,
 
-    /// Bytes a second of /who and /history output one client may pull, after a two-second allowance (0 = no limit)
+    /// Bytes a second of /who, /history and catch-up output one address may pull, reconnecting or not (each connection of a trusted address pays for itself), after a two-second allowance (0 = no limit)
     #[arg(long, value_name = "BYTES", default_value_t = server::defaults::OUTPUT_RATE)]
     pub output_rate: u32,
 
@@ -567,6 +567,19 @@ mod tests {
     #[test]
     fn the_cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_output_rate_is_told_as_the_addresss_not_one_clients() {
+        let command = Cli::command();
+        let serve = command.find_subcommand("serve").expect("serve");
+        let arg = serve
+            .get_arguments()
+            .find(|a| a.get_id() == "output_rate")
+            .expect("--output-rate");
+        let help = arg.get_help().expect("its help").to_string();
+        assert!(help.contains("one address may pull"), "{help}");
+        assert!(!help.contains("one client"), "{help}");
     }
 
     #[test]
