@@ -54,7 +54,7 @@ set edit:completion:arg-completer[sockchat] = {|@words|
             cand --resume-window 'Seconds a dropped session of our own client may be resumed, name and place in the room kept'
             cand --store 'Keep a durable transcript in this directory (DIR/main/*.jsonl): every message is synced to disk before anyone sees it, and history survives a restart; without it the room forgets everything when the server stops'
             cand --store-segment-mib 'Start a new transcript file once the current one reaches this many MiB'
-            cand --output-rate 'Bytes a second of /who and /history output one client may pull, after a two-second allowance (0 = no limit)'
+            cand --output-rate 'Bytes a second of /who, /history and catch-up output one address may pull, reconnecting or not (each connection of a trusted address pays for itself), after a two-second allowance (0 = no limit)'
             cand --max-handshakes 'Unfinished TLS handshakes at once, in all (0 = no limit)'
             cand --max-handshakes-per-addr 'Unfinished TLS handshakes at once from one address (0 = no limit)'
             cand --tls-cert 'Serve TLS with this certificate chain (PEM); needs --tls-key'

@@ -55,7 +55,7 @@ complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l replay -d 'M
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l resume-window -d 'Seconds a dropped session of our own client may be resumed, name and place in the room kept' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l store -d 'Keep a durable transcript in this directory (DIR/main/*.jsonl): every message is synced to disk before anyone sees it, and history survives a restart; without it the room forgets everything when the server stops' -r -f -a "(__fish_complete_directories)"
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l store-segment-mib -d 'Start a new transcript file once the current one reaches this many MiB' -r
-complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l output-rate -d 'Bytes a second of /who and /history output one client may pull, after a two-second allowance (0 = no limit)' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l output-rate -d 'Bytes a second of /who, /history and catch-up output one address may pull, reconnecting or not (each connection of a trusted address pays for itself), after a two-second allowance (0 = no limit)' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l max-handshakes -d 'Unfinished TLS handshakes at once, in all (0 = no limit)' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l max-handshakes-per-addr -d 'Unfinished TLS handshakes at once from one address (0 = no limit)' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l tls-cert -d 'Serve TLS with this certificate chain (PEM); needs --tls-key' -r -F

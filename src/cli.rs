@@ -183,7 +183,8 @@ pub enum StoreCommand {
             --history needs; this reads them all, checking each line's checksum, its id's \
             place and its fields. It only reads, so it may run beside a running server.",
         after_help = "Exit status: 0 no damage, 1 damage found (each damaged line is named \
-            on stdout), 2 the store or one of its files could not be read."
+            on stdout) or a folder or file other users may read, which `serve` refuses (named \
+            with the chmod that mends it), 2 the store or one of its files could not be read."
     )]
     Check(StoreCheckArgs),
 }
@@ -303,7 +304,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "MIB", default_value_t = server::defaults::STORE_SEGMENT_MIB, value_parser = clap::value_parser!(u64).range(1..=1_048_576), help_heading = "History")]
     pub store_segment_mib: u64,
 
-    /// Bytes a second of /who and /history output one client may pull, after a two-second allowance (0 = no limit)
+    /// Bytes a second of /who, /history and catch-up output one address may pull, reconnecting or not (each connection of a trusted address pays for itself), after a two-second allowance (0 = no limit)
     #[arg(long, value_name = "BYTES", default_value_t = server::defaults::OUTPUT_RATE)]
     pub output_rate: u32,
 
@@ -566,6 +567,19 @@ mod tests {
     #[test]
     fn the_cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_output_rate_is_told_as_the_addresss_not_one_clients() {
+        let command = Cli::command();
+        let serve = command.find_subcommand("serve").expect("serve");
+        let arg = serve
+            .get_arguments()
+            .find(|a| a.get_id() == "output_rate")
+            .expect("--output-rate");
+        let help = arg.get_help().expect("its help").to_string();
+        assert!(help.contains("one address may pull"), "{help}");
+        assert!(!help.contains("one client"), "{help}");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `sockchat store check DIR`: the report of [`crate::stream::check`] on
 //! stdout, one line a finding, and an exit status a script can test: 0
-//! no damage, 1 damage found, 2 the store (or a file of it) could not be
-//! read.
+//! no damage, 1 damage found or modes `serve` refuses (either way `serve`
+//! would not start), 2 the store (or a file of it) could not be read.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -10,7 +10,7 @@ use crate::cli::{StoreArgs, StoreCommand};
 use crate::protocol::sanitize::sanitize;
 use crate::stream::check;
 
-/// Damage was found.
+/// Damage was found, or modes `serve` refuses.
 const DAMAGED: u8 = 1;
 /// The store, or a file of it, could not be read.
 const UNREADABLE: u8 = 2;
@@ -32,7 +32,9 @@ fn check_store(dir: &std::path::Path) -> ExitCode {
     };
     let mut text = String::new();
     for room in &report.rooms {
-        let findings = room.damage.iter().chain(&room.unreadable);
+        let findings = (room.refused.iter())
+            .chain(&room.damage)
+            .chain(&room.unreadable);
         let lines = findings.map(ToString::to_string).chain(room.notes.clone());
         for line in lines.chain([room.to_string()]) {
             // Paths and the causes serde words can quote the files: never
@@ -44,7 +46,7 @@ fn check_store(dir: &std::path::Path) -> ExitCode {
     let written = std::io::stdout().lock().write_all(text.as_bytes());
     if report.unreadable() || written.is_err() {
         ExitCode::from(UNREADABLE)
-    } else if report.damaged() {
+    } else if report.damaged() || report.refused() {
         ExitCode::from(DAMAGED)
     } else {
         ExitCode::SUCCESS

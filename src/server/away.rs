@@ -1,11 +1,11 @@
 //! Dropped sessions by the host they dropped from, so that no one host
 //! can keep the room's resumable sessions, and the names they hold, to
 //! itself: past its cap a host's own oldest is forgotten, and at the
-//! room's cap the host holding the most makes way, not whoever dropped
-//! first (12,000 dropped sessions from one host in 3.6 s used to push a
-//! real person's out, and their name went with it). Pure.
+//! room's cap the newest drop of the hosts holding the most makes way,
+//! not whoever dropped first (12,000 dropped sessions from one host in
+//! 3.6 s used to push a real person's out, and their name went with it).
+//! Pure.
 
-use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap};
 
 use super::addrs::Host;
@@ -53,14 +53,20 @@ impl AwayByHost {
         }
     }
 
-    /// The session to forget when the room holds too many: the oldest of
-    /// the host holding the most (of equals, the one that dropped first).
-    /// Linear in the hosts, which is paid only at the room's cap.
+    /// The session to forget when the room holds too many: of the hosts
+    /// holding the most, the newest drop. Newest, not oldest: when every
+    /// host holds one (10,001 addresses: a botnet, or the 65,536 /64s of
+    /// one IPv6 /48), the oldest would be a real person's session, pushed
+    /// out with its name by the flood; the newest is the flood's own, so
+    /// a flood eats itself and the sessions already kept stay. The same
+    /// holds inside one host (behind a proxy everyone is one). The price:
+    /// while the room is full, a new drop is not kept. Linear in the
+    /// hosts, which is paid only at the room's cap.
     pub fn most_held(&self) -> Option<SessionId> {
         self.hosts
             .values()
-            .filter_map(|held| held.first_key_value().map(|(&n, &id)| (held.len(), n, id)))
-            .max_by_key(|&(len, number, _)| (len, Reverse(number)))
+            .filter_map(|held| held.last_key_value().map(|(&n, &id)| (held.len(), n, id)))
+            .max_by_key(|&(len, number, _)| (len, number))
             .map(|(_, _, id)| id)
     }
 }
@@ -91,13 +97,37 @@ mod tests {
         for id in 2..6 {
             away.add(id, host(2), 0);
         }
-        assert_eq!(away.most_held(), Some(2), "host 2's oldest, not session 1");
-        // Of hosts holding as many, the one that dropped first.
+        assert_eq!(away.most_held(), Some(5), "host 2's newest, not session 1");
+        // Of hosts holding as many, the one that dropped last.
         away.add(6, host(3), 0);
-        for id in 2..5 {
+        for id in 2..6 {
             away.remove(id);
         }
-        assert_eq!(away.most_held(), Some(1));
+        assert_eq!(away.most_held(), Some(6));
+    }
+
+    #[test]
+    fn a_flood_from_many_addresses_at_the_rooms_cap_eats_its_own_sessions() {
+        let (cap, flood) = (100, 1_000u32);
+        let mut away = AwayByHost::default();
+        away.add(0, host(1), 0);
+        let mut kept = 1;
+        for id in 1..=u64::from(flood) {
+            // One session each from distinct addresses, as from a /48.
+            let [.., a, b] = id.to_be_bytes();
+            away.add(id, Host::of(IpAddr::from([10, 1, a, b])), 0);
+            kept += 1;
+            if kept > cap {
+                let forgotten = away.most_held().expect("the room holds some");
+                away.remove(forgotten);
+                kept -= 1;
+            }
+        }
+        assert!(
+            away.sessions.contains_key(&0),
+            "the first session, a real person's, is still kept"
+        );
+        assert_eq!(away.sessions.len(), cap);
     }
 
     #[test]

@@ -93,7 +93,7 @@ pub mod defaults {
     /// What a late joiner sees: a screenful.
     pub const REPLAY: u32 = 20;
     pub const RESUME_WINDOW_SECS: u64 = 600;
-    /// Past it, the address holding the most gives one up.
+    /// Past it, the newest drop of the addresses holding the most goes.
     pub const MAX_KEPT: u32 = 10_000;
     /// As many as the connections one address may hold: every one of
     /// them may drop at once (a NAT's Wi-Fi blinks) and all resume.

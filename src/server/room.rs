@@ -1464,6 +1464,26 @@ mod tests {
     }
 
     #[test]
+    fn at_the_rooms_cap_a_flood_from_many_hosts_neither_takes_a_kept_name_nor_holds_its_own() {
+        let t0 = Instant::now();
+        let mut room = Room::new().with_kept_sessions(3, 2);
+        for id in 1..=4 {
+            room.connect(id, desk(id as u8), &[], t0);
+            room.line(id, tagged::SWITCH);
+            assert!(matches!(
+                room.line(id, &format!("u{id}")),
+                Happened::LoggedIn(_)
+            ));
+            assert!(room.leave(id).is_some());
+        }
+        // u4 dropped last, when the room was full: its session was the one
+        // forgotten, and its name is free; u1's is still kept for u1.
+        room.connect(5, desk(5), &[], t0);
+        assert!(matches!(room.line(5, "u1"), Happened::LoginRefused(_)));
+        assert!(matches!(room.line(5, "u4"), Happened::LoggedIn(_)));
+    }
+
+    #[test]
     fn a_wave_that_left_gives_its_room_back() {
         let t0 = Instant::now();
         // Not announced: 5000 joins and leaves told to all would be 25 M lines.

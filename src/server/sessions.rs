@@ -19,8 +19,8 @@ use super::away::AwayByHost;
 use super::room::ClientId;
 
 /// Sessions kept at once for connections that dropped, unless told (see
-/// [`Sessions::cap`]); past it, the oldest of the host holding the most is
-/// forgotten (see [`AwayByHost`]).
+/// [`Sessions::cap`]); past it, the newest drop of the hosts holding the
+/// most is forgotten (see [`AwayByHost`]).
 pub const MOST_AWAY: usize = super::defaults::MAX_KEPT as usize;
 
 /// A session's secret.
@@ -493,9 +493,27 @@ mod tests {
         }
         assert_eq!(
             sessions.away(4, t0, host(2), true),
-            [2],
-            "not the oldest, 1"
+            [4],
+            "its own newest, not the oldest, 1"
         );
+        assert_eq!(sessions.away_name(1), Some(&max), "1 is still kept");
+        assert_eq!(sessions.away_name(2), Some(&max), "2 dropped earlier");
+    }
+
+    #[test]
+    fn a_flood_of_single_sessions_from_many_hosts_leaves_an_older_one_kept() {
+        let t0 = Instant::now();
+        let mut sessions = Sessions::new(WINDOW, counting());
+        sessions.cap(3, 2);
+        let max = name("Max");
+        for id in 1..=10 {
+            sessions.open(id, max.clone(), id);
+        }
+        assert!(sessions.away(1, t0, host(1), false).is_empty());
+        for id in 2..=10 {
+            let forgotten = sessions.away(id, t0, host(id as u8), false);
+            assert!(forgotten.iter().all(|&f| f != 1), "{forgotten:?}");
+        }
         assert_eq!(sessions.away_name(1), Some(&max), "1 is still kept");
     }
 

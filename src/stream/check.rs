@@ -27,10 +27,13 @@ pub struct Room {
     pub damage: Vec<OpenError>,
     /// Files that could not be read at all.
     pub unreadable: Vec<OpenError>,
+    /// A mode that other users may read by, which `serve` refuses to
+    /// start on: not damage, but the store will not do as it is.
+    pub refused: Option<OpenError>,
     /// Things worth knowing that are not damage: a torn last line in the
     /// newest file (a server stopped, or is, mid-write; the next start
     /// drops it), an empty newest file, unreadable lines of the sessions
-    /// file (skipped at start), modes the server would refuse.
+    /// file (skipped at start).
     pub notes: Vec<String>,
 }
 
@@ -47,6 +50,11 @@ impl Report {
 
     pub fn unreadable(&self) -> bool {
         self.rooms.iter().any(|r| !r.unreadable.is_empty())
+    }
+
+    /// Whether `serve` would refuse a room for its modes.
+    pub fn refused(&self) -> bool {
+        self.rooms.iter().any(|r| r.refused.is_some())
     }
 }
 
@@ -69,6 +77,9 @@ impl fmt::Display for Room {
                 ", {}",
                 plural(self.unreadable.len(), "unreadable file", "unreadable files")
             )?;
+        }
+        if self.refused.is_some() {
+            f.write_str(", refused by `serve` as others may read it")?;
         }
         Ok(())
     }
@@ -101,10 +112,10 @@ fn check_room(dir: &Path) -> Room {
         dir: dir.to_path_buf(),
         ..Room::default()
     };
-    if let Err(err) = access::check_room(dir) {
-        room.notes
-            .push(format!("{err} (the server refuses to start)"));
-    }
+    room.refused = access::check_room(dir).err().map(|mut err| {
+        err.cause.push_str(" (`serve` refuses to start on it)");
+        err
+    });
     match SessionsFile::read(dir) {
         Ok((_, 0)) => {}
         Ok((_, skipped)) => room.notes.push(format!(
@@ -141,7 +152,13 @@ fn check_segment(
     room: &mut Room,
 ) -> Result<(), OpenError> {
     let mut lines = Lines::open(path).map_err(|e| OpenError::new(path, plain(&e)))?;
-    let mut rules = Rules::new(first, before);
+    let mut rules = match Rules::new(first, before) {
+        Ok(rules) => rules,
+        Err(cause) => {
+            room.damage.push(OpenError::new(path, cause));
+            return Ok(());
+        }
+    };
     while let Some((number, line)) = lines
         .next_line()
         .map_err(|e| OpenError::new(path, plain(&e)))?
@@ -180,7 +197,7 @@ fn check_segment(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stream::record::{Kind, Record};
+    use crate::stream::record::{Kind, Record, LAST_ID};
     use crate::stream::store::segment_name;
     use std::io::Write;
 
@@ -246,6 +263,63 @@ mod tests {
     }
 
     #[test]
+    fn a_file_or_a_record_past_the_last_id_is_damage() {
+        let root = tempfile::tempdir().expect("a temp dir");
+        let dir = root.path().join("main");
+        access::create_dir(&dir).expect("created");
+        let mut far = Vec::new();
+        let kind = Kind::Join { from: "Max".into() };
+        Record {
+            id: LAST_ID + 1,
+            time: 1,
+            kind,
+        }
+        .encode(&mut far);
+        let old = segment(&dir, 1, &far);
+        let huge = segment(&dir, u64::MAX, b"");
+        let report = check(root.path()).expect("readable");
+        assert!(report.damaged());
+        let damage: Vec<(PathBuf, Option<u64>)> = report.rooms[0]
+            .damage
+            .iter()
+            .map(|d| (d.path.clone(), d.line))
+            .collect();
+        assert_eq!(damage, [(old, Some(1)), (huge, None)]);
+    }
+
+    #[test]
+    fn a_mode_serve_refuses_is_found_with_the_chmod_that_mends_it() {
+        use std::os::unix::fs::PermissionsExt;
+        let chmod = |path: &Path, mode| {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod")
+        };
+        let root = tempfile::tempdir().expect("a temp dir");
+        let dir = root.path().join("main");
+        access::create_dir(&dir).expect("created");
+        let file = segment(&dir, 1, &lines(1..=2));
+        chmod(&file, 0o644);
+        let report = check(root.path()).expect("readable");
+        assert!(report.refused() && !report.damaged() && !report.unreadable());
+        let refused = report.rooms[0].refused.as_ref().expect("refused");
+        assert_eq!(
+            refused.to_string(),
+            format!(
+                "{}: other users may read it (mode 0644), and the store holds private \
+                 messages: `chmod go=` it first (`serve` refuses to start on it)",
+                file.display()
+            )
+        );
+        chmod(&file, 0o600);
+        chmod(&dir, 0o755);
+        let report = check(root.path()).expect("readable");
+        let refused = report.rooms[0].refused.as_ref().expect("refused");
+        assert_eq!(refused.path, dir);
+        assert!(refused.cause.contains("`chmod -R go=`"), "{refused}");
+        chmod(&dir, 0o700);
+        assert!(!check(root.path()).expect("readable").refused());
+    }
+
+    #[test]
     fn a_clean_store_has_no_damage_and_a_folder_without_rooms_is_not_a_store() {
         let root = tempfile::tempdir().expect("a temp dir");
         let err = check(root.path()).expect_err("no room").to_string();
@@ -256,5 +330,6 @@ mod tests {
         let report = check(root.path()).expect("readable");
         assert!(!report.damaged() && !report.unreadable());
         assert_eq!(report.rooms[0].notes, Vec::<String>::new());
+        assert!(!report.refused());
     }
 }

@@ -39,7 +39,7 @@ use futures::channel::mpsc;
 use futures::StreamExt;
 
 pub use history::{Ahead, History, HistoryLimits, Limits, Replay, SessionId};
-pub use record::{Id, Kind, Millis, Record};
+pub use record::{Id, Kind, Millis, Record, LAST_ID};
 pub use store::{Notice, OpenError, Store, StoreConfig, Torn, WriteError};
 
 /// The one room's name, and its folder in a store.
@@ -124,17 +124,25 @@ pub struct Settled {
     pub outcome: Result<Vec<Arc<Record>>, WriteError>,
 }
 
-/// A batch refused at once: too much is still waiting for the disk.
+/// Why a batch was refused at once, without using ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backlog;
+pub enum NotKept {
+    /// Too much is still waiting for the disk.
+    Backlog,
+    /// Its ids would pass [`LAST_ID`] (a store can only be opened below it).
+    NoIdsLeft,
+}
 
-impl std::fmt::Display for Backlog {
+impl std::fmt::Display for NotKept {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("not saved: the store is behind (too much is waiting for the disk)")
+        f.write_str(match self {
+            NotKept::Backlog => "not saved: the store is behind (too much is waiting for the disk)",
+            NotKept::NoIdsLeft => "not saved: the room has used up its message ids",
+        })
     }
 }
 
-impl std::error::Error for Backlog {}
+impl std::error::Error for NotKept {}
 
 /// A batch given ids and waiting to settle.
 struct InFlight {
@@ -277,13 +285,17 @@ impl RoomStream {
 
     /// Gives `drafts` ids and the time and starts keeping them; they
     /// settle later (see [`RoomStream::settled`]). Refused, without using
-    /// ids, while too much waits for the disk.
-    pub fn append(&mut self, drafts: Vec<Draft>) -> Result<Ticket, Backlog> {
+    /// ids, while too much waits for the disk, or past [`LAST_ID`].
+    pub fn append(&mut self, drafts: Vec<Draft>) -> Result<Ticket, NotKept> {
+        let end = (self.next_id)
+            .checked_add(drafts.len() as Id)
+            .filter(|&end| end <= LAST_ID + 1)
+            .ok_or(NotKept::NoIdsLeft)?;
         let time = (self.clock)();
         let mut records = Vec::with_capacity(drafts.len());
         let mut sessions = Vec::with_capacity(drafts.len());
         let mut bytes = 0;
-        for (id, draft) in (self.next_id..).zip(drafts) {
+        for (id, draft) in (self.next_id..end).zip(drafts) {
             let record = Arc::new(Record {
                 id,
                 time,
@@ -295,9 +307,9 @@ impl RoomStream {
         }
         // One batch is always taken when nothing waits, however big.
         if self.in_flight_bytes > 0 && self.in_flight_bytes + bytes > MAX_IN_FLIGHT {
-            return Err(Backlog);
+            return Err(NotKept::Backlog);
         }
-        self.next_id += records.len() as Id;
+        self.next_id = end;
         let ticket = self.next_ticket;
         self.next_ticket += 1;
         match &self.store {

@@ -27,6 +27,12 @@ use serde::{Deserialize, Serialize};
 /// by one store (or, without a store, by one server process).
 pub type Id = u64;
 
+/// The largest id a record may have. No room gets near it (2^63 lines:
+/// 292,000 years at a million a second), so a file name or a record that
+/// says more was not written by a server and is damage; stopping here
+/// leaves the counter room to go on without wrapping.
+pub const LAST_ID: Id = i64::MAX as Id;
+
 /// Server time: milliseconds since 1970-01-01 00:00 UTC.
 pub type Millis = u64;
 

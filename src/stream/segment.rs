@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
-use super::record::{Id, Record};
+use super::record::{Id, Record, LAST_ID};
 
 /// The longest line a segment may hold: far above any record the room
 /// makes (a line is at most 1 MiB of text, which JSON at most doubles).
@@ -88,13 +88,20 @@ pub struct Rules {
 }
 
 impl Rules {
-    pub fn new(first: Id, before: Option<Id>) -> Rules {
-        Rules {
+    /// The rules for a file whose name gives `first`, or why that name is
+    /// damage: ids could not go on from it.
+    pub fn new(first: Id, before: Option<Id>) -> Result<Rules, String> {
+        if first > LAST_ID {
+            return Err(format!(
+                "its name gives first id {first}, past the last id there can be ({LAST_ID})"
+            ));
+        }
+        Ok(Rules {
             first,
             before,
             last: None,
             checksummed: false,
-        }
+        })
     }
 
     /// The record on `line` (without its `\n`), or why it breaks a rule.
@@ -110,8 +117,13 @@ impl Rules {
         if let Some(prev) = self.last.filter(|&prev| id <= prev) {
             return Err(format!("id {id} is not after the line before's ({prev})"));
         }
-        if id == 0 || id == Id::MAX {
+        if id == 0 {
             return Err(format!("id {id} is not a record id"));
+        }
+        if id > LAST_ID {
+            return Err(format!(
+                "id {id} is past the last id there can be ({LAST_ID})"
+            ));
         }
         if id < self.first {
             return Err(format!(
@@ -149,7 +161,7 @@ mod tests {
 
     #[test]
     fn ids_must_increase_within_the_files_range() {
-        let mut rules = Rules::new(5, Some(10));
+        let mut rules = Rules::new(5, Some(10)).expect("a first id");
         assert!(rules.check(&line(5)).is_ok());
         assert_eq!(
             rules.check(&line(5)),
@@ -160,7 +172,7 @@ mod tests {
             rules.check(&line(10)),
             Err("id 10 is not below the next file's first id (10)".into())
         );
-        let mut rules = Rules::new(5, None);
+        let mut rules = Rules::new(5, None).expect("a first id");
         assert_eq!(
             rules.check(&line(4)),
             Err("id 4 is below this file's first id (5, from its name)".into())
@@ -168,9 +180,30 @@ mod tests {
     }
 
     #[test]
+    fn an_id_past_the_last_one_is_damage_in_a_name_or_a_line() {
+        assert_eq!(
+            Rules::new(Id::MAX, None).err(),
+            Some(format!(
+                "its name gives first id {}, past the last id there can be ({LAST_ID})",
+                Id::MAX
+            ))
+        );
+        let mut rules = Rules::new(LAST_ID, None).expect("the last first id");
+        assert!(rules.check(&line(LAST_ID)).is_ok());
+        let mut rules = Rules::new(1, None).expect("a first id");
+        assert_eq!(
+            rules.check(&line(LAST_ID + 1)),
+            Err(format!(
+                "id {} is past the last id there can be ({LAST_ID})",
+                LAST_ID + 1
+            ))
+        );
+    }
+
+    #[test]
     fn once_a_line_has_a_checksum_every_later_one_must() {
         let old = br#"{"id":1,"time":1,"kind":"join","from":"Max"}"#;
-        let mut rules = Rules::new(1, None);
+        let mut rules = Rules::new(1, None).expect("a first id");
         assert!(rules.check(old).is_ok(), "a line from before checksums");
         assert!(rules.check(&line(2)).is_ok());
         let stripped = br#"{"id":3,"time":1,"kind":"join","from":"Max"}"#;

@@ -442,7 +442,7 @@ fn scan(
     tail: &mut Tail<'_>,
 ) -> Result<Scan, OpenError> {
     let mut lines = Lines::open(path).map_err(|e| OpenError::new(path, plain(&e)))?;
-    let mut rules = Rules::new(first, before);
+    let mut rules = Rules::new(first, before).map_err(|e| OpenError::new(path, e))?;
     let mut torn = None;
     loop {
         let line = lines
@@ -520,6 +520,7 @@ fn recover(
         };
         let scan = scan(path, *first, before, newest, &mut tail)?;
         if newest {
+            // No overflow: the rules let no id, nor a name, past LAST_ID.
             next_id = next_id.max(*first).max(scan.last.map_or(0, |id| id + 1));
             let file = OpenOptions::new()
                 .write(true)

@@ -2,7 +2,7 @@
 //! middle, empty files, rotation), and writes that fail.
 
 use super::*;
-use crate::stream::record::Kind;
+use crate::stream::record::{Kind, LAST_ID};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -329,7 +329,28 @@ fn damage_stops_the_start_with_one_line_naming_file_line_and_cause() {
             "the last id there is",
             vec![(0, lines(&[at_max]))],
             0,
-            " line 1: id 18446744073709551615 is not a record id",
+            " line 1: id 18446744073709551615 is past the last id there can be \
+             (9223372036854775807)",
+        ),
+        (
+            "an id too near the end to go on from",
+            vec![(
+                1,
+                lines(&[Record {
+                    id: LAST_ID + 1,
+                    ..chat(1, "a")
+                }]),
+            )],
+            0,
+            " line 1: id 9223372036854775808 is past the last id there can be \
+             (9223372036854775807)",
+        ),
+        (
+            "an empty file whose name is the last id there is",
+            vec![(1, lines(&[chat(1, "a")])), (Id::MAX, Vec::new())],
+            1,
+            ": its name gives first id 18446744073709551615, past the last id there \
+             can be (9223372036854775807)",
         ),
         (
             "an id below its file's name",

@@ -138,11 +138,30 @@ fn too_much_waiting_is_refused_without_using_ids() {
         assert!(taken < 10, "the bound holds");
     }
     assert_eq!(taken, 3);
-    assert_eq!(stream.append(vec![Draft::chat("Max", &big)]), Err(Backlog));
+    assert_eq!(
+        stream.append(vec![Draft::chat("Max", &big)]),
+        Err(NotKept::Backlog)
+    );
     assert_eq!(stream.next_id(), 4);
     while stream.try_settled().is_some() {}
     assert_eq!(stream.append(vec![Draft::chat("Max", &big)]), Ok(3));
     assert_eq!(stream.next_id(), 5);
+}
+
+#[test]
+fn past_the_last_id_a_batch_is_refused_not_wrapped() {
+    let mut stream = RoomStream::new(limits(10), None, LAST_ID - 1, 0);
+    let two = || vec![Draft::chat("Max", "a"), Draft::chat("Max", "b")];
+    assert_eq!(stream.append(two()), Ok(0));
+    assert_eq!(stream.next_id(), LAST_ID + 1);
+    assert_eq!(stream.append(two()), Err(NotKept::NoIdsLeft));
+    assert_eq!(
+        stream.append(vec![Draft::chat("Max", "c")]),
+        Err(NotKept::NoIdsLeft)
+    );
+    assert_eq!(stream.next_id(), LAST_ID + 1);
+    let mut stream = RoomStream::new(limits(10), None, Id::MAX, 0);
+    assert_eq!(stream.append(two()), Err(NotKept::NoIdsLeft), "no overflow");
 }
 
 #[test]

@@ -993,6 +993,38 @@ fn a_store_other_users_may_read_is_refused_with_one_line() {
 }
 
 #[test]
+fn store_check_fails_on_a_store_serve_would_refuse_for_its_modes() {
+    use std::os::unix::fs::PermissionsExt;
+    let (dir, file) = store_with(&segment_lines(1..=2));
+    let room = dir.path().join("main");
+    std::fs::set_permissions(&room, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let checked = store_check(dir.path());
+    assert_eq!(checked.code(), Some(1), "{checked:?}");
+    assert_eq!(
+        checked.stdout,
+        format!(
+            "{0}: other users may read it (mode 0755), and the store holds private messages: \
+             `chmod -R go=` it first (`serve` refuses to start on it)\n\
+             {0}: 1 file, 2 records, 0 damaged lines, refused by `serve` as others may read it\n",
+            room.display()
+        )
+    );
+    std::fs::set_permissions(&room, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let checked = store_check(dir.path());
+    assert_eq!(checked.code(), Some(1), "{checked:?}");
+    assert!(
+        checked.stdout.starts_with(&format!(
+            "{}: other users may read it (mode 0644)",
+            file.display()
+        )),
+        "{checked:?}"
+    );
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    assert_eq!(store_check(dir.path()).code(), Some(0));
+}
+
+#[test]
 fn a_store_path_that_will_not_do_is_named_as_given_and_only_its_last_folder_is_made() {
     let root = tempfile::tempdir().expect("a temp dir");
     let file = crate::support::write_file(root.path(), "passwd", "root:x:0:0\n");
@@ -1108,6 +1140,30 @@ fn a_character_changed_in_an_old_file_is_found_by_store_check_and_by_a_start_tha
     assert_eq!(missing.code(), Some(2), "{missing:?}");
     assert_eq!(missing.stdout, "");
     assert!(missing.stderr.starts_with("sockchat: "), "{missing:?}");
+}
+
+#[test]
+fn a_file_named_past_the_last_id_is_damage_to_store_check_and_refused_at_start() {
+    let (dir, _) = store_with(&segment_lines(1..=2));
+    let room = dir.path().join("main");
+    // Empty, named for the last u64: ids could not go on from it.
+    let huge = private_file(&room, "sockchat-18446744073709551615.jsonl", b"");
+    let cause = "its name gives first id 18446744073709551615, past the last id there can \
+                 be (9223372036854775807)";
+    let checked = store_check(dir.path());
+    assert_eq!(checked.code(), Some(1), "{checked:?}");
+    assert!(
+        checked
+            .stdout
+            .starts_with(&format!("{}: {cause}\n", huge.display())),
+        "{checked:?}"
+    );
+    let finished = finish_blocking(serve_store(dir.path(), &[]).command(), "");
+    assert_eq!(finished.code(), Some(1), "{finished:?}");
+    assert_eq!(
+        finished.stderr,
+        format!("sockchat: {}: {cause}\n", huge.display())
+    );
 }
 
 #[test]

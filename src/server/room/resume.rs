@@ -115,11 +115,16 @@ impl<M: Mailbox> Room<M> {
             // and its hold's place goes to this one.
             let trusted = client.mailbox.trusted();
             let away = self.sessions.away(client.session, self.now, host, trusted);
+            // At the room's cap the one forgotten may be this one: then
+            // its name is held no longer than any dropped connection's.
+            let kept = !away.contains(&client.session);
             for forgotten in away {
                 self.stream.forget(forgotten);
                 self.held.retain(|_, hold| hold.session != Some(forgotten));
             }
-            self.hold(name, host, Some(client.session), until);
+            if kept {
+                self.hold(name, host, Some(client.session), until);
+            }
         } else {
             self.end_session(client.session);
         }
