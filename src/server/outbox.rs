@@ -535,10 +535,11 @@ impl Outbox {
             batch.start();
             let made = make(&mut lines, chunk, &mut batch.lines);
             state = self.lock();
-            if state.end == Some(End::Drop) {
-                // Cut off meanwhile: the queue was dropped, and this with it.
+            if let Some(end) = state.end.filter(|&end| end != End::Flush) {
+                // Cut off or taken over meanwhile: the queue was dropped,
+                // and this with it.
                 batch.lines.clear();
-                return Some(Next::End(End::Drop));
+                return Some(Next::End(end));
             }
             match made {
                 Made::More(_) => {
@@ -967,6 +968,24 @@ mod tests {
         }
         assert_eq!(outbox.push_block(block("a", 1)), Err(Full));
         assert_eq!(push(&outbox, b"x"), Err(Full));
+    }
+
+    #[test]
+    fn a_chunk_made_while_the_session_was_taken_over_is_not_sent() {
+        let outbox = Arc::new(outbox(1000));
+        let resumer = Arc::clone(&outbox);
+        // The resume comes while the writer makes the chunk, outside the lock.
+        let lines = block("a", 10).enumerate().map(move |(i, line)| {
+            if i == 1 {
+                resumer.end(End::TakenOver);
+            }
+            line
+        });
+        outbox.push_block(Box::new(lines)).unwrap();
+        let mut batch = Batch::default();
+        assert_eq!(outbox.try_next(&mut batch), Some(Next::End(End::TakenOver)));
+        assert!(batch.is_empty(), "{} bytes left to write", batch.left());
+        assert_eq!(outbox.unsent(), 0);
     }
 
     #[test]
