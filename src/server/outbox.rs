@@ -40,11 +40,14 @@ const KEEP_BATCH: usize = 1024;
 /// A block's lines, made one by one as the writer drains the queue.
 pub type BlockLines = Box<dyn Iterator<Item = String> + Send>;
 
-/// Bytes of a block the writer makes at once (at least one line): a
-/// fair share, so that a client that stops reading in a block holds no
-/// more than the room's budget allows one already behind (see
-/// [`Backlog`]), however many do.
-const BLOCK_CHUNK: usize = FAIR_SHARE;
+/// Bytes of a block the writer makes at once (at least one line): half a
+/// fair share. Within a fair share, so that a client that stops reading in
+/// a block holds no more than the room's budget allows one already behind
+/// (see [`Backlog`]), however many do; and well under it, so that a reader
+/// keeping up mid-block (a chunk, a line more, and the live lines behind
+/// it) does not count as already behind and is not cut off when the room
+/// is over its budget.
+const BLOCK_CHUNK: usize = FAIR_SHARE / 2;
 
 /// Blocks that may wait unsent for one client; one more is refused like
 /// a line past the limit. Each holds its messages (shared with the
@@ -968,6 +971,21 @@ mod tests {
         }
         assert_eq!(outbox.push_block(block("a", 1)), Err(Full));
         assert_eq!(push(&outbox, b"x"), Err(Full));
+    }
+
+    #[test]
+    fn a_reader_mid_block_is_not_counted_behind_when_the_room_is_over_budget() {
+        // Every push finds the room over its budget.
+        let outbox = Outbox::new(1 << 20, Arc::new(Backlog::new(0, 0)));
+        outbox.push_block(block("a", 1000)).unwrap();
+        let mut batch = Batch::default();
+        assert_eq!(outbox.try_next(&mut batch), Some(Next::Write));
+        assert!(batch.left() >= BLOCK_CHUNK, "a full chunk is being written");
+        assert_eq!(
+            push(&outbox, b"said meanwhile"),
+            Ok(()),
+            "a reader that keeps up is not already behind"
+        );
     }
 
     #[test]
