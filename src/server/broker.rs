@@ -118,6 +118,10 @@ impl Mailbox for Peer {
         self.outbox.unsent() > self.outbox.limit() / 2
     }
 
+    fn blocks_full(&self) -> bool {
+        self.outbox.blocks_full()
+    }
+
     fn host(&self) -> Option<Host> {
         Some(Host::of(self.addr.ip()))
     }

@@ -50,9 +50,10 @@ pub type BlockLines = Box<dyn Iterator<Item = String> + Send>;
 const BLOCK_CHUNK: usize = FAIR_SHARE / 2;
 
 /// Blocks that may wait unsent for one client; one more is refused like
-/// a line past the limit. Each holds its messages (shared with the
-/// history while it keeps them), so a client asking again and again
-/// without reading must not pile them up.
+/// a line past the limit (the room refuses a `/history` that would be
+/// one more first, see [`Outbox::blocks_full`]). Each holds its messages
+/// (shared with the history while it keeps them), so a client asking
+/// again and again without reading must not pile them up.
 const MOST_BLOCKS: usize = 8;
 
 use super::throttle::{fair_share, FAIR_SHARE};
@@ -383,6 +384,14 @@ impl Outbox {
             self.waker.wake();
         }
         Ok(())
+    }
+
+    /// Whether [`MOST_BLOCKS`] wait unsent, so that another would be refused.
+    pub fn blocks_full(&self) -> bool {
+        self.lock()
+            .blocks
+            .as_ref()
+            .is_some_and(|b| b.len() >= MOST_BLOCKS)
     }
 
     /// Queues a line for this client alone (see [`Outbox::push`]).

@@ -86,6 +86,12 @@ pub trait Mailbox {
         false
     }
 
+    /// Whether as many blocks wait unsent as may: one more is refused (and
+    /// cuts the client off), so `/history` is answered with a refusal instead.
+    fn blocks_full(&self) -> bool {
+        false
+    }
+
     /// The host the client connects from, to whom a held name goes back.
     fn host(&self) -> Option<Host> {
         None
