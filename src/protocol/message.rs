@@ -131,6 +131,8 @@ pub mod reply {
     pub const TAGGED_LATE: &str =
         "Server: Error: /tagged must be the first line, before the password and the name";
     pub const NO_HISTORY: &str = "Server: Error: this room keeps no history";
+    /// `/history` while as many blocks as may wait are still unsent.
+    pub const HISTORY_BUSY: &str = "Server: Error: too many history blocks are still on their way to you; ask again once they arrive";
     /// The same words whatever the reason, so a guess learns nothing.
     pub const RESUME_REFUSED: &str =
         "Server: Error: that session cannot be resumed (unknown or expired); type a username";

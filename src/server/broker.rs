@@ -27,6 +27,7 @@ use crate::protocol::limits::Limits;
 use crate::protocol::message::{parse_input, reply, Input};
 use crate::protocol::name::Name;
 use crate::protocol::password::{Password, TRIES};
+use crate::protocol::sanitize::sanitize;
 use crate::protocol::tagged;
 use crate::runtime::{self, Timer};
 use crate::stream::{RoomStream, Settled};
@@ -115,6 +116,10 @@ impl Mailbox for Peer {
 
     fn far_behind(&self) -> bool {
         self.outbox.unsent() > self.outbox.limit() / 2
+    }
+
+    fn blocks_full(&self) -> bool {
+        self.outbox.blocks_full()
     }
 
     fn host(&self) -> Option<Host> {
@@ -475,7 +480,13 @@ impl Broker {
             true => tagged::split_label(text),
             false => (None, text),
         };
-        let input = parse_input(bare);
+        // Read as the room will run it: a logged-in client's line
+        // sanitized first (see `room::decode`), others as typed.
+        let clean = sanitize(bare);
+        let input = match self.room.is_logged_in(id) {
+            true => room::decode(bare, &clean),
+            false => parse_input(bare),
+        };
         if self.settings.password.is_some()
             && !self.room.is_admitted(id)
             && !matches!(input, Input::Quit)

@@ -40,16 +40,20 @@ const KEEP_BATCH: usize = 1024;
 /// A block's lines, made one by one as the writer drains the queue.
 pub type BlockLines = Box<dyn Iterator<Item = String> + Send>;
 
-/// Bytes of a block the writer makes at once (at least one line): a
-/// fair share, so that a client that stops reading in a block holds no
-/// more than the room's budget allows one already behind (see
-/// [`Backlog`]), however many do.
-const BLOCK_CHUNK: usize = FAIR_SHARE;
+/// Bytes of a block the writer makes at once (at least one line): half a
+/// fair share. Within a fair share, so that a client that stops reading in
+/// a block holds no more than the room's budget allows one already behind
+/// (see [`Backlog`]), however many do; and well under it, so that a reader
+/// keeping up mid-block (a chunk, a line more, and the live lines behind
+/// it) does not count as already behind and is not cut off when the room
+/// is over its budget.
+const BLOCK_CHUNK: usize = FAIR_SHARE / 2;
 
 /// Blocks that may wait unsent for one client; one more is refused like
-/// a line past the limit. Each holds its messages (shared with the
-/// history while it keeps them), so a client asking again and again
-/// without reading must not pile them up.
+/// a line past the limit (the room refuses a `/history` that would be
+/// one more first, see [`Outbox::blocks_full`]). Each holds its messages
+/// (shared with the history while it keeps them), so a client asking
+/// again and again without reading must not pile them up.
 const MOST_BLOCKS: usize = 8;
 
 use super::throttle::{fair_share, FAIR_SHARE};
@@ -382,6 +386,14 @@ impl Outbox {
         Ok(())
     }
 
+    /// Whether [`MOST_BLOCKS`] wait unsent, so that another would be refused.
+    pub fn blocks_full(&self) -> bool {
+        self.lock()
+            .blocks
+            .as_ref()
+            .is_some_and(|b| b.len() >= MOST_BLOCKS)
+    }
+
     /// Queues a line for this client alone (see [`Outbox::push`]).
     pub fn push_own(&self, line: &str, tally: &mut Tally) -> Result<(), Full> {
         self.push(&Line::new(line.to_owned()), tally)
@@ -535,10 +547,11 @@ impl Outbox {
             batch.start();
             let made = make(&mut lines, chunk, &mut batch.lines);
             state = self.lock();
-            if state.end == Some(End::Drop) {
-                // Cut off meanwhile: the queue was dropped, and this with it.
+            if let Some(end) = state.end.filter(|&end| end != End::Flush) {
+                // Cut off or taken over meanwhile: the queue was dropped,
+                // and this with it.
                 batch.lines.clear();
-                return Some(Next::End(End::Drop));
+                return Some(Next::End(end));
             }
             match made {
                 Made::More(_) => {
@@ -967,6 +980,39 @@ mod tests {
         }
         assert_eq!(outbox.push_block(block("a", 1)), Err(Full));
         assert_eq!(push(&outbox, b"x"), Err(Full));
+    }
+
+    #[test]
+    fn a_reader_mid_block_is_not_counted_behind_when_the_room_is_over_budget() {
+        // Every push finds the room over its budget.
+        let outbox = Outbox::new(1 << 20, Arc::new(Backlog::new(0, 0)));
+        outbox.push_block(block("a", 1000)).unwrap();
+        let mut batch = Batch::default();
+        assert_eq!(outbox.try_next(&mut batch), Some(Next::Write));
+        assert!(batch.left() >= BLOCK_CHUNK, "a full chunk is being written");
+        assert_eq!(
+            push(&outbox, b"said meanwhile"),
+            Ok(()),
+            "a reader that keeps up is not already behind"
+        );
+    }
+
+    #[test]
+    fn a_chunk_made_while_the_session_was_taken_over_is_not_sent() {
+        let outbox = Arc::new(outbox(1000));
+        let resumer = Arc::clone(&outbox);
+        // The resume comes while the writer makes the chunk, outside the lock.
+        let lines = block("a", 10).enumerate().map(move |(i, line)| {
+            if i == 1 {
+                resumer.end(End::TakenOver);
+            }
+            line
+        });
+        outbox.push_block(Box::new(lines)).unwrap();
+        let mut batch = Batch::default();
+        assert_eq!(outbox.try_next(&mut batch), Some(Next::End(End::TakenOver)));
+        assert!(batch.is_empty(), "{} bytes left to write", batch.left());
+        assert_eq!(outbox.unsent(), 0);
     }
 
     #[test]

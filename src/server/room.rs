@@ -38,6 +38,18 @@ pub fn is_resume(text: &str) -> bool {
     resume::strip_command(text).is_some()
 }
 
+/// What a logged-in client's line asks for, read as the room runs it: a
+/// new name as typed (a control character in it refuses it rather than
+/// silently vanishing from it), everything else from `clean`, the line
+/// sanitized. The broker gates what pulls output on this same reading,
+/// or a control character in front of `/history` would slip past it.
+pub fn decode<'a>(text: &'a str, clean: &'a str) -> Input<'a> {
+    match parse_input(text) {
+        Input::Nick(new) => Input::Nick(new),
+        _ => parse_input(clean),
+    }
+}
+
 /// Names held at once for owners whose connection dropped; past it a
 /// dropped name is free at once, as before.
 const MOST_HELD: usize = 10_000;
@@ -71,6 +83,12 @@ pub trait Mailbox {
     /// Whether more than half its queue is waiting: private messages, which
     /// a few senders can aim at one person, may then not fill the rest.
     fn far_behind(&self) -> bool {
+        false
+    }
+
+    /// Whether as many blocks wait unsent as may: one more is refused (and
+    /// cuts the client off), so `/history` is answered with a refusal instead.
+    fn blocks_full(&self) -> bool {
         false
     }
 
@@ -549,10 +567,8 @@ impl<M: Mailbox> Room<M> {
             }
             return self.login(id, text);
         };
-        if let Input::Nick(new) = parse_input(text) {
-            return self.rename(id, name, new);
-        }
-        self.command(id, name, parse_input(&sanitize(text)))
+        let clean = sanitize(text);
+        self.command(id, name, decode(text, &clean))
     }
 
     /// Whether connection `id` asked for tagged lines.

@@ -1489,6 +1489,13 @@ fn output_limited(line: &str) -> bool {
     line.starts_with("Server: Error: too much output pulled lately")
 }
 
+/// Sends `ask` and reads the block of Ann's two lines it pulls.
+async fn pulls_the_block(client: &mut Client, ask: &str) {
+    client.send(ask).await;
+    client.expect_line(&reply::last_header(2)).await;
+    client.lines_until(&reply::last_footer(2)).await;
+}
+
 /// One address got 520 MB in 10 s by asking for big `/history` blocks,
 /// each on a new connection with a fresh allowance. The allowance is now
 /// the address's, whatever connection asks.
@@ -1498,9 +1505,7 @@ fn history_pulled_over_several_connections_is_paid_for_by_the_address() {
         let server = TestServer::with(metered()).await;
         let _ann = ann_said_two_long_lines(&server).await;
         let mut max = login("127.0.0.2", server.addr, "Max").await;
-        max.send("/history").await;
-        max.expect_line(&reply::last_header(2)).await;
-        max.lines_until(&reply::last_footer(2)).await;
+        pulls_the_block(&mut max, "/history").await;
         drop(max);
         let mut again = login("127.0.0.2", server.addr, "Maxi").await;
         again.send("/history").await;
@@ -1510,6 +1515,23 @@ fn history_pulled_over_several_connections_is_paid_for_by_the_address() {
         let mut bob = login("127.0.0.4", server.addr, "Bob").await;
         bob.send("/history").await;
         bob.expect_line(&reply::last_header(2)).await;
+    });
+}
+
+/// The gate decided on the line as received while the room ran it
+/// sanitized, so a control character in front of `/history` slipped past
+/// the address's meter and still pulled the block. It is refused the same.
+#[test]
+fn history_behind_a_control_character_is_paid_for_by_the_address_too() {
+    run(async {
+        let server = TestServer::with(metered()).await;
+        let _ann = ann_said_two_long_lines(&server).await;
+        let mut max = login("127.0.0.2", server.addr, "Max").await;
+        // Run as `/history` by the room, and charged as one.
+        pulls_the_block(&mut max, "\x01/history").await;
+        max.send("\x01/history 1000").await;
+        let answer = max.line().await.expect("an answer");
+        assert!(output_limited(&answer), "{answer}");
     });
 }
 

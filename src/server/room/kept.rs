@@ -353,6 +353,12 @@ impl<M: Mailbox> Room<M> {
             self.tell(id, reply::NO_HISTORY);
             return;
         }
+        // A script may ask many times in one write, faster than its writer
+        // sends the blocks: that is no reason to cut it off as too slow.
+        if self.mailbox(id).is_some_and(M::blocks_full) {
+            self.tell(id, reply::HISTORY_BUSY);
+            return;
+        }
         match ask {
             HistoryAsk::Last(n) => {
                 let records = self.stream.last_said(n.unwrap_or(HISTORY_ASK));
