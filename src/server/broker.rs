@@ -53,6 +53,16 @@ pub enum Event {
     Shutdown,
 }
 
+/// Whether `event` is a line asking for history, read as the room runs it.
+fn asks_history(event: &Event) -> bool {
+    match event {
+        Event::Line { text, .. } => {
+            matches!(room::decode(text, &sanitize(text)), Input::History(_))
+        }
+        _ => false,
+    }
+}
+
 impl Event {
     /// The connection it is about, if one.
     fn client(&self) -> Option<ClientId> {
@@ -332,7 +342,7 @@ impl Broker {
     /// earlier line of its own to be saved. True when the server is to stop.
     fn handle_or_park(&mut self, event: Event) -> bool {
         if let Some(id) = event.client() {
-            if self.room.is_busy(id) || self.parked.contains_key(&id) {
+            if self.waits(id, &event) || self.parked.contains_key(&id) {
                 let queue = self.parked.entry(id).or_default();
                 if queue.len() >= MOST_PARKED_EACH && matches!(event, Event::Line { .. }) {
                     self.room.tell(id, &reply::error(reply::TOO_MANY_WAITING));
@@ -346,6 +356,14 @@ impl Broker {
         let stop = self.handle(event);
         self.unpark();
         stop
+    }
+
+    /// Whether `event` must wait for `id`'s lines being saved: every event
+    /// of a client that waits for answers (tagged), only a `/history` of
+    /// one that does not (a plain client's chat has no answer to keep in
+    /// order, but its `/history` must show the line it sent before).
+    fn waits(&self, id: ClientId, event: &Event) -> bool {
+        self.room.is_busy(id) || (self.room.has_unsettled(id) && asks_history(event))
     }
 
     /// A batch settled: relay it, then let held events go on. The log
@@ -379,7 +397,11 @@ impl Broker {
                 return;
             }
             for owner in unblocked {
-                while !self.room.is_busy(owner) {
+                loop {
+                    let next = self.parked.get(&owner).and_then(|queue| queue.front());
+                    if next.is_none_or(|event| self.waits(owner, event)) {
+                        break;
+                    }
                     let Some(queue) = self.parked.get_mut(&owner) else {
                         break;
                     };

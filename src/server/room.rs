@@ -193,6 +193,10 @@ pub struct Room<M: Mailbox> {
     /// Unsettled batches whose answers a client waits for, per client: its
     /// next lines wait too (see [`Room::is_busy`]).
     busy: HashMap<ClientId, usize>,
+    /// Unsettled batches of a client that waits for no answers (a plain
+    /// client): its other lines go on, but its `/history` waits for them,
+    /// or it would not show the client's own line (see [`Room::has_unsettled`]).
+    unsettled: HashMap<ClientId, usize>,
     /// The connection whose line is being handled, and its label: what
     /// is told to it meanwhile answers that label.
     answering: Option<(ClientId, Option<Box<str>>)>,
@@ -251,6 +255,7 @@ impl<M: Mailbox> Default for Room<M> {
             kept: Vec::new(),
             in_flight: VecDeque::new(),
             busy: HashMap::new(),
+            unsettled: HashMap::new(),
             answering: None,
             clock: Box::new(crate::stream::now),
             now: Instant::now(),

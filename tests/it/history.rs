@@ -524,6 +524,28 @@ async fn flood(mut client: Client, name: String, is_tagged: bool, progress: Arc<
     seen
 }
 
+/// With a store, a plain client's line and its `/history` in one write:
+/// the line was still being synced when the `/history` was answered, so
+/// the answer left it out. A plain client's `/history` now waits for its
+/// own lines to settle (its chat does not: it has no answer to wait for).
+#[test]
+fn a_plain_clients_history_shows_the_line_it_sent_just_before() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let server = serve_store(dir.path(), &["--replay", "0"]).start();
+    run(async {
+        let mut ann = Client::login(server.addr, "Ann").await;
+        for round in 0..5 {
+            let said = format!("line {round}");
+            ann.send_raw(format!("{said}\n/history 1\n").as_bytes())
+                .await;
+            ann.expect_line(&reply::last_header(1)).await;
+            let got = ann.line().await.unwrap_or_default();
+            assert_stamped(&got, &format!("Ann: {said}"));
+            ann.expect_line(&reply::last_footer(1)).await;
+        }
+    });
+}
+
 #[test]
 fn whatever_anyone_saw_or_had_acked_survives_kill_9() {
     let dir = tempfile::tempdir().expect("a temp dir");

@@ -65,6 +65,9 @@ pub struct Batch {
     metas: Vec<Meta>,
     /// The client whose answers wait for it, if any.
     owner: Option<ClientId>,
+    /// Otherwise the client whose line it is, if any: only its
+    /// `/history` waits for it.
+    sender: Option<ClientId>,
 }
 
 impl<M: Mailbox> Room<M> {
@@ -97,15 +100,23 @@ impl<M: Mailbox> Room<M> {
         if !self.kept.is_empty() {
             let (drafts, metas): (Vec<Draft>, Vec<Meta>) = self.kept.drain(..).unzip();
             let owner = metas.iter().find(|m| m.answers).and_then(|m| m.by);
+            let sender = match owner {
+                Some(_) => None,
+                None => metas.iter().find_map(|m| m.by),
+            };
             match self.stream.append(drafts) {
                 Ok(ticket) => {
                     if let Some(owner) = owner {
                         *self.busy.entry(owner).or_default() += 1;
                     }
+                    if let Some(sender) = sender {
+                        *self.unsettled.entry(sender).or_default() += 1;
+                    }
                     self.in_flight.push_back(Batch {
                         ticket,
                         metas,
                         owner,
+                        sender,
                     });
                 }
                 Err(backlog) => {
@@ -142,6 +153,15 @@ impl<M: Mailbox> Room<M> {
                 }
             }
         }
+        if let Some(sender) = batch.sender {
+            if let Some(count) = self.unsettled.get_mut(&sender) {
+                *count -= 1;
+                if *count == 0 {
+                    self.unsettled.remove(&sender);
+                    self.unblocked.push(sender);
+                }
+            }
+        }
         let owner = batch.owner?;
         if let Some(count) = self.busy.get_mut(&owner) {
             *count -= 1;
@@ -163,6 +183,12 @@ impl<M: Mailbox> Room<M> {
     /// must wait too, or their answers would overtake that one's.
     pub fn is_busy(&self, id: ClientId) -> bool {
         self.busy.contains_key(&id)
+    }
+
+    /// Whether a client that waits for no answers (a plain one) has lines
+    /// of its own not settled yet: its `/history` waits for them.
+    pub fn has_unsettled(&self, id: ClientId) -> bool {
+        self.unsettled.contains_key(&id)
     }
 
     /// Batches appended and not settled yet.
