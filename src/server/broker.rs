@@ -503,11 +503,12 @@ impl Broker {
             false => (None, text),
         };
         // Read as the room will run it: a logged-in client's line
-        // sanitized first (see `room::decode`), others as typed.
-        let clean = sanitize(bare);
-        let input = match self.room.is_logged_in(id) {
-            true => room::decode(bare, &clean),
-            false => parse_input(bare),
+        // sanitized first (see `room::decode`), others as typed. The room
+        // is handed the cleaned line, so it is cleaned once.
+        let clean = self.room.is_logged_in(id).then(|| sanitize(bare));
+        let input = match &clean {
+            Some(clean) => room::decode(bare, clean),
+            None => parse_input(bare),
         };
         if self.settings.password.is_some()
             && !self.room.is_admitted(id)
@@ -554,7 +555,7 @@ impl Broker {
             // This line may take a name: names whose hold ran out are free.
             self.room.release_names(now);
         }
-        let happened = self.room.line(id, text);
+        let happened = self.room.line_cleaned(id, text, clean.as_deref());
         // History blocks (a late joiner's, `/history`'s, a resume's) are
         // charged as they are made.
         for (to, bytes) in self.room.take_blocks_sent() {

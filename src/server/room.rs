@@ -527,6 +527,12 @@ impl<M: Mailbox> Room<M> {
     /// silently vanishing from it; everything else is sanitized first, so
     /// no control character is relayed or echoed.
     pub fn line(&mut self, id: ClientId, text: &str) -> Happened {
+        self.line_cleaned(id, text, None)
+    }
+
+    /// [`Room::line`], given the line already sanitized (without its
+    /// label) by a caller that read it too, so it is not cleaned twice.
+    pub fn line_cleaned(&mut self, id: ClientId, text: &str, clean: Option<&str>) -> Happened {
         let Some(client) = self.clients.get(&id) else {
             return Happened::Nothing;
         };
@@ -535,13 +541,13 @@ impl<M: Mailbox> Room<M> {
             false => (None, text),
         };
         self.answering = Some((id, label.map(Box::from)));
-        let happened = self.judge(id, text);
+        let happened = self.judge(id, text, clean);
         self.answering = None;
         self.commit();
         happened
     }
 
-    fn judge(&mut self, id: ClientId, text: &str) -> Happened {
+    fn judge(&mut self, id: ClientId, text: &str, clean: Option<&str>) -> Happened {
         let Some(client) = self.clients.get_mut(&id) else {
             return Happened::Nothing;
         };
@@ -572,7 +578,10 @@ impl<M: Mailbox> Room<M> {
             }
             return self.login(id, text);
         };
-        let clean = sanitize(text);
+        let clean = match clean {
+            Some(clean) => std::borrow::Cow::Borrowed(clean),
+            None => sanitize(text),
+        };
         self.command(id, name, decode(text, &clean))
     }
 
