@@ -420,6 +420,13 @@ impl RoomStream {
         &self.history
     }
 
+    /// Makes the next record's id at least `id`: several streams (the
+    /// rooms, the private messages) draw their ids from one sequence, so
+    /// that a client's "last id seen" orders all it got.
+    pub fn skip_ids(&mut self, id: Id) {
+        self.next_id = self.next_id.max(id);
+    }
+
     /// The id the next record will get.
     pub fn next_id(&self) -> Id {
         self.next_id

@@ -1,0 +1,141 @@
+//! The way in: tagged mode, the server's password, a name.
+
+use crate::protocol::message::{reply, Input};
+use crate::protocol::name::Name;
+use crate::protocol::password::TRIES;
+use crate::protocol::tagged::Tags;
+use crate::stream::Draft;
+
+use super::super::client_id::ClientId;
+use super::super::mailbox::Mailbox;
+use super::{Happened, Lobby};
+
+impl<M: Mailbox> Lobby<M> {
+    /// `/tagged`: from now on this connection's lines carry tags; only
+    /// before a name.
+    pub(super) fn switch_tagged(&mut self, id: ClientId) -> Happened {
+        let Some(client) = self.desk.clients.get_mut(&id) else {
+            return Happened::Nothing;
+        };
+        if client.name.is_some() || client.tagged {
+            self.desk.tell(id, reply::TAGGED_LATE);
+            return Happened::Nothing;
+        }
+        client.tagged = true;
+        self.desk.tagged_count += 1;
+        let limits = self.limits;
+        let line = Tags::at(self.desk.now())
+            .with("rate", limits.rate)
+            .with("burst", limits.burst)
+            .with("max", limits.max_line_bytes)
+            .line(reply::TAGGED_ON);
+        self.desk.send(id, &line);
+        Happened::Nothing
+    }
+
+    /// A line from a connection that has not given the password yet. The
+    /// line is compared as received: it is never echoed, logged or kept.
+    pub(super) fn admit(&mut self, id: ClientId, given: &str, input: Input<'_>) -> Happened {
+        if given.trim().is_empty() {
+            return Happened::Nothing;
+        }
+        let right = self.password.as_ref().is_none_or(|p| p.matches(given));
+        let Some(client) = self.desk.clients.get_mut(&id) else {
+            return Happened::Nothing;
+        };
+        if right {
+            client.admitted = true;
+            self.desk.tell(id, reply::PASSWORD_ACCEPTED);
+            return Happened::Admitted;
+        }
+        // Checked after the password, so that even `/quit` may be one. Any
+        // other command (`/help`, `/who`…) is a mistake, not a guess: it is
+        // answered and costs no try. (Tries count per connection, so making
+        // these free gives a guesser nothing a reconnect would not.)
+        match input {
+            Input::Quit => {
+                self.desk.tell(id, reply::BYE);
+                return Happened::Quit;
+            }
+            Input::Chat(_) | Input::Empty => {}
+            _ => {
+                self.desk.tell(id, reply::PASSWORD_FIRST);
+                return Happened::Nothing;
+            }
+        }
+        client.wrong += 1;
+        let tries_left = TRIES.saturating_sub(client.wrong);
+        if tries_left == 0 {
+            self.desk.tell(id, reply::WRONG_PASSWORD_CLOSING);
+            return Happened::LockedOut;
+        }
+        self.desk.tell(id, &reply::wrong_password(tries_left));
+        Happened::WrongPassword { tries_left }
+    }
+
+    /// A name (or a command) from a connection not logged in yet.
+    pub(super) fn login(&mut self, id: ClientId, given: &str, input: Input<'_>) -> Happened {
+        if given.trim().is_empty() {
+            return Happened::Nothing;
+        }
+        match input {
+            Input::Quit => {
+                self.desk.tell(id, reply::BYE);
+                return Happened::Quit;
+            }
+            Input::Help => {
+                self.desk.tell(id, reply::LOGIN_FIRST);
+                return Happened::Nothing;
+            }
+            _ => {}
+        }
+        let name = match self.free_name(id, given) {
+            Ok(name) => name,
+            Err(why) => {
+                self.desk.tell(id, &reply::error(&why));
+                return Happened::LoginRefused(why);
+            }
+        };
+        self.names.insert(name.shared_key(), id);
+        let session = self.next_session;
+        self.next_session += 1;
+        self.desk.by_session.insert(session, id);
+        let Some(client) = self.desk.clients.get_mut(&id) else {
+            return Happened::Nothing;
+        };
+        client.name = Some(name.clone());
+        client.session = session;
+        let logged_in = reply::logged_in(name.as_str());
+        if client.tagged {
+            client.resumable = true;
+            let token = self.sessions.open(session, name.clone(), id);
+            self.tell_login(id, &token, false, &logged_in);
+        } else {
+            self.desk.tell(id, &logged_in);
+        }
+        self.enter_main(id, &name);
+        Happened::LoggedIn(name)
+    }
+
+    /// `given` as a name connection `id` may take, or why not.
+    fn free_name(&mut self, id: ClientId, given: &str) -> Result<Name, String> {
+        let name = Name::parse(given).map_err(|why| format!("{why}{}", reply::TYPE_ANOTHER))?;
+        if self.names.contains_key(name.key()) {
+            return Err(format!("the name {name} is taken{}", reply::TYPE_ANOTHER));
+        }
+        if self.held_for_another(id, &name) {
+            return Err(reply::name_held(name.as_str()));
+        }
+        Ok(name)
+    }
+
+    /// A new login enters `#main`: its history block, then its notice.
+    fn enter_main(&mut self, id: ClientId, name: &Name) {
+        self.main.enter(id);
+        self.main.joiner_block(id, self.replay, &mut self.desk);
+        if self.announces(self.main.online()) {
+            let meta = self.meta_by(id);
+            self.main.keep(Draft::join(name.as_str()), meta);
+        }
+    }
+}
