@@ -26,6 +26,7 @@ pub mod check;
 pub mod history;
 pub mod record;
 pub mod retry;
+pub mod rooms;
 pub mod saved;
 pub mod segment;
 pub mod store;
