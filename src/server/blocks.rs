@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use crate::protocol::message::reply;
+use crate::protocol::rooms;
 use crate::protocol::stamp::stamp;
 use crate::protocol::tagged::Tags;
 use crate::stream::record::RECORD_OVERHEAD;
@@ -19,6 +20,38 @@ use super::mailbox::Mailbox;
 /// to the output meter: the time in front (`[MM-DD HH:MM] `) or a tagged
 /// line's id and time, and the line's punctuation.
 const SHOWN_OVERHEAD: usize = 32;
+
+/// A kept message in a block, as its viewer is to see it.
+pub struct Shown {
+    pub record: Arc<Record>,
+    /// A private message the viewer sent (shown as its `To …` copy).
+    pub sent: bool,
+    /// The room it belongs to (its name as shown); None: a private message.
+    pub room: Option<Arc<str>>,
+    /// Whether that room is the viewer's current one (no `[#room] ` then).
+    pub current: bool,
+}
+
+impl Shown {
+    /// The line a plain client reads (after its time).
+    fn plain(&self) -> String {
+        let text = viewed(&self.record, self.sent);
+        match &self.room {
+            Some(room) if !self.current => rooms::reply::prefixed(room, &text),
+            _ => text,
+        }
+    }
+
+    /// The line a tagged client reads.
+    fn tagged(&self) -> String {
+        let text = viewed(&self.record, self.sent);
+        let tags = Tags::kept(self.record.id, self.record.time).flag("h");
+        match &self.room {
+            Some(room) => tags.with("room", rooms::tag_value(room)).line(&text),
+            None => tags.flag("pm").line(&text),
+        }
+    }
+}
 
 /// The connection a meta's sender has now (it may have resumed on
 /// another one).
@@ -58,20 +91,20 @@ pub fn tell_unsaved<M: Mailbox>(
 }
 
 /// A block of kept messages: a header that says how many, each one as
-/// it was relayed (with its time in front for a plain client; tagged
-/// `h`, with its id and time, for a tagged one), and a footer. `sent`
-/// says which are private messages the viewer sent (shown as its `To …`
-/// copy). Queued as one whole, its lines made as the client's writer
-/// gets to them (see [`Mailbox::deliver_block`]): a block larger than
-/// the client's queue reaches a client that reads it, and live lines
-/// come after it.
+/// it was relayed (with its time in front for a plain client, and its
+/// room's name if that is not the client's current room; tagged `h`,
+/// with its id, time and room, for a tagged one), and a footer; `room`,
+/// the room a block of one room is of. Queued as one whole, its lines
+/// made as the client's writer gets to them (see
+/// [`Mailbox::deliver_block`]): a block larger than the client's queue
+/// reaches a client that reads it, and live lines come after it.
 pub fn block<M: Mailbox>(
     desk: &mut Desk<M>,
     id: ClientId,
     (header, footer): (&str, &str),
-    records: Vec<Arc<Record>>,
-    sent: Vec<bool>,
+    shown: Vec<Shown>,
     missed: u64,
+    room: Option<&str>,
 ) {
     let Some(tagged) = desk.clients.get(&id).map(|c| c.tagged) else {
         return;
@@ -80,9 +113,9 @@ pub fn block<M: Mailbox>(
     // its lines are made (they are made as the writer reaches them):
     // each record's text and names, and a share for its time and its
     // shape (`[HH:MM] `, `: `, a tagged line's tags).
-    let body: usize = records
+    let body: usize = shown
         .iter()
-        .map(|r| r.weight() - RECORD_OVERHEAD + SHOWN_OVERHEAD)
+        .map(|s| s.record.weight() - RECORD_OVERHEAD + SHOWN_OVERHEAD)
         .sum();
     desk.blocks_sent
         .push((id, body + header.len() + footer.len()));
@@ -90,25 +123,24 @@ pub fn block<M: Mailbox>(
     let (head, foot) = match tagged {
         true => {
             let label = desk.label_for(id);
-            let head = Tags::at(now)
-                .with("history", records.len())
-                .with("missed", missed)
-                .answering(label)
-                .line(header);
-            let foot = Tags::at(now)
-                .with("history", "end")
-                .answering(label)
-                .line(footer);
-            (head, foot)
+            let mut head = Tags::at(now)
+                .with("history", shown.len())
+                .with("missed", missed);
+            let mut foot = Tags::at(now).with("history", "end");
+            if let Some(room) = room {
+                head = head.with("room", rooms::tag_value(room));
+                foot = foot.with("room", rooms::tag_value(room));
+            }
+            (
+                head.answering(label).line(header),
+                foot.answering(label).line(footer),
+            )
         }
         false => (header.to_string(), footer.to_string()),
     };
-    let body = records.into_iter().zip(sent).map(move |(record, sent)| {
-        let text = viewed(&record, sent);
-        match tagged {
-            true => Tags::kept(record.id, record.time).flag("h").line(&text),
-            false => format!("{}{text}", stamp(record.time, now)),
-        }
+    let body = shown.into_iter().map(move |shown| match tagged {
+        true => shown.tagged(),
+        false => format!("{}{}", stamp(shown.record.time, now), shown.plain()),
     });
     let lines = std::iter::once(head)
         .chain(body)

@@ -31,6 +31,7 @@ use super::throttle::{self, Throttle};
 use crate::protocol::message::{reply, Input};
 use crate::protocol::name::Name;
 use crate::protocol::password::TRIES;
+use crate::protocol::rooms::RoomInput;
 use crate::runtime::{self, Timer};
 use crate::stream::Settled;
 
@@ -511,7 +512,9 @@ impl Broker {
     ) -> bool {
         let pulls = matches!(
             command,
-            Command::Said(Input::Who | Input::History(_)) | Command::Resume(_)
+            Command::Said(Input::Who | Input::History(_))
+                | Command::Room(RoomInput::Rooms | RoomInput::Who(_) | RoomInput::History(..))
+                | Command::Resume(_)
         );
         if !pulls {
             return false;
@@ -523,7 +526,7 @@ impl Broker {
             return true;
         }
         if matches!(command, Command::Said(Input::Who)) {
-            self.meters.charge(payer, self.lobby.who_bytes(), now);
+            self.meters.charge(payer, self.lobby.who_bytes(id), now);
         }
         false
     }

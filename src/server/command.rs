@@ -7,6 +7,7 @@
 use std::borrow::Cow;
 
 use crate::protocol::message::{parse_input, Input};
+use crate::protocol::rooms::{parse_room_input, RoomInput};
 use crate::protocol::sanitize::sanitize;
 use crate::protocol::tagged;
 
@@ -50,6 +51,8 @@ pub enum Command<'a> {
     Resume(&'a str),
     /// A logged-in client's chat or command.
     Said(Input<'a>),
+    /// A logged-in client's room command.
+    Room(RoomInput<'a>),
 }
 
 impl<'a> Read<'a> {
@@ -92,7 +95,10 @@ impl<'a> Read<'a> {
             },
             (Stage::In, Some(clean)) => match parse_input(bare) {
                 Input::Nick(new) => Command::Said(Input::Nick(new)),
-                _ => Command::Said(parse_input(clean)),
+                _ => match parse_room_input(clean) {
+                    Some(room) => Command::Room(room),
+                    None => Command::Said(parse_input(clean)),
+                },
             },
             (Stage::In, None) => Command::Said(parse_input(bare)),
         }

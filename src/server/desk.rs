@@ -8,6 +8,8 @@ use std::collections::HashMap;
 
 use crate::protocol::name::Name;
 use crate::protocol::tagged::Tags;
+use std::sync::Arc;
+
 use crate::stream::{Id, Millis, SessionId};
 
 use super::client_id::ClientId;
@@ -32,6 +34,18 @@ pub struct Client<M> {
     pub resumable: bool,
     /// Whether it said `/quit`: its session ends with the connection.
     pub quitting: bool,
+    /// The keys of the rooms it is in, in the order it joined them.
+    pub rooms: Vec<Arc<str>>,
+    /// Its current room's key (the very `Arc` the room holds): where
+    /// what it types goes; lines of its other rooms reach it prefixed.
+    pub current: Option<Arc<str>>,
+}
+
+impl<M> Client<M> {
+    /// Whether the room of `key` is its current room.
+    pub fn is_current(&self, key: &Arc<str>) -> bool {
+        self.current.as_ref().is_some_and(|c| Arc::ptr_eq(c, key))
+    }
 }
 
 /// Every connection, and what deliveries share. See the module's comment.
@@ -124,16 +138,6 @@ impl<M: Mailbox> Desk<M> {
             if !client.mailbox.deliver(line, &mut self.tally) {
                 self.overflowed.push(id);
             }
-        }
-    }
-
-    /// A line that is not kept, to one connection (a notice the store
-    /// could not save): tagged with the time only, if it is tagged.
-    pub fn send_untagged_kept(&mut self, id: ClientId, plain: &str, now: Millis) {
-        if self.is_tagged(id) {
-            self.send(id, &Tags::at(now).line(plain));
-        } else {
-            self.send(id, plain);
         }
     }
 }

@@ -11,6 +11,8 @@
 //! after the event.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -19,6 +21,7 @@ use crate::protocol::message::{reply, HistoryAsk, Input};
 use crate::protocol::name::Name;
 use crate::protocol::password::Password;
 use crate::protocol::tagged::Tags;
+use crate::stream::rooms::Streams as RoomStreams;
 use crate::stream::{Draft, SessionId, Settled};
 
 use super::client_id::ClientId;
@@ -35,14 +38,12 @@ mod login;
 mod names;
 mod private;
 mod resume;
+mod rooms;
 #[cfg(test)]
 mod tests;
 
 pub use build::Streams;
 use names::Holds;
-
-/// The room everyone is in from the start.
-pub const MAIN: &str = "#main";
 
 /// What a line did, for the server's log and for the connection's fate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,13 +81,16 @@ pub struct Left<M> {
 }
 
 /// Which stream a settled batch is of.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     /// The private messages'.
     Private,
-    /// A room's (only `#main` for now).
-    Main,
+    /// A room's, by key.
+    Room(Arc<str>),
 }
+
+/// A stream's next settled batch, being waited for.
+type Settling<'a> = Pin<Box<dyn Future<Output = (Source, Settled)> + Send + 'a>>;
 
 /// The lobby. See the module's comment.
 pub struct Lobby<M: Mailbox> {
@@ -119,13 +123,35 @@ pub struct Lobby<M: Mailbox> {
     /// Private messages: their own stream, so resume and a store keep
     /// them whatever rooms their people are in.
     private: Keeper,
-    /// The room everyone is in.
-    main: Room,
+    /// Every room, by key; `#main` always.
+    rooms: HashMap<Arc<str>, Room>,
+    /// `#main`'s key: where everyone lands at login.
+    main_key: Arc<str>,
+    /// Where a new room's stream comes from (memory, or its store folder).
+    factory: RoomStreams,
+    /// Rooms in all, at most (`--max-rooms`).
+    max_rooms: usize,
+    /// Rooms one person may be in, `#main` counted (`--max-joined`).
+    max_joined: usize,
+    /// The rooms each away session was in, and its current one (last):
+    /// a resume takes it back into them.
+    away_rooms: HashMap<SessionId, Vec<Arc<str>>>,
     /// Lines of the stores' sessions files that could not be read.
     unreadable_sessions: usize,
 }
 
 impl<M: Mailbox> Lobby<M> {
+    /// `#main`, which is always there.
+    fn main(&self) -> &Room {
+        &self.rooms[&self.main_key]
+    }
+
+    fn main_mut(&mut self) -> &mut Room {
+        self.rooms
+            .get_mut(&self.main_key)
+            .expect("#main is never forgotten")
+    }
+
     /// What "now" is for holds and sessions until the next call.
     pub fn set_now(&mut self, now: Instant) {
         self.now = now;
@@ -149,6 +175,8 @@ impl<M: Mailbox> Lobby<M> {
             session: 0,
             resumable: false,
             quitting: false,
+            rooms: Vec::new(),
+            current: None,
         };
         self.desk.clients.insert(id, client);
         self.logins.start(id, now);
@@ -222,9 +250,10 @@ impl<M: Mailbox> Lobby<M> {
         })
     }
 
-    /// Bytes a `/who` sends now (what it is charged).
-    pub fn who_bytes(&self) -> usize {
-        self.main.who_bytes(&self.desk)
+    /// Bytes a `/who` of `id`'s current room sends now (what it is charged).
+    pub fn who_bytes(&self, id: ClientId) -> usize {
+        self.current_room(id)
+            .map_or(0, |room| room.who_bytes(&self.desk))
     }
 
     /// The history blocks sent since the last call: to whom, and how
@@ -264,6 +293,7 @@ impl<M: Mailbox> Lobby<M> {
             Command::Resume(rest) => self.resume(id, rest),
             Command::Name { given, input } => self.login(id, given, input),
             Command::Said(input) => self.said(id, input),
+            Command::Room(input) => self.room_command(id, input),
         };
         self.desk.answering = None;
         self.commit();
@@ -277,24 +307,18 @@ impl<M: Mailbox> Lobby<M> {
         };
         match input {
             Input::Empty => Happened::Nothing,
-            Input::Chat(text) => {
-                let meta = self.meta_by(id);
-                self.main.keep(Draft::chat(name.as_str(), text), meta);
-                Happened::Relayed
-            }
-            Input::Me(text) => {
-                let meta = self.meta_by(id);
-                self.main.keep(Draft::action(name.as_str(), text), meta);
-                Happened::Relayed
-            }
+            Input::Chat(text) => self.say(id, Draft::chat(name.as_str(), text)),
+            Input::Me(text) => self.say(id, Draft::action(name.as_str(), text)),
             Input::History(ask) => {
-                self.history(id, ask);
+                self.history(id, None, ask);
                 Happened::Nothing
             }
             Input::Msg { to, text } => self.private(id, &name, to, text),
             Input::Who => {
-                for line in reply::who(&self.main.names(&self.desk)) {
-                    self.desk.tell(id, &line);
+                if let Some(room) = self.current_room(id) {
+                    for line in reply::who(&room.names(&self.desk)) {
+                        self.desk.tell(id, &line);
+                    }
                 }
                 Happened::Nothing
             }
@@ -331,9 +355,32 @@ impl<M: Mailbox> Lobby<M> {
         }
     }
 
-    /// `/history`: the last N messages of the room, or everything after an id.
-    fn history(&mut self, id: ClientId, ask: HistoryAsk) {
-        if !self.main.keeps_history() {
+    /// What `id` says to its current room.
+    fn say(&mut self, id: ClientId, draft: Draft) -> Happened {
+        let meta = self.meta_by(id);
+        match self
+            .current_key(id)
+            .and_then(|key| self.rooms.get_mut(&key))
+        {
+            Some(room) => {
+                room.keep(draft, meta);
+                Happened::Relayed
+            }
+            None => Happened::Nothing,
+        }
+    }
+
+    /// `/history [ROOM] …`: the last N messages of the room (`id`'s
+    /// current one unless named), or everything after an id.
+    fn history(&mut self, id: ClientId, key: Option<Arc<str>>, ask: HistoryAsk) {
+        let named = key.is_some();
+        let Some(key) = key.or_else(|| self.current_key(id)) else {
+            return;
+        };
+        let Some(room) = self.rooms.get(&key) else {
+            return;
+        };
+        if !room.keeps_history() {
             self.desk.tell(id, reply::NO_HISTORY);
             return;
         }
@@ -344,8 +391,8 @@ impl<M: Mailbox> Lobby<M> {
             return;
         }
         match ask {
-            HistoryAsk::Last(n) => self.main.history_last(id, n, &mut self.desk),
-            HistoryAsk::After(after) => self.history_after(id, after),
+            HistoryAsk::Last(n) => room.history_last(id, n, &mut self.desk),
+            HistoryAsk::After(after) => self.history_after(id, &key, !named, after),
         }
     }
 
@@ -358,12 +405,7 @@ impl<M: Mailbox> Lobby<M> {
         }
         if let Some(name) = &client.name {
             self.names.remove(name.key());
-            let online = self.main.online();
-            self.main.exit(id);
-            if self.announces(online) {
-                self.main
-                    .keep(Draft::leave(name.as_str()), Meta::notice(None));
-            }
+            self.exit_rooms(id, &client.rooms, Some(name));
             self.session_left(&client, name);
         }
         // The maps keep their room when emptied: a wave of 15,000 left
@@ -426,27 +468,46 @@ impl<M: Mailbox> Lobby<M> {
     /// Appends what the event kept, in every stream; relays whatever has
     /// settled meanwhile (everything, in memory).
     fn commit(&mut self) {
-        self.main.commit(&mut self.desk);
+        for room in self.rooms.values_mut() {
+            room.commit(&mut self.desk);
+        }
         self.commit_private();
     }
 
     /// Waits for the next batch of any stream to settle; with nothing in
-    /// flight, waits for ever (it is meant for a `select`).
+    /// flight, waits for ever (it is meant for a `select`). Only streams
+    /// with batches on their way are waited on (in memory, none ever is).
     pub async fn settled(&mut self) -> (Source, Settled) {
-        use futures::future::{self, Either};
-        let private = self.private.stream.settled();
-        let main = self.main.keeper_mut().stream.settled();
-        futures::pin_mut!(private, main);
-        match future::select(private, main).await {
-            Either::Left((settled, _)) => (Source::Private, settled),
-            Either::Right((settled, _)) => (Source::Main, settled),
+        let mut waiting: Vec<Settling<'_>> = Vec::new();
+        for room in self.rooms.values_mut() {
+            if room.keeper().in_flight() > 0 {
+                let key = Arc::clone(room.key());
+                let stream = &mut room.keeper_mut().stream;
+                waiting.push(Box::pin(async move {
+                    (Source::Room(key), stream.settled().await)
+                }));
+            }
         }
+        if self.private.in_flight() > 0 {
+            let stream = &mut self.private.stream;
+            waiting.push(Box::pin(async move {
+                (Source::Private, stream.settled().await)
+            }));
+        }
+        if waiting.is_empty() {
+            return futures::future::pending().await;
+        }
+        futures::future::select_all(waiting).await.0
     }
 
     /// A batch settled already, if one did.
     pub fn try_settled(&mut self) -> Option<(Source, Settled)> {
-        if let Some(settled) = self.main.keeper_mut().stream.try_settled() {
-            return Some((Source::Main, settled));
+        for room in self.rooms.values_mut() {
+            if room.keeper().in_flight() > 0 {
+                if let Some(settled) = room.keeper_mut().stream.try_settled() {
+                    return Some((Source::Room(Arc::clone(room.key())), settled));
+                }
+            }
         }
         let settled = self.private.stream.try_settled()?;
         Some((Source::Private, settled))
@@ -456,19 +517,30 @@ impl<M: Mailbox> Lobby<M> {
     /// not saved.
     pub fn settle(&mut self, source: Source, settled: Settled) {
         match source {
-            Source::Main => self.main.settle(settled, &mut self.desk),
+            Source::Room(key) => {
+                if let Some(room) = self.rooms.get_mut(&key) {
+                    room.settle(settled, &mut self.desk);
+                }
+                self.forget_if_idle(&key);
+            }
             Source::Private => self.settle_private(settled),
         }
     }
 
     /// Batches appended and not settled yet, in every stream.
     pub fn in_flight(&self) -> usize {
-        self.main.keeper().in_flight() + self.private.in_flight()
+        let rooms: usize = self.rooms.values().map(|r| r.keeper().in_flight()).sum();
+        rooms + self.private.in_flight()
     }
 
     /// Bytes appended and not settled yet, in every stream.
     pub fn waiting_bytes(&self) -> usize {
-        self.main.keeper().stream.waiting_bytes() + self.private.stream.waiting_bytes()
+        let rooms: usize = self
+            .rooms
+            .values()
+            .map(|r| r.keeper().stream.waiting_bytes())
+            .sum();
+        rooms + self.private.stream.waiting_bytes()
     }
 
     /// Whether `id` waits for a batch of its own to settle.
@@ -493,8 +565,11 @@ impl<M: Mailbox> Lobby<M> {
 
     /// The newest id any stream has settled: what a client can know of.
     fn newest(&self) -> crate::stream::Id {
-        let main = self.main.keeper().stream.history().newest();
-        main.max(self.private.stream.history().newest())
+        let rooms = self.rooms.values();
+        let newest = rooms.map(|r| r.keeper().stream.history().newest()).max();
+        newest
+            .unwrap_or(0)
+            .max(self.private.stream.history().newest())
     }
 
     /// The login line of a tagged client: its session's token and the

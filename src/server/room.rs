@@ -6,10 +6,12 @@
 use std::sync::Arc;
 
 use crate::protocol::message::reply;
+use crate::protocol::room::RoomName;
+use crate::protocol::rooms;
 use crate::protocol::tagged::Tags;
 use crate::stream::{Draft, Record, RoomStream, Settled};
 
-use super::blocks;
+use super::blocks::{self, Shown};
 use super::client_id::ClientId;
 use super::desk::Desk;
 use super::kept::{Done, Keeper, Meta};
@@ -20,8 +22,15 @@ pub const HISTORY_ASK: usize = 20;
 
 /// One room. See the module's comment.
 pub struct Room {
-    /// Its name as shown (`#main`).
-    name: Arc<str>,
+    /// Its name as its creator spelled it (`#main`).
+    name: RoomName,
+    /// Its folded key (what the lobby finds it by): members' current
+    /// room is this very `Arc`, so "is it theirs?" is a pointer compare.
+    key: Arc<str>,
+    /// The name as shown, shared by the lines that carry it.
+    shown: Arc<str>,
+    /// The topic, if one was set (at most [`rooms::MOST_TOPIC_BYTES`]).
+    pub topic: Option<String>,
     /// Logged-in members, in the order they came (the order of `/who`).
     members: Vec<ClientId>,
     /// What the room keeps.
@@ -29,17 +38,39 @@ pub struct Room {
 }
 
 impl Room {
-    pub fn new(name: &str, stream: RoomStream) -> Room {
+    pub fn new(name: RoomName, stream: RoomStream) -> Room {
         Room {
-            name: name.into(),
+            key: name.shared_key(),
+            shown: name.as_str().into(),
+            name,
+            topic: None,
             members: Vec::new(),
             keeper: Keeper::new(stream),
         }
     }
 
     /// Its name as shown.
-    pub fn name(&self) -> &str {
+    pub fn name(&self) -> &RoomName {
         &self.name
+    }
+
+    /// Its key, the one the lobby and its members hold.
+    pub fn key(&self) -> &Arc<str> {
+        &self.key
+    }
+
+    /// Whether `id` is a member.
+    pub fn has(&self, id: ClientId) -> bool {
+        self.members.contains(&id)
+    }
+
+    /// Whether nothing would be lost if the room were forgotten: nobody
+    /// in it, nothing on its way, nothing said kept, no topic.
+    pub fn is_idle(&self) -> bool {
+        self.members.is_empty()
+            && self.keeper.in_flight() == 0
+            && self.topic.is_none()
+            && self.keeper.stream.last_said(1).is_empty()
     }
 
     pub fn online(&self) -> usize {
@@ -90,9 +121,11 @@ impl Room {
         if let Some(done) = self.keeper.commit(&mut desk.next_id, &mut desk.waits) {
             self.finish(done, desk);
         }
-        while let Some(done) = self.keeper.try_settled(&mut desk.waits) {
-            if let Some(done) = done {
-                self.finish(done, desk);
+        while self.keeper.in_flight() > 0 {
+            match self.keeper.try_settled(&mut desk.waits) {
+                Some(Some(done)) => self.finish(done, desk),
+                Some(None) => {}
+                None => break,
             }
         }
     }
@@ -120,7 +153,10 @@ impl Room {
     }
 
     /// Sends a settled record to every member: one shared line for the
-    /// plain ones, one for the tagged ones, the echo to its sender.
+    /// plain members whose current room this is, one with the room's
+    /// name in front for the other plain ones, one tagged (with the
+    /// room's name in a tag) for the tagged ones, and the echo to its
+    /// sender.
     fn relay<M: Mailbox>(&self, record: &Record, meta: &Meta, desk: &mut Desk<M>) {
         if record.kind.is_said() {
             desk.relayed += 1;
@@ -136,42 +172,37 @@ impl Room {
             tagged_count,
             ..
         } = desk;
-        if *tagged_count == 0 {
-            // A room of `nc`-style clients only: the loop it had before
-            // there were tags (this is the server's hottest loop).
-            for &id in &self.members {
-                let Some(client) = clients.get(&id).filter(|_| id != except) else {
-                    continue;
-                };
-                if !client.mailbox.deliver_shared(&plain, tally) {
-                    overflowed.push(id);
-                }
-            }
-            return;
-        }
-        let tagged = Arc::new(Tags::kept(record.id, record.time).line(&plain));
+        let mut prefixed: Option<Arc<String>> = None;
+        let tagged = (*tagged_count > 0).then(|| Arc::new(self.tags(record).line(&plain)));
         for &id in &self.members {
             let Some(client) = clients.get(&id) else {
                 continue;
             };
-            let delivered = if id == except {
-                if !client.tagged {
-                    continue;
+            let delivered = match (&tagged, client.tagged) {
+                (Some(_), true) if id == except => {
+                    // The echo: the sender's own message, with its id.
+                    let echo = self.tags(record).answering(label).line(&plain);
+                    client.mailbox.deliver(&echo, tally)
                 }
-                // The echo: the sender's own message, with its id.
-                let echo = Tags::kept(record.id, record.time)
-                    .answering(label)
-                    .line(&plain);
-                client.mailbox.deliver(&echo, tally)
-            } else if client.tagged {
-                client.mailbox.deliver_shared(&tagged, tally)
-            } else {
-                client.mailbox.deliver_shared(&plain, tally)
+                (Some(tagged), true) => client.mailbox.deliver_shared(tagged, tally),
+                _ if id == except => continue,
+                _ if client.is_current(&self.key) => client.mailbox.deliver_shared(&plain, tally),
+                _ => {
+                    let line = prefixed.get_or_insert_with(|| {
+                        Arc::new(rooms::reply::prefixed(&self.shown, &plain))
+                    });
+                    client.mailbox.deliver_shared(line, tally)
+                }
             };
             if !delivered {
                 overflowed.push(id);
             }
         }
+    }
+
+    /// A kept record's tags: its id, time and room.
+    fn tags(&self, record: &Record) -> Tags {
+        Tags::kept(record.id, record.time).with("room", rooms::tag_value(&self.shown))
     }
 
     /// The store could not save what `meta` describes: its sender is told
@@ -180,9 +211,8 @@ impl Room {
         let author = blocks::author(desk, meta);
         if let Some(kind) = &meta.notice {
             let plain = blocks::room_line(kind);
-            let now = desk.now();
             for &id in self.members.iter().filter(|&&id| Some(id) != author) {
-                desk.send_untagged_kept(id, &plain, now);
+                self.tell(desk, id, &plain);
             }
             return;
         }
@@ -216,8 +246,8 @@ impl Room {
         }
         let n = records.len();
         let (header, footer) = (reply::joiner_header(n), reply::last_footer(n));
-        let sent = vec![false; n];
-        blocks::block(desk, id, (&header, &footer), records, sent, 0);
+        let shown = self.shown_to(desk, id, records);
+        blocks::block(desk, id, (&header, &footer), shown, 0, Some(&self.shown));
     }
 
     /// `/history [N]`: the last N messages people said here.
@@ -225,8 +255,57 @@ impl Room {
         let records = self.keeper.stream.last_said(n.unwrap_or(HISTORY_ASK));
         let n = records.len();
         let (header, footer) = (reply::last_header(n), reply::last_footer(n));
-        let sent = vec![false; n];
-        blocks::block(desk, id, (&header, &footer), records, sent, 0);
+        let shown = self.shown_to(desk, id, records);
+        blocks::block(desk, id, (&header, &footer), shown, 0, Some(&self.shown));
+    }
+
+    /// `records` of this room, as a block shows them to `id`.
+    pub fn shown_to<M: Mailbox>(
+        &self,
+        desk: &Desk<M>,
+        id: ClientId,
+        records: Vec<Arc<Record>>,
+    ) -> Vec<Shown> {
+        let current = desk
+            .clients
+            .get(&id)
+            .is_some_and(|c| c.is_current(&self.key));
+        records
+            .into_iter()
+            .map(|record| Shown {
+                record,
+                sent: false,
+                room: Some(Arc::clone(&self.shown)),
+                current,
+            })
+            .collect()
+    }
+
+    /// Tells `id` a line of this room that is not kept (a topic, a notice
+    /// the store could not save): prefixed or tagged as the room's lines are.
+    pub fn tell<M: Mailbox>(&self, desk: &mut Desk<M>, id: ClientId, line: &str) {
+        let Some(client) = desk.clients.get(&id) else {
+            return;
+        };
+        if client.tagged {
+            let now = desk.now();
+            let line = Tags::at(now)
+                .with("room", rooms::tag_value(&self.shown))
+                .answering(desk.label_for(id))
+                .line(line);
+            desk.send(id, &line);
+        } else if client.is_current(&self.key) {
+            desk.send(id, line);
+        } else {
+            desk.send(id, &rooms::reply::prefixed(&self.shown, line));
+        }
+    }
+
+    /// Tells every member `line` (see [`Room::tell`]).
+    pub fn tell_all<M: Mailbox>(&self, desk: &mut Desk<M>, line: &str) {
+        for &id in &self.members {
+            self.tell(desk, id, line);
+        }
     }
 
     /// Whether the room keeps any history at all (`--history 0`: none).

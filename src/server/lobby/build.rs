@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use crate::protocol::limits::Limits;
 use crate::protocol::name::Name;
 use crate::protocol::password::Password;
-use crate::stream::{self, HistoryLimits, Millis, Notice, OpenError, RoomStream, SavedSessions};
+use crate::protocol::room::RoomName;
+use crate::stream::rooms::{Place, Streams as RoomStreams};
+use crate::stream::{HistoryLimits, Id, Millis, OpenError, RoomStream, SavedSessions};
 
 use super::super::config::Config;
 use super::super::deadline::LoginDeadlines;
@@ -19,46 +21,91 @@ use super::super::mailbox::Mailbox;
 use super::super::room::Room;
 use super::super::sessions::{self, Sessions, TokenSource};
 use super::names::Holds;
-use super::{Lobby, MAIN};
+use super::Lobby;
 
-/// The private messages' folder in a store.
-pub const PRIVATE: &str = "private";
-
-/// What the lobby keeps things in: `#main`'s stream and the private
-/// messages' (with a store, `DIR/main/` and `DIR/private/`).
+/// What the lobby keeps things in: `#main`'s stream, the private
+/// messages', the rooms a store held, and where a new room's stream
+/// comes from (with a store: `DIR/main/`, `DIR/private/`, `DIR/#KEY/`).
 pub struct Streams {
     pub main: RoomStream,
     pub private: RoomStream,
+    /// Rooms other than `#main` found in the store, to make again.
+    pub rooms: Vec<(RoomName, RoomStream)>,
+    pub factory: RoomStreams,
 }
 
 impl Streams {
-    /// Both in memory: a restart forgets them.
+    /// All in memory: a restart forgets them.
     pub fn memory(limits: HistoryLimits) -> Streams {
         Streams {
             main: RoomStream::memory(limits),
             private: RoomStream::memory(limits),
+            rooms: Vec::new(),
+            factory: RoomStreams::memory(limits),
         }
     }
 
-    /// Both kept in the store at `root` (see [`RoomStream::open`]), with
-    /// what recovery mended or found odd, for the log.
+    /// All kept in the store at `root` (see [`RoomStreams`]), with what
+    /// recovery mended or found odd, for the log. A room's folder whose
+    /// name cannot be read back as a room is skipped, and said.
     pub fn open(
         root: &Path,
         segment_bytes: u64,
         limits: HistoryLimits,
-    ) -> Result<(Streams, Vec<Notice>), OpenError> {
-        let (main, mut notices) = RoomStream::open(root, stream::MAIN, segment_bytes, limits)?;
-        let (private, more) = RoomStream::open(root, PRIVATE, segment_bytes, limits)?;
-        notices.extend(more);
-        Ok((Streams { main, private }, notices))
+    ) -> Result<(Streams, Vec<String>), OpenError> {
+        let (factory, found) = RoomStreams::store(root, segment_bytes, limits)?;
+        let mut notices = Vec::new();
+        let main = open_one(&factory, Place::Main, &mut notices)?;
+        let private = open_one(&factory, Place::Private, &mut notices)?;
+        let mut rooms = Vec::new();
+        for room in found {
+            let typed = room.shown.as_deref().unwrap_or(&room.key);
+            let name = match RoomName::parse(typed) {
+                Ok(name) if name.key() == room.key => name,
+                _ => {
+                    notices.push(format!(
+                        "skipped the folder of room {}: its name does not read back",
+                        room.key
+                    ));
+                    continue;
+                }
+            };
+            let place = Place::Room {
+                key: name.key(),
+                shown: name.as_str(),
+            };
+            let stream = open_one(&factory, place, &mut notices)?;
+            rooms.push((name, stream));
+        }
+        let streams = Streams {
+            main,
+            private,
+            rooms,
+            factory,
+        };
+        Ok((streams, notices))
     }
 }
 
-/// `#main`'s stream as given (a store, say), private messages in memory.
+/// The stream of `place`, what its recovery found added to `notices`.
+fn open_one(
+    factory: &RoomStreams,
+    place: Place<'_>,
+    notices: &mut Vec<String>,
+) -> Result<RoomStream, OpenError> {
+    let (stream, more) = factory.open(place)?;
+    notices.extend(more.iter().map(ToString::to_string));
+    Ok(stream)
+}
+
+/// `#main`'s stream as given (a store, say); all else in memory.
 impl From<RoomStream> for Streams {
     fn from(main: RoomStream) -> Streams {
-        let private = RoomStream::memory(main.history().limits());
-        Streams { main, private }
+        let limits = main.history().limits();
+        Streams {
+            main,
+            ..Streams::memory(limits)
+        }
     }
 }
 
@@ -84,10 +131,15 @@ impl<M: Mailbox> Lobby<M> {
         let Streams {
             mut main,
             mut private,
+            rooms,
+            factory,
         } = streams;
         let old = main.take_sessions();
         let saved = private.take_sessions();
-        let next_id = main.next_id().max(private.next_id());
+        let next_id = rooms
+            .iter()
+            .map(|(_, stream)| stream.next_id())
+            .fold(main.next_id().max(private.next_id()), Id::max);
         let mut desk = Desk::new();
         desk.next_id = next_id;
         let lobby = Lobby {
@@ -108,11 +160,21 @@ impl<M: Mailbox> Lobby<M> {
             next_session: 1,
             ghosts: Vec::new(),
             private: Keeper::new(private),
-            main: Room::new(MAIN, main),
+            rooms: HashMap::new(),
+            main_key: RoomName::main().shared_key(),
+            factory,
+            max_rooms: config.max_rooms,
+            max_joined: config.max_joined,
+            away_rooms: HashMap::new(),
             unreadable_sessions: 0,
         }
         .with_kept_sessions(config.max_kept, config.max_kept_per_addr);
-        lobby.with_saved(saved, old, now)
+        let mut lobby = lobby.with_saved(saved, old, now);
+        lobby.main_key = lobby.add_room(Room::new(RoomName::main(), main));
+        for (name, stream) in rooms {
+            lobby.add_room(Room::new(name, stream));
+        }
+        lobby
     }
 
     /// Takes back what the store's sessions files kept (see

@@ -4,7 +4,6 @@ use crate::protocol::message::{reply, Input};
 use crate::protocol::name::Name;
 use crate::protocol::password::TRIES;
 use crate::protocol::tagged::Tags;
-use crate::stream::Draft;
 
 use super::super::client_id::ClientId;
 use super::super::mailbox::Mailbox;
@@ -113,7 +112,7 @@ impl<M: Mailbox> Lobby<M> {
         } else {
             self.desk.tell(id, &logged_in);
         }
-        self.enter_main(id, &name);
+        self.enter_main(id);
         Happened::LoggedIn(name)
     }
 
@@ -129,13 +128,12 @@ impl<M: Mailbox> Lobby<M> {
         Ok(name)
     }
 
-    /// A new login enters `#main`: its history block, then its notice.
-    fn enter_main(&mut self, id: ClientId, name: &Name) {
-        self.main.enter(id);
-        self.main.joiner_block(id, self.replay, &mut self.desk);
-        if self.announces(self.main.online()) {
-            let meta = self.meta_by(id);
-            self.main.keep(Draft::join(name.as_str()), meta);
-        }
+    /// A new login enters `#main` (no line says so: a client that never
+    /// uses rooms sees what it always saw): its history block, then its
+    /// notice.
+    fn enter_main(&mut self, id: ClientId) {
+        let main = std::sync::Arc::clone(&self.main_key);
+        self.enter(id, &main);
+        self.welcome(id, &main);
     }
 }

@@ -132,9 +132,14 @@ impl<M: Mailbox> Lobby<M> {
             }
         }
         self.desk.tell(id, &reply::renamed_self(new.as_str()));
-        let draft = Draft::rename(old.as_str(), new.as_str());
+        // Every room the person is in is told.
         let meta = self.meta_by(id);
-        self.main.keep(draft, meta);
+        let keys = self.desk.clients.get(&id).map(|c| c.rooms.clone());
+        for key in keys.unwrap_or_default() {
+            if let Some(room) = self.rooms.get_mut(&key) {
+                room.keep(Draft::rename(old.as_str(), new.as_str()), meta.clone());
+            }
+        }
         Happened::Renamed { old, new }
     }
 }

@@ -132,6 +132,7 @@ impl<M: Mailbox> Lobby<M> {
         match self.desk.is_tagged(id) {
             true => {
                 let line = Tags::kept(record.id, record.time)
+                    .flag("pm")
                     .answering(label)
                     .line(line);
                 self.desk.send(id, &line);

@@ -10,17 +10,19 @@ use crate::protocol::message::reply;
 use crate::protocol::name::Name;
 use crate::stream::{Ahead, Draft, Id, Kind, Record, SessionId};
 
-use super::super::blocks;
+use super::super::blocks::{self, Shown};
 use super::super::client_id::ClientId;
 use super::super::desk::Client;
 use super::super::mailbox::Mailbox;
 use super::super::sessions::from_hex;
 use super::{Happened, Lobby};
 
-/// What was kept after an id: records of every stream, in id order, and
-/// how many are no longer kept.
+/// What was kept after an id: records of every stream, in id order (each
+/// with its room's key; None: a private message), and how many are no
+/// longer kept.
+#[derive(Default)]
 struct Gap {
-    records: Vec<Arc<Record>>,
+    records: Vec<(Arc<Record>, Option<Arc<str>>)>,
     missed: u64,
 }
 
@@ -51,11 +53,11 @@ impl<M: Mailbox> Lobby<M> {
                 None
             }
         };
-        if let Some(ghost) = ghost {
-            self.close_ghost(ghost, &name);
-        }
+        let rooms = match ghost {
+            Some(ghost) => self.close_ghost(ghost, &name),
+            None => self.away_rooms.remove(&session.id).unwrap_or_default(),
+        };
         self.names.insert(name.shared_key(), id);
-        self.main.enter(id);
         self.desk.by_session.insert(session.id, id);
         self.sessions.resumed(session.id, id);
         let Some(client) = self.desk.clients.get_mut(&id) else {
@@ -64,26 +66,51 @@ impl<M: Mailbox> Lobby<M> {
         client.name = Some(name.clone());
         client.session = session.id;
         client.resumable = true;
+        let rooms = self.enter_again(id, rooms);
         self.tell_login(id, &token, true, &reply::logged_in(name.as_str()));
-        let gap = self.gap(last, Some(session.id)).unwrap_or(Gap {
-            records: Vec::new(),
-            missed: 0,
-        });
-        let n = gap.records.len();
-        let header = reply::resume_header(n, gap.missed);
+        let gap = self.gap(last, Some(session.id), &rooms, true);
+        let gap = gap.unwrap_or_default();
+        let header = reply::resume_header(gap.records.len(), gap.missed);
         self.block_of(id, (&header, reply::RESUME_END), gap);
         // Whoever saw it leave sees it come back; a ghost never left.
-        if ghost.is_none() && self.announces(self.main.online()) {
-            let meta = self.meta_by(id);
-            self.main.keep(Draft::join(name.as_str()), meta);
+        if ghost.is_none() {
+            self.announce_return(id, &name, &rooms);
         }
         Happened::Resumed(name)
     }
 
-    /// `/history after ID`: everything kept after it, for `id`.
-    pub(super) fn history_after(&mut self, id: ClientId, after: Id) {
+    /// Takes a resumed connection back into the rooms its session was in
+    /// (the current one last) that still exist, or `#main` if none does.
+    fn enter_again(&mut self, id: ClientId, rooms: Vec<Arc<str>>) -> Vec<Arc<str>> {
+        let mut rooms: Vec<Arc<str>> = rooms
+            .into_iter()
+            .filter_map(|key| Some(Arc::clone(self.rooms.get_key_value(&key)?.0)))
+            .collect();
+        if rooms.is_empty() {
+            rooms.push(Arc::clone(&self.main_key));
+        }
+        for key in &rooms {
+            self.enter(id, key);
+        }
+        rooms
+    }
+
+    /// Each room of `rooms` is told `name` is back.
+    fn announce_return(&mut self, id: ClientId, name: &Name, rooms: &[Arc<str>]) {
+        let meta = self.meta_by(id);
+        for key in rooms {
+            let announces = self.rooms.get(key).map(|r| self.announces(r.online()));
+            if let (Some(room), Some(true)) = (self.rooms.get_mut(key), announces) {
+                room.keep(Draft::join(name.as_str()), meta.clone());
+            }
+        }
+    }
+
+    /// `/history [ROOM] after ID`: everything kept after it in the room of
+    /// `key`, for `id` (and its private messages, for its current room).
+    pub(super) fn history_after(&mut self, id: ClientId, key: &Arc<str>, private: bool, after: Id) {
         let session = Some(self.desk.session_of(id)).filter(|&s| s != 0);
-        match self.gap(after, session) {
+        match self.gap(after, session, std::slice::from_ref(key), private) {
             Ok(gap) => {
                 let n = gap.records.len();
                 let header = reply::after_header(n, after, gap.missed);
@@ -94,52 +121,73 @@ impl<M: Mailbox> Lobby<M> {
         }
     }
 
-    /// What was kept after `after` in `#main` and, for `session`, in the
-    /// private stream (and what an older store kept in `#main`'s), merged
-    /// in id order. Ids come from one sequence: an id newer than one
-    /// stream's newest is not ahead unless it is newer than all.
-    fn gap(&self, after: Id, session: Option<SessionId>) -> Result<Gap, Ahead> {
+    /// What was kept after `after` in the rooms of `rooms` and, for
+    /// `session` (if `private`), in the private stream, merged in id
+    /// order. Ids come from one sequence: an id newer than one stream's
+    /// newest is not ahead unless it is newer than all.
+    fn gap(
+        &self,
+        after: Id,
+        session: Option<SessionId>,
+        rooms: &[Arc<str>],
+        private: bool,
+    ) -> Result<Gap, Ahead> {
         let newest = self.newest();
         if after > newest {
             return Err(Ahead { newest });
         }
-        let mut records = Vec::new();
-        let mut missed = 0;
-        let streams = [&self.main.keeper().stream, &self.private.stream];
-        for stream in streams {
+        let mut gap = Gap::default();
+        let streams = rooms
+            .iter()
+            .filter_map(|key| Some((&self.rooms.get(key)?.keeper().stream, Some(key))))
+            .chain(private.then_some((&self.private.stream, None)));
+        for (stream, key) in streams {
             if let Ok(replay) = stream.after(after, session) {
-                missed = missed.max(replay.missed);
-                records.extend(replay.records);
+                gap.missed = gap.missed.max(replay.missed);
+                let key = key.cloned();
+                let records = replay.records.into_iter();
+                gap.records
+                    .extend(records.map(|r| (r.clone(), key.clone().filter(|_| r.kind.is_room()))));
             }
         }
-        records.sort_by_key(|r| r.id);
-        records.dedup_by_key(|r| r.id);
-        Ok(Gap { records, missed })
+        gap.records.sort_by_key(|(r, _)| r.id);
+        gap.records.dedup_by_key(|(r, _)| r.id);
+        Ok(gap)
     }
 
-    /// A block of `gap` for `id`, each private message shown as `id`'s
-    /// session saw it.
+    /// A block of `gap` for `id`: each line with its room (prefixed if not
+    /// the current one), each private message as `id`'s session saw it.
     fn block_of(&mut self, id: ClientId, (header, footer): (&str, &str), gap: Gap) {
         let viewer = self.desk.session_of(id);
-        let streams = [&self.main.keeper().stream, &self.private.stream];
-        // Which private messages the viewer sent, asked now: the writer
-        // that makes the lines has no history to ask.
-        let sent: Vec<bool> = gap
-            .records
-            .iter()
-            .map(|r| {
-                matches!(r.kind, Kind::Private { .. })
-                    && streams.iter().any(|s| s.history().sent_by(viewer, r.id))
-            })
-            .collect();
-        let records = gap.records;
+        let current = self.current_key(id);
+        let private = &self.private.stream;
+        let mut shown = Vec::with_capacity(gap.records.len());
+        for (record, key) in gap.records {
+            // Which private messages the viewer sent, asked now: the writer
+            // that makes the lines has no history to ask.
+            let sent = matches!(record.kind, Kind::Private { .. })
+                && (private.history().sent_by(viewer, record.id)
+                    || self
+                        .main()
+                        .keeper()
+                        .stream
+                        .history()
+                        .sent_by(viewer, record.id));
+            let room = key.as_ref().and_then(|k| self.rooms.get(k));
+            shown.push(Shown {
+                record,
+                sent,
+                room: room.map(|r| Arc::from(r.name().as_str())),
+                current: key.is_some() && key == current,
+            });
+        }
         blocks::block(
             &mut self.desk,
             id,
             (header, footer),
-            records,
-            sent,
+            shown,
             gap.missed,
+            None,
         );
     }
 
@@ -149,17 +197,24 @@ impl<M: Mailbox> Lobby<M> {
     }
 
     /// Takes a ghost out without a leave notice: its session goes on, on
-    /// a new connection. The owner closes it.
-    fn close_ghost(&mut self, ghost: ClientId, name: &Name) {
+    /// a new connection. The owner closes it. Returns its rooms, the
+    /// current one last.
+    fn close_ghost(&mut self, ghost: ClientId, name: &Name) -> Vec<Arc<str>> {
         let Some(client) = self.desk.clients.remove(&ghost) else {
-            return;
+            return Vec::new();
         };
         if client.tagged {
             self.desk.tagged_count -= 1;
         }
         self.names.remove(name.key());
-        self.main.exit(ghost);
+        let rooms = rooms_of(&client);
+        for key in &rooms {
+            if let Some(room) = self.rooms.get_mut(key) {
+                room.exit(ghost);
+            }
+        }
         self.ghosts.push((ghost, client.mailbox));
+        rooms
     }
 
     /// Connections taken over by a resume, for their owner to close.
@@ -196,6 +251,7 @@ impl<M: Mailbox> Lobby<M> {
         }
         if kept {
             self.holds.hold(name, host, Some(client.session), until);
+            self.away_rooms.insert(client.session, rooms_of(client));
         }
     }
 
@@ -215,8 +271,10 @@ impl<M: Mailbox> Lobby<M> {
 
     /// Drops a session's private messages, wherever they are kept.
     fn forget(&mut self, session: SessionId) {
+        self.away_rooms.remove(&session);
         self.private.stream.forget(session);
-        self.main.keeper_mut().stream.forget(session);
+        // An older store kept private messages in `#main`'s stream.
+        self.main_mut().keeper_mut().stream.forget(session);
     }
 
     /// When the next dropped session's window ends.
@@ -231,4 +289,18 @@ impl<M: Mailbox> Lobby<M> {
             self.forget(session);
         }
     }
+}
+
+/// The rooms `client` is in, its current one last (where a resume puts
+/// it back).
+fn rooms_of<M>(client: &Client<M>) -> Vec<Arc<str>> {
+    let current = client.current.as_ref();
+    let mut rooms: Vec<Arc<str>> = client
+        .rooms
+        .iter()
+        .filter(|key| Some(*key) != current)
+        .cloned()
+        .collect();
+    rooms.extend(current.cloned());
+    rooms
 }

@@ -625,5 +625,5 @@ fn a_wave_that_left_gives_its_room_back() {
     }
     assert!(room.desk.clients.capacity() < full / 8);
     assert!(room.names.capacity() < full / 8);
-    assert!(room.main.members_capacity() < full / 8);
+    assert!(room.main().members_capacity() < full / 8);
 }
