@@ -166,7 +166,7 @@ pub mod reply {
 
     // Why a room command is refused (after `Server: Error: `).
     pub fn bad_room(name: &str, why: impl std::fmt::Display) -> String {
-        format!("{name} is not a room name: {why}")
+        format!("{name}: {why}")
     }
     pub fn already_in(room: &str) -> String {
         format!("you are already in {room}")

@@ -11,4 +11,5 @@ mod history;
 mod limits;
 mod login;
 mod resume;
+mod rooms;
 mod tls;

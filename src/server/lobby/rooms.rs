@@ -270,7 +270,7 @@ impl<M: Mailbox> Lobby<M> {
     /// `/rooms`: every room, by name, with how many are in it and its topic.
     fn list_rooms(&mut self, id: ClientId) -> Happened {
         let mut list: Vec<&Room> = self.rooms.values().collect();
-        list.sort_by(|a, b| a.name().key().cmp(b.name().key()));
+        list.sort_by_cached_key(|room| room.name().as_str().to_lowercase());
         let mut lines = vec![said::rooms_header(list.len())];
         lines.extend(list.iter().map(|room| {
             said::room_entry(room.name().as_str(), room.online(), room.topic.as_deref())
