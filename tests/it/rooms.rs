@@ -331,3 +331,55 @@ fn with_a_store_each_room_keeps_its_history_in_its_folder_and_comes_back_after_a
         assert!(block[1].ends_with(" Ann: kept in ops"), "{block:?}");
     });
 }
+
+#[test]
+fn a_resumed_session_is_back_in_its_rooms_and_its_block_covers_them() {
+    run(async {
+        let server = TestServer::start().await;
+        let [mut ann] = server.logins(["Ann"]).await;
+        let (mut max, _) = Tagged::login(server.addr, "Max").await;
+        ann.expect_line("Server: Max joined the party!").await;
+        max.send("/join #ops").await;
+        assert_eq!(max.line().await.text, "Server: You joined #ops.");
+        join(&mut ann, "#ops").await;
+        let Tagged {
+            client,
+            token,
+            last,
+            ..
+        } = max;
+        client.reset();
+        // Told in each room he was in (the order of the rooms may vary).
+        let mut left = vec![ann.line().await, ann.line().await];
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                Some("Server: Max left the party.".to_string()),
+                Some("[#main] Server: Max left the party.".to_string()),
+            ]
+        );
+        ann.send("said in ops while away").await;
+
+        let mut back = Tagged::connect(server.addr).await;
+        back.send(&format!("/resume {token} {last}")).await;
+        let login = back.line().await;
+        assert_eq!(login.text, "Server: You are logged in as: Max");
+        let header = back.line().await;
+        let block = back.rest_of_block(header).await;
+        let said = block
+            .iter()
+            .find(|l| l.text == "Ann: said in ops while away")
+            .expect("the line said in #ops while away");
+        assert_eq!(said.get("room"), Some("#ops"), "{block:?}");
+        // Back in #ops, his current room: what he says goes there.
+        back.send("back in ops").await;
+        loop {
+            let line = ann.line().await.expect("Ann is still connected");
+            if line == "Max: back in ops" {
+                break;
+            }
+            assert!(line.contains("Max joined the party!"), "{line:?}");
+        }
+    });
+}
