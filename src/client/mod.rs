@@ -35,6 +35,7 @@ use futures_rustls::rustls::ClientConfig;
 use crate::address::Address;
 use crate::protocol::name::Name;
 use crate::protocol::password::Secret;
+use crate::protocol::room::RoomName;
 use crate::runtime;
 use crate::tls::Trust;
 use connect::{Reader, Writer};
@@ -65,6 +66,9 @@ pub struct Options {
     pub login_timeout: Duration,
     /// The name to log in with; None: ask (or read it from piped stdin).
     pub name: Option<Name>,
+    /// The room to start in (`join --room`); None: `#main`, where
+    /// everyone lands.
+    pub room: Option<RoomName>,
     /// The room's password, if given; None: ask, if the room wants one.
     pub password: Option<Secret>,
     /// TLS, when asked for; None: plain TCP.

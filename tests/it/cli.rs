@@ -133,6 +133,25 @@ fn a_name_with_a_space_is_refused_before_connecting() {
 }
 
 #[test]
+fn a_bad_room_is_refused_as_a_bad_argument_with_its_reason() {
+    let (_bound, port) = refusing_port();
+    let port = port.to_string();
+    for (room, why) in [
+        ("#two words", "a room name cannot contain spaces"),
+        ("#", "a room name needs at least one character after '#'"),
+        ("ops]", "a room name cannot contain ']'"),
+    ] {
+        let run = run_to_end(&["join", "--port", &port, "--room", room], "");
+        assert_eq!(run.status.code(), Some(2), "{room}: {}", run.stderr);
+        let first = run.stderr.lines().next().unwrap_or_default();
+        assert_eq!(
+            first,
+            format!("error: invalid value '{room}' for '--room <NAME>': {why}")
+        );
+    }
+}
+
+#[test]
 fn the_environment_gives_defaults() {
     let server = Server::start();
     let mut command = sockchat(["join"]);
@@ -536,6 +555,7 @@ fn a_bad_value_in_the_environment_is_named_by_its_variable() {
         ("SOCKCHAT_NAME", "two words", "SOCKCHAT_NAME"),
         ("SOCKCHAT_TLS", "maybe", "SOCKCHAT_TLS"),
         ("SOCKCHAT_PORT", "http", "SOCKCHAT_PORT"),
+        ("SOCKCHAT_ROOM", "#a,b", "SOCKCHAT_ROOM"),
     ];
     for (var, value, named) in cases {
         let mut join = sockchat(["join"]);
