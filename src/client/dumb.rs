@@ -20,7 +20,7 @@ use futures::executor::block_on;
 use futures::SinkExt;
 use unicode_width::UnicodeWidthStr;
 
-use super::input::Typed;
+use super::typed::Typed;
 
 /// Bytes of a half-typed line kept; keys past it are ignored (the server
 /// would refuse the line anyway).

@@ -17,24 +17,12 @@ use super::editor::{self, EditorScreen};
 use super::terminal;
 use crate::protocol::line::{Frame, LineFramer};
 
-/// One event from the person's side.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Typed {
-    Line(String),
-    /// A piped line longer than [`MAX_INPUT_LINE`]: dropped as it was read.
-    TooLong,
-    /// Ctrl-D, or the end of piped input.
-    Eof,
-    /// Ctrl-C, SIGINT or SIGTERM.
-    Interrupted,
-}
-
 /// The longest line read from piped stdin; longer ones are dropped (and
 /// counted as not sent).
 pub(super) const MAX_INPUT_LINE: usize = 64 * 1024;
 
-/// Typed lines waiting to be sent; when full, reading stdin waits.
-pub(super) const INPUT_QUEUE: usize = 64;
+pub use super::typed::Typed;
+pub(super) use super::typed::INPUT_QUEUE;
 
 /// Where incoming lines are shown.
 pub enum Screen {

@@ -25,6 +25,7 @@ mod resume;
 mod session;
 mod tags;
 pub mod terminal;
+mod typed;
 
 use std::process::ExitCode;
 use std::sync::Arc;

@@ -7,28 +7,10 @@
 
 use yansi::{Paint, Style};
 
+pub use super::palette::Colors;
 use super::palette::Palette;
 use crate::protocol::message::{classify, ServerLine};
 use crate::protocol::sanitize::visible_bytes;
-
-/// What colours the terminal shows, decided once by the caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Colors {
-    /// None at all (not a terminal, or `NO_COLOR`).
-    Off,
-    /// The 16 basic colours.
-    Basic,
-    /// The 256-colour palette.
-    Extended,
-    /// 24-bit colour (`COLORTERM=truecolor` or `24bit`).
-    True,
-}
-
-impl Colors {
-    pub fn on(self) -> bool {
-        self != Colors::Off
-    }
-}
 
 /// How a line stands out from the live room.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -28,7 +28,7 @@ use std::time::Duration;
 use futures::channel::mpsc;
 use signal_hook::consts::{SIGCONT, SIGHUP, SIGINT, SIGTERM, SIGTSTP, SIGWINCH};
 
-use super::input::Typed;
+use super::typed::{Typed, INPUT_QUEUE};
 use keys::Decoder;
 use layout::Layout;
 use line::{Action, Editor};
@@ -127,7 +127,7 @@ pub fn start(reflows: bool) -> anyhow::Result<(EditorScreen, mpsc::Receiver<Type
             }
         }
     });
-    let (typed_tx, typed) = mpsc::channel(super::input::INPUT_QUEUE);
+    let (typed_tx, typed) = mpsc::channel(INPUT_QUEUE);
     let mut driver = Driver {
         editor: Editor::new(),
         decoder: Decoder::new(),
