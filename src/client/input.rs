@@ -88,7 +88,7 @@ impl Screen {
         } else if let Screen::Editor(editor) = self {
             if !editor.finish() {
                 // The editor did not answer: put the terminal back anyway.
-                terminal::restore();
+                terminal::put_back();
                 let mut out = std::io::stdout().lock();
                 // As in `println_plain`: a closed stdout is no reason to fail.
                 let _ = out.write_all(ERASE_LINE.as_bytes());

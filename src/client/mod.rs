@@ -159,7 +159,7 @@ pub fn join(options: Options, tty: Tty) -> anyhow::Result<ExitCode> {
         let term = std::env::var("TERM").ok();
         let on_terminal = tty.stdin && tty.stdout;
         let interactive = on_terminal && editor::can_drive(term.as_deref());
-        let _restore = on_terminal.then(|| terminal::RestoreGuard::save(interactive));
+        let _restore = on_terminal.then(terminal::RestoreGuard::save);
         let (screen, typed) = match piped {
             Some((piped, interrupts)) => {
                 interrupts.watch();

@@ -1136,6 +1136,43 @@ fn rust_files(path: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// What changes a terminal's modes: its settings (termios) and the
+/// escape codes that switch a mode on or off (bracketed paste, and the
+/// cursor keys' and keypad's application modes).
+const TERMINAL_MODES: &[&str] = &[
+    "tcsetattr",
+    "tcgetattr",
+    "tcflush",
+    "cfmakeraw",
+    "TIOCNOTTY",
+    "?2004",
+    "?1h",
+    "?1l",
+    "\\x1b=",
+    "\\x1b>",
+];
+
+#[test]
+fn only_client_terminal_changes_the_terminals_modes() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let owner = src.join("client/terminal.rs");
+    assert!(files.contains(&owner), "{owner:?} is gone");
+    let mut others = Vec::new();
+    for file in files.iter().filter(|file| **file != owner) {
+        let code = code_of(&std::fs::read_to_string(file).expect("read a source file"));
+        for word in TERMINAL_MODES.iter().filter(|word| code.contains(*word)) {
+            others.push(format!("{}: {word}", file.display()));
+        }
+    }
+    assert!(
+        others.is_empty(),
+        "the terminal's modes are src/client/terminal.rs's; ask it:\n{}",
+        others.join("\n")
+    );
+}
+
 // ---------------------------------------------------------------------------
 // No import cycles
 //
