@@ -119,7 +119,7 @@ pub fn start_editor(reflows: bool) -> anyhow::Result<(Screen, mpsc::Receiver<Typ
 }
 
 /// Reads a terminal that takes no escape codes key by key (see
-/// [`dumb`]); SIGINT and SIGTERM end the input, as in [`start_stdin_watched`].
+/// `client/dumb.rs`); SIGINT and SIGTERM end the input, as in [`start_stdin_watched`].
 pub fn start_dumb() -> std::io::Result<(Screen, mpsc::Receiver<Typed>)> {
     let (tx, rx) = mpsc::channel(INPUT_QUEUE);
     let screen = dumb::start(tx.clone())?;

@@ -4,6 +4,9 @@
 //!
 //! It is driven by [`Options`] and the terminal facts in [`Tty`], both
 //! decided by the caller (the application layer turns flags into them).
+//! The terminal's settings are [`terminal`]'s alone: the prompts, the line
+//! editor and a dumb terminal's reader ask it for the mode they need, and
+//! it puts the terminal back on every way out.
 
 mod catchup;
 mod clock;

@@ -91,7 +91,7 @@ pub fn faint(text: &str, colors: Colors) -> String {
 const MOST_SHOWN_REFUSED: usize = 60;
 
 /// One of the person's own lines that the server refused: the line
-/// (shortened with `…` past [`MOST_SHOWN_REFUSED`] characters), struck
+/// (shortened with `…` past `MOST_SHOWN_REFUSED` characters), struck
 /// through and dimmed, then why it was not sent.
 pub fn not_sent(mine: &str, why: &str, colors: Colors) -> String {
     let mine = crate::protocol::sanitize::visible(mine);

@@ -7,7 +7,7 @@
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Typed {
     Line(String),
-    /// A piped line longer than [`super::input::MAX_INPUT_LINE`]: dropped
+    /// A piped line longer than `input::MAX_INPUT_LINE`: dropped
     /// as it was read.
     TooLong,
     /// Ctrl-D, or the end of piped input.

@@ -4,7 +4,7 @@
 //! to the terminal's own line discipline, which is what loses type-ahead.
 //!
 //! - [`keys`]: bytes → keys (escape sequences, UTF-8, bracketed paste).
-//! - [`line`]: keys → the line, its history, Ctrl-R and Tab; actions out.
+//! - [`line`](mod@line): keys → the line, its history, Ctrl-R and Tab; actions out.
 //! - [`roster`]: who is online, from what the server says (for Tab).
 //! - [`layout`]: the input rows at a width, and where they went on resize.
 //! - this file: the thread that owns all of it and the screen, fed by a
