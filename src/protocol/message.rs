@@ -284,19 +284,10 @@ pub mod reply {
         format!("{LOGIN_TIMEOUT_PREFIX}{secs} s; closing")
     }
 
-    pub const LIMITS_PREFIX: &str = "Server: Limits: ";
-    /// What [`limits`] says for `--rate 0`.
-    pub const NO_RATE_LIMIT: &str = "no rate limit, ";
+    pub use crate::protocol::limits::LIMITS_PREFIX;
     /// The answer to `/limits` (read back by `Limits::parse`).
     pub fn limits(limits: &crate::protocol::limits::Limits) -> String {
-        let max = limits.max_line_bytes;
-        match limits.rate {
-            0 => format!("{LIMITS_PREFIX}{NO_RATE_LIMIT}lines up to {max} bytes"),
-            rate => format!(
-                "{LIMITS_PREFIX}{rate} messages a second, bursts of {}, lines up to {max} bytes",
-                limits.burst
-            ),
-        }
+        limits.to_string()
     }
 
     /// What a [`too_fast`] error's text (after `Error: `) begins with.
