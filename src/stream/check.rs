@@ -10,6 +10,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::access;
+use super::id::Id;
 use super::saved::SessionsFile;
 use super::segment::{Line, Lines, Rules, MAX_LINE};
 use super::store::{plain, segments, OpenError};
@@ -146,8 +147,8 @@ fn check_room(dir: &Path) -> Room {
 /// Reads one segment to its end, noting every broken line in `room`.
 fn check_segment(
     path: &Path,
-    first: u64,
-    before: Option<u64>,
+    first: Id,
+    before: Option<Id>,
     newest: bool,
     room: &mut Room,
 ) -> Result<(), OpenError> {
@@ -208,13 +209,14 @@ mod tests {
                 from: "Max".into(),
                 text: format!("line {id}"),
             };
+            let id = Id::new(id);
             Record { id, time: 1, kind }.encode(&mut out);
         }
         out
     }
 
     fn segment(dir: &Path, first: u64, bytes: &[u8]) -> PathBuf {
-        let path = dir.join(segment_name(first));
+        let path = dir.join(segment_name(Id::new(first)));
         access::new_file()
             .write(true)
             .create_new(true)
@@ -270,7 +272,7 @@ mod tests {
         let mut far = Vec::new();
         let kind = Kind::Join { from: "Max".into() };
         Record {
-            id: LAST_ID + 1,
+            id: LAST_ID.next(),
             time: 1,
             kind,
         }

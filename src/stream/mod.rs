@@ -24,6 +24,7 @@
 pub mod access;
 pub mod check;
 pub mod history;
+pub mod id;
 pub mod record;
 pub mod retry;
 pub mod saved;
@@ -197,7 +198,7 @@ pub struct SavedSessions {
 impl RoomStream {
     /// A stream in memory only: a restart forgets it.
     pub fn memory(limits: HistoryLimits) -> RoomStream {
-        RoomStream::new(limits, None, 1, 0)
+        RoomStream::new(limits, None, Id::new(1), Id::ZERO)
     }
 
     /// A stream kept in `root/<room>/` (see [`store`]), recovered from
@@ -243,7 +244,7 @@ impl RoomStream {
                 }
             }
         }
-        stream.history.skip_to(recovered.next_id - 1);
+        stream.history.skip_to(recovered.next_id.prev());
         stream.sessions = Some(SavedSessions {
             log,
             saved,
@@ -287,17 +288,17 @@ impl RoomStream {
     /// settle later (see [`RoomStream::settled`]). Refused, without using
     /// ids, while too much waits for the disk, or past [`LAST_ID`].
     pub fn append(&mut self, drafts: Vec<Draft>) -> Result<Ticket, NotKept> {
-        let end = (self.next_id)
-            .checked_add(drafts.len() as Id)
-            .filter(|&end| end <= LAST_ID + 1)
+        let end = (self.next_id.get())
+            .checked_add(drafts.len() as u64)
+            .filter(|&end| end <= LAST_ID.get() + 1)
             .ok_or(NotKept::NoIdsLeft)?;
         let time = (self.clock)();
         let mut records = Vec::with_capacity(drafts.len());
         let mut sessions = Vec::with_capacity(drafts.len());
         let mut bytes = 0;
-        for (id, draft) in (self.next_id..end).zip(drafts) {
+        for (n, draft) in (self.next_id.get()..end).zip(drafts) {
             let record = Arc::new(Record {
-                id,
+                id: Id::new(n),
                 time,
                 kind: draft.kind,
             });
@@ -309,7 +310,7 @@ impl RoomStream {
         if self.in_flight_bytes > 0 && self.in_flight_bytes + bytes > MAX_IN_FLIGHT {
             return Err(NotKept::Backlog);
         }
-        self.next_id = end;
+        self.next_id = Id::new(end);
         let ticket = self.next_ticket;
         self.next_ticket += 1;
         match &self.store {

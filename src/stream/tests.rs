@@ -29,8 +29,8 @@ fn ticking() -> impl FnMut() -> Millis + Send + 'static {
     }
 }
 
-fn ids(records: &[Arc<Record>]) -> Vec<Id> {
-    records.iter().map(|r| r.id).collect()
+fn ids(records: &[Arc<Record>]) -> Vec<u64> {
+    records.iter().map(|r| r.id.get()).collect()
 }
 
 /// Waits for the next batch to settle.
@@ -71,7 +71,7 @@ fn ids_increase_from_1_across_batches_and_each_batch_has_one_time() {
             text: "waves".into()
         }
     );
-    assert_eq!(stream.next_id(), 4);
+    assert_eq!(stream.next_id().get(), 4);
 }
 
 #[test]
@@ -113,16 +113,16 @@ fn the_room_and_the_sessions_see_their_own_past() {
     .expect("kept");
     assert_eq!(ids(&stream.last(10)), [1, 2, 4]);
     assert_eq!(
-        stream.after(1, Some(2)).map(|r| ids(&r.records)),
+        stream.after(Id::new(1), Some(2)).map(|r| ids(&r.records)),
         Ok(vec![2, 3, 4])
     );
     assert_eq!(
-        stream.after(1, Some(3)).map(|r| ids(&r.records)),
+        stream.after(Id::new(1), Some(3)).map(|r| ids(&r.records)),
         Ok(vec![2, 4])
     );
     stream.forget(2);
     assert_eq!(
-        stream.after(1, Some(2)).map(|r| ids(&r.records)),
+        stream.after(Id::new(1), Some(2)).map(|r| ids(&r.records)),
         Ok(vec![2, 4])
     );
 }
@@ -142,31 +142,36 @@ fn too_much_waiting_is_refused_without_using_ids() {
         stream.append(vec![Draft::chat("Max", &big)]),
         Err(NotKept::Backlog)
     );
-    assert_eq!(stream.next_id(), 4);
+    assert_eq!(stream.next_id().get(), 4);
     while stream.try_settled().is_some() {}
     assert_eq!(stream.append(vec![Draft::chat("Max", &big)]), Ok(3));
-    assert_eq!(stream.next_id(), 5);
+    assert_eq!(stream.next_id().get(), 5);
 }
 
 #[test]
 fn past_the_last_id_a_batch_is_refused_not_wrapped() {
-    let mut stream = RoomStream::new(limits(10), None, LAST_ID - 1, 0);
+    let mut stream = RoomStream::new(limits(10), None, LAST_ID.prev(), Id::ZERO);
     let two = || vec![Draft::chat("Max", "a"), Draft::chat("Max", "b")];
     assert_eq!(stream.append(two()), Ok(0));
-    assert_eq!(stream.next_id(), LAST_ID + 1);
+    assert_eq!(stream.next_id(), LAST_ID.next());
     assert_eq!(stream.append(two()), Err(NotKept::NoIdsLeft));
     assert_eq!(
         stream.append(vec![Draft::chat("Max", "c")]),
         Err(NotKept::NoIdsLeft)
     );
-    assert_eq!(stream.next_id(), LAST_ID + 1);
-    let mut stream = RoomStream::new(limits(10), None, Id::MAX, 0);
+    assert_eq!(stream.next_id(), LAST_ID.next());
+    let mut stream = RoomStream::new(limits(10), None, Id::new(u64::MAX), Id::ZERO);
     assert_eq!(stream.append(two()), Err(NotKept::NoIdsLeft), "no overflow");
 }
 
 #[test]
 fn a_batch_the_disk_refused_is_not_in_the_history_and_its_ids_are_not_reused() {
-    let stream = RoomStream::new(limits(10), Some(store::tests::faulty_store(1)), 1, 0);
+    let stream = RoomStream::new(
+        limits(10),
+        Some(store::tests::faulty_store(1)),
+        Id::new(1),
+        Id::ZERO,
+    );
     let mut stream = stream.with_clock(ticking());
     let err = keep(
         &mut stream,
@@ -179,7 +184,7 @@ fn a_batch_the_disk_refused_is_not_in_the_history_and_its_ids_are_not_reused() {
     assert!(stream.last(10).is_empty());
     // A client that asks after a lost id is not told it is from the future.
     assert_eq!(
-        stream.after(2, None),
+        stream.after(Id::new(2), None),
         Ok(Replay {
             missed: 0,
             records: vec![]
@@ -187,7 +192,10 @@ fn a_batch_the_disk_refused_is_not_in_the_history_and_its_ids_are_not_reused() {
     );
     let kept = keep(&mut stream, vec![Draft::chat("Max", "saved")]).expect("the disk works again");
     assert_eq!(ids(&kept), [3]);
-    assert_eq!(stream.after(2, None).map(|r| ids(&r.records)), Ok(vec![3]));
+    assert_eq!(
+        stream.after(Id::new(2), None).map(|r| ids(&r.records)),
+        Ok(vec![3])
+    );
 }
 
 #[test]
@@ -207,14 +215,21 @@ fn a_stored_stream_recovers_its_history_and_continues_its_ids() {
         )
         .expect("saved");
     }
-    assert!(root.path().join(MAIN).join(store::segment_name(1)).exists());
+    assert!(root
+        .path()
+        .join(MAIN)
+        .join(store::segment_name(Id::new(1)))
+        .exists());
     let (mut stream, _) =
         RoomStream::open(root.path(), MAIN, store::SEGMENT_BYTES, limits(3)).expect("reopens");
     assert_eq!(ids(&stream.last(10)), [2, 3, 4]);
-    let replay = stream.after(0, None).expect("0 is known");
+    let replay = stream.after(Id::new(0), None).expect("0 is known");
     assert_eq!((replay.missed, ids(&replay.records)), (1, vec![2, 3, 4]));
     // The private message (5) is not replayed; its id is not taken again.
-    assert_eq!(stream.after(5, None).map(|r| r.records.len()), Ok(0));
+    assert_eq!(
+        stream.after(Id::new(5), None).map(|r| r.records.len()),
+        Ok(0)
+    );
     let kept = keep(&mut stream, vec![Draft::chat("Max", "e")]).expect("saved");
     assert_eq!(ids(&kept), [6]);
 }

@@ -1087,7 +1087,8 @@ fn segment_lines(ids: std::ops::RangeInclusive<u64>) -> String {
             text: format!("line {id}"),
         };
         sockchat::stream::Record {
-            id,
+            // Ids are opaque outside the stream: made from their text.
+            id: id.to_string().parse().expect("a store's id"),
             time: 1_764_583_200_000,
             kind,
         }
