@@ -27,6 +27,7 @@ pub mod history;
 pub mod id;
 pub mod record;
 pub mod retry;
+pub mod rooms;
 pub mod saved;
 pub mod segment;
 pub mod store;
