@@ -128,16 +128,24 @@ fn split_checksum(line: &[u8]) -> Option<(&[u8], u32)> {
 /// its slot in a list (checked by a test).
 pub const RECORD_OVERHEAD: usize = 112;
 
-impl Record {
-    /// The bytes this record is counted as in memory.
+impl Kind {
+    /// The bytes a record of this kind is counted as in memory (see
+    /// [`Record::weight`]): known before the record has its id.
     pub fn weight(&self) -> usize {
-        let strings = match &self.kind {
+        let strings = match self {
             Kind::Chat { from, text } | Kind::Action { from, text } => from.len() + text.len(),
             Kind::Join { from } | Kind::Leave { from } => from.len(),
             Kind::Rename { from, new } => from.len() + new.len(),
             Kind::Private { from, to, text } => from.len() + to.len() + text.len(),
         };
         RECORD_OVERHEAD + strings
+    }
+}
+
+impl Record {
+    /// The bytes this record is counted as in memory.
+    pub fn weight(&self) -> usize {
+        self.kind.weight()
     }
 
     /// Appends this record's line, with its `\n`, to `out`.
