@@ -48,7 +48,7 @@ pub enum HistoryAsk {
     /// The last N room messages (None: the room's default).
     Last(Option<usize>),
     /// Everything kept after this id.
-    After(u64),
+    After(crate::stream::Id),
 }
 
 /// Every command a logged-in client can type (what Tab completes).
@@ -190,7 +190,7 @@ pub mod reply {
     pub fn last_footer(n: usize) -> String {
         format!("Server: End of the last {}.", messages(n))
     }
-    pub fn after_header(n: usize, id: u64, missed: u64) -> String {
+    pub fn after_header(n: usize, id: crate::stream::Id, missed: u64) -> String {
         match missed {
             0 => format!("Server: {} after id {id} (times UTC):", messages(n)),
             m => format!(
@@ -199,7 +199,7 @@ pub mod reply {
             ),
         }
     }
-    pub fn after_footer(n: usize, id: u64) -> String {
+    pub fn after_footer(n: usize, id: crate::stream::Id) -> String {
         format!("Server: End of the {} after id {id}.", messages(n))
     }
     pub fn resume_header(n: usize, missed: u64) -> String {
