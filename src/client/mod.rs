@@ -4,6 +4,9 @@
 //!
 //! It is driven by [`Options`] and the terminal facts in [`Tty`], both
 //! decided by the caller (the application layer turns flags into them).
+//! The terminal's settings are [`terminal`]'s alone: the prompts, the line
+//! editor and a dumb terminal's reader ask it for the mode they need, and
+//! it puts the terminal back on every way out.
 
 mod catchup;
 mod clock;
@@ -25,6 +28,7 @@ mod resume;
 mod session;
 mod tags;
 pub mod terminal;
+mod typed;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -158,7 +162,7 @@ pub fn join(options: Options, tty: Tty) -> anyhow::Result<ExitCode> {
         let term = std::env::var("TERM").ok();
         let on_terminal = tty.stdin && tty.stdout;
         let interactive = on_terminal && editor::can_drive(term.as_deref());
-        let _restore = on_terminal.then(|| terminal::RestoreGuard::save(interactive));
+        let _restore = on_terminal.then(terminal::RestoreGuard::save);
         let (screen, typed) = match piped {
             Some((piped, interrupts)) => {
                 interrupts.watch();

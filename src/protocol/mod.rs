@@ -1,6 +1,6 @@
 //! The wire protocol, as pure code: no sockets, no tasks, no terminal.
 //!
-//! Bytes become lines in [`line`], lines are cleaned in [`sanitize`], a
+//! Bytes become lines in [`line`](mod@line), lines are cleaned in [`sanitize`], a
 //! client's line becomes an [`message::Input`], and every line the server
 //! sends is built (and classified again by the client) in [`message`].
 //! A room's password is checked in [`password`]. Room names (`#ops`) are
@@ -11,7 +11,7 @@
 //! server's from the [`limits`] the server states. Our own client's opt-in
 //! tagged lines (ids, times, labels) are in [`tagged`]; the times a plain
 //! client reads in a history block, in [`stamp`]. Telnet's commands are
-//! dropped from a plain connection's bytes by [`telnet`], before [`line`].
+//! dropped from a plain connection's bytes by [`telnet`], before [`line`](mod@line).
 
 pub mod limits;
 pub mod line;

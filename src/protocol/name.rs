@@ -36,6 +36,9 @@
 //!   away: `Sérver`, `Server.`, `_Server_` and `Ⓢerver` are refused.
 //! - It holds no U+FFFD, the character that invalid UTF-8 becomes: a name
 //!   of such bytes would show as `���` and could not be typed back.
+//!
+//! Room names are held to the same rules, but for `:`, `/` and `Server`:
+//! what both share (the characters, the key) is in [`super::spelling`].
 
 use std::fmt;
 use std::sync::Arc;

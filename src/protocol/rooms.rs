@@ -228,7 +228,10 @@ mod tests {
         );
         assert_eq!(
             parse_room_input("/history ops after 7"),
-            Some(RoomInput::History("ops", HistoryAsk::After(7)))
+            Some(RoomInput::History(
+                "ops",
+                HistoryAsk::After("7".parse().expect("an id"))
+            ))
         );
         assert_eq!(
             parse_room_input("/history ops x"),

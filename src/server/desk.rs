@@ -65,7 +65,8 @@ pub struct Desk<M: Mailbox> {
     /// The id the next kept record gets, in whichever stream: one
     /// sequence for them all, so that a client's one "last id seen"
     /// orders every line it got (rooms and private messages alike).
-    pub next_id: Id,
+    /// None while no stream counts its ids (a shared log gives its own).
+    pub next_id: Option<Id>,
     /// Who waits for which batches to be saved.
     pub waits: Waits,
     /// Each session's connection, while it has one.
@@ -86,7 +87,7 @@ impl<M: Mailbox> Desk<M> {
             answering: None,
             clock: Box::new(crate::stream::now),
             tagged_count: 0,
-            next_id: 1,
+            next_id: None,
             waits: Waits::default(),
             by_session: HashMap::new(),
             relayed: 0,

@@ -157,7 +157,7 @@ impl Keeper {
 
     /// Appends what the event kept as one batch, its ids from `next_id`
     /// on. Some(Done) when the stream refused it at once.
-    pub fn commit(&mut self, next_id: &mut Id, waits: &mut Waits) -> Option<Done> {
+    pub fn commit(&mut self, next_id: &mut Option<Id>, waits: &mut Waits) -> Option<Done> {
         if self.kept.is_empty() {
             return None;
         }
@@ -167,10 +167,12 @@ impl Keeper {
             Some(_) => None,
             None => metas.iter().find_map(|m| m.by),
         };
-        self.stream.skip_ids(*next_id);
+        if let Some(next) = *next_id {
+            self.stream.skip_ids(next);
+        }
         match self.stream.append(drafts) {
             Ok(ticket) => {
-                *next_id = self.stream.next_id();
+                *next_id = (*next_id).max(self.stream.next_id());
                 let batch = Batch {
                     ticket,
                     metas,
@@ -188,12 +190,19 @@ impl Keeper {
         }
     }
 
-    /// A settled batch of this stream, and what became of it.
+    /// A settled batch of this stream, and what became of it. Records
+    /// another writer of a shared log appended (no ticket) are relayed
+    /// as nobody's.
     pub fn settle(&mut self, settled: Settled, waits: &mut Waits) -> Option<Done> {
-        let at = self
-            .in_flight
-            .iter()
-            .position(|b| b.ticket == settled.ticket)?;
+        let Some(ticket) = settled.ticket else {
+            let outcome = settled.outcome.map_err(|err| err.to_string());
+            let metas = outcome.as_ref().map_or(0, Vec::len);
+            return Some(Done {
+                metas: vec![Meta::default(); metas],
+                outcome,
+            });
+        };
+        let at = self.in_flight.iter().position(|b| b.ticket == ticket)?;
         let batch = self.in_flight.remove(at)?;
         waits.uncount(&batch);
         Some(Done {

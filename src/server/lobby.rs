@@ -568,7 +568,7 @@ impl<M: Mailbox> Lobby<M> {
         let rooms = self.rooms.values();
         let newest = rooms.map(|r| r.keeper().stream.history().newest()).max();
         newest
-            .unwrap_or(0)
+            .unwrap_or(crate::stream::Id::ZERO)
             .max(self.private.stream.history().newest())
     }
 

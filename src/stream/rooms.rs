@@ -235,7 +235,7 @@ fn found_rooms(root: &Path) -> Result<Vec<FoundRoom>, OpenError> {
 }
 
 /// A room's shown name from its `name` file: one short line.
-fn read_name(path: &Path) -> Option<String> {
+pub fn read_name(path: &Path) -> Option<String> {
     let text = fs::read_to_string(path).ok()?;
     let name = text.strip_suffix('\n').unwrap_or(&text);
     (!name.is_empty() && name.len() <= 256 && !name.contains(['\n', '\r'])).then(|| name.into())

@@ -11,7 +11,7 @@ use crate::protocol::name::Name;
 use crate::protocol::password::Password;
 use crate::protocol::room::RoomName;
 use crate::stream::rooms::{Place, Streams as RoomStreams};
-use crate::stream::{HistoryLimits, Id, Millis, OpenError, RoomStream, SavedSessions};
+use crate::stream::{HistoryLimits, Millis, OpenError, RoomStream, SavedSessions};
 
 use super::super::config::Config;
 use super::super::deadline::LoginDeadlines;
@@ -139,7 +139,7 @@ impl<M: Mailbox> Lobby<M> {
         let next_id = rooms
             .iter()
             .map(|(_, stream)| stream.next_id())
-            .fold(main.next_id().max(private.next_id()), Id::max);
+            .fold(main.next_id().max(private.next_id()), Option::max);
         let mut desk = Desk::new();
         desk.next_id = next_id;
         let lobby = Lobby {
