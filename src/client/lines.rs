@@ -75,11 +75,6 @@ impl ServerLines {
         }
     }
 
-    /// Puts `line` (raw, untagged) back: it is the next one handed out.
-    pub fn unread(&mut self, line: Vec<u8>) {
-        self.ready.push_front(line);
-    }
-
     /// The next line with its tags split off (in tagged mode); None at the
     /// end. A line whose tags are malformed is taken whole, untagged, to be
     /// shown as it came. Cancel-safe, as [`ServerLines::next`].
