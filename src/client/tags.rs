@@ -87,6 +87,9 @@ pub enum Reply {
     Bye,
     /// `shutdown`: the server is shutting down.
     Shutdown,
+    /// `limits`: the answer to `/limits` (the numbers in `rate=`,
+    /// `burst=`, `max=`).
+    Limits,
 }
 
 /// The tags of one server line. Unknown keys are ignored.
@@ -322,6 +325,7 @@ fn reply(
         "password" => Reply::Password,
         "bye" => Reply::Bye,
         "shutdown" => Reply::Shutdown,
+        "limits" => Reply::Limits,
         _ => return Ok(None),
     }))
 }
@@ -490,6 +494,12 @@ mod tests {
         assert_eq!(tags.error, Some(Error::Password { left: 0 }));
         let (tags, _) = tags_of("~t=1,error=lava x");
         assert_eq!(tags.error, Some(Error::Other), "an error all the same");
+        let (tags, _) = tags_of("~t=1,reply=limits,rate=2,burst=4,max=99 x");
+        assert_eq!(tags.reply, Some(Reply::Limits));
+        assert_eq!(
+            (tags.rate, tags.burst, tags.max),
+            (Some(2), Some(4), Some(99))
+        );
         let (tags, _) = tags_of("~t=1,reply=poll x");
         assert_eq!(tags.reply, None, "a reply for newer clients");
     }

@@ -110,6 +110,11 @@ impl Tags {
             Reply::PasswordAccepted => self.with("reply", "password"),
             Reply::Bye => self.with("reply", "bye"),
             Reply::ShuttingDown => self.with("reply", "shutdown"),
+            Reply::Limits { rate, burst, max } => self
+                .with("reply", "limits")
+                .with("rate", rate)
+                .with("burst", burst)
+                .with("max", max),
             Reply::Renamed { name } => self.with("reply", "nick").text("name", name),
             Reply::LoggedIn { name } => self.with("reply", "login").text("name", name),
             Reply::Who { count, names } => {
@@ -193,6 +198,8 @@ pub enum Reply<'a> {
     Bye,
     /// `reply=shutdown`: the server is shutting down.
     ShuttingDown,
+    /// `reply=limits,rate=,burst=,max=`: the answer to `/limits`.
+    Limits { rate: u32, burst: u32, max: usize },
     /// `reply=nick,name=NEW`: our own rename is done.
     Renamed { name: &'a str },
     /// `reply=login,name=NAME`: logged in (a resume too).
@@ -445,6 +452,15 @@ mod tests {
         assert_eq!(
             said(Reply::Renamed { name: "Max Two" }),
             "~t=1,reply=nick,name=Max%20Two Server: x"
+        );
+        let limits = Reply::Limits {
+            rate: 20,
+            burst: 40,
+            max: 4096,
+        };
+        assert_eq!(
+            said(limits),
+            "~t=1,reply=limits,rate=20,burst=40,max=4096 Server: x"
         );
         assert_eq!(
             said(Reply::LoggedIn { name: "Max" }),

@@ -825,7 +825,10 @@ impl<M: Mailbox> Room<M> {
                 Happened::Nothing
             }
             Input::Limits => {
-                self.tell(id, &reply::limits(&self.limits));
+                let Limits { rate, burst, .. } = self.limits;
+                let max = self.limits.max_line_bytes;
+                let meaning = Reply::Limits { rate, burst, max };
+                self.tell_as(id, &reply::limits(&self.limits), meaning);
                 Happened::Nothing
             }
             Input::Who => {

@@ -64,6 +64,9 @@ fn reworded_replies_still_complete_names_and_confirm_our_own_lines() {
     // A refusal, whatever its words, marks the line not sent.
     pty.type_keys("/msg nobody x\r");
     pty.screen.expect("not sent");
+    // `/limits` says the longest line we can type (our label takes the rest).
+    pty.type_keys("/limits\r");
+    pty.screen.expect("lines up to 4078 bytes");
     pty.type_keys("last\r");
     bob.lines_until("Maxi: last");
     pty.screen.expect("Maxi: last");

@@ -152,10 +152,10 @@ impl Chat<'_> {
         if !history && self.told_own_rename(tags) {
             return;
         }
-        let text = sanitize_bytes(&incoming.line);
-        if let Some(limits) = Limits::parse(&text).filter(|_| ours) {
+        if let (Some(Reply::Limits), true) = (&tags.reply, ours) {
             // The person's `/limits`: the longest line they can type, as a
             // refusal of a longer one says it (our label takes the rest).
+            let limits = super::tagged_limits(tags);
             let typed = Limits {
                 max_line_bytes: limits.max_line_bytes.saturating_sub(MAX_LABEL_COST),
                 ..limits
