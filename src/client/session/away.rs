@@ -8,9 +8,8 @@ use std::time::{Duration, Instant};
 use futures::future::pending;
 use futures::FutureExt;
 
-use super::chat::Chat;
-use super::held::{Holding, Until};
-use super::{tagged_limits, Connection};
+use super::block::{Holding, Until};
+use super::chat::{tagged_limits, Chat, Connection};
 use crate::client::catchup::Catchup;
 use crate::client::input::Typed;
 use crate::client::pace::Paced;

@@ -3,8 +3,15 @@
 
 use std::time::Instant;
 
-use super::held::Holding;
-use super::{now_millis, Look, Me};
+use crate::client::connect::Writer;
+use crate::client::lines::ServerLines;
+use crate::client::pace::FALLBACK;
+use crate::client::render::Colors;
+use crate::protocol::limits::Limits;
+use crate::protocol::name::Name;
+use crate::protocol::password::Secret;
+
+use super::block::Holding;
 use crate::client::clock::Clock;
 use crate::client::confirm::Confirm;
 use crate::client::input::Screen;
@@ -16,6 +23,53 @@ use crate::client::tags::{Labels, Tags};
 use crate::client::Options;
 use crate::protocol::message::classify;
 use crate::protocol::sanitize::sanitize_bytes;
+
+/// One connection to the server.
+pub struct Connection {
+    /// The server's lines.
+    pub server: ServerLines,
+    /// Our side of it.
+    pub writer: Writer,
+}
+
+/// Who is talking, for the transcript, the pacing and coming back.
+pub struct Me {
+    /// The name the server took.
+    pub name: Name,
+    /// The room's password, kept (in memory only) to come back with.
+    pub password: Option<Secret>,
+    /// Our own lines are shown (typed on a terminal; a piped bot's are not).
+    pub echo: bool,
+    /// Input is piped: refused lines make the exit code a failure.
+    pub piped: bool,
+}
+
+/// How lines look, decided by the caller from the flags and the terminal.
+#[derive(Debug, Clone, Copy)]
+pub struct Look {
+    /// The colours lines are printed in.
+    pub colors: Colors,
+    /// Each line shows its time.
+    pub timestamps: bool,
+    /// A mention or a private message rings the bell.
+    pub bell: bool,
+}
+
+/// The room's limits as tagged mode states them (the label's bytes
+/// included in `max`); what is missing is taken from `serve`'s defaults.
+pub(super) fn tagged_limits(mode: &Tags) -> Limits {
+    Limits {
+        rate: mode.rate.unwrap_or(FALLBACK.rate),
+        burst: mode.burst.unwrap_or(FALLBACK.burst),
+        max_line_bytes: mode.max.unwrap_or(FALLBACK.max_line_bytes),
+    }
+}
+
+/// Now, in milliseconds since the epoch.
+pub(super) fn now_millis() -> u64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    since.map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
 
 /// Everything the session keeps between lines.
 pub(super) struct Chat<'a> {

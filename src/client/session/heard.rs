@@ -2,8 +2,8 @@
 //! held, or a live line (ours confirmed, a refusal marked, the rest shown).
 //! Every decision is taken from the line's tags.
 
-use super::chat::Chat;
-use super::held::{answering, Holding, Until};
+use super::block::{answering, Holding, Until};
+use super::chat::{tagged_limits, Chat};
 use crate::client::catchup::Catchup;
 use crate::client::confirm::{self, Answer};
 use crate::client::lines::Incoming;
@@ -155,7 +155,7 @@ impl Chat<'_> {
         if let (Some(Reply::Limits), true) = (&tags.reply, ours) {
             // The person's `/limits`: the longest line they can type, as a
             // refusal of a longer one says it (our label takes the rest).
-            let limits = super::tagged_limits(tags);
+            let limits = tagged_limits(tags);
             let typed = Limits {
                 max_line_bytes: limits.max_line_bytes.saturating_sub(MAX_LABEL_COST),
                 ..limits

@@ -2,14 +2,15 @@
 //! asked for again if it came short, then shown under its marker; and our
 //! lines the drop left unanswered, found in it or sent again.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use super::block::Until;
 use super::chat::Chat;
-use crate::client::catchup::{self, Catchup};
+use crate::client::catchup;
 use crate::client::confirm;
 use crate::client::connect::Writer;
 use crate::client::lines::{send_line, Incoming};
-use crate::client::tags::{self, Kept, Tags};
+use crate::client::tags::{self, Kept};
 use crate::protocol::message::{parse_input, Input};
 use crate::protocol::sanitize::sanitize_bytes;
 
@@ -18,53 +19,6 @@ use crate::protocol::sanitize::sanitize_bytes;
 /// sends one (a block it cannot send whole ends the connection, and the
 /// resume asks again); an older or a broken one might, every time.
 const MOST_ASKED_AGAIN: u32 = 2;
-
-/// When a catch-up block being held ends.
-#[derive(Debug, PartialEq, Eq)]
-pub(super) enum Until {
-    /// At the block's footer (the login's or a resume's block).
-    End,
-    /// At the footer (or the refusal) answering our `/history after`.
-    Answer(String),
-}
-
-/// A catch-up block being held.
-pub(super) struct Holding {
-    /// The lines so far.
-    pub(super) block: Catchup<Incoming>,
-    /// What ends it.
-    pub(super) until: Until,
-    /// When to stop waiting for its end and show what came.
-    pub(super) deadline: Instant,
-    /// Lines the latest block's header promised (`history=N`).
-    pub(super) promised: u64,
-    /// History lines that came since that header (those held before
-    /// included).
-    pub(super) came: u64,
-    /// How many times a short block was asked for again.
-    pub(super) asked_again: u32,
-}
-
-impl Holding {
-    pub(super) fn new(block: Catchup<Incoming>, until: Until, patience: Duration) -> Holding {
-        Holding {
-            block,
-            until,
-            deadline: Instant::now() + patience,
-            promised: 0,
-            came: 0,
-            asked_again: 0,
-        }
-    }
-}
-
-/// The label of our line that `tags` answers, as an [`Until`].
-pub(super) fn answering(tags: &Tags) -> Until {
-    match &tags.re {
-        Some(re) => Until::Answer(re.clone()),
-        None => Until::End,
-    }
-}
 
 impl Chat<'_> {
     /// The footer of the block held came: if fewer lines came than its

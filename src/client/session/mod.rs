@@ -6,45 +6,40 @@
 //! session) without losing a line either way. What a line means is read
 //! from its tags ([`super::tags`]), never from the server's words.
 //!
-//! - this file: the loop, and what it waits for;
+//! - [`block`]: a catch-up block being held (data only);
 //! - [`chat`]: what the session keeps between lines, and showing them;
 //! - [`heard`]: a line from the server;
-//! - [`held`]: a catch-up block held until it is whole;
+//! - [`held`]: a catch-up block held until it is whole, then shown;
 //! - [`away`]: coming back after the connection dropped;
-//! - [`send`]: sending what is typed, and leaving.
+//! - [`send`]: sending what is typed, and leaving;
+//! - this file: the loop, and what it waits for.
+//!
+//! Each uses only those listed before it, so no two use each other.
 
 mod away;
+mod block;
 mod chat;
 mod heard;
 mod held;
 mod send;
 
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures::channel::mpsc;
 use futures::future::pending;
 use futures::FutureExt;
 
-use super::connect::Writer;
 use super::input::{Screen, Typed};
 use super::lines::{Incoming, ServerLines};
 use super::login::Tagged;
-use super::pace::{Paced, FALLBACK};
-use super::render::Colors;
-use super::tags::Tags;
+use super::pace::Paced;
 use super::Options;
-use crate::protocol::limits::Limits;
-use crate::protocol::name::Name;
-use crate::protocol::password::Secret;
 use crate::runtime;
-use chat::Chat;
-
-/// After we stop sending, how long the server has to close its side.
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// What the person sees when the server hangs up on them.
-pub const SERVER_LEFT: &str = "Server left.";
+use chat::{tagged_limits, Chat};
+pub use chat::{Connection, Look, Me};
+pub use send::SERVER_LEFT;
+use send::{Loop, Then, CLOSE_TIMEOUT};
 
 /// What happened next in the session.
 enum Next {
@@ -56,56 +51,6 @@ enum Next {
     CloseTimedOut,
     /// The end of a catch-up block did not come in time.
     CatchupTimedOut,
-}
-
-/// One connection to the server.
-pub struct Connection {
-    /// The server's lines.
-    pub server: ServerLines,
-    /// Our side of it.
-    pub writer: Writer,
-}
-
-/// Who is talking, for the transcript, the pacing and coming back.
-pub struct Me {
-    /// The name the server took.
-    pub name: Name,
-    /// The room's password, kept (in memory only) to come back with.
-    pub password: Option<Secret>,
-    /// Our own lines are shown (typed on a terminal; a piped bot's are not).
-    pub echo: bool,
-    /// Input is piped: refused lines make the exit code a failure.
-    pub piped: bool,
-}
-
-/// How lines look, decided by the caller from the flags and the terminal.
-#[derive(Debug, Clone, Copy)]
-pub struct Look {
-    /// The colours lines are printed in.
-    pub colors: Colors,
-    /// Each line shows its time.
-    pub timestamps: bool,
-    /// A mention or a private message rings the bell.
-    pub bell: bool,
-}
-
-/// Where the loop stands between events.
-struct Loop {
-    /// What is typed, at the room's pace.
-    typed: Paced,
-    /// Since when we are leaving: once we stop sending (Ctrl-D, Ctrl-C,
-    /// /quit, end of piped input) the server closes its side after the
-    /// last lines; until then we keep reading.
-    leaving: Option<Instant>,
-    /// The input is still read.
-    typing: bool,
-}
-
-/// What the loop does after an event.
-enum Then {
-    Go,
-    /// The session is over, with this code.
-    End(ExitCode),
 }
 
 /// Shows the room and sends what is typed, until one side ends.
@@ -172,22 +117,6 @@ impl Chat<'_> {
         }
         Then::Go
     }
-}
-
-/// The room's limits as tagged mode states them (the label's bytes
-/// included in `max`); what is missing is taken from `serve`'s defaults.
-fn tagged_limits(mode: &Tags) -> Limits {
-    Limits {
-        rate: mode.rate.unwrap_or(FALLBACK.rate),
-        burst: mode.burst.unwrap_or(FALLBACK.burst),
-        max_line_bytes: mode.max.unwrap_or(FALLBACK.max_line_bytes),
-    }
-}
-
-/// Now, in milliseconds since the epoch.
-fn now_millis() -> u64 {
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-    since.map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// Waits for the next line from the server, the next thing typed (while

@@ -2,12 +2,11 @@
 //! that waited for a catch-up, and leaving.
 
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::AsyncWriteExt;
 
-use super::chat::Chat;
-use super::{Connection, Loop, Then, CLOSE_TIMEOUT};
+use super::chat::{Chat, Connection};
 use crate::client::connect::Writer;
 use crate::client::input::{Typed, MAX_INPUT_LINE};
 use crate::client::lines::send_line;
@@ -16,6 +15,31 @@ use crate::client::render;
 use crate::client::tags::{self, MAX_LABEL_COST};
 use crate::protocol::message::{parse_input, Input};
 use crate::runtime;
+
+/// After we stop sending, how long the server has to close its side.
+pub(super) const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What the person sees when the server hangs up on them.
+pub const SERVER_LEFT: &str = "Server left.";
+
+/// Where the loop stands between events.
+pub(super) struct Loop {
+    /// What is typed, at the room's pace.
+    pub(super) typed: Paced,
+    /// Since when we are leaving: once we stop sending (Ctrl-D, Ctrl-C,
+    /// /quit, end of piped input) the server closes its side after the
+    /// last lines; until then we keep reading.
+    pub(super) leaving: Option<Instant>,
+    /// The input is still read.
+    pub(super) typing: bool,
+}
+
+/// What the loop does after an event.
+pub(super) enum Then {
+    Go,
+    /// The session is over, with this code.
+    End(ExitCode),
+}
 
 impl Chat<'_> {
     /// Something typed (the end of the input as [`Typed::Eof`]).
@@ -124,7 +148,7 @@ impl Chat<'_> {
 
     /// The server went away and we do not come back.
     pub(super) fn left(&mut self) -> ExitCode {
-        self.view.finish(Some(super::SERVER_LEFT));
+        self.view.finish(Some(SERVER_LEFT));
         ExitCode::FAILURE
     }
 
