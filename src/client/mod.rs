@@ -124,8 +124,6 @@ pub fn join(options: Options, tty: Tty) -> anyhow::Result<ExitCode> {
                 // and answers at once, which the login recognizes.
                 send_line(&mut writer, "").await?;
             }
-            // The login asks for tagged mode (this client speaks nothing else).
-            server.tagged = true;
             let login = Login {
                 server: &mut server,
                 writer: &mut writer,

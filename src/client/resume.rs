@@ -75,7 +75,6 @@ pub async fn come_back(
         history: None,
         after: who.last,
     };
-    back.server.tagged = true;
     let patience = options.login_timeout;
     if options.tls.is_none() {
         // As at the first login: an empty line our server ignores.

@@ -480,7 +480,7 @@ impl Broker {
                 }
             }
             Event::Shutdown => {
-                room.tell_everyone(reply::SHUTTING_DOWN);
+                room.tell_everyone(reply::SHUTTING_DOWN, Reply::ShuttingDown);
                 for peer in room.mailboxes() {
                     peer.outbox.end(End::Flush);
                 }

@@ -635,13 +635,10 @@ impl<M: Mailbox> Room<M> {
         self.clients.get(&id).map(|c| &c.mailbox)
     }
 
-    /// Sends one line to every connection, logged in or not.
-    pub fn tell_everyone(&mut self, line: &str) {
+    /// Sends one line to every connection, logged in or not, meaning
+    /// `meaning` to a tagged one.
+    pub fn tell_everyone(&mut self, line: &str, meaning: Reply<'_>) {
         let ids: Vec<ClientId> = self.clients.keys().copied().collect();
-        let meaning = match line == reply::SHUTTING_DOWN {
-            true => Reply::ShuttingDown,
-            false => Reply::Plain,
-        };
         for id in ids {
             self.tell_as(id, line, meaning);
         }
