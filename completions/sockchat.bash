@@ -185,7 +185,7 @@ _sockchat() {
             return 0
             ;;
         sockchat__subcmd__join)
-            opts="-p -n -h --host --port --name --wait --login-timeout --timestamps --no-timestamps --no-bell --reconnect --no-reconnect --tls --tls-ca --tls-fingerprint --password --password-file --help"
+            opts="-p -n -h --host --port --name --room --wait --login-timeout --timestamps --no-timestamps --no-bell --reconnect --no-reconnect --tls --tls-ca --tls-fingerprint --password --password-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -208,6 +208,10 @@ _sockchat() {
                     return 0
                     ;;
                 -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --room)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -243,7 +247,7 @@ _sockchat() {
             return 0
             ;;
         sockchat__subcmd__serve)
-            opts="-p -h --host --port --max-line-bytes --max-clients --login-timeout --send-queue --send-budget --rate --burst --announce-max --max-per-addr --max-pending-per-addr --connect-rate --connect-burst --trust-addr --name-hold --max-kept-per-addr --password-delay-max --socket-send-buffer --history --replay --resume-window --store --store-segment-mib --output-rate --max-handshakes --max-handshakes-per-addr --tls-cert --tls-key --tls-self-signed --password --password-file --help"
+            opts="-p -h --host --port --max-line-bytes --max-clients --login-timeout --send-queue --send-budget --rate --burst --announce-max --max-rooms --max-joined --max-per-addr --max-pending-per-addr --connect-rate --connect-burst --trust-addr --name-hold --max-kept-per-addr --password-delay-max --socket-send-buffer --history --replay --resume-window --store --store-segment-mib --output-rate --max-handshakes --max-handshakes-per-addr --tls-cert --tls-key --tls-self-signed --password --password-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -290,6 +294,14 @@ _sockchat() {
                     return 0
                     ;;
                 --announce-max)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-rooms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-joined)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -41,6 +41,8 @@ complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l send-budget 
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l rate -d 'Messages per second one client may send (0 = no limit)' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l burst -d 'Messages one client may send in a burst above --rate' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l announce-max -d 'Announce joins and leaves only while at most N people are online (0 = always)' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l max-rooms -d 'Rooms on the server at once, #main included; past it, a /join that would make a new room is refused' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l max-joined -d 'Rooms one person may be in at once, #main included; past it, their /join is refused' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l max-per-addr -d 'Connections one address may hold (an IPv6 /64 counts as one address; 0 = no limit)' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l max-pending-per-addr -d 'Connections one address may hold that have not logged in yet (0 = no limit)' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l connect-rate -d 'New connections a second one address may open (0 = no limit)' -r
@@ -67,6 +69,7 @@ complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -s h -l help -d
 complete -c sockchat -n "__fish_sockchat_using_subcommand join" -l host -d 'Server to join: a hostname, an IPv4 or an IPv6 address; HOST:PORT also sets the port' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand join" -s p -l port -d 'Server port' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand join" -s n -l name -d 'Your username (asked for when not given)' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand join" -l room -d 'The room to start in (the \'#\' is optional); everyone starts in #main otherwise' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand join" -l wait -d 'Keep retrying to connect for up to SECS seconds (while a server starts)' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand join" -l login-timeout -d 'Give up if the server takes longer than SECS seconds to answer a step of the login (greeting, password, name)' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand join" -l tls-ca -d 'Trust only the CA certificates in FILE (PEM) to vouch for the server; implies --tls' -r -F

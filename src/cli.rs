@@ -10,6 +10,7 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
+use crate::protocol::room::RoomName;
 use crate::tls::Fingerprint;
 use crate::{client, server};
 
@@ -248,6 +249,14 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = server::defaults::ANNOUNCE_MAX)]
     pub announce_max: u32,
 
+    /// Rooms on the server at once, #main included; past it, a /join that would make a new room is refused
+    #[arg(long, value_name = "N", default_value_t = server::defaults::MAX_ROOMS, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Rooms")]
+    pub max_rooms: u32,
+
+    /// Rooms one person may be in at once, #main included; past it, their /join is refused
+    #[arg(long, value_name = "N", default_value_t = server::defaults::MAX_JOINED, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Rooms")]
+    pub max_joined: u32,
+
     /// Connections one address may hold (an IPv6 /64 counts as one address; 0 = no limit)
     #[arg(long, value_name = "N", default_value_t = server::defaults::MAX_PER_ADDR, help_heading = "Limits per address")]
     pub max_per_addr: u32,
@@ -378,6 +387,10 @@ pub struct JoinArgs {
     /// Your username (asked for when not given)
     #[arg(short, long, env = "SOCKCHAT_NAME")]
     pub name: Option<String>,
+
+    /// The room to start in (the '#' is optional); everyone starts in #main otherwise
+    #[arg(long, value_name = "NAME", env = "SOCKCHAT_ROOM", value_parser = RoomName::parse)]
+    pub room: Option<RoomName>,
 
     /// Keep retrying to connect for up to SECS seconds (while a server starts)
     #[arg(long, value_name = "SECS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=86_400))]
@@ -634,6 +647,37 @@ mod tests {
         let typed = command.try_get_matches_from_mut(&argv).unwrap_err();
         let typed = name_the_variable(typed, &command, &argv).to_string();
         assert!(typed.contains("--port"), "{typed}");
+    }
+
+    #[test]
+    fn a_room_is_taken_with_or_without_its_sign_and_checked() {
+        for typed in ["ops", "#ops", "#OPS"] {
+            let room = join_args(&["--room", typed]).unwrap().room;
+            assert_eq!(room.as_ref().map(|r| r.key()), Some("ops"), "{typed}");
+        }
+        assert_eq!(
+            join_args(&["--room", "OPS"])
+                .unwrap()
+                .room
+                .map(|r| r.to_string()),
+            Some("#OPS".to_string())
+        );
+        let why = join_args(&["--room", "a b"]).unwrap_err().to_string();
+        assert!(why.contains("a room name cannot contain spaces"), "{why}");
+    }
+
+    #[test]
+    fn room_limits_default_to_1000_rooms_and_50_joined() {
+        let args = parsed::serve(&[]);
+        assert_eq!((args.max_rooms, args.max_joined), (1000, 50));
+        let args = parsed::serve(&["--max-rooms", "3", "--max-joined", "2"]);
+        assert_eq!((args.max_rooms, args.max_joined), (3, 2));
+        let refused = |args: &[&str]| {
+            let argv = ["sockchat", "serve"].iter().chain(args);
+            Cli::try_parse_args(argv).is_err()
+        };
+        assert!(refused(&["--max-rooms", "0"]));
+        assert!(refused(&["--max-joined", "0"]));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! sockchat: a real-time chat for the terminal over TCP.
 //!
 //! Layout (each layer uses only those below it; `tests/it/cli.rs`
-//! checks that the core never reaches up):
+//! checks that the core never reaches up, and that no two modules of
+//! `src/` use each other, directly or through others):
 //! - [`cli`]: the one clap definition (help, shell completions and man
 //!   pages come from it). Clap only.
 //! - [`app`]: what `main` runs: flags → [`server::Config`] and
@@ -10,9 +11,11 @@
 //! - [`server`]: `sockchat serve`'s core: accept loop, the broker that owns
 //!   the room, one reader and one writer task per connection.
 //! - [`client`]: `sockchat join`'s core: connect, log in, render the room,
-//!   edit input.
-//! - [`protocol`]: pure wire rules: bytes → lines, names, sanitizing, commands
-//!   and the text of every line the server sends.
+//!   edit input; the terminal's modes (raw, no echo, bracketed paste) are
+//!   changed by `client::terminal` alone.
+//! - [`protocol`]: pure wire rules: bytes → lines, user names and room
+//!   names, sanitizing, commands and the text of every line the server
+//!   sends.
 //! - [`stream`]: what a room keeps: message ids and times, the history in
 //!   memory and the durable transcript (`serve --store`), behind one
 //!   `RoomStream` per room, which the broker drives.

@@ -72,6 +72,7 @@ fn options(args: JoinArgs) -> anyhow::Result<Options> {
         wait: Duration::from_secs(args.wait),
         login_timeout: Duration::from_secs(args.login_timeout),
         name,
+        room: args.room,
         password,
         tls,
         timestamps: on_off(args.timestamps, args.no_timestamps),
@@ -106,6 +107,18 @@ mod tests {
 
     fn join_args(args: &[&str]) -> JoinArgs {
         crate::cli::parsed::join(args).unwrap()
+    }
+
+    #[test]
+    fn the_room_to_start_in_reaches_the_options() {
+        let room = |args: &[&str]| options(join_args(args)).unwrap().room;
+        if std::env::var_os("SOCKCHAT_ROOM").is_none() {
+            assert_eq!(room(&[]), None);
+        }
+        assert_eq!(
+            room(&["--room", "ops"]).map(|r| r.to_string()),
+            Some("#ops".to_string())
+        );
     }
 
     #[test]

@@ -29,26 +29,19 @@ use crate::protocol::password::Secret;
 /// How a panic ends the process. The release build aborts rather than
 /// unwind, so no guard's `Drop` runs: first the terminal is put back as it
 /// was at start (a panic while echo is off for a password would leave it
-/// off), then the usual message, then exit status 101, as a panic that
-/// unwinds gives. Not SIGABRT: its core dump could hold a password or a
-/// session token. Hooks installed later (the line editor's) run first.
+/// off; `client::terminal` owns its settings and does it), then the usual
+/// message, then exit status 101, as a panic that unwinds gives. Not
+/// SIGABRT: its core dump could hold a password or a session token.
 pub fn end_panics_cleanly() {
-    // SAFETY: termios is plain data; tcgetattr fills it or fails.
-    let mut termios: libc::termios = unsafe { std::mem::zeroed() };
-    // SAFETY: stdin is open for the life of the process.
-    let at_start =
-        (unsafe { libc::tcgetattr(libc::STDIN_FILENO, &mut termios) } == 0).then_some(termios);
     let message = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        if let Some(at_start) = &at_start {
-            // SAFETY: settings read from this same descriptor at start.
-            unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, at_start) };
-        }
         message(info);
         // SAFETY: _exit ends the process at once, which is what a panic
         // here is to do; nothing after it runs.
         unsafe { libc::_exit(101) }
     }));
+    // Installed after, so it runs first.
+    crate::client::terminal::restore_on_panic();
 }
 
 /// `sockchat completions SHELL`: the script on stdout.

@@ -134,6 +134,8 @@ fn limits(args: &ServeArgs) -> anyhow::Result<Config> {
         resume_window: std::time::Duration::from_secs(args.resume_window),
         max_kept: server::defaults::MAX_KEPT as usize,
         max_kept_per_addr: args.max_kept_per_addr as usize,
+        max_rooms: args.max_rooms as usize,
+        max_joined: args.max_joined as usize,
     };
     // A queue that cannot hold a couple of the longest lines would cut
     // off every recipient of one such line as "too slow".
@@ -299,6 +301,12 @@ mod tests {
         let from_flags = format!("{:?}", limits(&serve_args(&[])).unwrap());
         let built_in = format!("{:?}", Config::default());
         assert_eq!(from_flags, built_in);
+    }
+
+    #[test]
+    fn room_limits_reach_the_config() {
+        let config = limits(&serve_args(&["--max-rooms", "3", "--max-joined", "2"])).unwrap();
+        assert_eq!((config.max_rooms, config.max_joined), (3, 2));
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! `sockchat store check DIR`: the report of [`crate::stream::check`] on
-//! stdout, one line a finding, and an exit status a script can test: 0
-//! no damage, 1 damage found or modes `serve` refuses (either way `serve`
-//! would not start), 2 the store (or a file of it) could not be read.
+//! stdout, one line a finding and one a folder (`main/`, each room's
+//! `#KEY/`, `private/`; a folder that is none of these is named as
+//! skipped), and an exit status a script can test: 0 no damage, 1 damage
+//! found or modes `serve` refuses in any folder (either way `serve` would
+//! not start), 2 the store (or a file of it) could not be read.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -31,6 +33,14 @@ fn check_store(dir: &std::path::Path) -> ExitCode {
         }
     };
     let mut text = String::new();
+    for dir in &report.skipped {
+        let line = format!(
+            "{}: not a room's folder (`serve` does not read it): skipped",
+            dir.display()
+        );
+        text.push_str(&sanitize(&line));
+        text.push('\n');
+    }
     for room in &report.rooms {
         let findings = (room.refused.iter())
             .chain(&room.damage)

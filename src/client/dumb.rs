@@ -20,7 +20,8 @@ use futures::executor::block_on;
 use futures::SinkExt;
 use unicode_width::UnicodeWidthStr;
 
-use super::input::Typed;
+use super::terminal::{self, Mode, RestoreGuard};
+use super::typed::Typed;
 
 /// Bytes of a half-typed line kept; keys past it are ignored (the server
 /// would refuse the line anyway).
@@ -41,8 +42,8 @@ struct Typing {
 /// The dumb terminal seen from the session: print above the typed line.
 pub struct DumbScreen {
     typing: Arc<Mutex<Typing>>,
-    /// The terminal's settings, put back by `finish`.
-    found: libc::termios,
+    /// Keys one by one until `finish` (or a way out) puts the terminal back.
+    _keys: RestoreGuard,
 }
 
 impl DumbScreen {
@@ -59,35 +60,26 @@ impl DumbScreen {
         if typing.echo && !typing.text.is_empty() {
             write_out(b"\n");
         }
-        set(&self.found);
+        // Under the lock, as the reader echoes: no key is echoed twice.
+        terminal::put_back();
     }
 }
 
 /// Reads keys from the terminal, its line mode and echo off; lines go to
 /// `lines`. Fails if the terminal has no settings to change.
 pub fn start(lines: mpsc::Sender<Typed>) -> std::io::Result<DumbScreen> {
-    // SAFETY: termios is plain data; tcgetattr fills it or fails.
-    let mut found: libc::termios = unsafe { std::mem::zeroed() };
-    // SAFETY: stdin is open for the life of the process.
-    if unsafe { libc::tcgetattr(libc::STDIN_FILENO, &mut found) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    let mut keys = found;
     // Keys one by one, not echoed by the terminal; Ctrl-C still a signal.
-    keys.c_lflag &= !(libc::ICANON | libc::ECHO);
-    keys.c_cc[libc::VMIN] = 1;
-    keys.c_cc[libc::VTIME] = 0;
-    // SAFETY: settings read from the same descriptor, which stays open.
-    if unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &keys) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
+    let keys = terminal::enter(Mode::Keys)?;
     let typing = Arc::new(Mutex::new(Typing {
-        echo: found.c_lflag & libc::ECHO != 0,
+        echo: terminal::echoed(),
         ..Typing::default()
     }));
     let reading = typing.clone();
     std::thread::spawn(move || read_loop(&reading, lines));
-    Ok(DumbScreen { typing, found })
+    Ok(DumbScreen {
+        typing,
+        _keys: keys,
+    })
 }
 
 /// What a key did.
@@ -239,12 +231,6 @@ fn write_out(bytes: &[u8]) {
     // A terminal gone (hung up) shows nothing; the reader ends the session.
     let _ = out.write_all(bytes);
     let _ = out.flush();
-}
-
-fn set(termios: &libc::termios) {
-    // SAFETY: settings read from the same descriptor, which stays open.
-    // Failing, the process is leaving anyway; the restore guard tries again.
-    let _ = unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, termios) };
 }
 
 #[cfg(test)]

@@ -17,24 +17,12 @@ use super::editor::{self, EditorScreen};
 use super::terminal;
 use crate::protocol::line::{Frame, LineFramer};
 
-/// One event from the person's side.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Typed {
-    Line(String),
-    /// A piped line longer than [`MAX_INPUT_LINE`]: dropped as it was read.
-    TooLong,
-    /// Ctrl-D, or the end of piped input.
-    Eof,
-    /// Ctrl-C, SIGINT or SIGTERM.
-    Interrupted,
-}
-
 /// The longest line read from piped stdin; longer ones are dropped (and
 /// counted as not sent).
 pub(super) const MAX_INPUT_LINE: usize = 64 * 1024;
 
-/// Typed lines waiting to be sent; when full, reading stdin waits.
-pub(super) const INPUT_QUEUE: usize = 64;
+pub use super::typed::Typed;
+pub(super) use super::typed::INPUT_QUEUE;
 
 /// Where incoming lines are shown.
 pub enum Screen {
@@ -100,7 +88,7 @@ impl Screen {
         } else if let Screen::Editor(editor) = self {
             if !editor.finish() {
                 // The editor did not answer: put the terminal back anyway.
-                terminal::restore();
+                terminal::put_back();
                 let mut out = std::io::stdout().lock();
                 // As in `println_plain`: a closed stdout is no reason to fail.
                 let _ = out.write_all(ERASE_LINE.as_bytes());
@@ -131,7 +119,7 @@ pub fn start_editor(reflows: bool) -> anyhow::Result<(Screen, mpsc::Receiver<Typ
 }
 
 /// Reads a terminal that takes no escape codes key by key (see
-/// [`dumb`]); SIGINT and SIGTERM end the input, as in [`start_stdin_watched`].
+/// `client/dumb.rs`); SIGINT and SIGTERM end the input, as in [`start_stdin_watched`].
 pub fn start_dumb() -> std::io::Result<(Screen, mpsc::Receiver<Typed>)> {
     let (tx, rx) = mpsc::channel(INPUT_QUEUE);
     let screen = dumb::start(tx.clone())?;

@@ -4,6 +4,9 @@
 //!
 //! It is driven by [`Options`] and the terminal facts in [`Tty`], both
 //! decided by the caller (the application layer turns flags into them).
+//! The terminal's settings are [`terminal`]'s alone: the prompts, the line
+//! editor and a dumb terminal's reader ask it for the mode they need, and
+//! it puts the terminal back on every way out.
 
 mod catchup;
 mod clock;
@@ -24,6 +27,7 @@ mod resume;
 mod session;
 mod tags;
 pub mod terminal;
+mod typed;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -34,14 +38,16 @@ use futures_rustls::rustls::ClientConfig;
 use crate::address::Address;
 use crate::protocol::name::Name;
 use crate::protocol::password::Secret;
+use crate::protocol::room::RoomName;
 use crate::runtime;
 use crate::tls::Trust;
 use connect::{Reader, Writer};
 use futures::channel::mpsc;
-use input::{Interrupts, Screen, Typed};
+use input::{Interrupts, Screen};
 use lines::{send_line, ServerLines};
 use login::{Ask, Credentials, Login, Outcome};
 use render::Colors;
+use typed::Typed;
 
 pub use session::SERVER_LEFT;
 
@@ -65,6 +71,9 @@ pub struct Options {
     pub login_timeout: Duration,
     /// The name to log in with; None: ask (or read it from piped stdin).
     pub name: Option<Name>,
+    /// The room to start in (`join --room`); None: `#main`, where
+    /// everyone lands.
+    pub room: Option<RoomName>,
     /// The room's password, if given; None: ask, if the room wants one.
     pub password: Option<Secret>,
     /// TLS, when asked for; None: plain TCP.
@@ -150,7 +159,7 @@ pub fn join(options: Options, tty: Tty) -> anyhow::Result<ExitCode> {
         let term = std::env::var("TERM").ok();
         let on_terminal = tty.stdin && tty.stdout;
         let interactive = on_terminal && editor::can_drive(term.as_deref());
-        let _restore = on_terminal.then(|| terminal::RestoreGuard::save(interactive));
+        let _restore = on_terminal.then(terminal::RestoreGuard::save);
         let (screen, typed) = start_screen(piped, on_terminal, interactive);
         let me = session::Me {
             name,

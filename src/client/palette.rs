@@ -5,11 +5,28 @@
 //! names 8 colours, Alice, Bob and Max one). No style is one that means
 //! something else: red (errors), green (the server's notices), magenta
 //! (private messages), black on yellow (a mention). Pure: names in,
-//! styles out.
+//! styles out, for the [`Colors`] the terminal shows.
 
 use yansi::{Color, Style};
 
-use super::render::Colors;
+/// What colours the terminal shows, decided once by the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Colors {
+    /// None at all (not a terminal, or `NO_COLOR`).
+    Off,
+    /// The 16 basic colours.
+    Basic,
+    /// The 256-colour palette.
+    Extended,
+    /// 24-bit colour (`COLORTERM=truecolor` or `24bit`).
+    True,
+}
+
+impl Colors {
+    pub fn on(self) -> bool {
+        self != Colors::Off
+    }
+}
 
 /// Names' colours on a 24-bit terminal: fourteen, each 20° of hue or a
 /// fifth of the lightness scale from every other (the tests measure it),

@@ -7,28 +7,10 @@
 
 use yansi::{Paint, Style};
 
+pub use super::palette::Colors;
 use super::palette::Palette;
 use crate::protocol::message::{classify, ServerLine};
 use crate::protocol::sanitize::visible_bytes;
-
-/// What colours the terminal shows, decided once by the caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Colors {
-    /// None at all (not a terminal, or `NO_COLOR`).
-    Off,
-    /// The 16 basic colours.
-    Basic,
-    /// The 256-colour palette.
-    Extended,
-    /// 24-bit colour (`COLORTERM=truecolor` or `24bit`).
-    True,
-}
-
-impl Colors {
-    pub fn on(self) -> bool {
-        self != Colors::Off
-    }
-}
 
 /// How a line stands out from the live room.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -109,7 +91,7 @@ pub fn faint(text: &str, colors: Colors) -> String {
 const MOST_SHOWN_REFUSED: usize = 60;
 
 /// One of the person's own lines that the server refused: the line
-/// (shortened with `…` past [`MOST_SHOWN_REFUSED`] characters), struck
+/// (shortened with `…` past `MOST_SHOWN_REFUSED` characters), struck
 /// through and dimmed, then why it was not sent.
 pub fn not_sent(mine: &str, why: &str, colors: Colors) -> String {
     let mine = crate::protocol::sanitize::visible(mine);

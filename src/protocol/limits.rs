@@ -1,8 +1,16 @@
 //! A room's limits on what one client sends, as the server states them in
-//! answer to `/limits` ([`reply::limits`]) and as the client reads them back
-//! to pace its lines so that none is dropped.
+//! answer to `/limits` (the [`fmt::Display`] of [`Limits`], which
+//! `message::reply::limits` sends) and as the client reads them back to
+//! pace its lines so that none is dropped. Both sides of that line are
+//! here, so they cannot drift apart.
 
-use super::message::reply;
+use std::fmt;
+
+/// How the answer to `/limits` begins.
+pub const LIMITS_PREFIX: &str = "Server: Limits: ";
+
+/// What the answer to `/limits` says for `--rate 0`.
+pub const NO_RATE_LIMIT: &str = "no rate limit, ";
 
 /// What one client may send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,11 +23,26 @@ pub struct Limits {
     pub max_line_bytes: usize,
 }
 
+/// The answer to `/limits` (read back by [`Limits::parse`]).
+impl fmt::Display for Limits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let max = self.max_line_bytes;
+        match self.rate {
+            0 => write!(f, "{LIMITS_PREFIX}{NO_RATE_LIMIT}lines up to {max} bytes"),
+            rate => write!(
+                f,
+                "{LIMITS_PREFIX}{rate} messages a second, bursts of {}, lines up to {max} bytes",
+                self.burst
+            ),
+        }
+    }
+}
+
 impl Limits {
     /// Reads a `/limits` answer; None for any other line.
     pub fn parse(line: &str) -> Option<Limits> {
-        let text = line.strip_prefix(reply::LIMITS_PREFIX)?;
-        let (rate, burst, rest) = match text.strip_prefix(reply::NO_RATE_LIMIT) {
+        let text = line.strip_prefix(LIMITS_PREFIX)?;
+        let (rate, burst, rest) = match text.strip_prefix(NO_RATE_LIMIT) {
             Some(rest) => (0, 0, rest),
             None => {
                 let (rate, rest) = number_then(text, " messages a second, bursts of ")?;
@@ -66,15 +89,16 @@ mod tests {
                 max_line_bytes: 64,
             },
         ] {
-            let line = reply::limits(&limits);
+            let line = limits.to_string();
             assert_eq!(Limits::parse(&line), Some(limits), "{line}");
         }
         assert_eq!(
-            reply::limits(&Limits {
+            Limits {
                 rate: 20,
                 burst: 40,
                 max_line_bytes: 4096
-            }),
+            }
+            .to_string(),
             "Server: Limits: 20 messages a second, bursts of 40, lines up to 4096 bytes"
         );
     }

@@ -48,7 +48,7 @@ pub enum HistoryAsk {
     /// The last N room messages (None: the room's default).
     Last(Option<usize>),
     /// Everything kept after this id.
-    After(u64),
+    After(crate::stream::Id),
 }
 
 /// Every command a logged-in client can type (what Tab completes).
@@ -192,7 +192,7 @@ pub mod reply {
     pub fn last_footer(n: usize) -> String {
         format!("Server: End of the last {}.", messages(n))
     }
-    pub fn after_header(n: usize, id: u64, missed: u64) -> String {
+    pub fn after_header(n: usize, id: crate::stream::Id, missed: u64) -> String {
         match missed {
             0 => format!("Server: {} after id {id} (times UTC):", messages(n)),
             m => format!(
@@ -201,7 +201,7 @@ pub mod reply {
             ),
         }
     }
-    pub fn after_footer(n: usize, id: u64) -> String {
+    pub fn after_footer(n: usize, id: crate::stream::Id) -> String {
         format!("Server: End of the {} after id {id}.", messages(n))
     }
     pub fn resume_header(n: usize, missed: u64) -> String {
@@ -302,19 +302,10 @@ pub mod reply {
         format!("{LOGIN_TIMEOUT_PREFIX}{secs} s; closing")
     }
 
-    pub const LIMITS_PREFIX: &str = "Server: Limits: ";
-    /// What [`limits`] says for `--rate 0`.
-    pub const NO_RATE_LIMIT: &str = "no rate limit, ";
+    pub use crate::protocol::limits::LIMITS_PREFIX;
     /// The answer to `/limits` (read back by `Limits::parse`).
     pub fn limits(limits: &crate::protocol::limits::Limits) -> String {
-        let max = limits.max_line_bytes;
-        match limits.rate {
-            0 => format!("{LIMITS_PREFIX}{NO_RATE_LIMIT}lines up to {max} bytes"),
-            rate => format!(
-                "{LIMITS_PREFIX}{rate} messages a second, bursts of {}, lines up to {max} bytes",
-                limits.burst
-            ),
-        }
+        limits.to_string()
     }
 
     /// What a [`too_fast`] error's text (after `Error: `) begins with.

@@ -63,7 +63,7 @@ impl Tags {
     }
 
     /// `~id=ID,t=MILLIS`: a kept message.
-    pub fn kept(id: u64, millis: u64) -> Tags {
+    pub fn kept(id: impl std::fmt::Display, millis: u64) -> Tags {
         let mut text = String::with_capacity(48);
         // Writing to a String cannot fail.
         let _ = write!(text, "{MARK}id={id},t={millis}");

@@ -58,6 +58,10 @@ pub struct Config {
     pub max_kept: usize,
     /// Dropped sessions kept resumable at once from one address (0: no limit).
     pub max_kept_per_addr: usize,
+    /// Rooms on the server at once, `#main` included.
+    pub max_rooms: usize,
+    /// Rooms one person may be in at once, `#main` included.
+    pub max_joined: usize,
 }
 
 /// The defaults, shared by `Config::default` and `serve --help`.
@@ -99,6 +103,12 @@ pub mod defaults {
     /// them may drop at once (a NAT's Wi-Fi blinks) and all resume.
     pub const MAX_KEPT_PER_ADDR: u32 = MAX_PER_ADDR;
     pub const STORE_SEGMENT_MIB: u64 = 64;
+    /// Rooms a busy team's server holds, with room to spare, while
+    /// rooms made to fill the server stay bounded.
+    pub const MAX_ROOMS: u32 = 1000;
+    /// More than anyone follows; each room joined costs its members
+    /// a little memory, so it is bounded.
+    pub const MAX_JOINED: u32 = 50;
 }
 
 impl Default for Config {
@@ -130,6 +140,8 @@ impl Default for Config {
             resume_window: Duration::from_secs(defaults::RESUME_WINDOW_SECS),
             max_kept: defaults::MAX_KEPT as usize,
             max_kept_per_addr: defaults::MAX_KEPT_PER_ADDR as usize,
+            max_rooms: defaults::MAX_ROOMS as usize,
+            max_joined: defaults::MAX_JOINED as usize,
         }
     }
 }

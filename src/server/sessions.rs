@@ -465,6 +465,7 @@ mod tests {
         // A session that logs in once and then only sends: no login comes
         // to check the size.
         for record in 0..(MOST_STALE_LINES as u64 + 10) {
+            let record = record.to_string().parse().expect("an id's text");
             sessions.kept_private(1, record, true);
         }
         let (lines, rewrites) = log.0.lock().expect("not poisoned").clone();

@@ -34,13 +34,14 @@ pub fn create_dir(dir: &Path) -> io::Result<()> {
 }
 
 /// Whether a file of the room's folder is one the server keeps (segments,
-/// the sessions file, the lock), as against files the operator put there
+/// the sessions file, the lock, the room's name), as against files the operator put there
 /// (a compressed old segment keeps its own mode).
 fn kept(name: &str) -> bool {
     segment_first_id(name).is_some()
         || name == LOCK_FILE
         || name == saved::FILE
         || name == saved::FRESH
+        || name == super::rooms::NAME_FILE
 }
 
 /// Refuses `path` if a group or other permission bit is set on it.

@@ -1,5 +1,6 @@
 //! `sockchat store check DIR`: reads every line of every segment of every
-//! room's folder in a store, as recovery would, and notes each broken
+//! stream's folder in a store (`main/`, each room's `#KEY/`, `private/`:
+//! see [`super::rooms`]), as recovery would, and notes each broken
 //! rule instead of stopping at the first. A server's start reads only the
 //! newest segments, as far back as `--history` needs; this reads them
 //! all, so damage in an old file is found before anyone needs it. Only
@@ -10,6 +11,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::access;
+use super::id::Id;
+use super::rooms;
 use super::saved::SessionsFile;
 use super::segment::{Line, Lines, Rules, MAX_LINE};
 use super::store::{plain, segments, OpenError};
@@ -19,6 +22,9 @@ use super::store::{plain, segments, OpenError};
 pub struct Room {
     /// The folder.
     pub dir: PathBuf,
+    /// The room's name as shown, from its `name` file (rooms other than
+    /// `#main` have one).
+    pub shown: Option<String>,
     /// Its segments.
     pub files: usize,
     /// Whole records that keep every rule.
@@ -41,6 +47,9 @@ pub struct Room {
 #[derive(Debug, Default)]
 pub struct Report {
     pub rooms: Vec<Room>,
+    /// Folders in the store that are no stream's (`serve` never reads
+    /// them): named, not checked.
+    pub skipped: Vec<PathBuf>,
 }
 
 impl Report {
@@ -63,10 +72,13 @@ impl fmt::Display for Room {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let plural =
             |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        write!(f, "{}", self.dir.display())?;
+        if let Some(shown) = &self.shown {
+            write!(f, " ({shown})")?;
+        }
         write!(
             f,
-            "{}: {}, {} records, {}",
-            self.dir.display(),
+            ": {}, {} records, {}",
             plural(self.files, "file", "files"),
             self.records,
             plural(self.damage.len(), "damaged line", "damaged lines"),
@@ -90,12 +102,18 @@ impl fmt::Display for Room {
 pub fn check(root: &Path) -> Result<Report, OpenError> {
     let entries = std::fs::read_dir(root).map_err(|e| OpenError::new(root, plain(&e)))?;
     let mut dirs = Vec::new();
+    let mut skipped = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| OpenError::new(root, plain(&e)))?;
-        if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            dirs.push(entry.path());
+        if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        match entry.file_name().to_str().is_some_and(is_stream_dir) {
+            true => dirs.push(entry.path()),
+            false => skipped.push(entry.path()),
         }
     }
+    skipped.sort();
     if dirs.is_empty() {
         return Err(OpenError::new(
             root,
@@ -104,12 +122,18 @@ pub fn check(root: &Path) -> Result<Report, OpenError> {
     }
     dirs.sort();
     let rooms = dirs.into_iter().map(|dir| check_room(&dir)).collect();
-    Ok(Report { rooms })
+    Ok(Report { rooms, skipped })
+}
+
+/// Whether a folder of the store is a stream's, by its name.
+fn is_stream_dir(name: &str) -> bool {
+    name == rooms::MAIN_DIR || name == rooms::PRIVATE_DIR || rooms::decode_key(name).is_some()
 }
 
 fn check_room(dir: &Path) -> Room {
     let mut room = Room {
         dir: dir.to_path_buf(),
+        shown: rooms::read_name(&dir.join(rooms::NAME_FILE)),
         ..Room::default()
     };
     room.refused = access::check_room(dir).err().map(|mut err| {
@@ -146,8 +170,8 @@ fn check_room(dir: &Path) -> Room {
 /// Reads one segment to its end, noting every broken line in `room`.
 fn check_segment(
     path: &Path,
-    first: u64,
-    before: Option<u64>,
+    first: Id,
+    before: Option<Id>,
     newest: bool,
     room: &mut Room,
 ) -> Result<(), OpenError> {
@@ -208,13 +232,14 @@ mod tests {
                 from: "Max".into(),
                 text: format!("line {id}"),
             };
+            let id = Id::new(id);
             Record { id, time: 1, kind }.encode(&mut out);
         }
         out
     }
 
     fn segment(dir: &Path, first: u64, bytes: &[u8]) -> PathBuf {
-        let path = dir.join(segment_name(first));
+        let path = dir.join(segment_name(Id::new(first)));
         access::new_file()
             .write(true)
             .create_new(true)
@@ -270,7 +295,7 @@ mod tests {
         let mut far = Vec::new();
         let kind = Kind::Join { from: "Max".into() };
         Record {
-            id: LAST_ID + 1,
+            id: LAST_ID.next(),
             time: 1,
             kind,
         }

@@ -278,7 +278,7 @@ impl History {
         }
         let private = session.and_then(|s| self.sessions.get(&s));
         let trimmed_to = private
-            .map_or(0, |p| p.trimmed_to)
+            .map_or(Id::ZERO, |p| p.trimmed_to)
             .max(self.room.trimmed_to);
         let mut records = Vec::new();
         let mut room = self.room.after(id).peekable();
@@ -294,7 +294,7 @@ impl History {
             records.push(Arc::clone(next));
         }
         Ok(Replay {
-            missed: trimmed_to.saturating_sub(id),
+            missed: trimmed_to.get().saturating_sub(id.get()),
             records,
         })
     }
@@ -346,9 +346,9 @@ mod tests {
     use super::*;
     use crate::stream::record::{Kind, RECORD_OVERHEAD};
 
-    fn chat(id: Id, text: &str) -> Arc<Record> {
+    fn chat(id: u64, text: &str) -> Arc<Record> {
         Arc::new(Record {
-            id,
+            id: Id::new(id),
             time: 1000 + id,
             kind: Kind::Chat {
                 from: "Max".into(),
@@ -357,9 +357,9 @@ mod tests {
         })
     }
 
-    fn private(id: Id) -> Arc<Record> {
+    fn private(id: u64) -> Arc<Record> {
         Arc::new(Record {
-            id,
+            id: Id::new(id),
             time: 1000 + id,
             kind: Kind::Private {
                 from: "Max".into(),
@@ -376,12 +376,12 @@ mod tests {
         }
     }
 
-    fn ids(records: &[Arc<Record>]) -> Vec<Id> {
-        records.iter().map(|r| r.id).collect()
+    fn ids(records: &[Arc<Record>]) -> Vec<u64> {
+        records.iter().map(|r| r.id.get()).collect()
     }
 
-    fn room_with(limit: HistoryLimits, range: std::ops::RangeInclusive<Id>) -> History {
-        let mut history = History::new(limit, 0);
+    fn room_with(limit: HistoryLimits, range: std::ops::RangeInclusive<u64>) -> History {
+        let mut history = History::new(limit, Id::new(0));
         for id in range {
             history.push(chat(id, "hi"), None);
         }
@@ -399,7 +399,7 @@ mod tests {
     fn keeps_the_last_that_fit_in_the_byte_bound() {
         // Each record weighs RECORD_OVERHEAD + 3 ("Max") + 10 bytes of text.
         let weight = RECORD_OVERHEAD + 13;
-        let mut history = History::new(limits(1000, 2 * weight + weight / 2), 0);
+        let mut history = History::new(limits(1000, 2 * weight + weight / 2), Id::new(0));
         for id in 1..=4 {
             history.push(chat(id, "0123456789"), None);
         }
@@ -409,12 +409,12 @@ mod tests {
 
     #[test]
     fn a_record_bigger_than_the_byte_bound_is_not_kept_and_counts_as_missed() {
-        let mut history = History::new(limits(1000, RECORD_OVERHEAD + 10), 0);
+        let mut history = History::new(limits(1000, RECORD_OVERHEAD + 10), Id::new(0));
         history.push(chat(1, "x"), None);
         history.push(chat(2, &"y".repeat(100)), None);
         assert!(history.is_empty());
         assert_eq!(history.bytes(), 0);
-        assert_eq!(history.after(0, None).map(|r| r.missed), Ok(2));
+        assert_eq!(history.after(Id::new(0), None).map(|r| r.missed), Ok(2));
     }
 
     #[test]
@@ -422,7 +422,7 @@ mod tests {
         let history = room_with(limits(0, usize::MAX), 1..=4);
         assert!(history.last(10).is_empty());
         assert_eq!(
-            history.after(1, None),
+            history.after(Id::new(1), None),
             Ok(Replay {
                 missed: 3,
                 records: vec![]
@@ -434,27 +434,29 @@ mod tests {
     fn last_k_is_the_newest_k_oldest_first() {
         let history = room_with(limits(10, usize::MAX), 1..=6);
         assert_eq!(ids(&history.last(2)), [5, 6]);
-        assert_eq!(ids(&history.last(0)), Vec::<Id>::new());
+        assert_eq!(ids(&history.last(0)), Vec::<u64>::new());
     }
 
     #[test]
     fn after_an_id_gives_everything_newer_and_nothing_missed() {
         let history = room_with(limits(10, usize::MAX), 1..=6);
-        let replay = history.after(4, None).expect("4 is known");
+        let replay = history.after(Id::new(4), None).expect("4 is known");
         assert_eq!((replay.missed, ids(&replay.records)), (0, vec![5, 6]));
-        let replay = history.after(6, None).expect("6 is the newest");
+        let replay = history.after(Id::new(6), None).expect("6 is the newest");
         assert_eq!((replay.missed, ids(&replay.records)), (0, vec![]));
     }
 
     #[test]
     fn after_an_id_that_is_a_gap_starts_at_the_next_kept_one() {
         // Ids 3 and 4 were someone else's private message and a failed write.
-        let mut history = History::new(limits(10, usize::MAX), 0);
+        let mut history = History::new(limits(10, usize::MAX), Id::new(0));
         for id in [1, 2, 5, 6] {
             history.push(chat(id, "hi"), None);
         }
         history.push(private(7), Some([10, 11]));
-        let replay = history.after(3, None).expect("3 is older than the newest");
+        let replay = history
+            .after(Id::new(3), None)
+            .expect("3 is older than the newest");
         assert_eq!((replay.missed, ids(&replay.records)), (0, vec![5, 6]));
     }
 
@@ -462,45 +464,51 @@ mod tests {
     fn after_an_id_older_than_what_is_kept_tells_how_many_may_be_missed() {
         let history = room_with(limits(3, usize::MAX), 1..=10);
         // 8, 9, 10 are kept; 3 to 7 are gone.
-        let replay = history.after(2, None).expect("2 is known");
+        let replay = history.after(Id::new(2), None).expect("2 is known");
         assert_eq!((replay.missed, ids(&replay.records)), (5, vec![8, 9, 10]));
         // Just at the edge: nothing is missing.
-        let replay = history.after(7, None).expect("7 is known");
+        let replay = history.after(Id::new(7), None).expect("7 is known");
         assert_eq!(replay.missed, 0);
     }
 
     #[test]
     fn an_id_from_the_future_is_refused() {
         let history = room_with(limits(3, usize::MAX), 1..=5);
-        assert_eq!(history.after(6, None), Err(Ahead { newest: 5 }));
         assert_eq!(
-            History::new(limits(3, 3), 0).after(1, None),
-            Err(Ahead { newest: 0 })
+            history.after(Id::new(6), None),
+            Err(Ahead { newest: Id::new(5) })
+        );
+        assert_eq!(
+            History::new(limits(3, 3), Id::ZERO).after(Id::new(1), None),
+            Err(Ahead { newest: Id::new(0) })
         );
     }
 
     #[test]
     fn ids_skipped_by_a_failed_write_are_not_from_the_future() {
         let mut history = room_with(limits(3, usize::MAX), 1..=2);
-        history.skip_to(4);
-        assert_eq!(history.after(4, None).map(|r| r.records.len()), Ok(0));
+        history.skip_to(Id::new(4));
+        assert_eq!(
+            history.after(Id::new(4), None).map(|r| r.records.len()),
+            Ok(0)
+        );
     }
 
     #[test]
     fn a_recovered_history_counts_what_came_before_as_missed() {
-        let mut history = History::new(limits(10, usize::MAX), 40);
+        let mut history = History::new(limits(10, usize::MAX), Id::new(40));
         history.push(chat(41, "hi"), None);
-        assert_eq!(history.after(30, None).map(|r| r.missed), Ok(10));
-        assert_eq!(history.after(40, None).map(|r| r.missed), Ok(0));
+        assert_eq!(history.after(Id::new(30), None).map(|r| r.missed), Ok(10));
+        assert_eq!(history.after(Id::new(40), None).map(|r| r.missed), Ok(0));
     }
 
     #[test]
     fn all_private_lists_together_stay_under_their_bound_oldest_first() {
-        let mut history = History::new(HistoryLimits::default(), 0);
+        let mut history = History::new(HistoryLimits::default(), Id::new(0));
         let text = "x".repeat(16 << 10);
-        let big = |id: Id| {
+        let big = |id: u64| {
             Arc::new(Record {
-                id,
+                id: Id::new(id),
                 time: id,
                 kind: Kind::Private {
                     from: "Max".into(),
@@ -518,10 +526,14 @@ mod tests {
         assert!(history.private_bytes <= MOST_PRIVATE_BYTES);
         assert_eq!(history.private_bytes, history.bytes());
         // The first pair's first message went; its second and the newest stay.
-        let first = history.after(0, Some(0)).expect("an id of this room");
+        let first = history
+            .after(Id::new(0), Some(0))
+            .expect("an id of this room");
         assert_eq!(ids(&first.records), [601]);
         assert_eq!(first.missed, 1);
-        let newest = history.after(0, Some(1199)).expect("an id of this room");
+        let newest = history
+            .after(Id::new(0), Some(1199))
+            .expect("an id of this room");
         assert_eq!(ids(&newest.records), [600, 1200]);
         // Forgetting a session gives its bytes back.
         let before = history.private_bytes;
@@ -537,11 +549,11 @@ mod tests {
         history.push(chat(4, "hi"), None);
         assert_eq!(ids(&history.last(10)), [1, 2, 4]);
         assert_eq!(
-            history.after(0, None).map(|r| ids(&r.records)),
+            history.after(Id::new(0), None).map(|r| ids(&r.records)),
             Ok(vec![1, 2, 4])
         );
         assert_eq!(
-            history.after(0, Some(9)).map(|r| ids(&r.records)),
+            history.after(Id::new(0), Some(9)).map(|r| ids(&r.records)),
             Ok(vec![1, 2, 4])
         );
     }
@@ -557,17 +569,19 @@ mod tests {
             (8, vec![2, 3, 4, 5]),
             (9, vec![2, 4, 5]),
         ] {
-            let replay = history.after(1, Some(session)).expect("1 is known");
+            let replay = history
+                .after(Id::new(1), Some(session))
+                .expect("1 is known");
             assert_eq!(ids(&replay.records), expected, "session {session}");
         }
     }
 
     #[test]
     fn a_private_message_to_oneself_is_kept_once() {
-        let mut history = History::new(limits(10, usize::MAX), 0);
+        let mut history = History::new(limits(10, usize::MAX), Id::new(0));
         history.push(private(1), Some([7, 7]));
         assert_eq!(
-            history.after(0, Some(7)).map(|r| ids(&r.records)),
+            history.after(Id::new(0), Some(7)).map(|r| ids(&r.records)),
             Ok(vec![1])
         );
         assert_eq!(history.bytes(), private(1).weight());
@@ -586,25 +600,28 @@ mod tests {
                     bytes: usize::MAX,
                 },
             },
-            0,
+            Id::ZERO,
         );
         for id in 1..=5 {
             history.push(private(id), Some([7, 8]));
         }
-        let replay = history.after(0, Some(7)).expect("0 is known");
+        let replay = history.after(Id::new(0), Some(7)).expect("0 is known");
         assert_eq!((replay.missed, ids(&replay.records)), (3, vec![4, 5]));
         // The room's list lost nothing.
-        assert_eq!(history.after(0, None).map(|r| r.missed), Ok(0));
+        assert_eq!(history.after(Id::new(0), None).map(|r| r.missed), Ok(0));
     }
 
     #[test]
     fn a_forgotten_session_costs_nothing_and_gets_no_private_replay() {
-        let mut history = History::new(limits(10, usize::MAX), 0);
+        let mut history = History::new(limits(10, usize::MAX), Id::new(0));
         history.push(private(1), Some([7, 8]));
         history.forget(7);
         history.forget(8);
         assert_eq!(history.bytes(), 0);
-        assert_eq!(history.after(0, Some(7)).map(|r| r.records.len()), Ok(0));
+        assert_eq!(
+            history.after(Id::new(0), Some(7)).map(|r| r.records.len()),
+            Ok(0)
+        );
     }
 
     use proptest::prelude::*;
@@ -633,7 +650,7 @@ mod tests {
             session in 1..4u64,
         ) {
             let limit = Limits { count, bytes };
-            let mut history = History::new(HistoryLimits { room: limit, session: limit }, 0);
+            let mut history = History::new(HistoryLimits { room: limit, session: limit }, Id::new(0));
             let mut pushed = Vec::new();
             for (id, (sessions, len)) in (1..).zip(ops) {
                 let record = match sessions {
@@ -646,15 +663,15 @@ mod tests {
             prop_assert!(history.len() <= count);
             let room_bytes: usize = history.last(usize::MAX).iter().map(|r| r.weight()).sum();
             prop_assert!(room_bytes <= bytes);
-            let newest = pushed.len() as Id;
-            let Ok(replay) = history.after(after, Some(session)) else {
+            let newest = pushed.len() as u64;
+            let Ok(replay) = history.after(Id::new(after), Some(session)) else {
                 prop_assert!(after > newest);
                 return Ok(());
             };
-            let wanted: Vec<Id> = pushed
+            let wanted: Vec<u64> = pushed
                 .iter()
-                .filter(|(r, s)| r.id > after && s.is_none_or(|pair| pair.contains(&session)))
-                .map(|(r, _)| r.id)
+                .filter(|(r, s)| r.id.get() > after && s.is_none_or(|pair| pair.contains(&session)))
+                .map(|(r, _)| r.id.get())
                 .collect();
             let got = ids(&replay.records);
             prop_assert!(got.windows(2).all(|w| w[0] < w[1]), "in order: {:?}", got);

@@ -1,6 +1,7 @@
 //! A room's stream: what the room keeps, in order. It gives every kept
-//! message its id and time, keeps the history in memory and, with a
-//! store, makes each batch durable before it counts as said.
+//! message its id and time (through its backend), keeps the history in
+//! memory and, with a store, makes each batch durable before it counts as
+//! said.
 //!
 //! The broker talks to it through [`RoomStream`] alone:
 //!
@@ -10,22 +11,28 @@
 //!    batches settle in the order they were appended, each with its
 //!    records (now in the history) or with why they were not saved. Only
 //!    then does the broker relay them, or tell the sender they were lost.
+//!    With a log other servers append to, their records settle here too,
+//!    in the log's order, as batches with no ticket (see [`backend`]).
 //! 3. Ask for the past with [`RoomStream::last`] and [`RoomStream::after`].
 //!
-//! Without a store a batch settles at once; with one it settles when the
-//! writer thread has synced it. Either way the broker's code is the same,
-//! and a stream kept elsewhere (a Redis stream shared by several servers)
-//! can take this one's place behind the same calls: ids come back with the
-//! settled batch, never from the caller.
+//! Where records are kept is the [`Backend`]'s business alone: memory (a
+//! batch settles at once), the file store (it settles when the writer
+//! thread has synced it), or a shared log (it settles when the log has
+//! it). Ids come from the backend and are opaque outside this module
+//! ([`Id`]): compared within one stream, printed, parsed, nothing else.
 //!
-//! One stream per room; there is one room, [`MAIN`], for now. Its store
-//! lives in `DIR/main/`, so more rooms later are more folders.
+//! One stream per room, and one for private messages; [`rooms`] makes
+//! them, in memory or each in its folder of a store (`DIR/main/` for
+//! `#main`, as before rooms).
 
 pub mod access;
+pub mod backend;
 pub mod check;
 pub mod history;
+pub mod id;
 pub mod record;
 pub mod retry;
+pub mod rooms;
 pub mod saved;
 pub mod segment;
 pub mod store;
@@ -35,14 +42,14 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use futures::channel::mpsc;
-use futures::StreamExt;
-
+pub use backend::{Backend, SharedLog};
 pub use history::{Ahead, History, HistoryLimits, Limits, Replay, SessionId};
 pub use record::{Id, Kind, Millis, Record, LAST_ID};
 pub use store::{Notice, OpenError, Store, StoreConfig, Torn, WriteError};
 
-/// The one room's name, and its folder in a store.
+use backend::Event;
+
+/// `#main`'s folder in a store (see [`rooms`]).
 pub const MAIN: &str = "main";
 
 /// The most record bytes (as [`Record::weight`] counts them) a stream
@@ -117,8 +124,9 @@ pub type Ticket = u64;
 /// A batch that settled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settled {
-    /// What `append` returned for it.
-    pub ticket: Ticket,
+    /// What `append` returned for it; None for records another writer
+    /// of a shared log appended (see [`backend`]).
+    pub ticket: Option<Ticket>,
     /// Its records, in the history now and safe to relay; or why they
     /// were not saved (their ids are not given again).
     pub outcome: Result<Vec<Arc<Record>>, WriteError>,
@@ -155,32 +163,20 @@ struct InFlight {
     bytes: usize,
 }
 
-/// What a settled batch's result comes back through.
-type Outcome = (Ticket, Result<(), WriteError>);
-
 /// A room's stream. See the module's comment.
 pub struct RoomStream {
-    /// The id the next record gets.
-    next_id: Id,
     /// The ticket the next batch gets.
     next_ticket: Ticket,
     /// What has settled.
     history: History,
-    /// None: memory only.
-    store: Option<Store>,
+    /// Where records are kept, and who gives their ids.
+    backend: Backend,
     /// Server time now; injected by tests.
     clock: Box<dyn FnMut() -> Millis + Send>,
     /// Batches appended and not settled yet, oldest first.
     in_flight: VecDeque<InFlight>,
     /// The sum of their weights.
     in_flight_bytes: usize,
-    /// Memory-only batches, settled as soon as appended: no channel, no
-    /// thread, so a room without a store pays next to nothing for this.
-    ready: VecDeque<Outcome>,
-    /// Where the store says a batch is settled; a clone goes with every
-    /// batch to the writer thread.
-    outcomes_tx: mpsc::UnboundedSender<Outcome>,
-    outcomes: mpsc::UnboundedReceiver<Outcome>,
     /// With a store: its sessions file and the sessions it kept, until
     /// the room takes them (see [`RoomStream::take_sessions`]).
     sessions: Option<SavedSessions>,
@@ -197,7 +193,13 @@ pub struct SavedSessions {
 impl RoomStream {
     /// A stream in memory only: a restart forgets it.
     pub fn memory(limits: HistoryLimits) -> RoomStream {
-        RoomStream::new(limits, None, 1, 0)
+        RoomStream::new(limits, Backend::memory(Id::new(1)), Id::ZERO)
+    }
+
+    /// A stream on `backend` that starts with an empty history (a writer
+    /// of a [`SharedLog`], say).
+    pub fn with_backend(limits: HistoryLimits, backend: Backend) -> RoomStream {
+        RoomStream::new(limits, backend, Id::ZERO)
     }
 
     /// A stream kept in `root/<room>/` (see [`store`]), recovered from
@@ -223,8 +225,8 @@ impl RoomStream {
         let (store, recovered) = Store::open_keeping(&config, &wanted)?;
         let log = saved::SessionsFile::open(&config.dir, &saved)
             .map_err(|err| OpenError::sessions(&config.dir, &err))?;
-        let mut stream =
-            RoomStream::new(limits, Some(store), recovered.next_id, recovered.trimmed_to);
+        let backend = Backend::files(store, recovered.next_id);
+        let mut stream = RoomStream::new(limits, backend, recovered.trimmed_to);
         for record in recovered.records {
             stream.history.push(Arc::new(record), None);
         }
@@ -243,7 +245,7 @@ impl RoomStream {
                 }
             }
         }
-        stream.history.skip_to(recovered.next_id - 1);
+        stream.history.skip_to(recovered.next_id.prev());
         stream.sessions = Some(SavedSessions {
             log,
             saved,
@@ -255,19 +257,14 @@ impl RoomStream {
         Ok((stream, notices))
     }
 
-    fn new(limits: HistoryLimits, store: Option<Store>, next_id: Id, trimmed_to: Id) -> RoomStream {
-        let (outcomes_tx, outcomes) = mpsc::unbounded();
+    fn new(limits: HistoryLimits, backend: Backend, trimmed_to: Id) -> RoomStream {
         RoomStream {
-            next_id,
             next_ticket: 0,
             history: History::new(limits, trimmed_to),
-            store,
+            backend,
             clock: Box::new(now),
             in_flight: VecDeque::new(),
             in_flight_bytes: 0,
-            ready: VecDeque::new(),
-            outcomes_tx,
-            outcomes,
             sessions: None,
         }
     }
@@ -287,44 +284,16 @@ impl RoomStream {
     /// settle later (see [`RoomStream::settled`]). Refused, without using
     /// ids, while too much waits for the disk, or past [`LAST_ID`].
     pub fn append(&mut self, drafts: Vec<Draft>) -> Result<Ticket, NotKept> {
-        let end = (self.next_id)
-            .checked_add(drafts.len() as Id)
-            .filter(|&end| end <= LAST_ID + 1)
-            .ok_or(NotKept::NoIdsLeft)?;
-        let time = (self.clock)();
-        let mut records = Vec::with_capacity(drafts.len());
-        let mut sessions = Vec::with_capacity(drafts.len());
-        let mut bytes = 0;
-        for (id, draft) in (self.next_id..end).zip(drafts) {
-            let record = Arc::new(Record {
-                id,
-                time,
-                kind: draft.kind,
-            });
-            bytes += record.weight();
-            records.push(record);
-            sessions.push(draft.sessions);
-        }
+        let bytes: usize = drafts.iter().map(|d| d.kind.weight()).sum();
         // One batch is always taken when nothing waits, however big.
         if self.in_flight_bytes > 0 && self.in_flight_bytes + bytes > MAX_IN_FLIGHT {
             return Err(NotKept::Backlog);
         }
-        self.next_id = end;
+        let (kinds, sessions): (Vec<Kind>, Vec<_>) =
+            drafts.into_iter().map(|d| (d.kind, d.sessions)).unzip();
         let ticket = self.next_ticket;
+        let records = self.backend.append(ticket, kinds, (self.clock)())?;
         self.next_ticket += 1;
-        match &self.store {
-            Some(store) => {
-                let tx = self.outcomes_tx.clone();
-                store.submit(
-                    records.clone(),
-                    Box::new(move |result| {
-                        // Fails only once the stream is gone: nobody to tell.
-                        let _ = tx.unbounded_send((ticket, result));
-                    }),
-                );
-            }
-            None => self.ready.push_back((ticket, Ok(()))),
-        }
         self.in_flight_bytes += bytes;
         self.in_flight.push_back(InFlight {
             ticket,
@@ -335,32 +304,27 @@ impl RoomStream {
         Ok(ticket)
     }
 
-    /// Waits for the next batch to settle; with nothing in flight, waits
-    /// for ever (it is meant for a `select`). Dropping the future loses
-    /// nothing.
+    /// Waits for the next batch to settle (this stream's own, or records
+    /// another writer appended); with nothing to come, waits for ever (it
+    /// is meant for a `select`). Dropping the future loses nothing.
     pub async fn settled(&mut self) -> Settled {
-        if let Some(outcome) = self.ready.pop_front() {
-            return self.settle(outcome);
-        }
-        match self.outcomes.next().await {
-            Some(outcome) => self.settle(outcome),
-            // `self` holds a sender, so the channel never ends.
-            None => futures::future::pending().await,
-        }
+        let event = self.backend.event().await;
+        self.settle(event)
     }
 
     /// The next settled batch if one is ready.
     pub fn try_settled(&mut self) -> Option<Settled> {
-        let outcome = match self.ready.pop_front() {
-            Some(outcome) => outcome,
-            None => self.outcomes.try_recv().ok()?,
-        };
-        Some(self.settle(outcome))
+        let event = self.backend.try_event()?;
+        Some(self.settle(event))
     }
 
-    fn settle(&mut self, (ticket, result): Outcome) -> Settled {
-        // Batches settle in the order they were appended: the writer
-        // thread works through them in turn.
+    fn settle(&mut self, event: Event) -> Settled {
+        let (ticket, result) = match event {
+            Event::Settled(ticket, result) => (ticket, result),
+            Event::Arrived(records) => return self.arrived(records),
+        };
+        // Batches settle in the order they were appended: the backend
+        // works through them in turn.
         let batch = match self.in_flight.front() {
             Some(front) if front.ticket == ticket => self.in_flight.pop_front(),
             _ => self
@@ -371,17 +335,19 @@ impl RoomStream {
         };
         let Some(batch) = batch else {
             return Settled {
-                ticket,
+                ticket: Some(ticket),
                 outcome: Ok(Vec::new()),
             };
         };
         self.in_flight_bytes -= batch.bytes;
         let outcome = match result {
-            Ok(()) => {
-                for (record, sessions) in batch.records.iter().zip(batch.sessions) {
+            // The records as the backend kept them: a shared log's ids
+            // may be known only now.
+            Ok(records) => {
+                for (record, sessions) in records.iter().zip(batch.sessions) {
                     self.history.push(Arc::clone(record), sessions);
                 }
-                Ok(batch.records)
+                Ok(records)
             }
             Err(err) => {
                 if let Some(last) = batch.records.last() {
@@ -390,7 +356,27 @@ impl RoomStream {
                 Err(err)
             }
         };
-        Settled { ticket, outcome }
+        Settled {
+            ticket: Some(ticket),
+            outcome,
+        }
+    }
+
+    /// Takes in records another writer appended: into the history, in
+    /// the log's order, and on to whoever relays settled batches. A
+    /// private one is kept for no session here (its sessions are the
+    /// other server's) but still counts as seen.
+    fn arrived(&mut self, records: Vec<Arc<Record>>) -> Settled {
+        for record in &records {
+            match record.kind {
+                Kind::Private { .. } => self.history.skip_to(record.id),
+                _ => self.history.push(Arc::clone(record), None),
+            }
+        }
+        Settled {
+            ticket: None,
+            outcome: Ok(records),
+        }
     }
 
     /// The last `k` room messages settled, oldest first.
@@ -420,9 +406,10 @@ impl RoomStream {
         &self.history
     }
 
-    /// The id the next record will get.
-    pub fn next_id(&self) -> Id {
-        self.next_id
+    /// The id the next record appended here will get, when the backend
+    /// counts (not with a shared log, which others append to).
+    pub fn next_id(&self) -> Option<Id> {
+        self.backend.next_id()
     }
 
     /// Bytes of records appended and not settled yet.
@@ -432,7 +419,7 @@ impl RoomStream {
 
     /// Whether records are kept on disk.
     pub fn is_durable(&self) -> bool {
-        self.store.is_some()
+        self.backend.is_durable()
     }
 }
 

@@ -23,15 +23,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// A message's place in its room's stream: increasing, never given twice
-/// by one store (or, without a store, by one server process).
-pub type Id = u64;
-
-/// The largest id a record may have. No room gets near it (2^63 lines:
-/// 292,000 years at a million a second), so a file name or a record that
-/// says more was not written by a server and is damage; stopping here
-/// leaves the counter room to go on without wrapping.
-pub const LAST_ID: Id = i64::MAX as Id;
+pub use super::id::{Id, LAST_ID};
 
 /// Server time: milliseconds since 1970-01-01 00:00 UTC.
 pub type Millis = u64;
@@ -136,16 +128,24 @@ fn split_checksum(line: &[u8]) -> Option<(&[u8], u32)> {
 /// its slot in a list (checked by a test).
 pub const RECORD_OVERHEAD: usize = 112;
 
-impl Record {
-    /// The bytes this record is counted as in memory.
+impl Kind {
+    /// The bytes a record of this kind is counted as in memory (see
+    /// [`Record::weight`]): known before the record has its id.
     pub fn weight(&self) -> usize {
-        let strings = match &self.kind {
+        let strings = match self {
             Kind::Chat { from, text } | Kind::Action { from, text } => from.len() + text.len(),
             Kind::Join { from } | Kind::Leave { from } => from.len(),
             Kind::Rename { from, new } => from.len() + new.len(),
             Kind::Private { from, to, text } => from.len() + to.len() + text.len(),
         };
         RECORD_OVERHEAD + strings
+    }
+}
+
+impl Record {
+    /// The bytes this record is counted as in memory.
+    pub fn weight(&self) -> usize {
+        self.kind.weight()
     }
 
     /// Appends this record's line, with its `\n`, to `out`.
@@ -414,7 +414,7 @@ mod tests {
         ];
         for (kind, expected) in cases {
             let record = Record {
-                id: 7,
+                id: Id::new(7),
                 time: 1_764_583_200_123,
                 kind,
             };
@@ -437,7 +437,7 @@ mod tests {
     #[test]
     fn a_character_changed_anywhere_in_a_line_is_caught() {
         let record = Record {
-            id: 7,
+            id: Id::new(7),
             time: 1_764_583_200_123,
             kind: Kind::Chat {
                 from: s("Max"),
@@ -478,7 +478,7 @@ mod tests {
     fn text_that_looks_like_json_or_has_quotes_stays_on_one_line() {
         let text = "a \"quote\", a \\ and }{\"id\":1} and ünïcode";
         let record = Record {
-            id: 1,
+            id: Id::new(1),
             time: 2,
             kind: Kind::Chat {
                 from: s("Max"),
@@ -573,7 +573,7 @@ mod tests {
     #[test]
     fn weight_counts_text_and_names() {
         let record = Record {
-            id: 1,
+            id: Id::new(1),
             time: 2,
             kind: Kind::Private {
                 from: s("ab"),

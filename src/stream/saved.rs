@@ -427,12 +427,12 @@ mod tests {
             let mut file = SessionsFile::open(dir.path(), &saved).expect("opens");
             file.opened(1, &[1; 32], "Max");
             file.opened(2, &[2; 32], "Ann");
-            file.private(1, 40, true);
-            file.private(2, 40, false);
+            file.private(1, Id::new(40), true);
+            file.private(2, Id::new(40), false);
             file.opened(1, &[1; 32], "Maxi");
             file.ended(2);
             file.opened(3, &[3; 32], "Bob");
-            file.private(1, 41, false);
+            file.private(1, Id::new(41), false);
         }
         // A crash mid-line leaves a torn last line.
         let path = dir.path().join(FILE);
@@ -446,7 +446,7 @@ mod tests {
         assert_eq!(saved[0].key, [1; 32]);
         assert_eq!(
             saved[0].private,
-            [(40, true), (41, false)],
+            [(Id::new(40), true), (Id::new(41), false)],
             "kept across the rename"
         );
         assert!(saved[1].private.is_empty());

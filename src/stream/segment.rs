@@ -117,7 +117,7 @@ impl Rules {
         if let Some(prev) = self.last.filter(|&prev| id <= prev) {
             return Err(format!("id {id} is not after the line before's ({prev})"));
         }
-        if id == 0 {
+        if id == Id::ZERO {
             return Err(format!("id {id} is not a record id"));
         }
         if id > LAST_ID {
@@ -147,9 +147,9 @@ mod tests {
     use super::*;
     use crate::stream::record::Kind;
 
-    fn line(id: Id) -> Vec<u8> {
+    fn line(id: u64) -> Vec<u8> {
         let record = Record {
-            id,
+            id: Id::new(id),
             time: 1,
             kind: Kind::Join { from: "Max".into() },
         };
@@ -161,7 +161,7 @@ mod tests {
 
     #[test]
     fn ids_must_increase_within_the_files_range() {
-        let mut rules = Rules::new(5, Some(10)).expect("a first id");
+        let mut rules = Rules::new(Id::new(5), Some(Id::new(10))).expect("a first id");
         assert!(rules.check(&line(5)).is_ok());
         assert_eq!(
             rules.check(&line(5)),
@@ -172,7 +172,7 @@ mod tests {
             rules.check(&line(10)),
             Err("id 10 is not below the next file's first id (10)".into())
         );
-        let mut rules = Rules::new(5, None).expect("a first id");
+        let mut rules = Rules::new(Id::new(5), None).expect("a first id");
         assert_eq!(
             rules.check(&line(4)),
             Err("id 4 is below this file's first id (5, from its name)".into())
@@ -182,20 +182,20 @@ mod tests {
     #[test]
     fn an_id_past_the_last_one_is_damage_in_a_name_or_a_line() {
         assert_eq!(
-            Rules::new(Id::MAX, None).err(),
+            Rules::new(Id::new(u64::MAX), None).err(),
             Some(format!(
                 "its name gives first id {}, past the last id there can be ({LAST_ID})",
-                Id::MAX
+                Id::new(u64::MAX)
             ))
         );
         let mut rules = Rules::new(LAST_ID, None).expect("the last first id");
-        assert!(rules.check(&line(LAST_ID)).is_ok());
-        let mut rules = Rules::new(1, None).expect("a first id");
+        assert!(rules.check(&line(LAST_ID.get())).is_ok());
+        let mut rules = Rules::new(Id::new(1), None).expect("a first id");
         assert_eq!(
-            rules.check(&line(LAST_ID + 1)),
+            rules.check(&line(LAST_ID.next().get())),
             Err(format!(
                 "id {} is past the last id there can be ({LAST_ID})",
-                LAST_ID + 1
+                LAST_ID.next()
             ))
         );
     }
@@ -203,7 +203,7 @@ mod tests {
     #[test]
     fn once_a_line_has_a_checksum_every_later_one_must() {
         let old = br#"{"id":1,"time":1,"kind":"join","from":"Max"}"#;
-        let mut rules = Rules::new(1, None).expect("a first id");
+        let mut rules = Rules::new(Id::new(1), None).expect("a first id");
         assert!(rules.check(old).is_ok(), "a line from before checksums");
         assert!(rules.check(&line(2)).is_ok());
         let stripped = br#"{"id":3,"time":1,"kind":"join","from":"Max"}"#;

@@ -50,7 +50,7 @@ pub const LOCK_FILE: &str = "sockchat.lock";
 
 /// A segment's file name: ids sort as names do.
 pub fn segment_name(first: Id) -> String {
-    format!("sockchat-{first:020}.jsonl")
+    format!("sockchat-{:020}.jsonl", first.get())
 }
 
 /// The first id of a segment, from its file name; None for other files.
@@ -59,7 +59,8 @@ pub fn segment_first_id(name: &str) -> Option<Id> {
     if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    digits.parse().ok()
+    // Past LAST_ID too: the rules then name it as damage.
+    digits.parse().ok().map(Id::new)
 }
 
 /// Why a store could not be opened: one line, naming the file and line
@@ -500,7 +501,7 @@ fn recover(
     let mut chunks: Vec<VecDeque<Record>> = Vec::new();
     let mut private: Vec<Record> = Vec::new();
     let mut left = limits;
-    let mut next_id: Id = 1;
+    let mut next_id = Id::new(1);
     let mut torn = None;
     let mut empty = None;
     let mut current = None;
@@ -521,7 +522,9 @@ fn recover(
         let scan = scan(path, *first, before, newest, &mut tail)?;
         if newest {
             // No overflow: the rules let no id, nor a name, past LAST_ID.
-            next_id = next_id.max(*first).max(scan.last.map_or(0, |id| id + 1));
+            next_id = next_id
+                .max(*first)
+                .max(scan.last.map_or(Id::ZERO, Id::next));
             let file = OpenOptions::new()
                 .write(true)
                 .open(path)
@@ -563,7 +566,9 @@ fn recover(
     let records: Vec<Record> = chunks.into_iter().rev().flatten().collect();
     // Whatever came before the first recovered record is not in memory:
     // older segments, or ones the operator removed, may have held it.
-    let trimmed_to = records.first().map_or(next_id - 1, |oldest| oldest.id - 1);
+    let trimmed_to = records
+        .first()
+        .map_or(next_id.prev(), |oldest| oldest.id.prev());
     private.sort_by_key(|r| r.id);
     let recovered = Recovered {
         next_id,
@@ -731,7 +736,7 @@ fn writer_loop<D: Disk>(jobs: mpsc::Receiver<Job>, mut writer: Writer<D>) {
         let first = group
             .iter()
             .find_map(|j| j.records.first())
-            .map_or(0, |r| r.id);
+            .map_or(Id::ZERO, |r| r.id);
         let result = writer.write_group(&bytes, first).map_err(WriteError::from);
         for job in group {
             (job.done)(result.clone());

@@ -9,9 +9,9 @@ use std::time::Duration;
 /// How long a test waits for the writer thread.
 const WAIT: Duration = Duration::from_secs(10);
 
-fn chat(id: Id, text: &str) -> Record {
+fn chat(id: u64, text: &str) -> Record {
     Record {
-        id,
+        id: Id::new(id),
         time: 1_764_583_200_000 + id,
         kind: Kind::Chat {
             from: "Max".into(),
@@ -20,9 +20,9 @@ fn chat(id: Id, text: &str) -> Record {
     }
 }
 
-fn private(id: Id) -> Record {
+fn private(id: u64) -> Record {
     Record {
-        id,
+        id: Id::new(id),
         time: 1_764_583_200_000 + id,
         kind: Kind::Private {
             from: "Max".into(),
@@ -55,8 +55,8 @@ fn config(dir: &Path, count: usize) -> StoreConfig {
     }
 }
 
-fn ids(records: &[Record]) -> Vec<Id> {
-    records.iter().map(|r| r.id).collect()
+fn ids(records: &[Record]) -> Vec<u64> {
+    records.iter().map(|r| r.id.get()).collect()
 }
 
 /// A temp dir only its owner may read, as a store's folder must be.
@@ -69,9 +69,9 @@ fn private_dir() -> tempfile::TempDir {
 }
 
 /// Writes a segment by hand, as the store would (its owner's only).
-fn segment(dir: &Path, first: Id, bytes: &[u8]) -> PathBuf {
+fn segment(dir: &Path, first: u64, bytes: &[u8]) -> PathBuf {
     use std::io::Write;
-    let path = dir.join(segment_name(first));
+    let path = dir.join(segment_name(Id::new(first)));
     super::access::new_file()
         .write(true)
         .create(true)
@@ -122,10 +122,19 @@ fn io_errors_are_told_in_plain_words() {
 
 #[test]
 fn segment_names_sort_as_their_ids_do() {
-    assert_eq!(segment_name(42), "sockchat-00000000000000000042.jsonl");
-    assert_eq!(segment_first_id(&segment_name(42)), Some(42));
-    assert_eq!(segment_first_id(&segment_name(u64::MAX)), Some(u64::MAX));
-    assert!(segment_name(9) < segment_name(10));
+    assert_eq!(
+        segment_name(Id::new(42)),
+        "sockchat-00000000000000000042.jsonl"
+    );
+    assert_eq!(
+        segment_first_id(&segment_name(Id::new(42))),
+        Some(Id::new(42))
+    );
+    assert_eq!(
+        segment_first_id(&segment_name(Id::new(u64::MAX))),
+        Some(Id::new(u64::MAX))
+    );
+    assert!(segment_name(Id::new(9)) < segment_name(Id::new(10)));
     for other in [
         "sockchat-42.jsonl",
         "sockchat-0000000000000000004x.jsonl",
@@ -144,9 +153,9 @@ fn a_new_store_starts_at_id_1_with_nothing_to_recover() {
     assert_eq!(
         recovered,
         Recovered {
-            next_id: 1,
+            next_id: Id::new(1),
             records: vec![],
-            trimmed_to: 0,
+            trimmed_to: Id::ZERO,
             torn: None,
             empty: None,
             private: vec![],
@@ -164,15 +173,15 @@ fn what_was_saved_is_recovered_and_ids_continue() {
         save(&store, vec![private(3), chat(4, "four")]).expect("saved");
     }
     let (_store, recovered) = open(dir.path(), 10).expect("the store reopens");
-    assert_eq!(recovered.next_id, 5);
+    assert_eq!(recovered.next_id.get(), 5);
     // Private messages are on disk but not replayed after a restart.
     assert_eq!(
         recovered.records,
         vec![chat(1, "one"), chat(2, "two"), chat(4, "four")]
     );
-    assert_eq!(recovered.trimmed_to, 0);
+    assert_eq!(recovered.trimmed_to.get(), 0);
     assert_eq!(recovered.torn, None);
-    let file = std::fs::read(dir.path().join(segment_name(1))).expect("the first segment");
+    let file = std::fs::read(dir.path().join(segment_name(Id::new(1)))).expect("the first segment");
     assert_eq!(
         file,
         lines(&[chat(1, "one"), chat(2, "two"), private(3), chat(4, "four")])
@@ -186,8 +195,8 @@ fn recovery_keeps_the_newest_records_within_the_history() {
     segment(dir.path(), 1, &lines(&records));
     let (_store, recovered) = open(dir.path(), 3).expect("opens");
     assert_eq!(ids(&recovered.records), [8, 9, 10]);
-    assert_eq!(recovered.trimmed_to, 7);
-    assert_eq!(recovered.next_id, 11);
+    assert_eq!(recovered.trimmed_to.get(), 7);
+    assert_eq!(recovered.next_id.get(), 11);
 }
 
 #[test]
@@ -197,7 +206,7 @@ fn ids_before_the_oldest_file_count_as_missed_once_the_operator_pruned_it() {
     segment(dir.path(), 5, &lines(&[chat(5, "a"), chat(6, "b")]));
     let (_store, recovered) = open(dir.path(), 10).expect("opens");
     assert_eq!(
-        (ids(&recovered.records), recovered.trimmed_to),
+        (ids(&recovered.records), recovered.trimmed_to.get()),
         (vec![5, 6], 4)
     );
 }
@@ -209,9 +218,9 @@ fn history_zero_recovers_only_the_id_counter() {
     let (_store, recovered) = open(dir.path(), 0).expect("opens");
     assert_eq!(
         (
-            recovered.next_id,
+            recovered.next_id.get(),
             recovered.records.len(),
-            recovered.trimmed_to
+            recovered.trimmed_to.get()
         ),
         (3, 0, 2)
     );
@@ -228,7 +237,7 @@ fn a_torn_last_line_is_dropped_reported_and_cut_off() {
     {
         let (store, recovered) = open(dir.path(), 10).expect("a torn tail does not stop the start");
         assert_eq!(ids(&recovered.records), [1, 2]);
-        assert_eq!(recovered.next_id, 3);
+        assert_eq!(recovered.next_id.get(), 3);
         let torn = recovered.torn.expect("the torn line is reported");
         assert_eq!((torn.line, torn.bytes), (3, (bytes.len() as u64) - good));
         assert!(
@@ -256,15 +265,15 @@ fn concat(parts: &[Vec<u8>]) -> Vec<u8> {
 #[test]
 fn damage_stops_the_start_with_one_line_naming_file_line_and_cause() {
     let at_max = Record {
-        id: Id::MAX,
+        id: Id::new(u64::MAX),
         ..chat(1, "a")
     };
     let at_zero = Record {
-        id: 0,
+        id: Id::ZERO,
         ..at_max.clone()
     };
     // (what is wrong, the segments, which segment and what the error says after it)
-    type Segments = Vec<(Id, Vec<u8>)>;
+    type Segments = Vec<(u64, Vec<u8>)>;
     let cases: Vec<(&str, Segments, usize, &str)> = vec![
         (
             "a line in the middle that is not a whole record",
@@ -337,7 +346,7 @@ fn damage_stops_the_start_with_one_line_naming_file_line_and_cause() {
             vec![(
                 1,
                 lines(&[Record {
-                    id: LAST_ID + 1,
+                    id: LAST_ID.next(),
                     ..chat(1, "a")
                 }]),
             )],
@@ -347,7 +356,7 @@ fn damage_stops_the_start_with_one_line_naming_file_line_and_cause() {
         ),
         (
             "an empty file whose name is the last id there is",
-            vec![(1, lines(&[chat(1, "a")])), (Id::MAX, Vec::new())],
+            vec![(1, lines(&[chat(1, "a")])), (u64::MAX, Vec::new())],
             1,
             ": its name gives first id 18446744073709551615, past the last id there \
              can be (9223372036854775807)",
@@ -397,7 +406,7 @@ fn an_empty_newest_file_gives_the_next_id_from_its_name() {
     segment(dir.path(), 7, b"");
     let (store, recovered) = open(dir.path(), 10).expect("an empty file is fine");
     assert_eq!(
-        (recovered.next_id, ids(&recovered.records)),
+        (recovered.next_id.get(), ids(&recovered.records)),
         (7, vec![1, 2])
     );
     let empty = recovered.empty.expect("reported");
@@ -406,12 +415,13 @@ fn an_empty_newest_file_gives_the_next_id_from_its_name() {
         format!(
             "{}: the newest file is empty (a write to it failed, or it was emptied; any \
              records it held are gone): ids go on from 7",
-            dir.path().join(segment_name(7)).display()
+            dir.path().join(segment_name(Id::new(7))).display()
         )
     );
     save(&store, vec![chat(7, "c")]).expect("saved");
     drop(store);
-    let file = std::fs::read(dir.path().join(segment_name(7))).expect("the newest segment");
+    let file =
+        std::fs::read(dir.path().join(segment_name(Id::new(7)))).expect("the newest segment");
     assert_eq!(file, lines(&[chat(7, "c")]));
 }
 
@@ -420,7 +430,10 @@ fn an_empty_only_file_is_a_new_store() {
     let dir = private_dir();
     segment(dir.path(), 1, b"");
     let (_store, recovered) = open(dir.path(), 10).expect("opens");
-    assert_eq!((recovered.next_id, recovered.trimmed_to), (1, 0));
+    assert_eq!(
+        (recovered.next_id.get(), recovered.trimmed_to.get()),
+        (1, 0)
+    );
 }
 
 #[test]
@@ -440,12 +453,15 @@ fn files_rotate_by_size_and_recovery_reads_across_them() {
     let names: Vec<_> = segments(dir.path())
         .expect("listed")
         .into_iter()
-        .map(|(first, _)| first)
+        .map(|(first, _)| first.get())
         .collect();
     assert_eq!(names, [1, 3, 5, 7]);
     let (store, recovered) = Store::open(&config).expect("reopens");
     assert_eq!(ids(&recovered.records), [3, 4, 5, 6, 7]);
-    assert_eq!((recovered.next_id, recovered.trimmed_to), (8, 2));
+    assert_eq!(
+        (recovered.next_id.get(), recovered.trimmed_to.get()),
+        (8, 2)
+    );
     // The newest file had room for one more line.
     save(&store, vec![chat(8, "x")]).expect("saved");
     drop(store);
@@ -459,7 +475,7 @@ fn recovery_does_not_read_older_files_than_the_history_needs() {
     segment(dir.path(), 10, &lines(&[chat(10, "a"), chat(11, "b")]));
     let (_store, recovered) = open(dir.path(), 2).expect("the old file is the operator's");
     assert_eq!(
-        (ids(&recovered.records), recovered.trimmed_to),
+        (ids(&recovered.records), recovered.trimmed_to.get()),
         (vec![10, 11], 9)
     );
     // But a history that needs it reads it, and finds it damaged.
@@ -474,7 +490,7 @@ fn a_batch_with_a_huge_group_still_lands_in_order() {
     let (tx, rx) = mpsc::channel();
     // More than GROUP_BYTES, submitted without waiting: several groups.
     let count = 3 * GROUP_BYTES / text.len();
-    for id in 1..=count as Id {
+    for id in 1..=count as u64 {
         let tx = tx.clone();
         store.submit(
             vec![Arc::new(chat(id, &text))],
@@ -676,7 +692,11 @@ fn a_segment_that_cannot_be_created_fails_the_group_and_is_tried_again() {
     assert!(group(&mut writer, &[chat(1, "one")]).is_err());
     group(&mut writer, &[chat(2, "two")]).expect("created this time");
     let state = disk.state.lock().expect("not poisoned");
-    assert_eq!(state.created, [2], "named after the first id it holds");
+    assert_eq!(
+        state.created,
+        [Id::new(2)],
+        "named after the first id it holds"
+    );
     assert_eq!(state.bytes, lines(&[chat(2, "two")]));
 }
 
@@ -763,7 +783,7 @@ const TYPICAL: &str = "a line of about the size people type in a chat room";
 
 /// Submits one record whose settling sends on `tx` whether it was saved
 /// and how long it took from here.
-fn submit_timed(store: &Store, id: Id, tx: &mpsc::Sender<(bool, Duration)>) {
+fn submit_timed(store: &Store, id: u64, tx: &mpsc::Sender<(bool, Duration)>) {
     let tx = tx.clone();
     let submitted = std::time::Instant::now();
     store.submit(
@@ -804,7 +824,7 @@ fn group_commit_figures() {
     let store_dir = dir.path().join("main");
     let (store, _) = open(&store_dir, 0).expect("opens");
     let (tx, rx) = mpsc::channel();
-    let mut next: Id = 1;
+    let mut next = 1;
     // One at a time: each record waits for its own fdatasync.
     let serial = 300;
     let start = Instant::now();

@@ -772,8 +772,13 @@ fn store_with(contents: &str) -> (tempfile::TempDir, std::path::PathBuf) {
 
 /// `store/main`, made as the server makes it: its owner's alone.
 fn private_room(store: &Path) -> std::path::PathBuf {
+    private_folder(store, "main")
+}
+
+/// `store/NAME`, its owner's alone.
+fn private_folder(store: &Path, name: &str) -> std::path::PathBuf {
     use std::os::unix::fs::DirBuilderExt;
-    let room = store.join("main");
+    let room = store.join(name);
     std::fs::DirBuilder::new()
         .mode(0o700)
         .create(&room)
@@ -1087,7 +1092,8 @@ fn segment_lines(ids: std::ops::RangeInclusive<u64>) -> String {
             text: format!("line {id}"),
         };
         sockchat::stream::Record {
-            id,
+            // Ids are opaque outside the stream: made from their text.
+            id: id.to_string().parse().expect("a store's id"),
             time: 1_764_583_200_000,
             kind,
         }
@@ -1405,4 +1411,73 @@ fn tagged_lines_say_what_they_mean_in_their_tags() {
             (Some("login"), Some("Cy"))
         );
     });
+}
+
+#[test]
+fn store_check_reads_every_rooms_folder_and_private_and_names_each() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let store = dir.path();
+    for (folder, name) in [
+        ("main", None),
+        ("#ops", Some("#Ops")),
+        ("#%C3%A9t%C3%A9", Some("#été")),
+        ("private", None),
+    ] {
+        let room = private_folder(store, folder);
+        private_file(&room, FIRST, segment_lines(1..=3).as_bytes());
+        if let Some(name) = name {
+            private_file(&room, "name", format!("{name}\n").as_bytes());
+        }
+    }
+    private_folder(store, "lost+found");
+    let clean = store_check(store);
+    assert_eq!(clean.code(), Some(0), "{clean:?}");
+    let at = |folder: &str| store.join(folder).display().to_string();
+    assert_eq!(
+        clean.stdout,
+        format!(
+            "{}: not a room's folder (`serve` does not read it): skipped\n\
+             {} (#été): 1 file, 3 records, 0 damaged lines\n\
+             {} (#Ops): 1 file, 3 records, 0 damaged lines\n\
+             {}: 1 file, 3 records, 0 damaged lines\n\
+             {}: 1 file, 3 records, 0 damaged lines\n",
+            at("lost+found"),
+            at("#%C3%A9t%C3%A9"),
+            at("#ops"),
+            at("main"),
+            at("private"),
+        )
+    );
+    // Damage in one room's folder is named there and fails the check.
+    let old = store.join("#ops").join(FIRST);
+    let text = std::fs::read_to_string(&old).expect("the room's file");
+    std::fs::write(&old, text.replacen("line 2", "line 9", 1)).expect("changed");
+    let found = store_check(store);
+    assert_eq!(found.code(), Some(1), "{found:?}");
+    let lines: Vec<&str> = found.stdout.lines().collect();
+    assert_eq!(lines.len(), 6, "{found:?}");
+    assert!(
+        lines[2].starts_with(&format!(
+            "{} line 2: the checksum does not match",
+            old.display()
+        )),
+        "{found:?}"
+    );
+    assert_eq!(
+        lines[3],
+        format!("{} (#Ops): 1 file, 2 records, 1 damaged line", at("#ops"))
+    );
+    // So is a private stream that cannot be read.
+    std::fs::write(&old, text).expect("mended");
+    let private = store.join("private").join(FIRST);
+    std::fs::remove_file(&private).expect("removed");
+    std::fs::create_dir(&private).expect("a folder where a file should be");
+    let unreadable = store_check(store);
+    assert_eq!(unreadable.code(), Some(2), "{unreadable:?}");
+    assert!(
+        unreadable
+            .stdout
+            .contains(&format!("{}: 1 file, 0 records", at("private"))),
+        "{unreadable:?}"
+    );
 }

@@ -4,11 +4,13 @@
 //! to the terminal's own line discipline, which is what loses type-ahead.
 //!
 //! - [`keys`]: bytes → keys (escape sequences, UTF-8, bracketed paste).
-//! - [`line`]: keys → the line, its history, Ctrl-R and Tab; actions out.
+//! - [`line`](mod@line): keys → the line, its history, Ctrl-R and Tab; actions out.
 //! - [`roster`]: who is online, from what the server says (for Tab).
 //! - [`layout`]: the input rows at a width, and where they went on resize.
-//! - this file: the thread that owns all of it and the terminal, fed by a
-//!   stdin reader thread, a signal thread and the session's prints.
+//! - this file: the thread that owns all of it and the screen, fed by a
+//!   stdin reader thread, a signal thread and the session's prints. Raw
+//!   mode and bracketed paste it asks of [`super::terminal`], which owns
+//!   the terminal's settings.
 //!
 //! Why our own: rustyline and reedline leave raw mode between lines (the
 //! lost keys above); rustyline-async stays raw but has no Ctrl-R, no
@@ -28,8 +30,9 @@ use std::time::Duration;
 use futures::channel::mpsc;
 use signal_hook::consts::{SIGCONT, SIGHUP, SIGINT, SIGTERM, SIGTSTP, SIGWINCH};
 
-use super::input::Typed;
 use super::tags::Tags;
+use super::terminal::{self, Mode, RestoreGuard};
+use super::typed::{Typed, INPUT_QUEUE};
 use keys::Decoder;
 use layout::Layout;
 use line::{Action, Editor};
@@ -117,7 +120,7 @@ impl EditorScreen {
 /// Starts the editor: raw mode, the reader and signal threads, the thread
 /// that draws. Fails if the terminal cannot be put in raw mode.
 pub fn start(reflows: bool) -> anyhow::Result<(EditorScreen, mpsc::Receiver<Typed>)> {
-    let terminal = tty::Raw::enter()?;
+    let raw = terminal::enter(Mode::Raw)?;
     let (events, inbox) = std_mpsc::sync_channel(PRINT_QUEUE);
     let (ack, acked) = std_mpsc::channel();
     let reader = events.clone();
@@ -132,11 +135,11 @@ pub fn start(reflows: bool) -> anyhow::Result<(EditorScreen, mpsc::Receiver<Type
             }
         }
     });
-    let (typed_tx, typed) = mpsc::channel(super::input::INPUT_QUEUE);
+    let (typed_tx, typed) = mpsc::channel(INPUT_QUEUE);
     let mut driver = Driver {
         editor: Editor::new(),
         decoder: Decoder::new(),
-        terminal,
+        _raw: raw,
         width: tty::width(),
         reflows,
         drawn: Layout::default(),
@@ -160,8 +163,8 @@ struct Driver {
     editor: Editor,
     /// Bytes read → keys, across reads.
     decoder: Decoder,
-    /// Raw mode, and the settings to go back to.
-    terminal: tty::Raw,
+    /// Raw mode, put back when the editor's thread ends.
+    _raw: RestoreGuard,
     /// Columns of the terminal.
     width: usize,
     /// Whether the terminal reflows lines on resize (see `layout`).
@@ -252,7 +255,7 @@ impl Driver {
             Event::Signal(SIGTSTP) => self.suspend(),
             Event::Signal(SIGCONT) => {
                 // Back from a stop we did not make (SIGSTOP): raw mode again.
-                self.terminal.resume();
+                terminal::resume(Mode::Raw);
                 self.hide();
                 self.width = tty::width();
             }
@@ -291,10 +294,10 @@ impl Driver {
     fn suspend(&mut self) {
         self.hide();
         self.flush();
-        self.terminal.leave();
+        terminal::put_back();
         // Cannot fail for SIGTSTP (it is not SIGKILL or SIGSTOP).
         let _ = signal_hook::low_level::emulate_default_handler(SIGTSTP);
-        self.terminal.resume();
+        terminal::resume(Mode::Raw);
         self.width = tty::width();
     }
 
@@ -380,7 +383,7 @@ impl Driver {
     fn finish(&mut self, done: Option<std_mpsc::Sender<()>>) {
         self.hide();
         self.flush();
-        self.terminal.leave();
+        terminal::put_back();
         if let Some(done) = done {
             // The session may have stopped waiting; nothing to tell then.
             let _ = done.send(());

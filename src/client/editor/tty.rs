@@ -1,13 +1,10 @@
-//! The terminal under the editor: raw mode on and off (termios), its
-//! width, and the thread that reads it.
+//! The terminal under the editor: whether the editor can drive it, its
+//! width, and the thread that reads it. Its modes (raw, bracketed paste)
+//! are [`crate::client::terminal`]'s.
 
 use std::sync::mpsc as std_mpsc;
 
 use super::Event;
-
-/// Asks the terminal to mark pasted text with `ESC[200~`…`ESC[201~`.
-const PASTE_ON: &[u8] = b"\x1b[?2004h";
-const PASTE_OFF: &[u8] = b"\x1b[?2004l";
 
 /// Whether the editor can drive this terminal: it speaks the usual
 /// escape sequences (not `TERM=dumb`, as in Emacs' `M-x shell`, or unset).
@@ -40,74 +37,6 @@ pub fn reflows(var: impl Fn(&str) -> Option<String>) -> bool {
         || ["iTerm.app", "WezTerm", "vscode", "Apple_Terminal", "tmux"].contains(&program.as_str())
         || term.starts_with("foot")
         || term.starts_with("tmux")
-}
-
-/// The terminal in raw mode; knows the settings it was found with.
-pub struct Raw {
-    /// The settings found at start, put back by `leave`.
-    found: libc::termios,
-    /// Found with raw mode's changes.
-    raw: libc::termios,
-}
-
-impl Raw {
-    /// Raw mode (no echo, no line discipline, no signal keys) and
-    /// bracketed paste on. Bytes typed before (in the name prompt's line
-    /// mode) stay to be read: TCSANOW throws nothing away.
-    pub fn enter() -> std::io::Result<Raw> {
-        // SAFETY: termios is plain data; tcgetattr fills it or fails.
-        let mut found: libc::termios = unsafe { std::mem::zeroed() };
-        // SAFETY: stdin is open for the life of the process.
-        if unsafe { libc::tcgetattr(libc::STDIN_FILENO, &mut found) } != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        let mut raw = found;
-        raw.c_iflag &= !(libc::IGNBRK
-            | libc::BRKINT
-            | libc::PARMRK
-            | libc::ISTRIP
-            | libc::INLCR
-            | libc::IGNCR
-            | libc::ICRNL
-            | libc::IXON);
-        raw.c_lflag &= !(libc::ECHO | libc::ECHONL | libc::ICANON | libc::ISIG | libc::IEXTEN);
-        raw.c_cflag |= libc::CS8;
-        raw.c_cc[libc::VMIN] = 1;
-        raw.c_cc[libc::VTIME] = 0;
-        let terminal = Raw { found, raw };
-        terminal.set(&terminal.raw)?;
-        write_all(PASTE_ON);
-        Ok(terminal)
-    }
-
-    /// Back to the settings found, bracketed paste off.
-    pub fn leave(&self) {
-        write_all(PASTE_OFF);
-        // Nothing better to do if it fails: the process is leaving or stopping.
-        let _ = self.set(&self.found);
-    }
-
-    /// Raw mode again (after a stop).
-    pub fn resume(&self) {
-        // Failing (the terminal is gone), keys read still work as they come.
-        let _ = self.set(&self.raw);
-        write_all(PASTE_ON);
-    }
-
-    fn set(&self, termios: &libc::termios) -> std::io::Result<()> {
-        // SAFETY: settings read from the same descriptor, which stays open.
-        if unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, termios) } != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        Ok(())
-    }
-}
-
-/// Straight to the descriptor: used where the stdout lock may be held.
-fn write_all(bytes: &[u8]) {
-    // SAFETY: writing a static buffer to stdout, open for the whole run.
-    // A failed write leaves bracketed paste as it was; nothing better to do.
-    let _ = unsafe { libc::write(libc::STDOUT_FILENO, bytes.as_ptr().cast(), bytes.len()) };
 }
 
 /// The terminal's width in columns (80 if it does not say).

@@ -138,7 +138,7 @@ impl<M: Mailbox> Room<M> {
         let at = self
             .in_flight
             .iter()
-            .position(|b| b.ticket == settled.ticket)?;
+            .position(|b| Some(b.ticket) == settled.ticket)?;
         let batch = self.in_flight.remove(at)?;
         match settled.outcome {
             Ok(records) => {
