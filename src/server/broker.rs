@@ -28,7 +28,7 @@ use crate::protocol::message::{parse_input, reply, Input};
 use crate::protocol::name::Name;
 use crate::protocol::password::{Password, TRIES};
 use crate::protocol::sanitize::sanitize;
-use crate::protocol::tagged;
+use crate::protocol::tagged::{self, Reply};
 use crate::runtime::{self, Timer};
 use crate::stream::{RoomStream, Settled};
 
@@ -461,12 +461,12 @@ impl Broker {
                 room.tell(id, &reply::line_too_long(self.settings.max_line_bytes));
             }
             Event::TooFast { id } => {
-                room.tell(
-                    id,
-                    &reply::too_fast(self.settings.rate, self.settings.burst),
-                );
+                let line = reply::too_fast(self.settings.rate, self.settings.burst);
+                room.tell_as(id, &line, Reply::TooFast);
             }
-            Event::Dropped { id, count } => room.tell(id, &reply::dropped(count)),
+            Event::Dropped { id, count } => {
+                room.tell_as(id, &reply::dropped(count), Reply::Dropped(count));
+            }
             Event::Disconnect { id, why } => {
                 // Dropped, not left: keep the name for its owner a while.
                 let hold = why
@@ -480,7 +480,7 @@ impl Broker {
                 }
             }
             Event::Shutdown => {
-                room.tell_everyone(reply::SHUTTING_DOWN);
+                room.tell_everyone(reply::SHUTTING_DOWN, Reply::ShuttingDown);
                 for peer in room.mailboxes() {
                     peer.outbox.end(End::Flush);
                 }

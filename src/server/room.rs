@@ -16,7 +16,7 @@ use crate::protocol::message::{parse_input, reply, Input};
 use crate::protocol::name::Name;
 use crate::protocol::password::{Password, TRIES};
 use crate::protocol::sanitize::sanitize;
-use crate::protocol::tagged::{self, Tags};
+use crate::protocol::tagged::{self, Reply, Tags};
 use crate::stream::{Draft, HistoryLimits, Millis, RoomStream, SavedSessions, SessionId};
 
 use super::addrs::Host;
@@ -407,7 +407,7 @@ impl<M: Mailbox> Room<M> {
             .expired(now, |id| clients.get(&id).is_some_and(|c| c.name.is_none()));
         let secs = self.logins.limit().as_secs();
         for &id in &late {
-            self.tell(id, &reply::login_timeout(secs));
+            self.tell_as(id, &reply::login_timeout(secs), Reply::LoginTimeout);
         }
         late
     }
@@ -558,11 +558,17 @@ impl<M: Mailbox> Room<M> {
                 client.tagged = true;
                 self.tagged_count += 1;
                 let limits = self.limits;
-                let line = Tags::at((self.clock)())
+                // A room with a password says so here too: the greeting's
+                // words are not for the client to read.
+                let password = !client.admitted;
+                let mut tags = Tags::at((self.clock)())
                     .with("rate", limits.rate)
                     .with("burst", limits.burst)
-                    .with("max", limits.max_line_bytes)
-                    .line(reply::TAGGED_ON);
+                    .with("max", limits.max_line_bytes);
+                if password {
+                    tags = tags.flag("password");
+                }
+                let line = tags.line(reply::TAGGED_ON);
                 self.send(id, &line);
             }
             return Happened::Nothing;
@@ -629,11 +635,12 @@ impl<M: Mailbox> Room<M> {
         self.clients.get(&id).map(|c| &c.mailbox)
     }
 
-    /// Sends one line to every connection, logged in or not.
-    pub fn tell_everyone(&mut self, line: &str) {
+    /// Sends one line to every connection, logged in or not, meaning
+    /// `meaning` to a tagged one.
+    pub fn tell_everyone(&mut self, line: &str, meaning: Reply<'_>) {
         let ids: Vec<ClientId> = self.clients.keys().copied().collect();
         for id in ids {
-            self.tell(id, line);
+            self.tell_as(id, line, meaning);
         }
     }
 
@@ -648,12 +655,24 @@ impl<M: Mailbox> Room<M> {
     /// Sends one line to one connection: to a tagged one with the time and,
     /// while its line is being handled, the label it answers.
     pub fn tell(&mut self, id: ClientId, line: &str) {
+        // Every error, whatever its words, is flagged as one.
+        let meaning = match line.starts_with(reply::ERROR_PREFIX) {
+            true => Reply::Error,
+            false => Reply::Plain,
+        };
+        self.tell_as(id, line, meaning);
+    }
+
+    /// [`Room::tell`], with what the line means for a tagged client (the
+    /// client reads that, never the words).
+    pub fn tell_as(&mut self, id: ClientId, line: &str, meaning: Reply<'_>) {
         let Some(client) = self.clients.get(&id) else {
             return;
         };
         if client.tagged {
             let line = Tags::at((self.clock)())
                 .answering(self.label_for(id))
+                .reply(meaning)
                 .line(line);
             self.send(id, &line);
         } else {
@@ -690,7 +709,7 @@ impl<M: Mailbox> Room<M> {
         };
         if right {
             client.admitted = true;
-            self.tell(id, reply::PASSWORD_ACCEPTED);
+            self.tell_as(id, reply::PASSWORD_ACCEPTED, Reply::PasswordAccepted);
             return Happened::Admitted;
         }
         // Checked after the password, so that even `/quit` may be one. Any
@@ -699,22 +718,26 @@ impl<M: Mailbox> Room<M> {
         // these free gives a guesser nothing a reconnect would not.)
         match parse_input(text) {
             Input::Quit => {
-                self.tell(id, reply::BYE);
+                self.tell_as(id, reply::BYE, Reply::Bye);
                 return Happened::Quit;
             }
             Input::Chat(_) | Input::Empty => {}
             _ => {
-                self.tell(id, reply::PASSWORD_FIRST);
+                self.tell_as(id, reply::PASSWORD_FIRST, Reply::PasswordFirst);
                 return Happened::Nothing;
             }
         }
         client.wrong += 1;
         let tries_left = TRIES.saturating_sub(client.wrong);
         if tries_left == 0 {
-            self.tell(id, reply::WRONG_PASSWORD_CLOSING);
+            self.tell_as(id, reply::WRONG_PASSWORD_CLOSING, wrong_password(0));
             return Happened::LockedOut;
         }
-        self.tell(id, &reply::wrong_password(tries_left));
+        self.tell_as(
+            id,
+            &reply::wrong_password(tries_left),
+            wrong_password(tries_left),
+        );
         Happened::WrongPassword { tries_left }
     }
 
@@ -724,7 +747,7 @@ impl<M: Mailbox> Room<M> {
         }
         match parse_input(text) {
             Input::Quit => {
-                self.tell(id, reply::BYE);
+                self.tell_as(id, reply::BYE, Reply::Bye);
                 return Happened::Quit;
             }
             Input::Help => {
@@ -737,18 +760,18 @@ impl<M: Mailbox> Room<M> {
             Ok(name) => name,
             Err(why) => {
                 let why = format!("{why}{}", reply::TYPE_ANOTHER);
-                self.tell(id, &reply::error(&why));
+                self.tell_as(id, &reply::error(&why), Reply::NameRefused);
                 return Happened::LoginRefused(why);
             }
         };
         if self.names.contains_key(name.key()) {
             let why = format!("the name {name} is taken{}", reply::TYPE_ANOTHER);
-            self.tell(id, &reply::error(&why));
+            self.tell_as(id, &reply::error(&why), Reply::NameRefused);
             return Happened::LoginRefused(why);
         }
         if self.held_for_another(id, &name) {
             let why = reply::name_held(name.as_str());
-            self.tell(id, &reply::error(&why));
+            self.tell_as(id, &reply::error(&why), Reply::NameRefused);
             return Happened::LoginRefused(why);
         }
         self.names.insert(name.shared_key(), id);
@@ -799,18 +822,21 @@ impl<M: Mailbox> Room<M> {
                 Happened::Nothing
             }
             Input::Limits => {
-                self.tell(id, &reply::limits(&self.limits));
+                let Limits { rate, burst, .. } = self.limits;
+                let max = self.limits.max_line_bytes;
+                let meaning = Reply::Limits { rate, burst, max };
+                self.tell_as(id, &reply::limits(&self.limits), meaning);
                 Happened::Nothing
             }
             Input::Who => {
-                let names: Vec<&str> = self
+                let names: Vec<Name> = self
                     .members
                     .iter()
-                    .filter_map(|m| self.clients.get(m)?.name.as_ref())
-                    .map(Name::as_str)
+                    .filter_map(|m| self.clients.get(m)?.name.clone())
                     .collect();
-                for line in reply::who(&names) {
-                    self.tell(id, &line);
+                let names: Vec<&str> = names.iter().map(Name::as_str).collect();
+                for (line, meaning) in reply::who(&names).iter().zip(reply::who_tags(&names)) {
+                    self.tell_as(id, line, meaning);
                 }
                 Happened::Nothing
             }
@@ -819,7 +845,7 @@ impl<M: Mailbox> Room<M> {
                 if let Some(client) = self.clients.get_mut(&id) {
                     client.quitting = true;
                 }
-                self.tell(id, reply::BYE);
+                self.tell_as(id, reply::BYE, Reply::Bye);
                 Happened::Quit
             }
             Input::Usage(usage) => {
@@ -871,7 +897,7 @@ impl<M: Mailbox> Room<M> {
             }
         };
         if new == old {
-            self.tell(id, &reply::renamed_self(new.as_str()));
+            self.tell_as(id, &reply::renamed_self(new.as_str()), renamed(&new));
             return Happened::Nothing;
         }
         // A change of case only (max → Max) keeps the same key.
@@ -894,7 +920,7 @@ impl<M: Mailbox> Room<M> {
                 self.sessions.renamed(client.session, new.clone());
             }
         }
-        self.tell(id, &reply::renamed_self(new.as_str()));
+        self.tell_as(id, &reply::renamed_self(new.as_str()), renamed(&new));
         let draft = Draft::rename(old.as_str(), new.as_str());
         self.keep(draft, self.meta_by(id));
         Happened::Renamed { old, new }
@@ -904,6 +930,16 @@ impl<M: Mailbox> Room<M> {
     fn session_of(&self, id: ClientId) -> SessionId {
         self.clients.get(&id).map_or(0, |c| c.session)
     }
+}
+
+/// The meaning of our own rename's answer.
+fn renamed(new: &Name) -> Reply<'_> {
+    Reply::Renamed { name: new.as_str() }
+}
+
+/// The meaning of a wrong password's answer: `left` more tries (0: closing).
+fn wrong_password(left: u32) -> Reply<'static> {
+    Reply::WrongPassword { left }
 }
 
 #[cfg(test)]

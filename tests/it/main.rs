@@ -12,3 +12,4 @@ mod limits;
 mod login;
 mod resume;
 mod tls;
+mod wording;

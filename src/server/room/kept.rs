@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::protocol::message::{reply, HistoryAsk};
 use crate::protocol::stamp::stamp;
-use crate::protocol::tagged::Tags;
+use crate::protocol::tagged::{Kept, Reply, Tags};
 use crate::stream::record::RECORD_OVERHEAD;
 use crate::stream::{Draft, Kind, Record, SessionId, Settled, Ticket};
 
@@ -262,7 +262,7 @@ impl<M: Mailbox> Room<M> {
             }
             return;
         }
-        let tagged = Arc::new(Tags::kept(record.id, record.time).line(&plain));
+        let tagged = Arc::new(kept_tags(record).line(&plain));
         for (&id, client) in &self.clients {
             if client.name.is_none() {
                 continue;
@@ -272,9 +272,7 @@ impl<M: Mailbox> Room<M> {
                     continue;
                 }
                 // The echo: the sender's own message, with its id.
-                let echo = Tags::kept(record.id, record.time)
-                    .answering(label)
-                    .line(&plain);
+                let echo = kept_tags(record).answering(label).line(&plain);
                 client.mailbox.deliver(&echo, &mut self.tally)
             } else if client.tagged {
                 client.mailbox.deliver_shared(&tagged, &mut self.tally)
@@ -291,9 +289,7 @@ impl<M: Mailbox> Room<M> {
     fn send_kept(&mut self, id: ClientId, record: &Record, label: Option<&str>, line: &str) {
         match self.clients.get(&id) {
             Some(client) if client.tagged => {
-                let line = Tags::kept(record.id, record.time)
-                    .answering(label)
-                    .line(line);
+                let line = kept_tags(record).answering(label).line(line);
                 self.send(id, &line);
             }
             Some(_) => self.send(id, line),
@@ -327,6 +323,7 @@ impl<M: Mailbox> Room<M> {
         let error = reply::error(why);
         if self.is_tagged(author) {
             let line = Tags::at((self.clock)())
+                .reply(Reply::Error)
                 .answering(self.label_of(meta, Some(author)))
                 .line(&error);
             self.send(author, &line);
@@ -344,7 +341,10 @@ impl<M: Mailbox> Room<M> {
         resumed: bool,
         line: &str,
     ) {
+        let name = self.name_of(id).map(|n| n.as_str().to_string());
+        let name = name.unwrap_or_default();
         let mut tags = Tags::at((self.clock)())
+            .reply(Reply::LoggedIn { name: &name })
             .with("session", super::sessions::to_hex(token))
             .with("last", self.stream.history().newest());
         if resumed {
@@ -468,7 +468,7 @@ impl<M: Mailbox> Room<M> {
         let body = records.into_iter().zip(sent).map(move |(record, sent)| {
             let text = viewed(&record, sent);
             match tagged {
-                true => Tags::kept(record.id, record.time).flag("h").line(&text),
+                true => kept_tags(&record).flag("h").line(&text),
                 false => format!("{}{text}", stamp(record.time, now)),
             }
         });
@@ -500,6 +500,19 @@ fn room_line(kind: &Kind) -> String {
         Kind::Rename { from, new } => reply::renamed(from, new),
         Kind::Private { from, text, .. } => reply::private_from(from, text),
     }
+}
+
+/// The tags of a kept message: its id, its time and what it is.
+fn kept_tags(record: &Record) -> Tags {
+    let kept = match &record.kind {
+        Kind::Chat { from, .. } => Kept::Chat { from },
+        Kind::Action { from, .. } => Kept::Action { from },
+        Kind::Join { from } => Kept::Join { from },
+        Kind::Leave { from } => Kept::Leave { from },
+        Kind::Rename { from, new } => Kept::Rename { from, new },
+        Kind::Private { from, to, .. } => Kept::Private { from, to },
+    };
+    Tags::kept(record.id, record.time).kept_as(kept)
 }
 
 /// A kept message as its viewer saw it: a private message it `sent` is

@@ -5,6 +5,7 @@
 
 use crate::protocol::message::reply;
 use crate::protocol::name::Name;
+use crate::protocol::tagged::Reply;
 use crate::stream::{Draft, Id, SessionId};
 
 use super::sessions::from_hex;
@@ -77,7 +78,7 @@ impl<M: Mailbox> Room<M> {
     }
 
     fn refuse_resume(&mut self, id: ClientId) -> Happened {
-        self.tell(id, reply::RESUME_REFUSED);
+        self.tell_as(id, reply::RESUME_REFUSED, Reply::NotResumed);
         Happened::LoginRefused("a session could not be resumed".to_string())
     }
 
