@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::protocol::message::reply;
 use crate::protocol::rooms;
 use crate::protocol::stamp::stamp;
-use crate::protocol::tagged::Tags;
+use crate::protocol::tagged::{Kept, Reply, Tags};
 use crate::stream::record::RECORD_OVERHEAD;
 use crate::stream::{Kind, Record};
 
@@ -45,9 +45,9 @@ impl Shown {
     /// The line a tagged client reads.
     fn tagged(&self) -> String {
         let text = viewed(&self.record, self.sent);
-        let tags = Tags::kept(self.record.id, self.record.time).flag("h");
+        let tags = kept_tags(&self.record).flag("h");
         match &self.room {
-            Some(room) => tags.with("room", rooms::tag_value(room)).line(&text),
+            Some(room) => tags.text("room", room).line(&text),
             None => tags.flag("pm").line(&text),
         }
     }
@@ -82,6 +82,7 @@ pub fn tell_unsaved<M: Mailbox>(
     let error = reply::error(why);
     if desk.is_tagged(author) {
         let line = Tags::at(desk.now())
+            .reply(Reply::Error)
             .answering(label_of(meta, Some(author)))
             .line(&error);
         desk.send(author, &line);
@@ -128,8 +129,8 @@ pub fn block<M: Mailbox>(
                 .with("missed", missed);
             let mut foot = Tags::at(now).with("history", "end");
             if let Some(room) = room {
-                head = head.with("room", rooms::tag_value(room));
-                foot = foot.with("room", rooms::tag_value(room));
+                head = head.text("room", room);
+                foot = foot.text("room", room);
             }
             (
                 head.answering(label).line(header),
@@ -177,4 +178,17 @@ pub fn room_line(kind: &Kind) -> String {
         Kind::Rename { from, new } => reply::renamed(from, new),
         Kind::Private { from, text, .. } => reply::private_from(from, text),
     }
+}
+
+/// The tags of a kept message: its id, its time and what it is.
+pub fn kept_tags(record: &Record) -> Tags {
+    let kept = match &record.kind {
+        Kind::Chat { from, .. } => Kept::Chat { from },
+        Kind::Action { from, .. } => Kept::Action { from },
+        Kind::Join { from } => Kept::Join { from },
+        Kind::Leave { from } => Kept::Leave { from },
+        Kind::Rename { from, new } => Kept::Rename { from, new },
+        Kind::Private { from, to, .. } => Kept::Private { from, to },
+    };
+    Tags::kept(record.id, record.time).kept_as(kept)
 }

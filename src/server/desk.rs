@@ -6,8 +6,9 @@
 
 use std::collections::HashMap;
 
+use crate::protocol::message::reply;
 use crate::protocol::name::Name;
-use crate::protocol::tagged::Tags;
+use crate::protocol::tagged::{Reply, Tags};
 use std::sync::Arc;
 
 use crate::stream::{Id, Millis, SessionId};
@@ -112,11 +113,23 @@ impl<M: Mailbox> Desk<M> {
     /// Sends one line to one connection: to a tagged one with the time and,
     /// while its line is being handled, the label it answers.
     pub fn tell(&mut self, id: ClientId, line: &str) {
+        // Every error, whatever its words, is flagged as one.
+        let meaning = match line.starts_with(reply::ERROR_PREFIX) {
+            true => Reply::Error,
+            false => Reply::Plain,
+        };
+        self.tell_as(id, line, meaning);
+    }
+
+    /// [`Desk::tell`], with what the line means for a tagged client (the
+    /// client reads that, never the words).
+    pub fn tell_as(&mut self, id: ClientId, line: &str, meaning: Reply<'_>) {
         let Some(client) = self.clients.get(&id) else {
             return;
         };
         if client.tagged {
             let line = Tags::at((self.clock)())
+                .reply(meaning)
                 .answering(self.label_for(id))
                 .line(line);
             self.send(id, &line);

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::protocol::message::reply;
 use crate::protocol::room::RoomName;
 use crate::protocol::rooms;
-use crate::protocol::tagged::Tags;
+use crate::protocol::tagged::{Reply, Tags};
 use crate::stream::{Draft, Record, RoomStream, Settled};
 
 use super::blocks::{self, Shown};
@@ -202,7 +202,7 @@ impl Room {
 
     /// A kept record's tags: its id, time and room.
     fn tags(&self, record: &Record) -> Tags {
-        Tags::kept(record.id, record.time).with("room", rooms::tag_value(&self.shown))
+        blocks::kept_tags(record).text("room", &self.shown)
     }
 
     /// The store could not save what `meta` describes: its sender is told
@@ -284,13 +284,25 @@ impl Room {
     /// Tells `id` a line of this room that is not kept (a topic, a notice
     /// the store could not save): prefixed or tagged as the room's lines are.
     pub fn tell<M: Mailbox>(&self, desk: &mut Desk<M>, id: ClientId, line: &str) {
+        self.tell_as(desk, id, line, Reply::Plain);
+    }
+
+    /// [`Room::tell`], with what the line means for a tagged client.
+    pub fn tell_as<M: Mailbox>(
+        &self,
+        desk: &mut Desk<M>,
+        id: ClientId,
+        line: &str,
+        meaning: Reply<'_>,
+    ) {
         let Some(client) = desk.clients.get(&id) else {
             return;
         };
         if client.tagged {
             let now = desk.now();
             let line = Tags::at(now)
-                .with("room", rooms::tag_value(&self.shown))
+                .reply(meaning)
+                .text("room", &self.shown)
                 .answering(desk.label_for(id))
                 .line(line);
             desk.send(id, &line);

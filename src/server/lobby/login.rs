@@ -3,7 +3,7 @@
 use crate::protocol::message::{reply, Input};
 use crate::protocol::name::Name;
 use crate::protocol::password::TRIES;
-use crate::protocol::tagged::Tags;
+use crate::protocol::tagged::{Reply, Tags};
 
 use super::super::client_id::ClientId;
 use super::super::mailbox::Mailbox;
@@ -23,11 +23,17 @@ impl<M: Mailbox> Lobby<M> {
         client.tagged = true;
         self.desk.tagged_count += 1;
         let limits = self.limits;
-        let line = Tags::at(self.desk.now())
+        // A server with a password says so here too: the greeting's words
+        // are not for the client to read.
+        let password = !client.admitted;
+        let mut tags = Tags::at(self.desk.now())
             .with("rate", limits.rate)
             .with("burst", limits.burst)
-            .with("max", limits.max_line_bytes)
-            .line(reply::TAGGED_ON);
+            .with("max", limits.max_line_bytes);
+        if password {
+            tags = tags.flag("password");
+        }
+        let line = tags.line(reply::TAGGED_ON);
         self.desk.send(id, &line);
         Happened::Nothing
     }
@@ -44,7 +50,8 @@ impl<M: Mailbox> Lobby<M> {
         };
         if right {
             client.admitted = true;
-            self.desk.tell(id, reply::PASSWORD_ACCEPTED);
+            self.desk
+                .tell_as(id, reply::PASSWORD_ACCEPTED, Reply::PasswordAccepted);
             return Happened::Admitted;
         }
         // Checked after the password, so that even `/quit` may be one. Any
@@ -53,22 +60,27 @@ impl<M: Mailbox> Lobby<M> {
         // these free gives a guesser nothing a reconnect would not.)
         match input {
             Input::Quit => {
-                self.desk.tell(id, reply::BYE);
+                self.desk.tell_as(id, reply::BYE, Reply::Bye);
                 return Happened::Quit;
             }
             Input::Chat(_) | Input::Empty => {}
             _ => {
-                self.desk.tell(id, reply::PASSWORD_FIRST);
+                self.desk
+                    .tell_as(id, reply::PASSWORD_FIRST, Reply::PasswordFirst);
                 return Happened::Nothing;
             }
         }
         client.wrong += 1;
         let tries_left = TRIES.saturating_sub(client.wrong);
         if tries_left == 0 {
-            self.desk.tell(id, reply::WRONG_PASSWORD_CLOSING);
+            let closing = Reply::WrongPassword { left: 0 };
+            self.desk
+                .tell_as(id, reply::WRONG_PASSWORD_CLOSING, closing);
             return Happened::LockedOut;
         }
-        self.desk.tell(id, &reply::wrong_password(tries_left));
+        let wrong = Reply::WrongPassword { left: tries_left };
+        self.desk
+            .tell_as(id, &reply::wrong_password(tries_left), wrong);
         Happened::WrongPassword { tries_left }
     }
 
@@ -79,7 +91,7 @@ impl<M: Mailbox> Lobby<M> {
         }
         match input {
             Input::Quit => {
-                self.desk.tell(id, reply::BYE);
+                self.desk.tell_as(id, reply::BYE, Reply::Bye);
                 return Happened::Quit;
             }
             Input::Help => {
@@ -91,7 +103,8 @@ impl<M: Mailbox> Lobby<M> {
         let name = match self.free_name(id, given) {
             Ok(name) => name,
             Err(why) => {
-                self.desk.tell(id, &reply::error(&why));
+                self.desk
+                    .tell_as(id, &reply::error(&why), Reply::NameRefused);
                 return Happened::LoginRefused(why);
             }
         };
