@@ -29,7 +29,7 @@ use crate::stream::{Draft, SessionId, Settled};
 use super::client_id::ClientId;
 use super::command::{Command, Read, Stage};
 use super::deadline::LoginDeadlines;
-use super::desk::{Client, Desk};
+use super::desk::{Client, Desk, Rooms};
 use super::kept::{Keeper, Meta};
 use super::mailbox::Mailbox;
 use super::room::Room;
@@ -177,8 +177,7 @@ impl<M: Mailbox> Lobby<M> {
             session: 0,
             resumable: false,
             quitting: false,
-            rooms: Vec::new(),
-            current: None,
+            rooms: Rooms::default(),
         };
         self.desk.clients.insert(id, client);
         self.logins.start(id, now);
@@ -425,7 +424,7 @@ impl<M: Mailbox> Lobby<M> {
         }
         if let Some(name) = &client.name {
             self.names.remove(name.key());
-            self.exit_rooms(id, &client.rooms, Some(name));
+            self.exit_rooms(id, &client.rooms.to_vec(), Some(name));
             self.session_left(&client, name);
         }
         // The maps keep their room when emptied: a wave of 15,000 left

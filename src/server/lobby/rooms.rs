@@ -22,19 +22,19 @@ use super::{Happened, Lobby};
 impl<M: Mailbox> Lobby<M> {
     /// The key of `id`'s current room.
     pub(super) fn current_key(&self, id: ClientId) -> Option<Arc<str>> {
-        self.desk.clients.get(&id)?.current.clone()
+        self.desk.clients.get(&id)?.rooms.current().cloned()
     }
 
     /// `id`'s current room.
     pub(super) fn current_room(&self, id: ClientId) -> Option<&Room> {
         let client = self.desk.clients.get(&id)?;
-        self.rooms.get(client.current.as_ref()?)
+        self.rooms.get(client.rooms.current()?)
     }
 
     /// Whether `id` is in the room of `key`.
     fn is_in(&self, id: ClientId, key: &str) -> bool {
         let client = self.desk.clients.get(&id);
-        client.is_some_and(|c| c.rooms.iter().any(|r| &**r == key))
+        client.is_some_and(|c| c.rooms.contains(key))
     }
 
     /// One error line to `id`.
@@ -134,13 +134,7 @@ impl<M: Mailbox> Lobby<M> {
         };
         room.enter(id);
         if let Some(client) = self.desk.clients.get_mut(&id) {
-            // Most people stay in one room: room for one, not the four a
-            // first push makes (idle clients are counted in bytes).
-            if client.rooms.capacity() == 0 {
-                client.rooms.reserve_exact(1);
-            }
-            client.rooms.push(Arc::clone(key));
-            client.current = Some(Arc::clone(key));
+            client.rooms.enter(Arc::clone(key));
         }
     }
 
@@ -230,11 +224,7 @@ impl<M: Mailbox> Lobby<M> {
         if client.rooms.len() <= 1 {
             return self.refuse(id, said::LAST_ROOM);
         }
-        client.rooms.retain(|r| **r != *key);
-        let was_current = client.current.as_deref() == Some(&*key);
-        if was_current {
-            client.current = client.rooms.last().cloned();
-        }
+        let was_current = client.rooms.leave(&key);
         let name = client.name.clone();
         let shown = self.rooms.get(&key).map(|r| r.name().to_string());
         self.desk
@@ -266,7 +256,7 @@ impl<M: Mailbox> Lobby<M> {
             Err(why) => return self.refuse(id, why),
         };
         if let Some(client) = self.desk.clients.get_mut(&id) {
-            client.current = Some(key);
+            client.rooms.switch(&key);
         }
         self.tell_current(id);
         Happened::Nothing
