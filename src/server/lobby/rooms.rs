@@ -82,8 +82,9 @@ impl<M: Mailbox> Lobby<M> {
             return self.refuse(id, said::already_in(&shown));
         }
         let joined = self.desk.clients.get(&id).map_or(0, |c| c.rooms.len());
-        if joined >= self.max_joined {
-            return self.refuse(id, said::too_many_joined(self.max_joined));
+        let most = self.config.max_joined;
+        if joined >= most {
+            return self.refuse(id, said::too_many_joined(most));
         }
         let key = match self.rooms.get_key_value(name.key()) {
             Some((key, _)) => Arc::clone(key),
@@ -105,8 +106,9 @@ impl<M: Mailbox> Lobby<M> {
     /// Makes the room `name` (its stream from the store, with one), if
     /// the server may have one more.
     fn make_room(&mut self, name: RoomName) -> Result<Arc<str>, String> {
-        if self.rooms.len() >= self.max_rooms {
-            return Err(said::too_many_rooms(self.max_rooms));
+        let most = self.config.max_rooms;
+        if self.rooms.len() >= most {
+            return Err(said::too_many_rooms(most));
         }
         let place = Place::Room {
             key: name.key(),
@@ -163,7 +165,7 @@ impl<M: Mailbox> Lobby<M> {
             return;
         };
         let meta = self.meta_by(id);
-        let replay = self.replay;
+        let replay = self.config.replay;
         let announces = self.rooms.get(key).map(|r| self.announces(r.online()));
         let Some(room) = self.rooms.get_mut(key) else {
             return;
@@ -178,12 +180,12 @@ impl<M: Mailbox> Lobby<M> {
     /// members are told `name` left, if given.
     pub(super) fn exit_rooms(&mut self, id: ClientId, keys: &[Arc<str>], name: Option<&Name>) {
         for key in keys {
+            let online = self.rooms.get(key).map_or(0, Room::online);
+            let announces = self.announces(online);
             let Some(room) = self.rooms.get_mut(key) else {
                 continue;
             };
-            let online = room.online();
             room.exit(id);
-            let announces = self.announce_max == 0 || online <= self.announce_max;
             if let Some(name) = name.filter(|_| announces) {
                 room.keep(Draft::leave(name.as_str()), Meta::notice(None));
             }

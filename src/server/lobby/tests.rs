@@ -669,13 +669,13 @@ fn an_empty_room_is_forgotten_unless_something_was_said_in_it() {
 
 #[test]
 fn joining_past_the_caps_is_one_error_and_changes_nothing() {
-    let config = Config {
+    let config = Arc::new(Config {
         max_rooms: 2,
         max_joined: 2,
         ..Config::default()
-    };
+    });
     let streams = Streams::memory(config.history);
-    let mut lobby: Lobby<Inbox> = Lobby::from_config(&config, streams, Instant::now());
+    let mut lobby: Lobby<Inbox> = Lobby::from_config(config, streams, Instant::now());
     let (ann, bob) = (inbox(), inbox());
     lobby.connect(1, ann.clone(), &[], Instant::now());
     lobby.connect(2, bob.clone(), &[], Instant::now());
