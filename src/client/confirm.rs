@@ -9,7 +9,8 @@
 
 use std::collections::VecDeque;
 
-use crate::protocol::message::{parse_input, reply, Input, ServerLine};
+use super::tags::Error;
+use crate::protocol::message::{parse_input, reply, Input};
 
 /// What to do with a line from the server.
 #[derive(Debug, PartialEq, Eq)]
@@ -61,8 +62,9 @@ impl Confirm {
         });
     }
 
-    /// A server line answering `re` (if it names one of ours), classified.
-    pub fn heard(&mut self, re: Option<&str>, line: &ServerLine<'_>) -> Answer {
+    /// A server line answering `re` (if it names one of ours): `error`
+    /// when its tags say it is one, with the reason as the line gives it.
+    pub fn heard(&mut self, re: Option<&str>, error: Option<(Error, &str)>) -> Answer {
         let Some(re) = re else {
             return Answer::Show;
         };
@@ -77,10 +79,10 @@ impl Confirm {
             }
         }
         let current = &mut self.sent[0];
-        if let ServerLine::Error(why) = line {
+        if let Some((error, why)) = error {
             let why = why.strip_suffix(reply::TYPE_ANOTHER).unwrap_or(why);
             // A second error for one line (a drop notice after it) marks nothing twice.
-            if !current.answered && !is_drop_count(why) {
+            if !current.answered && !matches!(error, Error::Dropped(_)) {
                 refused.push((current.line.clone(), why.to_string()));
             }
         }
@@ -118,8 +120,13 @@ impl Confirm {
     }
 }
 
-fn is_drop_count(why: &str) -> bool {
-    reply::dropped_count(why).is_some()
+/// The reason an error line gives, as the person reads it: without the
+/// `Server: Error: ` it usually starts with (its words are shown, never
+/// read for meaning).
+pub fn why(line: &str) -> &str {
+    line.strip_prefix(reply::ERROR_PREFIX)
+        .or_else(|| line.strip_prefix(reply::SERVER_PREFIX))
+        .unwrap_or(line)
 }
 
 /// How the room shows `line` of ours when it arrives (`Max: hi`,
@@ -137,16 +144,18 @@ pub fn as_shown(name: &str, line: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::message::classify;
+
+    const SHOWN: Option<(Error, &str)> = None;
+
+    fn error(why: &str) -> Option<(Error, &str)> {
+        Some((Error::Other, why))
+    }
 
     #[test]
     fn an_echo_confirms_its_line() {
         let mut confirm = Confirm::default();
         confirm.sent("1", "hello");
-        assert_eq!(
-            confirm.heard(Some("1"), &classify("Max: hello")),
-            Answer::Show
-        );
+        assert_eq!(confirm.heard(Some("1"), SHOWN), Answer::Show);
         assert_eq!(confirm.unanswered(), Vec::<String>::new());
         assert_eq!(confirm.refused(), 0);
     }
@@ -155,9 +164,9 @@ mod tests {
     fn an_error_for_a_label_marks_that_line_not_sent() {
         let mut confirm = Confirm::default();
         confirm.sent("1", "/msg Bobb hi");
-        let error = classify("Server: Error: no user named Bobb is online");
+        let refused = error("no user named Bobb is online");
         assert_eq!(
-            confirm.heard(Some("1"), &error),
+            confirm.heard(Some("1"), refused),
             Answer::Refused(vec![(
                 "/msg Bobb hi".to_string(),
                 "no user named Bobb is online".to_string()
@@ -172,12 +181,9 @@ mod tests {
         confirm.sent("1", "one");
         confirm.sent("2", "two");
         confirm.sent("3", "three");
+        assert_eq!(confirm.heard(Some("1"), SHOWN), Answer::Show);
         assert_eq!(
-            confirm.heard(Some("1"), &classify("Max: one")),
-            Answer::Show
-        );
-        assert_eq!(
-            confirm.heard(Some("3"), &classify("Max: three")),
+            confirm.heard(Some("3"), SHOWN),
             Answer::Refused(vec![("two".to_string(), DROPPED.to_string())])
         );
         assert_eq!(confirm.refused(), 1);
@@ -187,21 +193,15 @@ mod tests {
     fn a_command_with_many_answers_is_marked_once() {
         let mut confirm = Confirm::default();
         confirm.sent("1", "/nick Bob");
-        let taken = classify("Server: Error: the name Bob is taken; type another username");
+        let taken = error("the name Bob is taken; type another username");
         assert!(matches!(
-            confirm.heard(Some("1"), &taken),
+            confirm.heard(Some("1"), taken),
             Answer::Refused(_)
         ));
-        assert_eq!(confirm.heard(Some("1"), &taken), Answer::Show);
+        assert_eq!(confirm.heard(Some("1"), taken), Answer::Show);
         confirm.sent("2", "/who");
-        assert_eq!(
-            confirm.heard(Some("2"), &classify("Server: Online (1): Max")),
-            Answer::Show
-        );
-        assert_eq!(
-            confirm.heard(Some("2"), &classify("Server: Online, continued: x")),
-            Answer::Show
-        );
+        assert_eq!(confirm.heard(Some("2"), SHOWN), Answer::Show);
+        assert_eq!(confirm.heard(Some("2"), SHOWN), Answer::Show);
         assert_eq!(confirm.refused(), 1);
     }
 
@@ -211,7 +211,7 @@ mod tests {
         confirm.sent("1", "seen");
         confirm.sent("2", "lost a");
         confirm.sent("3", "lost b");
-        confirm.heard(Some("1"), &classify("Max: seen"));
+        confirm.heard(Some("1"), SHOWN);
         assert_eq!(confirm.unanswered(), ["lost a", "lost b"]);
         assert_eq!(confirm.unanswered(), Vec::<String>::new());
     }
@@ -220,12 +220,29 @@ mod tests {
     fn lines_of_others_or_unknown_labels_are_just_shown() {
         let mut confirm = Confirm::default();
         confirm.sent("1", "hi");
-        assert_eq!(confirm.heard(None, &classify("Ann: hi")), Answer::Show);
-        assert_eq!(
-            confirm.heard(Some("9"), &classify("Server: Error: x")),
-            Answer::Show
-        );
+        assert_eq!(confirm.heard(None, SHOWN), Answer::Show);
+        assert_eq!(confirm.heard(Some("9"), error("x")), Answer::Show);
         assert_eq!(confirm.unanswered(), ["hi"]);
+    }
+
+    #[test]
+    fn a_drop_count_marks_no_line_twice() {
+        let mut confirm = Confirm::default();
+        confirm.sent("1", "a");
+        assert!(matches!(
+            confirm.heard(Some("1"), error("slow")),
+            Answer::Refused(_)
+        ));
+        let dropped = Some((Error::Dropped(3), "3 dropped"));
+        assert_eq!(confirm.heard(Some("1"), dropped), Answer::Show);
+        assert_eq!(confirm.refused(), 1);
+    }
+
+    #[test]
+    fn the_reason_is_shown_without_the_servers_prefix() {
+        assert_eq!(why("Server: Error: no such user"), "no such user");
+        assert_eq!(why("Server: Fehler: kein Name"), "Fehler: kein Name");
+        assert_eq!(why("odd"), "odd");
     }
 
     #[test]

@@ -48,11 +48,11 @@ impl Screen {
         }
     }
 
-    /// A line from the server (sanitized), before it is printed: the editor
-    /// learns who is online from it, for Tab.
-    pub fn heard(&mut self, text: &str) {
+    /// The tags of a live line from the server, before it is printed: the
+    /// editor learns who is online from them, for Tab.
+    pub fn heard(&mut self, tags: &super::tags::Tags) {
         if let Screen::Editor(editor) = self {
-            editor.heard(text);
+            editor.heard(tags);
         }
     }
 

@@ -58,8 +58,6 @@ pub struct ServerLines {
     buf: Vec<u8>,
     /// The server closed its side.
     eof: bool,
-    /// Tagged mode is on: lines start with their tags.
-    pub tagged: bool,
 }
 
 impl ServerLines {
@@ -71,13 +69,7 @@ impl ServerLines {
             ready: Default::default(),
             buf: vec![0; 8192],
             eof: false,
-            tagged: false,
         }
-    }
-
-    /// Puts `line` (raw, untagged) back: it is the next one handed out.
-    pub fn unread(&mut self, line: Vec<u8>) {
-        self.ready.push_front(line);
     }
 
     /// The next line with its tags split off (in tagged mode); None at the
@@ -87,11 +79,11 @@ impl ServerLines {
         let Some(line) = self.next().await? else {
             return Ok(None);
         };
-        if self.tagged {
-            if let Ok(Some((tags, rest))) = tags::split(&line) {
-                let line = rest.to_vec();
-                return Ok(Some(Incoming { tags, line }));
-            }
+        // Tagged mode is all this client speaks; the greeting, before it,
+        // has no tags (and a line whose tags are malformed is shown whole).
+        if let Ok(Some((tags, rest))) = tags::split(&line) {
+            let line = rest.to_vec();
+            return Ok(Some(Incoming { tags, line }));
         }
         Ok(Some(Incoming {
             tags: Tags::default(),

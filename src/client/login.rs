@@ -17,12 +17,13 @@ use futures::channel::mpsc;
 use futures::future::pending;
 use futures::{FutureExt, StreamExt};
 
+use super::confirm;
 use super::connect::Writer;
 use super::input::{Screen, Typed};
 use super::lines::{send_line, Incoming, ServerLines};
 use super::prompt::Prompt;
 use super::render::{self, Colors};
-use super::tags::{self, Tags};
+use super::tags::{self, Error, Reply, Tags};
 use crate::protocol::message::{classify, reply, ServerLine};
 use crate::protocol::name::Name;
 use crate::protocol::password::Secret;
@@ -59,7 +60,7 @@ pub enum Outcome {
     /// `password`: the one the room took, kept to come back with.
     LoggedIn {
         name: Name,
-        tagged: Option<Box<Tagged>>,
+        tagged: Box<Tagged>,
         password: Option<Secret>,
     },
     /// The person left at a prompt (Ctrl-D, or `/quit` as the password).
@@ -79,9 +80,6 @@ pub struct Tagged {
     pub login: Tags,
 }
 
-/// The line that answers `/tagged` when the server speaks it.
-pub const TAGGED_ON: &str = "Server: Tagged mode on.";
-
 /// The label of the password line in tagged mode: a password that
 /// starts with `~x ` must not be taken for a label and its text.
 const PASSWORD_LABEL: &str = "p";
@@ -100,8 +98,6 @@ pub struct Login<'a> {
     pub colors: Colors,
     /// How long each answer of the server may take.
     pub patience: Duration,
-    /// Ask for tagged mode (after the greeting, before anything else).
-    pub ask_tagged: bool,
     /// Lines show their time (the login's too, when the server gives it).
     pub timestamps: bool,
     /// `Connected to: …`, said once the greeting shows a sockchat server
@@ -120,45 +116,24 @@ enum Step {
 impl Login<'_> {
     /// Logs in with `given`, asking for what is missing.
     pub async fn run(self, mut given: Credentials) -> anyhow::Result<Outcome> {
-        let ask_tagged = self.ask_tagged;
         let mut login = Attempt {
             login: self,
             expired: false,
-            tagged: None,
+            tagged: Tagged::default(),
         };
-        let wait = greeting_patience(login.login.patience);
-        let greeting = login
-            .reply_or(Instant::now() + wait, || {
-                let secs = wait.as_secs();
-                anyhow!("the server accepted the connection but said nothing within {secs} s")
-            })
-            .await?
-            .line;
-        if crate::tls::looks_like_tls(&greeting) || greeting == reply::TLS_REQUIRED.as_bytes() {
-            bail!(
-                "the server speaks TLS: use --tls (or --tls-fingerprint for a self-signed server)"
-            );
-        }
-        if let Some(connected) = &login.login.connected {
-            Screen::Plain.print(connected);
-        }
-        // A greeting that refuses us (a full room) is the last word.
-        let refused = matches!(classify(&sanitize_bytes(&greeting)), ServerLine::Error(_));
-        if ask_tagged && !refused {
-            // Asked before the password and the name, as the protocol
-            // wants, and once the greeting showed a sockchat server (not
-            // TLS, which closes on a plain line before its alert is read).
-            login.send(crate::protocol::tagged::SWITCH).await?;
-            login.tagged_answer().await?;
-        }
-        let step = match classify(&sanitize_bytes(&greeting)) {
-            ServerLine::PasswordWanted(_) => login.give_password(&mut given).await?,
-            ServerLine::Error(why) => bail!("the server refused the connection: {why}"),
-            _ if given.password.is_some() && !given.password_typed => {
+        login.greeted().await?;
+        // Asked before the password and the name, as the protocol wants,
+        // and once the greeting showed a sockchat server (not TLS, which
+        // closes on a plain line before its alert is read).
+        login.send(crate::protocol::tagged::SWITCH).await?;
+        login.tagged_answer().await?;
+        let step = match login.tagged.mode.password {
+            true => login.give_password(&mut given).await?,
+            false if given.password.is_some() && !given.password_typed => {
                 eprintln!("sockchat: note: this room asks for no password; yours was not sent");
                 Step::Done
             }
-            _ => Step::Done,
+            false => Step::Done,
         };
         let step = match step {
             Step::Done => login.give_name(&mut given).await?,
@@ -170,7 +145,7 @@ impl Login<'_> {
             Step::Done => match given.name {
                 Some(name) => Outcome::LoggedIn {
                     name,
-                    tagged: login.tagged.map(Box::new),
+                    tagged: Box::new(login.tagged),
                     password: given.password,
                 },
                 None => bail!("the server took no name"),
@@ -185,41 +160,57 @@ struct Attempt<'a> {
     /// The server closed this connection for its login timeout: what is
     /// typed now is for the next one.
     expired: bool,
-    /// Tagged mode is on: what the server told us so far.
-    tagged: Option<Tagged>,
+    /// What the server told us in tagged mode so far.
+    tagged: Tagged,
 }
 
 impl Attempt<'_> {
-    /// Reads the answer to `/tagged`: tagged mode on, or (a server that
-    /// does not know it) a refusal, an error line, and then the login goes
-    /// on untagged. Other lines before it (notices) are passed over.
+    /// Reads the greeting: a sockchat server's (not a TLS one's), which
+    /// does not refuse us (a full room's is its last word).
+    async fn greeted(&mut self) -> anyhow::Result<()> {
+        let wait = greeting_patience(self.login.patience);
+        let greeting = self
+            .reply_or(Instant::now() + wait, || {
+                let secs = wait.as_secs();
+                anyhow!("the server accepted the connection but said nothing within {secs} s")
+            })
+            .await?
+            .line;
+        if crate::tls::looks_like_tls(&greeting) || greeting == reply::TLS_REQUIRED.as_bytes() {
+            bail!(
+                "the server speaks TLS: use --tls (or --tls-fingerprint for a self-signed server)"
+            );
+        }
+        if let Some(connected) = &self.login.connected {
+            Screen::Plain.print(connected);
+        }
+        // The greeting comes before tagged mode: only its shape is read.
+        if let ServerLine::Error(why) = classify(&sanitize_bytes(&greeting)) {
+            bail!("the server refused the connection: {why}");
+        }
+        Ok(())
+    }
+
+    /// Reads the answer to `/tagged`: tagged mode on, with the room's
+    /// limits and whether it wants a password. A server that does not
+    /// know it (an older one) refuses it: this client cannot talk to it.
+    /// Other lines before it (notices) are passed over.
     async fn tagged_answer(&mut self) -> anyhow::Result<()> {
         let deadline = Instant::now() + self.login.patience;
         loop {
             let answer = self.reply(deadline).await?;
-            let text = sanitize_bytes(&answer.line);
-            if text == TAGGED_ON && answer.tags.time.is_some() {
-                self.tagged = Some(Tagged {
-                    mode: answer.tags,
-                    login: Tags::default(),
-                });
+            if answer.tags.time.is_some() {
+                self.tagged.mode = answer.tags;
                 return Ok(());
             }
-            match classify(&text) {
+            match classify(&sanitize_bytes(&answer.line)) {
                 // A notice before the answer (the greeting's second line).
                 ServerLine::Notice(_) | ServerLine::Other(_) => {}
-                // The refusal of a server that does not know it.
-                ServerLine::Error(_) => {
-                    self.login.server.tagged = false;
-                    return Ok(());
-                }
-                // A server that answered something else: untagged, and the
-                // line is for the login's next step.
-                _ => {
-                    self.login.server.tagged = false;
-                    self.login.server.unread(answer.line);
-                    return Ok(());
-                }
+                _ => bail!(
+                    "the server does not speak tagged mode: it is older than this client \
+                     (it answered /tagged with: {})",
+                    sanitize_bytes(&answer.line)
+                ),
             }
         }
     }
@@ -255,33 +246,25 @@ impl Attempt<'_> {
             let deadline = Instant::now() + self.login.patience;
             loop {
                 let Incoming { tags, line } = self.reply(deadline).await?;
-                let text = sanitize_bytes(&line).into_owned();
-                match classify(&text) {
-                    ServerLine::LoggedIn(_) => {
-                        let time = tags.time.filter(|_| self.login.timestamps);
-                        let mut clock = super::clock::Clock::system(time.unwrap_or(0));
-                        let stamp = time.and_then(|t| clock.stamp(t)).map(|stamp| {
-                            format!("{} ", render::faint(&stamp.time, self.login.colors))
-                        });
-                        let shown = render::render(&line, self.login.colors);
-                        Screen::Plain.print(&format!("{}{shown}", stamp.unwrap_or_default()));
-                        if let Some(tagged) = &mut self.tagged {
-                            tagged.login = tags;
-                        }
+                match (&tags.reply, tags.error) {
+                    (Some(Reply::Login { .. }), _) => {
+                        self.show_login(&tags, &line);
+                        self.tagged.login = tags;
                         given.name = Some(name);
                         return Ok(Step::Done);
                     }
-                    _ if text.starts_with(reply::LOGIN_TIMEOUT_PREFIX) && prompt => {
+                    (_, Some(Error::Timeout)) if prompt => {
                         // Typed just as the server gave up: give it again.
                         given.name = Some(name);
                         return Ok(Step::Expired);
                     }
-                    ServerLine::Error(_) if prompt => {
+                    (_, Some(_)) if prompt => {
                         eprintln!("{}", render::render(&line, self.login.colors));
                         break;
                     }
-                    ServerLine::Error(why) => {
-                        let why = why.strip_suffix(reply::TYPE_ANOTHER).unwrap_or(why);
+                    (_, Some(_)) => {
+                        let why = confirm::why(&sanitize_bytes(&line)).to_string();
+                        let why = why.strip_suffix(reply::TYPE_ANOTHER).unwrap_or(&why);
                         bail!("the server refused the name {name}: {why}")
                     }
                     // The greeting tells `nc` users to type a name: we just did.
@@ -289,6 +272,17 @@ impl Attempt<'_> {
                 }
             }
         }
+    }
+
+    /// Shows the login line, with its time if lines show theirs.
+    fn show_login(&self, tags: &Tags, line: &[u8]) {
+        let time = tags.time.filter(|_| self.login.timestamps);
+        let mut clock = super::clock::Clock::system(time.unwrap_or(0));
+        let stamp = time
+            .and_then(|t| clock.stamp(t))
+            .map(|stamp| format!("{} ", render::faint(&stamp.time, self.login.colors)));
+        let shown = render::render(line, self.login.colors);
+        Screen::Plain.print(&format!("{}{shown}", stamp.unwrap_or_default()));
     }
 
     /// Gives the room's password: the one given, else asked for on the
@@ -325,24 +319,19 @@ impl Attempt<'_> {
                      give it with --password-file FILE or SOCKCHAT_PASSWORD"
                 ),
             };
-            match self.tagged.is_some() {
-                true => {
-                    self.send(&tags::labeled(PASSWORD_LABEL, secret.expose()))
-                        .await?
-                }
-                false => self.send(secret.expose()).await?,
-            }
+            self.send(&tags::labeled(PASSWORD_LABEL, secret.expose()))
+                .await?;
             let deadline = Instant::now() + self.login.patience;
             loop {
-                let line = self.reply(deadline).await?.line;
-                let text = sanitize_bytes(&line).into_owned();
-                match classify(&text) {
-                    ServerLine::PasswordAccepted(_) => {
+                let Incoming { tags, line } = self.reply(deadline).await?;
+                let why = || confirm::why(&sanitize_bytes(&line)).to_string();
+                match (&tags.reply, tags.error) {
+                    (Some(Reply::Password), _) => {
                         given.password = Some(secret);
                         return Ok(Step::Done);
                     }
-                    _ if text == reply::BYE => return Ok(Step::Left),
-                    _ if text == reply::PASSWORD_FIRST && retry => {
+                    (Some(Reply::Bye), _) => return Ok(Step::Left),
+                    (_, Some(Error::PasswordFirst)) if retry => {
                         // `/help` (or another command) typed as the password.
                         eprintln!(
                             "Type the room's password and press Enter (it is not shown as you \
@@ -350,20 +339,18 @@ impl Attempt<'_> {
                         );
                         break;
                     }
-                    _ if text.starts_with(reply::LOGIN_TIMEOUT_PREFIX) && retry => {
+                    (_, Some(Error::Timeout)) if retry => {
                         given.password = Some(secret);
                         return Ok(Step::Expired);
                     }
-                    ServerLine::PasswordRefused(_)
-                        if retry && text != reply::WRONG_PASSWORD_CLOSING =>
-                    {
+                    (_, Some(Error::Password { left: 1.. })) if retry => {
                         eprintln!("{}", render::render(&line, self.login.colors));
                         break;
                     }
-                    ServerLine::PasswordRefused(why) => {
-                        bail!("the server refused the password: {why}")
+                    (_, Some(Error::Password { .. })) => {
+                        bail!("the server refused the password: {}", why())
                     }
-                    ServerLine::Error(why) => bail!("the server refused the login: {why}"),
+                    (_, Some(_)) => bail!("the server refused the login: {}", why()),
                     _ => {}
                 }
             }
@@ -376,7 +363,7 @@ impl Attempt<'_> {
     /// said at once.
     async fn answer(&mut self, mut prompt: Prompt, what: &str) -> anyhow::Result<Option<String>> {
         // The last thing the server said, to tell why it went away.
-        let mut last: Option<String> = None;
+        let mut last: Option<(Tags, String)> = None;
         loop {
             let watching = !self.expired;
             let event = {
@@ -397,19 +384,18 @@ impl Attempt<'_> {
             };
             match event {
                 Ok(typed) => return typed.context("cannot read from the terminal"),
-                Err(Ok(Some(Incoming { line, .. }))) => {
-                    let text = sanitize_bytes(&line).into_owned();
-                    if text.starts_with(reply::LOGIN_TIMEOUT_PREFIX) {
-                        self.expired = true;
-                    } else {
-                        last = Some(text);
-                    }
-                }
+                Err(Ok(Some(Incoming { tags, line }))) => match tags.error {
+                    Some(Error::Timeout) => self.expired = true,
+                    _ => last = Some((tags, sanitize_bytes(&line).into_owned())),
+                },
                 Err(Ok(None) | Err(_)) => {
                     prompt.abandon();
-                    let why = match last.as_deref().map(|line| (line, classify(line))) {
-                        Some((reply::SHUTTING_DOWN, _)) => "the server shut down".to_string(),
-                        Some((_, ServerLine::Error(why))) => {
+                    let why = match &last {
+                        Some((tags, _)) if tags.reply == Some(Reply::Shutdown) => {
+                            "the server shut down".to_string()
+                        }
+                        Some((tags, line)) if tags.error.is_some() => {
+                            let why = confirm::why(line);
                             format!("the server closed the connection ({why})")
                         }
                         _ => "the server closed the connection".to_string(),
@@ -427,8 +413,8 @@ impl Attempt<'_> {
             return Ok(Step::Left);
         }
         let deadline = Instant::now() + self.login.patience;
-        while let Ok(Incoming { line, .. }) = self.reply(deadline).await {
-            if sanitize_bytes(&line) == reply::BYE {
+        while let Ok(Incoming { tags, line }) = self.reply(deadline).await {
+            if tags.reply == Some(Reply::Bye) {
                 Screen::Plain.print(&render::render(&line, self.login.colors));
                 break;
             }

@@ -18,7 +18,6 @@ pub mod input;
 mod lines;
 mod login;
 mod mention;
-mod own;
 mod pace;
 mod palette;
 mod prompt;
@@ -43,10 +42,12 @@ use crate::protocol::room::RoomName;
 use crate::runtime;
 use crate::tls::Trust;
 use connect::{Reader, Writer};
-use input::Screen;
+use futures::channel::mpsc;
+use input::{Interrupts, Screen};
 use lines::{send_line, ServerLines};
 use login::{Ask, Credentials, Login, Outcome};
 use render::Colors;
+use typed::Typed;
 
 pub use session::SERVER_LEFT;
 
@@ -132,9 +133,6 @@ pub fn join(options: Options, tty: Tty) -> anyhow::Result<ExitCode> {
                 // and answers at once, which the login recognizes.
                 send_line(&mut writer, "").await?;
             }
-            // The login asks for tagged mode; a server that does not know
-            // it refuses it in one line, and the login goes on untagged.
-            server.tagged = true;
             let login = Login {
                 server: &mut server,
                 writer: &mut writer,
@@ -142,7 +140,6 @@ pub fn join(options: Options, tty: Tty) -> anyhow::Result<ExitCode> {
                 piped: piped.as_mut().map(|(lines, _)| lines),
                 colors: tty.colors,
                 patience: options.login_timeout,
-                ask_tagged: true,
                 timestamps,
                 connected: (!again).then_some(reached),
             };
@@ -163,25 +160,7 @@ pub fn join(options: Options, tty: Tty) -> anyhow::Result<ExitCode> {
         let on_terminal = tty.stdin && tty.stdout;
         let interactive = on_terminal && editor::can_drive(term.as_deref());
         let _restore = on_terminal.then(terminal::RestoreGuard::save);
-        let (screen, typed) = match piped {
-            Some((piped, interrupts)) => {
-                interrupts.watch();
-                (Screen::Plain, piped)
-            }
-            // A terminal the editor cannot drive (`TERM=dumb`): plain
-            // lines, read key by key.
-            None if on_terminal && !interactive => match input::start_dumb() {
-                Ok(started) => started,
-                Err(_) => (Screen::Plain, input::start_stdin_watched()),
-            },
-            // A terminal in, a pipe out (`| tee log`): lines, no editor.
-            None if !interactive => (Screen::Plain, input::start_stdin_watched()),
-            None => match input::start_editor(editor::reflows(|v| std::env::var(v).ok())) {
-                Ok(started) => started,
-                // Not a terminal after all (no termios): plain lines still chat.
-                Err(_) => (Screen::Plain, input::start_stdin_watched()),
-            },
-        };
+        let (screen, typed) = start_screen(piped, on_terminal, interactive);
         let me = session::Me {
             name,
             password,
@@ -197,6 +176,34 @@ pub fn join(options: Options, tty: Tty) -> anyhow::Result<ExitCode> {
         let conn = session::Connection { server, writer };
         Ok(session::session(conn, screen, typed, look, me, tagged, &options, reconnect).await)
     })
+}
+
+/// Where lines are shown and what is typed comes from: piped input as
+/// it was started, else the terminal: the line editor if it can drive it.
+fn start_screen(
+    piped: Option<(mpsc::Receiver<Typed>, Interrupts)>,
+    on_terminal: bool,
+    interactive: bool,
+) -> (Screen, mpsc::Receiver<Typed>) {
+    match piped {
+        Some((piped, interrupts)) => {
+            interrupts.watch();
+            (Screen::Plain, piped)
+        }
+        // A terminal the editor cannot drive (`TERM=dumb`): plain
+        // lines, read key by key.
+        None if on_terminal && !interactive => match input::start_dumb() {
+            Ok(started) => started,
+            Err(_) => (Screen::Plain, input::start_stdin_watched()),
+        },
+        // A terminal in, a pipe out (`| tee log`): lines, no editor.
+        None if !interactive => (Screen::Plain, input::start_stdin_watched()),
+        None => match input::start_editor(editor::reflows(|v| std::env::var(v).ok())) {
+            Ok(started) => started,
+            // Not a terminal after all (no termios): plain lines still chat.
+            Err(_) => (Screen::Plain, input::start_stdin_watched()),
+        },
+    }
 }
 
 /// Connects once (no spinner, nothing said) and starts TLS if asked for.

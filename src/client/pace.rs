@@ -80,11 +80,6 @@ impl Paced {
         }
     }
 
-    /// Whether the limits are known.
-    pub fn knows(&self) -> bool {
-        self.limits.is_some()
-    }
-
     /// The server's limits, as it stated them (also for a new connection).
     pub fn learn(&mut self, limits: Limits, now: Instant) {
         // Empty, and half the burst: see the module's comment.

@@ -5,13 +5,13 @@
 //! what was said meanwhile. Nobody is asked anything: this runs under the
 //! session's status line, while the person may go on typing.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use super::confirm;
 use super::lines::{send_line, Incoming, ServerLines};
-use super::login::TAGGED_ON;
-use super::tags::{self, Labels, Tags};
+use super::tags::{self, Error, Labels, Reply, Tags};
 use super::Options;
-use crate::protocol::message::{classify, ServerLine};
+use crate::protocol::message::reply;
 use crate::protocol::name::Name;
 use crate::protocol::password::Secret;
 use crate::protocol::sanitize::sanitize_bytes;
@@ -59,9 +59,6 @@ pub enum Fail {
     Fatal(anyhow::Error),
 }
 
-/// The words a server uses when it will not resume a session.
-const NOT_RESUMED: &str = "that session cannot be resumed";
-
 /// Connects again and resumes, or logs in again.
 pub async fn come_back(
     options: &Options,
@@ -78,84 +75,33 @@ pub async fn come_back(
         history: None,
         after: who.last,
     };
-    back.server.tagged = true;
     let patience = options.login_timeout;
     if options.tls.is_none() {
         // As at the first login: an empty line our server ignores.
         back.send("").await?;
     }
     back.send(SWITCH).await?;
-    let greeting = back.reply(patience).await?;
+    // The greeting, then the answer to `/tagged` (the greeting comes
+    // before tagged mode: what it says is read from that answer).
+    back.reply(patience).await?;
     let answer = back.reply(patience).await?;
-    if sanitize_bytes(&answer.line) != TAGGED_ON {
+    if answer.tags.time.is_none() {
         return Err(Fail::Fatal(anyhow::anyhow!(
             "the server no longer speaks tagged mode, so the session cannot be resumed"
         )));
     }
     back.mode = answer.tags;
-    match classify(&sanitize_bytes(&greeting.line)) {
-        ServerLine::PasswordWanted(_) => {
-            let Some(secret) = who.password else {
-                return Err(fatal("the room has a password now"));
-            };
-            back.send(&tags::labeled(&labels.next(), secret.expose()))
-                .await?;
-            loop {
-                let line = back.reply(patience).await?;
-                match classify(&sanitize_bytes(&line.line)) {
-                    ServerLine::PasswordAccepted(_) => break,
-                    ServerLine::PasswordRefused(why) => {
-                        return Err(fatal(&format!("the server refused the password: {why}")))
-                    }
-                    ServerLine::Error(why) => return Err(Fail::Again(why.to_string())),
-                    _ => {}
-                }
-            }
-        }
-        // A full room, too many connections: it may pass.
-        ServerLine::Error(why) => return Err(Fail::Again(why.to_string())),
-        _ => {}
+    if back.mode.password {
+        back.give_password(who.password, labels, patience).await?;
     }
     let label = labels.next();
     back.send(&tags::labeled(&label, &tags::resume(who.token, who.last)))
         .await?;
-    loop {
-        let line = back.reply(patience).await?;
-        match classify(&sanitize_bytes(&line.line)) {
-            ServerLine::LoggedIn(_) => {
-                back.resumed = line.tags.resumed;
-                back.login = line.tags;
-                return Ok(back);
-            }
-            ServerLine::Error(why) if why.starts_with(NOT_RESUMED) => break,
-            ServerLine::Error(why) => return Err(Fail::Again(why.to_string())),
-            _ => {}
-        }
+    if back.resumed(patience).await? {
+        // The server sends what was missed, as a block, by itself.
+        return Ok(back);
     }
-    back.send(&tags::labeled(&labels.next(), who.name.as_str()))
-        .await?;
-    loop {
-        let line = back.reply(patience).await?;
-        match classify(&sanitize_bytes(&line.line)) {
-            ServerLine::LoggedIn(_) => {
-                if line.tags.last.is_some_and(|room| room < who.last) {
-                    back.after = 0;
-                }
-                back.login = line.tags;
-                break;
-            }
-            ServerLine::Error(why) => {
-                let why = why
-                    .strip_suffix(crate::protocol::message::reply::TYPE_ANOTHER)
-                    .unwrap_or(why);
-                return Err(fatal(&format!(
-                    "could not log in again as {}: {why}",
-                    who.name
-                )));
-            }
-            _ => {}
-        }
-    }
+    back.log_in_again(who, labels, patience).await?;
     let label = labels.next();
     back.send(&tags::labeled(&label, &tags::history_after(back.after)))
         .await?;
@@ -163,11 +109,90 @@ pub async fn come_back(
     Ok(back)
 }
 
+/// The reason an error line gives, as the person reads it.
+fn why(line: &Incoming) -> String {
+    confirm::why(&sanitize_bytes(&line.line)).to_string()
+}
+
 fn fatal(why: &str) -> Fail {
     Fail::Fatal(anyhow::anyhow!("{why}"))
 }
 
 impl Back {
+    /// Gives the room's password, the one it took before.
+    async fn give_password(
+        &mut self,
+        password: Option<&Secret>,
+        labels: &mut Labels,
+        patience: Duration,
+    ) -> Result<(), Fail> {
+        let Some(secret) = password else {
+            return Err(fatal("the room has a password now"));
+        };
+        self.send(&tags::labeled(&labels.next(), secret.expose()))
+            .await?;
+        loop {
+            let line = self.reply(patience).await?;
+            match (&line.tags.reply, line.tags.error) {
+                (Some(Reply::Password), _) => return Ok(()),
+                (_, Some(Error::Password { .. })) => {
+                    let why = why(&line);
+                    return Err(fatal(&format!("the server refused the password: {why}")));
+                }
+                (_, Some(_)) => return Err(Fail::Again(why(&line))),
+                _ => {}
+            }
+        }
+    }
+
+    /// Reads the answer to `/resume`: true if the session was resumed,
+    /// false if it cannot be (then we log in with a name).
+    async fn resumed(&mut self, patience: Duration) -> Result<bool, Fail> {
+        loop {
+            let line = self.reply(patience).await?;
+            match (&line.tags.reply, line.tags.error) {
+                (Some(Reply::Login { .. }), _) => {
+                    self.resumed = line.tags.resumed;
+                    self.login = line.tags;
+                    return Ok(true);
+                }
+                (_, Some(Error::Resume)) => return Ok(false),
+                (_, Some(_)) => return Err(Fail::Again(why(&line))),
+                _ => {}
+            }
+        }
+    }
+
+    /// The session is gone: logs in again with our name.
+    async fn log_in_again(
+        &mut self,
+        who: &Who<'_>,
+        labels: &mut Labels,
+        patience: Duration,
+    ) -> Result<(), Fail> {
+        self.send(&tags::labeled(&labels.next(), who.name.as_str()))
+            .await?;
+        loop {
+            let line = self.reply(patience).await?;
+            match (&line.tags.reply, line.tags.error) {
+                (Some(Reply::Login { .. }), _) => {
+                    if line.tags.last.is_some_and(|room| room < who.last) {
+                        self.after = 0;
+                    }
+                    self.login = line.tags;
+                    return Ok(());
+                }
+                (_, Some(_)) => {
+                    let why = why(&line);
+                    let why = why.strip_suffix(reply::TYPE_ANOTHER).unwrap_or(&why);
+                    let name = who.name;
+                    return Err(fatal(&format!("could not log in again as {name}: {why}")));
+                }
+                _ => {}
+            }
+        }
+    }
+
     async fn send(&mut self, line: &str) -> Result<(), Fail> {
         send_line(&mut self.writer, line)
             .await

@@ -1,6 +1,8 @@
 //! Reading the tags of a tagged server line into the facts the client
-//! acts on (time, id, which of our lines it answers, history, the session),
-//! and writing our labeled lines. The grammar itself is
+//! acts on (time, id, which of our lines it answers, history, the session,
+//! what a kept line is and who it is from, what a reply means, the room),
+//! and writing our labeled lines. The client reads meaning here only,
+//! never from the server's words, which are the server's to change. The grammar itself is
 //! [`crate::protocol::tagged`]'s; here each known key gets its type, and a
 //! known key with a value of the wrong shape makes the line malformed.
 //! Pure: bytes in, typed tags out; the line after the tags is left as
@@ -8,7 +10,7 @@
 
 use std::fmt;
 
-use crate::protocol::tagged::{self, is_label, MAX_LABEL};
+use crate::protocol::tagged::{self, is_label, unescape, MAX_LABEL};
 
 /// Where a tagged line stands in a history block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +20,76 @@ pub enum Block {
     Start { count: u64, missed: u64 },
     /// The footer.
     End,
+}
+
+/// What a kept line is (`kind=`), with who it is from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kept {
+    Chat { from: String },
+    Action { from: String },
+    Join { from: String },
+    Leave { from: String },
+    Rename { from: String, new: String },
+    Topic { from: String },
+    Private { from: String, to: String },
+}
+
+impl Kept {
+    /// Who the line is from.
+    pub fn from(&self) -> &str {
+        match self {
+            Kept::Chat { from }
+            | Kept::Action { from }
+            | Kept::Join { from }
+            | Kept::Leave { from }
+            | Kept::Rename { from, .. }
+            | Kept::Topic { from }
+            | Kept::Private { from, .. } => from,
+        }
+    }
+}
+
+/// An error the client acts on (`error=WORD`; a bare `error`: [`Error::Other`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Error {
+    /// The line answered is refused, for the reason the line gives.
+    Other,
+    /// `name`: the name given is refused; another may be tried.
+    Name,
+    /// `too-fast`: lines are being dropped from now on.
+    TooFast,
+    /// `dropped`: `count=` lines were dropped.
+    Dropped(u64),
+    /// `resume`: the session cannot be resumed.
+    Resume,
+    /// `timeout`: no name in time; the server closes.
+    Timeout,
+    /// `password-first`: a command before the room's password.
+    PasswordFirst,
+    /// `password`: a wrong password; `left=` more tries (0: closing).
+    Password { left: u32 },
+}
+
+/// A reply the client acts on (`reply=WORD`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// `login`: logged in as `name=`.
+    Login { name: String },
+    /// `nick`: our rename is done: now `name=`.
+    Nick { name: String },
+    /// `who`: the first line of a `/who` answer, `count=` names in all.
+    Who { count: u64, names: Vec<String> },
+    /// `who-more`: a further line of it.
+    WhoMore { names: Vec<String> },
+    /// `password`: the room's password is accepted.
+    Password,
+    /// `bye`: the answer to `/quit`.
+    Bye,
+    /// `shutdown`: the server is shutting down.
+    Shutdown,
+    /// `limits`: the answer to `/limits` (the numbers in `rate=`,
+    /// `burst=`, `max=`).
+    Limits,
 }
 
 /// The tags of one server line. Unknown keys are ignored.
@@ -45,6 +117,18 @@ pub struct Tags {
     pub burst: Option<u32>,
     /// `max=`: the longest line taken, in bytes, label included.
     pub max: Option<usize>,
+    /// `password`, on `Tagged mode on.`: the room wants its password.
+    pub password: bool,
+    /// `kind=`, `from=`, `new=`, `to=`: what a kept line is.
+    pub kept: Option<Kept>,
+    /// `error`: the line is an error (and which, when the client acts on it).
+    pub error: Option<Error>,
+    /// `reply=`: a reply the client acts on.
+    pub reply: Option<Reply>,
+    /// `room=`: the room the line belongs to (as shown, with its `#`).
+    pub room: Option<String>,
+    /// `pm`: the line is of the private stream.
+    pub pm: bool,
 }
 
 /// What a label adds to a line at most: `~`, the label, a space.
@@ -78,6 +162,7 @@ pub fn split(raw: &[u8]) -> Result<Option<(Tags, &[u8])>, Malformed> {
 fn typed(items: &[(&str, Option<&str>)]) -> Result<Tags, Malformed> {
     let mut tags = Tags::default();
     let (mut count, mut missed, mut end) = (None, 0, false);
+    let mut said = Said::default();
     for &(key, value) in items {
         if value.is_some_and(|v| v.is_empty() || v.bytes().any(|b| b < 0x21 || b == 0x7f)) {
             return Err(Malformed);
@@ -96,11 +181,15 @@ fn typed(items: &[(&str, Option<&str>)]) -> Result<Tags, Malformed> {
             ("rate", Some(v)) => tags.rate = Some(number(v)?),
             ("burst", Some(v)) => tags.burst = Some(number(v)?),
             ("max", Some(v)) => tags.max = Some(number(v)?),
+            ("password", None) => tags.password = true,
+            ("pm", None) => tags.pm = true,
+            ("room", Some(v)) => tags.room = Some(text(v)?),
             // A known key with a value of the wrong shape.
             ("t" | "id" | "re" | "h" | "history" | "missed" | "session" | "last", _)
-            | ("resumed" | "rate" | "burst" | "max", _) => return Err(Malformed),
-            // Unknown keys are for newer clients.
-            _ => {}
+            | ("resumed" | "rate" | "burst" | "max" | "password" | "pm" | "room", _) => {
+                return Err(Malformed)
+            }
+            (key, value) => said.take(key, value)?,
         }
     }
     tags.block = match (count, end) {
@@ -109,7 +198,141 @@ fn typed(items: &[(&str, Option<&str>)]) -> Result<Tags, Malformed> {
         (None, false) => None,
         (Some(_), true) => return Err(Malformed),
     };
+    (tags.kept, tags.error, tags.reply) = said.meaning()?;
     Ok(tags)
+}
+
+/// What a line means: what it keeps, the error it is, the reply it is.
+type Meaning = (Option<Kept>, Option<Error>, Option<Reply>);
+
+/// The tags that say what a line means, as they came (in any order).
+#[derive(Default)]
+struct Said<'a> {
+    kind: Option<&'a str>,
+    from: Option<String>,
+    new: Option<String>,
+    to: Option<String>,
+    error: Option<Option<&'a str>>,
+    reply: Option<&'a str>,
+    name: Option<String>,
+    names: Option<Vec<String>>,
+    count: Option<u64>,
+    left: Option<u32>,
+}
+
+impl<'a> Said<'a> {
+    /// One tag; unknown keys are ignored.
+    fn take(&mut self, key: &str, value: Option<&'a str>) -> Result<(), Malformed> {
+        match (key, value) {
+            ("kind", Some(v)) => self.kind = Some(v),
+            ("from", Some(v)) => self.from = Some(text(v)?),
+            ("new", Some(v)) => self.new = Some(text(v)?),
+            ("to", Some(v)) => self.to = Some(text(v)?),
+            ("error", v) => self.error = Some(v),
+            ("reply", Some(v)) => self.reply = Some(v),
+            ("name", Some(v)) => self.name = Some(text(v)?),
+            ("names", Some(v)) => self.names = Some(tagged::names(v).ok_or(Malformed)?),
+            ("count", Some(v)) => self.count = Some(number(v)?),
+            ("left", Some(v)) => self.left = Some(number(v)?),
+            ("kind" | "from" | "new" | "to" | "reply" | "name" | "names" | "count", None)
+            | ("left", None) => return Err(Malformed),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// What they say together. A kind, error or reply this client does
+    /// not know is none (it is for newer clients); one that lacks a tag
+    /// it needs is malformed.
+    fn meaning(self) -> Result<Meaning, Malformed> {
+        let kept = match self.kind {
+            Some(kind) => kept(kind, self.from.clone(), self.new, self.to)?,
+            None => None,
+        };
+        let error = match self.error {
+            Some(word) => Some(error(word, self.count, self.left)?),
+            None => None,
+        };
+        let reply = match self.reply {
+            Some(word) => reply(word, self.name, self.names, self.count)?,
+            None => None,
+        };
+        Ok((kept, error, reply))
+    }
+}
+
+fn kept(
+    kind: &str,
+    from: Option<String>,
+    new: Option<String>,
+    to: Option<String>,
+) -> Result<Option<Kept>, Malformed> {
+    let from = from.ok_or(Malformed)?;
+    Ok(Some(match kind {
+        "chat" => Kept::Chat { from },
+        "action" => Kept::Action { from },
+        "join" => Kept::Join { from },
+        "leave" => Kept::Leave { from },
+        "topic" => Kept::Topic { from },
+        "rename" => Kept::Rename {
+            from,
+            new: new.ok_or(Malformed)?,
+        },
+        "private" => Kept::Private {
+            from,
+            to: to.ok_or(Malformed)?,
+        },
+        _ => return Ok(None),
+    }))
+}
+
+fn error(word: Option<&str>, count: Option<u64>, left: Option<u32>) -> Result<Error, Malformed> {
+    Ok(match word {
+        Some("name") => Error::Name,
+        Some("too-fast") => Error::TooFast,
+        Some("dropped") => Error::Dropped(count.ok_or(Malformed)?),
+        Some("resume") => Error::Resume,
+        Some("timeout") => Error::Timeout,
+        Some("password-first") => Error::PasswordFirst,
+        Some("password") => Error::Password {
+            left: left.ok_or(Malformed)?,
+        },
+        // A bare `error`, or one this client does not act on.
+        _ => Error::Other,
+    })
+}
+
+fn reply(
+    word: &str,
+    name: Option<String>,
+    names: Option<Vec<String>>,
+    count: Option<u64>,
+) -> Result<Option<Reply>, Malformed> {
+    Ok(Some(match word {
+        "login" => Reply::Login {
+            name: name.ok_or(Malformed)?,
+        },
+        "nick" => Reply::Nick {
+            name: name.ok_or(Malformed)?,
+        },
+        "who" => Reply::Who {
+            count: count.ok_or(Malformed)?,
+            names: names.unwrap_or_default(),
+        },
+        "who-more" => Reply::WhoMore {
+            names: names.unwrap_or_default(),
+        },
+        "password" => Reply::Password,
+        "bye" => Reply::Bye,
+        "shutdown" => Reply::Shutdown,
+        "limits" => Reply::Limits,
+        _ => return Ok(None),
+    }))
+}
+
+/// A percent-encoded value, decoded.
+fn text(value: &str) -> Result<String, Malformed> {
+    unescape(value).map(|v| v.into_owned()).ok_or(Malformed)
 }
 
 fn number<T: std::str::FromStr>(text: &str) -> Result<T, Malformed> {
@@ -233,6 +456,55 @@ mod tests {
     }
 
     #[test]
+    fn a_kept_line_says_what_it_is_and_who_it_is_from() {
+        let (tags, _) = tags_of("~id=3,t=1,kind=rename,from=a%2Cb,new=Zed,room=#ops x");
+        let renamed = Kept::Rename {
+            from: "a,b".into(),
+            new: "Zed".into(),
+        };
+        assert_eq!(tags.kept, Some(renamed));
+        assert_eq!(tags.room.as_deref(), Some("#ops"));
+        let (tags, _) = tags_of("~id=4,t=1,kind=private,from=Ann,to=Max,pm x");
+        assert_eq!(tags.kept.as_ref().map(Kept::from), Some("Ann"));
+        assert!(tags.pm);
+        let (tags, _) = tags_of("~id=5,t=1,kind=poll,from=Ann x");
+        assert_eq!(tags.kept, None, "a kind for newer clients");
+    }
+
+    #[test]
+    fn replies_and_errors_say_what_they_mean_whatever_their_words() {
+        let (tags, _) = tags_of("~t=1,reply=who,count=3,names=Ann+b%2Bc x");
+        let who = Reply::Who {
+            count: 3,
+            names: vec!["Ann".into(), "b+c".into()],
+        };
+        assert_eq!(tags.reply, Some(who));
+        let (tags, _) = tags_of("~t=1,reply=nick,name=Maxi x");
+        assert_eq!(
+            tags.reply,
+            Some(Reply::Nick {
+                name: "Maxi".into()
+            })
+        );
+        let (tags, _) = tags_of("~t=1,error x");
+        assert_eq!(tags.error, Some(Error::Other));
+        let (tags, _) = tags_of("~t=1,error=dropped,count=4 x");
+        assert_eq!(tags.error, Some(Error::Dropped(4)));
+        let (tags, _) = tags_of("~t=1,error=password,left=0 x");
+        assert_eq!(tags.error, Some(Error::Password { left: 0 }));
+        let (tags, _) = tags_of("~t=1,error=lava x");
+        assert_eq!(tags.error, Some(Error::Other), "an error all the same");
+        let (tags, _) = tags_of("~t=1,reply=limits,rate=2,burst=4,max=99 x");
+        assert_eq!(tags.reply, Some(Reply::Limits));
+        assert_eq!(
+            (tags.rate, tags.burst, tags.max),
+            (Some(2), Some(4), Some(99))
+        );
+        let (tags, _) = tags_of("~t=1,reply=poll x");
+        assert_eq!(tags.reply, None, "a reply for newer clients");
+    }
+
+    #[test]
     fn unknown_keys_are_ignored() {
         let (tags, line) = tags_of("~t=5,color=red,flag,zz=1 Max: hi");
         assert_eq!(tags.time, Some(5));
@@ -253,6 +525,13 @@ mod tests {
             "~re=a.b Max: hi",
             "~session=xyz Max: hi",
             "~h=1 Max: hi",
+            "~t=1,kind=chat Max: hi",
+            "~t=1,kind=rename,from=a Max: hi",
+            "~t=1,from=a%2 Max: hi",
+            "~t=1,reply=nick Max: hi",
+            "~t=1,error=dropped Max: hi",
+            "~t=1,names=a%zz Max: hi",
+            "~t=1,pm=1 Max: hi",
             "~t=1\x1b[2J Max: hi",
         ] {
             assert_eq!(split(raw.as_bytes()), Err(Malformed), "{raw:?}");

@@ -105,6 +105,8 @@ pub fn parse_input(line: &str) -> Input<'_> {
 
 /// Every line the server sends, in one place (each without its `\n`).
 pub mod reply {
+    use crate::protocol::tagged::Reply;
+
     pub const SERVER_PREFIX: &str = "Server: ";
     pub const ERROR_PREFIX: &str = "Server: Error: ";
     pub const LOGGED_IN_PREFIX: &str = "Server: You are logged in as: ";
@@ -245,6 +247,22 @@ pub mod reply {
                 _ => format!("Server: Online, continued: {}", chunk.join(", ")),
             })
             .collect()
+    }
+    /// What each line of [`who`] means for a tagged client: the count and
+    /// the names it lists.
+    pub fn who_tags<'a>(names: &'a [&'a str]) -> impl Iterator<Item = Reply<'a>> {
+        let count = names.len();
+        names
+            .chunks(WHO_PER_LINE)
+            .enumerate()
+            .map(move |(i, names)| Reply::Who {
+                count: (i == 0).then_some(count),
+                names,
+            })
+            .chain((count == 0).then_some(Reply::Who {
+                count: Some(0),
+                names: &[],
+            }))
     }
     pub fn chat(from: &str, text: &str) -> String {
         format!("{from}: {text}")

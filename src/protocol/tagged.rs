@@ -6,9 +6,13 @@
 //! which answers name again. Plain clients never see any of this.
 //!
 //! Both directions are here, apart from I/O: the server writes tags with
-//! [`Tags`] and reads labels with [`split_label`]; the client reads lines
-//! with [`parse`].
+//! [`Tags`] (what a line means with [`Tags::kept_as`] and
+//! [`Tags::reply`]) and reads labels with [`split_label`]; the client
+//! reads lines with [`parse`] and values with [`unescape`]. What a line
+//! means is in its tags, never in its wording, which is the server's to
+//! change.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 /// What a client sends first to switch its connection to tagged mode.
@@ -66,6 +70,63 @@ impl Tags {
         Tags { text }
     }
 
+    /// Adds `key=VALUE` with `value` percent-encoded (a name, a room).
+    pub fn text(self, key: &str, value: &str) -> Tags {
+        self.with(key, escape(value))
+    }
+
+    /// The meaning of a kept record: `kind=…,from=…` and, for a rename,
+    /// `new=`, for a private message, `to=`.
+    pub fn kept_as(self, kept: Kept<'_>) -> Tags {
+        match kept {
+            Kept::Chat { from } => self.with("kind", "chat").text("from", from),
+            Kept::Action { from } => self.with("kind", "action").text("from", from),
+            Kept::Join { from } => self.with("kind", "join").text("from", from),
+            Kept::Leave { from } => self.with("kind", "leave").text("from", from),
+            Kept::Topic { from } => self.with("kind", "topic").text("from", from),
+            Kept::Rename { from, new } => self
+                .with("kind", "rename")
+                .text("from", from)
+                .text("new", new),
+            Kept::Private { from, to } => self
+                .with("kind", "private")
+                .text("from", from)
+                .text("to", to),
+        }
+    }
+
+    /// The meaning of a reply the client acts on (see [`Reply`]).
+    pub fn reply(self, reply: Reply<'_>) -> Tags {
+        match reply {
+            Reply::Plain => self,
+            Reply::Error => self.flag("error"),
+            Reply::NameRefused => self.with("error", "name"),
+            Reply::TooFast => self.with("error", "too-fast"),
+            Reply::Dropped(count) => self.with("error", "dropped").with("count", count),
+            Reply::NotResumed => self.with("error", "resume"),
+            Reply::LoginTimeout => self.with("error", "timeout"),
+            Reply::PasswordFirst => self.with("error", "password-first"),
+            Reply::WrongPassword { left } => self.with("error", "password").with("left", left),
+            Reply::PasswordAccepted => self.with("reply", "password"),
+            Reply::Bye => self.with("reply", "bye"),
+            Reply::ShuttingDown => self.with("reply", "shutdown"),
+            Reply::Limits { rate, burst, max } => self
+                .with("reply", "limits")
+                .with("rate", rate)
+                .with("burst", burst)
+                .with("max", max),
+            Reply::Renamed { name } => self.with("reply", "nick").text("name", name),
+            Reply::LoggedIn { name } => self.with("reply", "login").text("name", name),
+            Reply::Who { count, names } => {
+                let tags = match count {
+                    Some(count) => self.with("reply", "who").with("count", count),
+                    None => self.with("reply", "who-more"),
+                };
+                tags.with("names", name_list(names))
+            }
+        }
+    }
+
     /// Adds `key=value`.
     pub fn with(mut self, key: &str, value: impl std::fmt::Display) -> Tags {
         // Writing to a String cannot fail.
@@ -95,6 +156,133 @@ impl Tags {
         self.text.push_str(line);
         self.text
     }
+}
+
+/// What a kept record is, for the tags that say it (`kind=`, `from=`…).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kept<'a> {
+    Chat { from: &'a str },
+    Action { from: &'a str },
+    Join { from: &'a str },
+    Leave { from: &'a str },
+    Rename { from: &'a str, new: &'a str },
+    Topic { from: &'a str },
+    Private { from: &'a str, to: &'a str },
+}
+
+/// What a reply means, for the replies a client acts on; the rest are
+/// [`Reply::Plain`] (or [`Reply::Error`], an error it only shows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reply<'a> {
+    /// Nothing to act on: shown as it is.
+    Plain,
+    /// `error`: the line answered is refused (shown, marked not sent).
+    Error,
+    /// `error=name`: the name given is refused; another may be tried.
+    NameRefused,
+    /// `error=too-fast`: lines are being dropped from now on.
+    TooFast,
+    /// `error=dropped,count=N`: N lines were dropped.
+    Dropped(u64),
+    /// `error=resume`: the session cannot be resumed; log in with a name.
+    NotResumed,
+    /// `error=timeout`: no name in time; the server closes.
+    LoginTimeout,
+    /// `error=password-first`: a command before the room's password.
+    PasswordFirst,
+    /// `error=password,left=N`: a wrong password; N more tries (0: closing).
+    WrongPassword { left: u32 },
+    /// `reply=password`: the password is accepted; a name is wanted.
+    PasswordAccepted,
+    /// `reply=bye`: the answer to `/quit`.
+    Bye,
+    /// `reply=shutdown`: the server is shutting down.
+    ShuttingDown,
+    /// `reply=limits,rate=,burst=,max=`: the answer to `/limits`.
+    Limits { rate: u32, burst: u32, max: usize },
+    /// `reply=nick,name=NEW`: our own rename is done.
+    Renamed { name: &'a str },
+    /// `reply=login,name=NAME`: logged in (a resume too).
+    LoggedIn { name: &'a str },
+    /// `reply=who,count=N,names=…` (the first line of a `/who` answer),
+    /// `reply=who-more,names=…` (each further one): `count` None for those.
+    Who {
+        count: Option<usize>,
+        names: &'a [&'a str],
+    },
+}
+
+/// Names in one tag value: each percent-encoded, joined by `+` (which an
+/// encoded value never holds).
+fn name_list(names: &[&str]) -> String {
+    let mut list = String::new();
+    for (i, name) in names.iter().enumerate() {
+        if i > 0 {
+            list.push('+');
+        }
+        list.push_str(&escape(name));
+    }
+    list
+}
+
+/// The names of a `names=` tag (see [`Reply::Who`]); None if one is
+/// malformed.
+pub fn names(value: &str) -> Option<Vec<String>> {
+    value
+        .split('+')
+        .filter(|name| !name.is_empty())
+        .map(|name| unescape(name).map(Cow::into_owned))
+        .collect()
+}
+
+/// Whether `byte` is written `%XX` in a tag value: what would end the
+/// value or the tags (`,`, `=`, space), `%` itself, `+` (the separator of
+/// a list), and control bytes.
+fn must_escape(byte: u8) -> bool {
+    matches!(byte, b'%' | b',' | b'=' | b'+' | b' ') || byte < 0x20 || byte == 0x7f
+}
+
+/// A tag value percent-encoded: borrowed when nothing needed it.
+pub fn escape(value: &str) -> Cow<'_, str> {
+    if !value.bytes().any(must_escape) {
+        return Cow::Borrowed(value);
+    }
+    let mut out = String::with_capacity(value.len() + 8);
+    for ch in value.chars() {
+        match u8::try_from(ch).ok().filter(|&b| must_escape(b)) {
+            // Writing to a String cannot fail.
+            Some(byte) => {
+                let _ = write!(out, "%{byte:02X}");
+            }
+            None => out.push(ch),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// A tag value decoded: None if a `%` is not followed by two hex digits
+/// or the bytes are not UTF-8.
+pub fn unescape(value: &str) -> Option<Cow<'_, str>> {
+    if !value.contains('%') {
+        return Some(Cow::Borrowed(value));
+    }
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        if bytes[at] == b'%' {
+            let hex = value.get(at + 1..at + 3)?;
+            if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None;
+            }
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            at += 3;
+        } else {
+            out.push(bytes[at]);
+            at += 1;
+        }
+    }
+    String::from_utf8(out).ok().map(Cow::Owned)
 }
 
 /// A tagged line from the server, read by the client.
@@ -173,6 +361,111 @@ mod tests {
         assert_eq!(parse("~t=1"), None, "no space, no line");
         assert_eq!(parse("~T=1 x"), None, "keys are lowercase");
         assert_eq!(parse("~t=1,,id=2 x"), None, "an empty tag");
+    }
+
+    #[test]
+    fn values_are_percent_encoded_only_where_the_grammar_needs_it() {
+        assert!(matches!(escape("Max"), Cow::Borrowed("Max")));
+        assert_eq!(escape("#ops"), "#ops");
+        assert_eq!(escape("é,ü=1 2+3%"), "é%2Cü%3D1%202%2B3%25");
+        assert_eq!(escape("a\tb\x7f"), "a%09b%7F");
+        for value in ["Max", "é,ü=1 2+3%", "a\tb\x7f", "%%", ""] {
+            assert_eq!(
+                unescape(&escape(value)).as_deref(),
+                Some(value),
+                "{value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_malformed_escape_is_refused_not_guessed() {
+        assert_eq!(unescape("%"), None);
+        assert_eq!(unescape("a%2"), None);
+        assert_eq!(unescape("%zz"), None);
+        assert_eq!(unescape("%+1"), None);
+        assert_eq!(unescape("%FF"), None, "not UTF-8");
+        assert_eq!(unescape("%C3%A9").as_deref(), Some("é"));
+    }
+
+    #[test]
+    fn a_kept_record_says_what_it_is_and_who_it_is_from() {
+        let line = Tags::kept(7, 1)
+            .kept_as(Kept::Rename {
+                from: "a,b",
+                new: "Zed",
+            })
+            .line("Server: a,b is now known as Zed.");
+        let tagged = parse(&line).expect("a tagged line");
+        assert_eq!(tagged.get("kind"), Some("rename"));
+        assert_eq!(
+            tagged.get("from").and_then(unescape).as_deref(),
+            Some("a,b")
+        );
+        assert_eq!(tagged.get("new"), Some("Zed"));
+        let private = Tags::kept(8, 1).kept_as(Kept::Private {
+            from: "Ann",
+            to: "Bob",
+        });
+        let line = private.line("To Bob (private): hi");
+        assert_eq!(
+            line,
+            "~id=8,t=1,kind=private,from=Ann,to=Bob To Bob (private): hi"
+        );
+    }
+
+    #[test]
+    fn a_who_answer_lists_its_names_in_a_tag() {
+        let names = ["Ann", "b+c", "d,e"];
+        let line = Tags::at(1)
+            .reply(Reply::Who {
+                count: Some(3),
+                names: &names,
+            })
+            .line("Server: Online (3): Ann, b+c, d,e");
+        let tagged = parse(&line).expect("a tagged line");
+        assert_eq!(tagged.get("reply"), Some("who"));
+        assert_eq!(tagged.number("count"), Some(3));
+        let listed = tagged.get("names").and_then(self::names);
+        assert_eq!(listed, Some(vec!["Ann".into(), "b+c".into(), "d,e".into()]));
+        let more = Tags::at(1).reply(Reply::Who {
+            count: None,
+            names: &["Zed"],
+        });
+        assert_eq!(more.line("x"), "~t=1,reply=who-more,names=Zed x");
+    }
+
+    #[test]
+    fn replies_a_client_acts_on_carry_their_meaning() {
+        let said = |reply| Tags::at(1).reply(reply).line("Server: x");
+        assert_eq!(said(Reply::Plain), "~t=1 Server: x");
+        assert_eq!(said(Reply::Error), "~t=1,error Server: x");
+        assert_eq!(said(Reply::NameRefused), "~t=1,error=name Server: x");
+        assert_eq!(
+            said(Reply::Dropped(4)),
+            "~t=1,error=dropped,count=4 Server: x"
+        );
+        assert_eq!(
+            said(Reply::WrongPassword { left: 0 }),
+            "~t=1,error=password,left=0 Server: x"
+        );
+        assert_eq!(
+            said(Reply::Renamed { name: "Max Two" }),
+            "~t=1,reply=nick,name=Max%20Two Server: x"
+        );
+        let limits = Reply::Limits {
+            rate: 20,
+            burst: 40,
+            max: 4096,
+        };
+        assert_eq!(
+            said(limits),
+            "~t=1,reply=limits,rate=20,burst=40,max=4096 Server: x"
+        );
+        assert_eq!(
+            said(Reply::LoggedIn { name: "Max" }),
+            "~t=1,reply=login,name=Max Server: x"
+        );
     }
 
     #[test]

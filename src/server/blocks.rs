@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::protocol::message::reply;
 use crate::protocol::rooms;
 use crate::protocol::stamp::stamp;
-use crate::protocol::tagged::Tags;
+use crate::protocol::tagged::{Kept, Reply, Tags};
 use crate::stream::record::RECORD_OVERHEAD;
 use crate::stream::{Kind, Record};
 
@@ -45,7 +45,7 @@ impl Shown {
     /// The line a tagged client reads.
     fn tagged(&self) -> String {
         let text = viewed(&self.record, self.sent);
-        let tags = Tags::kept(self.record.id, self.record.time).flag("h");
+        let tags = kept_tags(&self.record).flag("h");
         match &self.room {
             Some(room) => tags.with("room", rooms::tag_value(room)).line(&text),
             None => tags.flag("pm").line(&text),
@@ -82,6 +82,7 @@ pub fn tell_unsaved<M: Mailbox>(
     let error = reply::error(why);
     if desk.is_tagged(author) {
         let line = Tags::at(desk.now())
+            .reply(Reply::Error)
             .answering(label_of(meta, Some(author)))
             .line(&error);
         desk.send(author, &line);
@@ -156,6 +157,19 @@ pub fn block<M: Mailbox>(
             overflowed.push(id);
         }
     }
+}
+
+/// The tags of a kept message: its id, its time and what it is.
+pub fn kept_tags(record: &Record) -> Tags {
+    let kept = match &record.kind {
+        Kind::Chat { from, .. } => Kept::Chat { from },
+        Kind::Action { from, .. } => Kept::Action { from },
+        Kind::Join { from } => Kept::Join { from },
+        Kind::Leave { from } => Kept::Leave { from },
+        Kind::Rename { from, new } => Kept::Rename { from, new },
+        Kind::Private { from, to, .. } => Kept::Private { from, to },
+    };
+    Tags::kept(record.id, record.time).kept_as(kept)
 }
 
 /// A kept message as its viewer saw it: a private message it `sent` is

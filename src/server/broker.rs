@@ -32,6 +32,7 @@ use crate::protocol::message::{reply, Input};
 use crate::protocol::name::Name;
 use crate::protocol::password::TRIES;
 use crate::protocol::rooms::RoomInput;
+use crate::protocol::tagged::Reply;
 use crate::runtime::{self, Timer};
 use crate::stream::Settled;
 
@@ -421,9 +422,12 @@ impl Broker {
                 lobby.tell(id, &reply::line_too_long(self.config.max_line_bytes));
             }
             Event::TooFast { id } => {
-                lobby.tell(id, &reply::too_fast(self.config.rate, self.config.burst));
+                let line = reply::too_fast(self.config.rate, self.config.burst);
+                lobby.tell_as(id, &line, Reply::TooFast);
             }
-            Event::Dropped { id, count } => lobby.tell(id, &reply::dropped(count)),
+            Event::Dropped { id, count } => {
+                lobby.tell_as(id, &reply::dropped(count), Reply::Dropped(count));
+            }
             Event::Disconnect { id, why } => {
                 // Dropped, not left: keep the name for its owner a while.
                 let hold = why
@@ -437,7 +441,7 @@ impl Broker {
                 }
             }
             Event::Shutdown => {
-                lobby.tell_everyone(reply::SHUTTING_DOWN);
+                lobby.tell_everyone(reply::SHUTTING_DOWN, Reply::ShuttingDown);
                 for peer in lobby.mailboxes() {
                     peer.outbox.end(End::Flush);
                 }

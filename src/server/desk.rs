@@ -6,8 +6,9 @@
 
 use std::collections::HashMap;
 
+use crate::protocol::message::reply;
 use crate::protocol::name::Name;
-use crate::protocol::tagged::Tags;
+use crate::protocol::tagged::{Reply, Tags};
 use std::sync::Arc;
 
 use crate::stream::{Id, Millis, SessionId};
@@ -112,12 +113,19 @@ impl<M: Mailbox> Desk<M> {
     /// Sends one line to one connection: to a tagged one with the time and,
     /// while its line is being handled, the label it answers.
     pub fn tell(&mut self, id: ClientId, line: &str) {
+        self.tell_as(id, line, meaning_of(line));
+    }
+
+    /// [`Desk::tell`], with what the line means for a tagged client (the
+    /// client reads that, never the words).
+    pub fn tell_as(&mut self, id: ClientId, line: &str, meaning: Reply<'_>) {
         let Some(client) = self.clients.get(&id) else {
             return;
         };
         if client.tagged {
             let line = Tags::at((self.clock)())
                 .answering(self.label_for(id))
+                .reply(meaning)
                 .line(line);
             self.send(id, &line);
         } else {
@@ -140,6 +148,15 @@ impl<M: Mailbox> Desk<M> {
                 self.overflowed.push(id);
             }
         }
+    }
+}
+
+/// What a line told with no stated meaning means: every error, whatever
+/// its words, is flagged as one.
+pub fn meaning_of(line: &str) -> Reply<'static> {
+    match line.starts_with(reply::ERROR_PREFIX) {
+        true => Reply::Error,
+        false => Reply::Plain,
     }
 }
 

@@ -20,7 +20,7 @@ use crate::protocol::limits::Limits;
 use crate::protocol::message::{reply, HistoryAsk, Input};
 use crate::protocol::name::Name;
 use crate::protocol::password::Password;
-use crate::protocol::tagged::Tags;
+use crate::protocol::tagged::{Reply, Tags};
 use crate::stream::rooms::Streams as RoomStreams;
 use crate::stream::{Draft, SessionId, Settled};
 
@@ -207,7 +207,8 @@ impl<M: Mailbox> Lobby<M> {
             .expired(now, |id| clients.get(&id).is_some_and(|c| c.name.is_none()));
         let secs = self.logins.limit().as_secs();
         for &id in &late {
-            self.desk.tell(id, &reply::login_timeout(secs));
+            self.desk
+                .tell_as(id, &reply::login_timeout(secs), Reply::LoginTimeout);
         }
         late
     }
@@ -316,8 +317,10 @@ impl<M: Mailbox> Lobby<M> {
             Input::Msg { to, text } => self.private(id, &name, to, text),
             Input::Who => {
                 if let Some(room) = self.current_room(id) {
-                    for line in reply::who(&room.names(&self.desk)) {
-                        self.desk.tell(id, &line);
+                    let names = room.owned_names(&self.desk);
+                    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                    for (line, meaning) in reply::who(&names).iter().zip(reply::who_tags(&names)) {
+                        self.desk.tell_as(id, line, meaning);
                     }
                 }
                 Happened::Nothing
@@ -327,7 +330,7 @@ impl<M: Mailbox> Lobby<M> {
                 if let Some(client) = self.desk.clients.get_mut(&id) {
                     client.quitting = true;
                 }
-                self.desk.tell(id, reply::BYE);
+                self.desk.tell_as(id, reply::BYE, Reply::Bye);
                 Happened::Quit
             }
             other => {
@@ -345,7 +348,12 @@ impl<M: Mailbox> Lobby<M> {
                     self.desk.tell(id, line);
                 }
             }
-            Input::Limits => self.desk.tell(id, &reply::limits(&self.limits)),
+            Input::Limits => {
+                let Limits { rate, burst, .. } = self.limits;
+                let max = self.limits.max_line_bytes;
+                let meaning = Reply::Limits { rate, burst, max };
+                self.desk.tell_as(id, &reply::limits(&self.limits), meaning);
+            }
             Input::Usage(usage) => self.desk.tell(id, &reply::error(usage)),
             Input::Unknown(word) => {
                 let why = format!("unknown command /{word}; type /help for the list");
@@ -431,11 +439,12 @@ impl<M: Mailbox> Lobby<M> {
         self.desk.clients.get(&id).map(|c| &c.mailbox)
     }
 
-    /// Sends one line to every connection, logged in or not.
-    pub fn tell_everyone(&mut self, line: &str) {
+    /// Sends one line to every connection, logged in or not, meaning
+    /// `meaning` to a tagged one.
+    pub fn tell_everyone(&mut self, line: &str, meaning: Reply<'_>) {
         let ids: Vec<ClientId> = self.desk.clients.keys().copied().collect();
         for id in ids {
-            self.desk.tell(id, line);
+            self.desk.tell_as(id, line, meaning);
         }
     }
 
@@ -450,6 +459,12 @@ impl<M: Mailbox> Lobby<M> {
     /// Sends one line to one connection (see [`Desk::tell`]).
     pub fn tell(&mut self, id: ClientId, line: &str) {
         self.desk.tell(id, line);
+    }
+
+    /// Sends one line meaning `meaning` to one connection (see
+    /// [`Desk::tell_as`]).
+    pub fn tell_as(&mut self, id: ClientId, line: &str, meaning: Reply<'_>) {
+        self.desk.tell_as(id, line, meaning);
     }
 
     /// What a kept message from `id`'s current line carries.
@@ -575,7 +590,10 @@ impl<M: Mailbox> Lobby<M> {
     /// The login line of a tagged client: its session's token and the
     /// newest id it can know of.
     fn tell_login(&mut self, id: ClientId, token: &sessions::Token, resumed: bool, line: &str) {
+        let name = self.name_of(id).map(|n| n.as_str().to_string());
+        let name = name.unwrap_or_default();
         let mut tags = Tags::at(self.desk.now())
+            .reply(Reply::LoggedIn { name: &name })
             .with("session", sessions::to_hex(token))
             .with("last", self.newest());
         if resumed {

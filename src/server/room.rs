@@ -8,12 +8,12 @@ use std::sync::Arc;
 use crate::protocol::message::reply;
 use crate::protocol::room::RoomName;
 use crate::protocol::rooms;
-use crate::protocol::tagged::Tags;
+use crate::protocol::tagged::{Reply, Tags};
 use crate::stream::{Draft, Record, RoomStream, Settled};
 
 use super::blocks::{self, Shown};
 use super::client_id::ClientId;
-use super::desk::Desk;
+use super::desk::{meaning_of, Desk};
 use super::kept::{Done, Keeper, Meta};
 use super::mailbox::Mailbox;
 
@@ -202,7 +202,7 @@ impl Room {
 
     /// A kept record's tags: its id, time and room.
     fn tags(&self, record: &Record) -> Tags {
-        Tags::kept(record.id, record.time).with("room", rooms::tag_value(&self.shown))
+        blocks::kept_tags(record).with("room", rooms::tag_value(&self.shown))
     }
 
     /// The store could not save what `meta` describes: its sender is told
@@ -226,6 +226,12 @@ impl Room {
             .filter_map(|m| desk.clients.get(m)?.name.as_ref())
             .map(|n| n.as_str())
             .collect()
+    }
+
+    /// [`Room::names`], owned: what a `/who` answer tells while it
+    /// borrows the desk to send.
+    pub fn owned_names<M: Mailbox>(&self, desk: &Desk<M>) -> Vec<String> {
+        self.names(desk).into_iter().map(String::from).collect()
     }
 
     /// Bytes a `/who` of this room sends now (what it is charged).
@@ -284,6 +290,17 @@ impl Room {
     /// Tells `id` a line of this room that is not kept (a topic, a notice
     /// the store could not save): prefixed or tagged as the room's lines are.
     pub fn tell<M: Mailbox>(&self, desk: &mut Desk<M>, id: ClientId, line: &str) {
+        self.tell_as(desk, id, line, meaning_of(line));
+    }
+
+    /// [`Room::tell`], with what the line means for a tagged client.
+    pub fn tell_as<M: Mailbox>(
+        &self,
+        desk: &mut Desk<M>,
+        id: ClientId,
+        line: &str,
+        meaning: Reply<'_>,
+    ) {
         let Some(client) = desk.clients.get(&id) else {
             return;
         };
@@ -292,6 +309,7 @@ impl Room {
             let line = Tags::at(now)
                 .with("room", rooms::tag_value(&self.shown))
                 .answering(desk.label_for(id))
+                .reply(meaning)
                 .line(line);
             desk.send(id, &line);
         } else if client.is_current(&self.key) {

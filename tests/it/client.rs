@@ -1470,30 +1470,33 @@ fn logged_in_max() -> (Running, Nc, TcpListener) {
     let mut client = join_port(port, &[]);
     let mut server = accept(&listener);
     assert_eq!(next_line(&mut server), "Max");
-    server.send_raw(b"Server: You are logged in as: Max\n");
+    server.send(LOGGED_IN);
     client.stdout.expect("Server: You are logged in as: Max\n");
     (client, server, listener)
 }
 
-/// The client's next line that is not empty: `join` sends an empty line
-/// first (a probe for TLS servers), then `/tagged`, which this fake server
-/// refuses as a server from before tagged mode does (as a name).
+/// The client's next line that is not empty, without its label: `join`
+/// sends an empty line first (a probe for TLS servers), then `/tagged`,
+/// which this fake server answers as ours does, with no limits.
 fn next_line(server: &mut Nc) -> String {
     loop {
         let line = server.line();
         if line == sockchat::protocol::tagged::SWITCH {
-            server.send(OLD_SERVER_REFUSES_TAGGED);
+            server.send(TAGGED_ON);
             continue;
         }
         if !line.is_empty() {
-            return line;
+            let (_, text) = sockchat::protocol::tagged::split_label(&line);
+            return text.to_string();
         }
     }
 }
 
-/// How a server without tagged mode answers `/tagged`: as a bad name.
-const OLD_SERVER_REFUSES_TAGGED: &str =
-    "Server: Error: a name cannot start with /; type another username";
+/// Tagged mode on, with no limits, as this fake server says it.
+const TAGGED_ON: &str = "~t=1000,rate=0,burst=0,max=4096 Server: Tagged mode on.";
+
+/// Max's login, as this fake server says it.
+const LOGGED_IN: &str = "~t=1000,reply=login,name=Max Server: You are logged in as: Max";
 
 /// Deterministic pseudo-random bytes (xorshift), every value included.
 fn garbage(len: usize) -> Vec<u8> {
@@ -1571,7 +1574,7 @@ fn a_hostile_server_cannot_reach_the_terminal() {
     // Lines before the login answer are not shown at all.
     server.send_raw(b"Server: \x1b[2J\x1b]0;hi\x07Welcome, type a name\n");
     assert_eq!(next_line(&mut server), "Max");
-    server.send_raw(b"Server: You are logged in as: Max\n");
+    server.send(LOGGED_IN);
     client.stdout.expect("Server: You are logged in as: Max\n");
 
     let mut attack = Vec::new();
@@ -1638,7 +1641,7 @@ fn a_refused_login_exits_with_the_sanitized_reason() {
     let mut client = join_port(port, &[]);
     let mut server = accept(&listener);
     assert_eq!(next_line(&mut server), "Max");
-    server.send_raw(b"Server: Error: \x1b[31mname \x9b\xc2\x9btaken\x07\r\n");
+    server.send_raw(b"~t=1000,error=name Server: Error: \x1b[31mname \x9b\xc2\x9btaken\x07\r\n");
 
     let status = client.wait();
     let stderr = client.stderr.bytes().to_vec();
@@ -1726,9 +1729,6 @@ fn a_server_that_stops_answering_cannot_hold_the_client_at_exit() {
     client.type_in("hello\nlast words\n");
     client.close_stdin();
     let ended = Instant::now();
-    // The client asks the room's limits first; unanswered, it sends
-    // unpaced after a while.
-    assert_eq!(next_line(&mut server), "/limits");
     assert_eq!(next_line(&mut server), "hello");
     assert_eq!(next_line(&mut server), "last words");
     // Then the client leaves as `/quit` does and says it is done sending
@@ -1753,29 +1753,6 @@ fn a_server_that_stops_answering_cannot_hold_the_client_at_exit() {
     let out = client.stdout.expect_end();
     assert!(!out.contains("Server left."), "{out:?}");
     drop(server);
-}
-
-/// An older server that refuses `/limits` and answers only after the
-/// client stopped waiting for it: its refusal is still ours, hidden, and
-/// never pinned on a command the person typed.
-#[test]
-fn a_late_refusal_of_limits_is_hidden_and_not_counted_against_the_input() {
-    let (mut client, mut server, _listener) = logged_in_max();
-    assert_eq!(next_line(&mut server), "/limits");
-    client.type_in("/who\n");
-    // Past the client's wait for the answer (2 s), it sends unpaced.
-    assert_eq!(next_line(&mut server), "/who");
-    server.send_raw(b"Server: Error: unknown command /limits; type /help for the list\n");
-    server.send_raw(b"Server: Online (1): Max\n");
-    client.close_stdin();
-    assert_eq!(next_line(&mut server), "/quit");
-    server.expect_closed();
-    drop(server);
-    let status = client.exit_within(WAIT).expect("the client exits");
-    let out = client.stdout.expect_end();
-    assert!(!out.contains("unknown command"), "{out:?}");
-    assert!(!out.contains("not sent"), "{out:?}");
-    assert_eq!(status.code(), Some(0), "{}", client.stderr.text());
 }
 
 /// The next line the client sends that is not empty.
@@ -1803,14 +1780,14 @@ fn a_short_catch_up_block_is_asked_for_again_before_it_is_called_complete() {
     assert!(name.ends_with("Max"), "{name:?}");
     let token = "0123456789abcdef0123456789abcdef";
     server.send(&format!(
-        "~t=1000,session={token},last=11 Server: You are logged in as: Max"
+        "~t=1000,reply=login,name=Max,session={token},last=11 Server: You are logged in as: Max"
     ));
     for line in [
         "~t=1000,history=3,missed=0 Server: The last 3 messages before you came (times UTC):",
         "~id=7,t=1000,h Ann: one",
         "~id=9,t=1000,h Ann: three",
         "~t=1000,history=end Server: End of the last 3 messages.",
-        "~id=11,t=1000 Server: Max joined the party!",
+        "~id=11,t=1000,kind=join,from=Max Server: Max joined the party!",
     ] {
         server.send(line);
     }

@@ -1377,6 +1377,80 @@ fn private_messages_are_kept_in_their_own_folder_not_in_the_rooms() {
     assert!(std::fs::metadata(dir.path().join("private/sessions.jsonl")).is_ok());
 }
 
+/// What each line means is in its tags (the words are for people): kept
+/// lines say their kind and who, the login and `/who` say the names, our
+/// rename its new name, errors that they are errors (and which kind when
+/// a client acts on it); names with a `,` are percent-encoded.
+#[test]
+fn tagged_lines_say_what_they_mean_in_their_tags() {
+    run(async {
+        let server = TestServer::start().await;
+        let (mut ann, _) = Tagged::login(server.addr, "a,nn").await;
+        let (mut bob, _) = Tagged::login(server.addr, "Bob").await;
+        let joined = ann.line().await;
+        assert_eq!(
+            (joined.get("kind"), joined.get("from")),
+            (Some("join"), Some("Bob"))
+        );
+        let label = bob.send("/who").await;
+        let who = bob.line().await;
+        assert_eq!(who.answers(), Some(label.as_str()));
+        assert_eq!(who.get("reply"), Some("who"));
+        assert_eq!(who.get("count"), Some("2"));
+        assert_eq!(who.get("names"), Some("a%2Cnn+Bob"));
+        bob.send("/me waves").await;
+        let echo = bob.line().await;
+        assert_eq!(echo.get("kind"), Some("action"));
+        let waved = ann.line().await;
+        assert_eq!(
+            (waved.get("kind"), waved.get("from")),
+            (Some("action"), Some("Bob"))
+        );
+        bob.send("/msg a,nn psst").await;
+        let private = ann.line().await;
+        assert_eq!(private.get("kind"), Some("private"));
+        assert_eq!(private.get("to"), Some("a%2Cnn"));
+        let copy = bob.line().await;
+        assert_eq!(
+            (copy.get("kind"), copy.get("from")),
+            (Some("private"), Some("Bob"))
+        );
+        bob.send("/nick Bobby").await;
+        let told = bob.line().await;
+        assert_eq!(
+            (told.get("reply"), told.get("name")),
+            (Some("nick"), Some("Bobby"))
+        );
+        let echo = bob.line().await;
+        assert_eq!(echo.get("kind"), Some("rename"));
+        let renamed = ann.line().await;
+        assert_eq!(renamed.get("kind"), Some("rename"));
+        assert_eq!(
+            (renamed.get("from"), renamed.get("new")),
+            (Some("Bob"), Some("Bobby"))
+        );
+        bob.send("/msg nobody x").await;
+        let refused = bob.line().await;
+        assert_eq!(refused.get("error"), Some(""), "a flag: {refused:?}");
+        bob.send("/limits").await;
+        let limits = bob.line().await;
+        assert_eq!(limits.get("reply"), Some("limits"));
+        assert!(limits.get("max").is_some());
+
+        // A name refused at login says so, whatever the words.
+        let mut late = Tagged::connect(server.addr).await;
+        late.send("BOBBY").await;
+        let taken = late.line().await;
+        assert_eq!(taken.get("error"), Some("name"), "{taken:?}");
+        late.send("Cy").await;
+        let login = late.line().await;
+        assert_eq!(
+            (login.get("reply"), login.get("name")),
+            (Some("login"), Some("Cy"))
+        );
+    });
+}
+
 #[test]
 fn store_check_reads_every_rooms_folder_and_private_and_names_each() {
     let dir = tempfile::tempdir().expect("a temp dir");

@@ -13,3 +13,4 @@ mod login;
 mod resume;
 mod rooms;
 mod tls;
+mod wording;

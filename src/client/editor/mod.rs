@@ -30,6 +30,7 @@ use std::time::Duration;
 use futures::channel::mpsc;
 use signal_hook::consts::{SIGCONT, SIGHUP, SIGINT, SIGTERM, SIGTSTP, SIGWINCH};
 
+use super::tags::Tags;
 use super::terminal::{self, Mode, RestoreGuard};
 use super::typed::{Typed, INPUT_QUEUE};
 use keys::Decoder;
@@ -54,8 +55,8 @@ enum Event {
     InputEnd,
     /// A line to show above the input.
     Print(String),
-    /// A (sanitized) server line, for the names online.
-    Heard(String),
+    /// The tags of a live server line, for the names online.
+    Heard(Box<Tags>),
     /// A status shown before the prompt (reconnecting…); None: no status.
     Status(Option<String>),
     /// Lines the session holds that wait for the room's pace (None: none).
@@ -81,10 +82,14 @@ impl EditorScreen {
         self.events.send(Event::Print(line.to_string())).is_ok()
     }
 
-    /// Tells the editor a line the server sent (for completing names).
-    pub fn heard(&self, line: &str) {
+    /// Tells the editor the tags of a line the server sent (for
+    /// completing names), when they say something about who is online.
+    pub fn heard(&self, tags: &Tags) {
+        if tags.kept.is_none() && tags.reply.is_none() {
+            return;
+        }
         // Completion is a convenience: an editor already gone needs no names.
-        let _ = self.events.send(Event::Heard(line.to_string()));
+        let _ = self.events.send(Event::Heard(Box::new(tags.clone())));
     }
 
     /// Shows `status` before the prompt, on the input row (None: none).

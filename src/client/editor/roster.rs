@@ -1,15 +1,15 @@
-//! Who is online, as far as the client can tell from what the server
-//! says: join, leave and rename notices, `/who` replies, and anyone who
-//! speaks. Pure; it feeds Tab completion of names.
+//! Who is online, as far as the client can tell from the tags of what the
+//! server says (never its words): join, leave and rename records, `/who`
+//! answers, and anyone who speaks. Pure; it feeds Tab completion of names.
 
-use crate::protocol::message::{classify, ServerLine};
+use crate::client::tags::{Kept, Reply, Tags};
 
 /// Names online, sorted, each once whatever its case.
 #[derive(Debug, Default)]
 pub struct Roster {
     /// Sorted by lower case; no two equal in lower case.
     names: Vec<String>,
-    /// A `/who` reply is being read: the next `continued` line adds to it.
+    /// A `/who` answer is being read: the next `who-more` line adds to it.
     listing: bool,
 }
 
@@ -22,48 +22,32 @@ impl Roster {
         self.names.iter().map(String::as_str)
     }
 
-    /// Learns from one (sanitized) line from the server.
-    pub fn heard(&mut self, line: &str) {
+    /// Learns from the tags of one live line from the server.
+    pub fn heard(&mut self, tags: &Tags) {
         let listing = std::mem::take(&mut self.listing);
-        match classify(line) {
-            ServerLine::Notice(text) => self.notice(text, listing),
-            ServerLine::Chat { from, .. }
-            | ServerLine::PrivateFrom { from, .. }
-            | ServerLine::Action { name: from, .. } => self.joined(from),
-            _ => {}
-        }
-    }
-
-    fn notice(&mut self, text: &str, listing: bool) {
-        if let Some(name) = text.strip_suffix(" joined the party!") {
-            self.joined(name);
-        } else if let Some(name) = text.strip_suffix(" left the party.") {
-            self.left(name);
-        } else if let Some((old, new)) = text
-            .strip_suffix('.')
-            .and_then(|t| t.split_once(" is now known as "))
-        {
-            self.left(old);
-            self.joined(new);
-        } else if let Some(names) = text
-            .strip_prefix("Online (")
-            .and_then(|t| t.split_once("): "))
-            .map(|(_, names)| names)
-        {
-            self.names.clear();
-            self.listed(names);
-        } else if let Some(names) = text.strip_prefix("Online, continued: ") {
-            if listing {
+        match &tags.reply {
+            Some(Reply::Who { names, .. }) => {
+                self.names.clear();
                 self.listed(names);
             }
+            Some(Reply::WhoMore { names }) if listing => self.listed(names),
+            _ => {}
+        }
+        match &tags.kept {
+            Some(Kept::Leave { from }) => self.left(from),
+            Some(Kept::Rename { from, new }) => {
+                self.left(from);
+                self.joined(new);
+            }
+            // Whoever joins or speaks is online (a private message's
+            // receiver may not be: it can be kept for someone away).
+            Some(kept) => self.joined(kept.from()),
+            None => {}
         }
     }
 
-    fn listed(&mut self, names: &str) {
-        names
-            .split(", ")
-            .filter(|name| !name.is_empty())
-            .for_each(|name| self.joined(name));
+    fn listed(&mut self, names: &[String]) {
+        names.iter().for_each(|name| self.joined(name));
         self.listing = true;
     }
 
@@ -101,49 +85,75 @@ impl Roster {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::tags::split;
     use crate::protocol::message::reply;
+    use crate::protocol::tagged::{self, Kept as Is, Reply as Means};
 
     fn names(roster: &Roster) -> Vec<&str> {
         roster.names().collect()
     }
 
+    /// Hears a line tagged as the server tags it, with words that say
+    /// nothing, so that only the tags can teach the roster.
+    fn hear(roster: &mut Roster, tags: tagged::Tags) {
+        let line = tags.line("Server: (words the client must not read)");
+        let (tags, _) = split(line.as_bytes()).unwrap().unwrap();
+        roster.heard(&tags);
+    }
+
+    fn kept(is: Is<'_>) -> tagged::Tags {
+        tagged::Tags::kept(1, 1).kept_as(is)
+    }
+
     #[test]
     fn joins_leaves_and_renames_keep_the_list_current() {
         let mut roster = Roster::default();
-        roster.heard(&reply::joined("Max"));
-        roster.heard(&reply::joined("bob"));
-        roster.heard(&reply::joined("Dana"));
+        for from in ["Max", "bob", "Dana"] {
+            hear(&mut roster, kept(Is::Join { from }));
+        }
         assert_eq!(names(&roster), ["bob", "Dana", "Max"]);
-        roster.heard(&reply::left("max"));
-        roster.heard(&reply::renamed("bob", "Bobby"));
+        hear(&mut roster, kept(Is::Leave { from: "max" }));
+        let renamed = Is::Rename {
+            from: "bob",
+            new: "Bobby",
+        };
+        hear(&mut roster, kept(renamed));
         assert_eq!(names(&roster), ["Bobby", "Dana"]);
-        roster.heard(&reply::chat("Zed", "hi"));
-        roster.heard(&reply::action("Ann", "waves"));
+        hear(&mut roster, kept(Is::Chat { from: "Zed" }));
+        hear(&mut roster, kept(Is::Action { from: "Ann" }));
         assert_eq!(names(&roster), ["Ann", "Bobby", "Dana", "Zed"]);
     }
 
     #[test]
     fn a_who_reply_replaces_the_list_even_over_several_lines() {
         let mut roster = Roster::default();
-        roster.heard(&reply::joined("Gone"));
+        hear(&mut roster, kept(Is::Join { from: "Gone" }));
         let all: Vec<String> = (0..120).map(|i| format!("u{i:03}")).collect();
         let all: Vec<&str> = all.iter().map(String::as_str).collect();
-        for line in reply::who(&all) {
-            roster.heard(&line);
+        for meaning in reply::who_tags(&all) {
+            hear(&mut roster, tagged::Tags::at(1).reply(meaning));
         }
         assert_eq!(names(&roster), all);
-        // A `continued` line out of the blue is not a list.
-        roster.heard(&reply::joined("x"));
-        roster.heard("Server: Online, continued: y");
+        // A `who-more` line out of the blue is not a list.
+        hear(&mut roster, kept(Is::Join { from: "x" }));
+        let more = Means::Who {
+            count: None,
+            names: &["y"],
+        };
+        hear(&mut roster, tagged::Tags::at(1).reply(more));
         assert!(!names(&roster).contains(&"y"));
     }
 
     #[test]
-    fn errors_and_our_own_sent_lines_are_not_people() {
+    fn errors_and_a_private_messages_receiver_are_not_people() {
         let mut roster = Roster::default();
-        roster.heard(&reply::error("no such user: Bob"));
-        roster.heard(&reply::private_to("Bob", "psst"));
-        roster.heard("Server: Bob joined the party? no");
-        assert!(names(&roster).is_empty());
+        hear(&mut roster, tagged::Tags::at(1).reply(Means::Error));
+        let private = Is::Private {
+            from: "Max",
+            to: "Bob",
+        };
+        hear(&mut roster, kept(private));
+        hear(&mut roster, tagged::Tags::at(1));
+        assert_eq!(names(&roster), ["Max"]);
     }
 }

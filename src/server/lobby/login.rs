@@ -3,7 +3,7 @@
 use crate::protocol::message::{reply, Input};
 use crate::protocol::name::Name;
 use crate::protocol::password::TRIES;
-use crate::protocol::tagged::Tags;
+use crate::protocol::tagged::{Reply, Tags};
 
 use super::super::client_id::ClientId;
 use super::super::mailbox::Mailbox;
@@ -21,13 +21,19 @@ impl<M: Mailbox> Lobby<M> {
             return Happened::Nothing;
         }
         client.tagged = true;
+        // A server with a password says so here too: the greeting's
+        // words are not for the client to read.
+        let password = !client.admitted;
         self.desk.tagged_count += 1;
         let limits = self.limits;
-        let line = Tags::at(self.desk.now())
+        let mut tags = Tags::at(self.desk.now())
             .with("rate", limits.rate)
             .with("burst", limits.burst)
-            .with("max", limits.max_line_bytes)
-            .line(reply::TAGGED_ON);
+            .with("max", limits.max_line_bytes);
+        if password {
+            tags = tags.flag("password");
+        }
+        let line = tags.line(reply::TAGGED_ON);
         self.desk.send(id, &line);
         Happened::Nothing
     }
@@ -44,7 +50,8 @@ impl<M: Mailbox> Lobby<M> {
         };
         if right {
             client.admitted = true;
-            self.desk.tell(id, reply::PASSWORD_ACCEPTED);
+            self.desk
+                .tell_as(id, reply::PASSWORD_ACCEPTED, Reply::PasswordAccepted);
             return Happened::Admitted;
         }
         // Checked after the password, so that even `/quit` may be one. Any
@@ -53,22 +60,28 @@ impl<M: Mailbox> Lobby<M> {
         // these free gives a guesser nothing a reconnect would not.)
         match input {
             Input::Quit => {
-                self.desk.tell(id, reply::BYE);
+                self.desk.tell_as(id, reply::BYE, Reply::Bye);
                 return Happened::Quit;
             }
             Input::Chat(_) | Input::Empty => {}
             _ => {
-                self.desk.tell(id, reply::PASSWORD_FIRST);
+                self.desk
+                    .tell_as(id, reply::PASSWORD_FIRST, Reply::PasswordFirst);
                 return Happened::Nothing;
             }
         }
         client.wrong += 1;
         let tries_left = TRIES.saturating_sub(client.wrong);
         if tries_left == 0 {
-            self.desk.tell(id, reply::WRONG_PASSWORD_CLOSING);
+            self.desk
+                .tell_as(id, reply::WRONG_PASSWORD_CLOSING, wrong_password(0));
             return Happened::LockedOut;
         }
-        self.desk.tell(id, &reply::wrong_password(tries_left));
+        self.desk.tell_as(
+            id,
+            &reply::wrong_password(tries_left),
+            wrong_password(tries_left),
+        );
         Happened::WrongPassword { tries_left }
     }
 
@@ -79,7 +92,7 @@ impl<M: Mailbox> Lobby<M> {
         }
         match input {
             Input::Quit => {
-                self.desk.tell(id, reply::BYE);
+                self.desk.tell_as(id, reply::BYE, Reply::Bye);
                 return Happened::Quit;
             }
             Input::Help => {
@@ -91,7 +104,8 @@ impl<M: Mailbox> Lobby<M> {
         let name = match self.free_name(id, given) {
             Ok(name) => name,
             Err(why) => {
-                self.desk.tell(id, &reply::error(&why));
+                self.desk
+                    .tell_as(id, &reply::error(&why), Reply::NameRefused);
                 return Happened::LoginRefused(why);
             }
         };
@@ -136,4 +150,9 @@ impl<M: Mailbox> Lobby<M> {
         self.enter(id, &main);
         self.welcome(id, &main);
     }
+}
+
+/// The meaning of a wrong password's answer: `left` more tries (0: closing).
+fn wrong_password(left: u32) -> Reply<'static> {
+    Reply::WrongPassword { left }
 }

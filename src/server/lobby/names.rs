@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use crate::protocol::message::reply;
 use crate::protocol::name::Name;
+use crate::protocol::tagged::Reply;
 use crate::stream::{Draft, SessionId};
 
 use super::super::addrs::Host;
@@ -106,7 +107,8 @@ impl<M: Mailbox> Lobby<M> {
             }
         };
         if new == old {
-            self.desk.tell(id, &reply::renamed_self(new.as_str()));
+            self.desk
+                .tell_as(id, &reply::renamed_self(new.as_str()), renamed(&new));
             return Happened::Nothing;
         }
         // A change of case only (max → Max) keeps the same key.
@@ -131,7 +133,8 @@ impl<M: Mailbox> Lobby<M> {
                 self.sessions.renamed(client.session, new.clone());
             }
         }
-        self.desk.tell(id, &reply::renamed_self(new.as_str()));
+        self.desk
+            .tell_as(id, &reply::renamed_self(new.as_str()), renamed(&new));
         // Every room the person is in is told.
         let meta = self.meta_by(id);
         let keys = self.desk.clients.get(&id).map(|c| c.rooms.clone());
@@ -142,4 +145,9 @@ impl<M: Mailbox> Lobby<M> {
         }
         Happened::Renamed { old, new }
     }
+}
+
+/// The meaning of our own rename's answer.
+fn renamed(new: &Name) -> Reply<'_> {
+    Reply::Renamed { name: new.as_str() }
 }

@@ -4,7 +4,6 @@
 
 use crate::protocol::message::reply;
 use crate::protocol::name::Name;
-use crate::protocol::tagged::Tags;
 use crate::stream::{Draft, Kind, Record, SessionId, Settled};
 
 use super::super::blocks;
@@ -131,7 +130,7 @@ impl<M: Mailbox> Lobby<M> {
     fn send_kept(&mut self, id: ClientId, record: &Record, label: Option<&str>, line: &str) {
         match self.desk.is_tagged(id) {
             true => {
-                let line = Tags::kept(record.id, record.time)
+                let line = blocks::kept_tags(record)
                     .flag("pm")
                     .answering(label)
                     .line(line);

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::protocol::message::reply;
 use crate::protocol::name::Name;
+use crate::protocol::tagged::Reply;
 use crate::stream::{Ahead, Draft, Id, Kind, Record, SessionId};
 
 use super::super::blocks::{self, Shown};
@@ -192,7 +193,8 @@ impl<M: Mailbox> Lobby<M> {
     }
 
     fn refuse_resume(&mut self, id: ClientId) -> Happened {
-        self.desk.tell(id, reply::RESUME_REFUSED);
+        self.desk
+            .tell_as(id, reply::RESUME_REFUSED, Reply::NotResumed);
         Happened::LoginRefused("a session could not be resumed".to_string())
     }
 

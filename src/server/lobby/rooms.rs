@@ -290,8 +290,10 @@ impl<M: Mailbox> Lobby<M> {
         let Some(room) = self.rooms.get(&key) else {
             return Happened::Nothing;
         };
-        for line in reply::who(&room.names(&self.desk)) {
-            room.tell(&mut self.desk, id, &line);
+        let names = room.owned_names(&self.desk);
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        for (line, meaning) in reply::who(&names).iter().zip(reply::who_tags(&names)) {
+            room.tell_as(&mut self.desk, id, line, meaning);
         }
         Happened::Nothing
     }

@@ -1,7 +1,8 @@
 //! A TCP proxy the test controls, between a client and a server: it can
 //! cut every connection through it (as a network blink or a NAT timeout
-//! would), refuse new ones for a while (the network still down), and lose
-//! what goes one way (what a dying link loses before the cut).
+//! would), refuse new ones for a while (the network still down), lose
+//! what goes one way (what a dying link loses before the cut), and reword
+//! everything the server says (as a server with other sentences would).
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -24,8 +25,21 @@ pub struct Proxy {
     stopped: Arc<AtomicBool>,
 }
 
+/// How a rewording proxy changes each line the server sends.
+type Reword = fn(&[u8]) -> Vec<u8>;
+
 impl Proxy {
     pub fn to(target: SocketAddr) -> Proxy {
+        Proxy::start(target, None)
+    }
+
+    /// A proxy that rewords every notice and error the server sends (see
+    /// [`reword`]); tags, and every other line, pass as they are.
+    pub fn rewording(target: SocketAddr) -> Proxy {
+        Proxy::start(target, Some(reword))
+    }
+
+    fn start(target: SocketAddr, rewording: Option<Reword>) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
         let addr = listener.local_addr().expect("the proxy's address");
         let open = Arc::new(Mutex::new(Vec::new()));
@@ -57,7 +71,10 @@ impl Proxy {
                 };
                 held.lock().expect("the proxy's list").extend([c3, s3]);
                 pump(client, s2, up.clone());
-                pump(server, c2, down.clone());
+                match rewording {
+                    Some(reword) => pump_lines(server, c2, reword),
+                    None => pump(server, c2, down.clone()),
+                }
             }
         });
         Proxy {
@@ -117,6 +134,56 @@ fn pump(mut from: TcpStream, mut to: TcpStream, losing: Arc<AtomicBool>) {
             }
         }
         // Either side gone: the other goes too, as through a real network.
+        let _ = to.shutdown(Shutdown::Both);
+        let _ = from.shutdown(Shutdown::Both);
+    });
+}
+
+/// The words a rewording proxy puts around every notice and error.
+pub const REWORDED: &str = "(reworded)";
+
+/// `Server: TEXT` becomes `Server: (reworded) TEXT (reworded)`, after
+/// the tags if the line has some: no sentence (nor `Error:`) is where a
+/// client that reads words would look for it.
+pub fn reword(line: &[u8]) -> Vec<u8> {
+    let at = match line.first() {
+        Some(b'~') => line
+            .iter()
+            .position(|&b| b == b' ')
+            .map_or(line.len(), |i| i + 1),
+        _ => 0,
+    };
+    let (tags, text) = line.split_at(at);
+    let Some(said) = text.strip_prefix(b"Server: ") else {
+        return line.to_vec();
+    };
+    let said = said.strip_suffix(b"\r").unwrap_or(said);
+    let mut out = tags.to_vec();
+    out.extend_from_slice(format!("Server: {REWORDED} ").as_bytes());
+    out.extend_from_slice(said);
+    out.extend_from_slice(format!(" {REWORDED}").as_bytes());
+    out
+}
+
+/// Like [`pump`], line by line, each line passed through `reword`.
+fn pump_lines(from: TcpStream, mut to: TcpStream, reword: Reword) {
+    std::thread::spawn(move || {
+        let mut lines = std::io::BufReader::new(&from);
+        let mut line = Vec::new();
+        while let Ok(1..) = std::io::BufRead::read_until(&mut lines, b'\n', &mut line) {
+            let ended = line.last() == Some(&b'\n');
+            if ended {
+                line.pop();
+            }
+            let mut out = reword(&line);
+            if ended {
+                out.push(b'\n');
+            }
+            if to.write_all(&out).is_err() {
+                break;
+            }
+            line.clear();
+        }
         let _ = to.shutdown(Shutdown::Both);
         let _ = from.shutdown(Shutdown::Both);
     });
