@@ -133,6 +133,29 @@ pub fn parse_cursor(text: &str) -> Option<Cursor> {
     Some(Cursor::Streams(items))
 }
 
+/// A room's name as a tag's value: `%`, `,`, `=`, `+`, space and control
+/// bytes as `%XX` (a room name holds no space, `,` or control byte, but
+/// may hold the others).
+pub fn tag_value(room: &str) -> std::borrow::Cow<'_, str> {
+    let escaped = |c: char| matches!(c, '%' | ',' | '=' | '+' | ' ') || c.is_control();
+    if !room.contains(escaped) {
+        return std::borrow::Cow::Borrowed(room);
+    }
+    let mut out = String::with_capacity(room.len() + 8);
+    for c in room.chars() {
+        match escaped(c) {
+            true => {
+                let mut buf = [0; 4];
+                for byte in c.encode_utf8(&mut buf).bytes() {
+                    out.push_str(&format!("%{byte:02X}"));
+                }
+            }
+            false => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// The lines that answer room commands (each without its `\n`).
 pub mod reply {
     /// The joiner's confirmation, with the room's topic if it has one.

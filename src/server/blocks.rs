@@ -47,7 +47,7 @@ impl Shown {
         let text = viewed(&self.record, self.sent);
         let tags = kept_tags(&self.record).flag("h");
         match &self.room {
-            Some(room) => tags.text("room", room).line(&text),
+            Some(room) => tags.with("room", rooms::tag_value(room)).line(&text),
             None => tags.flag("pm").line(&text),
         }
     }
@@ -129,8 +129,8 @@ pub fn block<M: Mailbox>(
                 .with("missed", missed);
             let mut foot = Tags::at(now).with("history", "end");
             if let Some(room) = room {
-                head = head.text("room", room);
-                foot = foot.text("room", room);
+                head = head.with("room", rooms::tag_value(room));
+                foot = foot.with("room", rooms::tag_value(room));
             }
             (
                 head.answering(label).line(header),
@@ -159,6 +159,19 @@ pub fn block<M: Mailbox>(
     }
 }
 
+/// The tags of a kept message: its id, its time and what it is.
+pub fn kept_tags(record: &Record) -> Tags {
+    let kept = match &record.kind {
+        Kind::Chat { from, .. } => Kept::Chat { from },
+        Kind::Action { from, .. } => Kept::Action { from },
+        Kind::Join { from } => Kept::Join { from },
+        Kind::Leave { from } => Kept::Leave { from },
+        Kind::Rename { from, new } => Kept::Rename { from, new },
+        Kind::Private { from, to, .. } => Kept::Private { from, to },
+    };
+    Tags::kept(record.id, record.time).kept_as(kept)
+}
+
 /// A kept message as its viewer saw it: a private message it `sent` is
 /// its `To …` copy.
 fn viewed(record: &Record, sent: bool) -> String {
@@ -178,17 +191,4 @@ pub fn room_line(kind: &Kind) -> String {
         Kind::Rename { from, new } => reply::renamed(from, new),
         Kind::Private { from, text, .. } => reply::private_from(from, text),
     }
-}
-
-/// The tags of a kept message: its id, its time and what it is.
-pub fn kept_tags(record: &Record) -> Tags {
-    let kept = match &record.kind {
-        Kind::Chat { from, .. } => Kept::Chat { from },
-        Kind::Action { from, .. } => Kept::Action { from },
-        Kind::Join { from } => Kept::Join { from },
-        Kind::Leave { from } => Kept::Leave { from },
-        Kind::Rename { from, new } => Kept::Rename { from, new },
-        Kind::Private { from, to, .. } => Kept::Private { from, to },
-    };
-    Tags::kept(record.id, record.time).kept_as(kept)
 }

@@ -200,12 +200,7 @@ impl<M: Mailbox> Desk<M> {
     /// Sends one line to one connection: to a tagged one with the time and,
     /// while its line is being handled, the label it answers.
     pub fn tell(&mut self, id: ClientId, line: &str) {
-        // Every error, whatever its words, is flagged as one.
-        let meaning = match line.starts_with(reply::ERROR_PREFIX) {
-            true => Reply::Error,
-            false => Reply::Plain,
-        };
-        self.tell_as(id, line, meaning);
+        self.tell_as(id, line, meaning_of(line));
     }
 
     /// [`Desk::tell`], with what the line means for a tagged client (the
@@ -216,8 +211,8 @@ impl<M: Mailbox> Desk<M> {
         };
         if client.tagged {
             let line = Tags::at((self.clock)())
-                .reply(meaning)
                 .answering(self.label_for(id))
+                .reply(meaning)
                 .line(line);
             self.send(id, &line);
         } else {
@@ -240,6 +235,15 @@ impl<M: Mailbox> Desk<M> {
                 self.overflowed.push(id);
             }
         }
+    }
+}
+
+/// What a line told with no stated meaning means: every error, whatever
+/// its words, is flagged as one.
+pub fn meaning_of(line: &str) -> Reply<'static> {
+    match line.starts_with(reply::ERROR_PREFIX) {
+        true => Reply::Error,
+        false => Reply::Plain,
     }
 }
 

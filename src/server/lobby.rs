@@ -332,8 +332,12 @@ impl<M: Mailbox> Lobby<M> {
             }
             Input::Msg { to, text } => self.private(id, &name, to, text),
             Input::Who => {
-                if let Some(key) = self.current_key(id) {
-                    self.who(id, &key);
+                if let Some(room) = self.current_room(id) {
+                    let names = room.owned_names(&self.desk);
+                    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                    for (line, meaning) in reply::who(&names).iter().zip(reply::who_tags(&names)) {
+                        self.desk.tell_as(id, line, meaning);
+                    }
                 }
                 Happened::Nothing
             }
@@ -461,11 +465,6 @@ impl<M: Mailbox> Lobby<M> {
         }
     }
 
-    /// [`Desk::tell_as`].
-    pub fn tell_as(&mut self, id: ClientId, line: &str, meaning: Reply<'_>) {
-        self.desk.tell_as(id, line, meaning);
-    }
-
     /// Answers a line of `id`'s that the lobby never saw (its owner refused
     /// it first): to a tagged connection, with that line's `label`.
     pub fn answer(&mut self, id: ClientId, label: Option<&str>, line: &str) {
@@ -477,6 +476,12 @@ impl<M: Mailbox> Lobby<M> {
     /// Sends one line to one connection (see [`Desk::tell`]).
     pub fn tell(&mut self, id: ClientId, line: &str) {
         self.desk.tell(id, line);
+    }
+
+    /// Sends one line meaning `meaning` to one connection (see
+    /// [`Desk::tell_as`]).
+    pub fn tell_as(&mut self, id: ClientId, line: &str, meaning: Reply<'_>) {
+        self.desk.tell_as(id, line, meaning);
     }
 
     /// What a kept message from `id`'s current line carries.

@@ -13,7 +13,7 @@ use crate::stream::{Draft, Record, RoomStream, Settled};
 
 use super::blocks::{self, Shown};
 use super::client_id::ClientId;
-use super::desk::Desk;
+use super::desk::{meaning_of, Desk};
 use super::kept::{Done, Keeper, Meta};
 use super::mailbox::Mailbox;
 
@@ -202,7 +202,7 @@ impl Room {
 
     /// A kept record's tags: its id, time and room.
     fn tags(&self, record: &Record) -> Tags {
-        blocks::kept_tags(record).text("room", &self.shown)
+        blocks::kept_tags(record).with("room", rooms::tag_value(&self.shown))
     }
 
     /// The store could not save what `meta` describes: its sender is told
@@ -226,6 +226,12 @@ impl Room {
             .filter_map(|m| desk.clients.get(m)?.name.as_ref())
             .map(|n| n.as_str())
             .collect()
+    }
+
+    /// [`Room::names`], owned: what a `/who` answer tells while it
+    /// borrows the desk to send.
+    pub fn owned_names<M: Mailbox>(&self, desk: &Desk<M>) -> Vec<String> {
+        self.names(desk).into_iter().map(String::from).collect()
     }
 
     /// Bytes a `/who` of this room sends now (what it is charged).
@@ -284,7 +290,7 @@ impl Room {
     /// Tells `id` a line of this room that is not kept (a topic, a notice
     /// the store could not save): prefixed or tagged as the room's lines are.
     pub fn tell<M: Mailbox>(&self, desk: &mut Desk<M>, id: ClientId, line: &str) {
-        self.tell_as(desk, id, line, Reply::Plain);
+        self.tell_as(desk, id, line, meaning_of(line));
     }
 
     /// [`Room::tell`], with what the line means for a tagged client.
@@ -301,9 +307,9 @@ impl Room {
         if client.tagged {
             let now = desk.now();
             let line = Tags::at(now)
-                .reply(meaning)
-                .text("room", &self.shown)
+                .with("room", rooms::tag_value(&self.shown))
                 .answering(desk.label_for(id))
+                .reply(meaning)
                 .line(line);
             desk.send(id, &line);
         } else if client.is_current(&self.key) {

@@ -28,6 +28,7 @@
 pub mod access;
 pub mod backend;
 pub mod check;
+pub mod files;
 pub mod history;
 pub mod id;
 pub mod record;

@@ -77,14 +77,15 @@ impl<M: Mailbox> Lobby<M> {
         client.wrong += 1;
         let tries_left = TRIES.saturating_sub(client.wrong);
         if tries_left == 0 {
-            let closing = Reply::WrongPassword { left: 0 };
             self.desk
-                .tell_as(id, reply::WRONG_PASSWORD_CLOSING, closing);
+                .tell_as(id, reply::WRONG_PASSWORD_CLOSING, wrong_password(0));
             return Happened::LockedOut;
         }
-        let wrong = Reply::WrongPassword { left: tries_left };
-        self.desk
-            .tell_as(id, &reply::wrong_password(tries_left), wrong);
+        self.desk.tell_as(
+            id,
+            &reply::wrong_password(tries_left),
+            wrong_password(tries_left),
+        );
         Happened::WrongPassword { tries_left }
     }
 
@@ -153,4 +154,9 @@ impl<M: Mailbox> Lobby<M> {
         self.enter(id, &main);
         self.welcome(id, &main);
     }
+}
+
+/// The meaning of a wrong password's answer: `left` more tries (0: closing).
+fn wrong_password(left: u32) -> Reply<'static> {
+    Reply::WrongPassword { left }
 }

@@ -107,9 +107,8 @@ impl<M: Mailbox> Lobby<M> {
             }
         };
         if new == old {
-            let meaning = Reply::Renamed { name: new.as_str() };
             self.desk
-                .tell_as(id, &reply::renamed_self(new.as_str()), meaning);
+                .tell_as(id, &reply::renamed_self(new.as_str()), renamed(&new));
             return Happened::Nothing;
         }
         // A change of case only (max → Max) keeps the same key.
@@ -134,9 +133,8 @@ impl<M: Mailbox> Lobby<M> {
                 self.sessions.renamed(client.session, new.clone());
             }
         }
-        let meaning = Reply::Renamed { name: new.as_str() };
         self.desk
-            .tell_as(id, &reply::renamed_self(new.as_str()), meaning);
+            .tell_as(id, &reply::renamed_self(new.as_str()), renamed(&new));
         // Every room the person is in is told.
         let meta = self.meta_by(id);
         let keys = self.desk.clients.get(&id).map(|c| c.rooms.to_vec());
@@ -147,4 +145,9 @@ impl<M: Mailbox> Lobby<M> {
         }
         Happened::Renamed { old, new }
     }
+}
+
+/// The meaning of our own rename's answer.
+fn renamed(new: &Name) -> Reply<'_> {
+    Reply::Renamed { name: new.as_str() }
 }

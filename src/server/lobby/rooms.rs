@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::protocol::message::{reply, HistoryAsk};
 use crate::protocol::name::Name;
 use crate::protocol::room::RoomName;
-use crate::protocol::rooms::{reply as said, RoomInput, MOST_TOPIC_BYTES};
+use crate::protocol::rooms::{self, reply as said, RoomInput, MOST_TOPIC_BYTES};
 use crate::protocol::tagged::Tags;
 use crate::stream::rooms::Place;
 use crate::stream::Draft;
@@ -151,7 +151,7 @@ impl<M: Mailbox> Lobby<M> {
             return;
         }
         let line = Tags::at(self.desk.now())
-            .text("room", room.name().as_str())
+            .with("room", rooms::tag_value(room.name().as_str()))
             .with("last", self.newest())
             .answering(self.desk.label_for(id))
             .line(line);
@@ -284,25 +284,15 @@ impl<M: Mailbox> Lobby<M> {
             Ok(key) => key,
             Err(why) => return self.refuse(id, why),
         };
-        self.who(id, &key);
-        Happened::Nothing
-    }
-
-    /// Tells `id` who is in the room of `key` (prefixed if it is not
-    /// `id`'s current room).
-    pub(super) fn who(&mut self, id: ClientId, key: &Arc<str>) {
-        let Some(room) = self.rooms.get(key) else {
-            return;
+        let Some(room) = self.rooms.get(&key) else {
+            return Happened::Nothing;
         };
-        let names: Vec<String> = room
-            .names(&self.desk)
-            .into_iter()
-            .map(String::from)
-            .collect();
+        let names = room.owned_names(&self.desk);
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         for (line, meaning) in reply::who(&names).iter().zip(reply::who_tags(&names)) {
             room.tell_as(&mut self.desk, id, line, meaning);
         }
+        Happened::Nothing
     }
 
     /// `/topic [TEXT]`: shows the current room's topic, or sets it (told
