@@ -314,8 +314,9 @@ impl<M: Mailbox> Lobby<M> {
             return self.refuse(id, said::topic_too_long(MOST_TOPIC_BYTES));
         }
         room.topic = Some(topic.to_string());
-        let line = said::topic_set(by.as_deref().unwrap_or(""), topic);
-        room.tell_all(&mut self.desk, &line);
+        let by = by.unwrap_or_default();
+        let line = said::topic_set(&by, topic);
+        room.tell_topic(&mut self.desk, &by, &line);
         Happened::Nothing
     }
 
