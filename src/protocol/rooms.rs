@@ -236,6 +236,21 @@ pub mod reply {
 mod tests {
     use super::*;
 
+    /// Tab completes what COMMANDS lists: each must be one the server
+    /// reads, as a room command or otherwise (the check lives here, where
+    /// both readers are in reach, since this module reads lines first).
+    #[test]
+    fn every_listed_command_is_a_command() {
+        for command in crate::protocol::message::COMMANDS {
+            let room = parse_room_input(command);
+            let other = parse_input(command);
+            assert!(
+                room.is_some() || !matches!(other, Input::Unknown(_) | Input::Chat(_)),
+                "{command}"
+            );
+        }
+    }
+
     #[test]
     fn room_commands_take_exactly_their_words() {
         assert_eq!(
