@@ -437,33 +437,19 @@ fn recover(
             next_id = next_id
                 .max(*first)
                 .max(scan.last.map_or(Id::ZERO, Id::next));
-            let file = OpenOptions::new()
-                .write(true)
-                .open(path)
-                .map_err(|e| OpenError::new(path, plain(&e)))?;
-            if scan.torn.is_some() {
-                file.set_len(scan.good_len)
-                    .and_then(|()| file.sync_data())
-                    .map_err(|e| {
-                        OpenError::new(
-                            path,
-                            format!("could not drop the incomplete last line: {}", plain(&e)),
-                        )
-                    })?;
-            }
-            torn = scan.torn;
-            if scan.good_len == 0 && torn.is_none() {
+            if scan.good_len == 0 && scan.torn.is_none() {
                 empty = Some(Empty {
                     path: path.clone(),
                     first: *first,
                 });
             }
-            current = Some(Open {
-                file,
-                first: *first,
-                len: scan.good_len,
-                dirty: false,
-            });
+            current = Some(open_newest(
+                path,
+                *first,
+                scan.good_len,
+                scan.torn.is_some(),
+            )?);
+            torn = scan.torn;
         }
         left.count -= tail.records.len();
         left.bytes -= tail.bytes;
@@ -491,6 +477,32 @@ fn recover(
         private,
     };
     Ok((recovered, current))
+}
+
+/// Opens the newest segment for writing at `good_len`, first cutting off
+/// its incomplete last line when it is `torn` (a crash mid-write): the
+/// next record must start on a line of its own.
+fn open_newest(path: &Path, first: Id, good_len: u64, torn: bool) -> Result<Open<File>, OpenError> {
+    let file = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| OpenError::new(path, plain(&e)))?;
+    if torn {
+        file.set_len(good_len)
+            .and_then(|()| file.sync_data())
+            .map_err(|e| {
+                OpenError::new(
+                    path,
+                    format!("could not drop the incomplete last line: {}", plain(&e)),
+                )
+            })?;
+    }
+    Ok(Open {
+        file,
+        first,
+        len: good_len,
+        dirty: false,
+    })
 }
 
 // ------------------------------------------------------------ the writer
