@@ -12,8 +12,9 @@ use crate::cli::{ServeArgs, TrustArg};
 use crate::protocol::password::Password;
 use crate::runtime::{self, TcpListener};
 use crate::server::log::Log;
+use crate::server::Streams;
 use crate::server::{self, Config};
-use crate::stream::{self, HistoryLimits, Limits, RoomStream};
+use crate::stream::{self, HistoryLimits, Limits};
 use crate::tls::{self, ServerTls};
 
 /// What the server adds to a client's text at most: a name of 32
@@ -50,7 +51,7 @@ pub fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
     args.password = None;
     let tls = server_tls(&args, &address)?;
     config.tls = tls.as_ref().map(|tls| tls.config.clone());
-    let (room_stream, notices) = open_stream(&args, &config)?;
+    let (streams, notices) = open_streams(&args, &config)?;
     // Boxed: the whole server's state would otherwise sit in the main
     // thread's stack, whose every page touched stays resident.
     runtime::block_on(Box::pin(async {
@@ -72,30 +73,30 @@ pub fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         for notice in notices {
             log.warn(format!("Server: {notice}"));
         }
-        let result = server::run_with(listener, config, room_stream, log.clone(), shutdown).await;
+        let result = server::run_with(listener, config, streams, log.clone(), shutdown).await;
         log.finish();
         result.context("server failed")
     }))
 }
 
-/// The room's stream: in memory, or recovered from `--store`, and what
+/// The server's streams: in memory, or recovered from `--store`, and what
 /// to log about it. The store's folder is created if its parent exists
 /// (and said so); a path that will not do is named as it was given.
 /// Damage recovery cannot repair stops the start with the one line that
 /// says where; a torn last line (a crash mid-write) is dropped and
 /// reported, and an empty newest file reported.
-fn open_stream(args: &ServeArgs, config: &Config) -> anyhow::Result<(RoomStream, Vec<String>)> {
+fn open_streams(args: &ServeArgs, config: &Config) -> anyhow::Result<(Streams, Vec<String>)> {
     let Some(dir) = &args.store else {
-        return Ok((RoomStream::memory(config.history), Vec::new()));
+        return Ok((Streams::memory(config.history), Vec::new()));
     };
     let created = stream::access::prepare_root(dir).map_err(|e| anyhow::anyhow!("--store {e}"))?;
     let segment = args.store_segment_mib.saturating_mul(1 << 20);
-    let (stream, notices) = RoomStream::open(dir, stream::MAIN, segment, config.history)?;
+    let (streams, notices) = Streams::open(dir, segment, config.history)?;
     let made = created.then(|| format!("created {} for --store", dir.display()));
     let notices = made
         .into_iter()
         .chain(notices.iter().map(ToString::to_string));
-    Ok((stream, notices.collect()))
+    Ok((streams, notices.collect()))
 }
 
 /// The limits the flags ask for, checked against each other. TLS and the

@@ -4,7 +4,7 @@
 //! client's line becomes an [`message::Input`], and every line the server
 //! sends is built (and classified again by the client) in [`message`].
 //! A room's password is checked in [`password`]. Room names (`#ops`) are
-//! in [`room`]; what they share with user names (the characters either may
+//! in [`room`], room commands and their answers in [`rooms`]; what they share with user names (the characters either may
 //! hold, the look-alike key) in [`spelling`]. The character classes
 //! that names and chat text are judged by are in [`unicode`]. The flood
 //! limit is a token bucket ([`rate`]), which the client shapes like the
@@ -20,6 +20,7 @@ pub mod name;
 pub mod password;
 pub mod rate;
 pub mod room;
+pub mod rooms;
 pub mod sanitize;
 pub mod spelling;
 pub mod stamp;

@@ -19,7 +19,7 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::str::FromStr;
 use std::time::Instant;
 
-use super::room::ClientId;
+use super::client_id::ClientId;
 use crate::protocol::rate::RateLimit;
 
 /// What one host is charged against: an IPv4 address or an IPv6 /64.

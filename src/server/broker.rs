@@ -1,5 +1,6 @@
-//! The one task that owns the room. Connection tasks send it [`Event`]s
-//! over a bounded channel; it applies them to the [`Room`], whose
+//! The one task that owns the lobby and its rooms: a thin loop. Connection
+//! tasks send it [`Event`]s over a bounded channel; it reads each line
+//! once (see [`Read`]), applies what it says to the [`Lobby`], whose
 //! deliveries append to each recipient's [`Outbox`] without ever waiting.
 //! Every line a client receives is queued here, by this task, in the order
 //! of the events that caused it: a reply never overtakes the answer to an
@@ -18,19 +19,22 @@ use futures::future::{self, Either};
 
 use super::addrs::{Host, Notice};
 use super::backoff::Backoff;
+use super::client_id::ClientId;
+use super::command::{Command, Read};
+use super::config::Config;
+use super::lobby::{Happened, Lobby, Source, Streams};
 use super::log::Log;
+use super::mailbox::Mailbox;
 use super::meters::{OutputMeters, Payer};
 use super::outbox::{Backlog, BlockLines, End, Line, Outbox, Tally};
-use super::room::{self, ClientId, Happened, Mailbox, Room};
 use super::throttle::{self, Throttle};
-use crate::protocol::limits::Limits;
-use crate::protocol::message::{parse_input, reply, Input};
+use crate::protocol::message::{reply, Input};
 use crate::protocol::name::Name;
-use crate::protocol::password::{Password, TRIES};
-use crate::protocol::sanitize::sanitize;
-use crate::protocol::tagged::{self, Reply};
+use crate::protocol::password::TRIES;
+use crate::protocol::rooms::RoomInput;
+use crate::protocol::tagged::Reply;
 use crate::runtime::{self, Timer};
-use crate::stream::{RoomStream, Settled};
+use crate::stream::Settled;
 
 /// What connection tasks tell the broker. A connection's events arrive in
 /// the order its reader saw the bytes that caused them.
@@ -51,16 +55,6 @@ pub enum Event {
     Disconnect { id: ClientId, why: Option<String> },
     /// The server is stopping: tell everyone, flush, close.
     Shutdown,
-}
-
-/// Whether `event` is a line asking for history, read as the room runs it.
-fn asks_history(event: &Event) -> bool {
-    match event {
-        Event::Line { text, .. } => {
-            matches!(room::decode(text, &sanitize(text)), Input::History(_))
-        }
-        _ => false,
-    }
 }
 
 impl Event {
@@ -144,41 +138,10 @@ impl Mailbox for Peer {
 /// How far ahead of its `--output-rate` a client's `/who`s may run.
 const OUTPUT_SLACK: Duration = Duration::from_secs(2);
 
-/// The room's rules and limits, as the broker applies them.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// The first line every connection gets.
-    pub greeting: &'static str,
-    /// Joins and leaves are announced while at most this many are online (0: always).
-    pub announce_max: usize,
-    pub login_timeout: Duration,
-    /// What a connection must give before a name; None: an open room.
-    pub password: Option<Password>,
-    /// For the replies to what readers drop.
-    pub max_line_bytes: usize,
-    pub rate: u32,
-    pub burst: u32,
-    pub throttle: throttle::Settings,
-    /// How long a name stays its owner's after an unclean drop.
-    pub name_hold: Duration,
-    /// The longest wait between password attempts from one address.
-    pub password_delay_max: Duration,
-    /// Bytes a second of `/who` and `/history` one client may pull.
-    pub output_rate: u32,
-    /// How many of the last messages a late joiner gets.
-    pub replay: usize,
-    /// How long a dropped session may be resumed.
-    pub resume_window: Duration,
-    /// Dropped sessions kept resumable at once, in all.
-    pub max_kept: usize,
-    /// Of those, from one untrusted address (0: no limit).
-    pub max_kept_per_addr: usize,
-}
-
 /// What woke the broker.
 enum Woke {
     Event(Event),
-    Settled(Settled),
+    Settled((Source, Settled)),
     Timer,
     /// Every connection and the accept loop are gone.
     Closed,
@@ -187,13 +150,13 @@ enum Woke {
 /// Runs until a [`Event::Shutdown`] or until every sender is gone.
 pub async fn broker_loop(
     events: async_channel::Receiver<Event>,
-    settings: Settings,
-    stream: RoomStream,
+    config: Arc<Config>,
+    streams: Streams,
     backlog: Arc<Backlog>,
     notices: async_channel::Sender<Notice>,
     log: Log,
 ) {
-    let mut broker = Broker::new(settings, stream, backlog, notices, log);
+    let mut broker = Broker::new(config, streams, backlog, notices, log);
     // The one timer (login deadlines, held password attempts, sessions'
     // windows), and the time it is set for.
     let mut timer = Timer::never();
@@ -209,15 +172,15 @@ pub async fn broker_loop(
         }
         let woke = {
             // Too much held back: only settling (or the clock) may go on.
-            let full = broker.parked_count >= MOST_PARKED
-                || broker.room.stream_mut().waiting_bytes() > MOST_SYNCING;
+            let full =
+                broker.parked_count >= MOST_PARKED || broker.lobby.waiting_bytes() > MOST_SYNCING;
             let received = async {
                 if full {
                     future::pending::<()>().await;
                 }
                 events.recv().await
             };
-            let settled = broker.room.stream_mut().settled();
+            let settled = broker.lobby.settled();
             futures::pin_mut!(received, settled);
             match future::select(future::select(received, settled), &mut timer).await {
                 Either::Left((Either::Left((Ok(event), _)), _)) => Woke::Event(event),
@@ -226,7 +189,7 @@ pub async fn broker_loop(
                 Either::Right(_) => Woke::Timer,
             }
         };
-        broker.room.set_now(Instant::now());
+        broker.lobby.set_now(Instant::now());
         let stop = match woke {
             Woke::Event(Event::Shutdown) => broker.shut_down().await,
             Woke::Event(event) => broker.handle_or_park(event),
@@ -239,7 +202,7 @@ pub async fn broker_loop(
                     if broker.backlog_is_high() {
                         break;
                     }
-                    let Some(settled) = broker.room.stream_mut().try_settled() else {
+                    let Some(settled) = broker.lobby.try_settled() else {
                         break;
                     };
                     broker.settled(settled);
@@ -255,7 +218,7 @@ pub async fn broker_loop(
             let now = Instant::now();
             broker.expire_logins(now);
             broker.release_attempts(now);
-            broker.room.expire_sessions(now);
+            broker.lobby.expire_sessions(now);
         }
         broker.after_event(stop).await;
         if stop {
@@ -264,10 +227,11 @@ pub async fn broker_loop(
     }
 }
 
-/// The broker's state: the room and what it takes to keep it.
+/// The broker's state: the lobby and what it takes to keep it.
 struct Broker {
-    room: Room<Peer>,
-    settings: Settings,
+    lobby: Lobby<Peer>,
+    /// The server's config, read once; every part borrows it.
+    config: Arc<Config>,
     backlog: Arc<Backlog>,
     throttle: Throttle,
     log: Log,
@@ -292,42 +256,25 @@ struct Broker {
 
 impl Broker {
     fn new(
-        settings: Settings,
-        mut stream: RoomStream,
+        config: Arc<Config>,
+        streams: Streams,
         backlog: Arc<Backlog>,
         notices: async_channel::Sender<Notice>,
         log: Log,
     ) -> Self {
-        let saved = stream.take_sessions();
-        let mut room = Room::new()
-            .with_stream(stream)
-            .with_replay(settings.replay)
-            .with_sessions(settings.resume_window, super::sessions::system_tokens())
-            .with_kept_sessions(settings.max_kept, settings.max_kept_per_addr);
-        if let Some(saved) = saved {
-            if saved.unreadable > 0 {
-                log.warn(format!(
-                    "Server: {} unreadable lines of the store's sessions file were skipped",
-                    saved.unreadable
-                ));
-            }
-            room = room.with_saved_sessions(saved, Instant::now());
+        let lobby = Lobby::from_config(&config, streams, Instant::now());
+        let unreadable = lobby.unreadable_sessions();
+        if unreadable > 0 {
+            log.warn(format!(
+                "Server: {unreadable} unreadable lines of the store's sessions file were skipped"
+            ));
         }
-        let room = room
-            .with_announce_max(settings.announce_max)
-            .with_login_timeout(settings.login_timeout)
-            .with_password(settings.password.clone())
-            .with_limits(Limits {
-                rate: settings.rate,
-                burst: settings.burst,
-                max_line_bytes: settings.max_line_bytes,
-            });
         Broker {
-            room,
-            throttle: Throttle::new(settings.throttle),
-            backoff: Backoff::new(settings.password_delay_max),
-            meters: OutputMeters::new(settings.output_rate, OUTPUT_SLACK),
-            settings,
+            lobby,
+            throttle: Throttle::new(throttle::DEFAULT),
+            backoff: Backoff::new(config.password_delay_max),
+            meters: OutputMeters::new(config.output_rate, OUTPUT_SLACK),
+            config,
             backlog,
             log,
             notices,
@@ -345,7 +292,7 @@ impl Broker {
             if self.waits(id, &event) || self.parked.contains_key(&id) {
                 let queue = self.parked.entry(id).or_default();
                 if queue.len() >= MOST_PARKED_EACH && matches!(event, Event::Line { .. }) {
-                    self.room.tell(id, &reply::error(reply::TOO_MANY_WAITING));
+                    self.lobby.tell(id, &reply::error(reply::TOO_MANY_WAITING));
                     return false;
                 }
                 queue.push_back(event);
@@ -363,13 +310,23 @@ impl Broker {
     /// one that does not (a plain client's chat has no answer to keep in
     /// order, but its `/history` must show the line it sent before).
     fn waits(&self, id: ClientId, event: &Event) -> bool {
-        self.room.is_busy(id) || (self.room.has_unsettled(id) && asks_history(event))
+        self.lobby.is_busy(id) || (self.lobby.has_unsettled(id) && self.asks_history(id, event))
+    }
+
+    /// Whether `event` is a line asking for history, read as the lobby
+    /// will run it (asked only of a plain client with lines being saved).
+    fn asks_history(&self, id: ClientId, event: &Event) -> bool {
+        let (Event::Line { text, .. }, Some(stage)) = (event, self.lobby.stage(id)) else {
+            return false;
+        };
+        let read = Read::new(text, self.lobby.is_tagged(id), stage);
+        matches!(read.command(), Command::Said(Input::History(_)))
     }
 
     /// A batch settled: relay it, then let held events go on. The log
     /// says when the store starts failing and when it saves again (not
     /// once a line: a full disk under a flood would fill the log too).
-    fn settled(&mut self, settled: Settled) {
+    fn settled(&mut self, (source, settled): (Source, Settled)) {
         match (&settled.outcome, &self.store_failing) {
             (Err(err), None) => {
                 let cause = &err.cause;
@@ -384,7 +341,7 @@ impl Broker {
             }
             _ => {}
         }
-        self.room.settle(settled);
+        self.lobby.settle(source, settled);
         self.unpark();
     }
 
@@ -392,7 +349,7 @@ impl Broker {
     /// until each waits again or has none left.
     fn unpark(&mut self) {
         loop {
-            let unblocked = self.room.take_unblocked();
+            let unblocked = self.lobby.take_unblocked();
             if unblocked.is_empty() {
                 return;
             }
@@ -421,9 +378,9 @@ impl Broker {
     /// then everyone is told and every queue flushed.
     async fn shut_down(&mut self) -> bool {
         let until = Instant::now() + SHUTDOWN_SETTLE;
-        while self.room.in_flight() > 0 {
+        while self.lobby.in_flight() > 0 {
             let left = until.saturating_duration_since(Instant::now());
-            match runtime::timeout(left, self.room.stream_mut().settled()).await {
+            match runtime::timeout(left, self.lobby.settled()).await {
                 Ok(settled) => self.settled(settled),
                 Err(_) => break,
             }
@@ -434,9 +391,9 @@ impl Broker {
     /// When the timer must wake the broker: a login deadline or a held
     /// password attempt, whichever comes first.
     fn next_deadline(&mut self) -> Option<Instant> {
-        let login = self.room.next_login_deadline();
+        let login = self.lobby.next_login_deadline();
         let attempt = self.attempts.first().map(|&(at, _, _)| at);
-        let session = self.room.next_session_expiry();
+        let session = self.lobby.next_session_expiry();
         [login, attempt, session].into_iter().flatten().min()
     }
 
@@ -451,37 +408,41 @@ impl Broker {
 
     /// Applies one event; true when the server is to stop.
     fn handle(&mut self, event: Event) -> bool {
-        let room = &mut self.room;
+        let lobby = &mut self.lobby;
         match event {
             Event::Connect { id, peer } => {
-                room.connect(id, peer, &[self.settings.greeting], Instant::now());
+                let greeting = match self.config.password {
+                    Some(_) => reply::PASSWORD_GREETING,
+                    None => reply::GREETING,
+                };
+                lobby.connect(id, peer, &[greeting], Instant::now());
             }
             Event::Line { id, text } => self.line(id, &text),
             Event::TooLong { id } => {
-                room.tell(id, &reply::line_too_long(self.settings.max_line_bytes));
+                lobby.tell(id, &reply::line_too_long(self.config.max_line_bytes));
             }
             Event::TooFast { id } => {
-                let line = reply::too_fast(self.settings.rate, self.settings.burst);
-                room.tell_as(id, &line, Reply::TooFast);
+                let line = reply::too_fast(self.config.rate, self.config.burst);
+                lobby.tell_as(id, &line, Reply::TooFast);
             }
             Event::Dropped { id, count } => {
-                room.tell_as(id, &reply::dropped(count), Reply::Dropped(count));
+                lobby.tell_as(id, &reply::dropped(count), Reply::Dropped(count));
             }
             Event::Disconnect { id, why } => {
                 // Dropped, not left: keep the name for its owner a while.
                 let hold = why
                     .is_some()
-                    .then(|| Instant::now() + self.settings.name_hold);
-                let host = self.room.mailbox(id).and_then(Mailbox::host);
+                    .then(|| Instant::now() + self.config.name_hold);
+                let host = self.lobby.mailbox(id).and_then(Mailbox::host);
                 if let Some(Some(name)) = self.leave(id, End::Flush, why) {
-                    if let Some(until) = hold.filter(|_| !self.settings.name_hold.is_zero()) {
-                        self.room.hold_name(&name, host, until);
+                    if let Some(until) = hold.filter(|_| !self.config.name_hold.is_zero()) {
+                        self.lobby.hold_name(&name, host, until);
                     }
                 }
             }
             Event::Shutdown => {
-                room.tell_everyone(reply::SHUTTING_DOWN, Reply::ShuttingDown);
-                for peer in room.mailboxes() {
+                lobby.tell_everyone(reply::SHUTTING_DOWN, Reply::ShuttingDown);
+                for peer in lobby.mailboxes() {
                     peer.outbox.end(End::Flush);
                 }
                 return true;
@@ -492,73 +453,95 @@ impl Broker {
 
     fn line(&mut self, id: ClientId, text: &str) {
         let now = Instant::now();
-        let Some(addr) = self.room.mailbox(id).map(|peer| peer.addr) else {
+        let (Some(addr), Some(stage)) = (
+            self.lobby.mailbox(id).map(|peer| peer.addr),
+            self.lobby.stage(id),
+        ) else {
             return;
         };
-        let host = Host::of(addr.ip());
-        // Only a tagged client's line can carry a label: the lookup is
-        // skipped for every line that could not be one.
-        let (label, bare) = match text.starts_with(tagged::MARK) && self.room.is_tagged(id) {
-            true => tagged::split_label(text),
-            false => (None, text),
-        };
-        // Read as the room will run it: a logged-in client's line
-        // sanitized first (see `room::decode`), others as typed. The room
-        // is handed the cleaned line, so it is cleaned once.
-        let clean = self.room.is_logged_in(id).then(|| sanitize(bare));
-        let input = match &clean {
-            Some(clean) => room::decode(bare, clean),
-            None => parse_input(bare),
-        };
-        if self.settings.password.is_some()
-            && !self.room.is_admitted(id)
-            && !matches!(input, Input::Quit)
+        // Read once, here: the gates below and the lobby see the same command.
+        let read = Read::new(text, self.lobby.is_tagged(id), stage);
+        let command = read.command();
+        if self.held_back(id, text, &command, now) || self.metered(id, read.label, &command, now) {
+            return;
+        }
+        if !matches!(command, Command::Said(_)) || matches!(command, Command::Said(Input::Nick(_)))
         {
-            if self.attempts.iter().any(|&(_, held, _)| held == id) {
-                // One attempt waits already; this one would jump the wait.
-                let secs = self.backoff.wait(host, now).map_or(1, |w| w.as_secs() + 1);
-                self.room.tell(id, &reply::password_wait(secs));
-                return;
-            }
-            if let Some(wait) = self.backoff.wait(host, now) {
-                let at = now + wait;
-                let i = self.attempts.partition_point(|&(t, _, _)| t <= at);
-                self.attempts.insert(i, (at, id, text.to_string()));
-                return;
-            }
-        }
-        // What pulls output waits until what the payer pulled before is
-        // paid for; a resume too (the client tries again later), or one
-        // address could pull the whole history over and over by resuming.
-        let logged_in = self.room.is_logged_in(id);
-        let pulls = match input {
-            Input::Who | Input::History(_) => logged_in,
-            _ => {
-                !logged_in
-                    && self.room.is_admitted(id)
-                    && self.room.is_tagged(id)
-                    && room::is_resume(bare)
-            }
-        };
-        if pulls {
-            let payer = self.payer(id);
-            if let Some(wait) = self.meters.wait(payer, now) {
-                let refusal = reply::output_limited(wait.as_secs() + 1);
-                self.room.answer(id, label, &refusal);
-                return;
-            }
-            if matches!(input, Input::Who) {
-                self.meters.charge(payer, self.room.who_bytes(), now);
-            }
-        }
-        if matches!(input, Input::Nick(_)) || !self.room.is_logged_in(id) {
             // This line may take a name: names whose hold ran out are free.
-            self.room.release_names(now);
+            self.lobby.release_names(now);
         }
-        let happened = self.room.line_cleaned(id, text, clean.as_deref());
+        let happened = self.lobby.run(id, read.label, command);
+        self.after_line(id, addr, happened, now);
+    }
+
+    /// Whether a password attempt must wait for its address's back-off
+    /// (it is held, or refused if one waits already).
+    fn held_back(&mut self, id: ClientId, text: &str, command: &Command<'_>, now: Instant) -> bool {
+        let attempt = match command {
+            Command::Password { input, .. } => !matches!(input, Input::Quit),
+            Command::Tagged => !self.lobby.is_admitted(id),
+            _ => false,
+        };
+        if self.config.password.is_none() || !attempt {
+            return false;
+        }
+        let Some(host) = self.lobby.mailbox(id).map(|peer| Host::of(peer.addr.ip())) else {
+            return true;
+        };
+        if self.attempts.iter().any(|&(_, held, _)| held == id) {
+            // One attempt waits already; this one would jump the wait.
+            let secs = self.backoff.wait(host, now).map_or(1, |w| w.as_secs() + 1);
+            self.lobby.tell(id, &reply::password_wait(secs));
+            return true;
+        }
+        let Some(wait) = self.backoff.wait(host, now) else {
+            return false;
+        };
+        let at = now + wait;
+        let i = self.attempts.partition_point(|&(t, _, _)| t <= at);
+        self.attempts.insert(i, (at, id, text.to_string()));
+        true
+    }
+
+    /// Whether what the line pulls must wait until what its payer pulled
+    /// before is paid for (it is refused, and the client tries later); a
+    /// resume too, or one address could pull the whole history over and
+    /// over by resuming.
+    fn metered(
+        &mut self,
+        id: ClientId,
+        label: Option<&str>,
+        command: &Command<'_>,
+        now: Instant,
+    ) -> bool {
+        let pulls = matches!(
+            command,
+            Command::Said(Input::Who | Input::History(_))
+                | Command::Room(RoomInput::Rooms | RoomInput::Who(_) | RoomInput::History(..))
+                | Command::Resume(_)
+        );
+        if !pulls {
+            return false;
+        }
+        let payer = self.payer(id);
+        if let Some(wait) = self.meters.wait(payer, now) {
+            let refusal = reply::output_limited(wait.as_secs() + 1);
+            self.lobby.answer(id, label, &refusal);
+            return true;
+        }
+        if matches!(command, Command::Said(Input::Who)) {
+            self.meters.charge(payer, self.lobby.who_bytes(id), now);
+        }
+        false
+    }
+
+    /// What a line's outcome means for the connection, the log and the
+    /// meters.
+    fn after_line(&mut self, id: ClientId, addr: SocketAddr, happened: Happened, now: Instant) {
+        let host = Host::of(addr.ip());
         // History blocks (a late joiner's, `/history`'s, a resume's) are
         // charged as they are made.
-        for (to, bytes) in self.room.take_blocks_sent() {
+        for (to, bytes) in self.lobby.take_blocks_sent() {
             let payer = self.payer(to);
             self.meters.charge(payer, bytes, now);
         }
@@ -604,7 +587,7 @@ impl Broker {
 
     /// Who pays for connection `id`'s output: its address, unless trusted.
     fn payer(&self, id: ClientId) -> Payer {
-        match self.room.mailbox(id) {
+        match self.lobby.mailbox(id) {
             Some(peer) if !peer.trusted => Payer::Host(Host::of(peer.addr.ip())),
             _ => Payer::Connection(id),
         }
@@ -612,8 +595,8 @@ impl Broker {
 
     /// Closes the connections whose time to log in ran out.
     fn expire_logins(&mut self, now: Instant) {
-        let late = self.room.expire_logins(now);
-        let secs = self.settings.login_timeout.as_secs();
+        let late = self.lobby.expire_logins(now);
+        let secs = self.config.login_timeout.as_secs();
         for id in late {
             let why = format!("no username within {secs} s");
             self.leave(id, End::Flush, Some(why));
@@ -625,7 +608,7 @@ impl Broker {
     /// for the pause rather than pile on (with a store, one sync can
     /// settle many).
     fn backlog_is_high(&mut self) -> bool {
-        self.backlog.settle(self.room.take_tally());
+        self.backlog.settle(self.lobby.take_tally());
         self.throttle
             .pause(self.backlog.bytes(), Instant::now())
             .is_some()
@@ -635,7 +618,7 @@ impl Broker {
     /// settle the backlog, update the status line and, unless stopping,
     /// give the writers time to catch up if the room is far behind.
     async fn after_event(&mut self, stopping: bool) {
-        for (ghost, peer) in self.room.take_ghosts() {
+        for (ghost, peer) in self.lobby.take_ghosts() {
             self.meters.gone(ghost);
             peer.outbox.end(End::TakenOver);
             self.log.warn(format!(
@@ -650,7 +633,7 @@ impl Broker {
             // client's last batch: its held lines go on now, not at some
             // later event that may never come.
             self.unpark();
-            let overflowed = self.room.take_overflowed();
+            let overflowed = self.lobby.take_overflowed();
             if overflowed.is_empty() {
                 break;
             }
@@ -660,8 +643,8 @@ impl Broker {
                 self.leave(id, end, why);
             }
         }
-        self.backlog.settle(self.room.take_tally());
-        self.log.status(self.room.online(), self.room.relayed());
+        self.backlog.settle(self.lobby.take_tally());
+        self.log.status(self.lobby.online(), self.lobby.relayed());
         if stopping {
             return;
         }
@@ -679,7 +662,7 @@ impl Broker {
     fn leave(&mut self, id: ClientId, end: End, why: Option<String>) -> Option<Option<Name>> {
         self.meters.gone(id);
         self.attempts.retain(|&(_, held, _)| held != id);
-        let left = self.room.leave(id)?;
+        let left = self.lobby.leave(id)?;
         left.mailbox.outbox.end(end);
         let addr = left.mailbox.addr;
         if let Some(why) = why {
@@ -702,26 +685,19 @@ impl Broker {
 mod tests {
     use super::super::outbox::Batch;
     use super::*;
-    use crate::stream::{HistoryLimits, MAIN};
+    use crate::stream::HistoryLimits;
 
-    fn settings(login_timeout: Duration) -> Settings {
-        Settings {
-            greeting: reply::GREETING,
+    fn config(login_timeout: Duration) -> Arc<Config> {
+        Arc::new(Config {
             announce_max: 0,
             login_timeout,
-            password: None,
-            max_line_bytes: 4096,
             rate: 0,
             burst: 0,
-            throttle: throttle::DEFAULT,
             name_hold: Duration::ZERO,
             password_delay_max: Duration::from_secs(1),
             output_rate: 1 << 20,
-            replay: 20,
-            resume_window: Duration::from_secs(600),
-            max_kept: 10_000,
-            max_kept_per_addr: 32,
-        }
+            ..Config::default()
+        })
     }
 
     fn peer(port: u16, backlog: &Arc<Backlog>) -> Peer {
@@ -749,7 +725,7 @@ mod tests {
     /// alive by the dir returned), and the backlog its outboxes share.
     fn stored(login_timeout: Duration) -> (Broker, Arc<Backlog>, tempfile::TempDir) {
         let dir = tempfile::tempdir().expect("a temp dir");
-        let (stream, _) = RoomStream::open(dir.path(), MAIN, 1 << 20, HistoryLimits::default())
+        let (streams, _) = Streams::open(dir.path(), 1 << 20, HistoryLimits::default())
             .expect("a new store opens");
         let backlog = Arc::new(Backlog::new(0, usize::MAX));
         // The accept loop's end of the notices is dropped: sends then fail,
@@ -757,8 +733,8 @@ mod tests {
         let (notices, _) = async_channel::unbounded();
         let log = Log::silent();
         let broker = Broker::new(
-            settings(login_timeout),
-            stream,
+            config(login_timeout),
+            streams,
             Arc::clone(&backlog),
             notices,
             log,
@@ -785,7 +761,7 @@ mod tests {
         // one of those commits finds Max's batch synced and relays it.
         let started = Instant::now();
         let mut port = 2;
-        while broker.room.in_flight() > 0 {
+        while broker.lobby.in_flight() > 0 {
             assert!(started.elapsed() < Duration::from_secs(10), "never synced");
             broker.handle(Event::Connect {
                 id: u64::from(port),

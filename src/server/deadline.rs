@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use super::room::ClientId;
+use super::client_id::ClientId;
 
 /// Connections that have yet to log in, oldest first.
 #[derive(Debug)]

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use super::addrs::Host;
-use super::room::ClientId;
+use super::client_id::ClientId;
 use crate::protocol::rate::ByteMeter;
 
 /// Meters kept at once; past it, those paid up are forgotten (they

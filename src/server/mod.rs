@@ -10,11 +10,18 @@
 pub mod addrs;
 mod away;
 mod backoff;
+mod blocks;
 pub mod broker;
+pub mod client_id;
+pub mod command;
 mod config;
 mod deadline;
+mod desk;
 mod handshake;
+mod kept;
+pub mod lobby;
 pub mod log;
+pub mod mailbox;
 mod meters;
 pub mod outbox;
 pub mod peer;
@@ -25,6 +32,7 @@ pub mod throttle;
 pub mod trim;
 
 pub use config::{defaults, Config};
+pub use lobby::Streams;
 
 use std::future::Future;
 use std::io;
@@ -37,7 +45,6 @@ use futures::future::{self, Either};
 
 use crate::protocol::message::reply;
 use crate::runtime::{self, FinOnClose, TcpListener, TcpStream, WriteExt};
-use crate::stream::RoomStream;
 use addrs::{AddrTable, Notice, Refusal};
 use broker::{broker_loop, Event};
 use log::Log;
@@ -46,7 +53,8 @@ use peer::LINGER;
 
 /// What every connection task shares.
 pub struct Shared {
-    pub config: Config,
+    /// Read once at start; every part borrows it.
+    pub config: Arc<Config>,
     /// Unsent bytes in the whole room (see [`Backlog`]).
     pub backlog: Arc<Backlog>,
     /// Tells the accept loop, which keeps the per-address counts, what
@@ -95,25 +103,25 @@ pub async fn run(
     log: Log,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
-    let stream = RoomStream::memory(config.history);
-    run_with(listener, config, stream, log, shutdown).await
+    let streams = Streams::memory(config.history);
+    run_with(listener, config, streams, log, shutdown).await
 }
 
-/// [`run`], keeping what is said in `stream` (a store, say).
+/// [`run`], keeping what is said in `streams` (a store, say; a lone
+/// stream is `#main`'s).
 pub async fn run_with(
     listener: TcpListener,
     config: Config,
-    stream: RoomStream,
+    streams: impl Into<Streams>,
     log: Log,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
-    let throttle = throttle::DEFAULT;
-    let backlog = Arc::new(Backlog::new(throttle.high / 2, config.send_budget));
+    let backlog = Arc::new(Backlog::new(throttle::DEFAULT.high / 2, config.send_budget));
     let (notices, notices_in) = async_channel::unbounded();
-    let settings = broker_settings(&config, throttle);
+    let config = Arc::new(config);
     let limits = addr_limits(&config);
     let shared = Arc::new(Shared {
-        config,
+        config: Arc::clone(&config),
         backlog: backlog.clone(),
         notices: notices.clone(),
     });
@@ -122,8 +130,8 @@ pub async fn run_with(
     let (events, broker_events) = async_channel::bounded(event_queue(shared.config.max_line_bytes));
     let broker = runtime::spawn(broker_loop(
         broker_events,
-        settings,
-        stream,
+        config,
+        streams.into(),
         backlog,
         notices,
         log.clone(),
@@ -145,33 +153,7 @@ pub async fn run_with(
         log,
     };
 
-    futures::pin_mut!(shutdown);
-    loop {
-        let woke = {
-            let accept = listener.accept();
-            let notice = notices_in.recv();
-            futures::pin_mut!(accept, notice);
-            // Notices first: a connection that logged in (and was told so)
-            // must no longer count as pending when the same host's next
-            // connection is judged.
-            match future::select(future::select(notice, accept), shutdown.as_mut()).await {
-                Either::Left((Either::Left((Ok(notice), _)), _)) => Woke::Notice(notice),
-                // Never: the acceptor itself holds a sender (in `shared`).
-                Either::Left((Either::Left((Err(_), _)), _)) => Woke::Shutdown,
-                Either::Left((Either::Right((accepted, _)), _)) => Woke::Accepted(accepted),
-                Either::Right(((), _)) => Woke::Shutdown,
-            }
-        };
-        match woke {
-            Woke::Accepted(Ok((stream, addr))) => acceptor.accepted(stream, addr),
-            Woke::Accepted(Err(e)) => {
-                acceptor.failed(&e);
-                runtime::sleep(ACCEPT_BACKOFF).await;
-            }
-            Woke::Notice(notice) => acceptor.notice(notice),
-            Woke::Shutdown => break,
-        }
-    }
+    acceptor.serve(&listener, &notices_in, shutdown).await;
     acceptor
         .log
         .warn("Server: shutting down (Ctrl-C again to quit at once)");
@@ -189,30 +171,6 @@ pub async fn run_with(
     // Bounded: a connection still open after this is cut off when we exit.
     let _ = runtime::timeout(SHUTDOWN_FLUSH + Duration::from_millis(500), all_done.recv()).await;
     Ok(())
-}
-
-/// The room's rules and limits, as the broker applies them.
-fn broker_settings(config: &Config, throttle: throttle::Settings) -> broker::Settings {
-    broker::Settings {
-        greeting: match config.password {
-            Some(_) => reply::PASSWORD_GREETING,
-            None => reply::GREETING,
-        },
-        announce_max: config.announce_max,
-        login_timeout: config.login_timeout,
-        password: config.password.clone(),
-        max_line_bytes: config.max_line_bytes,
-        rate: config.rate,
-        burst: config.burst,
-        throttle,
-        name_hold: config.name_hold,
-        password_delay_max: config.password_delay_max,
-        output_rate: config.output_rate,
-        replay: config.replay,
-        resume_window: config.resume_window,
-        max_kept: config.max_kept,
-        max_kept_per_addr: config.max_kept_per_addr,
-    }
 }
 
 /// The limits per address, as the accept loop applies them.
@@ -241,7 +199,7 @@ struct Acceptor {
     /// Refusals being told inside TLS now (see [`TLS_REFUSALS`]).
     tls_refusals: Arc<AtomicUsize>,
     /// The last connection's id.
-    next_id: room::ClientId,
+    next_id: client_id::ClientId,
     /// Whether `accept` failed last time, so a streak is logged once.
     accept_failing: bool,
     events: async_channel::Sender<Event>,
@@ -252,6 +210,42 @@ struct Acceptor {
 }
 
 impl Acceptor {
+    /// Accepts connections and reads notices until `shutdown` resolves.
+    async fn serve(
+        &mut self,
+        listener: &TcpListener,
+        notices_in: &async_channel::Receiver<Notice>,
+        shutdown: impl Future<Output = ()>,
+    ) {
+        futures::pin_mut!(shutdown);
+        loop {
+            let woke = {
+                let accept = listener.accept();
+                let notice = notices_in.recv();
+                futures::pin_mut!(accept, notice);
+                // Notices first: a connection that logged in (and was told so)
+                // must no longer count as pending when the same host's next
+                // connection is judged.
+                match future::select(future::select(notice, accept), shutdown.as_mut()).await {
+                    Either::Left((Either::Left((Ok(notice), _)), _)) => Woke::Notice(notice),
+                    // Never: the acceptor itself holds a sender (in `shared`).
+                    Either::Left((Either::Left((Err(_), _)), _)) => Woke::Shutdown,
+                    Either::Left((Either::Right((accepted, _)), _)) => Woke::Accepted(accepted),
+                    Either::Right(((), _)) => Woke::Shutdown,
+                }
+            };
+            match woke {
+                Woke::Accepted(Ok((stream, addr))) => self.accepted(stream, addr),
+                Woke::Accepted(Err(e)) => {
+                    self.failed(&e);
+                    runtime::sleep(ACCEPT_BACKOFF).await;
+                }
+                Woke::Notice(notice) => self.notice(notice),
+                Woke::Shutdown => break,
+            }
+        }
+    }
+
     /// A connection came in: refuse it with a reason, or start its task.
     fn accepted(&mut self, stream: TcpStream, addr: SocketAddr) {
         let config = &self.shared.config;
@@ -338,7 +332,7 @@ impl Acceptor {
 #[derive(Debug, Clone, Copy)]
 pub struct Arrival {
     /// The connection's id, for its whole life.
-    pub id: room::ClientId,
+    pub id: client_id::ClientId,
     /// Where it comes from.
     pub addr: SocketAddr,
     /// The message tokens its reader starts with (see [`AddrTable::admit`]).
@@ -479,7 +473,7 @@ mod tests {
             let stream = TcpStream::connect(addr).await.expect("connect");
             let (events, _broker) = async_channel::bounded(1);
             let shared = Arc::new(Shared {
-                config: Config::default(),
+                config: Arc::new(Config::default()),
                 backlog: Arc::new(Backlog::new(0, usize::MAX)),
                 notices: async_channel::unbounded().0,
             });

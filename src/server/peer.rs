@@ -16,8 +16,8 @@ use futures::future;
 use futures::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use super::broker::{Event, Peer};
+use super::client_id::ClientId;
 use super::outbox::{Batch, End, Next, Outbox};
-use super::room::ClientId;
 use super::{Arrival, Config, Shared};
 use crate::protocol::line::{Frame, LineFramer};
 use crate::protocol::message::reply;

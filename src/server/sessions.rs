@@ -16,7 +16,7 @@ use crate::stream::SessionId;
 
 use super::addrs::Host;
 use super::away::AwayByHost;
-use super::room::ClientId;
+use super::client_id::ClientId;
 
 /// Sessions kept at once for connections that dropped, unless told (see
 /// [`Sessions::cap`]); past it, the newest drop of the hosts holding the

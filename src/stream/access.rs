@@ -9,8 +9,9 @@ use std::io;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
-use super::saved;
-use super::store::{plain, segment_first_id, OpenError, LOCK_FILE};
+use super::files::{
+    plain, segment_first_id, OpenError, LOCK_FILE, NAME_FILE, SESSIONS_FILE, SESSIONS_FRESH,
+};
 
 /// A store folder's mode: its owner only.
 pub const DIR_MODE: u32 = 0o700;
@@ -39,9 +40,9 @@ pub fn create_dir(dir: &Path) -> io::Result<()> {
 fn kept(name: &str) -> bool {
     segment_first_id(name).is_some()
         || name == LOCK_FILE
-        || name == saved::FILE
-        || name == saved::FRESH
-        || name == super::rooms::NAME_FILE
+        || name == SESSIONS_FILE
+        || name == SESSIONS_FRESH
+        || name == NAME_FILE
 }
 
 /// Refuses `path` if a group or other permission bit is set on it.

@@ -162,6 +162,17 @@ impl Backend {
         }
     }
 
+    /// Makes the next id this backend counts out at least `id` (a
+    /// shared log gives its own ids: nothing to do).
+    pub fn skip_ids(&mut self, id: Id) {
+        match &mut self.place {
+            Place::Memory { next_id } | Place::Files { next_id, .. } => {
+                *next_id = (*next_id).max(id);
+            }
+            Place::Shared { .. } => {}
+        }
+    }
+
     /// Whether records outlive the process.
     pub fn is_durable(&self) -> bool {
         matches!(self.place, Place::Files { .. })

@@ -28,6 +28,7 @@
 pub mod access;
 pub mod backend;
 pub mod check;
+pub mod files;
 pub mod history;
 pub mod id;
 pub mod record;
@@ -404,6 +405,14 @@ impl RoomStream {
     /// The history itself (its size, for figures).
     pub fn history(&self) -> &History {
         &self.history
+    }
+
+    /// Makes the next record's id at least `id`, when the backend counts
+    /// (a shared log gives its own): one server's streams (its rooms, its
+    /// private messages) then draw from one sequence, so that a client's
+    /// one "last id seen" orders everything it got.
+    pub fn skip_ids(&mut self, id: Id) {
+        self.backend.skip_ids(id);
     }
 
     /// The id the next record appended here will get, when the backend

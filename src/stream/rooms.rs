@@ -32,8 +32,7 @@ pub const MAIN_DIR: &str = super::MAIN;
 /// The private stream's folder.
 pub const PRIVATE_DIR: &str = "private";
 
-/// A room's shown name, inside its folder.
-pub const NAME_FILE: &str = "name";
+pub use super::files::NAME_FILE;
 
 /// The longest folder name file systems take (ext4, xfs, btrfs, apfs).
 const MOST_NAME_BYTES: usize = 255;

@@ -37,11 +37,7 @@ use super::record::Id;
 use super::retry::Retry;
 use super::segment::{Line as Read, Lines};
 
-/// The file's name in a room's folder.
-pub const FILE: &str = "sessions.jsonl";
-
-/// The name a rewrite is written under before it takes the file's place.
-pub const FRESH: &str = "sessions.jsonl.new";
+pub use super::files::{SESSIONS_FILE as FILE, SESSIONS_FRESH as FRESH};
 
 /// What a session is found by: the SHA-256 of its token.
 pub type Key = [u8; 32];

@@ -33,6 +33,7 @@ use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 
 use super::access;
+pub use super::files::{plain, segment_first_id, segment_name, OpenError, LOCK_FILE};
 use super::history::Limits;
 use super::record::{Id, Record};
 pub use super::segment::MAX_LINE;
@@ -44,69 +45,6 @@ pub const GROUP_BYTES: usize = 1 << 20;
 
 /// The default size at which a new segment is started.
 pub const SEGMENT_BYTES: u64 = 64 << 20;
-
-/// The lock file's name inside the store's directory.
-pub const LOCK_FILE: &str = "sockchat.lock";
-
-/// A segment's file name: ids sort as names do.
-pub fn segment_name(first: Id) -> String {
-    format!("sockchat-{:020}.jsonl", first.get())
-}
-
-/// The first id of a segment, from its file name; None for other files.
-pub fn segment_first_id(name: &str) -> Option<Id> {
-    let digits = name.strip_prefix("sockchat-")?.strip_suffix(".jsonl")?;
-    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    // Past LAST_ID too: the rules then name it as damage.
-    digits.parse().ok().map(Id::new)
-}
-
-/// Why a store could not be opened: one line, naming the file and line
-/// when there is one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OpenError {
-    /// The file (or the directory) at fault.
-    pub path: PathBuf,
-    /// The line of `path` at fault, counting from 1.
-    pub line: Option<u64>,
-    /// What is wrong, in plain words.
-    pub cause: String,
-}
-
-impl OpenError {
-    pub(super) fn new(path: &Path, cause: impl fmt::Display) -> OpenError {
-        OpenError {
-            path: path.to_path_buf(),
-            line: None,
-            cause: cause.to_string(),
-        }
-    }
-
-    /// The sessions file in `dir` could not be read or rewritten.
-    pub fn sessions(dir: &Path, err: &io::Error) -> OpenError {
-        OpenError::new(&dir.join(super::saved::FILE), plain(err))
-    }
-
-    pub(super) fn at(path: &Path, line: u64, cause: impl fmt::Display) -> OpenError {
-        OpenError {
-            line: Some(line),
-            ..OpenError::new(path, cause)
-        }
-    }
-}
-
-impl fmt::Display for OpenError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            Some(line) => write!(f, "{} line {line}: {}", self.path.display(), self.cause),
-            None => write!(f, "{}: {}", self.path.display(), self.cause),
-        }
-    }
-}
-
-impl std::error::Error for OpenError {}
 
 /// A line dropped at recovery because the server stopped while writing it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -205,32 +143,6 @@ impl From<io::Error> for WriteError {
             cause: plain(&err),
         }
     }
-}
-
-/// An I/O error in the words a person reads: the common disk troubles
-/// said plainly, the rest without "(os error N)" and in lower case, as
-/// `join` words its connection errors.
-pub fn plain(err: &io::Error) -> String {
-    let words = match err.kind() {
-        io::ErrorKind::StorageFull => "the disk is full",
-        io::ErrorKind::ReadOnlyFilesystem => "the file system is read-only",
-        io::ErrorKind::PermissionDenied => "permission denied",
-        io::ErrorKind::QuotaExceeded => "the disk quota is used up",
-        io::ErrorKind::NotFound => "no such file or directory",
-        io::ErrorKind::NotADirectory => "not a directory",
-        _ => {
-            let text = err.to_string();
-            let text = text
-                .find(" (os error")
-                .map_or(&text[..], |end| &text[..end]);
-            let mut chars = text.chars();
-            return match chars.next() {
-                Some(first) => first.to_lowercase().chain(chars).collect(),
-                None => String::new(),
-            };
-        }
-    };
-    words.to_string()
 }
 
 impl fmt::Display for WriteError {

@@ -1191,19 +1191,7 @@ fn only_client_terminal_changes_the_terminals_modes() {
 /// cycle that other work on the issue is removing: `from`, `to`, as
 /// [`import_cycles`] names them. Remove a pair once it is gone (the test
 /// fails while a listed edge no longer exists).
-const CYCLES_BEING_REMOVED: &[(&str, &str)] = &[
-    // `server/room` and the leaves it uses (`addrs`, `deadline`,
-    // `sessions`) both use `server::room::ClientId`; the server's split
-    // into a lobby and rooms moves it to a leaf.
-    ("server::addrs", "server::room"),
-    ("server::deadline", "server::room"),
-    ("server::sessions", "server::room"),
-    // `stream/access` knows which files the store keeps (`saved::FILE`,
-    // `store::LOCK_FILE`) and words its errors with `store::plain`, while
-    // `store` and `saved` make their files through it.
-    ("stream::access", "stream::saved"),
-    ("stream::access", "stream::store"),
-];
+const CYCLES_BEING_REMOVED: &[(&str, &str)] = &[];
 
 #[test]
 fn no_module_of_src_is_in_an_import_cycle() {

@@ -929,8 +929,8 @@ fn a_session_outlives_kill_9_with_a_store_its_name_held_and_its_private_messages
         );
     });
     // The file keeps keys, never tokens.
-    let kept =
-        std::fs::read_to_string(dir.path().join("main/sessions.jsonl")).expect("a sessions file");
+    let kept = std::fs::read_to_string(dir.path().join("private/sessions.jsonl"))
+        .expect("a sessions file");
     assert!(!kept.contains(&token), "{kept}");
 }
 
@@ -1229,7 +1229,7 @@ fn a_sessions_line_torn_inside_a_character_is_skipped_and_the_others_still_resum
     });
     server.kill();
     // A crash mid-write, inside the `ü` of a name: not UTF-8.
-    let sessions = dir.path().join("main/sessions.jsonl");
+    let sessions = dir.path().join("private/sessions.jsonl");
     let mut bytes = std::fs::read(&sessions).expect("a sessions file");
     bytes.extend_from_slice(
         format!(r#"{{"session":9,"key":"{}","name":"J"#, "ab".repeat(32)).as_bytes(),
@@ -1337,6 +1337,44 @@ fn a_refused_history_request_answers_its_label() {
         let asked: Vec<String> = (1..=20).map(|n| format!("q{n}")).collect();
         assert_eq!(answered, asked);
     });
+}
+
+/// Everything in the `.jsonl` transcript files of `folder`, as one text.
+fn transcripts(folder: &Path) -> String {
+    let mut text = String::new();
+    for entry in std::fs::read_dir(folder).expect("the folder") {
+        let path = entry.expect("an entry").path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with("sockchat-") {
+            text += &std::fs::read_to_string(&path).expect("a transcript");
+        }
+    }
+    text
+}
+
+#[test]
+fn private_messages_are_kept_in_their_own_folder_not_in_the_rooms() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let server = serve_store(dir.path(), &[]).start();
+    run(async {
+        let mut max = Client::login(server.addr, "Max").await;
+        let mut ann = Client::login(server.addr, "Ann").await;
+        max.expect_line("Server: Ann joined the party!").await;
+        max.send("/msg Ann only for ann").await;
+        max.expect_line("To Ann (private): only for ann").await;
+        // Max's join may reach Ann first: it was being saved as she came.
+        while ann.line().await.expect("Ann is still connected") != "Max (private): only for ann" {}
+        ann.send("for the room").await;
+        max.expect_line("Ann: for the room").await;
+    });
+    let stopped = server.stop_to_end();
+    assert!(stopped.status.success(), "{stopped:?}");
+    let private = transcripts(&dir.path().join("private"));
+    let main = transcripts(&dir.path().join("main"));
+    assert!(private.contains("only for ann"), "{private}");
+    assert!(!main.contains("only for ann"), "{main}");
+    assert!(main.contains("for the room"), "{main}");
+    assert!(std::fs::metadata(dir.path().join("private/sessions.jsonl")).is_ok());
 }
 
 /// What each line means is in its tags (the words are for people): kept

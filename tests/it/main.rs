@@ -11,5 +11,6 @@ mod history;
 mod limits;
 mod login;
 mod resume;
+mod rooms;
 mod tls;
 mod wording;

@@ -1,0 +1,278 @@
+//! Making a lobby: from the server's [`Config`] (the one place limits
+//! and defaults are read) and its streams, memory or a store; and the
+//! builders unit tests use to change one rule at a time.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::protocol::limits::Limits;
+use crate::protocol::name::Name;
+use crate::protocol::password::Password;
+use crate::protocol::room::RoomName;
+use crate::stream::rooms::{Place, Streams as RoomStreams};
+use crate::stream::{HistoryLimits, Millis, OpenError, RoomStream, SavedSessions};
+
+use super::super::config::Config;
+use super::super::deadline::LoginDeadlines;
+use super::super::desk::Desk;
+use super::super::kept::Keeper;
+use super::super::mailbox::Mailbox;
+use super::super::room::Room;
+use super::super::sessions::{self, Sessions, TokenSource};
+use super::names::Holds;
+use super::Lobby;
+
+/// What the lobby keeps things in: `#main`'s stream, the private
+/// messages', the rooms a store held, and where a new room's stream
+/// comes from (with a store: `DIR/main/`, `DIR/private/`, `DIR/#KEY/`).
+pub struct Streams {
+    pub main: RoomStream,
+    pub private: RoomStream,
+    /// Rooms other than `#main` found in the store, to make again.
+    pub rooms: Vec<(RoomName, RoomStream)>,
+    pub factory: RoomStreams,
+}
+
+impl Streams {
+    /// All in memory: a restart forgets them.
+    pub fn memory(limits: HistoryLimits) -> Streams {
+        Streams {
+            main: RoomStream::memory(limits),
+            private: RoomStream::memory(limits),
+            rooms: Vec::new(),
+            factory: RoomStreams::memory(limits),
+        }
+    }
+
+    /// All kept in the store at `root` (see [`RoomStreams`]), with what
+    /// recovery mended or found odd, for the log. A room's folder whose
+    /// name cannot be read back as a room is skipped, and said.
+    pub fn open(
+        root: &Path,
+        segment_bytes: u64,
+        limits: HistoryLimits,
+    ) -> Result<(Streams, Vec<String>), OpenError> {
+        let (factory, found) = RoomStreams::store(root, segment_bytes, limits)?;
+        let mut notices = Vec::new();
+        let main = open_one(&factory, Place::Main, &mut notices)?;
+        let private = open_one(&factory, Place::Private, &mut notices)?;
+        let mut rooms = Vec::new();
+        for room in found {
+            let typed = room.shown.as_deref().unwrap_or(&room.key);
+            let name = match RoomName::parse(typed) {
+                Ok(name) if name.key() == room.key => name,
+                _ => {
+                    notices.push(format!(
+                        "skipped the folder of room {}: its name does not read back",
+                        room.key
+                    ));
+                    continue;
+                }
+            };
+            let place = Place::Room {
+                key: name.key(),
+                shown: name.as_str(),
+            };
+            let stream = open_one(&factory, place, &mut notices)?;
+            rooms.push((name, stream));
+        }
+        let streams = Streams {
+            main,
+            private,
+            rooms,
+            factory,
+        };
+        Ok((streams, notices))
+    }
+}
+
+/// The stream of `place`, what its recovery found added to `notices`.
+fn open_one(
+    factory: &RoomStreams,
+    place: Place<'_>,
+    notices: &mut Vec<String>,
+) -> Result<RoomStream, OpenError> {
+    let (stream, more) = factory.open(place)?;
+    notices.extend(more.iter().map(ToString::to_string));
+    Ok(stream)
+}
+
+/// `#main`'s stream as given (a store, say); all else in memory.
+impl From<RoomStream> for Streams {
+    fn from(main: RoomStream) -> Streams {
+        let limits = main.history().limits();
+        Streams {
+            main,
+            ..Streams::memory(limits)
+        }
+    }
+}
+
+impl<M: Mailbox> Default for Lobby<M> {
+    fn default() -> Self {
+        let config = Config::default();
+        Lobby::from_config(&config, Streams::memory(config.history), Instant::now())
+    }
+}
+
+impl<M: Mailbox> Lobby<M> {
+    /// A lobby with the default config, in memory.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A lobby that applies `config`, keeping what is said in `streams`.
+    /// Sessions a store kept across a restart are taken back, as away
+    /// from `now`. Their file is the private messages' (`DIR/private/`);
+    /// one a store from before private messages had their own folder
+    /// kept in `DIR/main/` is read too, then emptied.
+    pub fn from_config(config: &Config, streams: Streams, now: Instant) -> Self {
+        let Streams {
+            mut main,
+            mut private,
+            rooms,
+            factory,
+        } = streams;
+        let old = main.take_sessions();
+        let saved = private.take_sessions();
+        let next_id = rooms
+            .iter()
+            .map(|(_, stream)| stream.next_id())
+            .fold(main.next_id().max(private.next_id()), Option::max);
+        let mut desk = Desk::new();
+        desk.next_id = next_id;
+        let lobby = Lobby {
+            desk,
+            names: HashMap::new(),
+            holds: Holds::default(),
+            announce_max: config.announce_max,
+            password: config.password.clone(),
+            logins: LoginDeadlines::new(config.login_timeout),
+            limits: Limits {
+                rate: config.rate,
+                burst: config.burst,
+                max_line_bytes: config.max_line_bytes,
+            },
+            replay: config.replay,
+            now,
+            sessions: Sessions::new(config.resume_window, sessions::system_tokens()),
+            next_session: 1,
+            ghosts: Vec::new(),
+            private: Keeper::new(private),
+            rooms: HashMap::new(),
+            main_key: RoomName::main().shared_key(),
+            factory,
+            max_rooms: config.max_rooms,
+            max_joined: config.max_joined,
+            away_rooms: HashMap::new(),
+            unreadable_sessions: 0,
+        }
+        .with_kept_sessions(config.max_kept, config.max_kept_per_addr);
+        let mut lobby = lobby.with_saved(saved, old, now);
+        lobby.main_key = lobby.add_room(Room::new(RoomName::main(), main));
+        for (name, stream) in rooms {
+            lobby.add_room(Room::new(name, stream));
+        }
+        lobby
+    }
+
+    /// Takes back what the store's sessions files kept (see
+    /// `from_config`): the private messages' file is written to from now
+    /// on; without one (`#main` alone in a store), `#main`'s is.
+    fn with_saved(
+        self,
+        saved: Option<SavedSessions>,
+        old: Option<SavedSessions>,
+        now: Instant,
+    ) -> Self {
+        match (saved, old) {
+            (Some(mut saved), Some(mut old)) => {
+                use crate::stream::saved::SessionLog;
+                for kept in &old.saved {
+                    saved.log.opened(kept.id, &kept.key, &kept.name);
+                }
+                old.log.rewrite(&mut std::iter::empty());
+                saved.saved.append(&mut old.saved);
+                saved.unreadable += old.unreadable;
+                self.with_saved_sessions(saved, now)
+            }
+            (Some(saved), None) | (None, Some(saved)) => self.with_saved_sessions(saved, now),
+            (None, None) => self,
+        }
+    }
+
+    /// Lines of the stores' sessions files that could not be read.
+    pub fn unreadable_sessions(&self) -> usize {
+        self.unreadable_sessions
+    }
+}
+
+impl<M: Mailbox> Lobby<M> {
+    /// Stops announcing joins and leaves above `max` in the room (0: never stops).
+    pub fn with_announce_max(mut self, max: usize) -> Self {
+        self.announce_max = max;
+        self
+    }
+
+    /// Asks every connection for `password` (none: an open server).
+    pub fn with_password(mut self, password: Option<Password>) -> Self {
+        self.password = password;
+        self
+    }
+
+    /// Gives each connection `limit` to log in.
+    pub fn with_login_timeout(mut self, limit: Duration) -> Self {
+        self.logins = LoginDeadlines::new(limit);
+        self
+    }
+
+    /// States `limits` to whoever asks with `/limits` (the readers apply them).
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Keeps a dropped session resumable for `window`, naming sessions
+    /// with tokens from `tokens`.
+    pub fn with_sessions(mut self, window: Duration, tokens: TokenSource) -> Self {
+        self.sessions = Sessions::new(window, tokens);
+        self
+    }
+
+    /// Keeps at most `most` dropped sessions resumable at once, and
+    /// `per_addr` (0: no limit) from one untrusted host.
+    pub fn with_kept_sessions(mut self, most: usize, per_addr: usize) -> Self {
+        self.sessions.cap(most, per_addr);
+        self
+    }
+
+    /// Uses `clock` for the time tagged lines carry (tests).
+    pub fn with_clock(mut self, clock: impl FnMut() -> Millis + Send + 'static) -> Self {
+        self.desk.clock = Box::new(clock);
+        self
+    }
+
+    /// Takes back sessions a store kept across a restart: each is away
+    /// from `now`, resumable for the window, its name held for it; and
+    /// writes the sessions to come to `saved`'s file.
+    fn with_saved_sessions(mut self, saved: SavedSessions, now: Instant) -> Self {
+        let window = self.sessions.window();
+        let mut sessions = std::mem::replace(
+            &mut self.sessions,
+            Sessions::new(window, sessions::system_tokens()),
+        )
+        .with_log(Box::new(saved.log));
+        self.unreadable_sessions += saved.unreadable;
+        for kept in saved.saved {
+            let Ok(name) = Name::parse(&kept.name) else {
+                continue;
+            };
+            self.next_session = self.next_session.max(kept.id + 1);
+            self.holds.hold(&name, None, Some(kept.id), now + window);
+            sessions.restore(kept, name, now);
+        }
+        self.sessions = sessions;
+        self
+    }
+}

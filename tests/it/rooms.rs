@@ -1,0 +1,385 @@
+//! Rooms over real TCP, as `nc` users see them: `/join`, `/leave`,
+//! `/switch`, `/rooms`, `/who ROOM`, `/topic`, `/history ROOM`; lines of
+//! a room that is not yours come prefixed `[#room] `; notices go to the
+//! rooms concerned; every bad request is one error line; the limits; and
+//! a client that never uses rooms sees what it always saw.
+
+use std::path::Path;
+
+use sockchat::protocol::room::RoomName;
+use sockchat::protocol::rooms::MOST_TOPIC_BYTES;
+use sockchat::server::Config;
+use sockchat::stream::rooms::encode_key;
+
+use crate::support::{run, Client, Serve, Tagged, TestServer};
+
+/// Ann, Bob and Cy logged in, each having seen the others arrive.
+async fn three(server: &TestServer) -> [Client; 3] {
+    server.logins(["Ann", "Bob", "Cy"]).await
+}
+
+/// `who` enters `room` (new or not, with nothing said in it yet).
+async fn join(who: &mut Client, room: &str) {
+    who.send(&format!("/join {room}")).await;
+    who.expect_line(&format!("Server: You joined {room}."))
+        .await;
+}
+
+#[test]
+fn a_line_in_a_room_reaches_its_members_only_and_others_see_their_rooms_prefixed() {
+    run(async {
+        let server = TestServer::start().await;
+        let [mut ann, mut bob, mut cy] = three(&server).await;
+        join(&mut ann, "#ops").await;
+        // Typed without its '#', in another case: the same room.
+        bob.send("/join OPS").await;
+        bob.expect_line("Server: You joined #ops.").await;
+        ann.expect_line("Server: Bob joined the party!").await;
+        ann.send("in ops").await;
+        bob.expect_line("Ann: in ops").await;
+        // Bob talks in #main again; Ann, still in #ops, sees it prefixed.
+        bob.send("/switch #MAIN").await;
+        bob.expect_line("Server: You are now talking in #main.")
+            .await;
+        bob.send("marker").await;
+        // Cy's next line is the marker: nothing of #ops reached him.
+        cy.expect_line("Bob: marker").await;
+        ann.expect_line("[#main] Bob: marker").await;
+        ann.send("/me waves").await;
+        bob.expect_line("[#ops] * Ann waves").await;
+        cy.send("second marker").await;
+        bob.expect_line("Cy: second marker").await;
+        ann.expect_line("[#main] Cy: second marker").await;
+    });
+}
+
+#[test]
+fn join_leave_and_rename_notices_go_to_each_room_concerned() {
+    run(async {
+        let server = TestServer::start().await;
+        let [mut ann, mut bob, mut cy] = three(&server).await;
+        join(&mut ann, "#ops").await;
+        join(&mut bob, "#ops").await;
+        ann.expect_line("Server: Bob joined the party!").await;
+        // A rename is told in every room Bob is in: twice to Ann, once to Cy.
+        bob.send("/nick Bobby").await;
+        bob.expect_line("Server: You are now known as: Bobby").await;
+        let mut heard = vec![ann.line().await, ann.line().await];
+        heard.sort();
+        assert_eq!(
+            heard,
+            [
+                Some("Server: Bob is now known as Bobby.".to_string()),
+                Some("[#main] Server: Bob is now known as Bobby.".to_string()),
+            ]
+        );
+        cy.expect_line("Server: Bob is now known as Bobby.").await;
+        bob.send("/leave").await;
+        bob.expect_line("Server: You left #ops.").await;
+        bob.expect_line("Server: You are now talking in #main.")
+            .await;
+        ann.expect_line("Server: Bobby left the party.").await;
+        // Disconnecting tells each room left: Ann sees it from #main.
+        drop(bob);
+        ann.expect_line("[#main] Server: Bobby left the party.")
+            .await;
+        cy.expect_line("Server: Bobby left the party.").await;
+    });
+}
+
+#[test]
+fn rooms_lists_every_room_and_who_room_and_topic_answer_for_the_room() {
+    run(async {
+        let server = TestServer::start().await;
+        let [mut ann, mut bob, _cy] = three(&server).await;
+        join(&mut ann, "#Ops").await;
+        ann.send("/topic the plan for today").await;
+        ann.expect_line("Server: Ann set the topic: the plan for today")
+            .await;
+        ann.send("/topic").await;
+        ann.expect_line("Server: The topic of #Ops is: the plan for today")
+            .await;
+        bob.send("/rooms").await;
+        bob.expect_line("Server: 2 rooms:").await;
+        bob.expect_line("Server:   #main (3 people)").await;
+        bob.expect_line("Server:   #Ops (1 person): the plan for today")
+            .await;
+        bob.send("/who #ops").await;
+        bob.expect_line("[#Ops] Server: Online (1): Ann").await;
+        bob.send("/who").await;
+        bob.expect_line("Server: Online (3): Ann, Bob, Cy").await;
+        // The topic is shown on joining, as the room's creator spelled it.
+        bob.send("/join #0PS").await;
+        bob.expect_line("Server: You joined #Ops. Topic: the plan for today")
+            .await;
+        ann.expect_line("Server: Bob joined the party!").await;
+        bob.send("/topic next").await;
+        ann.expect_line("Server: Bob set the topic: next").await;
+        bob.expect_line("Server: Bob set the topic: next").await;
+    });
+}
+
+#[test]
+fn every_bad_room_request_is_one_error_line_and_the_connection_stays() {
+    run(async {
+        let server = TestServer::start().await;
+        let [mut ann] = server.logins(["Ann"]).await;
+        let long_topic = format!("/topic {}", "x".repeat(MOST_TOPIC_BYTES + 1));
+        let bad: &[(&str, &str)] = &[
+            ("/join", "usage: /join ROOM (one room name, such as #ops)"),
+            (
+                "/join #a #b",
+                "usage: /join ROOM (one room name, such as #ops)",
+            ),
+            ("/join #a]b", "#a]b: a room name cannot contain ']'"),
+            ("/join #a,b", "#a,b: a room name cannot contain ','"),
+            (
+                "/join #",
+                "#: a room name needs at least one character after '#'",
+            ),
+            ("/join #main", "you are already in #main"),
+            (
+                "/leave",
+                "you cannot leave your last room; /join another first, or /quit",
+            ),
+            ("/leave #ops", "you are not in #ops"),
+            ("/leave #a #b", "usage: /leave [ROOM]"),
+            ("/switch #ops", "you are not in #ops"),
+            ("/switch", "usage: /switch ROOM"),
+            ("/who #ops", "there is no room #ops"),
+            ("/who #a #b", "usage: /who [ROOM]"),
+            ("/rooms all", "usage: /rooms"),
+            ("/history #ops 3", "there is no room #ops"),
+            (&long_topic, "a topic is at most 300 bytes"),
+        ];
+        for (line, why) in bad {
+            ann.send(line).await;
+            ann.expect_line(&format!("Server: Error: {why}")).await;
+        }
+        // Still connected, and nothing more came: the next line answers this.
+        ann.send("/who").await;
+        ann.expect_line("Server: Online (1): Ann").await;
+    });
+}
+
+#[test]
+fn the_server_caps_rooms_in_all_and_per_person_and_forgets_an_empty_room() {
+    run(async {
+        let config = Config {
+            max_rooms: 2,
+            max_joined: 2,
+            ..Config::default()
+        };
+        let server = TestServer::with(config).await;
+        let [mut ann, mut bob] = server.logins(["Ann", "Bob"]).await;
+        join(&mut ann, "#a").await;
+        ann.send("/join #b").await;
+        ann.expect_line("Server: Error: you are in as many rooms as you may (2); /leave one first")
+            .await;
+        bob.send("/join #c").await;
+        bob.expect_line(
+            "Server: Error: the server has as many rooms as it may (2); join one of /rooms",
+        )
+        .await;
+        // Empty and with nothing said, #a is forgotten: there is room for #c.
+        ann.send("/leave #a").await;
+        ann.expect_line("Server: You left #a.").await;
+        ann.expect_line("Server: You are now talking in #main.")
+            .await;
+        join(&mut bob, "#c").await;
+        bob.send("kept").await;
+        bob.send("/leave").await;
+        bob.expect_line("Server: You left #c.").await;
+        bob.expect_line("Server: You are now talking in #main.")
+            .await;
+        // #c has something said: it stays, empty.
+        bob.send("/rooms").await;
+        bob.expect_line("Server: 2 rooms:").await;
+        bob.expect_line("Server:   #c (0 people)").await;
+        bob.expect_line("Server:   #main (2 people)").await;
+    });
+}
+
+#[test]
+fn history_is_per_room_for_history_and_for_a_late_joiner() {
+    run(async {
+        let server = TestServer::start().await;
+        let [mut ann, mut bob] = server.logins(["Ann", "Bob"]).await;
+        ann.send("said in main").await;
+        bob.expect_line("Ann: said in main").await;
+        join(&mut ann, "#ops").await;
+        ann.send("said in ops").await;
+        ann.send("/history").await;
+        let block = ann.lines_until("Server: End of the last 1 message.").await;
+        assert!(block[1].ends_with(" Ann: said in ops"), "{block:?}");
+        assert!(
+            !block.iter().any(|l| l.contains("said in main")),
+            "{block:?}"
+        );
+        ann.send("/history #main 5").await;
+        let block = ann.lines_until("Server: End of the last 1 message.").await;
+        assert!(block[1].ends_with("[#main] Ann: said in main"), "{block:?}");
+        bob.send("/join #ops").await;
+        bob.expect_line("Server: You joined #ops.").await;
+        let block = bob.lines_until("Server: End of the last 1 message.").await;
+        assert!(block[1].ends_with(" Ann: said in ops"), "{block:?}");
+        assert!(
+            !block.iter().any(|l| l.contains("said in main")),
+            "{block:?}"
+        );
+    });
+}
+
+#[test]
+fn an_nc_client_that_never_uses_rooms_sees_exactly_what_it_saw_before_rooms() {
+    run(async {
+        let server = TestServer::start().await;
+        let [mut ann, mut cy] = server.logins(["Ann", "Cy"]).await;
+        join(&mut ann, "#ops").await;
+        ann.send("not for cy").await;
+        ann.send("/switch #main").await;
+        ann.expect_line("Server: You are now talking in #main.")
+            .await;
+        ann.send("for everyone").await;
+        ann.send("/msg Cy psst").await;
+        ann.expect_line("To Cy (private): psst").await;
+        cy.send("/who").await;
+        cy.send("/history 1").await;
+        cy.send("/quit").await;
+        let mut seen = Vec::new();
+        cy.read_until_gone(|line| seen.push(line)).await;
+        let history_line = seen.get(4).cloned().unwrap_or_default();
+        assert!(history_line.ends_with(" Ann: for everyone"), "{seen:?}");
+        assert_eq!(
+            seen,
+            [
+                "Ann: for everyone",
+                "Ann (private): psst",
+                "Server: Online (2): Ann, Cy",
+                "Server: The last 1 message (times UTC):",
+                history_line.as_str(),
+                "Server: End of the last 1 message.",
+                "Server: Bye!",
+            ]
+        );
+    });
+}
+
+#[test]
+fn tagged_lines_carry_their_room_and_private_ones_the_flag_pm() {
+    run(async {
+        let server = TestServer::start().await;
+        let [mut bob] = server.logins(["Bob"]).await;
+        let (mut max, _) = Tagged::login(server.addr, "Max").await;
+        bob.expect_line("Server: Max joined the party!").await;
+        max.send("/join #ops").await;
+        let joined = max.line().await;
+        assert_eq!(joined.text, "Server: You joined #ops.");
+        assert_eq!(joined.get("room"), Some("#ops"));
+        assert!(joined.get("last").is_some(), "{joined:?}");
+        // Its own join, echoed as every kept line of a tagged client is.
+        let echo = max.line().await;
+        assert_eq!(echo.text, "Server: Max joined the party!");
+        assert_eq!(echo.get("room"), Some("#ops"));
+        bob.send("in main").await;
+        let line = max.line().await;
+        assert_eq!(
+            (line.text.as_str(), line.get("room")),
+            ("Bob: in main", Some("#main"))
+        );
+        bob.send("/msg Max psst").await;
+        let line = max.line().await;
+        assert_eq!(line.text, "Bob (private): psst");
+        assert!(line.has("pm") && line.get("room").is_none(), "{line:?}");
+    });
+}
+
+/// A server keeping its rooms in `dir`.
+fn serve_store(dir: &Path) -> Serve {
+    let dir = dir.to_str().expect("a UTF-8 temp path");
+    Serve::new().args(&["--store", dir])
+}
+
+#[test]
+fn with_a_store_each_room_keeps_its_history_in_its_folder_and_comes_back_after_a_restart() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let server = serve_store(dir.path()).start();
+    run(async {
+        let mut ann = Client::login(server.addr, "Ann").await;
+        join(&mut ann, "#Ops").await;
+        ann.send("kept in ops").await;
+        ann.send("/switch #main").await;
+        ann.expect_line("Server: You are now talking in #main.")
+            .await;
+    });
+    let stopped = server.stop_to_end();
+    assert!(stopped.status.success(), "{stopped:?}");
+    let ops = RoomName::parse("#Ops").expect("a room name");
+    let folder = dir.path().join(encode_key(ops.key()));
+    let name = std::fs::read_to_string(folder.join("name")).expect("the room's name file");
+    assert_eq!(name, "#Ops\n");
+    let server = serve_store(dir.path()).start();
+    run(async {
+        let mut bob = Client::login(server.addr, "Bob").await;
+        bob.send("/rooms").await;
+        bob.expect_line("Server: 2 rooms:").await;
+        bob.expect_line("Server:   #main (1 person)").await;
+        bob.expect_line("Server:   #Ops (0 people)").await;
+        bob.send("/join #ops").await;
+        bob.expect_line("Server: You joined #Ops.").await;
+        let block = bob.lines_until("Server: End of the last 1 message.").await;
+        assert!(block[1].ends_with(" Ann: kept in ops"), "{block:?}");
+    });
+}
+
+#[test]
+fn a_resumed_session_is_back_in_its_rooms_and_its_block_covers_them() {
+    run(async {
+        let server = TestServer::start().await;
+        let [mut ann] = server.logins(["Ann"]).await;
+        let (mut max, _) = Tagged::login(server.addr, "Max").await;
+        ann.expect_line("Server: Max joined the party!").await;
+        max.send("/join #ops").await;
+        assert_eq!(max.line().await.text, "Server: You joined #ops.");
+        join(&mut ann, "#ops").await;
+        let Tagged {
+            client,
+            token,
+            last,
+            ..
+        } = max;
+        client.reset();
+        // Told in each room he was in (the order of the rooms may vary).
+        let mut left = vec![ann.line().await, ann.line().await];
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                Some("Server: Max left the party.".to_string()),
+                Some("[#main] Server: Max left the party.".to_string()),
+            ]
+        );
+        ann.send("said in ops while away").await;
+
+        let mut back = Tagged::connect(server.addr).await;
+        back.send(&format!("/resume {token} {last}")).await;
+        let login = back.line().await;
+        assert_eq!(login.text, "Server: You are logged in as: Max");
+        let header = back.line().await;
+        let block = back.rest_of_block(header).await;
+        let said = block
+            .iter()
+            .find(|l| l.text == "Ann: said in ops while away")
+            .expect("the line said in #ops while away");
+        assert_eq!(said.get("room"), Some("#ops"), "{block:?}");
+        // Back in #ops, his current room: what he says goes there.
+        back.send("back in ops").await;
+        loop {
+            let line = ann.line().await.expect("Ann is still connected");
+            if line == "Max: back in ops" {
+                break;
+            }
+            assert!(line.contains("Max joined the party!"), "{line:?}");
+        }
+    });
+}
