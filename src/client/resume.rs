@@ -29,6 +29,9 @@ pub struct Who<'a> {
     pub token: &'a str,
     /// The newest id seen of each stream, as `/resume` takes it.
     pub cursor: String,
+    /// The id of the line that came last, whatever its stream (for a
+    /// server that takes one id).
+    pub latest: Option<&'a str>,
 }
 
 /// Back in the room on a new connection.
@@ -87,15 +90,18 @@ pub async fn come_back(
     if back.mode.password {
         back.give_password(who.password, labels, patience).await?;
     }
-    let label = labels.next();
-    back.send(&tags::labeled(
-        &label,
-        &tags::resume(who.token, &who.cursor),
-    ))
-    .await?;
-    if back.resumed(patience).await? {
-        // The server sends what was missed, as a block, by itself.
-        return Ok(back);
+    // A server that takes one id only (today's `/resume TOKEN LAST`, one
+    // sequence for every stream) refuses a cursor: the newest id that
+    // came is its LAST.
+    let mut asks = vec![who.cursor.as_str()];
+    asks.extend(who.latest.filter(|latest| *latest != who.cursor));
+    for cursor in asks {
+        let line = tags::resume(who.token, cursor);
+        back.send(&tags::labeled(&labels.next(), &line)).await?;
+        if back.resumed(patience).await? {
+            // The server sends what was missed, as a block, by itself.
+            return Ok(back);
+        }
     }
     back.log_in_again(who, labels, patience).await?;
     Ok(back)

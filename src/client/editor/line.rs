@@ -368,6 +368,9 @@ fn find_back(history: &[String], query: &str, before: usize) -> Option<usize> {
         .rposition(|line| line.contains(query))
 }
 
+/// The room commands (the server parses them apart from `COMMANDS`).
+const ROOMS: [&str; 5] = ["/join", "/leave", "/rooms", "/switch", "/topic"];
+
 /// The commands whose first word is a room name.
 const ROOM_COMMANDS: [&str; 5] = ["/join", "/leave", "/switch", "/who", "/history"];
 
@@ -395,11 +398,15 @@ fn rooms(word: &str, rooms: &[String]) -> Vec<String> {
 fn candidates(word: &str, at_start: bool, roster: &Roster) -> Vec<String> {
     let lower = word.to_lowercase();
     if at_start && word.starts_with('/') {
-        return COMMANDS
+        let mut commands: Vec<String> = COMMANDS
             .iter()
+            .chain(&ROOMS)
             .filter(|command| command.starts_with(&lower))
             .map(|command| format!("{command} "))
             .collect();
+        commands.sort();
+        commands.dedup();
+        return commands;
     }
     if word.is_empty() {
         return Vec::new();
@@ -433,6 +440,20 @@ mod tests {
         assert_eq!(editor.view().prompt, "> ");
         editor.room = Some("#ops".into());
         assert_eq!(editor.view().prompt, "#ops> ");
+    }
+
+    #[test]
+    fn tab_completes_the_room_commands() {
+        let mut editor = Editor::new();
+        typed(&mut editor, "/sw");
+        editor.key(Key::Tab);
+        assert_eq!(shown(&editor).0, "/switch ");
+        let mut editor = Editor::new();
+        typed(&mut editor, "/h");
+        editor.key(Key::Tab);
+        assert_eq!(shown(&editor).0, "/help ");
+        editor.key(Key::Tab);
+        assert_eq!(shown(&editor).0, "/history ");
     }
 
     #[test]

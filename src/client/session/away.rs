@@ -187,6 +187,7 @@ impl Chat<'_> {
         // the keys are looked after meanwhile.
         let password = self.me.password.clone();
         let options = self.options;
+        let latest = self.seen.latest.clone();
         loop {
             let wait = runtime::sleep(away.backoff.wait());
             self.away_until(away, typed, wait).await?;
@@ -195,6 +196,7 @@ impl Chat<'_> {
                 password: password.as_ref(),
                 token,
                 cursor: self.cursor_of_rooms(),
+                latest: latest.as_deref(),
             };
             let mut labels = std::mem::take(&mut self.mine.labels);
             let attempt = resume::come_back(options, &who, &mut labels);

@@ -131,6 +131,8 @@ pub(super) struct Seen {
     pub(super) cursor: Cursor,
     /// The ids seen lately: a line is shown once.
     pub(super) recent: Recent,
+    /// The id of the line that came last, whatever its stream.
+    pub(super) latest: Option<String>,
     /// The time of the newest line seen (the marker's "since").
     pub(super) last_time: Option<u64>,
 }
@@ -140,6 +142,7 @@ impl Seen {
     pub(super) fn id(&mut self, tags: &Tags) {
         if let Some(id) = &tags.id {
             self.cursor.set(stream_of(tags), id);
+            self.latest = Some(id.clone());
         }
     }
 
@@ -220,6 +223,7 @@ impl<'a> Chat<'a> {
         }
         if let Some(last) = &login.last {
             self.seen.cursor.set(stream_of(login), last);
+            self.seen.latest = Some(last.clone());
         }
         self.seen.at(login.time);
     }

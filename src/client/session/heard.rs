@@ -125,12 +125,13 @@ impl Chat<'_> {
             let why = sanitize_bytes(&incoming.line).into_owned();
             return self.caught_up(Some(why));
         }
+        // Every line of the block counts as come, shown or not.
+        holding.came += u64::from(tags.history);
         // Our own arrival on logging in again: not shown (as live) nor
         // counted as news.
         if tags.id.is_some() && is_join_of(tags, &self.name) {
             return Vec::new();
         }
-        holding.came += u64::from(tags.history);
         // A line already shown (live before the drop, or in a room's block
         // when joining it again): once only.
         if self.seen.recent.seen(tags) {
