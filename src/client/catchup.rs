@@ -107,14 +107,7 @@ impl<T> Catchup<T> {
     ) -> bool {
         if let Some(same) = &same {
             if self.held.contains(same) {
-                if let Some(at) = self.merging.as_mut() {
-                    // The block asked again goes on after this line.
-                    let found = self
-                        .lines
-                        .iter()
-                        .position(|(s, _)| s.as_ref() == Some(same));
-                    *at = found.map_or(*at, |i| i + 1);
-                }
+                self.passed(same);
                 return false;
             }
             self.held.insert(same.clone());
@@ -130,6 +123,18 @@ impl<T> Catchup<T> {
         self.mentions += u64::from(calls);
         self.bytes = self.bytes.saturating_add(size);
         true
+    }
+
+    /// A line that came again (held already, or shown before): a block
+    /// asked for again goes on after it, if it holds it.
+    pub fn passed(&mut self, same: &Same) {
+        if let Some(at) = self.merging.as_mut() {
+            let found = self
+                .lines
+                .iter()
+                .position(|(s, _)| s.as_ref() == Some(same));
+            *at = found.map_or(*at, |i| i + 1);
+        }
     }
 
     /// The block asked for again begins: its lines are the whole stretch

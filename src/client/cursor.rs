@@ -6,7 +6,8 @@
 //! each stream in order, so a stream's newest id is the last that came.
 //! Pure.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
+use std::hash::{Hash, Hasher};
 
 use super::tags::Tags;
 use crate::protocol::room::RoomName;
@@ -115,37 +116,59 @@ impl Cursor {
     }
 }
 
-/// The ids seen lately, by stream: a line that comes again (live after
-/// the catch-up that showed it, or twice in a block) is shown once.
+/// What a line's id says about it, against the ids seen lately.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Note {
+    /// No id, or one not seen lately: a line to show.
+    New,
+    /// The same id of the same stream with the same text: shown already.
+    Again,
+    /// The same id with another text: the server gives ids again that it
+    /// gave before (it restarted without keeping its history), so the
+    /// line is new all the same.
+    Reused,
+}
+
+/// The ids seen lately, by stream, each with a hash of its line: a line
+/// that comes again (live after the catch-up that showed it, or in a
+/// room's block when joining it again) is shown once, and an id given
+/// again to another line is noticed (equality only, of ids and of text).
 #[derive(Debug, Default)]
 pub struct Recent {
     order: VecDeque<(String, String)>,
-    set: HashSet<(String, String)>,
+    seen: HashMap<(String, String), u64>,
 }
 
 impl Recent {
-    /// Notes the line's id; false if it was seen already (or has none).
-    pub fn first_time(&mut self, tags: &Tags) -> bool {
+    /// Notes the line (`tags`, its raw `line`) as seen; what it was.
+    pub fn note(&mut self, tags: &Tags, line: &[u8]) -> Note {
         let Some(item) = same(tags) else {
-            return false;
+            return Note::New;
         };
-        if self.set.contains(&item) {
-            return false;
+        let text = hash_of(line);
+        match self.seen.get(&item) {
+            Some(&before) if before == text => return Note::Again,
+            Some(_) => {
+                self.seen.insert(item, text);
+                return Note::Reused;
+            }
+            None => {}
         }
         if self.order.len() >= MOST_RECENT {
             if let Some(oldest) = self.order.pop_front() {
-                self.set.remove(&oldest);
+                self.seen.remove(&oldest);
             }
         }
         self.order.push_back(item.clone());
-        self.set.insert(item);
-        true
+        self.seen.insert(item, text);
+        Note::New
     }
+}
 
-    /// Whether the line's id was seen lately.
-    pub fn seen(&self, tags: &Tags) -> bool {
-        same(tags).is_some_and(|item| self.set.contains(&item))
-    }
+fn hash_of(line: &[u8]) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    line.hash(&mut hasher);
+    hasher.finish()
 }
 
 #[cfg(test)]
@@ -196,28 +219,38 @@ mod tests {
     #[test]
     fn a_line_is_new_once_per_stream() {
         let mut recent = Recent::default();
-        assert!(recent.first_time(&tags(Some("#ops"), false, "5")));
-        assert!(!recent.first_time(&tags(Some("#OPS"), false, "5")));
-        assert!(recent.seen(&tags(Some("#ops"), false, "5")));
-        assert!(
-            recent.first_time(&tags(Some("#main"), false, "5")),
-            "another stream"
+        let hi = b"Ann: hi";
+        assert_eq!(recent.note(&tags(Some("#ops"), false, "5"), hi), Note::New);
+        assert_eq!(
+            recent.note(&tags(Some("#OPS"), false, "5"), hi),
+            Note::Again
         );
-        assert!(
-            !recent.first_time(&Tags::default()),
-            "no id: nothing to note"
-        );
+        let main = tags(Some("#main"), false, "5");
+        assert_eq!(recent.note(&main, hi), Note::New, "another stream");
+        assert_eq!(recent.note(&Tags::default(), hi), Note::New, "no id");
+        assert_eq!(recent.note(&Tags::default(), hi), Note::New, "no id");
+    }
+
+    #[test]
+    fn an_id_given_again_to_another_line_is_noticed() {
+        let mut recent = Recent::default();
+        let id = tags(None, false, "3");
+        assert_eq!(recent.note(&id, b"Bob: one"), Note::New);
+        assert_eq!(recent.note(&id, b"Bob: two"), Note::Reused);
+        assert_eq!(recent.note(&id, b"Bob: two"), Note::Again);
     }
 
     #[test]
     fn recent_ids_and_streams_are_bounded() {
         let mut recent = Recent::default();
         for i in 0..MOST_RECENT + 10 {
-            recent.first_time(&tags(None, false, &i.to_string()));
+            recent.note(&tags(None, false, &i.to_string()), b"x");
         }
         assert_eq!(recent.order.len(), MOST_RECENT);
-        assert!(
-            !recent.seen(&tags(None, false, "0")),
+        let oldest = tags(None, false, "0");
+        assert_eq!(
+            recent.note(&oldest, b"x"),
+            Note::New,
             "the oldest forgotten"
         );
         let mut cursor = Cursor::default();

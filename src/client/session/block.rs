@@ -46,6 +46,8 @@ pub(super) struct Holding {
     /// of it means the server lost what we saw; then the room's last
     /// messages are asked for once.
     pub(super) again_login: bool,
+    /// The server was found to have lost what we saw (said at the end).
+    pub(super) restarted: bool,
 }
 
 impl Holding {
@@ -58,6 +60,7 @@ impl Holding {
             came: 0,
             asked_again: 0,
             again_login: false,
+            restarted: false,
         }
     }
 }

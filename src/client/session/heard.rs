@@ -6,7 +6,7 @@ use super::block::{answering, Again, Holding, Until};
 use super::chat::{tagged_limits, Chat};
 use crate::client::catchup::Catchup;
 use crate::client::confirm::{self, Answer};
-use crate::client::cursor::same;
+use crate::client::cursor::{same, Note};
 use crate::client::lines::Incoming;
 use crate::client::mention;
 use crate::client::tags::{Block, Kept, Reply, Tags, MAX_LABEL_COST};
@@ -118,7 +118,7 @@ impl Chat<'_> {
                 // saw: it restarted without keeping its history. What it
                 // has now is all new to us: its last messages.
                 self.catch.ask_again = Some(Again::Last(None));
-                self.say_restarted();
+                self.restarted();
                 return Vec::new();
             }
             // Our `/history after` refused (a room that keeps no history).
@@ -133,18 +133,37 @@ impl Chat<'_> {
             return Vec::new();
         }
         // A line already shown (live before the drop, or in a room's block
-        // when joining it again): once only.
-        if self.seen.recent.seen(tags) {
-            return Vec::new();
+        // when joining it again): once only. An id given to another line
+        // than before: the server lost what we saw.
+        let note = self.seen.recent.note(tags, &incoming.line);
+        if note == Note::Reused {
+            self.restarted();
         }
         let text = sanitize_bytes(&incoming.line);
         let calls = mention::calls(&classify(&text), &self.name);
         let (same, time, size) = (same(tags), tags.time, incoming.line.len());
-        holding.block.add(same, time, calls, size, incoming);
+        let Some(holding) = &mut self.catch.holding else {
+            return Vec::new();
+        };
+        match (note, same) {
+            (Note::Again, Some(same)) => holding.block.passed(&same),
+            (Note::Again, None) => {}
+            (_, same) => {
+                holding.block.add(same, time, calls, size, incoming);
+            }
+        }
         if holding.block.full() {
             return self.caught_up(None);
         }
         Vec::new()
+    }
+
+    /// The server lost what we saw (it restarted without its history):
+    /// said once the catch-up is whole.
+    fn restarted(&mut self) {
+        if let Some(holding) = &mut self.catch.holding {
+            holding.restarted = true;
+        }
     }
 
     /// A live line (or one of the person's own `/history`).
@@ -153,9 +172,9 @@ impl Chat<'_> {
         // A live line already shown in a catch-up (or twice): once only.
         // (Replayed ones are noted too: a room's block when joining it
         // again after a drop shows none of them twice.)
-        let first_time = self.seen.recent.first_time(tags);
+        let note = self.seen.recent.note(tags, &incoming.line);
         if tags.id.is_some() && !tags.history && !self.catch.asked_block {
-            if !first_time {
+            if note == Note::Again {
                 return;
             }
             self.seen.id(tags);

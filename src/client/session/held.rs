@@ -76,7 +76,7 @@ impl Chat<'_> {
     }
 
     /// Logged in again, the server had none of what we saw: said once.
-    pub(super) fn say_restarted(&mut self) {
+    fn say_restarted(&mut self) {
         let how = "the server restarted without keeping its history: \
                    what was said before the restart is lost";
         match self.view.screen.is_editor() {
@@ -91,6 +91,9 @@ impl Chat<'_> {
         let Some(holding) = self.catch.holding.take() else {
             return Vec::new();
         };
+        if holding.restarted {
+            self.say_restarted();
+        }
         let (summary, lines) = holding.block.finish();
         let since = summary.since.and_then(|since| self.view.clock.short(since));
         if let Some(marker) = catchup::marker(&summary, since.as_deref()) {
@@ -105,7 +108,6 @@ impl Chat<'_> {
         let mut resend = self.waiting.lines.take();
         for line in &lines {
             self.seen.at(line.tags.time);
-            self.seen.recent.first_time(&line.tags);
             // In order: each stream's last is its newest. (A first login's
             // are older than the login's `last`, already taken.)
             if !summary.first {
