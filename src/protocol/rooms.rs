@@ -4,6 +4,8 @@
 //! room command (`/who` alone, `/history 5`) is left to it.
 
 use crate::protocol::message::{parse_input, HistoryAsk, Input};
+use crate::protocol::room::RoomName;
+use crate::stream::Id;
 
 /// The longest topic, in bytes.
 pub const MOST_TOPIC_BYTES: usize = 300;
@@ -88,6 +90,47 @@ fn history(rest: &str) -> Option<RoomInput<'_>> {
         Input::History(ask) => RoomInput::History(room, ask),
         _ => RoomInput::Usage(HISTORY_USAGE),
     })
+}
+
+/// A stream a resume cursor names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CursorStream {
+    /// A room (`#main=41`).
+    Room(RoomName),
+    /// The private messages (`@=7`).
+    Private,
+}
+
+/// Where a resumed session's client left off (`/resume TOKEN CURSOR`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cursor {
+    /// A bare id (the form before rooms): the last id seen, whatever its
+    /// stream (one server's streams share one sequence of ids).
+    Bare(Id),
+    /// `STREAM=ID` items: the last id seen in each stream named. A stream
+    /// left out: the private messages from the session's start; a room,
+    /// nothing missed.
+    Streams(Vec<(CursorStream, Id)>),
+}
+
+/// Reads a resume cursor: a bare id, or comma-separated `STREAM=ID`
+/// items, STREAM a room name or `@`, split at the last `=` (a room name
+/// may hold one). None if any part is malformed.
+pub fn parse_cursor(text: &str) -> Option<Cursor> {
+    if let Ok(id) = text.parse() {
+        return Some(Cursor::Bare(id));
+    }
+    let mut items = Vec::new();
+    for item in text.split(',') {
+        let (stream, id) = item.rsplit_once('=')?;
+        let stream = match stream {
+            "@" => CursorStream::Private,
+            room if room.starts_with('#') => CursorStream::Room(RoomName::parse(room).ok()?),
+            _ => return None,
+        };
+        items.push((stream, id.parse().ok()?));
+    }
+    Some(Cursor::Streams(items))
 }
 
 /// A room's name as a tag's value: `%`, `,`, `=`, `+`, space and control
@@ -215,6 +258,24 @@ mod tests {
             Some(RoomInput::Topic(Some("the plan")))
         );
         assert_eq!(parse_room_input("hello /join x"), None);
+    }
+
+    #[test]
+    fn a_cursor_is_a_bare_id_or_streams_split_at_their_last_equals_sign() {
+        let id = |n: &str| n.parse::<Id>().expect("an id");
+        assert_eq!(parse_cursor("41"), Some(Cursor::Bare(id("41"))));
+        let ops = RoomName::parse("#a=b").expect("a room name");
+        assert_eq!(
+            parse_cursor("#main=41,@=7,#a=b=9"),
+            Some(Cursor::Streams(vec![
+                (CursorStream::Room(RoomName::main()), id("41")),
+                (CursorStream::Private, id("7")),
+                (CursorStream::Room(ops), id("9")),
+            ]))
+        );
+        for bad in ["", "x", "#main=", "main=4", "@=x", "#a]b=3", "41,"] {
+            assert_eq!(parse_cursor(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

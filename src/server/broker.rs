@@ -529,8 +529,10 @@ impl Broker {
             self.lobby.answer(id, label, &refusal);
             return true;
         }
-        if matches!(command, Command::Said(Input::Who)) {
-            self.meters.charge(payer, self.lobby.who_bytes(id), now);
+        // Lists are charged as asked; blocks as they are made.
+        let bytes = self.lobby.list_bytes(id, command);
+        if bytes > 0 {
+            self.meters.charge(payer, bytes, now);
         }
         false
     }

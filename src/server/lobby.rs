@@ -20,6 +20,8 @@ use crate::protocol::limits::Limits;
 use crate::protocol::message::{reply, HistoryAsk, Input};
 use crate::protocol::name::Name;
 use crate::protocol::password::Password;
+use crate::protocol::room::RoomName;
+use crate::protocol::rooms::RoomInput;
 use crate::protocol::tagged::{Reply, Tags};
 use crate::stream::rooms::Streams as RoomStreams;
 use crate::stream::{Draft, SessionId, Settled};
@@ -251,10 +253,24 @@ impl<M: Mailbox> Lobby<M> {
         })
     }
 
-    /// Bytes a `/who` of `id`'s current room sends now (what it is charged).
-    pub fn who_bytes(&self, id: ClientId) -> usize {
-        self.current_room(id)
-            .map_or(0, |room| room.who_bytes(&self.desk))
+    /// Bytes a list `command` of `id`'s sends now (what it is charged):
+    /// `/who [ROOM]`, `/rooms`; 0 for anything else.
+    pub fn list_bytes(&self, id: ClientId, command: &Command<'_>) -> usize {
+        let room = match command {
+            Command::Said(Input::Who) => self.current_room(id),
+            Command::Room(RoomInput::Who(typed)) => RoomName::parse(typed)
+                .ok()
+                .and_then(|name| self.rooms.get(name.key())),
+            Command::Room(RoomInput::Rooms) => {
+                let line = |r: &Room| {
+                    let topic = r.topic.as_ref().map_or(0, String::len);
+                    "Server:   #x (1000 people): \n".len() + r.name().as_str().len() + topic
+                };
+                return self.rooms.values().map(line).sum();
+            }
+            _ => None,
+        };
+        room.map_or(0, |room| room.who_bytes(&self.desk))
     }
 
     /// The history blocks sent since the last call: to whom, and how

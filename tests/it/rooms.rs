@@ -332,6 +332,20 @@ fn with_a_store_each_room_keeps_its_history_in_its_folder_and_comes_back_after_a
     });
 }
 
+/// Ann, in #ops (her current room) and #main, sees Max leave both (in
+/// either order: rooms are told one after another).
+async fn max_left_both(ann: &mut Client) {
+    let mut left = vec![ann.line().await, ann.line().await];
+    left.sort();
+    assert_eq!(
+        left,
+        [
+            Some("Server: Max left the party.".to_string()),
+            Some("[#main] Server: Max left the party.".to_string()),
+        ]
+    );
+}
+
 #[test]
 fn a_resumed_session_is_back_in_its_rooms_and_its_block_covers_them() {
     run(async {
@@ -349,16 +363,8 @@ fn a_resumed_session_is_back_in_its_rooms_and_its_block_covers_them() {
             ..
         } = max;
         client.reset();
-        // Told in each room he was in (the order of the rooms may vary).
-        let mut left = vec![ann.line().await, ann.line().await];
-        left.sort();
-        assert_eq!(
-            left,
-            [
-                Some("Server: Max left the party.".to_string()),
-                Some("[#main] Server: Max left the party.".to_string()),
-            ]
-        );
+        // Told in each room he was in.
+        max_left_both(&mut ann).await;
         ann.send("said in ops while away").await;
 
         let mut back = Tagged::connect(server.addr).await;
@@ -381,5 +387,45 @@ fn a_resumed_session_is_back_in_its_rooms_and_its_block_covers_them() {
             }
             assert!(line.contains("Max joined the party!"), "{line:?}");
         }
+    });
+}
+
+#[test]
+fn a_resume_cursor_names_its_streams_and_a_room_left_out_missed_nothing() {
+    run(async {
+        let server = TestServer::start().await;
+        let [mut ann] = server.logins(["Ann"]).await;
+        let (mut max, _) = Tagged::login(server.addr, "Max").await;
+        ann.expect_line("Server: Max joined the party!").await;
+        max.send("/join #ops").await;
+        assert_eq!(max.line().await.text, "Server: You joined #ops.");
+        join(&mut ann, "#ops").await;
+        let Tagged {
+            client,
+            token,
+            last,
+            ..
+        } = max;
+        client.reset();
+        max_left_both(&mut ann).await;
+        ann.send("said in ops").await;
+        ann.send("/switch #main").await;
+        ann.expect_line("Server: You are now talking in #main.")
+            .await;
+        ann.send("said in main").await;
+        ann.send("/msg Max psst").await;
+        ann.lines_until("To Max (private): psst").await;
+
+        let mut back = Tagged::connect(server.addr).await;
+        // #main left out: nothing missed there; private messages: all.
+        back.send(&format!("/resume {token} #OPS={last}")).await;
+        let login = back.line().await;
+        assert_eq!(login.text, "Server: You are logged in as: Max");
+        let header = back.line().await;
+        let block = back.rest_of_block(header).await;
+        let texts: Vec<&str> = block.iter().map(|l| l.text.as_str()).collect();
+        assert!(texts.contains(&"Ann: said in ops"), "{texts:?}");
+        assert!(texts.contains(&"Ann (private): psst"), "{texts:?}");
+        assert!(!texts.contains(&"Ann: said in main"), "{texts:?}");
     });
 }

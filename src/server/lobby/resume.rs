@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::protocol::message::reply;
 use crate::protocol::name::Name;
+use crate::protocol::rooms::{parse_cursor, Cursor, CursorStream};
 use crate::protocol::tagged::Reply;
 use crate::stream::{Ahead, Draft, Id, Kind, Record, SessionId};
 
@@ -28,11 +29,11 @@ struct Gap {
 }
 
 impl<M: Mailbox> Lobby<M> {
-    /// `/resume TOKEN LAST` from connection `id`, not logged in.
+    /// `/resume TOKEN CURSOR` from connection `id`, not logged in.
     pub(super) fn resume(&mut self, id: ClientId, args: &str) -> Happened {
         let mut words = args.split_whitespace();
         let token = words.next().and_then(from_hex);
-        let last: Option<Id> = words.next().and_then(|w| w.parse().ok());
+        let last = words.next().and_then(parse_cursor);
         let (Some(token), Some(last), None) = (token, last, words.next()) else {
             return self.refuse_resume(id);
         };
@@ -69,8 +70,7 @@ impl<M: Mailbox> Lobby<M> {
         client.resumable = true;
         let rooms = self.enter_again(id, rooms);
         self.tell_login(id, &token, true, &reply::logged_in(name.as_str()));
-        let gap = self.gap(last, Some(session.id), &rooms, true);
-        let gap = gap.unwrap_or_default();
+        let gap = self.missed(&last, session.id, &rooms);
         let header = reply::resume_header(gap.records.len(), gap.missed);
         self.block_of(id, (&header, reply::RESUME_END), gap);
         // Whoever saw it leave sees it come back; a ghost never left.
@@ -105,6 +105,45 @@ impl<M: Mailbox> Lobby<M> {
                 room.keep(Draft::join(name.as_str()), meta.clone());
             }
         }
+    }
+
+    /// What a resumed session missed in `rooms` and its private messages,
+    /// after where `cursor` says its client left off.
+    fn missed(&self, cursor: &Cursor, session: SessionId, rooms: &[Arc<str>]) -> Gap {
+        let items = match cursor {
+            // One sequence of ids: the last one seen, in any stream.
+            Cursor::Bare(last) => {
+                return self
+                    .gap(*last, Some(session), rooms, true)
+                    .unwrap_or_default();
+            }
+            Cursor::Streams(items) => items,
+        };
+        let after = |wanted: &CursorStream| {
+            let item = items.iter().find(|(stream, _)| match (stream, wanted) {
+                (CursorStream::Room(a), CursorStream::Room(b)) => a.key() == b.key(),
+                (a, b) => a == b,
+            });
+            item.map(|&(_, id)| id)
+        };
+        let mut gap = Gap::default();
+        let private = after(&CursorStream::Private).unwrap_or(Id::ZERO);
+        let parts = rooms
+            .iter()
+            .filter_map(|key| {
+                let name = self.rooms.get(key)?.name().clone();
+                let last = after(&CursorStream::Room(name))?;
+                Some((last, std::slice::from_ref(key), false))
+            })
+            .chain(std::iter::once((private, &[][..], true)));
+        for (last, keys, with_private) in parts {
+            if let Ok(part) = self.gap(last, Some(session), keys, with_private) {
+                gap.missed = gap.missed.max(part.missed);
+                gap.records.extend(part.records);
+            }
+        }
+        gap.records.sort_by_key(|(r, _)| r.id);
+        gap
     }
 
     /// `/history [ROOM] after ID`: everything kept after it in the room of

@@ -134,6 +134,11 @@ impl<M: Mailbox> Lobby<M> {
         };
         room.enter(id);
         if let Some(client) = self.desk.clients.get_mut(&id) {
+            // Most people stay in one room: room for one, not the four a
+            // first push makes (idle clients are counted in bytes).
+            if client.rooms.capacity() == 0 {
+                client.rooms.reserve_exact(1);
+            }
             client.rooms.push(Arc::clone(key));
             client.current = Some(Arc::clone(key));
         }
