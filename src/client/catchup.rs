@@ -16,8 +16,10 @@ use std::collections::HashSet;
 /// newest id seen of it, both as the server wrote them.
 pub type Point = (String, String);
 
-/// What makes a line the same line again: its stream's key and its id.
-pub type Same = (String, String);
+/// What makes a line the same line again: its stream's key, its id and
+/// a hash of its text (the two copies of a private message to oneself
+/// share an id).
+pub type Same = (String, String, u64);
 
 /// What the marker line says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -250,7 +252,17 @@ mod tests {
     }
 
     fn id(id: &str) -> Option<Same> {
-        Some(("#main".to_string(), id.to_string()))
+        Some(("#main".to_string(), id.to_string(), 0))
+    }
+
+    #[test]
+    fn both_copies_of_a_private_message_to_oneself_are_kept() {
+        let mut block = Catchup::new(None, None);
+        let copy = |hash| Some(("@".to_string(), "4".to_string(), hash));
+        assert!(block.add(copy(1), None, false, 1, "Max (private): hi"));
+        assert!(block.add(copy(2), None, false, 1, "To Max (private): hi"));
+        assert!(!block.add(copy(2), None, false, 1, "To Max (private): hi"));
+        assert_eq!(block.finish().0.count, 2);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
 
+use super::catchup::Same;
 use super::tags::Tags;
 use crate::protocol::room::RoomName;
 
@@ -36,10 +37,17 @@ pub fn stream_of(tags: &Tags) -> &str {
     }
 }
 
-/// What makes a line the same line again: its stream's key and its id.
-pub fn same(tags: &Tags) -> Option<(String, String)> {
+/// A line's stream (by key) and id, if it has one.
+fn stream_id(tags: &Tags) -> Option<(String, String)> {
     let id = tags.id.as_ref()?;
     Some((key_of(stream_of(tags)), id.clone()))
+}
+
+/// What makes a line (`tags`, its raw `line`) the same line again: its
+/// stream, its id and its text's hash.
+pub fn same(tags: &Tags, line: &[u8]) -> Option<Same> {
+    let (stream, id) = stream_id(tags)?;
+    Some((stream, id, hash_of(line)))
 }
 
 /// A stream's key: a room's folded name (`#OPS` is `#ops`'s), `@` as is.
@@ -124,8 +132,8 @@ pub enum Note {
     /// The same id of the same stream with the same text: shown already.
     Again,
     /// The same id with another text: the server gives ids again that it
-    /// gave before (it restarted without keeping its history), so the
-    /// line is new all the same.
+    /// gave before (it restarted without keeping its history), or the
+    /// other copy of a private message to oneself: new all the same.
     Reused,
 }
 
@@ -142,7 +150,7 @@ pub struct Recent {
 impl Recent {
     /// Notes the line (`tags`, its raw `line`) as seen; what it was.
     pub fn note(&mut self, tags: &Tags, line: &[u8]) -> Note {
-        let Some(item) = same(tags) else {
+        let Some(item) = stream_id(tags) else {
             return Note::New;
         };
         let text = hash_of(line);

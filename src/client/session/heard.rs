@@ -136,12 +136,12 @@ impl Chat<'_> {
         // when joining it again): once only. An id given to another line
         // than before: the server lost what we saw.
         let note = self.seen.recent.note(tags, &incoming.line);
-        if note == Note::Reused {
+        if note == Note::Reused && holding.again_login {
             self.restarted();
         }
         let text = sanitize_bytes(&incoming.line);
         let calls = mention::calls(&classify(&text), &self.name);
-        let (same, time, size) = (same(tags), tags.time, incoming.line.len());
+        let (same, time, size) = (same(tags, &incoming.line), tags.time, incoming.line.len());
         let Some(holding) = &mut self.catch.holding else {
             return Vec::new();
         };
