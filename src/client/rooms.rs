@@ -81,6 +81,8 @@ pub struct Rooms {
     known: Vec<Room>,
     /// Our room commands by label, oldest first.
     asked: VecDeque<(String, Asked)>,
+    /// Counts the changes to what the prompt and Tab show.
+    changes: u64,
 }
 
 impl Default for Rooms {
@@ -90,6 +92,7 @@ impl Default for Rooms {
             current: Room::main(),
             known: vec![Room::main()],
             asked: VecDeque::new(),
+            changes: 0,
         }
     }
 }
@@ -122,7 +125,16 @@ impl Rooms {
     /// Whether `room` (as a line's `room=` says it) is the current room.
     /// A name that is not a room's is not.
     pub fn is_current(&self, room: &str) -> bool {
-        Room::of(room).is_some_and(|r| r.key == self.current.key)
+        room == self.current.shown || Room::of(room).is_some_and(|r| r.key == self.current.key)
+    }
+
+    /// The room a tag names: one known as shown so (most lines), else
+    /// checked as a room name.
+    fn named(&self, shown: &str) -> Option<Room> {
+        match self.known.iter().find(|r| r.shown == shown) {
+            Some(known) => Some(known.clone()),
+            None => Room::of(shown),
+        }
     }
 
     /// Our `line` went out as `label`: if it is a room command, its answer
@@ -140,8 +152,8 @@ impl Rooms {
     /// Learns from the tags of one line; true if the rooms it is in or
     /// the current one changed (the prompt and Tab to be told).
     pub fn heard(&mut self, tags: &Tags) -> bool {
-        let before = (self.joined.clone(), self.current.clone(), self.known.len());
-        let room = tags.room.as_deref().and_then(Room::of);
+        let before = self.changes;
+        let room = tags.room.as_deref().and_then(|shown| self.named(shown));
         if let Some(room) = &room {
             self.know(room);
         }
@@ -163,7 +175,7 @@ impl Rooms {
             }
             _ => {}
         }
-        (self.joined.clone(), self.current.clone(), self.known.len()) != before
+        self.changes != before
     }
 
     /// The room command of ours that `tags` answer without an error, if
@@ -178,11 +190,13 @@ impl Rooms {
     fn know(&mut self, room: &Room) {
         let seen = self.known.iter().position(|r| r.key == room.key);
         match seen {
+            Some(at) if self.known[at].shown == room.shown => return,
             // As shown now (the one who made it again may spell it anew).
             Some(at) => self.known[at] = room.clone(),
-            None if self.known.len() >= MOST_KNOWN => {}
+            None if self.known.len() >= MOST_KNOWN => return,
             None => self.known.push(room.clone()),
         }
+        self.changes += 1;
     }
 
     /// In `room`, now the current one.
@@ -192,11 +206,13 @@ impl Rooms {
             self.joined.push(room.clone());
         }
         self.current = room;
+        self.changes += 1;
     }
 
     fn switched(&mut self, room: &Room) {
         if let Some(joined) = self.joined.iter().find(|r| r.key == room.key) {
             self.current = joined.clone();
+            self.changes += 1;
         }
     }
 
@@ -207,6 +223,7 @@ impl Rooms {
             return;
         }
         self.joined.retain(|r| r.key != room.key);
+        self.changes += 1;
         if self.current.key == room.key {
             if let Some(last) = self.joined.last() {
                 self.current = last.clone();
