@@ -115,6 +115,12 @@ fn a_line_of_another_room_arrives_in_its_colour_while_typing() {
     // The room's name is in a colour of its own.
     let raw = max.screen.text();
     assert!(raw.contains("[\x1b["), "no colour on the room: {raw:?}");
+    // A mention in another room rings the bell all the same.
+    assert!(!raw.contains('\x07'), "a bell before any mention");
+    bob.send("max, look");
+    expect_row(&mut max, "[#main] Bob: max, look");
+    let raw = max.screen.text();
+    assert!(raw.contains('\x07'), "no bell: {raw:?}");
     max.type_keys("\r");
     expect_row(&mut max, "Max: half typed");
     // Bob is not in #ops: he never sees it (the marker comes next).
