@@ -9,7 +9,7 @@
 //!   [`client::Options`], password and certificate files, signals, the
 //!   banner, and the terminal facts (colour, TTYs), decided once.
 //! - [`server`]: `sockchat serve`'s core: accept loop, the broker that owns
-//!   the room, one reader and one writer task per connection.
+//!   the lobby and its rooms, one reader and one writer task per connection.
 //! - [`client`]: `sockchat join`'s core: connect, log in, render the room,
 //!   edit input; the terminal's modes (raw, no echo, bracketed paste) are
 //!   changed by `client::terminal` alone.

@@ -262,7 +262,7 @@ impl Broker {
         notices: async_channel::Sender<Notice>,
         log: Log,
     ) -> Self {
-        let lobby = Lobby::from_config(&config, streams, Instant::now());
+        let lobby = Lobby::from_config(Arc::clone(&config), streams, Instant::now());
         let unreadable = lobby.unreadable_sessions();
         if unreadable > 0 {
             log.warn(format!(

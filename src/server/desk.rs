@@ -35,17 +35,104 @@ pub struct Client<M> {
     pub resumable: bool,
     /// Whether it said `/quit`: its session ends with the connection.
     pub quitting: bool,
-    /// The keys of the rooms it is in, in the order it joined them.
-    pub rooms: Vec<Arc<str>>,
-    /// Its current room's key (the very `Arc` the room holds): where
-    /// what it types goes; lines of its other rooms reach it prefixed.
-    pub current: Option<Arc<str>>,
+    /// The rooms it is in.
+    pub rooms: Rooms,
 }
 
 impl<M> Client<M> {
     /// Whether the room of `key` is its current room.
     pub fn is_current(&self, key: &Arc<str>) -> bool {
+        self.rooms.is_current(key)
+    }
+}
+
+/// The rooms one person is in, by key (the very `Arc`s the rooms hold).
+/// Most people are in one room: that costs one pointer, and no list.
+#[derive(Debug, Default, Clone)]
+pub struct Rooms {
+    /// The current room: where what it types goes; lines of its other
+    /// rooms reach it prefixed.
+    current: Option<Arc<str>>,
+    /// The others, the most recently current last; None while there are
+    /// none. Boxed on purpose: one pointer in every client's entry, where
+    /// a `Vec` would be three, for the few in more than one room.
+    #[allow(clippy::box_collection)]
+    others: Option<Box<Vec<Arc<str>>>>,
+}
+
+impl Rooms {
+    pub fn current(&self) -> Option<&Arc<str>> {
+        self.current.as_ref()
+    }
+
+    pub fn is_current(&self, key: &Arc<str>) -> bool {
         self.current.as_ref().is_some_and(|c| Arc::ptr_eq(c, key))
+    }
+
+    pub fn len(&self) -> usize {
+        usize::from(self.current.is_some()) + self.others.as_ref().map_or(0, |o| o.len())
+    }
+
+    pub fn contains(&self, key: &str) -> bool {
+        self.iter().any(|r| &**r == key)
+    }
+
+    /// Every room, the current one last.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<str>> {
+        let others = self.others.iter().flat_map(|o| o.iter());
+        others.chain(self.current.iter())
+    }
+
+    /// Every room, the current one last (where a resume puts it back).
+    pub fn to_vec(&self) -> Vec<Arc<str>> {
+        self.iter().cloned().collect()
+    }
+
+    /// Enters the room of `key`, which becomes the current one.
+    pub fn enter(&mut self, key: Arc<str>) {
+        if let Some(old) = self.current.replace(key) {
+            self.others.get_or_insert_with(Box::default).push(old);
+        }
+    }
+
+    /// Makes the room of `key`, one of these, the current one; false if
+    /// it is not one of them.
+    pub fn switch(&mut self, key: &str) -> bool {
+        if self.current.as_deref() == Some(key) {
+            return true;
+        }
+        let Some(others) = self.others.as_mut() else {
+            return false;
+        };
+        let Some(at) = others.iter().position(|r| &**r == key) else {
+            return false;
+        };
+        let room = others.remove(at);
+        self.enter(room);
+        self.tidy();
+        true
+    }
+
+    /// Leaves the room of `key`; if it was the current one, the most
+    /// recently current of the others takes its place. Whether it was.
+    pub fn leave(&mut self, key: &str) -> bool {
+        if self.current.as_deref() == Some(key) {
+            self.current = self.others.as_mut().and_then(|o| o.pop());
+            self.tidy();
+            return true;
+        }
+        if let Some(others) = self.others.as_mut() {
+            others.retain(|r| &**r != key);
+        }
+        self.tidy();
+        false
+    }
+
+    /// No list once there are no others.
+    fn tidy(&mut self) {
+        if self.others.as_ref().is_some_and(|o| o.is_empty()) {
+            self.others = None;
+        }
     }
 }
 
@@ -163,5 +250,36 @@ pub fn meaning_of(line: &str) -> Reply<'static> {
 impl<M: Mailbox> Default for Desk<M> {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(name: &str) -> Arc<str> {
+        Arc::from(name)
+    }
+
+    #[test]
+    fn the_room_entered_last_is_current_and_leaving_it_goes_back_to_the_one_before() {
+        let mut rooms = Rooms::default();
+        let (main, ops, dev) = (key("main"), key("ops"), key("dev"));
+        rooms.enter(Arc::clone(&main));
+        assert!(rooms.others.is_none(), "one room: no list");
+        rooms.enter(Arc::clone(&ops));
+        rooms.enter(Arc::clone(&dev));
+        assert!(rooms.is_current(&dev) && rooms.len() == 3);
+        assert!(rooms.switch("ops"));
+        assert!(rooms.is_current(&ops));
+        assert!(!rooms.switch("nowhere"));
+        assert!(rooms.leave("ops"), "it was current");
+        assert!(
+            rooms.is_current(&dev),
+            "the most recently current before it"
+        );
+        assert!(!rooms.leave("main"));
+        assert_eq!(rooms.to_vec(), [dev]);
+        assert!(rooms.others.is_none());
     }
 }

@@ -19,7 +19,6 @@ use std::time::Instant;
 use crate::protocol::limits::Limits;
 use crate::protocol::message::{reply, HistoryAsk, Input};
 use crate::protocol::name::Name;
-use crate::protocol::password::Password;
 use crate::protocol::room::RoomName;
 use crate::protocol::rooms::RoomInput;
 use crate::protocol::tagged::{Reply, Tags};
@@ -28,8 +27,9 @@ use crate::stream::{Draft, SessionId, Settled};
 
 use super::client_id::ClientId;
 use super::command::{Command, Read, Stage};
+use super::config::Config;
 use super::deadline::LoginDeadlines;
-use super::desk::{Client, Desk};
+use super::desk::{Client, Desk, Rooms};
 use super::kept::{Keeper, Meta};
 use super::mailbox::Mailbox;
 use super::room::Room;
@@ -102,18 +102,11 @@ pub struct Lobby<M: Mailbox> {
     names: HashMap<Arc<str>, ClientId>,
     /// Names kept for a while for whoever dropped them.
     holds: Holds,
-    /// Joins and leaves are announced only while at most this many are
-    /// in the room (0: always). In a big room they are noise, and
-    /// announcing every login to everyone makes N logins cost N² lines.
-    announce_max: usize,
-    /// What a connection must say before it may log in, if anything.
-    password: Option<Password>,
+    /// The server's config, read once (announcing, the password, the
+    /// limits stated, replay, the caps on rooms): borrowed, never copied.
+    config: Arc<Config>,
     /// When each connection not yet logged in must have logged in.
     logins: LoginDeadlines,
-    /// What `/limits` answers: the limits the connections' readers apply.
-    limits: Limits,
-    /// How many of the last messages a late joiner is sent.
-    replay: usize,
     /// What "now" is for sessions and holds (set by the owner).
     now: Instant,
     /// Tagged clients' resumable sessions.
@@ -131,10 +124,6 @@ pub struct Lobby<M: Mailbox> {
     main_key: Arc<str>,
     /// Where a new room's stream comes from (memory, or its store folder).
     factory: RoomStreams,
-    /// Rooms in all, at most (`--max-rooms`).
-    max_rooms: usize,
-    /// Rooms one person may be in, `#main` counted (`--max-joined`).
-    max_joined: usize,
     /// The rooms each away session was in, and its current one (last):
     /// a resume takes it back into them.
     away_rooms: HashMap<SessionId, Vec<Arc<str>>>,
@@ -159,9 +148,21 @@ impl<M: Mailbox> Lobby<M> {
         self.now = now;
     }
 
+    /// What `/limits` answers: the limits the connections' readers apply.
+    fn limits(&self) -> Limits {
+        Limits {
+            rate: self.config.rate,
+            burst: self.config.burst,
+            max_line_bytes: self.config.max_line_bytes,
+        }
+    }
+
     /// Whether a join or leave in a room of `online` people is announced.
     fn announces(&self, online: usize) -> bool {
-        self.announce_max == 0 || online <= self.announce_max
+        // In a big room joins and leaves are noise, and announcing every
+        // login to everyone makes N logins cost N² lines.
+        let most = self.config.announce_max;
+        most == 0 || online <= most
     }
 
     /// A new connection, arrived at `now`: greet it; it is in no room
@@ -171,14 +172,13 @@ impl<M: Mailbox> Lobby<M> {
         let client = Client {
             mailbox,
             name: None,
-            admitted: self.password.is_none(),
+            admitted: self.config.password.is_none(),
             wrong: 0,
             tagged: false,
             session: 0,
             resumable: false,
             quitting: false,
-            rooms: Vec::new(),
-            current: None,
+            rooms: Rooms::default(),
         };
         self.desk.clients.insert(id, client);
         self.logins.start(id, now);
@@ -365,10 +365,11 @@ impl<M: Mailbox> Lobby<M> {
                 }
             }
             Input::Limits => {
-                let Limits { rate, burst, .. } = self.limits;
-                let max = self.limits.max_line_bytes;
+                let limits = self.limits();
+                let Limits { rate, burst, .. } = limits;
+                let max = limits.max_line_bytes;
                 let meaning = Reply::Limits { rate, burst, max };
-                self.desk.tell_as(id, &reply::limits(&self.limits), meaning);
+                self.desk.tell_as(id, &reply::limits(&limits), meaning);
             }
             Input::Usage(usage) => self.desk.tell(id, &reply::error(usage)),
             Input::Unknown(word) => {
@@ -429,7 +430,7 @@ impl<M: Mailbox> Lobby<M> {
         }
         if let Some(name) = &client.name {
             self.names.remove(name.key());
-            self.exit_rooms(id, &client.rooms, Some(name));
+            self.exit_rooms(id, &client.rooms.to_vec(), Some(name));
             self.session_left(&client, name);
         }
         // The maps keep their room when emptied: a wave of 15,000 left

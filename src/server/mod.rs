@@ -2,8 +2,10 @@
 //! the limits in [`Config`]. Start-up (flags, files, signals, the banner) is
 //! the application's, in `app::serve`.
 //!
-//! Tasks: one accept loop (here), one broker that owns the room
-//! ([`broker`]), and per connection a reader and a writer ([`peer`]). In a
+//! Tasks: one accept loop (here), one broker ([`broker`]) that owns the
+//! [`lobby`] (connections, logins, names, sessions, private messages) and
+//! through it every [`room`], and per connection a reader and a writer
+//! ([`peer`]). Each line is read once, into a [`command::Command`]. In a
 //! TLS room each connection's task first does its own handshake
 //! ([`handshake`]), so a slow or hostile one never holds up the accept loop.
 

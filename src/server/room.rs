@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::protocol::message::reply;
 use crate::protocol::room::RoomName;
 use crate::protocol::rooms;
-use crate::protocol::tagged::{Reply, Tags};
+use crate::protocol::tagged::{Kept, Reply, Tags};
 use crate::stream::{Draft, Record, RoomStream, Settled};
 
 use super::blocks::{self, Shown};
@@ -323,6 +323,24 @@ impl Room {
     pub fn tell_all<M: Mailbox>(&self, desk: &mut Desk<M>, line: &str) {
         for &id in &self.members {
             self.tell(desk, id, line);
+        }
+    }
+
+    /// Tells every member the topic `by` set: `line` as any line of the
+    /// room, tagged `kind=topic,from=BY` for a tagged member (a topic is
+    /// not a kept record: it has no id).
+    pub fn tell_topic<M: Mailbox>(&self, desk: &mut Desk<M>, by: &str, line: &str) {
+        for &id in &self.members {
+            if !desk.is_tagged(id) {
+                self.tell(desk, id, line);
+                continue;
+            }
+            let line = Tags::at(desk.now())
+                .kept_as(Kept::Topic { from: by })
+                .with("room", rooms::tag_value(&self.shown))
+                .answering(desk.label_for(id))
+                .line(line);
+            desk.send(id, &line);
         }
     }
 

@@ -291,6 +291,12 @@ fn tagged_lines_carry_their_room_and_private_ones_the_flag_pm() {
         let line = max.line().await;
         assert_eq!(line.text, "Bob (private): psst");
         assert!(line.has("pm") && line.get("room").is_none(), "{line:?}");
+        // A topic says what it is, who set it and where.
+        max.send("/topic the plan").await;
+        let line = max.line().await;
+        assert_eq!(line.text, "Server: Max set the topic: the plan");
+        let tags = (line.get("kind"), line.get("from"), line.get("room"));
+        assert_eq!(tags, (Some("topic"), Some("Max"), Some("#ops")));
     });
 }
 

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::protocol::limits::Limits;
@@ -111,8 +112,9 @@ impl From<RoomStream> for Streams {
 
 impl<M: Mailbox> Default for Lobby<M> {
     fn default() -> Self {
-        let config = Config::default();
-        Lobby::from_config(&config, Streams::memory(config.history), Instant::now())
+        let config = Arc::new(Config::default());
+        let streams = Streams::memory(config.history);
+        Lobby::from_config(config, streams, Instant::now())
     }
 }
 
@@ -127,7 +129,7 @@ impl<M: Mailbox> Lobby<M> {
     /// from `now`. Their file is the private messages' (`DIR/private/`);
     /// one a store from before private messages had their own folder
     /// kept in `DIR/main/` is read too, then emptied.
-    pub fn from_config(config: &Config, streams: Streams, now: Instant) -> Self {
+    pub fn from_config(config: Arc<Config>, streams: Streams, now: Instant) -> Self {
         let Streams {
             mut main,
             mut private,
@@ -146,15 +148,8 @@ impl<M: Mailbox> Lobby<M> {
             desk,
             names: HashMap::new(),
             holds: Holds::default(),
-            announce_max: config.announce_max,
-            password: config.password.clone(),
+            config: Arc::clone(&config),
             logins: LoginDeadlines::new(config.login_timeout),
-            limits: Limits {
-                rate: config.rate,
-                burst: config.burst,
-                max_line_bytes: config.max_line_bytes,
-            },
-            replay: config.replay,
             now,
             sessions: Sessions::new(config.resume_window, sessions::system_tokens()),
             next_session: 1,
@@ -163,8 +158,6 @@ impl<M: Mailbox> Lobby<M> {
             rooms: HashMap::new(),
             main_key: RoomName::main().shared_key(),
             factory,
-            max_rooms: config.max_rooms,
-            max_joined: config.max_joined,
             away_rooms: HashMap::new(),
             unreadable_sessions: 0,
         }
@@ -211,13 +204,13 @@ impl<M: Mailbox> Lobby<M> {
 impl<M: Mailbox> Lobby<M> {
     /// Stops announcing joins and leaves above `max` in the room (0: never stops).
     pub fn with_announce_max(mut self, max: usize) -> Self {
-        self.announce_max = max;
+        Arc::make_mut(&mut self.config).announce_max = max;
         self
     }
 
     /// Asks every connection for `password` (none: an open server).
     pub fn with_password(mut self, password: Option<Password>) -> Self {
-        self.password = password;
+        Arc::make_mut(&mut self.config).password = password;
         self
     }
 
@@ -229,7 +222,10 @@ impl<M: Mailbox> Lobby<M> {
 
     /// States `limits` to whoever asks with `/limits` (the readers apply them).
     pub fn with_limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
+        let config = Arc::make_mut(&mut self.config);
+        config.rate = limits.rate;
+        config.burst = limits.burst;
+        config.max_line_bytes = limits.max_line_bytes;
         self
     }
 

@@ -21,11 +21,11 @@ impl<M: Mailbox> Lobby<M> {
             return Happened::Nothing;
         }
         client.tagged = true;
-        // A server with a password says so here too: the greeting's
-        // words are not for the client to read.
+        // A server with a password says so here too: the greeting's words
+        // are not for the client to read.
         let password = !client.admitted;
         self.desk.tagged_count += 1;
-        let limits = self.limits;
+        let limits = self.limits();
         let mut tags = Tags::at(self.desk.now())
             .with("rate", limits.rate)
             .with("burst", limits.burst)
@@ -44,7 +44,11 @@ impl<M: Mailbox> Lobby<M> {
         if given.trim().is_empty() {
             return Happened::Nothing;
         }
-        let right = self.password.as_ref().is_none_or(|p| p.matches(given));
+        let right = self
+            .config
+            .password
+            .as_ref()
+            .is_none_or(|p| p.matches(given));
         let Some(client) = self.desk.clients.get_mut(&id) else {
             return Happened::Nothing;
         };

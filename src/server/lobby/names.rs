@@ -137,7 +137,7 @@ impl<M: Mailbox> Lobby<M> {
             .tell_as(id, &reply::renamed_self(new.as_str()), renamed(&new));
         // Every room the person is in is told.
         let meta = self.meta_by(id);
-        let keys = self.desk.clients.get(&id).map(|c| c.rooms.clone());
+        let keys = self.desk.clients.get(&id).map(|c| c.rooms.to_vec());
         for key in keys.unwrap_or_default() {
             if let Some(room) = self.rooms.get_mut(&key) {
                 room.keep(Draft::rename(old.as_str(), new.as_str()), meta.clone());

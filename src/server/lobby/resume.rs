@@ -248,7 +248,7 @@ impl<M: Mailbox> Lobby<M> {
             self.desk.tagged_count -= 1;
         }
         self.names.remove(name.key());
-        let rooms = rooms_of(&client);
+        let rooms = client.rooms.to_vec();
         for key in &rooms {
             if let Some(room) = self.rooms.get_mut(key) {
                 room.exit(ghost);
@@ -292,7 +292,8 @@ impl<M: Mailbox> Lobby<M> {
         }
         if kept {
             self.holds.hold(name, host, Some(client.session), until);
-            self.away_rooms.insert(client.session, rooms_of(client));
+            self.away_rooms
+                .insert(client.session, client.rooms.to_vec());
         }
     }
 
@@ -330,18 +331,4 @@ impl<M: Mailbox> Lobby<M> {
             self.forget(session);
         }
     }
-}
-
-/// The rooms `client` is in, its current one last (where a resume puts
-/// it back).
-fn rooms_of<M>(client: &Client<M>) -> Vec<Arc<str>> {
-    let current = client.current.as_ref();
-    let mut rooms: Vec<Arc<str>> = client
-        .rooms
-        .iter()
-        .filter(|key| Some(*key) != current)
-        .cloned()
-        .collect();
-    rooms.extend(current.cloned());
-    rooms
 }

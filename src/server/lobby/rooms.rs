@@ -22,19 +22,19 @@ use super::{Happened, Lobby};
 impl<M: Mailbox> Lobby<M> {
     /// The key of `id`'s current room.
     pub(super) fn current_key(&self, id: ClientId) -> Option<Arc<str>> {
-        self.desk.clients.get(&id)?.current.clone()
+        self.desk.clients.get(&id)?.rooms.current().cloned()
     }
 
     /// `id`'s current room.
     pub(super) fn current_room(&self, id: ClientId) -> Option<&Room> {
         let client = self.desk.clients.get(&id)?;
-        self.rooms.get(client.current.as_ref()?)
+        self.rooms.get(client.rooms.current()?)
     }
 
     /// Whether `id` is in the room of `key`.
     fn is_in(&self, id: ClientId, key: &str) -> bool {
         let client = self.desk.clients.get(&id);
-        client.is_some_and(|c| c.rooms.iter().any(|r| &**r == key))
+        client.is_some_and(|c| c.rooms.contains(key))
     }
 
     /// One error line to `id`.
@@ -82,8 +82,9 @@ impl<M: Mailbox> Lobby<M> {
             return self.refuse(id, said::already_in(&shown));
         }
         let joined = self.desk.clients.get(&id).map_or(0, |c| c.rooms.len());
-        if joined >= self.max_joined {
-            return self.refuse(id, said::too_many_joined(self.max_joined));
+        let most = self.config.max_joined;
+        if joined >= most {
+            return self.refuse(id, said::too_many_joined(most));
         }
         let key = match self.rooms.get_key_value(name.key()) {
             Some((key, _)) => Arc::clone(key),
@@ -105,8 +106,9 @@ impl<M: Mailbox> Lobby<M> {
     /// Makes the room `name` (its stream from the store, with one), if
     /// the server may have one more.
     fn make_room(&mut self, name: RoomName) -> Result<Arc<str>, String> {
-        if self.rooms.len() >= self.max_rooms {
-            return Err(said::too_many_rooms(self.max_rooms));
+        let most = self.config.max_rooms;
+        if self.rooms.len() >= most {
+            return Err(said::too_many_rooms(most));
         }
         let place = Place::Room {
             key: name.key(),
@@ -134,13 +136,7 @@ impl<M: Mailbox> Lobby<M> {
         };
         room.enter(id);
         if let Some(client) = self.desk.clients.get_mut(&id) {
-            // Most people stay in one room: room for one, not the four a
-            // first push makes (idle clients are counted in bytes).
-            if client.rooms.capacity() == 0 {
-                client.rooms.reserve_exact(1);
-            }
-            client.rooms.push(Arc::clone(key));
-            client.current = Some(Arc::clone(key));
+            client.rooms.enter(Arc::clone(key));
         }
     }
 
@@ -169,7 +165,7 @@ impl<M: Mailbox> Lobby<M> {
             return;
         };
         let meta = self.meta_by(id);
-        let replay = self.replay;
+        let replay = self.config.replay;
         let announces = self.rooms.get(key).map(|r| self.announces(r.online()));
         let Some(room) = self.rooms.get_mut(key) else {
             return;
@@ -184,12 +180,12 @@ impl<M: Mailbox> Lobby<M> {
     /// members are told `name` left, if given.
     pub(super) fn exit_rooms(&mut self, id: ClientId, keys: &[Arc<str>], name: Option<&Name>) {
         for key in keys {
+            let online = self.rooms.get(key).map_or(0, Room::online);
+            let announces = self.announces(online);
             let Some(room) = self.rooms.get_mut(key) else {
                 continue;
             };
-            let online = room.online();
             room.exit(id);
-            let announces = self.announce_max == 0 || online <= self.announce_max;
             if let Some(name) = name.filter(|_| announces) {
                 room.keep(Draft::leave(name.as_str()), Meta::notice(None));
             }
@@ -230,11 +226,7 @@ impl<M: Mailbox> Lobby<M> {
         if client.rooms.len() <= 1 {
             return self.refuse(id, said::LAST_ROOM);
         }
-        client.rooms.retain(|r| **r != *key);
-        let was_current = client.current.as_deref() == Some(&*key);
-        if was_current {
-            client.current = client.rooms.last().cloned();
-        }
+        let was_current = client.rooms.leave(&key);
         let name = client.name.clone();
         let shown = self.rooms.get(&key).map(|r| r.name().to_string());
         self.desk
@@ -266,7 +258,7 @@ impl<M: Mailbox> Lobby<M> {
             Err(why) => return self.refuse(id, why),
         };
         if let Some(client) = self.desk.clients.get_mut(&id) {
-            client.current = Some(key);
+            client.rooms.switch(&key);
         }
         self.tell_current(id);
         Happened::Nothing
@@ -322,8 +314,9 @@ impl<M: Mailbox> Lobby<M> {
             return self.refuse(id, said::topic_too_long(MOST_TOPIC_BYTES));
         }
         room.topic = Some(topic.to_string());
-        let line = said::topic_set(by.as_deref().unwrap_or(""), topic);
-        room.tell_all(&mut self.desk, &line);
+        let by = by.unwrap_or_default();
+        let line = said::topic_set(&by, topic);
+        room.tell_topic(&mut self.desk, &by, &line);
         Happened::Nothing
     }
 

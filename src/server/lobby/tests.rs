@@ -1,9 +1,11 @@
 //! The lobby's rules, fed lines directly (no sockets).
 
 use super::super::addrs::Host;
+use super::super::config::Config;
 use super::super::sessions;
 use super::*;
 use crate::protocol::password::Password;
+use crate::protocol::rooms;
 use crate::protocol::tagged;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -626,4 +628,66 @@ fn a_wave_that_left_gives_its_room_back() {
     assert!(room.desk.clients.capacity() < full / 8);
     assert!(room.names.capacity() < full / 8);
     assert!(room.main().members_capacity() < full / 8);
+}
+
+#[test]
+fn a_rooms_line_reaches_its_members_only_prefixed_for_whom_it_is_not_current() {
+    let (mut lobby, inboxes) = room_with(&["Ann", "Bob", "Cy"]);
+    lobby.line(0, "/join #ops");
+    lobby.line(1, "/join ops");
+    lobby.line(1, "/switch #main");
+    for inbox in &inboxes {
+        inbox.take();
+    }
+    lobby.line(0, "deploy done");
+    assert_eq!(inboxes[1].take(), ["[#ops] Ann: deploy done"]);
+    assert!(inboxes[2].take().is_empty(), "Cy is not in #ops");
+    lobby.line(1, "lunch?");
+    assert_eq!(inboxes[0].take(), ["[#main] Bob: lunch?"]);
+    assert_eq!(inboxes[2].take(), ["Bob: lunch?"]);
+}
+
+#[test]
+fn an_empty_room_is_forgotten_unless_something_was_said_in_it() {
+    let (mut lobby, inboxes) = room_with(&["Ann"]);
+    lobby.line(0, "/join #quiet");
+    lobby.line(0, "/leave");
+    lobby.line(0, "/join #kept");
+    lobby.line(0, "hello");
+    lobby.line(0, "/leave");
+    inboxes[0].take();
+    lobby.line(0, "/rooms");
+    assert_eq!(
+        inboxes[0].take(),
+        [
+            "Server: 2 rooms:",
+            "Server:   #kept (0 people)",
+            "Server:   #main (1 person)"
+        ]
+    );
+}
+
+#[test]
+fn joining_past_the_caps_is_one_error_and_changes_nothing() {
+    let config = Arc::new(Config {
+        max_rooms: 2,
+        max_joined: 2,
+        ..Config::default()
+    });
+    let streams = Streams::memory(config.history);
+    let mut lobby: Lobby<Inbox> = Lobby::from_config(config, streams, Instant::now());
+    let (ann, bob) = (inbox(), inbox());
+    lobby.connect(1, ann.clone(), &[], Instant::now());
+    lobby.connect(2, bob.clone(), &[], Instant::now());
+    lobby.line(1, "Ann");
+    lobby.line(2, "Bob");
+    lobby.line(1, "/join #a");
+    ann.take();
+    bob.take();
+    lobby.line(1, "/join #b");
+    assert_eq!(ann.take(), [reply::error(rooms::reply::too_many_joined(2))]);
+    lobby.line(2, "/join #c");
+    assert_eq!(bob.take(), [reply::error(rooms::reply::too_many_rooms(2))]);
+    lobby.line(1, "hi");
+    assert!(bob.take().is_empty(), "Ann is still in #a, Bob never was");
 }
