@@ -1,15 +1,25 @@
 //! Catching up: the history the server replays after a login or a resume
 //! (and, when a session could not be resumed, the answer to our
-//! `/history after LAST`) is held until its end, de-duplicated by id and put
-//! in id order, then shown as one block under a marker line:
+//! `/history after LAST`) is held until its end, de-duplicated by id (ids
+//! are opaque: equal or not) in the order it came, then shown as one block under a marker line:
 //! `── 14 new since 17:42, 3 mention you ──` (on a first login, `── the
 //! last 20 messages ──`). Pure: items in, the block out.
 //!
 //! A block whose footer came before as many lines as its header promised
 //! (`history=N`) is not complete: the caller asks again from where the
-//! block began ([`Catchup::ask_again_after`]) rather than call it so.
+//! block began ([`Catchup::ask_again_after`]) rather than call it so, and
+//! what comes again is merged in place ([`Catchup::again`]).
 
-use std::collections::BTreeMap;
+use std::collections::HashSet;
+
+/// Where a block was collected from: a stream (a room, or `@`) and the
+/// newest id seen of it, both as the server wrote them.
+pub type Point = (String, String);
+
+/// What makes a line the same line again: its stream's key, its id and
+/// a hash of its text (the two copies of a private message to oneself
+/// share an id).
+pub type Same = (String, String, u64);
 
 /// What the marker line says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,15 +45,19 @@ pub struct Summary {
 /// must not fill our memory).
 pub const MOST_BYTES: usize = 8 << 20;
 
-/// A block being collected.
+/// A block being collected. Ids are opaque (compared for equality only):
+/// lines keep the order they came in, which is the server's order.
 #[derive(Debug)]
 pub struct Catchup<T> {
-    /// Lines with an id, by id: each once, in order.
-    by_id: BTreeMap<u64, T>,
-    /// Lines without an id, in the order they came.
-    others: Vec<T>,
-    /// Ids up to this one were seen before: dropped.
-    seen_through: u64,
+    /// The lines, in order, each with what makes it the same line again.
+    lines: Vec<(Option<Same>, T)>,
+    /// The `Same` of every line held.
+    held: HashSet<Same>,
+    /// While a block asked for again comes: where its next new line goes
+    /// (just after the last line it shares with what is held).
+    merging: Option<usize>,
+    /// Where it was collected after; None: a first login's last messages.
+    after: Option<Point>,
     /// Lines that call for the person's attention.
     mentions: u64,
     /// Messages the server says are no longer kept.
@@ -59,13 +73,14 @@ pub struct Catchup<T> {
 }
 
 impl<T> Catchup<T> {
-    /// A block of what came after id `seen_through` (0: nothing seen yet);
-    /// `since`: when the person was last here, if they were.
-    pub fn new(seen_through: u64, since: Option<u64>) -> Catchup<T> {
+    /// A block of what came after `after` (None: nothing known to start
+    /// from); `since`: when the person was last here, if they were.
+    pub fn new(after: Option<Point>, since: Option<u64>) -> Catchup<T> {
         Catchup {
-            by_id: BTreeMap::new(),
-            others: Vec::new(),
-            seen_through,
+            lines: Vec::new(),
+            held: HashSet::new(),
+            merging: None,
+            after,
             mentions: 0,
             missed: 0,
             short: 0,
@@ -79,30 +94,55 @@ impl<T> Catchup<T> {
     pub fn first_login() -> Catchup<T> {
         Catchup {
             first: true,
-            ..Catchup::new(0, None)
+            ..Catchup::new(None, None)
         }
     }
 
-    /// Adds one line (`size` bytes); false if it was dropped as seen.
+    /// Adds one line (`size` bytes); false if it was held already.
     pub fn add(
         &mut self,
-        id: Option<u64>,
+        same: Option<Same>,
         time: Option<u64>,
         calls: bool,
         size: usize,
         item: T,
     ) -> bool {
-        match id {
-            Some(id) if id <= self.seen_through || self.by_id.contains_key(&id) => return false,
-            Some(id) => {
-                self.by_id.insert(id, item);
+        if let Some(same) = &same {
+            if self.held.contains(same) {
+                self.passed(same);
+                return false;
             }
-            None => self.others.push(item),
+            self.held.insert(same.clone());
+        }
+        match self.merging.as_mut() {
+            Some(at) => {
+                self.lines.insert(*at, (same, item));
+                *at += 1;
+            }
+            None => self.lines.push((same, item)),
         }
         self.since = self.since.or(time);
         self.mentions += u64::from(calls);
         self.bytes = self.bytes.saturating_add(size);
         true
+    }
+
+    /// A line that came again (held already, or shown before): a block
+    /// asked for again goes on after it, if it holds it.
+    pub fn passed(&mut self, same: &Same) {
+        if let Some(at) = self.merging.as_mut() {
+            let found = self
+                .lines
+                .iter()
+                .position(|(s, _)| s.as_ref() == Some(same));
+            *at = found.map_or(*at, |i| i + 1);
+        }
+    }
+
+    /// The block asked for again begins: its lines are the whole stretch
+    /// again, so each new one goes where it belongs among those held.
+    pub fn again(&mut self) {
+        self.merging = Some(0);
     }
 
     /// The server says `missed` more are no longer kept.
@@ -122,19 +162,17 @@ impl<T> Catchup<T> {
         self.short = self.short.saturating_add(short);
     }
 
-    /// The id to ask `/history after` from when a block came short: the
-    /// id it was collected after, or, for a block of the last messages
-    /// (a late joiner's: nothing seen before), the one before its oldest
-    /// line. Not the newest line held: ids have gaps (others' private
-    /// messages), so a hole in the middle cannot be told from a gap, and
-    /// what is asked again from the start is held once (by id) anyway.
-    /// None when there is nothing to ask from.
-    pub fn ask_again_after(&self) -> Option<u64> {
-        if self.seen_through > 0 {
-            return Some(self.seen_through);
-        }
-        let oldest = self.by_id.keys().next()?;
-        Some(oldest - 1)
+    /// Where to ask `/history ROOM after ID` from when the block came
+    /// short: where it was collected after. None for a first login's last
+    /// messages (nothing seen before: the caller asks for the last lines
+    /// again; what is asked again is held once anyway).
+    pub fn ask_again_after(&self) -> Option<&Point> {
+        self.after.as_ref()
+    }
+
+    /// Whether it is a first login's replay.
+    pub fn is_first(&self) -> bool {
+        self.first
     }
 
     /// Whether it holds as much as it may.
@@ -142,25 +180,17 @@ impl<T> Catchup<T> {
         self.bytes >= MOST_BYTES
     }
 
-    /// The newest id held, if any.
-    pub fn newest(&self) -> Option<u64> {
-        self.by_id.keys().next_back().copied()
-    }
-
     /// The block: its summary, and its lines in order.
     pub fn finish(self) -> (Summary, Vec<T>) {
-        let count = (self.by_id.len() + self.others.len()) as u64;
         let summary = Summary {
-            count,
+            count: self.lines.len() as u64,
             mentions: self.mentions,
             missed: self.missed,
             short: self.short,
             since: self.since,
             first: self.first,
         };
-        let mut lines: Vec<T> = self.by_id.into_values().collect();
-        lines.extend(self.others);
-        (summary, lines)
+        (summary, self.lines.into_iter().map(|(_, t)| t).collect())
     }
 }
 
@@ -200,16 +230,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_block_is_shown_once_in_id_order_without_what_was_seen() {
-        let mut block = Catchup::new(10, None);
-        assert!(!block.add(Some(9), Some(1), false, 1, "seen"));
-        assert!(block.add(Some(13), Some(3), false, 1, "c"));
-        assert!(block.add(Some(11), Some(2), true, 1, "a"));
-        assert!(!block.add(Some(13), Some(3), false, 1, "c again"));
+    fn a_block_is_shown_once_in_the_order_it_came() {
+        let mut block = Catchup::new(None, None);
+        assert!(block.add(id("13"), Some(3), false, 1, "c"));
+        assert!(block.add(id("11"), Some(2), true, 1, "a"));
+        assert!(!block.add(id("13"), Some(3), false, 1, "c again"));
         assert!(block.add(None, Some(4), false, 1, "no id"));
-        assert_eq!(block.newest(), Some(13));
         let (summary, lines) = block.finish();
-        assert_eq!(lines, ["a", "c", "no id"]);
+        assert_eq!(lines, ["c", "a", "no id"], "ids are not numbers to sort by");
         assert_eq!(
             summary,
             Summary {
@@ -221,6 +249,33 @@ mod tests {
                 first: false,
             }
         );
+    }
+
+    fn id(id: &str) -> Option<Same> {
+        Some(("#main".to_string(), id.to_string(), 0))
+    }
+
+    #[test]
+    fn both_copies_of_a_private_message_to_oneself_are_kept() {
+        let mut block = Catchup::new(None, None);
+        let copy = |hash| Some(("@".to_string(), "4".to_string(), hash));
+        assert!(block.add(copy(1), None, false, 1, "Max (private): hi"));
+        assert!(block.add(copy(2), None, false, 1, "To Max (private): hi"));
+        assert!(!block.add(copy(2), None, false, 1, "To Max (private): hi"));
+        assert_eq!(block.finish().0.count, 2);
+    }
+
+    #[test]
+    fn a_block_asked_again_fills_the_holes_in_place() {
+        let mut block = Catchup::first_login();
+        block.add(id("a"), None, false, 1, "one");
+        block.add(id("c"), None, false, 1, "three");
+        block.again();
+        block.add(id("a"), None, false, 1, "one");
+        block.add(id("b"), None, false, 1, "two");
+        block.add(id("c"), None, false, 1, "three");
+        block.add(id("d"), None, false, 1, "four");
+        assert_eq!(block.finish().1, ["one", "two", "three", "four"]);
     }
 
     #[test]
@@ -263,29 +318,28 @@ mod tests {
     #[test]
     fn a_short_block_is_asked_for_again_from_where_it_began() {
         // After a resume: from the last id seen before it.
-        let mut block = Catchup::new(40, None);
-        block.add(Some(45), None, false, 1, ());
-        assert_eq!(block.ask_again_after(), Some(40));
-        // A late joiner's block: from just before its oldest line.
-        let mut joiner = Catchup::new(0, None);
-        assert_eq!(joiner.ask_again_after(), None, "nothing to ask from");
-        joiner.add(Some(9), None, false, 1, ());
-        joiner.add(Some(7), None, false, 1, ());
-        assert_eq!(joiner.ask_again_after(), Some(6));
+        let after = ("#ops".to_string(), "40".to_string());
+        let mut block = Catchup::new(Some(after.clone()), None);
+        block.add(id("45"), None, false, 1, ());
+        assert_eq!(block.ask_again_after(), Some(&after));
+        // A late joiner's block: nothing to ask after (its last lines are).
+        let joiner = Catchup::<()>::first_login();
+        assert_eq!(joiner.ask_again_after(), None);
+        assert!(joiner.is_first());
     }
 
     #[test]
     fn a_first_logins_replay_is_the_last_messages_not_news_since() {
         let mut block = Catchup::first_login();
-        block.add(Some(1), Some(100), false, 1, ());
-        block.add(Some(2), Some(200), true, 1, ());
+        block.add(id("1"), Some(100), false, 1, ());
+        block.add(id("2"), Some(200), true, 1, ());
         let (summary, _) = block.finish();
         assert_eq!(
             marker(&summary, Some("17:42")).as_deref(),
             Some("── the last 2 messages, 1 mentions you ──")
         );
         let mut one = Catchup::first_login();
-        one.add(Some(1), Some(100), false, 1, ());
+        one.add(id("1"), Some(100), false, 1, ());
         let (summary, _) = one.finish();
         assert_eq!(
             marker(&summary, Some("17:42")).as_deref(),
@@ -295,17 +349,17 @@ mod tests {
 
     #[test]
     fn a_given_since_wins_over_the_first_lines_time() {
-        let mut block = Catchup::new(0, Some(100));
-        block.add(Some(1), Some(200), false, 1, ());
+        let mut block = Catchup::new(None, Some(100));
+        block.add(id("1"), Some(200), false, 1, ());
         assert_eq!(block.finish().0.since, Some(100));
     }
 
     #[test]
     fn a_block_past_its_bound_says_it_is_full() {
-        let mut block = Catchup::new(0, None);
-        block.add(Some(1), None, false, MOST_BYTES - 1, ());
+        let mut block = Catchup::new(None, None);
+        block.add(id("1"), None, false, MOST_BYTES - 1, ());
         assert!(!block.full());
-        block.add(Some(2), None, false, 1, ());
+        block.add(id("2"), None, false, 1, ());
         assert!(block.full());
     }
 }

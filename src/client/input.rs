@@ -56,6 +56,14 @@ impl Screen {
         }
     }
 
+    /// The current room, for the prompt (None: today's `> `), and the
+    /// rooms known, for Tab. Plain output has no prompt.
+    pub fn rooms(&mut self, prompt: Option<String>, known: Vec<String>) {
+        if let Screen::Editor(editor) = self {
+            editor.rooms(prompt, known);
+        }
+    }
+
     /// Shows `status` before the prompt (None: clears it). Plain output
     /// has no prompt: the status goes to stderr, once per change of words
     /// that matter (the caller decides).

@@ -159,6 +159,14 @@ impl Palette {
         style_at(slot, self.colors)
     }
 
+    /// The style of a room's name: always the one its name picks (a room
+    /// keeps its colour however many people are shown; it may share it
+    /// with a person, whose name is never in brackets).
+    pub fn stable(&self, name: &str) -> Style {
+        let key = name.to_lowercase();
+        style_at(fnv1a(&key) as usize % self.holders.len(), self.colors)
+    }
+
     /// A slot for a name that holds none: free, from its first choice on,
     /// else the one seen longest ago.
     fn free_slot(&self, key: &str) -> usize {
@@ -219,6 +227,24 @@ mod tests {
                 .collect();
             assert_eq!(styles.len(), n, "{colors:?}");
         }
+    }
+
+    #[test]
+    fn a_room_keeps_its_style_whoever_is_shown() {
+        for colors in ALL {
+            let mut palette = Palette::new(colors);
+            let before = palette.stable("#ops");
+            for name in names(100) {
+                palette.style(&name);
+            }
+            assert_eq!(palette.stable("#OPS"), before);
+            assert_eq!(
+                Palette::new(colors).stable("#ops"),
+                before,
+                "in every session"
+            );
+        }
+        assert_eq!(Palette::new(Colors::Off).stable("#ops"), Style::new());
     }
 
     #[test]

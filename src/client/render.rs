@@ -76,6 +76,21 @@ pub fn styled(raw: &[u8], palette: &mut Palette, emphasis: Emphasis) -> String {
     }
 }
 
+/// The room of a line that is not of the current room, before it:
+/// `[#ops] `, the name in the room's own colour (dimmed in history),
+/// plain without colours. The name is made visible as any server text.
+pub fn room(room: &str, palette: &mut Palette, history: bool) -> String {
+    let room = crate::protocol::sanitize::visible(room);
+    if !palette.colors().on() {
+        return format!("[{room}] ");
+    }
+    let style = match history {
+        true => palette.stable(&room).dim(),
+        false => palette.stable(&room),
+    };
+    format!("[{}] ", room.paint(style))
+}
+
 /// Text of our own making (a time, the day, the catch-up marker): dimmed
 /// on a terminal, plain otherwise.
 pub fn faint(text: &str, colors: Colors) -> String {
@@ -113,6 +128,18 @@ pub fn not_sent(mine: &str, why: &str, colors: Colors) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_line_of_another_room_is_prefixed_with_the_room_in_its_colour() {
+        let mut plain = Palette::new(Colors::Off);
+        assert_eq!(room("#ops", &mut plain, false), "[#ops] ");
+        let mut palette = Palette::new(Colors::True);
+        let shown = room("#ops", &mut palette, false);
+        let style = palette.stable("#ops");
+        assert_eq!(shown, format!("[{}] ", "#ops".paint(style)));
+        assert_ne!(shown, "[#ops] ", "in colour");
+        assert_eq!(room("#a\x1b[2Jb", &mut plain, false), "[#a^[[2Jb] ");
+    }
 
     #[test]
     fn a_refused_line_is_marked_as_not_sent() {

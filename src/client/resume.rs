@@ -1,9 +1,10 @@
 //! Coming back after the connection dropped: a new connection, tagged mode,
-//! the room's password (kept in memory for this), then `/resume TOKEN LAST`.
-//! If the server no longer knows the session (it restarted, or the window
-//! passed), the same name logs in again and `/history after LAST` asks for
-//! what was said meanwhile. Nobody is asked anything: this runs under the
-//! session's status line, while the person may go on typing.
+//! the room's password (kept in memory for this), then `/resume TOKEN
+//! CURSOR` (the newest id seen of each stream). If the server no longer
+//! knows the session (it restarted, or the window passed), the same name
+//! logs in again (the session then joins its rooms again and asks what was
+//! said meanwhile). Nobody is asked anything: this runs under the session's
+//! status line, while the person may go on typing.
 
 use std::time::{Duration, Instant};
 
@@ -26,8 +27,11 @@ pub struct Who<'a> {
     pub password: Option<&'a Secret>,
     /// The session token the server gave.
     pub token: &'a str,
-    /// The newest id seen.
-    pub last: u64,
+    /// The newest id seen of each stream, as `/resume` takes it.
+    pub cursor: String,
+    /// The id of the line that came last, whatever its stream (for a
+    /// server that takes one id).
+    pub latest: Option<&'a str>,
 }
 
 /// Back in the room on a new connection.
@@ -42,12 +46,6 @@ pub struct Back {
     pub mode: Tags,
     /// The tags of `You are logged in as:` (the session token, last id).
     pub login: Tags,
-    /// The label of our `/history after ID`, if we had to ask for it.
-    pub history: Option<String>,
-    /// The id that `/history after` asked from: LAST, or 0 when the room's
-    /// ids started again (a restart without a store: its newest id is
-    /// older than ours, and everything it has is new to us).
-    pub after: u64,
 }
 
 /// Why coming back failed.
@@ -72,8 +70,6 @@ pub async fn come_back(
         resumed: false,
         mode: Tags::default(),
         login: Tags::default(),
-        history: None,
-        after: who.last,
     };
     let patience = options.login_timeout;
     if options.tls.is_none() {
@@ -94,18 +90,20 @@ pub async fn come_back(
     if back.mode.password {
         back.give_password(who.password, labels, patience).await?;
     }
-    let label = labels.next();
-    back.send(&tags::labeled(&label, &tags::resume(who.token, who.last)))
-        .await?;
-    if back.resumed(patience).await? {
-        // The server sends what was missed, as a block, by itself.
-        return Ok(back);
+    // A server that takes one id only (today's `/resume TOKEN LAST`, one
+    // sequence for every stream) refuses a cursor: the newest id that
+    // came is its LAST.
+    let mut asks = vec![who.cursor.as_str()];
+    asks.extend(who.latest.filter(|latest| *latest != who.cursor));
+    for cursor in asks {
+        let line = tags::resume(who.token, cursor);
+        back.send(&tags::labeled(&labels.next(), &line)).await?;
+        if back.resumed(patience).await? {
+            // The server sends what was missed, as a block, by itself.
+            return Ok(back);
+        }
     }
     back.log_in_again(who, labels, patience).await?;
-    let label = labels.next();
-    back.send(&tags::labeled(&label, &tags::history_after(back.after)))
-        .await?;
-    back.history = Some(label);
     Ok(back)
 }
 
@@ -176,9 +174,6 @@ impl Back {
             let line = self.reply(patience).await?;
             match (&line.tags.reply, line.tags.error) {
                 (Some(Reply::Login { .. }), _) => {
-                    if line.tags.last.is_some_and(|room| room < who.last) {
-                        self.after = 0;
-                    }
                     self.login = line.tags;
                     return Ok(());
                 }
@@ -247,8 +242,6 @@ mod tests {
             resumed: false,
             mode: Tags::default(),
             login: Tags::default(),
-            history: None,
-            after: 0,
         };
         let Err(Fail::Again(why)) = runtime::block_on(back.send("/tagged")) else {
             panic!("a reset connection took a line");

@@ -90,6 +90,14 @@ pub enum Reply {
     /// `limits`: the answer to `/limits` (the numbers in `rate=`,
     /// `burst=`, `max=`).
     Limits,
+    /// `join`: we entered the room in `room=` (its newest id in `last=`).
+    Join,
+    /// `leave`: we left the room in `room=`.
+    Leave,
+    /// `switch`: our current room is now the one in `room=`.
+    Switch,
+    /// `room`: a line of a `/rooms` answer, about the room `name=`.
+    Room { name: String },
 }
 
 /// The tags of one server line. Unknown keys are ignored.
@@ -97,8 +105,9 @@ pub enum Reply {
 pub struct Tags {
     /// `t=`: the server's time, milliseconds since the epoch (UTC).
     pub time: Option<u64>,
-    /// `id=`: the kept message's id.
-    pub id: Option<u64>,
+    /// `id=`: the kept message's id: opaque, compared for equality only
+    /// (the server orders each stream).
+    pub id: Option<String>,
     /// `re=`: the label of our line this answers.
     pub re: Option<String>,
     /// `h`: replayed history, not live.
@@ -107,8 +116,9 @@ pub struct Tags {
     pub block: Option<Block>,
     /// `session=`: the token to resume this session with.
     pub session: Option<String>,
-    /// `last=`: the newest id the room had kept at login.
-    pub last: Option<u64>,
+    /// `last=`: the newest id the room had kept at login (or on joining
+    /// it); opaque like `id=`.
+    pub last: Option<String>,
     /// `resumed`: this login was a resume.
     pub resumed: bool,
     /// `rate=`: lines a second (0: no limit), on `Tagged mode on.`.
@@ -169,14 +179,14 @@ fn typed(items: &[(&str, Option<&str>)]) -> Result<Tags, Malformed> {
         }
         match (key, value) {
             ("t", Some(v)) => tags.time = Some(number(v)?),
-            ("id", Some(v)) => tags.id = Some(number(v)?),
+            ("id", Some(v)) => tags.id = Some(opaque(v)?),
             ("re", Some(v)) if is_label(v) => tags.re = Some(v.to_string()),
             ("h", None) => tags.history = true,
             ("history", Some("end")) => end = true,
             ("history", Some(v)) => count = Some(number(v)?),
             ("missed", Some(v)) => missed = number(v)?,
             ("session", Some(v)) if is_token(v) => tags.session = Some(v.to_string()),
-            ("last", Some(v)) => tags.last = Some(number(v)?),
+            ("last", Some(v)) => tags.last = Some(opaque(v)?),
             ("resumed", None) => tags.resumed = true,
             ("rate", Some(v)) => tags.rate = Some(number(v)?),
             ("burst", Some(v)) => tags.burst = Some(number(v)?),
@@ -326,6 +336,12 @@ fn reply(
         "bye" => Reply::Bye,
         "shutdown" => Reply::Shutdown,
         "limits" => Reply::Limits,
+        "join" => Reply::Join,
+        "leave" => Reply::Leave,
+        "switch" => Reply::Switch,
+        "room" => Reply::Room {
+            name: name.ok_or(Malformed)?,
+        },
         _ => return Ok(None),
     }))
 }
@@ -342,6 +358,18 @@ fn number<T: std::str::FromStr>(text: &str) -> Result<T, Malformed> {
     text.parse().map_err(|_| Malformed)
 }
 
+/// The longest id kept: a server's ids are short; a longer one is not
+/// held (a cursor holds one per room).
+pub const MAX_ID: usize = 64;
+
+/// A message id: opaque (no space or comma, as every value), short.
+fn opaque(value: &str) -> Result<String, Malformed> {
+    match value.len() <= MAX_ID {
+        true => Ok(value.to_string()),
+        false => Err(Malformed),
+    }
+}
+
 /// A session token: 32 hex digits.
 fn is_token(text: &str) -> bool {
     text.len() == 32 && text.bytes().all(|b| b.is_ascii_hexdigit())
@@ -353,14 +381,21 @@ pub fn labeled(label: &str, text: &str) -> String {
     format!("{}{label} {text}", tagged::MARK)
 }
 
-/// `/resume TOKEN LAST`: in place of a name, to take a session back.
-pub fn resume(token: &str, last: u64) -> String {
-    format!("/resume {token} {last}")
+/// `/resume TOKEN CURSOR`: in place of a name, to take a session back
+/// (CURSOR: the newest id seen of each stream, see `super::cursor`).
+pub fn resume(token: &str, cursor: &str) -> String {
+    format!("/resume {token} {cursor}")
 }
 
-/// `/history after ID`: the room's messages after `id`.
-pub fn history_after(id: u64) -> String {
-    format!("/history after {id}")
+/// `/history after ID` (`#main`'s form, today's), or `/history ROOM after
+/// ID`: the messages of `room` after `id`.
+pub fn history_after(room: &str, id: &str) -> String {
+    match crate::protocol::room::RoomName::parse(room) {
+        Ok(room) if room.key() == crate::protocol::room::RoomName::main().key() => {
+            format!("/history after {id}")
+        }
+        _ => format!("/history {room} after {id}"),
+    }
 }
 
 /// The labels a client gives its lines: short, unique for the session
@@ -401,7 +436,7 @@ mod tests {
         let (tags, line) = tags_of("~t=1764583200123,id=42,re=7 Max: hello there");
         assert_eq!(line, "Max: hello there");
         assert_eq!(tags.time, Some(1_764_583_200_123));
-        assert_eq!(tags.id, Some(42));
+        assert_eq!(tags.id.as_deref(), Some("42"));
         assert_eq!(tags.re.as_deref(), Some("7"));
         assert!(!tags.history);
     }
@@ -416,7 +451,7 @@ mod tests {
             tags.session.as_deref(),
             Some("0123456789abcdef0123456789ABCDEF")
         );
-        assert_eq!(tags.last, Some(41));
+        assert_eq!(tags.last.as_deref(), Some("41"));
         assert!(tags.resumed);
     }
 
@@ -520,7 +555,6 @@ mod tests {
             "~t= Max: hi",
             "~T=1 Max: hi",
             "~t=1,,id=2 Max: hi",
-            "~id=-1 Max: hi",
             "~t=99999999999999999999999 Max: hi",
             "~re=a.b Max: hi",
             "~session=xyz Max: hi",
@@ -537,12 +571,55 @@ mod tests {
             assert_eq!(split(raw.as_bytes()), Err(Malformed), "{raw:?}");
         }
         assert_eq!(split(b"~t=\xff Max: hi"), Err(Malformed));
+        let long_id = format!("~id={} Max: hi", "7".repeat(MAX_ID + 1));
+        assert_eq!(
+            split(long_id.as_bytes()),
+            Err(Malformed),
+            "an id past MAX_ID"
+        );
+    }
+
+    #[test]
+    fn ids_are_opaque_text_not_numbers() {
+        let (tags, _) = tags_of("~id=r7-0a,last=x%2Cy,t=1 Max: hi");
+        assert_eq!(tags.id.as_deref(), Some("r7-0a"));
+        assert_eq!(
+            tags.last.as_deref(),
+            Some("x%2Cy"),
+            "kept as sent, to send back"
+        );
+    }
+
+    #[test]
+    fn room_replies_say_which_room_whatever_their_words() {
+        let (tags, _) = tags_of("~t=1,reply=join,room=#ops,last=9,re=3 x");
+        assert_eq!(tags.reply, Some(Reply::Join));
+        assert_eq!(tags.room.as_deref(), Some("#ops"));
+        let (tags, _) = tags_of("~t=1,reply=switch,room=#a%2Cb x");
+        assert_eq!(tags.reply, Some(Reply::Switch));
+        assert_eq!(tags.room.as_deref(), Some("#a,b"));
+        let (tags, _) = tags_of("~t=1,reply=leave,room=#ops x");
+        assert_eq!(tags.reply, Some(Reply::Leave));
+        let (tags, _) = tags_of("~t=1,reply=room,name=#lunch x");
+        let room = Reply::Room {
+            name: "#lunch".into(),
+        };
+        assert_eq!(tags.reply, Some(room));
+        assert_eq!(split(b"~t=1,reply=room x"), Err(Malformed));
     }
 
     #[test]
     fn the_line_after_the_tags_is_left_as_bytes_for_sanitizing() {
         let (_, line) = split(b"~t=1 Eve: \x1b]52;c;x\x07").unwrap().unwrap();
         assert_eq!(line, b"Eve: \x1b]52;c;x\x07");
+    }
+
+    #[test]
+    fn history_after_names_a_room_other_than_main() {
+        assert_eq!(history_after("#main", "41"), "/history after 41");
+        assert_eq!(history_after("#MAIN", "41"), "/history after 41");
+        assert_eq!(history_after("#ops", "a7"), "/history #ops after a7");
+        assert_eq!(resume("ab", "#main=4,@=2"), "/resume ab #main=4,@=2");
     }
 
     #[test]

@@ -1768,7 +1768,8 @@ fn next_sent(server: &mut Nc) -> String {
 /// A server whose catch-up block comes short (its header promises three
 /// lines, two come, then the footer, as from a server that dropped lines
 /// from a block's middle): the client does not call it complete, but
-/// asks `/history after` the id before it, and shows each line once.
+/// asks for the last three again (ids are opaque: there is no "the id
+/// before it"), and shows each line once, in the server's order.
 #[test]
 fn a_short_catch_up_block_is_asked_for_again_before_it_is_called_complete() {
     let (listener, port) = listen();
@@ -1796,13 +1797,13 @@ fn a_short_catch_up_block_is_asked_for_again_before_it_is_called_complete() {
         .strip_prefix('~')
         .and_then(|rest| rest.split_once(' '))
         .unwrap_or_else(|| panic!("not a labeled line: {asked:?}"));
-    assert_eq!(text, "/history after 6");
+    assert_eq!(text, "/history 3");
     for line in [
-        format!("~t=1000,history=3,missed=0,re={label} Server: 3 messages after id 6 (times UTC):"),
+        format!("~t=1000,history=3,missed=0,re={label} Server: The last 3 messages (times UTC):"),
         "~id=7,t=1000,h Ann: one".to_string(),
         "~id=8,t=1000,h Ann: two".to_string(),
         "~id=9,t=1000,h Ann: three".to_string(),
-        format!("~t=1000,history=end,re={label} Server: End of the 3 messages after id 6."),
+        format!("~t=1000,history=end,re={label} Server: End of the last 3 messages."),
         "~id=12,t=2000 Ann: live".to_string(),
     ] {
         server.send(&line);

@@ -7,6 +7,7 @@ mod support;
 mod chat;
 mod cli;
 mod client;
+mod client_rooms;
 mod history;
 mod limits;
 mod login;

@@ -14,7 +14,9 @@ use sockchat::server::Config;
 
 use crate::support::proxy::Proxy;
 use crate::support::tagged::{inside, Line};
-use crate::support::{join_command, run, Client, Nc, Running, Serve, Server, Tagged, TestServer};
+use crate::support::{
+    join_command, once_in_order, run, Client, Nc, Running, Serve, Server, Tagged, TestServer,
+};
 
 // ---------------------------------------------------------------------------
 // Sessions resumed by their token
@@ -413,22 +415,6 @@ fn each_once(mut max: Running, lines: &[&str]) -> String {
     let out = max.stdout.text();
     once_in_order(&out, lines);
     out
-}
-
-/// Asserts each of `lines` is in `out` exactly once (as a whole line), in order.
-fn once_in_order(out: &str, lines: &[&str]) {
-    let mut after = 0;
-    for line in lines {
-        let found: Vec<usize> = out
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| l == line)
-            .map(|(i, _)| i)
-            .collect();
-        assert_eq!(found.len(), 1, "{line:?} is not there exactly once:\n{out}");
-        assert!(found[0] >= after, "{line:?} is out of order:\n{out}");
-        after = found[0];
-    }
 }
 
 #[test]

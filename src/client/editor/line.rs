@@ -50,6 +50,10 @@ pub struct Editor {
     completing: Option<Completion>,
     /// Who is online, for completing names.
     pub roster: Roster,
+    /// The current room, shown in the prompt (`#ops> `); None: `> `.
+    pub room: Option<String>,
+    /// The rooms known, for completing after the room commands.
+    pub rooms: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -101,7 +105,10 @@ impl Editor {
                 }
             }
             None => View {
-                prompt: PROMPT.to_string(),
+                prompt: match &self.room {
+                    Some(room) => format!("{}{PROMPT}", crate::protocol::sanitize::visible(room)),
+                    None => PROMPT.to_string(),
+                },
                 text: self.text.clone(),
                 cursor: self.cursor,
             },
@@ -298,7 +305,11 @@ impl Editor {
             .rfind(' ')
             .map_or(0, |space| space + 1);
         let word = &self.text[start..self.cursor];
-        let candidates = candidates(word, start == 0, &self.roster);
+        let command = self.text[..start].split_whitespace().collect::<Vec<_>>();
+        let candidates = match command.as_slice() {
+            [command] if takes_a_room(command) => rooms(word, &self.rooms),
+            _ => candidates(word, start == 0, &self.roster),
+        };
         let Some(first) = candidates.first() else {
             return;
         };
@@ -357,17 +368,45 @@ fn find_back(history: &[String], query: &str, before: usize) -> Option<usize> {
         .rposition(|line| line.contains(query))
 }
 
+/// The room commands (the server parses them apart from `COMMANDS`).
+const ROOMS: [&str; 5] = ["/join", "/leave", "/rooms", "/switch", "/topic"];
+
+/// The commands whose first word is a room name.
+const ROOM_COMMANDS: [&str; 5] = ["/join", "/leave", "/switch", "/who", "/history"];
+
+fn takes_a_room(command: &str) -> bool {
+    ROOM_COMMANDS.contains(&command.to_lowercase().as_str())
+}
+
+/// The rooms `word` may complete to (typed with or without its `#`),
+/// each with a space after it. Case is ignored.
+fn rooms(word: &str, rooms: &[String]) -> Vec<String> {
+    let typed = word.strip_prefix('#').unwrap_or(word).to_lowercase();
+    rooms
+        .iter()
+        .filter(|room| {
+            let name = room.strip_prefix('#').unwrap_or(room);
+            name.to_lowercase().starts_with(&typed)
+        })
+        .map(|room| format!("{room} "))
+        .collect()
+}
+
 /// What `word` may complete to: a command at the start of the line, else
 /// a name online, as IRC clients do it: `Name: ` to start a line
 /// addressed to someone, `Name ` anywhere else. Case is ignored.
 fn candidates(word: &str, at_start: bool, roster: &Roster) -> Vec<String> {
     let lower = word.to_lowercase();
     if at_start && word.starts_with('/') {
-        return COMMANDS
+        let mut commands: Vec<String> = COMMANDS
             .iter()
+            .chain(&ROOMS)
             .filter(|command| command.starts_with(&lower))
             .map(|command| format!("{command} "))
             .collect();
+        commands.sort();
+        commands.dedup();
+        return commands;
     }
     if word.is_empty() {
         return Vec::new();
@@ -393,6 +432,59 @@ mod tests {
     fn shown(editor: &Editor) -> (String, usize) {
         let view = editor.view();
         (view.text, view.cursor)
+    }
+
+    #[test]
+    fn the_prompt_shows_the_current_room_once_there_is_one() {
+        let mut editor = Editor::new();
+        assert_eq!(editor.view().prompt, "> ");
+        editor.room = Some("#ops".into());
+        assert_eq!(editor.view().prompt, "#ops> ");
+    }
+
+    #[test]
+    fn tab_completes_the_room_commands() {
+        let mut editor = Editor::new();
+        typed(&mut editor, "/sw");
+        editor.key(Key::Tab);
+        assert_eq!(shown(&editor).0, "/switch ");
+        let mut editor = Editor::new();
+        typed(&mut editor, "/h");
+        editor.key(Key::Tab);
+        assert_eq!(shown(&editor).0, "/help ");
+        editor.key(Key::Tab);
+        assert_eq!(shown(&editor).0, "/history ");
+    }
+
+    #[test]
+    fn tab_completes_rooms_after_the_room_commands() {
+        let mut editor = Editor::new();
+        editor.rooms = vec!["#main".into(), "#Ops".into(), "#opera".into()];
+        editor.roster.joined("Oscar");
+        typed(&mut editor, "/join o");
+        editor.key(Key::Tab);
+        assert_eq!(shown(&editor).0, "/join #Ops ");
+        editor.key(Key::Tab);
+        assert_eq!(shown(&editor).0, "/join #opera ");
+        for (command, word, want) in [
+            ("/leave", "#m", "#main "),
+            ("/SWITCH", "OP", "#Ops "),
+            ("/who", "#main", "#main "),
+            ("/history", "ma", "#main "),
+        ] {
+            let mut editor = Editor::new();
+            editor.rooms = vec!["#main".into(), "#Ops".into()];
+            typed(&mut editor, &format!("{command} {word}"));
+            editor.key(Key::Tab);
+            assert_eq!(shown(&editor).0, format!("{command} {want}"));
+        }
+        // Elsewhere a name still completes a person's.
+        let mut editor = Editor::new();
+        editor.rooms = vec!["#Ops".into()];
+        editor.roster.joined("Oscar");
+        typed(&mut editor, "/msg o");
+        editor.key(Key::Tab);
+        assert_eq!(shown(&editor).0, "/msg Oscar ");
     }
 
     #[test]

@@ -57,6 +57,9 @@ enum Event {
     Print(String),
     /// The tags of a live server line, for the names online.
     Heard(Box<Tags>),
+    /// The current room for the prompt (None: none shown) and the rooms
+    /// known, for Tab.
+    Rooms(Option<String>, Vec<String>),
     /// A status shown before the prompt (reconnecting…); None: no status.
     Status(Option<String>),
     /// Lines the session holds that wait for the room's pace (None: none).
@@ -90,6 +93,13 @@ impl EditorScreen {
         }
         // Completion is a convenience: an editor already gone needs no names.
         let _ = self.events.send(Event::Heard(Box::new(tags.clone())));
+    }
+
+    /// The prompt shows `room` (None: `> ` alone); Tab completes `known`
+    /// rooms after the room commands.
+    pub fn rooms(&self, room: Option<String>, known: Vec<String>) {
+        // A prompt is a courtesy: an editor already gone shows nothing.
+        let _ = self.events.send(Event::Rooms(room, known));
     }
 
     /// Shows `status` before the prompt, on the input row (None: none).
@@ -242,6 +252,11 @@ impl Driver {
                 self.out.extend_from_slice(b"\r\n");
             }
             Event::Heard(line) => self.editor.roster.heard(&line),
+            Event::Rooms(room, known) => {
+                self.hide();
+                self.editor.room = room;
+                self.editor.rooms = known;
+            }
             Event::Status(status) => {
                 self.hide();
                 self.status = status;

@@ -11,12 +11,30 @@ use futures::FutureExt;
 use super::block::{Holding, Until};
 use super::chat::{tagged_limits, Chat, Connection};
 use crate::client::catchup::Catchup;
+use crate::client::connect::Writer;
+use crate::client::cursor::{MAIN, PRIVATE};
 use crate::client::input::Typed;
+use crate::client::lines::send_line;
 use crate::client::pace::Paced;
 use crate::client::reconnect::{self, Backoff};
 use crate::client::resume::{self, Back, Fail, Who};
+use crate::client::tags;
 use crate::protocol::name::Name;
+use crate::protocol::room::RoomName;
 use crate::runtime;
+
+/// Whether `room` is `#main`.
+fn is_main(room: &str) -> bool {
+    same_room(room, MAIN)
+}
+
+/// Whether two names (as shown) are one room.
+fn same_room(a: &str, b: &str) -> bool {
+    match (RoomName::parse(a), RoomName::parse(b)) {
+        (Ok(a), Ok(b)) => a.key() == b.key(),
+        _ => false,
+    }
+}
 
 /// Lines typed while away that are kept to send after; past it, the
 /// input waits (the editor keeps the rest).
@@ -59,23 +77,23 @@ impl Chat<'_> {
         };
         let mut away = self.went_away();
         let name = Name::parse(&self.name).unwrap_or_else(|_| self.me.name.clone());
-        let back = self.attempts(&mut away, typed, &name, &token).await?;
+        let mut back = self.attempts(&mut away, typed, &name, &token).await?;
         self.view.screen.status(None);
         let gone = reconnect::span(away.backoff.away(Instant::now()));
         typed.learn(tagged_limits(&back.mode), Instant::now());
         self.say_back(&back, &gone, &name);
-        // A room whose ids started again: every id it has is new to us.
-        self.seen.last_id = self.seen.last_id.min(back.after);
         if let Some(token) = &back.login.session {
             self.seen.token = Some(token.clone());
         }
         self.catch.away_since = self.seen.last_time;
-        if let Some(label) = &back.history {
-            // Everything until the answer to our `/history after` is held,
-            // de-duplicated and shown in id order.
-            let block = Catchup::new(self.seen.last_id, self.catch.away_since.take());
-            let until = Until::Answer(label.clone());
-            let holding = Holding::new(block, until, self.options.login_timeout);
+        if !back.resumed {
+            // Everything until the answer to our last `/history after` is
+            // held, de-duplicated and shown in order.
+            let label = self.join_again(&mut back.writer).await;
+            let block = Catchup::new(self.main_point(), self.catch.away_since.take());
+            let until = Until::Answer(label);
+            let mut holding = Holding::new(block, until, self.options.login_timeout);
+            holding.again_login = true;
             self.catch.holding = Some(holding);
         }
         self.waiting.lines = Some((away.unanswered, away.typed));
@@ -83,6 +101,48 @@ impl Chat<'_> {
             server: back.server,
             writer: back.writer,
         })
+    }
+
+    /// Logged in again (the session was gone): into our rooms again (the
+    /// current one current again), then what each said since the newest
+    /// line we saw of it, `#main`'s asked last. The label of that last
+    /// ask, whose answer ends the catch-up. Sends that fail are noticed by
+    /// the next read.
+    async fn join_again(&mut self, writer: &mut Writer) -> String {
+        let rooms: Vec<String> = self.rooms.joined().map(str::to_string).collect();
+        let current = self.rooms.current().to_string();
+        self.rooms.logged_in_again();
+        let mut lines: Vec<String> = rooms
+            .iter()
+            .filter(|room| !is_main(room))
+            .map(|room| format!("/join {room}"))
+            .collect();
+        if !rooms.iter().any(|room| is_main(room)) {
+            lines.push(format!("/leave {MAIN}"));
+        }
+        if rooms.last() != Some(&current) {
+            lines.push(format!("/switch {current}"));
+        }
+        let mut asks: Vec<(String, String)> = self
+            .seen
+            .cursor
+            .rooms()
+            .filter(|(room, _)| rooms.iter().any(|r| same_room(r, room)))
+            .map(|(room, id)| (room.to_string(), id.to_string()))
+            .collect();
+        asks.sort_by_key(|(room, _)| is_main(room));
+        lines.extend(asks.iter().map(|(room, id)| tags::history_after(room, id)));
+        if asks.is_empty() {
+            // Nothing seen yet: the room's last messages.
+            lines.push("/history".to_string());
+        }
+        let mut label = String::new();
+        for line in lines {
+            label = self.mine.labels.next();
+            self.rooms.sent(&label, &line);
+            let _ = send_line(writer, &tags::labeled(&label, &line)).await;
+        }
+        label
     }
 
     /// What waits while we are away: our unanswered lines (those still
@@ -127,6 +187,7 @@ impl Chat<'_> {
         // the keys are looked after meanwhile.
         let password = self.me.password.clone();
         let options = self.options;
+        let latest = self.seen.latest.clone();
         loop {
             let wait = runtime::sleep(away.backoff.wait());
             self.away_until(away, typed, wait).await?;
@@ -134,7 +195,8 @@ impl Chat<'_> {
                 name,
                 password: password.as_ref(),
                 token,
-                last: self.seen.last_id,
+                cursor: self.cursor_of_rooms(),
+                latest: latest.as_deref(),
             };
             let mut labels = std::mem::take(&mut self.mine.labels);
             let attempt = resume::come_back(options, &who, &mut labels);
@@ -154,17 +216,22 @@ impl Chat<'_> {
         }
     }
 
+    /// The newest id seen of each stream we are in (the rooms we left
+    /// have nothing to catch up on), as `/resume` takes it.
+    fn cursor_of_rooms(&self) -> String {
+        let mut cursor = self.seen.cursor.clone();
+        let rooms: Vec<&str> = self.rooms.joined().collect();
+        cursor.retain(|stream| stream == PRIVATE || rooms.iter().any(|r| same_room(r, stream)));
+        cursor.wire()
+    }
+
     /// Says how the coming back went.
     fn say_back(&mut self, back: &Back, gone: &str, name: &Name) {
-        let how = match (back.resumed, back.after < self.seen.last_id) {
-            (true, _) => format!("Reconnected after {gone}; the session was resumed."),
-            (false, false) => format!(
+        let how = match back.resumed {
+            true => format!("Reconnected after {gone}; the session was resumed."),
+            false => format!(
                 "Reconnected after {gone}; the server no longer knew this session, so you \
                  logged in again as {name}: private messages sent to you meanwhile are lost."
-            ),
-            (false, true) => format!(
-                "Reconnected after {gone}; the server restarted without keeping its history, \
-                 so you logged in again as {name}: what was said before the restart is lost."
             ),
         };
         match self.view.screen.is_editor() {

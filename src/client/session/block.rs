@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::client::catchup::Catchup;
+use crate::client::catchup::{Catchup, Point};
 use crate::client::lines::Incoming;
 use crate::client::tags::Tags;
 
@@ -14,6 +14,17 @@ pub(super) enum Until {
     End,
     /// At the footer (or the refusal) answering our `/history after`.
     Answer(String),
+}
+
+/// How a block that came short (or was refused) is asked for again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Again {
+    /// `/history [ROOM] after ID`: from where it was collected after.
+    After(Point),
+    /// `/history [N]`: the last N (None: the server's default) of `#main`,
+    /// for a block with nothing known before it (a first login's, or after
+    /// a restart that lost every id we saw).
+    Last(Option<u64>),
 }
 
 /// A catch-up block being held.
@@ -31,6 +42,12 @@ pub(super) struct Holding {
     pub(super) came: u64,
     /// How many times a short block was asked for again.
     pub(super) asked_again: u32,
+    /// It is the answer to logging in again (not a resume): a refusal
+    /// of it means the server lost what we saw; then the room's last
+    /// messages are asked for once.
+    pub(super) again_login: bool,
+    /// The server was found to have lost what we saw (said at the end).
+    pub(super) restarted: bool,
 }
 
 impl Holding {
@@ -42,6 +59,8 @@ impl Holding {
             promised: 0,
             came: 0,
             asked_again: 0,
+            again_login: false,
+            restarted: false,
         }
     }
 }

@@ -11,14 +11,16 @@ use crate::protocol::limits::Limits;
 use crate::protocol::name::Name;
 use crate::protocol::password::Secret;
 
-use super::block::Holding;
+use super::block::{Again, Holding};
 use crate::client::clock::Clock;
 use crate::client::confirm::Confirm;
+use crate::client::cursor::{stream_of, Cursor, Recent};
 use crate::client::input::Screen;
 use crate::client::lines::Incoming;
 use crate::client::mention;
 use crate::client::palette::Palette;
 use crate::client::render::{self, Emphasis};
+use crate::client::rooms::Rooms;
 use crate::client::tags::{Labels, Tags};
 use crate::client::Options;
 use crate::protocol::message::classify;
@@ -87,6 +89,8 @@ pub(super) struct Chat<'a> {
     pub(super) catch: Catching,
     /// Lines that wait for a catch-up after a reconnect.
     pub(super) waiting: Waiting,
+    /// The rooms we are in, the current one, the ones known.
+    pub(super) rooms: Rooms,
     /// Where and how to connect again.
     pub(super) options: &'a Options,
     /// Come back when the connection drops.
@@ -122,13 +126,26 @@ pub(super) struct Mine {
 pub(super) struct Seen {
     /// The token to resume the session with, once the server gave one.
     pub(super) token: Option<String>,
-    /// The newest id seen (what a resume asks to replay after).
-    pub(super) last_id: u64,
+    /// The newest id seen of each stream (what a resume asks to replay
+    /// after).
+    pub(super) cursor: Cursor,
+    /// The ids seen lately: a line is shown once.
+    pub(super) recent: Recent,
+    /// The id of the line that came last, whatever its stream.
+    pub(super) latest: Option<String>,
     /// The time of the newest line seen (the marker's "since").
     pub(super) last_time: Option<u64>,
 }
 
 impl Seen {
+    /// A line with these tags was shown: its id is its stream's newest.
+    pub(super) fn id(&mut self, tags: &Tags) {
+        if let Some(id) = &tags.id {
+            self.cursor.set(stream_of(tags), id);
+            self.latest = Some(id.clone());
+        }
+    }
+
     /// A line of `time` was seen.
     pub(super) fn at(&mut self, time: Option<u64>) {
         if let Some(time) = time {
@@ -141,8 +158,8 @@ impl Seen {
 pub(super) struct Catching {
     /// A catch-up block being collected.
     pub(super) holding: Option<Holding>,
-    /// The block held came short: ask `/history after` this id.
-    pub(super) ask_again: Option<u64>,
+    /// The block held came short (or was refused): ask for it again so.
+    pub(super) ask_again: Option<Again>,
     /// Inside a block the person asked for with `/history`: shown dimmed.
     pub(super) asked_block: bool,
     /// Coming back: the next block's "since" is when we left.
@@ -191,19 +208,30 @@ impl<'a> Chat<'a> {
             seen: Seen::default(),
             catch,
             waiting: Waiting::default(),
+            rooms: Rooms::default(),
             options,
             reconnect,
         }
     }
 
-    /// The tags of the login line: the session to come back to. (Its
-    /// `last` is not taken as seen: the late joiner's block, with older
-    /// ids, comes after it.)
+    /// The tags of the login line: the session to come back to, and
+    /// `#main`'s newest id (the late joiner's block that follows is older:
+    /// it does not move the cursor).
     pub(super) fn logged_in(&mut self, login: &Tags) {
         if let Some(token) = &login.session {
             self.seen.token = Some(token.clone());
         }
+        if let Some(last) = &login.last {
+            self.seen.cursor.set(stream_of(login), last);
+            self.seen.latest = Some(last.clone());
+        }
         self.seen.at(login.time);
+    }
+
+    /// The rooms changed: the prompt and Tab are told.
+    pub(super) fn rooms_changed(&mut self) {
+        let prompt = self.rooms.prompt().map(str::to_string);
+        self.view.screen.rooms(prompt, self.rooms.known());
     }
 
     /// When the block held is given up on, if one is.
@@ -225,7 +253,17 @@ impl<'a> Chat<'a> {
         }
         let text = sanitize_bytes(&incoming.line);
         let calls = mention::calls(&classify(&text), &self.name);
-        self.view.show(incoming, history, calls);
+        // A line of another of our rooms says which.
+        let room = incoming.tags.room.as_deref();
+        let room = room.filter(|room| !self.rooms.is_current(room));
+        self.view.show(
+            incoming,
+            Shown {
+                history,
+                calls,
+                room,
+            },
+        );
     }
 
     /// Shows how many typed lines wait for the room's pace, when it changed.
@@ -243,10 +281,26 @@ impl<'a> Chat<'a> {
     }
 }
 
+/// How one line is shown.
+struct Shown<'r> {
+    /// Replayed: dimmed, and no bell.
+    history: bool,
+    /// It calls for the person.
+    calls: bool,
+    /// The room it is of, if not the current one.
+    room: Option<&'r str>,
+}
+
 impl View {
-    /// Shows one line: its time, the line (dimmed if `history`), and the
-    /// bell if it `calls` for the person (live).
-    fn show(&mut self, incoming: &Incoming, history: bool, calls: bool) {
+    /// Shows one line: its time, its room if not the current one, the line
+    /// (dimmed if `history`), and the bell if it `calls` for the person
+    /// (live).
+    fn show(&mut self, incoming: &Incoming, shown: Shown<'_>) {
+        let Shown {
+            history,
+            calls,
+            room,
+        } = shown;
         let mut out = String::new();
         if self.look.timestamps {
             if let Some(stamp) = incoming.tags.time.and_then(|t| self.clock.stamp(t)) {
@@ -262,6 +316,9 @@ impl View {
             history,
             mention: calls,
         };
+        if let Some(room) = room {
+            out.push_str(&render::room(room, &mut self.palette, history));
+        }
         out.push_str(&render::styled(&incoming.line, &mut self.palette, emphasis));
         if calls && !history && self.look.bell {
             out.push('\x07');

@@ -2,10 +2,11 @@
 //! held, or a live line (ours confirmed, a refusal marked, the rest shown).
 //! Every decision is taken from the line's tags.
 
-use super::block::{answering, Holding, Until};
+use super::block::{answering, Again, Holding, Until};
 use super::chat::{tagged_limits, Chat};
 use crate::client::catchup::Catchup;
 use crate::client::confirm::{self, Answer};
+use crate::client::cursor::{same, Note};
 use crate::client::lines::Incoming;
 use crate::client::mention;
 use crate::client::tags::{Block, Kept, Reply, Tags, MAX_LABEL_COST};
@@ -20,6 +21,14 @@ impl Chat<'_> {
         if let Some(Reply::Nick { name }) = &incoming.tags.reply {
             let old = std::mem::replace(&mut self.name, name.clone());
             self.mine.own_rename = Some((old, name.clone()));
+        }
+        // Rooms first: the line itself is then shown as of its room.
+        if self.rooms.heard(&incoming.tags) {
+            self.rooms_changed();
+        }
+        if let (Some(last), Some(room)) = (&incoming.tags.last, &incoming.tags.room) {
+            // Entering a room: its newest id (its block, older, follows).
+            self.seen.cursor.set(room, last);
         }
         match incoming.tags.block {
             Some(Block::Start { count, missed }) => {
@@ -41,8 +50,12 @@ impl Chat<'_> {
         if let Some(holding) = &mut self.catch.holding {
             match holding.asked_again {
                 0 => holding.block.missed(missed),
-                // The same point asked again: the same loss.
-                _ => holding.block.missed_at_least(missed),
+                // The same point asked again: the same loss, and the same
+                // lines, which fill the holes in place.
+                _ => {
+                    holding.block.missed_at_least(missed);
+                    holding.block.again();
+                }
             }
             (holding.promised, holding.came) = (count, 0);
             return;
@@ -62,7 +75,7 @@ impl Chat<'_> {
         }
         let mut block = match std::mem::take(&mut self.catch.first_block) {
             true => Catchup::first_login(),
-            false => Catchup::new(self.seen.last_id, self.catch.away_since.take()),
+            false => Catchup::new(self.main_point(), self.catch.away_since.take()),
         };
         block.missed(missed);
         let mut holding = Holding::new(block, Until::End, self.options.login_timeout);
@@ -85,9 +98,9 @@ impl Chat<'_> {
         if !ours {
             return Vec::new();
         }
-        if let Some(after) = self.came_short() {
+        if let Some(again) = self.came_short() {
             // Held on: the answer to asking again ends it.
-            self.catch.ask_again = Some(after);
+            self.catch.ask_again = Some(again);
             return Vec::new();
         }
         self.caught_up(None)
@@ -100,35 +113,71 @@ impl Chat<'_> {
             return Vec::new();
         };
         if matches!(holding.until, Until::Answer(_)) && holding.until == answering(tags) {
+            if std::mem::take(&mut holding.again_login) {
+                // Logged in again, and the server knows none of the ids we
+                // saw: it restarted without keeping its history. What it
+                // has now is all new to us: its last messages.
+                self.catch.ask_again = Some(Again::Last(None));
+                self.restarted();
+                return Vec::new();
+            }
             // Our `/history after` refused (a room that keeps no history).
             let why = sanitize_bytes(&incoming.line).into_owned();
             return self.caught_up(Some(why));
         }
+        // Every line of the block counts as come, shown or not.
+        holding.came += u64::from(tags.history);
         // Our own arrival on logging in again: not shown (as live) nor
         // counted as news.
         if tags.id.is_some() && is_join_of(tags, &self.name) {
             return Vec::new();
         }
+        // A line already shown (live before the drop, or in a room's block
+        // when joining it again): once only. An id given to another line
+        // than before: the server lost what we saw.
+        let note = self.seen.recent.note(tags, &incoming.line);
+        if note == Note::Reused && holding.again_login {
+            self.restarted();
+        }
         let text = sanitize_bytes(&incoming.line);
         let calls = mention::calls(&classify(&text), &self.name);
-        let (id, time, size) = (tags.id, tags.time, incoming.line.len());
-        holding.came += u64::from(tags.history);
-        holding.block.add(id, time, calls, size, incoming);
+        let (same, time, size) = (same(tags, &incoming.line), tags.time, incoming.line.len());
+        let Some(holding) = &mut self.catch.holding else {
+            return Vec::new();
+        };
+        match (note, same) {
+            (Note::Again, Some(same)) => holding.block.passed(&same),
+            (Note::Again, None) => {}
+            (_, same) => {
+                holding.block.add(same, time, calls, size, incoming);
+            }
+        }
         if holding.block.full() {
             return self.caught_up(None);
         }
         Vec::new()
     }
 
+    /// The server lost what we saw (it restarted without its history):
+    /// said once the catch-up is whole.
+    fn restarted(&mut self) {
+        if let Some(holding) = &mut self.catch.holding {
+            holding.restarted = true;
+        }
+    }
+
     /// A live line (or one of the person's own `/history`).
     fn live(&mut self, incoming: Incoming) {
         let tags = &incoming.tags;
         // A live line already shown in a catch-up (or twice): once only.
-        if let Some(id) = tags.id.filter(|_| !tags.history && !self.catch.asked_block) {
-            if id <= self.seen.last_id {
+        // (Replayed ones are noted too: a room's block when joining it
+        // again after a drop shows none of them twice.)
+        let note = self.seen.recent.note(tags, &incoming.line);
+        if tags.id.is_some() && !tags.history && !self.catch.asked_block {
+            if note == Note::Again {
                 return;
             }
-            self.seen.last_id = id;
+            self.seen.id(tags);
         }
         self.seen.at(tags.time);
         let ours = tags

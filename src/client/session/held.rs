@@ -4,11 +4,12 @@
 
 use std::time::Instant;
 
-use super::block::Until;
+use super::block::{Again, Until};
 use super::chat::Chat;
-use crate::client::catchup;
+use crate::client::catchup::{self, Point};
 use crate::client::confirm;
 use crate::client::connect::Writer;
+use crate::client::cursor::MAIN;
 use crate::client::lines::{send_line, Incoming};
 use crate::client::tags::{self, Kept};
 use crate::protocol::message::{parse_input, Input};
@@ -22,29 +23,42 @@ const MOST_ASKED_AGAIN: u32 = 2;
 
 impl Chat<'_> {
     /// The footer of the block held came: if fewer lines came than its
-    /// header promised, the id to ask again after (while we may), else
+    /// header promised, how to ask for it again (while we may), else
     /// None, the shortfall noted for the marker if there was one.
-    pub(super) fn came_short(&mut self) -> Option<u64> {
+    pub(super) fn came_short(&mut self) -> Option<Again> {
         let holding = self.catch.holding.as_mut()?;
         let short = holding.promised.saturating_sub(holding.came);
         if short == 0 {
             return None;
         }
-        let after = holding.block.ask_again_after();
-        if holding.asked_again >= MOST_ASKED_AGAIN || after.is_none() {
+        let again = match holding.block.ask_again_after() {
+            Some(point) => Some(Again::After(point.clone())),
+            // A first login's last messages: the last ones again.
+            None if holding.block.is_first() => Some(Again::Last(Some(holding.promised))),
+            None => None,
+        };
+        if holding.asked_again >= MOST_ASKED_AGAIN || again.is_none() {
             holding.block.short(short);
             return None;
         }
         holding.asked_again += 1;
-        after
+        again
     }
 
-    /// Asks `/history after` the id [`Chat::came_short`] gave, if it gave
-    /// one: the block held is then ended by its answer. Labeled apart from
-    /// the person's lines, so that its answer is held, not shown as theirs.
-    /// A connection gone meanwhile is noticed by the next read.
+    /// `#main` and its newest id seen, if one was: where a block of it
+    /// starts from.
+    pub(super) fn main_point(&self) -> Option<Point> {
+        let id = self.seen.cursor.of(MAIN)?;
+        Some((MAIN.to_string(), id.to_string()))
+    }
+
+    /// Asks for the block again as [`Chat::came_short`] (or a refusal)
+    /// said, if it did: the block held is then ended by its answer.
+    /// Labeled apart from the person's lines, so that its answer is held,
+    /// not shown as theirs. A connection gone meanwhile is noticed by the
+    /// next read.
     pub(super) async fn ask_again(&mut self, writer: &mut Writer) {
-        let Some(after) = self.catch.ask_again.take() else {
+        let Some(again) = self.catch.ask_again.take() else {
             return;
         };
         let Some(holding) = &mut self.catch.holding else {
@@ -53,8 +67,22 @@ impl Chat<'_> {
         let label = self.mine.labels.next();
         holding.until = Until::Answer(label.clone());
         holding.deadline = Instant::now() + self.options.login_timeout;
-        let line = tags::labeled(&label, &tags::history_after(after));
-        let _ = send_line(writer, &line).await;
+        let asked = match again {
+            Again::After((room, id)) => tags::history_after(&room, &id),
+            Again::Last(Some(n)) => format!("/history {n}"),
+            Again::Last(None) => "/history".to_string(),
+        };
+        let _ = send_line(writer, &tags::labeled(&label, &asked)).await;
+    }
+
+    /// Logged in again, the server had none of what we saw: said once.
+    fn say_restarted(&mut self) {
+        let how = "the server restarted without keeping its history: \
+                   what was said before the restart is lost";
+        match self.view.screen.is_editor() {
+            true => self.view.print_faint(&format!("── {how} ──")),
+            false => eprintln!("sockchat: {how}"),
+        }
     }
 
     /// The block held is complete (or `refused`: the server could not give
@@ -63,8 +91,8 @@ impl Chat<'_> {
         let Some(holding) = self.catch.holding.take() else {
             return Vec::new();
         };
-        if let Some(newest) = holding.block.newest() {
-            self.seen.last_id = self.seen.last_id.max(newest);
+        if holding.restarted {
+            self.say_restarted();
         }
         let (summary, lines) = holding.block.finish();
         let since = summary.since.and_then(|since| self.view.clock.short(since));
@@ -80,6 +108,11 @@ impl Chat<'_> {
         let mut resend = self.waiting.lines.take();
         for line in &lines {
             self.seen.at(line.tags.time);
+            // In order: each stream's last is its newest. (A first login's
+            // are older than the login's `last`, already taken.)
+            if !summary.first {
+                self.seen.id(&line.tags);
+            }
             if let Some((unanswered, _)) = &mut resend {
                 self.arrived(line, unanswered);
             }

@@ -69,6 +69,7 @@ pub async fn session(
     let mut typed = Paced::new(typed, Instant::now());
     typed.learn(tagged_limits(&tagged.mode), Instant::now());
     chat.logged_in(&tagged.login);
+    chat.start_in(&mut conn.writer).await;
     let mut state = Loop {
         typed,
         leaving: None,

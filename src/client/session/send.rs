@@ -14,6 +14,7 @@ use crate::client::pace::Paced;
 use crate::client::render;
 use crate::client::tags::{self, MAX_LABEL_COST};
 use crate::protocol::message::{parse_input, Input};
+use crate::protocol::room::RoomName;
 use crate::runtime;
 
 /// After we stop sending, how long the server has to close its side.
@@ -106,12 +107,33 @@ impl Chat<'_> {
         if line.trim().is_empty() {
             return true;
         }
+        self.send_labeled(writer, line).await
+    }
+
+    /// Sends `line` with a label, to be confirmed by its answer; false if
+    /// the connection is gone.
+    async fn send_labeled(&mut self, writer: &mut Writer, line: &str) -> bool {
         let label = self.mine.labels.next();
         // Sent or not, it is awaited: a drop hands it back for sending again.
         self.mine.confirm.sent(&label, line);
+        self.rooms.sent(&label, line);
         send_line(writer, &tags::labeled(&label, line))
             .await
             .is_ok()
+    }
+
+    /// `join --room`: into that room first (`#main` is where everyone
+    /// lands already). It is the current room once the server says so.
+    /// A connection gone is noticed by the next read.
+    pub(super) async fn start_in(&mut self, writer: &mut Writer) {
+        let Some(room) = &self.options.room else {
+            return;
+        };
+        if room.key() == RoomName::main().key() {
+            return;
+        }
+        let line = format!("/join {room}");
+        self.send_labeled(writer, &line).await;
     }
 
     /// The lines that waited for a catch-up go next, before anything

@@ -57,6 +57,23 @@ pub fn write_file(dir: &std::path::Path, name: &str, contents: &str) -> std::pat
     path
 }
 
+/// Asserts each of `lines` is in `out` exactly once (as a whole line,
+/// trailing spaces aside, as a screen row has them), in order.
+pub fn once_in_order(out: &str, lines: &[&str]) {
+    let mut after = 0;
+    for line in lines {
+        let found: Vec<usize> = out
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| l.trim_end() == *line)
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(found.len(), 1, "{line:?} is not there exactly once:\n{out}");
+        assert!(found[0] >= after, "{line:?} is out of order:\n{out}");
+        after = found[0];
+    }
+}
+
 /// The escape character that starts every colour or cursor sequence: piped
 /// output must have none.
 pub const ESC: char = '\x1b';
