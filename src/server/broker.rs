@@ -22,6 +22,7 @@ use super::backoff::Backoff;
 use super::client_id::ClientId;
 use super::command::{Command, Read};
 use super::config::Config;
+use super::kept::StoreNews;
 use super::lobby::{Happened, Lobby, Source, Streams};
 use super::log::Log;
 use super::mailbox::Mailbox;
@@ -250,8 +251,6 @@ struct Broker {
     parked: HashMap<ClientId, VecDeque<Event>>,
     /// How many events are parked in all.
     parked_count: usize,
-    /// Why the store's last write failed, while it fails.
-    store_failing: Option<String>,
 }
 
 impl Broker {
@@ -281,7 +280,6 @@ impl Broker {
             attempts: Vec::new(),
             parked: HashMap::new(),
             parked_count: 0,
-            store_failing: None,
         }
     }
 
@@ -323,24 +321,20 @@ impl Broker {
         matches!(read.command(), Command::Said(Input::History(_)))
     }
 
-    /// A batch settled: relay it, then let held events go on. The log
-    /// says when the store starts failing and when it saves again (not
-    /// once a line: a full disk under a flood would fill the log too).
-    fn settled(&mut self, (source, settled): (Source, Settled)) {
-        match (&settled.outcome, &self.store_failing) {
-            (Err(err), None) => {
-                let cause = &err.cause;
-                self.log.error(format!(
+    /// Says when the store starts failing and when it saves again.
+    fn log_store_news(&mut self) {
+        for news in self.lobby.take_store_news() {
+            match news {
+                StoreNews::Failing(cause) => self.log.error(format!(
                     "Server: the store cannot save: {cause}; senders are told, and nothing unsaved is relayed"
-                ));
-                self.store_failing = Some(cause.clone());
+                )),
+                StoreNews::SavesAgain => self.log.good("Server: the store saves again".to_string()),
             }
-            (Ok(_), Some(_)) => {
-                self.log.good("Server: the store saves again".to_string());
-                self.store_failing = None;
-            }
-            _ => {}
         }
+    }
+
+    /// A batch settled: relay it, then let held events go on.
+    fn settled(&mut self, (source, settled): (Source, Settled)) {
         self.lobby.settle(source, settled);
         self.unpark();
     }
@@ -620,6 +614,7 @@ impl Broker {
     /// settle the backlog, update the status line and, unless stopping,
     /// give the writers time to catch up if the room is far behind.
     async fn after_event(&mut self, stopping: bool) {
+        self.log_store_news();
         for (ghost, peer) in self.lobby.take_ghosts() {
             self.meters.gone(ghost);
             peer.outbox.end(End::TakenOver);

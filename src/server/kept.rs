@@ -13,7 +13,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use crate::stream::{Draft, Id, Kind, Record, RoomStream, SessionId, Settled, Ticket};
+use crate::stream::{Draft, Id, Kind, Record, RoomStream, SessionId, Settled, Ticket, WriteError};
 
 use super::client_id::ClientId;
 
@@ -83,9 +83,45 @@ pub struct Waits {
     unsettled: HashMap<ClientId, usize>,
     /// Clients whose last unsettled batch settled since the owner looked.
     unblocked: Vec<ClientId>,
+    /// Why the store's last write failed, while it fails. Kept here, where
+    /// every settled batch passes (the broker's wake-up and a commit that
+    /// finds its batch synced already), so no change of state goes unseen.
+    failing: Option<String>,
+    /// What the log is to say of the store since the owner looked.
+    store_news: Vec<StoreNews>,
+}
+
+/// A change in whether the store saves, for the server's log: said once
+/// when it starts failing and once when it saves again, not once a line
+/// (a full disk under a flood would fill the log too).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreNews {
+    /// It cannot save, for this reason.
+    Failing(String),
+    SavesAgain,
 }
 
 impl Waits {
+    /// Notes what a settled batch says of the store.
+    fn saw<T>(&mut self, outcome: &Result<T, WriteError>) {
+        match (outcome, &self.failing) {
+            (Err(err), None) => {
+                self.failing = Some(err.cause.clone());
+                self.store_news.push(StoreNews::Failing(err.cause.clone()));
+            }
+            (Ok(_), Some(_)) => {
+                self.failing = None;
+                self.store_news.push(StoreNews::SavesAgain);
+            }
+            _ => {}
+        }
+    }
+
+    /// What changed for the store since the last call.
+    pub fn take_store_news(&mut self) -> Vec<StoreNews> {
+        std::mem::take(&mut self.store_news)
+    }
+
     /// Whether `id` waits for a batch of its own to settle: its next lines
     /// must wait too, or their answers would overtake that one's.
     pub fn is_busy(&self, id: ClientId) -> bool {
@@ -194,6 +230,7 @@ impl Keeper {
     /// another writer of a shared log appended (no ticket) are relayed
     /// as nobody's.
     pub fn settle(&mut self, settled: Settled, waits: &mut Waits) -> Option<Done> {
+        waits.saw(&settled.outcome);
         let Some(ticket) = settled.ticket else {
             let outcome = settled.outcome.map_err(|err| err.to_string());
             let metas = outcome.as_ref().map_or(0, Vec::len);

@@ -279,6 +279,11 @@ impl<M: Mailbox> Lobby<M> {
         std::mem::take(&mut self.desk.blocks_sent)
     }
 
+    /// What changed for the store (failing, saving again) since the last call.
+    pub fn take_store_news(&mut self) -> Vec<super::kept::StoreNews> {
+        self.desk.waits.take_store_news()
+    }
+
     /// Clients to disconnect because their mailbox overflowed (each once).
     pub fn take_overflowed(&mut self) -> Vec<ClientId> {
         let mut ids = std::mem::take(&mut self.desk.overflowed);
