@@ -52,6 +52,7 @@ set edit:completion:arg-completer[sockchat] = {|@words|
             cand --password-delay-max 'Longest wait, in seconds, between password attempts from an address that keeps giving wrong ones'
             cand --socket-send-buffer 'Kernel send buffer of each connection, in bytes (SO_SNDBUF; 0 = the kernel''s own, which grows to MiBs for a client that does not read)'
             cand --history 'Messages the room remembers in memory, for late joiners, /history and resumed sessions (0 = none)'
+            cand --history-memory 'Memory the history of every room together may take, in MiB; past it, the oldest messages of any room are forgotten first (each room also keeps at most --history messages)'
             cand --replay 'Messages a late joiner is sent right after logging in (0 = none)'
             cand --resume-window 'Seconds a dropped session of our own client may be resumed, name and place in the room kept'
             cand --store 'Keep a durable transcript in this directory (DIR/main/*.jsonl): every message is synced to disk before anyone sees it, and history survives a restart; without it the room forgets everything when the server stops'

@@ -296,6 +296,9 @@ pub struct ServeArgs {
     /// Messages the room remembers in memory, for late joiners, /history and resumed sessions (0 = none)
     #[arg(long, value_name = "N", default_value_t = server::defaults::HISTORY, value_parser = clap::value_parser!(u32).range(0..=1_000_000), help_heading = "History")]
     pub history: u32,
+    /// Memory the history of every room together may take, in MiB; past it, the oldest messages of any room are forgotten first (each room also keeps at most --history messages)
+    #[arg(long, value_name = "MIB", default_value_t = server::defaults::HISTORY_MEMORY_MIB, value_parser = clap::value_parser!(u32).range(1..=1_048_576), help_heading = "History")]
+    pub history_memory: u32,
 
     /// Messages a late joiner is sent right after logging in (0 = none)
     #[arg(long, value_name = "N", default_value_t = server::defaults::REPLAY, help_heading = "History")]

@@ -131,6 +131,7 @@ fn limits(args: &ServeArgs) -> anyhow::Result<Config> {
             },
             ..HistoryLimits::default()
         },
+        history_memory: (args.history_memory as usize) << 20,
         replay: args.replay as usize,
         resume_window: std::time::Duration::from_secs(args.resume_window),
         max_kept: server::defaults::MAX_KEPT as usize,

@@ -50,6 +50,10 @@ pub struct Config {
     pub output_rate: u32,
     /// What the room keeps in memory (`--history N` is its count).
     pub history: HistoryLimits,
+    /// The bytes every room's history may hold together (as
+    /// `Record::weight` counts them); past it, the oldest message of any
+    /// room goes first.
+    pub history_memory: usize,
     /// How many of the last messages a late joiner is sent.
     pub replay: usize,
     /// How long a dropped session may be resumed.
@@ -94,6 +98,10 @@ pub mod defaults {
     pub const OUTPUT_RATE: u32 = 64 << 10;
     /// ergo keeps 2048 a channel, ssh-chat 20; a working day of a busy team.
     pub const HISTORY: u32 = 1000;
+    /// Every room's history together: 16 rooms full to their own 4 MiB
+    /// bound. Without it, 1000 rooms of 4 MiB could be filled by a few
+    /// people taking turns.
+    pub const HISTORY_MEMORY_MIB: u32 = 64;
     /// What a late joiner sees: a screenful.
     pub const REPLAY: u32 = 20;
     pub const RESUME_WINDOW_SECS: u64 = 600;
@@ -136,6 +144,7 @@ impl Default for Config {
             password_delay_max: Duration::from_secs(defaults::PASSWORD_DELAY_MAX_SECS),
             output_rate: defaults::OUTPUT_RATE,
             history: HistoryLimits::default(),
+            history_memory: (defaults::HISTORY_MEMORY_MIB as usize) << 20,
             replay: defaults::REPLAY as usize,
             resume_window: Duration::from_secs(defaults::RESUME_WINDOW_SECS),
             max_kept: defaults::MAX_KEPT as usize,

@@ -509,6 +509,7 @@ impl<M: Mailbox> Lobby<M> {
             room.commit(&mut self.desk);
         }
         self.commit_private();
+        self.bound_history();
     }
 
     /// Waits for the next batch of any stream to settle; with nothing in
@@ -558,6 +559,7 @@ impl<M: Mailbox> Lobby<M> {
                 if let Some(room) = self.rooms.get_mut(&key) {
                     room.settle(settled, &mut self.desk);
                 }
+                self.bound_history();
                 self.forget_if_idle(&key);
             }
             Source::Private => self.settle_private(settled),

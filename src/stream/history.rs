@@ -17,7 +17,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use super::record::{Id, Record};
+use super::record::{Id, Millis, Record};
 
 /// Names a session: what a login gets and a resumed connection takes
 /// back. Given by the broker; not the secret token.
@@ -323,6 +323,31 @@ impl History {
     /// Whether no room message is kept.
     pub fn is_empty(&self) -> bool {
         self.room.entries.is_empty()
+    }
+
+    /// The bytes of the room's list alone (what the bound on every
+    /// room's history together counts).
+    pub fn room_bytes(&self) -> usize {
+        self.room.bytes
+    }
+
+    /// When the oldest room message kept was taken, and its id (one
+    /// server's streams draw ids from one sequence, so the id orders
+    /// messages of one millisecond), if one is kept.
+    pub fn oldest(&self) -> Option<(Millis, Id)> {
+        self.room.entries.front().map(|r| (r.time, r.id))
+    }
+
+    /// Drops the oldest room message (it then counts as missed, like one
+    /// the room's own bounds dropped); returns its bytes, 0 if none was
+    /// kept.
+    pub fn drop_oldest(&mut self) -> usize {
+        let Some(old) = self.room.entries.pop_front() else {
+            return 0;
+        };
+        self.room.bytes -= old.weight();
+        self.room.trimmed_to = old.id;
+        old.weight()
     }
 
     /// The bytes kept, room and private lists together.

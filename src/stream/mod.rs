@@ -402,6 +402,11 @@ impl RoomStream {
         self.history.forget(session);
     }
 
+    /// Drops the oldest room message kept; returns its bytes (0: none).
+    pub fn drop_oldest(&mut self) -> usize {
+        self.history.drop_oldest()
+    }
+
     /// The history itself (its size, for figures).
     pub fn history(&self) -> &History {
         &self.history

@@ -204,6 +204,30 @@ impl<M: Mailbox> Lobby<M> {
         }
     }
 
+    /// Keeps every room's history together within `--history-memory`:
+    /// the oldest message kept in any room goes first, whichever room it
+    /// is, as if the server had one history. Each room's own bounds
+    /// (`--history`, 4 MiB) still hold; this one is what a thousand rooms
+    /// cost at most.
+    pub(super) fn bound_history(&mut self) {
+        let most = self.config.history_memory;
+        let mut total: usize = self.rooms.values().map(room_history_bytes).sum();
+        while total > most {
+            let oldest = self
+                .rooms
+                .values_mut()
+                .filter_map(|room| Some((room.keeper().stream.history().oldest()?, room)))
+                .min_by_key(|(oldest, _)| *oldest);
+            let Some((_, room)) = oldest else {
+                break;
+            };
+            match room.keeper_mut().stream.drop_oldest() {
+                0 => break,
+                freed => total -= freed,
+            }
+        }
+    }
+
     /// `/leave [ROOM]`: the current room unless named; never the last.
     fn leave_room(&mut self, id: ClientId, typed: Option<&str>) -> Happened {
         let key = match typed {
@@ -332,4 +356,9 @@ impl<M: Mailbox> Lobby<M> {
             Err(why) => self.refuse(id, why),
         }
     }
+}
+
+/// The bytes of a room's history.
+pub(super) fn room_history_bytes(room: &Room) -> usize {
+    room.keeper().stream.history().room_bytes()
 }

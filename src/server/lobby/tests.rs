@@ -691,3 +691,57 @@ fn joining_past_the_caps_is_one_error_and_changes_nothing() {
     lobby.line(1, "hi");
     assert!(bob.take().is_empty(), "Ann is still in #a, Bob never was");
 }
+
+#[test]
+fn every_rooms_history_together_stays_within_its_bound_oldest_first() {
+    // Room for #ops's join notice and five short messages.
+    let one = crate::stream::Draft::chat("Ann", "m0").kind().weight();
+    let most = crate::stream::Draft::join("Ann").kind().weight() + 5 * one + one / 2;
+    let config = Arc::new(Config {
+        history_memory: most,
+        ..Config::default()
+    });
+    let streams = Streams::memory(config.history);
+    let mut lobby: Lobby<Inbox> = Lobby::from_config(config, streams, Instant::now());
+    let ann = inbox();
+    lobby.connect(1, ann.clone(), &[], Instant::now());
+    lobby.line(1, "Ann");
+    for n in 0..3 {
+        lobby.line(1, &format!("m{n}"));
+    }
+    lobby.line(1, "/join #ops");
+    for n in 3..7 {
+        lobby.line(1, &format!("m{n}"));
+    }
+    let kept: usize = lobby
+        .rooms
+        .values()
+        .map(super::rooms::room_history_bytes)
+        .sum();
+    assert!(kept <= most, "{kept} bytes kept, at most {most}");
+    ann.take();
+    // #main lost its oldest first (its join notice, then m0 and m1);
+    // #ops, newer, lost nothing.
+    lobby.line(1, "/history #main");
+    let main = ann.take();
+    assert_eq!(
+        untimed(&main[1..]),
+        ["[#main] Ann: m2", "Server: End of the last 1 message."]
+    );
+    lobby.line(1, "/history");
+    let ops = ann.take();
+    let ops = untimed(&ops);
+    assert_eq!(ops.len(), 6, "{ops:?}");
+    assert_eq!(ops[1..5], ["Ann: m3", "Ann: m4", "Ann: m5", "Ann: m6"]);
+}
+
+/// Block lines without the `[HH:MM] ` they start with.
+fn untimed(lines: &[String]) -> Vec<&str> {
+    lines
+        .iter()
+        .map(|line| match line.split_once("] ") {
+            Some((time, rest)) if time.starts_with('[') && time.contains(':') => rest,
+            _ => line.as_str(),
+        })
+        .collect()
+}
