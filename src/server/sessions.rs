@@ -426,6 +426,9 @@ mod tests {
         fn private(&mut self, _: SessionId, _: crate::stream::Id, _: bool) {
             self.0.lock().expect("not poisoned").0 += 1;
         }
+        fn rooms(&mut self, _: SessionId, _: &[std::sync::Arc<str>]) {
+            self.0.lock().expect("not poisoned").0 += 1;
+        }
         fn wants_rewrite(&self) -> bool {
             let state = self.0.lock().expect("not poisoned");
             let base = state.1.last().copied().unwrap_or(0);
