@@ -691,3 +691,61 @@ fn joining_past_the_caps_is_one_error_and_changes_nothing() {
     lobby.line(1, "hi");
     assert!(bob.take().is_empty(), "Ann is still in #a, Bob never was");
 }
+
+/// Tokens 1, 2, 3… (each its number in the last byte).
+fn counting_tokens() -> sessions::TokenSource {
+    let mut n = 0u8;
+    Box::new(move || {
+        n = n.wrapping_add(1);
+        let mut token = [0; 16];
+        token[15] = n;
+        token
+    })
+}
+
+/// The rooms `/rooms` lists to `who` (the lines after the count).
+fn rooms_listed(lobby: &mut Lobby<Inbox>, id: ClientId, who: &Inbox) -> Vec<String> {
+    who.take();
+    lobby.line(id, "/rooms");
+    who.take().into_iter().skip(1).collect()
+}
+
+#[test]
+fn a_room_an_away_session_may_come_back_to_stays_until_the_session_is_over() {
+    let t0 = Instant::now();
+    let mut lobby: Lobby<Inbox> = Lobby::new().with_sessions(MINUTE, counting_tokens());
+    let bob = inbox();
+    lobby.connect(1, inbox(), &[], t0);
+    lobby.line(1, tagged::SWITCH);
+    lobby.line(1, "Max");
+    lobby.connect(2, bob.clone(), &[], t0);
+    lobby.line(2, "Bob");
+    // Nothing is said in #quiet: only Max, away, keeps it.
+    lobby.line(1, "/join #quiet");
+    lobby.leave(1);
+    let listed = rooms_listed(&mut lobby, 2, &bob);
+    assert_eq!(
+        listed,
+        ["Server:   #main (1 person)", "Server:   #quiet (0 people)"]
+    );
+
+    lobby.connect(3, inbox(), &[], t0);
+    lobby.line(3, tagged::SWITCH);
+    let token = sessions::to_hex(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    assert!(matches!(
+        lobby.line(3, &format!("/resume {token} 0")),
+        Happened::Resumed(_)
+    ));
+    let current = lobby.current_room(3).map(|r| r.name().to_string());
+    assert_eq!(current.as_deref(), Some("#quiet"), "his current room again");
+    assert!(lobby.desk.clients[&3].rooms.contains(&lobby.main_key));
+
+    // Away again, and over: the room goes with the session.
+    lobby.leave(3);
+    assert_eq!(rooms_listed(&mut lobby, 2, &bob).len(), 2, "still waiting");
+    lobby.expire_sessions(t0 + 2 * MINUTE);
+    assert_eq!(
+        rooms_listed(&mut lobby, 2, &bob),
+        ["Server:   #main (1 person)"]
+    );
+}
