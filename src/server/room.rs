@@ -59,6 +59,11 @@ impl Room {
         &self.name
     }
 
+    /// Its name as shown, shared (the lines that carry it hold it too).
+    pub fn shown(&self) -> &Arc<str> {
+        &self.shown
+    }
+
     /// Its key, the one the lobby and its members hold.
     pub fn key(&self) -> &Arc<str> {
         &self.key

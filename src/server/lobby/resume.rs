@@ -69,7 +69,14 @@ impl<M: Mailbox> Lobby<M> {
         client.name = Some(name.clone());
         client.session = session.id;
         client.resumable = true;
-        let rooms = self.enter_again(id, wanted);
+        let rooms = self.enter_again(id, wanted.clone());
+        // None wanted is `#main` (a file from before rooms, or every room
+        // gone, which the start noted already).
+        if !wanted.is_empty() && rooms != wanted {
+            // A room it was in is gone: the log says where it is now.
+            let names = self.shown_names(&rooms);
+            self.sessions.moved(session.id, &names);
+        }
         self.tell_login(id, &token, true, &reply::logged_in(name.as_str()));
         let gap = self.missed(&last, session.id, &rooms);
         let header = reply::resume_header(gap.records.len(), gap.missed);
