@@ -435,8 +435,10 @@ impl<M: Mailbox> Lobby<M> {
         }
         if let Some(name) = &client.name {
             self.names.remove(name.key());
-            self.exit_rooms(id, &client.rooms.to_vec(), Some(name));
+            // The session first: a room it may come back to must not be
+            // forgotten as it empties.
             self.session_left(&client, name);
+            self.exit_rooms(id, &client.rooms.to_vec(), Some(name));
         }
         // The maps keep their room when emptied: a wave of 15,000 left
         // megabytes behind. Halved once mostly empty.

@@ -35,6 +35,10 @@ pub struct Room {
     members: Vec<ClientId>,
     /// What the room keeps.
     keeper: Keeper,
+    /// Sessions away that were in it and may resume (members in waiting):
+    /// while there are any, the room is not forgotten, so that a resume
+    /// finds it, and its lines since, again.
+    waiting: u32,
 }
 
 impl Room {
@@ -46,12 +50,18 @@ impl Room {
             topic: None,
             members: Vec::new(),
             keeper: Keeper::new(stream),
+            waiting: 0,
         }
     }
 
     /// Its name as shown.
     pub fn name(&self) -> &RoomName {
         &self.name
+    }
+
+    /// Its name as shown, shared (the lines that carry it hold it too).
+    pub fn shown(&self) -> &Arc<str> {
+        &self.shown
     }
 
     /// Its key, the one the lobby and its members hold.
@@ -65,9 +75,11 @@ impl Room {
     }
 
     /// Whether nothing would be lost if the room were forgotten: nobody
-    /// in it, nothing on its way, nothing said kept, no topic.
+    /// in it or waiting to come back, nothing on its way, nothing said
+    /// kept, no topic.
     pub fn is_idle(&self) -> bool {
         self.members.is_empty()
+            && self.waiting == 0
             && self.keeper.in_flight() == 0
             && self.topic.is_none()
             && self.keeper.stream.last_said(1).is_empty()
@@ -98,6 +110,17 @@ impl Room {
     /// `id` is a member from now on.
     pub fn enter(&mut self, id: ClientId) {
         self.members.push(id);
+    }
+
+    /// One more session away may come back to the room.
+    pub fn wait(&mut self) {
+        self.waiting += 1;
+    }
+
+    /// A session that could have come back no longer waits (it came
+    /// back, or it is over).
+    pub fn stop_waiting(&mut self) {
+        self.waiting = self.waiting.saturating_sub(1);
     }
 
     /// `id` is a member no more (nothing is told).

@@ -235,6 +235,16 @@ impl Sessions {
         }
     }
 
+    /// Session `id` is in the rooms of `keys` now, its current one last: a
+    /// store's log notes it, so that a resume after a restart takes it
+    /// back into them.
+    pub fn moved(&mut self, id: SessionId, keys: &[std::sync::Arc<str>]) {
+        if let (Some(log), true) = (&mut self.log, self.tokens.contains_key(&id)) {
+            log.rooms(id, keys);
+            self.compact_log();
+        }
+    }
+
     /// Session `id`'s connection dropped at `now`, from `host` (trusted
     /// ones have no cap of their own: behind a proxy on loopback everyone
     /// is one host): it stays resumable for the window. Returns the
@@ -424,6 +434,9 @@ mod tests {
             self.0.lock().expect("not poisoned").0 += 1;
         }
         fn private(&mut self, _: SessionId, _: crate::stream::Id, _: bool) {
+            self.0.lock().expect("not poisoned").0 += 1;
+        }
+        fn rooms(&mut self, _: SessionId, _: &[std::sync::Arc<str>]) {
             self.0.lock().expect("not poisoned").0 += 1;
         }
         fn wants_rewrite(&self) -> bool {

@@ -1,16 +1,21 @@
-//! Sessions that outlive a restart: `DIR/main/sessions.jsonl` beside the
-//! transcript, one JSON object a line, the last line of a session winning:
+//! Sessions that outlive a restart: `DIR/private/sessions.jsonl` beside
+//! the private messages' transcript, one JSON object a line, the last line of a session winning:
 //!
 //! ```text
 //! {"session":7,"key":"5f1c…","name":"Max"}
 //! {"session":7,"key":"5f1c…","name":"Maxi"}
 //! {"session":7,"private":42,"sent":true}
+//! {"session":7,"rooms":["#main","#Ops"]}
 //! {"session":7,"end":true}
 //! ```
 //!
 //! `private` names a private message (by its id in the transcript) kept
 //! for the session, `sent` when the session sent it, so that a resume
-//! after the restart replays it too, as it was shown.
+//! after the restart replays it too, as it was shown. `rooms` names the
+//! rooms the session is in (as they are shown), its current room last,
+//! written whenever they change, so that a resume after the restart takes
+//! it back into them; a session with no such line (a file from before
+//! rooms, or one that never left `#main`) is in `#main`.
 //!
 //! `key` is the SHA-256 of the session's token, never the token, so the
 //! file resumes nobody. Best effort, not synced: a session it loses (a
@@ -18,8 +23,9 @@
 //! again and fills the gap from the history. On open the file is read
 //! as bytes, a line it cannot read (torn by a crash, even inside a
 //! character of a name) is skipped (and counted), and it is rewritten
-//! with the sessions still open, so it never grows beyond one line for
-//! each session and each login or rename since the start. A rewrite
+//! with the sessions still open (a line for each, one for its rooms if
+//! it left `#main` alone, one for each private message kept), and again
+//! once it has grown well past that (see [`MOST_STALE_LINES`]). A rewrite
 //! that fails later (a full disk) is tried again after a wait (see
 //! [`Retry`]), not at every login.
 
@@ -27,6 +33,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -58,6 +65,9 @@ pub trait SessionLog: Send {
     /// The private message `record` is kept for session `id` (which
     /// `sent` it, or received it).
     fn private(&mut self, id: SessionId, record: Id, sent: bool);
+    /// Session `id` is in the rooms named `names` (as shown) now, its
+    /// current one last.
+    fn rooms(&mut self, id: SessionId, names: &[Arc<str>]);
     /// Whether the file has grown enough to be rewritten (see
     /// [`MOST_STALE_LINES`]).
     fn wants_rewrite(&self) -> bool;
@@ -74,6 +84,10 @@ pub struct Saved {
     /// The private messages kept for it, oldest first, and whether it
     /// sent each.
     pub private: Vec<(Id, bool)>,
+    /// The names (as shown) of the rooms it was in, its current one last;
+    /// empty when the file named none (`#main` alone). Read as written:
+    /// the server checks them.
+    pub rooms: Vec<String>,
 }
 
 /// Private messages remembered for one session, at most (the history
@@ -95,6 +109,31 @@ struct Line {
     private: Option<Id>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     sent: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rooms: Option<Vec<String>>,
+}
+
+impl Line {
+    /// A line of session `id` that says nothing yet.
+    fn of(session: SessionId) -> Line {
+        Line {
+            session,
+            key: None,
+            name: None,
+            end: false,
+            private: None,
+            sent: false,
+            rooms: None,
+        }
+    }
+
+    /// The line as written: JSON and a newline.
+    fn encode(&self) -> Vec<u8> {
+        // A struct of numbers and strings always serializes.
+        let mut text = serde_json::to_vec(self).unwrap_or_default();
+        text.push(b'\n');
+        text
+    }
 }
 
 /// What one line says.
@@ -102,6 +141,51 @@ enum Entry {
     Open(Saved),
     End(SessionId),
     Private(SessionId, Id, bool),
+    Rooms(SessionId, Vec<String>),
+}
+
+/// What a rewrite writes again for each open session, beyond its key
+/// and name: kept here, as the lines that said it are appended.
+#[derive(Default)]
+struct Extra {
+    /// The private messages of each open session.
+    private: HashMap<SessionId, VecDeque<(Id, bool)>>,
+    /// The rooms of each open session that ever left `#main` alone (the
+    /// very names the rooms hold: a pointer each).
+    rooms: HashMap<SessionId, Vec<Arc<str>>>,
+}
+
+impl Extra {
+    fn of(saved: &[Saved]) -> Extra {
+        let private = saved
+            .iter()
+            .map(|s| (s.id, s.private.iter().copied().collect()))
+            .collect();
+        let rooms = saved
+            .iter()
+            .filter(|s| !s.rooms.is_empty())
+            .map(|s| {
+                (
+                    s.id,
+                    s.rooms.iter().map(|n| Arc::from(n.as_str())).collect(),
+                )
+            })
+            .collect();
+        Extra { private, rooms }
+    }
+
+    /// The lines that say what is kept for session `id`.
+    fn lines(&self, id: SessionId) -> impl Iterator<Item = Vec<u8>> + '_ {
+        let rooms = self.rooms.get(&id).map(|names| encode_rooms(id, names));
+        let private = self.private.get(&id).into_iter().flatten();
+        let private = private.map(move |&(record, sent)| encode_private(id, record, sent));
+        rooms.into_iter().chain(private)
+    }
+
+    fn forget(&mut self, id: SessionId) {
+        self.private.remove(&id);
+        self.rooms.remove(&id);
+    }
 }
 
 /// The open file, appended to as sessions come and go.
@@ -113,9 +197,9 @@ pub struct SessionsFile {
     lines: usize,
     /// Lines its last rewrite wrote.
     base: usize,
-    /// The private messages of each open session, to write again when the
-    /// file is rewritten.
-    private: HashMap<SessionId, VecDeque<(Id, bool)>>,
+    /// The private messages and rooms of each open session, to write
+    /// again when the file is rewritten.
+    extra: Extra,
     /// Stale lines allowed before a rewrite ([`MOST_STALE_LINES`]; tests
     /// use fewer).
     most_stale: usize,
@@ -145,23 +229,7 @@ impl SessionsFile {
                 Read::Torn { .. } | Read::TooLong => None,
             };
             match entry {
-                Some(Entry::Open(mut saved)) => {
-                    if let Some(old) = open.remove(&saved.id) {
-                        saved.private = old.private;
-                    }
-                    open.insert(saved.id, saved);
-                }
-                Some(Entry::End(id)) => {
-                    open.remove(&id);
-                }
-                Some(Entry::Private(id, record, sent)) => {
-                    if let Some(saved) = open.get_mut(&id) {
-                        saved.private.push((record, sent));
-                        if saved.private.len() > MOST_PRIVATE {
-                            saved.private.remove(0);
-                        }
-                    }
-                }
+                Some(entry) => take(&mut open, entry),
                 None => unreadable += 1,
             }
         }
@@ -171,18 +239,15 @@ impl SessionsFile {
     /// Rewrites `dir/sessions.jsonl` with `saved` alone and opens it for
     /// appending.
     pub fn open(dir: &Path, saved: &[Saved]) -> io::Result<SessionsFile> {
-        let private: HashMap<SessionId, VecDeque<(Id, bool)>> = saved
-            .iter()
-            .map(|s| (s.id, s.private.iter().copied().collect()))
-            .collect();
+        let extra = Extra::of(saved);
         let mut all = saved.iter().map(|s| (s.id, s.key, s.name.clone()));
-        let (file, lines) = replace(dir, &mut all, &private)?;
+        let (file, lines) = replace(dir, &mut all, &extra)?;
         Ok(SessionsFile {
             file,
             dir: dir.to_path_buf(),
             lines,
             base: lines,
-            private,
+            extra,
             most_stale: MOST_STALE_LINES,
             retry: Retry::default(),
             clock: Box::new(Instant::now),
@@ -205,12 +270,43 @@ impl SessionsFile {
     }
 }
 
-/// Writes `open` (and their private messages) to a new file and puts it
+/// What one line read adds to the sessions still `open`: the last line of
+/// a kind wins (private messages add up, the newest kept).
+fn take(open: &mut BTreeMap<SessionId, Saved>, entry: Entry) {
+    match entry {
+        Entry::Open(mut saved) => {
+            // A rename: what was kept for the session stays.
+            if let Some(old) = open.remove(&saved.id) {
+                saved.private = old.private;
+                saved.rooms = old.rooms;
+            }
+            open.insert(saved.id, saved);
+        }
+        Entry::End(id) => {
+            open.remove(&id);
+        }
+        Entry::Private(id, record, sent) => {
+            if let Some(saved) = open.get_mut(&id) {
+                saved.private.push((record, sent));
+                if saved.private.len() > MOST_PRIVATE {
+                    saved.private.remove(0);
+                }
+            }
+        }
+        Entry::Rooms(id, rooms) => {
+            if let Some(saved) = open.get_mut(&id) {
+                saved.rooms = rooms;
+            }
+        }
+    }
+}
+
+/// Writes `open` (and what is kept for them) to a new file and puts it
 /// in the old one's place; returns it open for appending, and its lines.
 fn replace(
     dir: &Path,
     open: &mut dyn Iterator<Item = (SessionId, Key, String)>,
-    private: &HashMap<SessionId, VecDeque<(Id, bool)>>,
+    extra: &Extra,
 ) -> io::Result<(File, usize)> {
     let path = dir.join(FILE);
     let fresh = dir.join(FRESH);
@@ -219,8 +315,8 @@ fn replace(
     for (id, key, name) in open {
         text.extend(encode(id, &key, &name));
         lines += 1;
-        for &(record, sent) in private.get(&id).into_iter().flatten() {
-            text.extend(encode_private(id, record, sent));
+        for line in extra.lines(id) {
+            text.extend(line);
             lines += 1;
         }
     }
@@ -242,11 +338,12 @@ impl SessionLog for SessionsFile {
 
     fn rewrite(&mut self, open: &mut dyn Iterator<Item = (SessionId, Key, String)>) {
         let open: Vec<_> = open.collect();
-        self.private
-            .retain(|id, _| open.iter().any(|(o, _, _)| o == id));
+        let is_open = |id: &SessionId| open.iter().any(|(o, _, _)| o == id);
+        self.extra.private.retain(|id, _| is_open(id));
+        self.extra.rooms.retain(|id, _| is_open(id));
         // If this fails the old file stays, appending goes on, and the
         // next try waits.
-        match replace(&self.dir, &mut open.into_iter(), &self.private) {
+        match replace(&self.dir, &mut open.into_iter(), &self.extra) {
             Ok((file, lines)) => {
                 self.file = file;
                 self.lines = lines;
@@ -258,12 +355,18 @@ impl SessionLog for SessionsFile {
     }
 
     fn private(&mut self, id: SessionId, record: Id, sent: bool) {
-        let kept = self.private.entry(id).or_default();
+        let kept = self.extra.private.entry(id).or_default();
         kept.push_back((record, sent));
         if kept.len() > MOST_PRIVATE {
             kept.pop_front();
         }
         let line = encode_private(id, record, sent);
+        self.append(&line);
+    }
+
+    fn rooms(&mut self, id: SessionId, names: &[Arc<str>]) {
+        let line = encode_rooms(id, names);
+        self.extra.rooms.insert(id, names.to_vec());
         self.append(&line);
     }
 
@@ -273,49 +376,39 @@ impl SessionLog for SessionsFile {
     }
 
     fn ended(&mut self, id: SessionId) {
-        self.private.remove(&id);
+        self.extra.forget(id);
         let line = Line {
-            session: id,
-            key: None,
-            name: None,
             end: true,
-            private: None,
-            sent: false,
+            ..Line::of(id)
         };
-        let mut text = serde_json::to_vec(&line).unwrap_or_default();
-        text.push(b'\n');
-        self.append(&text);
+        self.append(&line.encode());
     }
 }
 
 fn encode_private(id: SessionId, record: Id, sent: bool) -> Vec<u8> {
-    let line = Line {
-        session: id,
-        key: None,
-        name: None,
-        end: false,
+    Line {
         private: Some(record),
         sent,
-    };
-    // A struct of numbers always serializes.
-    let mut text = serde_json::to_vec(&line).unwrap_or_default();
-    text.push(b'\n');
-    text
+        ..Line::of(id)
+    }
+    .encode()
+}
+
+fn encode_rooms(id: SessionId, names: &[Arc<str>]) -> Vec<u8> {
+    Line {
+        rooms: Some(names.iter().map(|n| n.to_string()).collect()),
+        ..Line::of(id)
+    }
+    .encode()
 }
 
 fn encode(id: SessionId, key: &Key, name: &str) -> Vec<u8> {
-    let line = Line {
-        session: id,
+    Line {
         key: Some(key.iter().map(|b| format!("{b:02x}")).collect()),
         name: Some(name.to_string()),
-        end: false,
-        private: None,
-        sent: false,
-    };
-    // A struct of numbers and strings always serializes.
-    let mut text = serde_json::to_vec(&line).unwrap_or_default();
-    text.push(b'\n');
-    text
+        ..Line::of(id)
+    }
+    .encode()
 }
 
 /// What a line says; None when it cannot be read.
@@ -326,6 +419,9 @@ fn parse(bytes: &[u8]) -> Option<Entry> {
     }
     if let Some(record) = line.private {
         return Some(Entry::Private(line.session, record, line.sent));
+    }
+    if let Some(rooms) = line.rooms {
+        return Some(Entry::Rooms(line.session, rooms));
     }
     let hex = line.key?;
     if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -340,6 +436,7 @@ fn parse(bytes: &[u8]) -> Option<Entry> {
         key,
         name: line.name?,
         private: Vec::new(),
+        rooms: Vec::new(),
     }))
 }
 
@@ -453,5 +550,112 @@ mod tests {
         assert_eq!(lines, 4);
         let (again, unreadable) = SessionsFile::read(dir.path()).expect("reads the rewrite");
         assert_eq!((again, unreadable), (saved, 0));
+    }
+
+    fn names(names: &[&str]) -> Vec<Arc<str>> {
+        names.iter().map(|&k| Arc::from(k)).collect()
+    }
+
+    #[test]
+    fn a_sessions_rooms_are_kept_current_last_across_a_rename_and_a_rewrite() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        {
+            let mut file = SessionsFile::open(dir.path(), &[]).expect("opens");
+            file.opened(1, &[1; 32], "Max");
+            file.rooms(1, &names(&["#main", "#ops"]));
+            file.opened(2, &[2; 32], "Ann");
+            file.rooms(2, &names(&["#main", "#ops"]));
+            file.rooms(2, &names(&["#ops", "#été"]));
+            file.private(1, Id::new(40), false);
+            file.opened(1, &[1; 32], "Maxi");
+            file.rooms(1, &names(&["#ops", "#main"]));
+            file.opened(3, &[3; 32], "Cy");
+            file.rooms(3, &names(&["#ops"]));
+            file.ended(3);
+        }
+        let (saved, unreadable) = SessionsFile::read(dir.path()).expect("reads");
+        assert_eq!(unreadable, 0);
+        let rooms: Vec<(&str, Vec<&str>)> = saved
+            .iter()
+            .map(|s| {
+                (
+                    s.name.as_str(),
+                    s.rooms.iter().map(String::as_str).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rooms,
+            [
+                ("Maxi", vec!["#ops", "#main"]),
+                ("Ann", vec!["#ops", "#été"])
+            ],
+            "the last list of each, kept across the rename; an ended one gone"
+        );
+        assert_eq!(saved[0].private, [(Id::new(40), false)]);
+
+        // The start's rewrite: a line for each session, one for its rooms,
+        // one for each private message; and it reads back the same.
+        let mut file = SessionsFile::open(dir.path(), &saved).expect("rewrites");
+        let path = dir.path().join(FILE);
+        let count = || fs::read_to_string(&path).expect("readable").lines().count();
+        assert_eq!(count(), 5);
+        let (again, _) = SessionsFile::read(dir.path()).expect("reads the rewrite");
+        assert_eq!(again, saved);
+
+        // A later rewrite keeps the open sessions' rooms, and only theirs.
+        file.rooms(2, &names(&["#main"]));
+        file.rewrite(&mut std::iter::once((2, [2; 32], "Ann".to_string())));
+        assert_eq!(count(), 2);
+        let (again, _) = SessionsFile::read(dir.path()).expect("reads the rewrite");
+        assert_eq!(again.len(), 1);
+        assert_eq!(
+            (again[0].id, again[0].rooms.clone()),
+            (2, vec!["#main".to_string()])
+        );
+    }
+
+    #[test]
+    fn a_file_from_before_rooms_still_loads_its_sessions_in_main_alone() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let key = "ab".repeat(32);
+        let old = format!(
+            "{{\"session\":7,\"key\":\"{key}\",\"name\":\"Max\"}}\n\
+             {{\"session\":7,\"private\":42,\"sent\":true}}\n"
+        );
+        fs::write(dir.path().join(FILE), &old).expect("writable");
+        let (saved, unreadable) = SessionsFile::read(dir.path()).expect("reads");
+        assert_eq!(unreadable, 0);
+        assert_eq!(
+            saved,
+            [Saved {
+                id: 7,
+                key: [0xab; 32],
+                name: "Max".to_string(),
+                private: vec![(Id::new(42), true)],
+                rooms: Vec::new(),
+            }]
+        );
+        // Rewritten as it was: no rooms line for a session in #main alone.
+        SessionsFile::open(dir.path(), &saved).expect("rewrites");
+        assert_eq!(
+            fs::read_to_string(dir.path().join(FILE)).expect("readable"),
+            old
+        );
+    }
+
+    #[test]
+    fn a_rooms_line_is_one_small_json_object_of_names_as_shown() {
+        assert_eq!(
+            encode_rooms(7, &names(&["#main", "#ops"])),
+            b"{\"session\":7,\"rooms\":[\"#main\",\"#ops\"]}\n"
+        );
+        // A rooms line for a session the file does not have is no harm.
+        let dir = tempfile::tempdir().expect("a temp dir");
+        fs::write(dir.path().join(FILE), encode_rooms(9, &names(&["#ops"]))).expect("writable");
+        assert_eq!(
+            SessionsFile::read(dir.path()).expect("reads"),
+            (Vec::new(), 0)
+        );
     }
 }

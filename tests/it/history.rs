@@ -934,6 +934,92 @@ fn a_session_outlives_kill_9_with_a_store_its_name_held_and_its_private_messages
     assert!(!kept.contains(&token), "{kept}");
 }
 
+/// Sends `text` as `who` and reads on to the line answering it that
+/// `done` accepts (a kept line's echo has an id once it is saved);
+/// returns that line.
+async fn answered(who: &mut Tagged, text: &str, done: impl Fn(&Line) -> bool) -> Line {
+    let label = who.send(text).await;
+    loop {
+        let line = who.line().await;
+        if line.answers() == Some(label.as_str()) && done(&line) {
+            return line;
+        }
+    }
+}
+
+/// The echo of a kept line: it has its id once saved.
+fn saved(line: &Line) -> bool {
+    line.id().is_some()
+}
+
+#[test]
+fn a_session_outlives_kill_9_with_a_store_in_its_rooms_its_block_covering_each_once() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let server = serve_store(dir.path(), &["--replay", "0"]).start();
+    let (token, last) = run(async {
+        // Max in #main and #ops, #ops his current room, when the server dies.
+        let (mut max, _) = Tagged::login(server.addr, "Max").await;
+        let joined = answered(&mut max, "/join #ops", saved).await;
+        assert_eq!(joined.text, "Server: Max joined the party!");
+        assert_eq!(joined.get("room"), Some("#ops"));
+        let last = joined.id().expect("saved");
+        (max.token.clone(), last)
+    });
+    server.kill();
+    let server = serve_store(dir.path(), &["--replay", "0"]).start();
+    run(async {
+        // Ann comes after the restart, says a line in #ops and one in
+        // #main, each saved (echoed with its id) before Max is back.
+        let (mut ann, _) = Tagged::login(server.addr, "Ann").await;
+        answered(&mut ann, "/join #ops", saved).await;
+        let in_ops = answered(&mut ann, "said in ops", saved).await;
+        assert_eq!(in_ops.get("room"), Some("#ops"));
+        let now_main = |l: &Line| l.text == "Server: You are now talking in #main.";
+        answered(&mut ann, "/switch #main", now_main).await;
+        let in_main = answered(&mut ann, "said in main", saved).await;
+        assert_eq!(in_main.get("room"), Some("#main"));
+
+        let mut back = Tagged::connect(server.addr).await;
+        back.send(&format!("/resume {token} #main={last},#ops={last}"))
+            .await;
+        let login = back.line().await;
+        assert_eq!(login.text, "Server: You are logged in as: Max");
+        assert!(login.has("resumed"), "{login:?}");
+        let header = back.line().await;
+        let block = back.rest_of_block(header).await;
+        let once = |text: &str, room: &str| {
+            let found: Vec<&Line> = block.iter().filter(|l| l.text == text).collect();
+            assert_eq!(found.len(), 1, "{text:?} not once in {block:?}");
+            assert_eq!(found[0].get("room"), Some(room), "{block:?}");
+        };
+        once("Ann: said in ops", "#ops");
+        once("Ann: said in main", "#main");
+        let ids: Vec<u64> = block.iter().filter_map(Line::id).collect();
+        assert!(
+            ids.windows(2).all(|w| w[0] < w[1]),
+            "in id order: {block:?}"
+        );
+
+        // Back in #ops, his current room: what he types goes there.
+        let echo = answered(&mut back, "max is back", saved).await;
+        assert_eq!(echo.get("room"), Some("#ops"), "{echo:?}");
+        // And #ops reaches him live, nothing of the block again.
+        answered(&mut ann, "/switch #ops", |l| l.text.contains("#ops")).await;
+        answered(&mut ann, "live in ops", saved).await;
+        loop {
+            let line = back.line().await;
+            assert!(
+                line.text != "Ann: said in ops" && line.text != "Ann: said in main",
+                "twice: {line:?}"
+            );
+            if line.text == "Ann: live in ops" {
+                assert_eq!(line.get("room"), Some("#ops"), "{line:?}");
+                break;
+            }
+        }
+    });
+}
+
 /// The permission bits of `path`.
 fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;

@@ -144,7 +144,7 @@ impl<M: Mailbox> Lobby<M> {
             .fold(main.next_id().max(private.next_id()), Option::max);
         let mut desk = Desk::new();
         desk.next_id = next_id;
-        let lobby = Lobby {
+        let mut lobby = Lobby {
             desk,
             names: HashMap::new(),
             holds: Holds::default(),
@@ -162,12 +162,12 @@ impl<M: Mailbox> Lobby<M> {
             unreadable_sessions: 0,
         }
         .with_kept_sessions(config.max_kept, config.max_kept_per_addr);
-        let mut lobby = lobby.with_saved(saved, old, now);
         lobby.main_key = lobby.add_room(Room::new(RoomName::main(), main));
         for (name, stream) in rooms {
             lobby.add_room(Room::new(name, stream));
         }
-        lobby
+        // The rooms first: a session taken back waits in those it was in.
+        lobby.with_saved(saved, old, now)
     }
 
     /// Takes back what the store's sessions files kept (see
@@ -266,7 +266,21 @@ impl<M: Mailbox> Lobby<M> {
             };
             self.next_session = self.next_session.max(kept.id + 1);
             self.holds.hold(&name, None, Some(kept.id), now + window);
+            let (id, rooms) = (kept.id, self.rooms_named(&kept.rooms));
+            let names = self.shown_names(&rooms);
+            let changed = names
+                .iter()
+                .map(|n| &**n)
+                .ne(kept.rooms.iter().map(String::as_str));
             sessions.restore(kept, name, now);
+            if changed {
+                // A room gone since: the log no longer names it, lest a
+                // room of that name made later take the session in.
+                sessions.moved(id, &names);
+            }
+            if !rooms.is_empty() {
+                self.wait_in(id, rooms);
+            }
         }
         self.sessions = sessions;
         self

@@ -55,9 +55,10 @@ impl<M: Mailbox> Lobby<M> {
                 None
             }
         };
-        let rooms = match ghost {
+        let waited = self.stop_waiting(session.id);
+        let wanted = match ghost {
             Some(ghost) => self.close_ghost(ghost, &name),
-            None => self.away_rooms.remove(&session.id).unwrap_or_default(),
+            None => waited,
         };
         self.names.insert(name.shared_key(), id);
         self.desk.by_session.insert(session.id, id);
@@ -68,7 +69,14 @@ impl<M: Mailbox> Lobby<M> {
         client.name = Some(name.clone());
         client.session = session.id;
         client.resumable = true;
-        let rooms = self.enter_again(id, rooms);
+        let rooms = self.enter_again(id, wanted.clone());
+        // None wanted is `#main` (a file from before rooms, or every room
+        // gone, which the start noted already).
+        if !wanted.is_empty() && rooms != wanted {
+            // A room it was in is gone: the log says where it is now.
+            let names = self.shown_names(&rooms);
+            self.sessions.moved(session.id, &names);
+        }
         self.tell_login(id, &token, true, &reply::logged_in(name.as_str()));
         let gap = self.missed(&last, session.id, &rooms);
         let header = reply::resume_header(gap.records.len(), gap.missed);
@@ -292,9 +300,33 @@ impl<M: Mailbox> Lobby<M> {
         }
         if kept {
             self.holds.hold(name, host, Some(client.session), until);
-            self.away_rooms
-                .insert(client.session, client.rooms.to_vec());
+            self.wait_in(client.session, client.rooms.to_vec());
         }
+    }
+
+    /// Session `session`, away, may come back to the rooms of `keys` (the
+    /// current one last): each keeps a place for it until it does or is
+    /// over (see [`Room::wait`](super::super::room::Room::wait)).
+    pub(super) fn wait_in(&mut self, session: SessionId, keys: Vec<Arc<str>>) {
+        self.stop_waiting(session);
+        for key in &keys {
+            if let Some(room) = self.rooms.get_mut(key) {
+                room.wait();
+            }
+        }
+        self.away_rooms.insert(session, keys);
+    }
+
+    /// The rooms session `session` was waiting to come back to, which no
+    /// longer wait for it (none if it was not away).
+    fn stop_waiting(&mut self, session: SessionId) -> Vec<Arc<str>> {
+        let keys = self.away_rooms.remove(&session).unwrap_or_default();
+        for key in &keys {
+            if let Some(room) = self.rooms.get_mut(key) {
+                room.stop_waiting();
+            }
+        }
+        keys
     }
 
     /// The session a name is held for while its client is away, if any.
@@ -313,7 +345,10 @@ impl<M: Mailbox> Lobby<M> {
 
     /// Drops a session's private messages, wherever they are kept.
     fn forget(&mut self, session: SessionId) {
-        self.away_rooms.remove(&session);
+        // Its rooms no longer wait for it: one that keeps nothing else goes.
+        for key in self.stop_waiting(session) {
+            self.forget_if_idle(&key);
+        }
         self.private.stream.forget(session);
         // An older store kept private messages in `#main`'s stream.
         self.main_mut().keeper_mut().stream.forget(session);

@@ -100,7 +100,52 @@ impl<M: Mailbox> Lobby<M> {
         let line = said::joined_room(room.name().as_str(), room.topic.as_deref());
         self.confirm_entry(id, &key, &line);
         self.welcome(id, &key);
+        self.note_rooms(id);
         Happened::Nothing
+    }
+
+    /// Notes `id`'s rooms (the current one last) in its session's log, if
+    /// a store keeps one: a resume after a restart takes it back into them.
+    fn note_rooms(&mut self, id: ClientId) {
+        let Some(client) = self.desk.clients.get(&id) else {
+            return;
+        };
+        if client.session != 0 {
+            let (session, keys) = (client.session, client.rooms.to_vec());
+            self.sessions.moved(session, &self.shown_names(&keys));
+        }
+    }
+
+    /// The names as shown of the rooms of `keys` (what a session's log
+    /// keeps: a name reads back to its room whatever the key is made of,
+    /// and a person reading the file knows it).
+    pub(super) fn shown_names(&self, keys: &[Arc<str>]) -> Vec<Arc<str>> {
+        let rooms = keys.iter().filter_map(|key| self.rooms.get(key));
+        rooms.map(|room| Arc::clone(room.shown())).collect()
+    }
+
+    /// The keys of the rooms named in `names` (a saved session's, the
+    /// current one last) that exist, each once, at most `--max-joined` of
+    /// them (the most recently current kept): a room gone since is left
+    /// out, and a session left in none comes back to `#main`.
+    pub(super) fn rooms_named(&self, names: &[String]) -> Vec<Arc<str>> {
+        let mut keys: Vec<Arc<str>> = Vec::new();
+        for name in names.iter().rev() {
+            if keys.len() >= self.config.max_joined {
+                break;
+            }
+            let Ok(name) = RoomName::parse(name) else {
+                continue;
+            };
+            let Some((key, _)) = self.rooms.get_key_value(name.key()) else {
+                continue;
+            };
+            if !keys.contains(key) {
+                keys.push(Arc::clone(key));
+            }
+        }
+        keys.reverse();
+        keys
     }
 
     /// Makes the room `name` (its stream from the store, with one), if
@@ -252,6 +297,7 @@ impl<M: Mailbox> Lobby<M> {
         }
         let was_current = client.rooms.leave(&key);
         let name = client.name.clone();
+        self.note_rooms(id);
         let shown = self.rooms.get(&key).map(|r| r.name().to_string());
         self.desk
             .tell(id, &said::left_room(shown.as_deref().unwrap_or("")));
@@ -284,6 +330,7 @@ impl<M: Mailbox> Lobby<M> {
         if let Some(client) = self.desk.clients.get_mut(&id) {
             client.rooms.switch(&key);
         }
+        self.note_rooms(id);
         self.tell_current(id);
         Happened::Nothing
     }

@@ -745,3 +745,113 @@ fn untimed(lines: &[String]) -> Vec<&str> {
         })
         .collect()
 }
+
+/// Tokens 1, 2, 3… (each its number in the last byte).
+fn counting_tokens() -> sessions::TokenSource {
+    let mut n = 0u8;
+    Box::new(move || {
+        n = n.wrapping_add(1);
+        let mut token = [0; 16];
+        token[15] = n;
+        token
+    })
+}
+
+/// The rooms `/rooms` lists to `who` (the lines after the count).
+fn rooms_listed(lobby: &mut Lobby<Inbox>, id: ClientId, who: &Inbox) -> Vec<String> {
+    who.take();
+    lobby.line(id, "/rooms");
+    who.take().into_iter().skip(1).collect()
+}
+
+#[test]
+fn a_room_an_away_session_may_come_back_to_stays_until_the_session_is_over() {
+    let t0 = Instant::now();
+    let mut lobby: Lobby<Inbox> = Lobby::new().with_sessions(MINUTE, counting_tokens());
+    let bob = inbox();
+    lobby.connect(1, inbox(), &[], t0);
+    lobby.line(1, tagged::SWITCH);
+    lobby.line(1, "Max");
+    lobby.connect(2, bob.clone(), &[], t0);
+    lobby.line(2, "Bob");
+    // Nothing is said in #quiet: only Max, away, keeps it.
+    lobby.line(1, "/join #quiet");
+    lobby.leave(1);
+    let listed = rooms_listed(&mut lobby, 2, &bob);
+    assert_eq!(
+        listed,
+        ["Server:   #main (1 person)", "Server:   #quiet (0 people)"]
+    );
+
+    lobby.connect(3, inbox(), &[], t0);
+    lobby.line(3, tagged::SWITCH);
+    let token = sessions::to_hex(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    assert!(matches!(
+        lobby.line(3, &format!("/resume {token} 0")),
+        Happened::Resumed(_)
+    ));
+    let current = lobby.current_room(3).map(|r| r.name().to_string());
+    assert_eq!(current.as_deref(), Some("#quiet"), "his current room again");
+    assert!(lobby.desk.clients[&3].rooms.contains(&lobby.main_key));
+
+    // Away again, and over: the room goes with the session.
+    lobby.leave(3);
+    assert_eq!(rooms_listed(&mut lobby, 2, &bob).len(), 2, "still waiting");
+    lobby.expire_sessions(t0 + 2 * MINUTE);
+    assert_eq!(
+        rooms_listed(&mut lobby, 2, &bob),
+        ["Server:   #main (1 person)"]
+    );
+}
+
+#[test]
+fn after_a_restart_a_session_waits_in_its_rooms_that_remain_and_comes_back_to_them() {
+    use crate::stream::rooms::Place;
+    use crate::stream::saved::{Saved, SessionsFile};
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let limits = Config::default().history;
+    let open = || Streams::open(dir.path(), 1 << 20, limits).expect("the store opens");
+    {
+        // A store with #ops, and a session kept in #main, #ops and #gone
+        // (current), a room the store no longer has.
+        let (streams, _) = open();
+        let place = Place::Room {
+            key: "ops",
+            shown: "#ops",
+        };
+        streams.factory.open(place).expect("#ops is made");
+    }
+    let token = [7; 16];
+    let saved = Saved {
+        id: 4,
+        key: sessions::key_of(&token),
+        name: "Max".to_string(),
+        private: Vec::new(),
+        rooms: ["#main", "#ops", "#gone"].map(String::from).to_vec(),
+    };
+    let private = dir.path().join("private");
+    SessionsFile::open(&private, &[saved]).expect("written");
+
+    let (streams, _) = open();
+    let t0 = Instant::now();
+    let mut lobby: Lobby<Inbox> = Lobby::from_config(Arc::new(Config::default()), streams, t0);
+    // The log names the rooms that remain, for the next restart.
+    let (kept, _) = SessionsFile::read(&private).expect("reads");
+    assert_eq!(kept[0].rooms, ["#main", "#ops"]);
+    let bob = inbox();
+    lobby.connect(1, bob.clone(), &[], t0);
+    lobby.line(1, "Bob");
+    assert_eq!(
+        rooms_listed(&mut lobby, 1, &bob),
+        ["Server:   #main (1 person)", "Server:   #ops (0 people)"]
+    );
+    lobby.connect(2, inbox(), &[], t0);
+    lobby.line(2, tagged::SWITCH);
+    let resumed = lobby.line(2, &format!("/resume {} 0", sessions::to_hex(&token)));
+    assert!(matches!(resumed, Happened::Resumed(_)), "{resumed:?}");
+    // #gone is gone: he lands in the rest, the last of them current.
+    let current = lobby.current_room(2).map(|r| r.name().to_string());
+    assert_eq!(current.as_deref(), Some("#ops"));
+    assert!(lobby.desk.clients[&2].rooms.contains(&lobby.main_key));
+    assert_eq!(lobby.desk.clients[&2].rooms.len(), 2);
+}
