@@ -124,6 +124,13 @@ impl Tags {
                 };
                 tags.with("names", name_list(names))
             }
+            Reply::LeftRoom { room } => self.with("reply", "leave").text("room", room),
+            Reply::Switched { room } => self.with("reply", "switch").text("room", room),
+            Reply::Rooms { count } => self.with("reply", "rooms").with("count", count),
+            Reply::RoomEntry { name, people } => self
+                .with("reply", "room")
+                .text("name", name)
+                .with("count", people),
         }
     }
 
@@ -210,6 +217,15 @@ pub enum Reply<'a> {
         count: Option<usize>,
         names: &'a [&'a str],
     },
+    /// `reply=leave,room=#ops`: we left that room.
+    LeftRoom { room: &'a str },
+    /// `reply=switch,room=#ops`: that room is our current one now.
+    Switched { room: &'a str },
+    /// `reply=rooms,count=N`: the first line of a `/rooms` answer.
+    Rooms { count: usize },
+    /// `reply=room,name=#ops,count=N`: one room of a `/rooms` answer,
+    /// with N people in it.
+    RoomEntry { name: &'a str, people: usize },
 }
 
 /// Names in one tag value: each percent-encoded, joined by `+` (which an
@@ -453,6 +469,23 @@ mod tests {
             said(Reply::Renamed { name: "Max Two" }),
             "~t=1,reply=nick,name=Max%20Two Server: x"
         );
+        assert_eq!(
+            said(Reply::LeftRoom { room: "#a,b" }),
+            "~t=1,reply=leave,room=#a%2Cb Server: x"
+        );
+        assert_eq!(
+            said(Reply::Switched { room: "#main" }),
+            "~t=1,reply=switch,room=#main Server: x"
+        );
+        assert_eq!(
+            said(Reply::Rooms { count: 2 }),
+            "~t=1,reply=rooms,count=2 Server: x"
+        );
+        let entry = Reply::RoomEntry {
+            name: "#ops",
+            people: 3,
+        };
+        assert_eq!(said(entry), "~t=1,reply=room,name=#ops,count=3 Server: x");
         let limits = Reply::Limits {
             rate: 20,
             burst: 40,

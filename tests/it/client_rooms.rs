@@ -102,6 +102,30 @@ fn tab_completes_the_rooms_the_client_knows() {
 }
 
 #[test]
+fn tab_after_join_offers_the_rooms_others_made_and_asking_for_them_shows_nothing() {
+    let server = Server::start();
+    let _ann = ann_in_ops(&server);
+    let mut max = join_at(server.addr, &["--name", "Max", "--no-reconnect"]);
+    max.screen.expect("Server: You are logged in as: Max");
+    // The client asked the server's rooms as it logged in: the answer to
+    // a later line comes after that one's.
+    max.type_keys("/who\r");
+    expect_row(&mut max, "Server: Online (2): Ann, Max");
+    // Max has seen nothing of #ops, yet Tab offers it.
+    max.type_keys("/join o\t");
+    expect_input_row(&mut max, "> /join #ops");
+    max.type_keys("\r");
+    expect_input_row(&mut max, "#ops>");
+    let shown = rows(max.screen.bytes());
+    assert!(
+        !shown.iter().any(|row| row.contains("rooms:")),
+        "the client's own /rooms was shown: {shown:?}"
+    );
+    max.type_keys("\x04");
+    assert_eq!(max.exit_code(), 0);
+}
+
+#[test]
 fn a_line_of_another_room_arrives_in_its_colour_while_typing() {
     let server = Server::start();
     let mut bob = Nc::login(server.addr, "Bob");

@@ -276,6 +276,7 @@ fn tagged_lines_carry_their_room_and_private_ones_the_flag_pm() {
         let joined = max.line().await;
         assert_eq!(joined.text, "Server: You joined #ops.");
         assert_eq!(joined.get("room"), Some("#ops"));
+        assert_eq!(joined.get("reply"), Some("join"));
         assert!(joined.get("last").is_some(), "{joined:?}");
         // Its own join, echoed as every kept line of a tagged client is.
         let echo = max.line().await;
@@ -297,6 +298,36 @@ fn tagged_lines_carry_their_room_and_private_ones_the_flag_pm() {
         assert_eq!(line.text, "Server: Max set the topic: the plan");
         let tags = (line.get("kind"), line.get("from"), line.get("room"));
         assert_eq!(tags, (Some("topic"), Some("Max"), Some("#ops")));
+        // What the room commands did is in their replies' tags.
+        max.send("/rooms").await;
+        let header = max.line().await;
+        assert_eq!(
+            (header.get("reply"), header.get("count")),
+            (Some("rooms"), Some("2"))
+        );
+        let mut listed = Vec::new();
+        for _ in 0..2 {
+            let entry = max.line().await;
+            assert_eq!(entry.get("reply"), Some("room"), "{entry:?}");
+            listed.push((
+                entry.get("name").map(str::to_string),
+                entry.get("count").map(str::to_string),
+            ));
+        }
+        let people = |name: &str, n: &str| (Some(name.to_string()), Some(n.to_string()));
+        assert_eq!(listed, [people("#main", "2"), people("#ops", "1")]);
+        max.send("/switch main").await;
+        let switched = max.line().await;
+        assert_eq!(
+            (switched.get("reply"), switched.get("room")),
+            (Some("switch"), Some("#main"))
+        );
+        max.send("/leave ops").await;
+        let left = max.line().await;
+        assert_eq!(
+            (left.get("reply"), left.get("room")),
+            (Some("leave"), Some("#ops"))
+        );
     });
 }
 

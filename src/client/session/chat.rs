@@ -21,7 +21,7 @@ use crate::client::mention;
 use crate::client::palette::Palette;
 use crate::client::render::{self, Emphasis};
 use crate::client::rooms::Rooms;
-use crate::client::tags::{Labels, Tags};
+use crate::client::tags::{Labels, Reply, Tags};
 use crate::client::Options;
 use crate::protocol::message::classify;
 use crate::protocol::sanitize::sanitize_bytes;
@@ -119,6 +119,9 @@ pub(super) struct Mine {
     /// Our rename, as the room's record of it will say (old name, new
     /// name), still to come: the server told us first, so it is not shown.
     pub(super) own_rename: Option<(String, String)>,
+    /// The label of the `/rooms` asked at the start, for Tab after
+    /// `/join`: its answer is learned, not shown.
+    pub(super) quiet: Option<String>,
 }
 
 /// What we saw of the session, to come back to it.
@@ -253,9 +256,14 @@ impl<'a> Chat<'a> {
         }
         let text = sanitize_bytes(&incoming.line);
         let calls = mention::calls(&classify(&text), &self.name);
-        // A line of another of our rooms says which.
+        // A line of another of our rooms says which; an answer about a
+        // room (joined, left, now talking in) names it in its words.
+        let about_a_room = matches!(
+            incoming.tags.reply,
+            Some(Reply::Join | Reply::Leave | Reply::Switch)
+        );
         let room = incoming.tags.room.as_deref();
-        let room = room.filter(|room| !self.rooms.is_current(room));
+        let room = room.filter(|room| !about_a_room && !self.rooms.is_current(room));
         self.view.show(
             incoming,
             Shown {

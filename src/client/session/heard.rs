@@ -26,6 +26,10 @@ impl Chat<'_> {
         if self.rooms.heard(&incoming.tags) {
             self.rooms_changed();
         }
+        if incoming.tags.re.is_some() && incoming.tags.re == self.mine.quiet {
+            // The answer to the `/rooms` asked for Tab: learned, not shown.
+            return Vec::new();
+        }
         if let (Some(last), Some(room)) = (&incoming.tags.last, &incoming.tags.room) {
             // Entering a room: its newest id (its block, older, follows).
             self.seen.cursor.set(room, last);

@@ -126,6 +126,7 @@ impl Chat<'_> {
     /// lands already). It is the current room once the server says so.
     /// A connection gone is noticed by the next read.
     pub(super) async fn start_in(&mut self, writer: &mut Writer) {
+        self.ask_rooms(writer).await;
         let Some(room) = &self.options.room else {
             return;
         };
@@ -134,6 +135,17 @@ impl Chat<'_> {
         }
         let line = format!("/join {room}");
         self.send_labeled(writer, &line).await;
+    }
+
+    /// Asks the server for its rooms, so that Tab after `/join` offers
+    /// the rooms others made, not only those this client has seen: the
+    /// answer is learned from its tags (see `Rooms::heard`) and not shown.
+    /// A connection gone is noticed by the next read.
+    async fn ask_rooms(&mut self, writer: &mut Writer) {
+        let label = self.mine.labels.next();
+        let line = tags::labeled(&label, "/rooms");
+        self.mine.quiet = Some(label);
+        let _ = send_line(writer, &line).await;
     }
 
     /// The lines that waited for a catch-up go next, before anything

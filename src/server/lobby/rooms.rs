@@ -9,7 +9,7 @@ use crate::protocol::message::{reply, HistoryAsk};
 use crate::protocol::name::Name;
 use crate::protocol::room::RoomName;
 use crate::protocol::rooms::{self, reply as said, RoomInput, MOST_TOPIC_BYTES};
-use crate::protocol::tagged::Tags;
+use crate::protocol::tagged::{Reply, Tags};
 use crate::stream::rooms::Place;
 use crate::stream::Draft;
 
@@ -196,6 +196,7 @@ impl<M: Mailbox> Lobby<M> {
             return;
         }
         let line = Tags::at(self.desk.now())
+            .with("reply", "join")
             .with("room", rooms::tag_value(room.name().as_str()))
             .with("last", self.newest())
             .answering(self.desk.label_for(id))
@@ -299,8 +300,9 @@ impl<M: Mailbox> Lobby<M> {
         let name = client.name.clone();
         self.note_rooms(id);
         let shown = self.rooms.get(&key).map(|r| r.name().to_string());
-        self.desk
-            .tell(id, &said::left_room(shown.as_deref().unwrap_or("")));
+        let shown = shown.as_deref().unwrap_or("");
+        let meaning = Reply::LeftRoom { room: shown };
+        self.desk.tell_as(id, &said::left_room(shown), meaning);
         if was_current {
             self.tell_current(id);
         }
@@ -311,8 +313,9 @@ impl<M: Mailbox> Lobby<M> {
     /// Tells `id` which room it now talks in.
     fn tell_current(&mut self, id: ClientId) {
         if let Some(room) = self.current_room(id) {
-            let line = said::switched(room.name().as_str());
-            self.desk.tell(id, &line);
+            let shown = room.name().to_string();
+            let meaning = Reply::Switched { room: &shown };
+            self.desk.tell_as(id, &said::switched(&shown), meaning);
         }
     }
 
@@ -339,12 +342,23 @@ impl<M: Mailbox> Lobby<M> {
     fn list_rooms(&mut self, id: ClientId) -> Happened {
         let mut list: Vec<&Room> = self.rooms.values().collect();
         list.sort_by_cached_key(|room| room.name().as_str().to_lowercase());
-        let mut lines = vec![said::rooms_header(list.len())];
-        lines.extend(list.iter().map(|room| {
-            said::room_entry(room.name().as_str(), room.online(), room.topic.as_deref())
-        }));
-        for line in lines {
-            self.desk.tell(id, &line);
+        let header = said::rooms_header(list.len());
+        let entries: Vec<(String, usize, String)> = list
+            .iter()
+            .map(|room| {
+                let name = room.name().to_string();
+                let line = said::room_entry(&name, room.online(), room.topic.as_deref());
+                (name, room.online(), line)
+            })
+            .collect();
+        let count = entries.len();
+        self.desk.tell_as(id, &header, Reply::Rooms { count });
+        for (name, people, line) in &entries {
+            let meaning = Reply::RoomEntry {
+                name,
+                people: *people,
+            };
+            self.desk.tell_as(id, line, meaning);
         }
         Happened::Nothing
     }
