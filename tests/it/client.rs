@@ -1472,6 +1472,8 @@ fn logged_in_max() -> (Running, Nc, TcpListener) {
     assert_eq!(next_line(&mut server), "Max");
     server.send(LOGGED_IN);
     client.stdout.expect("Server: You are logged in as: Max\n");
+    // The rooms, asked for Tab as it logs in (unanswered here).
+    assert_eq!(next_line(&mut server), "/rooms");
     (client, server, listener)
 }
 
@@ -1792,6 +1794,8 @@ fn a_short_catch_up_block_is_asked_for_again_before_it_is_called_complete() {
     ] {
         server.send(line);
     }
+    // The rooms, asked for Tab as it logged in (unanswered here).
+    assert!(next_sent(&mut server).ends_with(" /rooms"));
     let asked = next_sent(&mut server);
     let (label, text) = asked
         .strip_prefix('~')
