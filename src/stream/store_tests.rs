@@ -262,19 +262,27 @@ fn concat(parts: &[Vec<u8>]) -> Vec<u8> {
     parts.concat()
 }
 
+/// What is wrong, the segments, which segment is named and what the
+/// error says after its path.
+type Damage = (&'static str, Vec<(u64, Vec<u8>)>, usize, &'static str);
+
 #[test]
 fn damage_stops_the_start_with_one_line_naming_file_line_and_cause() {
-    let at_max = Record {
-        id: Id::new(u64::MAX),
-        ..chat(1, "a")
-    };
-    let at_zero = Record {
-        id: Id::ZERO,
-        ..at_max.clone()
-    };
-    // (what is wrong, the segments, which segment and what the error says after it)
-    type Segments = Vec<(u64, Vec<u8>)>;
-    let cases: Vec<(&str, Segments, usize, &str)> = vec![
+    for (what, segments, at, expected) in damaged_lines().into_iter().chain(damaged_ids()) {
+        let dir = private_dir();
+        let paths: Vec<PathBuf> = segments
+            .iter()
+            .map(|(first, bytes)| segment(dir.path(), *first, bytes))
+            .collect();
+        let err = refused(dir.path());
+        let expected = format!("{}{expected}", paths[at].display());
+        assert!(err.starts_with(&expected), "{what}: {err}");
+    }
+}
+
+/// Lines that are not whole, checked records.
+fn damaged_lines() -> Vec<Damage> {
+    vec![
         (
             "a line in the middle that is not a whole record",
             vec![(
@@ -322,6 +330,20 @@ fn damage_stops_the_start_with_one_line_naming_file_line_and_cause() {
             0,
             " line 2: not a record: expected value at line 1 column 1",
         ),
+    ]
+}
+
+/// Ids that cannot be, in a line or in a file's name.
+fn damaged_ids() -> Vec<Damage> {
+    let at_max = Record {
+        id: Id::new(u64::MAX),
+        ..chat(1, "a")
+    };
+    let at_zero = Record {
+        id: Id::ZERO,
+        ..at_max.clone()
+    };
+    vec![
         (
             "ids that do not increase",
             vec![(1, lines(&[chat(1, "a"), chat(3, "b"), chat(3, "c")]))],
@@ -385,17 +407,7 @@ fn damage_stops_the_start_with_one_line_naming_file_line_and_cause() {
             0,
             " line 2: the last line is incomplete (no line end)",
         ),
-    ];
-    for (what, segments, at, expected) in cases {
-        let dir = private_dir();
-        let paths: Vec<PathBuf> = segments
-            .iter()
-            .map(|(first, bytes)| segment(dir.path(), *first, bytes))
-            .collect();
-        let err = refused(dir.path());
-        let expected = format!("{}{expected}", paths[at].display());
-        assert!(err.starts_with(&expected), "{what}: {err}");
-    }
+    ]
 }
 
 #[test]
