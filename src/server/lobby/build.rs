@@ -167,7 +167,16 @@ impl<M: Mailbox> Lobby<M> {
             lobby.add_room(Room::new(name, stream));
         }
         // The rooms first: a session taken back waits in those it was in.
-        lobby.with_saved(saved, old, now)
+        let mut lobby = lobby.with_saved(saved, old, now);
+        // Then those a store kept with nothing said in them and nobody
+        // to wait for (passed through: joins and leaves alone) are
+        // forgotten, as they were before the restart; their folders stay,
+        // for a /join to open again.
+        let keys: Vec<Arc<str>> = lobby.rooms.keys().cloned().collect();
+        for key in &keys {
+            lobby.forget_if_idle(key);
+        }
+        lobby
     }
 
     /// Takes back what the store's sessions files kept (see
