@@ -14,7 +14,7 @@ use crate::stream::rooms::Place;
 use crate::stream::Draft;
 
 use super::super::client_id::ClientId;
-use super::super::kept::Meta;
+use super::super::kept::{Meta, StoreNews};
 use super::super::mailbox::Mailbox;
 use super::super::room::Room;
 use super::{Happened, Lobby};
@@ -159,10 +159,14 @@ impl<M: Mailbox> Lobby<M> {
             key: name.key(),
             shown: name.as_str(),
         };
-        let (stream, _) = self
-            .factory
-            .open(place)
-            .map_err(|err| format!("the room {name} cannot be kept: {err}"))?;
+        let (stream, _) = match self.factory.open(place) {
+            Ok(opened) => opened,
+            Err(err) => {
+                let news = format!("the room {name} cannot be kept: {err}");
+                self.desk.waits.note(StoreNews::RoomNotKept(news));
+                return Err(said::not_kept(name.as_str(), &err.cause));
+            }
+        };
         Ok(self.add_room(Room::new(name, stream)))
     }
 
