@@ -117,6 +117,7 @@ impl Tags {
                 .with("max", max),
             Reply::Renamed { name } => self.with("reply", "nick").text("name", name),
             Reply::LoggedIn { name } => self.with("reply", "login").text("name", name),
+            Reply::Switch => self.with("reply", "switch"),
             Reply::Who { count, names } => {
                 let tags = match count {
                     Some(count) => self.with("reply", "who").with("count", count),
@@ -204,6 +205,9 @@ pub enum Reply<'a> {
     Renamed { name: &'a str },
     /// `reply=login,name=NAME`: logged in (a resume too).
     LoggedIn { name: &'a str },
+    /// `reply=switch` (with the room's `room=`): the client talks in that
+    /// room from now on, after a `/switch` or on leaving its current room.
+    Switch,
     /// `reply=who,count=N,names=…` (the first line of a `/who` answer),
     /// `reply=who-more,names=…` (each further one): `count` None for those.
     Who {

@@ -9,7 +9,7 @@ use crate::protocol::message::{reply, HistoryAsk};
 use crate::protocol::name::Name;
 use crate::protocol::room::RoomName;
 use crate::protocol::rooms::{self, reply as said, RoomInput, MOST_TOPIC_BYTES};
-use crate::protocol::tagged::Tags;
+use crate::protocol::tagged::{Reply, Tags};
 use crate::stream::rooms::Place;
 use crate::stream::Draft;
 
@@ -312,12 +312,34 @@ impl<M: Mailbox> Lobby<M> {
         Happened::Nothing
     }
 
-    /// Tells `id` which room it now talks in.
+    /// Tells `id` which room it now talks in (a tagged client by its
+    /// tags: after leaving its current room, it cannot tell which).
     fn tell_current(&mut self, id: ClientId) {
-        if let Some(room) = self.current_room(id) {
+        let Some(key) = self.current_key(id) else {
+            return;
+        };
+        if let Some(room) = self.rooms.get(&key) {
             let line = said::switched(room.name().as_str());
-            self.desk.tell(id, &line);
+            self.tell_of(id, &key, &line, Reply::Switch);
         }
+    }
+
+    /// One line to `id` about the room of `key`, never prefixed: a tagged
+    /// client gets the room in `room=` and what the line means.
+    fn tell_of(&mut self, id: ClientId, key: &str, line: &str, meaning: Reply<'_>) {
+        let Some(room) = self.rooms.get(key) else {
+            return;
+        };
+        if !self.desk.is_tagged(id) {
+            self.desk.send(id, line);
+            return;
+        }
+        let line = Tags::at(self.desk.now())
+            .with("room", rooms::tag_value(room.name().as_str()))
+            .answering(self.desk.label_for(id))
+            .reply(meaning)
+            .line(line);
+        self.desk.send(id, &line);
     }
 
     /// `/switch ROOM`: one of `id`'s rooms becomes its current one.
