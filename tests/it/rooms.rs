@@ -564,3 +564,79 @@ fn a_tagged_client_is_told_which_room_it_talks_in_after_leaving_its_current_one(
         );
     });
 }
+
+#[test]
+fn with_a_store_many_folders_of_rooms_people_only_passed_through_do_not_stop_a_restart() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let server = serve_store(dir.path())
+        .args(&["--rate", "0", "--output-rate", "0"])
+        .start();
+    let (last_join, _connected) = run(async {
+        let mut ann = Client::login(server.addr, "Ann").await;
+        // Each new name makes a folder, which stays once the room is gone.
+        let burst: String = (0..80).map(|i| format!("/join #p{i}\n/leave\n")).collect();
+        ann.send_raw(burst.as_bytes()).await;
+        ann.lines_until("Server: You left #p79.").await;
+        // The newest ids of all are in a folder that will be left closed.
+        let (mut max, _) = Tagged::login(server.addr, "Max").await;
+        max.send("/join #last").await;
+        assert_eq!(max.line().await.text, "Server: You joined #last.");
+        let join = max.line().await;
+        assert_eq!(join.text, "Server: Max joined the party!");
+        max.send("/leave").await;
+        assert_eq!(max.line().await.text, "Server: You left #last.");
+        // Both stay connected to the end: no leave in #main comes after.
+        (join.id().expect("a join has an id"), (ann, max))
+    });
+    let stopped = server.stop_to_end();
+    assert!(stopped.status.success(), "{stopped:?}");
+    // Three open files a room: 81 rooms opened at once would need 243.
+    let server = serve_store(dir.path())
+        .args(&["--output-rate", "0"])
+        .max_open_files(100)
+        .start();
+    run(async {
+        let (mut bob, _) = Tagged::login(server.addr, "Bob").await;
+        // No id is given twice, though the newest was in a closed folder.
+        assert!(bob.last > last_join, "{} after {last_join}", bob.last);
+        bob.send("/rooms").await;
+        assert_eq!(bob.line().await.text, "Server: 1 room:");
+        assert_eq!(bob.line().await.text, "Server:   #main (1 person)");
+        // A folder left closed opens again on a /join.
+        bob.send("/join #p3").await;
+        assert_eq!(bob.line().await.text, "Server: You joined #p3.");
+    });
+}
+
+#[test]
+fn with_a_store_a_room_nothing_was_said_in_waits_through_a_restart_for_a_session_in_it() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let server = serve_store(dir.path()).start();
+    let (token, last) = run(async {
+        let (mut max, _) = Tagged::login(server.addr, "Max").await;
+        max.send("/join #quiet").await;
+        assert_eq!(max.line().await.text, "Server: You joined #quiet.");
+        let join = max.line().await;
+        assert_eq!(join.text, "Server: Max joined the party!");
+        (max.token.clone(), join.id().expect("a join has an id"))
+    });
+    let killed = server.kill();
+    assert!(!killed.status.success(), "{killed:?}");
+    let server = serve_store(dir.path()).start();
+    run(async {
+        let mut back = Tagged::connect(server.addr).await;
+        back.send(&format!("/resume {token} {last}")).await;
+        let login = back.line().await;
+        assert_eq!(login.text, "Server: You are logged in as: Max");
+        let header = back.line().await;
+        back.rest_of_block(header).await;
+        back.send("/who #quiet").await;
+        let who = loop {
+            let line = back.line().await;
+            if line.has("reply") || line.has("error") {
+                break line;
+            }
+        };
+        assert_eq!(who.text, "Server: Online (1): Max");
+    });
+}
