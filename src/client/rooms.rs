@@ -279,6 +279,27 @@ mod tests {
     }
 
     #[test]
+    fn leaving_the_current_room_lands_where_the_servers_switch_line_says() {
+        let mut rooms = Rooms::default();
+        for (label, line, answer) in [
+            ("1", "/join #a", "~t=1,room=#a,last=3,re=1 x"),
+            ("2", "/join #b", "~t=1,room=#b,last=4,re=2 x"),
+            ("3", "/switch #main", "~t=1,reply=switch,room=#main,re=3 x"),
+            ("4", "/switch #b", "~t=1,reply=switch,room=#b,re=4 x"),
+        ] {
+            rooms.sent(label, line);
+            rooms.heard(&tags(answer));
+        }
+        rooms.sent("5", "/leave");
+        rooms.heard(&tags("~t=1,re=5 x"));
+        // The server puts it back in #main (current before #b), not in
+        // #a (joined last), and says so.
+        assert!(rooms.heard(&tags("~t=1,reply=switch,room=#main,re=5 x")));
+        assert_eq!(rooms.current(), "#main");
+        assert_eq!(joined(&rooms), ["#main", "#a"]);
+    }
+
+    #[test]
     fn without_room_replies_our_answered_command_did_what_it_says() {
         let mut rooms = Rooms::default();
         rooms.sent("4", "/JOIN ops");

@@ -357,11 +357,11 @@ pub mod reply {
             "{name} is not keeping up with their messages; yours was not delivered"
         ))
     }
-    /// `/who`, `/history` or `/resume` asked before the output pulled
-    /// lately (from the same address) was paid for.
+    /// `/who`, `/rooms`, `/history` or `/resume` asked before the output
+    /// pulled lately (from the same address) was paid for.
     pub fn output_limited(secs: u64) -> String {
         error(format!(
-            "too much output pulled lately (/who, /history, catching up); try again in {secs} s"
+            "too much output pulled lately (/who, /rooms, /history, catching up); try again in {secs} s"
         ))
     }
     /// Too many wrong passwords from one address: the next is checked later.

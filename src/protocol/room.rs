@@ -17,6 +17,10 @@ use super::spelling::{checked, fits_one_script, key_of, Flaw, Spelled};
 /// What every room name starts with, shown and on the wire.
 pub const SIGIL: char = '#';
 
+/// What is read as the sigil when a name is typed: `#`, and the
+/// full-width `＃` and small `﹟` an input method may type for it.
+const TYPED_SIGILS: [char; 3] = [SIGIL, '\u{FF03}', '\u{FE5F}'];
+
 /// A validated room name; its text (with the `#`), key and shared key
 /// are those of the [`Spelled`] it holds. The key is that of
 /// what follows the `#` (so a store directory `#KEY` has one `#`):
@@ -58,9 +62,10 @@ impl fmt::Display for RoomNameError {
 impl std::error::Error for RoomNameError {}
 
 impl RoomName {
-    /// Validates a room name as typed, with or without its `#` (one `#`
-    /// is taken as the sigil: `##ops` is the room `##ops`). Surrounding
-    /// whitespace is ignored.
+    /// Validates a room name as typed, with or without its `#` (one `#`,
+    /// or one full-width `＃` or small `﹟`, is taken as the sigil: `##ops`
+    /// is the room `##ops`, `＃ops` is `#ops`). Surrounding whitespace is
+    /// ignored.
     ///
     /// ```
     /// use sockchat::protocol::room::{RoomName, RoomNameError};
@@ -71,7 +76,7 @@ impl RoomName {
     /// ```
     pub fn parse(raw: &str) -> Result<RoomName, RoomNameError> {
         let trimmed = raw.trim();
-        let after = trimmed.strip_prefix(SIGIL).unwrap_or(trimmed);
+        let after = trimmed.strip_prefix(TYPED_SIGILS).unwrap_or(trimmed);
         let after = checked(after)?;
         if after.contains(',') {
             return Err(RoomNameError::Comma);
@@ -148,6 +153,17 @@ mod tests {
             assert_eq!(room(typed).key(), &*key, "{typed:?}");
         }
         assert_ne!(room("#ops").key(), room("#opt").key());
+    }
+
+    #[test]
+    fn a_full_width_or_small_sigil_typed_is_the_sigil() {
+        // An IME types `＃`: the user means #ops, not a room `#＃ops`
+        // (which is `##ops` by its look).
+        for (typed, shown) in [("＃ops", "#ops"), ("﹟ops", "#ops"), (" ＃OPS", "#OPS")] {
+            assert_eq!(room(typed).as_str(), shown, "{typed:?}");
+            assert_eq!(room(typed).key(), room("#ops").key(), "{typed:?}");
+        }
+        assert_eq!(room("#＃ops").key(), room("##ops").key());
     }
 
     #[test]

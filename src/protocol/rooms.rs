@@ -220,6 +220,11 @@ pub mod reply {
     pub fn no_room(room: &str) -> String {
         format!("there is no room {room}")
     }
+    /// The store cannot give the room a folder: why, in plain words
+    /// (never a path of the server's).
+    pub fn not_kept(room: &str, cause: &str) -> String {
+        format!("the room {room} cannot be kept: {cause}")
+    }
     pub fn too_many_rooms(most: usize) -> String {
         format!("the server has as many rooms as it may ({most}); join one of /rooms")
     }

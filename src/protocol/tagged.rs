@@ -117,6 +117,7 @@ impl Tags {
                 .with("max", max),
             Reply::Renamed { name } => self.with("reply", "nick").text("name", name),
             Reply::LoggedIn { name } => self.with("reply", "login").text("name", name),
+            Reply::Switch => self.with("reply", "switch"),
             Reply::Who { count, names } => {
                 let tags = match count {
                     Some(count) => self.with("reply", "who").with("count", count),
@@ -125,7 +126,6 @@ impl Tags {
                 tags.with("names", name_list(names))
             }
             Reply::LeftRoom { room } => self.with("reply", "leave").text("room", room),
-            Reply::Switched { room } => self.with("reply", "switch").text("room", room),
             Reply::Rooms { count } => self.with("reply", "rooms").with("count", count),
             Reply::RoomEntry { name, people } => self
                 .with("reply", "room")
@@ -211,6 +211,9 @@ pub enum Reply<'a> {
     Renamed { name: &'a str },
     /// `reply=login,name=NAME`: logged in (a resume too).
     LoggedIn { name: &'a str },
+    /// `reply=switch` (with the room's `room=`): the client talks in that
+    /// room from now on, after a `/switch` or on leaving its current room.
+    Switch,
     /// `reply=who,count=N,names=…` (the first line of a `/who` answer),
     /// `reply=who-more,names=…` (each further one): `count` None for those.
     Who {
@@ -219,8 +222,6 @@ pub enum Reply<'a> {
     },
     /// `reply=leave,room=#ops`: we left that room.
     LeftRoom { room: &'a str },
-    /// `reply=switch,room=#ops`: that room is our current one now.
-    Switched { room: &'a str },
     /// `reply=rooms,count=N`: the first line of a `/rooms` answer.
     Rooms { count: usize },
     /// `reply=room,name=#ops,count=N`: one room of a `/rooms` answer,
@@ -472,10 +473,6 @@ mod tests {
         assert_eq!(
             said(Reply::LeftRoom { room: "#a,b" }),
             "~t=1,reply=leave,room=#a%2Cb Server: x"
-        );
-        assert_eq!(
-            said(Reply::Switched { room: "#main" }),
-            "~t=1,reply=switch,room=#main Server: x"
         );
         assert_eq!(
             said(Reply::Rooms { count: 2 }),

@@ -329,6 +329,7 @@ impl Broker {
                     "Server: the store cannot save: {cause}; senders are told, and nothing unsaved is relayed"
                 )),
                 StoreNews::SavesAgain => self.log.good("Server: the store saves again".to_string()),
+                StoreNews::RoomNotKept(why) => self.log.error(format!("Server: {why}")),
             }
         }
     }

@@ -99,6 +99,9 @@ pub enum StoreNews {
     /// It cannot save, for this reason.
     Failing(String),
     SavesAgain,
+    /// A new room could not be given a folder: why, paths and all (its
+    /// joiner is told the cause alone: a path is the operator's business).
+    RoomNotKept(String),
 }
 
 impl Waits {
@@ -115,6 +118,11 @@ impl Waits {
             }
             _ => {}
         }
+    }
+
+    /// Notes `news` for the log.
+    pub fn note(&mut self, news: StoreNews) {
+        self.store_news.push(news);
     }
 
     /// What changed for the store since the last call.

@@ -505,13 +505,22 @@ impl<M: Mailbox> Lobby<M> {
     }
 
     /// Appends what the event kept, in every stream; relays whatever has
-    /// settled meanwhile (everything, in memory).
+    /// settled meanwhile (everything, in memory). A room with a batch
+    /// settled here is forgotten if idle, as when the broker settles one:
+    /// with a store, the leave notice of a `/leave` sent right after its
+    /// `/join` often settles here, and nothing would look at it again.
     fn commit(&mut self) {
+        let mut settled = Vec::new();
         for room in self.rooms.values_mut() {
-            room.commit(&mut self.desk);
+            if room.commit(&mut self.desk) {
+                settled.push(Arc::clone(room.key()));
+            }
         }
         self.commit_private();
         self.bound_history();
+        for key in &settled {
+            self.forget_if_idle(key);
+        }
     }
 
     /// Waits for the next batch of any stream to settle; with nothing in

@@ -139,18 +139,22 @@ impl Room {
     }
 
     /// Appends what the event kept; relays whatever settled meanwhile
-    /// (everything, in memory).
-    pub fn commit<M: Mailbox>(&mut self, desk: &mut Desk<M>) {
+    /// (everything, in memory). Whether a batch appended before settled
+    /// (the room may have become idle: see [`Room::is_idle`]).
+    pub fn commit<M: Mailbox>(&mut self, desk: &mut Desk<M>) -> bool {
         if let Some(done) = self.keeper.commit(&mut desk.next_id, &mut desk.waits) {
             self.finish(done, desk);
         }
+        let mut settled = false;
         while self.keeper.in_flight() > 0 {
             match self.keeper.try_settled(&mut desk.waits) {
                 Some(Some(done)) => self.finish(done, desk),
                 Some(None) => {}
                 None => break,
             }
+            settled = true;
         }
+        settled
     }
 
     /// A batch of this room's stream settled: relay it.

@@ -270,6 +270,11 @@ impl RoomStream {
         }
     }
 
+    /// A store's sessions, left for [`RoomStream::take_sessions`].
+    pub fn sessions(&self) -> Option<&SavedSessions> {
+        self.sessions.as_ref()
+    }
+
     /// A store's sessions (once): none in memory only.
     pub fn take_sessions(&mut self) -> Option<SavedSessions> {
         self.sessions.take()

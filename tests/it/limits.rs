@@ -1406,6 +1406,28 @@ fn rooms_and_who_of_a_room_are_charged_by_the_bytes_they_send() {
     });
 }
 
+/// The refusal names what was refused: `/rooms` is one of the lists.
+#[test]
+fn a_rooms_refused_for_output_says_rooms_are_paid_for() {
+    run(async {
+        let server = TestServer::with(Config {
+            output_rate: 10,
+            ..untrusting()
+        })
+        .await;
+        let mut max = login("127.0.0.2", server.addr, "Max").await;
+        max.send("/rooms").await;
+        max.expect_line("Server: 1 room:").await;
+        max.expect_line("Server:   #main (1 person)").await;
+        max.send("/rooms").await;
+        let answer = max.line().await.expect("an answer");
+        assert!(
+            output_limited(&answer) && answer.contains("/rooms"),
+            "{answer}"
+        );
+    });
+}
+
 /// 20 connections sending private messages to one person cut them off as
 /// "too slow" in 11 s. Private messages now get at most half of a
 /// recipient's queue; past it, their senders are told.

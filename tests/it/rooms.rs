@@ -466,3 +466,208 @@ fn a_resume_cursor_names_its_streams_and_a_room_left_out_missed_nothing() {
         assert!(!texts.contains(&"Ann: said in main"), "{texts:?}");
     });
 }
+
+/// Asks `/rooms` until its header is `header` (the state a store reaches
+/// once its batches are synced); fails if it is not within 10 s.
+async fn rooms_until(who: &mut Client, header: &str) -> Vec<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        who.send("/rooms").await;
+        let first = who.line().await.expect("still connected");
+        let n: usize = first
+            .trim_start_matches("Server: ")
+            .split(' ')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("a /rooms header: {first:?}"));
+        let mut lines = vec![first];
+        for _ in 0..n {
+            lines.push(who.line().await.expect("still connected"));
+        }
+        if lines[0] == header {
+            return lines;
+        }
+        assert!(std::time::Instant::now() < deadline, "{lines:?}");
+    }
+}
+
+#[test]
+fn with_a_store_a_room_joined_and_left_at_once_is_forgotten_as_in_memory() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let server = serve_store(dir.path())
+        .args(&["--rate", "0", "--output-rate", "0"])
+        .start();
+    run(async {
+        let mut ann = Client::login(server.addr, "Ann").await;
+        // One write: each /leave comes while the join before it syncs.
+        let burst: String = (0..20).map(|i| format!("/join #r{i}\n/leave\n")).collect();
+        ann.send_raw(burst.as_bytes()).await;
+        for i in 0..20 {
+            ann.expect_line(&format!("Server: You joined #r{i}.")).await;
+            ann.expect_line(&format!("Server: You left #r{i}.")).await;
+            ann.expect_line("Server: You are now talking in #main.")
+                .await;
+        }
+        // Nothing was said in them: once synced, all are forgotten.
+        let listed = rooms_until(&mut ann, "Server: 1 room:").await;
+        assert_eq!(listed[1], "Server:   #main (1 person)");
+    });
+}
+
+#[test]
+fn with_a_store_a_restart_brings_back_rooms_with_something_said_not_those_only_passed_through() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let server = serve_store(dir.path()).start();
+    run(async {
+        let mut ann = Client::login(server.addr, "Ann").await;
+        join(&mut ann, "#kept").await;
+        ann.send("said in kept").await;
+        join(&mut ann, "#passed").await;
+        ann.send("/leave").await;
+        ann.expect_line("Server: You left #passed.").await;
+        ann.expect_line("Server: You are now talking in #kept.")
+            .await;
+    });
+    let stopped = server.stop_to_end();
+    assert!(stopped.status.success(), "{stopped:?}");
+    let server = serve_store(dir.path())
+        .args(&["--rate", "0", "--output-rate", "0"])
+        .start();
+    run(async {
+        let mut bob = Client::login(server.addr, "Bob").await;
+        let listed = rooms_until(&mut bob, "Server: 2 rooms:").await;
+        assert_eq!(
+            listed[1..],
+            ["Server:   #kept (0 people)", "Server:   #main (1 person)"]
+        );
+    });
+}
+
+#[test]
+fn with_a_store_a_room_it_cannot_keep_is_refused_in_plain_words_without_the_servers_paths() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let server = serve_store(dir.path()).start();
+    run(async {
+        let mut ann = Client::login(server.addr, "Ann").await;
+        // 32 characters, 3 bytes each: a folder name too long for the disk.
+        let long = format!("#{}", "中".repeat(32));
+        ann.send(&format!("/join {long}")).await;
+        let line = ann.line().await.expect("still connected");
+        assert!(line.starts_with("Server: Error: "), "{line:?}");
+        let root = dir.path().to_str().expect("a UTF-8 temp path");
+        assert!(!line.contains(root) && !line.contains('%'), "{line:?}");
+        ann.send("/who").await;
+        ann.expect_line("Server: Online (1): Ann").await;
+    });
+}
+
+#[test]
+fn a_tagged_client_is_told_which_room_it_talks_in_after_leaving_its_current_one() {
+    run(async {
+        let server = TestServer::start().await;
+        let (mut max, _) = Tagged::login(server.addr, "Max").await;
+        for room in ["#a", "#b"] {
+            max.send(&format!("/join {room}")).await;
+            assert_eq!(max.line().await.text, format!("Server: You joined {room}."));
+            assert_eq!(max.line().await.text, "Server: Max joined the party!");
+        }
+        // #main was current after #b: leaving #b puts him back there,
+        // not in #a, the room he joined last.
+        for room in ["#main", "#b"] {
+            max.send(&format!("/switch {room}")).await;
+            let switched = max.line().await;
+            assert_eq!(
+                switched.text,
+                format!("Server: You are now talking in {room}.")
+            );
+            assert_eq!(
+                (switched.get("reply"), switched.get("room")),
+                (Some("switch"), Some(room))
+            );
+        }
+        max.send("/leave").await;
+        assert_eq!(max.line().await.text, "Server: You left #b.");
+        let now = max.line().await;
+        assert_eq!(now.text, "Server: You are now talking in #main.");
+        assert_eq!(
+            (now.get("reply"), now.get("room")),
+            (Some("switch"), Some("#main"))
+        );
+    });
+}
+
+#[test]
+fn with_a_store_many_folders_of_rooms_people_only_passed_through_do_not_stop_a_restart() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let server = serve_store(dir.path())
+        .args(&["--rate", "0", "--output-rate", "0"])
+        .start();
+    let (last_join, _connected) = run(async {
+        let mut ann = Client::login(server.addr, "Ann").await;
+        // Each new name makes a folder, which stays once the room is gone.
+        let burst: String = (0..80).map(|i| format!("/join #p{i}\n/leave\n")).collect();
+        ann.send_raw(burst.as_bytes()).await;
+        ann.lines_until("Server: You left #p79.").await;
+        // The newest ids of all are in a folder that will be left closed.
+        let (mut max, _) = Tagged::login(server.addr, "Max").await;
+        max.send("/join #last").await;
+        assert_eq!(max.line().await.text, "Server: You joined #last.");
+        let join = max.line().await;
+        assert_eq!(join.text, "Server: Max joined the party!");
+        max.send("/leave").await;
+        assert_eq!(max.line().await.text, "Server: You left #last.");
+        // Both stay connected to the end: no leave in #main comes after.
+        (join.id().expect("a join has an id"), (ann, max))
+    });
+    let stopped = server.stop_to_end();
+    assert!(stopped.status.success(), "{stopped:?}");
+    // Three open files a room: 81 rooms opened at once would need 243.
+    let server = serve_store(dir.path())
+        .args(&["--output-rate", "0"])
+        .max_open_files(100)
+        .start();
+    run(async {
+        let (mut bob, _) = Tagged::login(server.addr, "Bob").await;
+        // No id is given twice, though the newest was in a closed folder.
+        assert!(bob.last > last_join, "{} after {last_join}", bob.last);
+        bob.send("/rooms").await;
+        assert_eq!(bob.line().await.text, "Server: 1 room:");
+        assert_eq!(bob.line().await.text, "Server:   #main (1 person)");
+        // A folder left closed opens again on a /join.
+        bob.send("/join #p3").await;
+        assert_eq!(bob.line().await.text, "Server: You joined #p3.");
+    });
+}
+
+#[test]
+fn with_a_store_a_room_nothing_was_said_in_waits_through_a_restart_for_a_session_in_it() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let server = serve_store(dir.path()).start();
+    let (token, last) = run(async {
+        let (mut max, _) = Tagged::login(server.addr, "Max").await;
+        max.send("/join #quiet").await;
+        assert_eq!(max.line().await.text, "Server: You joined #quiet.");
+        let join = max.line().await;
+        assert_eq!(join.text, "Server: Max joined the party!");
+        (max.token.clone(), join.id().expect("a join has an id"))
+    });
+    let killed = server.kill();
+    assert!(!killed.status.success(), "{killed:?}");
+    let server = serve_store(dir.path()).start();
+    run(async {
+        let mut back = Tagged::connect(server.addr).await;
+        back.send(&format!("/resume {token} {last}")).await;
+        let login = back.line().await;
+        assert_eq!(login.text, "Server: You are logged in as: Max");
+        let header = back.line().await;
+        back.rest_of_block(header).await;
+        back.send("/who #quiet").await;
+        let who = loop {
+            let line = back.line().await;
+            if line.has("reply") || line.has("error") {
+                break line;
+            }
+        };
+        assert_eq!(who.text, "Server: Online (1): Max");
+    });
+}

@@ -2,7 +2,7 @@
 //! and defaults are read) and its streams, memory or a store; and the
 //! builders unit tests use to change one rule at a time.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,7 +12,7 @@ use crate::protocol::name::Name;
 use crate::protocol::password::Password;
 use crate::protocol::room::RoomName;
 use crate::stream::rooms::{Place, Streams as RoomStreams};
-use crate::stream::{HistoryLimits, Millis, OpenError, RoomStream, SavedSessions};
+use crate::stream::{HistoryLimits, Id, Millis, OpenError, RoomStream, SavedSessions};
 
 use super::super::config::Config;
 use super::super::deadline::LoginDeadlines;
@@ -32,6 +32,9 @@ pub struct Streams {
     pub private: RoomStream,
     /// Rooms other than `#main` found in the store, to make again.
     pub rooms: Vec<(RoomName, RoomStream)>,
+    /// The next id after those of the rooms found and left closed (see
+    /// [`Streams::open`]): no id is given twice.
+    pub closed_next_id: Option<Id>,
     pub factory: RoomStreams,
 }
 
@@ -42,13 +45,18 @@ impl Streams {
             main: RoomStream::memory(limits),
             private: RoomStream::memory(limits),
             rooms: Vec::new(),
+            closed_next_id: None,
             factory: RoomStreams::memory(limits),
         }
     }
 
     /// All kept in the store at `root` (see [`RoomStreams`]), with what
     /// recovery mended or found odd, for the log. A room's folder whose
-    /// name cannot be read back as a room is skipped, and said.
+    /// name cannot be read back as a room is skipped, and said. A room
+    /// with nothing said kept and no kept session to wait for is closed
+    /// again at once (its folder stays, for a `/join`): folders of rooms
+    /// people only passed through pile up, and open at once they would
+    /// take every file the server may open.
     pub fn open(
         root: &Path,
         segment_bytes: u64,
@@ -58,7 +66,9 @@ impl Streams {
         let mut notices = Vec::new();
         let main = open_one(&factory, Place::Main, &mut notices)?;
         let private = open_one(&factory, Place::Private, &mut notices)?;
+        let awaited = awaited_rooms(&[&main, &private]);
         let mut rooms = Vec::new();
+        let mut closed_next_id = None;
         for room in found {
             let typed = room.shown.as_deref().unwrap_or(&room.key);
             let name = match RoomName::parse(typed) {
@@ -76,16 +86,29 @@ impl Streams {
                 shown: name.as_str(),
             };
             let stream = open_one(&factory, place, &mut notices)?;
+            if stream.last_said(1).is_empty() && !awaited.contains(name.key()) {
+                closed_next_id = closed_next_id.max(stream.next_id());
+                continue;
+            }
             rooms.push((name, stream));
         }
         let streams = Streams {
             main,
             private,
             rooms,
+            closed_next_id,
             factory,
         };
         Ok((streams, notices))
     }
+}
+
+/// The keys of the rooms the sessions kept in `streams` were in.
+fn awaited_rooms(streams: &[&RoomStream]) -> HashSet<String> {
+    let saved = streams.iter().filter_map(|s| s.sessions());
+    let names = saved.flat_map(|s| s.saved.iter().flat_map(|kept| kept.rooms.iter()));
+    let rooms = names.filter_map(|name| RoomName::parse(name).ok());
+    rooms.map(|room| room.key().to_string()).collect()
 }
 
 /// The stream of `place`, what its recovery found added to `notices`.
@@ -134,14 +157,15 @@ impl<M: Mailbox> Lobby<M> {
             mut main,
             mut private,
             rooms,
+            closed_next_id,
             factory,
         } = streams;
         let old = main.take_sessions();
         let saved = private.take_sessions();
-        let next_id = rooms
-            .iter()
-            .map(|(_, stream)| stream.next_id())
-            .fold(main.next_id().max(private.next_id()), Option::max);
+        let next_id = rooms.iter().map(|(_, stream)| stream.next_id()).fold(
+            main.next_id().max(private.next_id()).max(closed_next_id),
+            Option::max,
+        );
         let mut desk = Desk::new();
         desk.next_id = next_id;
         let mut lobby = Lobby {
@@ -167,7 +191,16 @@ impl<M: Mailbox> Lobby<M> {
             lobby.add_room(Room::new(name, stream));
         }
         // The rooms first: a session taken back waits in those it was in.
-        lobby.with_saved(saved, old, now)
+        let mut lobby = lobby.with_saved(saved, old, now);
+        // Then those a store kept with nothing said in them and nobody
+        // to wait for (passed through: joins and leaves alone) are
+        // forgotten, as they were before the restart; their folders stay,
+        // for a /join to open again.
+        let keys: Vec<Arc<str>> = lobby.rooms.keys().cloned().collect();
+        for key in &keys {
+            lobby.forget_if_idle(key);
+        }
+        lobby
     }
 
     /// Takes back what the store's sessions files kept (see

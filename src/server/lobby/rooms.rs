@@ -14,7 +14,7 @@ use crate::stream::rooms::Place;
 use crate::stream::Draft;
 
 use super::super::client_id::ClientId;
-use super::super::kept::Meta;
+use super::super::kept::{Meta, StoreNews};
 use super::super::mailbox::Mailbox;
 use super::super::room::Room;
 use super::{Happened, Lobby};
@@ -159,10 +159,14 @@ impl<M: Mailbox> Lobby<M> {
             key: name.key(),
             shown: name.as_str(),
         };
-        let (stream, _) = self
-            .factory
-            .open(place)
-            .map_err(|err| format!("the room {name} cannot be kept: {err}"))?;
+        let (stream, _) = match self.factory.open(place) {
+            Ok(opened) => opened,
+            Err(err) => {
+                let news = format!("the room {name} cannot be kept: {err}");
+                self.desk.waits.note(StoreNews::RoomNotKept(news));
+                return Err(said::not_kept(name.as_str(), &err.cause));
+            }
+        };
         Ok(self.add_room(Room::new(name, stream)))
     }
 
@@ -310,13 +314,34 @@ impl<M: Mailbox> Lobby<M> {
         Happened::Nothing
     }
 
-    /// Tells `id` which room it now talks in.
+    /// Tells `id` which room it now talks in (a tagged client by its
+    /// tags: after leaving its current room, it cannot tell which).
     fn tell_current(&mut self, id: ClientId) {
-        if let Some(room) = self.current_room(id) {
-            let shown = room.name().to_string();
-            let meaning = Reply::Switched { room: &shown };
-            self.desk.tell_as(id, &said::switched(&shown), meaning);
+        let Some(key) = self.current_key(id) else {
+            return;
+        };
+        if let Some(room) = self.rooms.get(&key) {
+            let line = said::switched(room.name().as_str());
+            self.tell_of(id, &key, &line, Reply::Switch);
         }
+    }
+
+    /// One line to `id` about the room of `key`, never prefixed: a tagged
+    /// client gets the room in `room=` and what the line means.
+    fn tell_of(&mut self, id: ClientId, key: &str, line: &str, meaning: Reply<'_>) {
+        let Some(room) = self.rooms.get(key) else {
+            return;
+        };
+        if !self.desk.is_tagged(id) {
+            self.desk.send(id, line);
+            return;
+        }
+        let line = Tags::at(self.desk.now())
+            .with("room", rooms::tag_value(room.name().as_str()))
+            .answering(self.desk.label_for(id))
+            .reply(meaning)
+            .line(line);
+        self.desk.send(id, &line);
     }
 
     /// `/switch ROOM`: one of `id`'s rooms becomes its current one.
