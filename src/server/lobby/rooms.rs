@@ -152,7 +152,7 @@ impl<M: Mailbox> Lobby<M> {
     /// the server may have one more.
     fn make_room(&mut self, name: RoomName) -> Result<Arc<str>, String> {
         let most = self.config.max_rooms;
-        if self.rooms.len() >= most {
+        if self.rooms.len() >= most && !self.set_aside_a_quiet_room() {
             return Err(said::too_many_rooms(most));
         }
         let place = Place::Room {
@@ -168,6 +168,26 @@ impl<M: Mailbox> Lobby<M> {
             }
         };
         Ok(self.add_room(Room::new(name, stream)))
+    }
+
+    /// At `--max-rooms`, a new room takes the place of the unused room
+    /// (nobody in it, nobody away who may come back to it) quiet the
+    /// longest, so that rooms people passed through cannot take every
+    /// place for good. With a store its folder stays, and joining it
+    /// again brings back what it kept; without one, what it kept is gone,
+    /// as after a restart. False when every room is in use.
+    fn set_aside_a_quiet_room(&mut self) -> bool {
+        let main = &self.main_key;
+        let quiet = self
+            .rooms
+            .iter()
+            .filter(|(key, room)| *key != main && room.is_unused())
+            .min_by_key(|(_, room)| room.last_time())
+            .map(|(key, _)| Arc::clone(key));
+        match quiet {
+            Some(key) => self.rooms.remove(&key).is_some(),
+            None => false,
+        }
     }
 
     /// Adds `room` to the lobby; its key.

@@ -855,3 +855,67 @@ fn after_a_restart_a_session_waits_in_its_rooms_that_remain_and_comes_back_to_th
     assert!(lobby.desk.clients[&2].rooms.contains(&lobby.main_key));
     assert_eq!(lobby.desk.clients[&2].rooms.len(), 2);
 }
+
+#[test]
+fn at_the_cap_a_new_room_takes_the_place_of_the_unused_one_quiet_longest() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let config = Arc::new(Config {
+        max_rooms: 3,
+        ..Config::default()
+    });
+    let (streams, _) = Streams::open(dir.path(), 1 << 20, config.history).expect("the store opens");
+    let mut lobby: Lobby<Inbox> = Lobby::from_config(config, streams, Instant::now());
+    let (ann, bob) = (inbox(), inbox());
+    lobby.connect(1, ann.clone(), &[], Instant::now());
+    lobby.connect(2, bob.clone(), &[], Instant::now());
+    lobby.line(1, "Ann");
+    lobby.line(2, "Bob");
+    // #a said something and was left; Bob stays in #b.
+    for line in ["/join #a", "kept in a", "/leave"] {
+        lobby.line(1, line);
+    }
+    lobby.line(2, "/join #b");
+    assert_eq!(
+        rooms_listed(&mut lobby, 1, &ann),
+        [
+            "Server:   #a (0 people)",
+            "Server:   #b (1 person)",
+            "Server:   #main (2 people)"
+        ]
+    );
+    // The cap is reached: #c takes unused #a's place, not #b's.
+    settle_all(&mut lobby);
+    lobby.line(1, "/join #c");
+    assert_eq!(ann.take()[0], "Server: You joined #c.");
+    assert_eq!(
+        rooms_listed(&mut lobby, 1, &ann),
+        [
+            "Server:   #b (1 person)",
+            "Server:   #c (1 person)",
+            "Server:   #main (2 people)"
+        ]
+    );
+    // Every room in use: refused, as before.
+    bob.take();
+    lobby.line(2, "/join #d");
+    assert_eq!(bob.take(), [reply::error(rooms::reply::too_many_rooms(3))]);
+    // #a comes back whole from its folder once there is a place for it
+    // (#c forgotten once Ann's leaving it is saved).
+    lobby.line(1, "/leave #c");
+    settle_all(&mut lobby);
+    lobby.line(1, "/join #a");
+    settle_all(&mut lobby);
+    let lines = ann.take();
+    assert!(
+        lines.iter().any(|line| line.ends_with("Ann: kept in a")),
+        "{lines:?}"
+    );
+}
+
+/// Waits for every batch on its way to a store to settle, and relays it.
+fn settle_all(lobby: &mut Lobby<Inbox>) {
+    while lobby.in_flight() > 0 {
+        let (source, settled) = crate::runtime::block_on(lobby.settled());
+        lobby.settle(source, settled);
+    }
+}
