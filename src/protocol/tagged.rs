@@ -125,7 +125,8 @@ impl Tags {
                 };
                 tags.with("names", name_list(names))
             }
-            Reply::LeftRoom { room } => self.with("reply", "leave").text("room", room),
+            Reply::Joined { last } => self.with("reply", "join").with("last", last),
+            Reply::Leave => self.with("reply", "leave"),
             Reply::Rooms { count } => self.with("reply", "rooms").with("count", count),
             Reply::RoomEntry { name, people } => self
                 .with("reply", "room")
@@ -220,8 +221,11 @@ pub enum Reply<'a> {
         count: Option<usize>,
         names: &'a [&'a str],
     },
-    /// `reply=leave,room=#ops`: we left that room.
-    LeftRoom { room: &'a str },
+    /// `reply=join,last=N` (with the room's `room=`): we are in that
+    /// room, our current one; N is the newest id kept when we came.
+    Joined { last: &'a str },
+    /// `reply=leave` (with the room's `room=`): we left that room.
+    Leave,
     /// `reply=rooms,count=N`: the first line of a `/rooms` answer.
     Rooms { count: usize },
     /// `reply=room,name=#ops,count=N`: one room of a `/rooms` answer,
@@ -471,9 +475,10 @@ mod tests {
             "~t=1,reply=nick,name=Max%20Two Server: x"
         );
         assert_eq!(
-            said(Reply::LeftRoom { room: "#a,b" }),
-            "~t=1,reply=leave,room=#a%2Cb Server: x"
+            said(Reply::Joined { last: "41" }),
+            "~t=1,reply=join,last=41 Server: x"
         );
+        assert_eq!(said(Reply::Leave), "~t=1,reply=leave Server: x");
         assert_eq!(
             said(Reply::Rooms { count: 2 }),
             "~t=1,reply=rooms,count=2 Server: x"

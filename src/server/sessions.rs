@@ -348,12 +348,12 @@ impl Sessions {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::stream::saved::MOST_STALE_LINES;
 
     /// Tokens 1, 2, 3… (each its number in the last byte).
-    fn counting() -> TokenSource {
+    pub(crate) fn counting() -> TokenSource {
         let mut n = 0u8;
         Box::new(move || {
             n = n.wrapping_add(1);

@@ -1387,28 +1387,10 @@ fn who_is_charged_by_the_bytes_it_sends() {
     });
 }
 
-/// `/rooms` and `/who ROOM` are lists too: paid for like `/who`.
+/// `/rooms` and `/who ROOM` are lists too: paid for like `/who`, and a
+/// refusal names `/rooms` among what it meters.
 #[test]
 fn rooms_and_who_of_a_room_are_charged_by_the_bytes_they_send() {
-    run(async {
-        let server = TestServer::with(Config {
-            output_rate: 10,
-            ..untrusting()
-        })
-        .await;
-        let mut max = login("127.0.0.2", server.addr, "Max").await;
-        max.send("/rooms").await;
-        max.expect_line("Server: 1 room:").await;
-        max.expect_line("Server:   #main (1 person)").await;
-        max.send("/who #main").await;
-        let answer = max.line().await.expect("an answer");
-        assert!(output_limited(&answer), "{answer}");
-    });
-}
-
-/// The refusal names what was refused: `/rooms` is one of the lists.
-#[test]
-fn a_rooms_refused_for_output_says_rooms_are_paid_for() {
     run(async {
         let server = TestServer::with(Config {
             output_rate: 10,
@@ -1425,6 +1407,9 @@ fn a_rooms_refused_for_output_says_rooms_are_paid_for() {
             output_limited(&answer) && answer.contains("/rooms"),
             "{answer}"
         );
+        max.send("/who #main").await;
+        let answer = max.line().await.expect("an answer");
+        assert!(output_limited(&answer), "{answer}");
     });
 }
 

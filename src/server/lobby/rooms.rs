@@ -212,20 +212,8 @@ impl<M: Mailbox> Lobby<M> {
     /// The line telling `id` it entered the room of `key`: tagged, with
     /// the room and the newest id there.
     fn confirm_entry(&mut self, id: ClientId, key: &Arc<str>, line: &str) {
-        let Some(room) = self.rooms.get(key) else {
-            return;
-        };
-        if !self.desk.is_tagged(id) {
-            self.desk.send(id, line);
-            return;
-        }
-        let line = Tags::at(self.desk.now())
-            .with("reply", "join")
-            .with("room", rooms::tag_value(room.name().as_str()))
-            .with("last", self.newest())
-            .answering(self.desk.label_for(id))
-            .line(line);
-        self.desk.send(id, &line);
+        let last = self.newest().to_string();
+        self.tell_of(id, key, line, Reply::Joined { last: &last });
     }
 
     /// What comes after entering: the room's history block, then its
@@ -324,9 +312,8 @@ impl<M: Mailbox> Lobby<M> {
         let name = client.name.clone();
         self.note_rooms(id);
         let shown = self.rooms.get(&key).map(|r| r.name().to_string());
-        let shown = shown.as_deref().unwrap_or("");
-        let meaning = Reply::LeftRoom { room: shown };
-        self.desk.tell_as(id, &said::left_room(shown), meaning);
+        let line = said::left_room(shown.as_deref().unwrap_or(""));
+        self.tell_of(id, &key, &line, Reply::Leave);
         if was_current {
             self.tell_current(id);
         }

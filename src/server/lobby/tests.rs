@@ -746,17 +746,6 @@ fn untimed(lines: &[String]) -> Vec<&str> {
         .collect()
 }
 
-/// Tokens 1, 2, 3… (each its number in the last byte).
-fn counting_tokens() -> sessions::TokenSource {
-    let mut n = 0u8;
-    Box::new(move || {
-        n = n.wrapping_add(1);
-        let mut token = [0; 16];
-        token[15] = n;
-        token
-    })
-}
-
 /// The rooms `/rooms` lists to `who` (the lines after the count).
 fn rooms_listed(lobby: &mut Lobby<Inbox>, id: ClientId, who: &Inbox) -> Vec<String> {
     who.take();
@@ -767,7 +756,7 @@ fn rooms_listed(lobby: &mut Lobby<Inbox>, id: ClientId, who: &Inbox) -> Vec<Stri
 #[test]
 fn a_room_an_away_session_may_come_back_to_stays_until_the_session_is_over() {
     let t0 = Instant::now();
-    let mut lobby: Lobby<Inbox> = Lobby::new().with_sessions(MINUTE, counting_tokens());
+    let mut lobby: Lobby<Inbox> = Lobby::new().with_sessions(MINUTE, sessions::tests::counting());
     let bob = inbox();
     lobby.connect(1, inbox(), &[], t0);
     lobby.line(1, tagged::SWITCH);
