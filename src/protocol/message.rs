@@ -243,7 +243,9 @@ pub mod reply {
     pub fn who(names: &[&str]) -> Vec<String> {
         let count = names.len();
         if names.is_empty() {
-            return vec![format!("Server: Online ({count}): ")];
+            // An empty room (`/who ROOM`): no list, so no colon and no
+            // trailing space.
+            return vec!["Server: Online (0).".to_string()];
         }
         names
             .chunks(WHO_PER_LINE)
@@ -628,6 +630,7 @@ mod tests {
         let lines = reply::who(&names);
         assert_eq!(lines.len(), 3);
         assert!(lines[0].starts_with("Server: Online (120): u0, u1,"));
+        assert_eq!(reply::who(&[]), ["Server: Online (0)."]);
         assert!(lines[0].ends_with(", u49"));
         assert!(lines[1].starts_with("Server: Online, continued: u50,"));
         assert!(lines[2].ends_with("u118, u119"));

@@ -123,7 +123,11 @@ impl Tags {
                     Some(count) => self.with("reply", "who").with("count", count),
                     None => self.with("reply", "who-more"),
                 };
-                tags.with("names", name_list(names))
+                match names.is_empty() {
+                    // An empty room: no `names=` (an empty value is malformed).
+                    true => tags,
+                    false => tags.with("names", name_list(names)),
+                }
             }
             Reply::Joined { last } => self.with("reply", "join").with("last", last),
             Reply::Leave => self.with("reply", "leave"),
@@ -479,6 +483,11 @@ mod tests {
             "~t=1,reply=join,last=41 Server: x"
         );
         assert_eq!(said(Reply::Leave), "~t=1,reply=leave Server: x");
+        let nobody = Reply::Who {
+            count: Some(0),
+            names: &[],
+        };
+        assert_eq!(said(nobody), "~t=1,reply=who,count=0 Server: x");
         assert_eq!(
             said(Reply::Rooms { count: 2 }),
             "~t=1,reply=rooms,count=2 Server: x"
