@@ -91,7 +91,7 @@ fn open_streams(args: &ServeArgs, config: &Config) -> anyhow::Result<(Streams, V
     };
     let created = stream::access::prepare_root(dir).map_err(|e| anyhow::anyhow!("--store {e}"))?;
     let segment = args.store_segment_mib.saturating_mul(1 << 20);
-    let (streams, notices) = Streams::open(dir, segment, config.history)?;
+    let (streams, notices) = Streams::open(dir, segment, config)?;
     let made = created.then(|| format!("created {} for --store", dir.display()));
     let notices = made
         .into_iter()

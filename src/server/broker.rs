@@ -683,7 +683,6 @@ impl Broker {
 mod tests {
     use super::super::outbox::Batch;
     use super::*;
-    use crate::stream::HistoryLimits;
 
     fn config(login_timeout: Duration) -> Arc<Config> {
         Arc::new(Config {
@@ -723,8 +722,8 @@ mod tests {
     /// alive by the dir returned), and the backlog its outboxes share.
     fn stored(login_timeout: Duration) -> (Broker, Arc<Backlog>, tempfile::TempDir) {
         let dir = tempfile::tempdir().expect("a temp dir");
-        let (streams, _) = Streams::open(dir.path(), 1 << 20, HistoryLimits::default())
-            .expect("a new store opens");
+        let (streams, _) =
+            Streams::open(dir.path(), 1 << 20, &Config::default()).expect("a new store opens");
         let backlog = Arc::new(Backlog::new(0, usize::MAX));
         // The accept loop's end of the notices is dropped: sends then fail,
         // which the broker allows for.

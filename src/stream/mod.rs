@@ -50,6 +50,36 @@ pub use store::{Notice, OpenError, Store, StoreConfig, Torn, WriteError};
 
 use backend::Event;
 
+/// Keeps the room histories of `streams` together within `most` bytes:
+/// the oldest message kept in any of them goes first, as if they were
+/// one history (ordered by time, then by id: one server's streams draw
+/// ids from one sequence). Each drop costs a heap step, not a pass over
+/// every stream, so a restart that finds far more than `most` kept is
+/// cut down at once.
+pub fn bound_histories(streams: &mut [&mut RoomStream], most: usize) {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    let mut total: usize = streams.iter().map(|s| s.history().room_bytes()).sum();
+    if total <= most {
+        return;
+    }
+    let mut oldest: BinaryHeap<Reverse<((Millis, Id), usize)>> = streams
+        .iter()
+        .enumerate()
+        .filter_map(|(at, s)| Some(Reverse((s.history().oldest()?, at))))
+        .collect();
+    while total > most {
+        let Some(Reverse((_, at))) = oldest.pop() else {
+            break;
+        };
+        let stream = &mut streams[at];
+        total -= stream.drop_oldest();
+        if let Some(next) = stream.history().oldest() {
+            oldest.push(Reverse((next, at)));
+        }
+    }
+}
+
 /// `#main`'s folder in a store (see [`rooms`]).
 pub const MAIN: &str = "main";
 

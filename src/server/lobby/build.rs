@@ -12,7 +12,9 @@ use crate::protocol::name::Name;
 use crate::protocol::password::Password;
 use crate::protocol::room::RoomName;
 use crate::stream::rooms::{Place, Streams as RoomStreams};
-use crate::stream::{HistoryLimits, Id, Millis, OpenError, RoomStream, SavedSessions};
+use crate::stream::{
+    bound_histories, HistoryLimits, Id, Millis, OpenError, RoomStream, SavedSessions,
+};
 
 use super::super::config::Config;
 use super::super::deadline::LoginDeadlines;
@@ -60,11 +62,11 @@ impl Streams {
     pub fn open(
         root: &Path,
         segment_bytes: u64,
-        limits: HistoryLimits,
+        config: &Config,
     ) -> Result<(Streams, Vec<String>), OpenError> {
-        let (factory, found) = RoomStreams::store(root, segment_bytes, limits)?;
+        let (factory, found) = RoomStreams::store(root, segment_bytes, config.history)?;
         let mut notices = Vec::new();
-        let main = open_one(&factory, Place::Main, &mut notices)?;
+        let mut main = open_one(&factory, Place::Main, &mut notices)?;
         let private = open_one(&factory, Place::Private, &mut notices)?;
         let awaited = awaited_rooms(&[&main, &private]);
         let mut rooms = Vec::new();
@@ -91,6 +93,19 @@ impl Streams {
                 continue;
             }
             rooms.push((name, stream));
+            // At most --max-rooms (#main counted), as the lobby holds them:
+            // rooms set aside at the cap keep their folders, so a store may
+            // have many more. The least recent goes, one a kept session
+            // waits for last.
+            if rooms.len() >= config.max_rooms {
+                let (_, closed) = rooms.swap_remove(least_recent(&rooms, &awaited));
+                closed_next_id = closed_next_id.max(closed.next_id());
+            }
+            // And every history together within --history-memory, as the
+            // lobby keeps them, while they are read rather than after.
+            let mut streams: Vec<&mut RoomStream> = rooms.iter_mut().map(|(_, s)| s).collect();
+            streams.push(&mut main);
+            bound_histories(&mut streams, config.history_memory);
         }
         let streams = Streams {
             main,
@@ -101,6 +116,21 @@ impl Streams {
         };
         Ok((streams, notices))
     }
+}
+
+/// Which of `rooms` was said in least recently (by its newest id: one
+/// server's streams draw ids from one sequence), among those no kept
+/// session waits for if there is one.
+fn least_recent(rooms: &[(RoomName, RoomStream)], awaited: &HashSet<String>) -> usize {
+    let recency = |(at, (name, stream)): (usize, &(RoomName, RoomStream))| {
+        (awaited.contains(name.key()), stream.history().newest(), at)
+    };
+    rooms
+        .iter()
+        .enumerate()
+        .map(recency)
+        .min()
+        .map_or(0, |(_, _, at)| at)
 }
 
 /// The keys of the rooms the sessions kept in `streams` were in.
@@ -200,6 +230,7 @@ impl<M: Mailbox> Lobby<M> {
         for key in &keys {
             lobby.forget_if_idle(key);
         }
+        lobby.bound_history();
         lobby
     }
 

@@ -11,7 +11,7 @@ use crate::protocol::room::RoomName;
 use crate::protocol::rooms::{self, reply as said, RoomInput, MOST_TOPIC_BYTES};
 use crate::protocol::tagged::{Reply, Tags};
 use crate::stream::rooms::Place;
-use crate::stream::Draft;
+use crate::stream::{bound_histories, Draft, RoomStream};
 
 use super::super::client_id::ClientId;
 use super::super::kept::{Meta, StoreNews};
@@ -269,21 +269,16 @@ impl<M: Mailbox> Lobby<M> {
     /// cost at most.
     pub(super) fn bound_history(&mut self) {
         let most = self.config.history_memory;
-        let mut total: usize = self.rooms.values().map(room_history_bytes).sum();
-        while total > most {
-            let oldest = self
-                .rooms
-                .values_mut()
-                .filter_map(|room| Some((room.keeper().stream.history().oldest()?, room)))
-                .min_by_key(|(oldest, _)| *oldest);
-            let Some((_, room)) = oldest else {
-                break;
-            };
-            match room.keeper_mut().stream.drop_oldest() {
-                0 => break,
-                freed => total -= freed,
-            }
+        let total: usize = self.rooms.values().map(room_history_bytes).sum();
+        if total <= most {
+            return;
         }
+        let mut streams: Vec<&mut RoomStream> = self
+            .rooms
+            .values_mut()
+            .map(|room| &mut room.keeper_mut().stream)
+            .collect();
+        bound_histories(&mut streams, most);
     }
 
     /// `/leave [ROOM]`: the current room unless named; never the last.

@@ -798,8 +798,8 @@ fn after_a_restart_a_session_waits_in_its_rooms_that_remain_and_comes_back_to_th
     use crate::stream::rooms::Place;
     use crate::stream::saved::{Saved, SessionsFile};
     let dir = tempfile::tempdir().expect("a temp dir");
-    let limits = Config::default().history;
-    let open = || Streams::open(dir.path(), 1 << 20, limits).expect("the store opens");
+    let config = Config::default();
+    let open = || Streams::open(dir.path(), 1 << 20, &config).expect("the store opens");
     {
         // A store with #ops, and a session kept in #main, #ops and #gone
         // (current), a room the store no longer has.
@@ -852,7 +852,7 @@ fn at_the_cap_a_new_room_takes_the_place_of_the_unused_one_quiet_longest() {
         max_rooms: 3,
         ..Config::default()
     });
-    let (streams, _) = Streams::open(dir.path(), 1 << 20, config.history).expect("the store opens");
+    let (streams, _) = Streams::open(dir.path(), 1 << 20, &config).expect("the store opens");
     let mut lobby: Lobby<Inbox> = Lobby::from_config(config, streams, Instant::now());
     let (ann, bob) = (inbox(), inbox());
     lobby.connect(1, ann.clone(), &[], Instant::now());
@@ -907,4 +907,83 @@ fn settle_all(lobby: &mut Lobby<Inbox>) {
         let (source, settled) = crate::runtime::block_on(lobby.settled());
         lobby.settle(source, settled);
     }
+}
+
+#[test]
+fn a_restart_opens_at_most_max_rooms_the_most_recent_first() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let config = Config::default();
+    {
+        let (streams, _) = Streams::open(dir.path(), 1 << 20, &config).expect("the store opens");
+        let mut lobby: Lobby<Inbox> =
+            Lobby::from_config(Arc::new(config.clone()), streams, Instant::now());
+        let ann = inbox();
+        lobby.connect(1, ann.clone(), &[], Instant::now());
+        lobby.line(1, "Ann");
+        for room in ["#r1", "#r2", "#r3", "#r4"] {
+            lobby.line(1, &format!("/join {room}"));
+            lobby.line(1, &format!("said in {room}"));
+            lobby.line(1, "/leave");
+            settle_all(&mut lobby);
+        }
+    }
+    let capped = Config {
+        max_rooms: 3,
+        ..config
+    };
+    let (streams, _) = Streams::open(dir.path(), 1 << 20, &capped).expect("the store opens");
+    let kept: Vec<&str> = streams
+        .rooms
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .collect();
+    let mut kept = kept;
+    kept.sort_unstable();
+    assert_eq!(kept, ["#r3", "#r4"], "#main and the two said in last");
+}
+
+#[test]
+fn a_restart_keeps_every_history_together_within_its_bound() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let config = Config::default();
+    {
+        let (streams, _) = Streams::open(dir.path(), 1 << 20, &config).expect("the store opens");
+        let mut lobby: Lobby<Inbox> =
+            Lobby::from_config(Arc::new(config.clone()), streams, Instant::now());
+        lobby.connect(1, inbox(), &[], Instant::now());
+        lobby.line(1, "Ann");
+        for room in ["#a", "#b"] {
+            lobby.line(1, &format!("/join {room}"));
+            for n in 0..20 {
+                lobby.line(1, &format!("line {n} of {room}"));
+            }
+            settle_all(&mut lobby);
+        }
+    }
+    let most = 10
+        * crate::stream::Draft::chat("Ann", "line 10 of #a")
+            .kind()
+            .weight();
+    let small = Config {
+        history_memory: most,
+        ..config
+    };
+    let (streams, _) = Streams::open(dir.path(), 1 << 20, &small).expect("the store opens");
+    let lobby: Lobby<Inbox> = Lobby::from_config(Arc::new(small), streams, Instant::now());
+    let kept: usize = lobby
+        .rooms
+        .values()
+        .map(super::rooms::room_history_bytes)
+        .sum();
+    assert!(
+        kept <= most,
+        "{kept} bytes kept after a restart, at most {most}"
+    );
+    // The newest lines are what stays: #b's, said last.
+    let b = lobby
+        .rooms
+        .values()
+        .find(|r| r.name().as_str() == "#b")
+        .expect("#b");
+    assert!(!b.keeper().stream.last(1).is_empty());
 }
