@@ -56,6 +56,11 @@ pub type Key = [u8; 32];
 /// followed by another at once.)
 pub const MOST_STALE_LINES: usize = 100_000;
 
+/// Bytes of stale lines allowed before a rewrite, whatever their count: a
+/// rooms line lists up to `--max-joined` names, so lines alone do not
+/// bound the file.
+pub const MOST_STALE_BYTES: usize = 16 << 20;
+
 /// Where sessions are written, so that they outlive a restart.
 pub trait SessionLog: Send {
     /// Session `id` is open (or was renamed) under `name`.
@@ -197,6 +202,9 @@ pub struct SessionsFile {
     lines: usize,
     /// Lines its last rewrite wrote.
     base: usize,
+    /// Bytes in the file, and those its last rewrite wrote.
+    bytes: usize,
+    base_bytes: usize,
     /// The private messages and rooms of each open session, to write
     /// again when the file is rewritten.
     extra: Extra,
@@ -241,12 +249,14 @@ impl SessionsFile {
     pub fn open(dir: &Path, saved: &[Saved]) -> io::Result<SessionsFile> {
         let extra = Extra::of(saved);
         let mut all = saved.iter().map(|s| (s.id, s.key, s.name.clone()));
-        let (file, lines) = replace(dir, &mut all, &extra)?;
+        let (file, lines, bytes) = replace(dir, &mut all, &extra)?;
         Ok(SessionsFile {
             file,
             dir: dir.to_path_buf(),
             lines,
             base: lines,
+            bytes,
+            base_bytes: bytes,
             extra,
             most_stale: MOST_STALE_LINES,
             retry: Retry::default(),
@@ -267,6 +277,7 @@ impl SessionsFile {
         // a disk in trouble is reported by the transcript's own writes.
         let _ = self.file.write_all(line);
         self.lines += 1;
+        self.bytes += line.len();
     }
 }
 
@@ -302,12 +313,13 @@ fn take(open: &mut BTreeMap<SessionId, Saved>, entry: Entry) {
 }
 
 /// Writes `open` (and what is kept for them) to a new file and puts it
-/// in the old one's place; returns it open for appending, and its lines.
+/// in the old one's place; returns it open for appending, its lines and
+/// its bytes.
 fn replace(
     dir: &Path,
     open: &mut dyn Iterator<Item = (SessionId, Key, String)>,
     extra: &Extra,
-) -> io::Result<(File, usize)> {
+) -> io::Result<(File, usize, usize)> {
     let path = dir.join(FILE);
     let fresh = dir.join(FRESH);
     let mut text = Vec::new();
@@ -328,12 +340,14 @@ fn replace(
         .and_then(|mut file| file.write_all(&text))?;
     fs::rename(&fresh, &path)?;
     let file = OpenOptions::new().append(true).open(&path)?;
-    Ok((file, lines))
+    Ok((file, lines, text.len()))
 }
 
 impl SessionLog for SessionsFile {
     fn wants_rewrite(&self) -> bool {
-        self.lines > 2 * self.base + self.most_stale && self.retry.due((self.clock)())
+        let stale = self.lines > 2 * self.base + self.most_stale
+            || self.bytes > 2 * self.base_bytes + MOST_STALE_BYTES;
+        stale && self.retry.due((self.clock)())
     }
 
     fn rewrite(&mut self, open: &mut dyn Iterator<Item = (SessionId, Key, String)>) {
@@ -344,10 +358,12 @@ impl SessionLog for SessionsFile {
         // If this fails the old file stays, appending goes on, and the
         // next try waits.
         match replace(&self.dir, &mut open.into_iter(), &self.extra) {
-            Ok((file, lines)) => {
+            Ok((file, lines, bytes)) => {
                 self.file = file;
                 self.lines = lines;
                 self.base = lines;
+                self.bytes = bytes;
+                self.base_bytes = bytes;
                 self.retry.succeeded();
             }
             Err(_) => self.retry.failed((self.clock)()),
@@ -365,6 +381,15 @@ impl SessionLog for SessionsFile {
     }
 
     fn rooms(&mut self, id: SessionId, names: &[Arc<str>]) {
+        // Nothing changed (a `/switch` to the current room): nothing to say.
+        if self
+            .extra
+            .rooms
+            .get(&id)
+            .is_some_and(|kept| kept[..] == names[..])
+        {
+            return;
+        }
         let line = encode_rooms(id, names);
         self.extra.rooms.insert(id, names.to_vec());
         self.append(&line);
@@ -554,6 +579,19 @@ mod tests {
 
     fn names(names: &[&str]) -> Vec<Arc<str>> {
         names.iter().map(|&k| Arc::from(k)).collect()
+    }
+
+    #[test]
+    fn the_same_rooms_again_write_nothing() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let mut file = SessionsFile::open(dir.path(), &[]).expect("opens");
+        file.opened(1, &[1; 32], "Max");
+        file.rooms(1, &names(&["#main", "#ops"]));
+        let before = file.lines;
+        file.rooms(1, &names(&["#main", "#ops"]));
+        assert_eq!(file.lines, before, "a /switch to the current room");
+        file.rooms(1, &names(&["#ops", "#main"]));
+        assert_eq!(file.lines, before + 1);
     }
 
     #[test]
