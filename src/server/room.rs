@@ -80,12 +80,6 @@ impl Room {
         self.members.is_empty() && self.waiting == 0 && self.keeper.in_flight() == 0
     }
 
-    /// When the last line it keeps was taken (0 if it keeps none): how
-    /// long it has been quiet.
-    pub fn last_time(&self) -> crate::stream::Millis {
-        self.keeper.stream.last(1).first().map_or(0, |r| r.time)
-    }
-
     /// Whether nothing would be lost if the room were forgotten: nobody
     /// in it or waiting to come back, nothing on its way, nothing said
     /// kept, no topic.

@@ -152,9 +152,13 @@ impl<M: Mailbox> Lobby<M> {
     /// the server may have one more.
     fn make_room(&mut self, name: RoomName) -> Result<Arc<str>, String> {
         let most = self.config.max_rooms;
-        if self.rooms.len() >= most && !self.set_aside_a_quiet_room() {
-            return Err(said::too_many_rooms(most));
-        }
+        let set_aside = match self.rooms.len() >= most {
+            true => match self.quietest_unused_room() {
+                Some(key) => Some(key),
+                None => return Err(said::too_many_rooms(most)),
+            },
+            false => None,
+        };
         let place = Place::Room {
             key: name.key(),
             shown: name.as_str(),
@@ -167,6 +171,10 @@ impl<M: Mailbox> Lobby<M> {
                 return Err(said::not_kept(name.as_str(), &err.cause));
             }
         };
+        // Only once the new room is made: a failure gives up nothing.
+        if let Some(key) = set_aside {
+            self.rooms.remove(&key);
+        }
         Ok(self.add_room(Room::new(name, stream)))
     }
 
@@ -174,20 +182,16 @@ impl<M: Mailbox> Lobby<M> {
     /// (nobody in it, nobody away who may come back to it) quiet the
     /// longest, so that rooms people passed through cannot take every
     /// place for good. With a store its folder stays, and joining it
-    /// again brings back what it kept; without one, what it kept is gone,
-    /// as after a restart. False when every room is in use.
-    fn set_aside_a_quiet_room(&mut self) -> bool {
+    /// again brings back what it kept (not its topic, which lives in
+    /// memory); without one, what it kept is gone, as after a restart.
+    /// None when every room is in use.
+    fn quietest_unused_room(&self) -> Option<Arc<str>> {
         let main = &self.main_key;
-        let quiet = self
-            .rooms
+        self.rooms
             .iter()
             .filter(|(key, room)| *key != main && room.is_unused())
-            .min_by_key(|(_, room)| room.last_time())
-            .map(|(key, _)| Arc::clone(key));
-        match quiet {
-            Some(key) => self.rooms.remove(&key).is_some(),
-            None => false,
-        }
+            .min_by_key(|(_, room)| room.keeper().stream.history().newest())
+            .map(|(key, _)| Arc::clone(key))
     }
 
     /// Adds `room` to the lobby; its key.
