@@ -19,7 +19,7 @@ pub const SIGIL: char = '#';
 
 /// What is read as the sigil when a name is typed: `#`, and the
 /// full-width `＃` and small `﹟` an input method may type for it.
-const TYPED_SIGILS: [char; 3] = [SIGIL, '\u{FF03}', '\u{FE5F}'];
+pub const TYPED_SIGILS: [char; 3] = [SIGIL, '\u{FF03}', '\u{FE5F}'];
 
 /// A validated room name; its text (with the `#`), key and shared key
 /// are those of the [`Spelled`] it holds. The key is that of

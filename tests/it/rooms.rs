@@ -150,6 +150,7 @@ fn every_bad_room_request_is_one_error_line_and_the_connection_stays() {
             ("/who #a #b", "usage: /who [ROOM]"),
             ("/rooms all", "usage: /rooms"),
             ("/history #ops 3", "there is no room #ops"),
+            ("/history ＃ops 3", "there is no room #ops"),
             (&long_topic, "a topic is at most 300 bytes"),
         ];
         for (line, why) in bad {

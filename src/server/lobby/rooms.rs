@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::protocol::message::{reply, HistoryAsk};
 use crate::protocol::name::Name;
-use crate::protocol::room::RoomName;
+use crate::protocol::room::{RoomName, TYPED_SIGILS};
 use crate::protocol::rooms::{self, reply as said, RoomInput, MOST_TOPIC_BYTES};
 use crate::protocol::tagged::{Reply, Tags};
 use crate::stream::rooms::Place;
@@ -444,7 +444,7 @@ impl<M: Mailbox> Lobby<M> {
                 self.history(id, Some(key), ask);
                 Happened::Nothing
             }
-            Err(_) if !typed.starts_with('#') => self.refuse(id, reply::HISTORY_USAGE),
+            Err(_) if !typed.starts_with(TYPED_SIGILS) => self.refuse(id, reply::HISTORY_USAGE),
             Err(why) => self.refuse(id, why),
         }
     }
