@@ -247,7 +247,7 @@ _sockchat() {
             return 0
             ;;
         sockchat__subcmd__serve)
-            opts="-p -h --host --port --max-line-bytes --max-clients --login-timeout --send-queue --send-budget --rate --burst --announce-max --max-rooms --max-joined --max-per-addr --max-pending-per-addr --connect-rate --connect-burst --trust-addr --name-hold --max-kept-per-addr --password-delay-max --socket-send-buffer --history --history-memory --replay --resume-window --store --store-segment-mib --output-rate --max-handshakes --max-handshakes-per-addr --tls-cert --tls-key --tls-self-signed --password --password-file --help"
+            opts="-p -h --host --port --max-line-bytes --max-clients --login-timeout --send-queue --send-budget --rate --burst --announce-max --max-rooms --threads --max-joined --max-per-addr --max-pending-per-addr --connect-rate --connect-burst --trust-addr --name-hold --max-kept-per-addr --password-delay-max --socket-send-buffer --history --history-memory --replay --resume-window --store --store-segment-mib --output-rate --max-handshakes --max-handshakes-per-addr --tls-cert --tls-key --tls-self-signed --password --password-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -298,6 +298,10 @@ _sockchat() {
                     return 0
                     ;;
                 --max-rooms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --threads)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -41,7 +41,8 @@ complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l send-budget 
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l rate -d 'Messages per second one client may send (0 = no limit)' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l burst -d 'Messages one client may send in a burst above --rate' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l announce-max -d 'Announce joins and leaves only while at most N people are online (0 = always)' -r
-complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l max-rooms -d 'Rooms on the server at once, #main included; past it, a /join that would make a new room is refused' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l max-rooms -d 'Rooms on the server at once, #main included; past it, a new room takes the place of the unused room quiet the longest, and is refused when every room is in use' -r
+complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l threads -d 'Threads that run the server\'s connections and its broker (one task, whatever the count); one is fastest on a small machine, where the threads would contend for the same lines in memory' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l max-joined -d 'Rooms one person may be in at once, #main included; past it, their /join is refused' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l max-per-addr -d 'Connections one address may hold (an IPv6 /64 counts as one address; 0 = no limit)' -r
 complete -c sockchat -n "__fish_sockchat_using_subcommand serve" -l max-pending-per-addr -d 'Connections one address may hold that have not logged in yet (0 = no limit)' -r

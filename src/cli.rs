@@ -249,9 +249,13 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = server::defaults::ANNOUNCE_MAX)]
     pub announce_max: u32,
 
-    /// Rooms on the server at once, #main included; past it, a /join that would make a new room is refused
+    /// Rooms on the server at once, #main included; past it, a new room takes the place of the unused room quiet the longest, and is refused when every room is in use
     #[arg(long, value_name = "N", default_value_t = server::defaults::MAX_ROOMS, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Rooms")]
     pub max_rooms: u32,
+
+    /// Threads that run the server's connections and its broker (one task, whatever the count); one is fastest on a small machine, where the threads would contend for the same lines in memory
+    #[arg(long, value_name = "N", default_value_t = server::defaults::THREADS, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub threads: u32,
 
     /// Rooms one person may be in at once, #main included; past it, their /join is refused
     #[arg(long, value_name = "N", default_value_t = server::defaults::MAX_JOINED, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Rooms")]

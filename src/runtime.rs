@@ -9,6 +9,16 @@ pub use async_std::io::{ReadExt, WriteExt};
 pub use async_std::net::{TcpListener, TcpStream};
 pub use async_std::task::{block_on, sleep, spawn, spawn_blocking};
 
+/// Starts async-std's executor with `threads` threads. Only before the
+/// first task: once the executor runs, this changes nothing.
+pub fn start_with_threads(threads: usize) {
+    let config = async_global_executor::GlobalExecutorConfig::default()
+        .with_min_threads(threads)
+        .with_max_threads(threads)
+        .with_thread_name_fn(|| "async-std/runtime".to_string());
+    async_global_executor::init_with_config(config);
+}
+
 /// A timer that can be moved to a new deadline. async-std has none of its
 /// own; this is the one from async-io, the reactor async-std runs on.
 pub use async_io::Timer;

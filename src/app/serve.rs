@@ -27,6 +27,7 @@ const LINE_OVERHEAD: usize = 256;
 // subcommand runs, and a touched stack page stays resident.
 #[inline(never)]
 pub fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
+    runtime::start_with_threads(args.threads as usize);
     one_malloc_arena();
     ignore_file_size_signal();
     let color = super::color_allowed(std::io::stderr());

@@ -1535,3 +1535,27 @@ impl PathReader {
         self.path.clear();
     }
 }
+
+/// The executor threads of a running server, by the name async-std gives
+/// them (truncated to 15 bytes by the kernel).
+fn executor_threads(pid: i32) -> usize {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("the server's tasks");
+    tasks
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|name| name.trim_end() == "async-std/runti")
+        .count()
+}
+
+#[test]
+fn serve_runs_on_one_thread_unless_told_otherwise() {
+    let one = Server::start();
+    assert_eq!(executor_threads(one.process.pid()), 1);
+    let three = Serve::new().args(&["--threads", "3"]).start();
+    assert_eq!(executor_threads(three.process.pid()), 3);
+    // Both serve: a login is answered.
+    for server in [&one, &three] {
+        let mut nc = Nc::login(server.addr, "Max");
+        nc.send("/who");
+        nc.expect_line("Server: Online (1): Max");
+    }
+}
