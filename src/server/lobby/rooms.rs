@@ -153,10 +153,10 @@ impl<M: Mailbox> Lobby<M> {
     fn make_room(&mut self, name: RoomName) -> Result<Arc<str>, String> {
         let most = self.config.max_rooms;
         let set_aside = match self.rooms.len() >= most {
-            true => match self.quietest_unused_room() {
-                Some(key) => Some(key),
-                None => return Err(said::too_many_rooms(most)),
-            },
+            true => Some(
+                self.quietest_unused_room()
+                    .ok_or_else(|| said::too_many_rooms(most))?,
+            ),
             false => None,
         };
         let place = Place::Room {

@@ -848,12 +848,11 @@ fn after_a_restart_a_session_waits_in_its_rooms_that_remain_and_comes_back_to_th
 #[test]
 fn at_the_cap_a_new_room_takes_the_place_of_the_unused_one_quiet_longest() {
     let dir = tempfile::tempdir().expect("a temp dir");
-    let config = Arc::new(Config {
+    let config = Config {
         max_rooms: 3,
         ..Config::default()
-    });
-    let (streams, _) = Streams::open(dir.path(), 1 << 20, &config).expect("the store opens");
-    let mut lobby: Lobby<Inbox> = Lobby::from_config(config, streams, Instant::now());
+    };
+    let mut lobby = in_store(dir.path(), config);
     let (ann, bob) = (inbox(), inbox());
     lobby.connect(1, ann.clone(), &[], Instant::now());
     lobby.connect(2, bob.clone(), &[], Instant::now());
@@ -909,14 +908,19 @@ fn settle_all(lobby: &mut Lobby<Inbox>) {
     }
 }
 
+/// A lobby keeping what is said in the store at `dir`, as a server started
+/// with `config` would.
+fn in_store(dir: &std::path::Path, config: Config) -> Lobby<Inbox> {
+    let (streams, _) = Streams::open(dir, 1 << 20, &config).expect("the store opens");
+    Lobby::from_config(Arc::new(config), streams, Instant::now())
+}
+
 #[test]
 fn a_restart_opens_at_most_max_rooms_the_most_recent_first() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let config = Config::default();
     {
-        let (streams, _) = Streams::open(dir.path(), 1 << 20, &config).expect("the store opens");
-        let mut lobby: Lobby<Inbox> =
-            Lobby::from_config(Arc::new(config.clone()), streams, Instant::now());
+        let mut lobby = in_store(dir.path(), config.clone());
         let ann = inbox();
         lobby.connect(1, ann.clone(), &[], Instant::now());
         lobby.line(1, "Ann");
@@ -947,9 +951,7 @@ fn a_restart_keeps_every_history_together_within_its_bound() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let config = Config::default();
     {
-        let (streams, _) = Streams::open(dir.path(), 1 << 20, &config).expect("the store opens");
-        let mut lobby: Lobby<Inbox> =
-            Lobby::from_config(Arc::new(config.clone()), streams, Instant::now());
+        let mut lobby = in_store(dir.path(), config.clone());
         lobby.connect(1, inbox(), &[], Instant::now());
         lobby.line(1, "Ann");
         for room in ["#a", "#b"] {
@@ -968,8 +970,7 @@ fn a_restart_keeps_every_history_together_within_its_bound() {
         history_memory: most,
         ..config
     };
-    let (streams, _) = Streams::open(dir.path(), 1 << 20, &small).expect("the store opens");
-    let lobby: Lobby<Inbox> = Lobby::from_config(Arc::new(small), streams, Instant::now());
+    let lobby = in_store(dir.path(), small);
     let kept: usize = lobby
         .rooms
         .values()
