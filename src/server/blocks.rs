@@ -9,7 +9,7 @@ use crate::protocol::rooms;
 use crate::protocol::stamp::stamp;
 use crate::protocol::tagged::{Kept, Reply, Tags};
 use crate::stream::record::RECORD_OVERHEAD;
-use crate::stream::{Kind, Record};
+use crate::stream::{Kind, PackedRecord, Record};
 
 use super::client_id::ClientId;
 use super::desk::Desk;
@@ -23,7 +23,7 @@ const SHOWN_OVERHEAD: usize = 32;
 
 /// A kept message in a block, as its viewer is to see it.
 pub struct Shown {
-    pub record: Arc<Record>,
+    pub record: PackedRecord,
     /// A private message the viewer sent (shown as its `To …` copy).
     pub sent: bool,
     /// The room it belongs to (its name as shown); None: a private message.
@@ -34,8 +34,8 @@ pub struct Shown {
 
 impl Shown {
     /// The line a plain client reads (after its time).
-    fn plain(&self) -> String {
-        let text = viewed(&self.record, self.sent);
+    fn plain(&self, record: &Record) -> String {
+        let text = viewed(record, self.sent);
         match &self.room {
             Some(room) if !self.current => rooms::reply::prefixed(room, &text),
             _ => text,
@@ -43,9 +43,9 @@ impl Shown {
     }
 
     /// The line a tagged client reads.
-    fn tagged(&self) -> String {
-        let text = viewed(&self.record, self.sent);
-        let tags = kept_tags(&self.record).flag("h");
+    fn tagged(&self, record: &Record) -> String {
+        let text = viewed(record, self.sent);
+        let tags = kept_tags(record).flag("h");
         match &self.room {
             Some(room) => tags.with("room", rooms::tag_value(room)).line(&text),
             None => tags.flag("pm").line(&text),
@@ -139,9 +139,13 @@ pub fn block<M: Mailbox>(
         }
         false => (header.to_string(), footer.to_string()),
     };
-    let body = shown.into_iter().map(move |shown| match tagged {
-        true => shown.tagged(),
-        false => format!("{}{}", stamp(shown.record.time, now), shown.plain()),
+    // Each record is unpacked as its line is made, and dropped with it.
+    let body = shown.into_iter().map(move |shown| {
+        let record = shown.record.record();
+        match tagged {
+            true => shown.tagged(&record),
+            false => format!("{}{}", stamp(record.time, now), shown.plain(&record)),
+        }
     });
     let lines = std::iter::once(head)
         .chain(body)

@@ -9,7 +9,7 @@ use crate::protocol::message::reply;
 use crate::protocol::room::RoomName;
 use crate::protocol::rooms;
 use crate::protocol::tagged::{Kept, Reply, Tags};
-use crate::stream::{Draft, Record, RoomStream, Settled};
+use crate::stream::{Draft, PackedRecord, Record, RoomStream, Settled};
 
 use super::blocks::{self, Shown};
 use super::client_id::ClientId;
@@ -303,7 +303,7 @@ impl Room {
         &self,
         desk: &Desk<M>,
         id: ClientId,
-        records: Vec<Arc<Record>>,
+        records: Vec<PackedRecord>,
     ) -> Vec<Shown> {
         let current = desk
             .clients

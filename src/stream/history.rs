@@ -15,8 +15,8 @@
 //! never saved (ids are not reused, so a failed write leaves a gap).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
 
+use super::packed::{Packed, PackedRecord};
 use super::record::{Id, Millis, Record};
 
 /// Names a session: what a login gets and a resumed connection takes
@@ -63,7 +63,7 @@ pub struct Replay {
     /// replay is complete).
     pub missed: u64,
     /// What is kept after the id, oldest first.
-    pub records: Vec<Arc<Record>>,
+    pub records: Vec<PackedRecord>,
 }
 
 /// The id asked for is newer than anything this room has settled: not an
@@ -90,11 +90,11 @@ impl std::fmt::Display for Ahead {
 /// oldest private messages of any session go first.
 pub const MOST_PRIVATE_BYTES: usize = 32 << 20;
 
-/// One bounded list of records in id order.
+/// One bounded list of records in id order, packed.
 #[derive(Debug, Default)]
 struct Ring {
     /// Oldest first.
-    entries: VecDeque<Arc<Record>>,
+    entries: Packed,
     /// The sum of the entries' weights.
     bytes: usize,
     /// The newest id dropped from this list, 0 if none.
@@ -106,30 +106,35 @@ struct Ring {
 }
 
 impl Ring {
-    fn push(&mut self, record: Arc<Record>, limits: Limits) {
+    fn push(&mut self, record: &Record, limits: Limits) {
         self.bytes += record.weight();
-        self.entries.push_back(record);
+        self.entries.push(record);
         while self.entries.len() > limits.count || self.bytes > limits.bytes {
-            let Some(old) = self.entries.pop_front() else {
+            if self.drop_oldest() == 0 {
                 break;
-            };
-            self.bytes -= old.weight();
-            self.trimmed_to = old.id;
-            self.drop_sent(old.id);
+            }
         }
     }
 
-    /// Forgets that the record `id`, just dropped, was sent by this session.
-    fn drop_sent(&mut self, id: Id) {
-        if self.sent.front() == Some(&id) {
+    /// Drops the oldest entry; its weight, 0 if none was kept.
+    fn drop_oldest(&mut self) -> usize {
+        let Some((old, weight)) = self.entries.pop_front() else {
+            return 0;
+        };
+        self.bytes -= weight;
+        self.trimmed_to = old.id;
+        if self.sent.front() == Some(&old.id) {
             self.sent.pop_front();
         }
+        weight
     }
 
     /// The kept records newer than `id`.
-    fn after(&self, id: Id) -> impl Iterator<Item = &Arc<Record>> {
-        let from = self.entries.partition_point(|r| r.id <= id);
-        self.entries.range(from..)
+    fn after(&self, id: Id) -> impl Iterator<Item = PackedRecord> + '_ {
+        self.entries
+            .iter()
+            .skip_while(move |slot| slot.head.id <= id)
+            .map(|slot| slot.kept())
     }
 }
 
@@ -174,14 +179,14 @@ impl History {
     /// Keeps a settled record: a room one in the room's list, a private
     /// one in the lists of `sessions` (its sender's and its receiver's).
     /// Records come in id order.
-    pub fn push(&mut self, record: Arc<Record>, sessions: Option<[SessionId; 2]>) {
+    pub fn push(&mut self, record: &Record, sessions: Option<[SessionId; 2]>) {
         self.newest = self.newest.max(record.id);
         match sessions {
             None => self.room.push(record, self.limits.room),
             Some([a, b]) => {
                 // One to oneself is shown as received, as it was live.
                 if a != b {
-                    self.push_private(b, Arc::clone(&record), false);
+                    self.push_private(b, record, false);
                 }
                 self.push_private(a, record, a != b);
                 self.bound_private();
@@ -191,13 +196,13 @@ impl History {
 
     /// Puts back a private message of `session` after a restart (in id
     /// order, like [`History::push`]).
-    pub fn restore_private(&mut self, session: SessionId, record: Arc<Record>, sent: bool) {
+    pub fn restore_private(&mut self, session: SessionId, record: &Record, sent: bool) {
         self.newest = self.newest.max(record.id);
         self.push_private(session, record, sent);
         self.bound_private();
     }
 
-    fn push_private(&mut self, session: SessionId, record: Arc<Record>, sent: bool) {
+    fn push_private(&mut self, session: SessionId, record: &Record, sent: bool) {
         let id = record.id;
         let ring = self.sessions.entry(session).or_default();
         let (bytes, entries) = (ring.bytes, ring.entries.len());
@@ -221,21 +226,20 @@ impl History {
                 continue;
             };
             if ring.entries.front().is_some_and(|r| r.id == id) {
-                if let Some(old) = ring.entries.pop_front() {
-                    ring.bytes -= old.weight();
-                    ring.trimmed_to = old.id;
-                    ring.drop_sent(old.id);
-                    self.private_bytes -= old.weight();
-                    self.private_entries -= 1;
-                }
+                self.private_bytes -= ring.drop_oldest();
+                self.private_entries -= 1;
             }
         }
         if self.private_order.len() > 2 * self.private_entries + 1024 {
+            // A list only ever loses its oldest entries (or goes whole), so
+            // an entry is still kept if it is not older than its list's
+            // oldest.
             let sessions = &self.sessions;
             self.private_order.retain(|(id, session)| {
                 sessions
                     .get(session)
-                    .is_some_and(|ring| ring.entries.binary_search_by_key(id, |r| r.id).is_ok())
+                    .and_then(|ring| ring.entries.front())
+                    .is_some_and(|oldest| oldest.id <= *id)
             });
         }
     }
@@ -247,25 +251,31 @@ impl History {
     }
 
     /// The last `k` room messages, oldest first (fewer if fewer are kept).
-    pub fn last(&self, k: usize) -> Vec<Arc<Record>> {
+    pub fn last(&self, k: usize) -> Vec<PackedRecord> {
         let skip = self.room.entries.len().saturating_sub(k);
-        self.room.entries.range(skip..).cloned().collect()
+        self.room
+            .entries
+            .iter()
+            .skip(skip)
+            .map(|slot| slot.kept())
+            .collect()
     }
 
     /// The last `k` room messages people said (chat and `/me`, no notices),
     /// oldest first: what a late joiner and `/history` show.
-    pub fn last_said(&self, k: usize) -> Vec<Arc<Record>> {
-        let mut said: Vec<Arc<Record>> = self
-            .room
-            .entries
-            .iter()
-            .rev()
-            .filter(|r| r.kind.is_said())
-            .take(k)
-            .cloned()
-            .collect();
-        said.reverse();
-        said
+    pub fn last_said(&self, k: usize) -> Vec<PackedRecord> {
+        if k == 0 {
+            return Vec::new();
+        }
+        // Packed records are read forward only: keep the last k met.
+        let mut said = VecDeque::new();
+        for slot in self.room.entries.iter().filter(|s| s.head.is_said()) {
+            if said.len() == k {
+                said.pop_front();
+            }
+            said.push_back(slot);
+        }
+        said.iter().map(|slot| slot.kept()).collect()
     }
 
     /// Everything kept after `id`: room messages and, for `session`, its
@@ -286,12 +296,12 @@ impl History {
         // Both lists are in id order: merge them.
         loop {
             let next = match (room.peek(), mine.peek()) {
-                (Some(r), Some(m)) if m.id < r.id => mine.next(),
+                (Some(r), Some(m)) if m.id() < r.id() => mine.next(),
                 (Some(_), _) => room.next(),
                 (None, _) => mine.next(),
             };
             let Some(next) = next else { break };
-            records.push(Arc::clone(next));
+            records.push(next);
         }
         Ok(Replay {
             missed: trimmed_to.get().saturating_sub(id.get()),
@@ -342,12 +352,7 @@ impl History {
     /// the room's own bounds dropped); returns its bytes, 0 if none was
     /// kept.
     pub fn drop_oldest(&mut self) -> usize {
-        let Some(old) = self.room.entries.pop_front() else {
-            return 0;
-        };
-        self.room.bytes -= old.weight();
-        self.room.trimmed_to = old.id;
-        old.weight()
+        self.room.drop_oldest()
     }
 
     /// The bytes kept, room and private lists together.
@@ -371,19 +376,19 @@ mod tests {
     use super::*;
     use crate::stream::record::{Kind, RECORD_OVERHEAD};
 
-    fn chat(id: u64, text: &str) -> Arc<Record> {
-        Arc::new(Record {
+    fn chat(id: u64, text: &str) -> Record {
+        Record {
             id: Id::new(id),
             time: 1000 + id,
             kind: Kind::Chat {
                 from: "Max".into(),
                 text: text.into(),
             },
-        })
+        }
     }
 
-    fn private(id: u64) -> Arc<Record> {
-        Arc::new(Record {
+    fn private(id: u64) -> Record {
+        Record {
             id: Id::new(id),
             time: 1000 + id,
             kind: Kind::Private {
@@ -391,7 +396,7 @@ mod tests {
                 to: "Ann".into(),
                 text: "psst".into(),
             },
-        })
+        }
     }
 
     fn limits(count: usize, bytes: usize) -> HistoryLimits {
@@ -401,14 +406,14 @@ mod tests {
         }
     }
 
-    fn ids(records: &[Arc<Record>]) -> Vec<u64> {
-        records.iter().map(|r| r.id.get()).collect()
+    fn ids(records: &[PackedRecord]) -> Vec<u64> {
+        records.iter().map(|r| r.id().get()).collect()
     }
 
     fn room_with(limit: HistoryLimits, range: std::ops::RangeInclusive<u64>) -> History {
         let mut history = History::new(limit, Id::new(0));
         for id in range {
-            history.push(chat(id, "hi"), None);
+            history.push(&chat(id, "hi"), None);
         }
         history
     }
@@ -426,7 +431,7 @@ mod tests {
         let weight = RECORD_OVERHEAD + 13;
         let mut history = History::new(limits(1000, 2 * weight + weight / 2), Id::new(0));
         for id in 1..=4 {
-            history.push(chat(id, "0123456789"), None);
+            history.push(&chat(id, "0123456789"), None);
         }
         assert_eq!(ids(&history.last(10)), [3, 4]);
         assert_eq!(history.bytes(), 2 * weight);
@@ -435,8 +440,8 @@ mod tests {
     #[test]
     fn a_record_bigger_than_the_byte_bound_is_not_kept_and_counts_as_missed() {
         let mut history = History::new(limits(1000, RECORD_OVERHEAD + 10), Id::new(0));
-        history.push(chat(1, "x"), None);
-        history.push(chat(2, &"y".repeat(100)), None);
+        history.push(&chat(1, "x"), None);
+        history.push(&chat(2, &"y".repeat(100)), None);
         assert!(history.is_empty());
         assert_eq!(history.bytes(), 0);
         assert_eq!(history.after(Id::new(0), None).map(|r| r.missed), Ok(2));
@@ -476,9 +481,9 @@ mod tests {
         // Ids 3 and 4 were someone else's private message and a failed write.
         let mut history = History::new(limits(10, usize::MAX), Id::new(0));
         for id in [1, 2, 5, 6] {
-            history.push(chat(id, "hi"), None);
+            history.push(&chat(id, "hi"), None);
         }
-        history.push(private(7), Some([10, 11]));
+        history.push(&private(7), Some([10, 11]));
         let replay = history
             .after(Id::new(3), None)
             .expect("3 is older than the newest");
@@ -522,7 +527,7 @@ mod tests {
     #[test]
     fn a_recovered_history_counts_what_came_before_as_missed() {
         let mut history = History::new(limits(10, usize::MAX), Id::new(40));
-        history.push(chat(41, "hi"), None);
+        history.push(&chat(41, "hi"), None);
         assert_eq!(history.after(Id::new(30), None).map(|r| r.missed), Ok(10));
         assert_eq!(history.after(Id::new(40), None).map(|r| r.missed), Ok(0));
     }
@@ -531,22 +536,20 @@ mod tests {
     fn all_private_lists_together_stay_under_their_bound_oldest_first() {
         let mut history = History::new(HistoryLimits::default(), Id::new(0));
         let text = "x".repeat(16 << 10);
-        let big = |id: u64| {
-            Arc::new(Record {
-                id: Id::new(id),
-                time: id,
-                kind: Kind::Private {
-                    from: "Max".into(),
-                    to: "Ann".into(),
-                    text: text.clone(),
-                },
-            })
+        let big = |id: u64| Record {
+            id: Id::new(id),
+            time: id,
+            kind: Kind::Private {
+                from: "Max".into(),
+                to: "Ann".into(),
+                text: text.clone(),
+            },
         };
         // 1,200 messages of 16 KiB between 600 pairs of sessions: each is
         // in two lists, 38 MiB in all, over the 32 MiB bound.
         for id in 1..=1200 {
             let pair = (id - 1) % 600 * 2;
-            history.push(big(id), Some([pair, pair + 1]));
+            history.push(&big(id), Some([pair, pair + 1]));
         }
         assert!(history.private_bytes <= MOST_PRIVATE_BYTES);
         assert_eq!(history.private_bytes, history.bytes());
@@ -570,8 +573,8 @@ mod tests {
     #[test]
     fn private_messages_are_never_replayed_by_name() {
         let mut history = room_with(limits(10, usize::MAX), 1..=2);
-        history.push(private(3), Some([7, 8]));
-        history.push(chat(4, "hi"), None);
+        history.push(&private(3), Some([7, 8]));
+        history.push(&chat(4, "hi"), None);
         assert_eq!(ids(&history.last(10)), [1, 2, 4]);
         assert_eq!(
             history.after(Id::new(0), None).map(|r| ids(&r.records)),
@@ -586,9 +589,9 @@ mod tests {
     #[test]
     fn both_sessions_of_a_private_message_get_it_in_order() {
         let mut history = room_with(limits(10, usize::MAX), 1..=2);
-        history.push(private(3), Some([7, 8]));
-        history.push(chat(4, "hi"), None);
-        history.push(private(5), Some([8, 9]));
+        history.push(&private(3), Some([7, 8]));
+        history.push(&chat(4, "hi"), None);
+        history.push(&private(5), Some([8, 9]));
         for (session, expected) in [
             (7, vec![2, 3, 4]),
             (8, vec![2, 3, 4, 5]),
@@ -604,7 +607,7 @@ mod tests {
     #[test]
     fn a_private_message_to_oneself_is_kept_once() {
         let mut history = History::new(limits(10, usize::MAX), Id::new(0));
-        history.push(private(1), Some([7, 7]));
+        history.push(&private(1), Some([7, 7]));
         assert_eq!(
             history.after(Id::new(0), Some(7)).map(|r| ids(&r.records)),
             Ok(vec![1])
@@ -628,7 +631,7 @@ mod tests {
             Id::ZERO,
         );
         for id in 1..=5 {
-            history.push(private(id), Some([7, 8]));
+            history.push(&private(id), Some([7, 8]));
         }
         let replay = history.after(Id::new(0), Some(7)).expect("0 is known");
         assert_eq!((replay.missed, ids(&replay.records)), (3, vec![4, 5]));
@@ -639,7 +642,7 @@ mod tests {
     #[test]
     fn a_forgotten_session_costs_nothing_and_gets_no_private_replay() {
         let mut history = History::new(limits(10, usize::MAX), Id::new(0));
-        history.push(private(1), Some([7, 8]));
+        history.push(&private(1), Some([7, 8]));
         history.forget(7);
         history.forget(8);
         assert_eq!(history.bytes(), 0);
@@ -682,8 +685,8 @@ mod tests {
                     None => chat(id, &"x".repeat(len)),
                     Some(_) => private(id),
                 };
-                pushed.push((Arc::clone(&record), sessions));
-                history.push(record, sessions);
+                history.push(&record, sessions);
+                pushed.push((record, sessions));
             }
             prop_assert!(history.len() <= count);
             let room_bytes: usize = history.last(usize::MAX).iter().map(|r| r.weight()).sum();

@@ -31,6 +31,7 @@ pub mod check;
 pub mod files;
 pub mod history;
 pub mod id;
+pub mod packed;
 pub mod record;
 pub mod retry;
 pub mod rooms;
@@ -45,6 +46,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use backend::{Backend, SharedLog};
 pub use history::{Ahead, History, HistoryLimits, Limits, Replay, SessionId};
+pub use packed::PackedRecord;
 pub use record::{Id, Kind, Millis, Record, LAST_ID};
 pub use store::{Notice, OpenError, Store, StoreConfig, Torn, WriteError};
 
@@ -259,7 +261,7 @@ impl RoomStream {
         let backend = Backend::files(store, recovered.next_id);
         let mut stream = RoomStream::new(limits, backend, recovered.trimmed_to);
         for record in recovered.records {
-            stream.history.push(Arc::new(record), None);
+            stream.history.push(&record, None);
         }
         // Each saved session's private messages, as it had them.
         let private: std::collections::HashMap<Id, Arc<Record>> = recovered
@@ -270,9 +272,7 @@ impl RoomStream {
         for session in &saved {
             for &(id, sent) in &session.private {
                 if let Some(record) = private.get(&id) {
-                    stream
-                        .history
-                        .restore_private(session.id, Arc::clone(record), sent);
+                    stream.history.restore_private(session.id, record, sent);
                 }
             }
         }
@@ -381,7 +381,7 @@ impl RoomStream {
             // may be known only now.
             Ok(records) => {
                 for (record, sessions) in records.iter().zip(batch.sessions) {
-                    self.history.push(Arc::clone(record), sessions);
+                    self.history.push(record, sessions);
                 }
                 Ok(records)
             }
@@ -406,7 +406,7 @@ impl RoomStream {
         for record in &records {
             match record.kind {
                 Kind::Private { .. } => self.history.skip_to(record.id),
-                _ => self.history.push(Arc::clone(record), None),
+                _ => self.history.push(record, None),
             }
         }
         Settled {
@@ -416,13 +416,13 @@ impl RoomStream {
     }
 
     /// The last `k` room messages settled, oldest first.
-    pub fn last(&self, k: usize) -> Vec<Arc<Record>> {
+    pub fn last(&self, k: usize) -> Vec<PackedRecord> {
         self.history.last(k)
     }
 
     /// The last `k` room messages people said, oldest first (see
     /// [`History::last_said`]).
-    pub fn last_said(&self, k: usize) -> Vec<Arc<Record>> {
+    pub fn last_said(&self, k: usize) -> Vec<PackedRecord> {
         self.history.last_said(k)
     }
 

@@ -124,9 +124,10 @@ fn split_checksum(line: &[u8]) -> Option<(&[u8], u32)> {
 }
 
 /// What a record costs in memory, for the history's byte bound: its text
-/// and names plus a fixed share for the record, its `Arc`'s counts and
-/// its slot in a list (checked by a test).
-pub const RECORD_OVERHEAD: usize = 112;
+/// and names plus a fixed share for its packing (see
+/// [`super::packed::PACKING_MOST`], checked by a test) and its part of
+/// its chunk's own costs.
+pub const RECORD_OVERHEAD: usize = 40;
 
 impl Kind {
     /// The bytes a record of this kind is counted as in memory (see
@@ -561,13 +562,6 @@ mod tests {
             decode(r#"{"id":1,"time":2,"kind":"rename","from":"Max","new":""}"#),
             Err(s("`new` is empty"))
         );
-    }
-
-    #[test]
-    fn the_fixed_share_covers_a_record_in_an_arc_in_a_list() {
-        let arc_counts = 2 * std::mem::size_of::<usize>();
-        let slot = std::mem::size_of::<std::sync::Arc<Record>>();
-        assert!(RECORD_OVERHEAD >= std::mem::size_of::<Record>() + arc_counts + slot);
     }
 
     #[test]

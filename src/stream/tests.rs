@@ -29,8 +29,25 @@ fn ticking() -> impl FnMut() -> Millis + Send + 'static {
     }
 }
 
-fn ids(records: &[Arc<Record>]) -> Vec<u64> {
-    records.iter().map(|r| r.id.get()).collect()
+/// What has an id: a record just settled, or one a replay gave.
+trait Numbered {
+    fn number(&self) -> u64;
+}
+
+impl Numbered for Arc<Record> {
+    fn number(&self) -> u64 {
+        self.id.get()
+    }
+}
+
+impl Numbered for PackedRecord {
+    fn number(&self) -> u64 {
+        self.id().get()
+    }
+}
+
+fn ids(records: &[impl Numbered]) -> Vec<u64> {
+    records.iter().map(Numbered::number).collect()
 }
 
 /// Waits for the next batch to settle.

@@ -10,7 +10,7 @@ use crate::protocol::message::reply;
 use crate::protocol::name::Name;
 use crate::protocol::rooms::{parse_cursor, Cursor, CursorStream};
 use crate::protocol::tagged::Reply;
-use crate::stream::{Ahead, Draft, Id, Kind, Record, SessionId};
+use crate::stream::{Ahead, Draft, Id, PackedRecord, SessionId};
 
 use super::super::blocks::{self, Shown};
 use super::super::client_id::ClientId;
@@ -24,7 +24,7 @@ use super::{Happened, Lobby};
 /// longer kept.
 #[derive(Default)]
 struct Gap {
-    records: Vec<(Arc<Record>, Option<Arc<str>>)>,
+    records: Vec<(PackedRecord, Option<Arc<str>>)>,
     missed: u64,
 }
 
@@ -150,7 +150,7 @@ impl<M: Mailbox> Lobby<M> {
                 gap.records.extend(part.records);
             }
         }
-        gap.records.sort_by_key(|(r, _)| r.id);
+        gap.records.sort_by_key(|(r, _)| r.id());
         gap
     }
 
@@ -193,13 +193,15 @@ impl<M: Mailbox> Lobby<M> {
             if let Ok(replay) = stream.after(after, session) {
                 gap.missed = gap.missed.max(replay.missed);
                 let key = key.cloned();
-                let records = replay.records.into_iter();
-                gap.records
-                    .extend(records.map(|r| (r.clone(), key.clone().filter(|_| r.kind.is_room()))));
+                let records = replay.records.into_iter().map(|r| {
+                    let room = key.clone().filter(|_| r.is_room());
+                    (r, room)
+                });
+                gap.records.extend(records);
             }
         }
-        gap.records.sort_by_key(|(r, _)| r.id);
-        gap.records.dedup_by_key(|(r, _)| r.id);
+        gap.records.sort_by_key(|(r, _)| r.id());
+        gap.records.dedup_by_key(|(r, _)| r.id());
         Ok(gap)
     }
 
@@ -213,14 +215,14 @@ impl<M: Mailbox> Lobby<M> {
         for (record, key) in gap.records {
             // Which private messages the viewer sent, asked now: the writer
             // that makes the lines has no history to ask.
-            let sent = matches!(record.kind, Kind::Private { .. })
-                && (private.history().sent_by(viewer, record.id)
+            let sent = !record.is_room()
+                && (private.history().sent_by(viewer, record.id())
                     || self
                         .main()
                         .keeper()
                         .stream
                         .history()
-                        .sent_by(viewer, record.id));
+                        .sent_by(viewer, record.id()));
             let room = key.as_ref().and_then(|k| self.rooms.get(k));
             shown.push(Shown {
                 record,
