@@ -1537,25 +1537,36 @@ impl PathReader {
 }
 
 /// The executor threads of a running server, by the name async-std gives
-/// them (truncated to 15 bytes by the kernel).
-fn executor_threads(pid: i32) -> usize {
-    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("the server's tasks");
-    tasks
-        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
-        .filter(|name| name.trim_end() == "async-std/runti")
-        .count()
+/// them (truncated to 15 bytes by the kernel), once there are `wanted` of
+/// them or a few seconds have passed: a new thread names itself when it
+/// first runs, which on a busy machine is a while after it was started.
+fn executor_threads(pid: i32, wanted: usize) -> usize {
+    let count = || {
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("the server's tasks");
+        tasks
+            .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+            .filter(|name| name.trim_end() == "async-std/runti")
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut seen = count();
+    while seen != wanted && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+        seen = count();
+    }
+    seen
 }
 
 #[test]
 fn serve_runs_on_one_thread_unless_told_otherwise() {
     let one = Server::start();
-    assert_eq!(executor_threads(one.process.pid()), 1);
     let three = Serve::new().args(&["--threads", "3"]).start();
-    assert_eq!(executor_threads(three.process.pid()), 3);
     // Both serve: a login is answered.
     for server in [&one, &three] {
         let mut nc = Nc::login(server.addr, "Max");
         nc.send("/who");
         nc.expect_line("Server: Online (1): Max");
     }
+    assert_eq!(executor_threads(one.process.pid(), 1), 1);
+    assert_eq!(executor_threads(three.process.pid(), 3), 3);
 }
