@@ -120,15 +120,24 @@ def ran_in_binary(path):
 
 
 def symbols_of(binary):
-    nm = subprocess.run(["nm", binary], capture_output=True, text=True, check=True).stdout
-    return {p[2] for p in (l.split() for l in nm.splitlines()) if len(p) == 3 and p[1] in "tTwW"}
+    """The binary's functions, each with its address and size."""
+    nm = subprocess.run(["nm", "-S", binary], capture_output=True, text=True, check=True).stdout
+    return {p[3]: (int(p[0], 16), int(p[1], 16))
+            for p in (l.split() for l in nm.splitlines()) if len(p) == 4 and p[2] in "tTwW"}
 
 
 def check(known):
     with open(OUT) as f:
         listed = [l.strip() for l in f if l.strip()]
-    found = sum(name in known for name in listed)
-    print(f"{found} of the {len(listed)} functions in {os.path.normpath(OUT)} are in {BIN}")
+    found = [known[name] for name in listed if name in known]
+    print(f"{len(found)} of the {len(listed)} functions in {os.path.normpath(OUT)} are in {BIN}")
+    if found:
+        # Side by side, they span about their own size; left where the
+        # compiler put them, most of the binary.
+        span = max(a + n for a, n in found) - min(a for a, _ in found)
+        size = sum(n for _, n in found)
+        print(f"they take {size // 1024} KiB and span {span // 1024} KiB of it"
+              + (" (side by side)" if span < 2 * size else " (scattered: was the list given to the linker?)"))
 
 
 def main():
