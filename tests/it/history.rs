@@ -1605,3 +1605,25 @@ fn store_check_reads_every_rooms_folder_and_private_and_names_each() {
         "{unreadable:?}"
     );
 }
+
+#[test]
+fn a_tagged_history_after_an_id_of_another_room_names_that_room_in_its_header_and_footer() {
+    run(async {
+        let server = TestServer::start().await;
+        let (mut max, _) = Tagged::login(server.addr, "Max").await;
+        answered(&mut max, "/join #ops", saved).await;
+        answered(&mut max, "said in ops", saved).await;
+        answered(&mut max, "/switch #main", |l| l.text.contains("#main")).await;
+        let label = max.send("/history #ops after 0").await;
+        let header = max.line().await;
+        assert_eq!(header.answers(), Some(label.as_str()), "{header:?}");
+        assert_eq!(header.get("room"), Some("#ops"), "{header:?}");
+        let block = max.rest_of_block(header).await;
+        let footer = block.last().expect("a footer");
+        assert_eq!(footer.get("room"), Some("#ops"), "{footer:?}");
+        assert!(
+            block.iter().any(|l| l.text == "Max: said in ops"),
+            "{block:?}"
+        );
+    });
+}

@@ -80,7 +80,7 @@ impl<M: Mailbox> Lobby<M> {
         self.tell_login(id, &token, true, &reply::logged_in(name.as_str()));
         let gap = self.missed(&last, session.id, &rooms);
         let header = reply::resume_header(gap.records.len(), gap.missed);
-        self.block_of(id, (&header, reply::RESUME_END), gap);
+        self.block_of(id, (&header, reply::RESUME_END), gap, None);
         // Whoever saw it leave sees it come back; a ghost never left.
         if ghost.is_none() {
             self.announce_return(id, &name, &rooms);
@@ -163,7 +163,9 @@ impl<M: Mailbox> Lobby<M> {
                 let n = gap.records.len();
                 let header = reply::after_header(n, after, gap.missed);
                 let footer = reply::after_footer(n, after);
-                self.block_of(id, (&header, &footer), gap);
+                // A block of one room says which (a resume's spans rooms).
+                let room = self.rooms.get(key).map(|r| r.name().as_str().to_string());
+                self.block_of(id, (&header, &footer), gap, room.as_deref());
             }
             Err(ahead) => self.desk.tell(id, &reply::error(ahead)),
         }
@@ -207,7 +209,13 @@ impl<M: Mailbox> Lobby<M> {
 
     /// A block of `gap` for `id`: each line with its room (prefixed if not
     /// the current one), each private message as `id`'s session saw it.
-    fn block_of(&mut self, id: ClientId, (header, footer): (&str, &str), gap: Gap) {
+    fn block_of(
+        &mut self,
+        id: ClientId,
+        (header, footer): (&str, &str),
+        gap: Gap,
+        room: Option<&str>,
+    ) {
         let viewer = self.desk.session_of(id);
         let current = self.current_key(id);
         let private = &self.private.stream;
@@ -223,11 +231,11 @@ impl<M: Mailbox> Lobby<M> {
                         .stream
                         .history()
                         .sent_by(viewer, record.id()));
-            let room = key.as_ref().and_then(|k| self.rooms.get(k));
+            let of_room = key.as_ref().and_then(|k| self.rooms.get(k));
             shown.push(Shown {
                 record,
                 sent,
-                room: room.map(|r| Arc::from(r.name().as_str())),
+                room: of_room.map(|r| Arc::from(r.name().as_str())),
                 current: key.is_some() && key == current,
             });
         }
@@ -237,7 +245,7 @@ impl<M: Mailbox> Lobby<M> {
             (header, footer),
             shown,
             gap.missed,
-            None,
+            room,
         );
     }
 
