@@ -16,7 +16,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use super::packed::{Packed, PackedRecord};
+use super::packed::{compact, Packed, PackedRecord};
 use super::record::{Id, Millis, Record};
 
 /// Names a session: what a login gets and a resumed connection takes
@@ -125,6 +125,9 @@ impl Ring {
         self.trimmed_to = old.id;
         if self.sent.front() == Some(&old.id) {
             self.sent.pop_front();
+            if self.sent.is_empty() {
+                self.sent = VecDeque::new();
+            }
         }
         weight
     }
@@ -253,12 +256,14 @@ impl History {
     /// The last `k` room messages, oldest first (fewer if fewer are kept).
     pub fn last(&self, k: usize) -> Vec<PackedRecord> {
         let skip = self.room.entries.len().saturating_sub(k);
-        self.room
-            .entries
-            .iter()
-            .skip(skip)
-            .map(|slot| slot.kept())
-            .collect()
+        compact(
+            self.room
+                .entries
+                .iter()
+                .skip(skip)
+                .map(|slot| slot.kept())
+                .collect(),
+        )
     }
 
     /// The last `k` room messages people said (chat and `/me`, no notices),
@@ -275,7 +280,7 @@ impl History {
             }
             said.push_back(slot);
         }
-        said.iter().map(|slot| slot.kept()).collect()
+        compact(said.iter().map(|slot| slot.kept()).collect())
     }
 
     /// Everything kept after `id`: room messages and, for `session`, its
@@ -305,7 +310,7 @@ impl History {
         }
         Ok(Replay {
             missed: trimmed_to.get().saturating_sub(id.get()),
-            records,
+            records: compact(records),
         })
     }
 
@@ -708,6 +713,70 @@ mod tests {
             prop_assert!(missing <= replay.missed, "missing {} but missed says {}", missing, replay.missed);
             if replay.missed == 0 {
                 prop_assert_eq!(got, wanted);
+            }
+        }
+    }
+
+    fn notice(id: u64) -> Record {
+        Record {
+            id: Id::new(id),
+            time: 1000 + id,
+            kind: Kind::Join { from: "Ann".into() },
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// A room list long enough to fill many chunks answers as a plain
+        /// list of the records its bounds keep would.
+        #[test]
+        fn a_room_list_of_many_chunks_answers_as_a_plain_list_would(
+            lines in prop::collection::vec((0..1800usize, any::<bool>()), 0..400),
+            count in 1..300usize,
+            bytes in 2000..200_000usize,
+            drops in 0..20usize,
+            after in 0..420u64,
+            k in 0..350usize,
+        ) {
+            let limit = Limits { count, bytes };
+            let mut history = History::new(HistoryLimits { room: limit, session: limit }, Id::new(0));
+            let mut model: VecDeque<Record> = VecDeque::new();
+            let mut trimmed = 0;
+            let weight = |m: &VecDeque<Record>| m.iter().map(Record::weight).sum::<usize>();
+            let mut newest = 0;
+            for (id, (len, said)) in (1..).zip(lines) {
+                let record = if said { chat(id, &"y".repeat(len)) } else { notice(id) };
+                history.push(&record, None);
+                model.push_back(record);
+                newest = id;
+                while model.len() > count || weight(&model) > bytes {
+                    trimmed = model.pop_front().expect("over a bound").id.get();
+                }
+            }
+            for _ in 0..drops {
+                if history.drop_oldest() > 0 {
+                    trimmed = model.pop_front().expect("one was kept").id.get();
+                }
+            }
+            let ids_of = |records: &mut dyn Iterator<Item = &Record>| -> Vec<u64> {
+                records.map(|r| r.id.get()).collect()
+            };
+            prop_assert_eq!(history.room_bytes(), weight(&model));
+            let all: Vec<Record> = history.last(usize::MAX).iter().map(PackedRecord::record).collect();
+            prop_assert_eq!(&all, &Vec::from(model.clone()));
+            let last = ids_of(&mut model.iter().skip(model.len().saturating_sub(k)));
+            prop_assert_eq!(ids(&history.last(k)), last);
+            let mut said: Vec<u64> = ids_of(&mut model.iter().rev().filter(|r| r.kind.is_said()).take(k));
+            said.reverse();
+            prop_assert_eq!(ids(&history.last_said(k)), said);
+            match history.after(Id::new(after), None) {
+                Ok(replay) => {
+                    prop_assert!(after <= newest);
+                    prop_assert_eq!(ids(&replay.records), ids_of(&mut model.iter().filter(|r| r.id.get() > after)));
+                    prop_assert_eq!(replay.missed, trimmed.saturating_sub(after));
+                }
+                Err(_) => prop_assert!(after > newest),
             }
         }
     }

@@ -241,6 +241,17 @@ impl PackedRecord {
         Head::at(&self.chunk, self.at as usize)
     }
 
+    /// Its packed bytes.
+    fn bytes(&self) -> &[u8] {
+        let end = self.head().end;
+        self.chunk.get(self.at as usize..end).unwrap_or_default()
+    }
+
+    /// How many bytes it takes packed.
+    fn len(&self) -> usize {
+        self.bytes().len()
+    }
+
     /// Its id.
     pub fn id(&self) -> Id {
         self.head().id
@@ -265,6 +276,46 @@ impl PackedRecord {
     pub fn record(&self) -> Record {
         self.head().record(&self.chunk)
     }
+}
+
+/// Keeps a block of kept records from holding much more memory than its
+/// own records: where it uses less than half of a chunk's bytes, its
+/// records of that chunk are copied out, all such records of the block
+/// into one buffer. Otherwise a block waiting for a client that does not
+/// read, one line of each of many chunks, would keep chunks the history
+/// has long dropped, about 4 KiB each for a line charged at 100 bytes.
+pub fn compact(records: Vec<PackedRecord>) -> Vec<PackedRecord> {
+    use std::collections::HashMap;
+    let key = |r: &PackedRecord| r.chunk.as_ptr() as usize;
+    let mut used: HashMap<usize, usize> = HashMap::new();
+    for r in &records {
+        *used.entry(key(r)).or_default() += r.len();
+    }
+    let sparse = |r: &PackedRecord| 2 * used.get(&key(r)).copied().unwrap_or(0) < r.chunk.len();
+    let copied: usize = records.iter().filter(|r| sparse(r)).map(|r| r.len()).sum();
+    if copied == 0 {
+        return records;
+    }
+    let mut bytes = Vec::with_capacity(copied);
+    let mut at = Vec::with_capacity(records.len());
+    for r in &records {
+        at.push(bytes.len());
+        if sparse(r) {
+            bytes.extend_from_slice(r.bytes());
+        }
+    }
+    let block: Arc<[u8]> = Arc::from(bytes);
+    records
+        .into_iter()
+        .zip(at)
+        .map(|(r, at)| match sparse(&r) {
+            true => PackedRecord {
+                chunk: Arc::clone(&block),
+                at: u32::try_from(at).unwrap_or(u32::MAX),
+            },
+            false => r,
+        })
+        .collect()
 }
 
 impl From<&Record> for PackedRecord {
@@ -343,8 +394,17 @@ impl Slot<'_> {
 impl Packed {
     /// Keeps `record` after the others.
     pub fn push(&mut self, record: &Record) {
-        if self.open_count > 0 && self.open.len() + packed_len(record) > CHUNK {
+        let len = packed_len(record);
+        if self.open_count > 0 && self.open.len() + len > CHUNK {
             self.seal();
+        }
+        // Doubling, but never past a chunk (a Vec's own doubling from the
+        // first record's length would overshoot it, and a quiet private
+        // list would hold more than it keeps).
+        let need = self.open.len() + len;
+        if need > self.open.capacity() {
+            let grown = (2 * self.open.capacity()).clamp(need, CHUNK.max(need));
+            self.open.reserve_exact(grown - self.open.len());
         }
         pack(record, &mut self.open);
         self.open_count += 1;
@@ -368,6 +428,20 @@ impl Packed {
         self.open_count = 0;
     }
 
+    /// After the open chunk's oldest record went: frees the chunk once
+    /// nothing in it is kept (a list the bound on all private lists has
+    /// emptied holds no buffer), and moves its kept records to the front
+    /// once more than half of it is dropped ones.
+    fn tidy_open(&mut self) {
+        if self.open_count == 0 {
+            self.open = Vec::new();
+            self.open_start = 0;
+        } else if 2 * self.open_start > self.open.len() {
+            self.open.drain(..self.open_start);
+            self.open_start = 0;
+        }
+    }
+
     /// Drops the oldest record; its head and weight, if one was kept.
     pub fn pop_front(&mut self) -> Option<(Head, usize)> {
         let (head, weight) = match self.sealed.front_mut() {
@@ -378,6 +452,9 @@ impl Packed {
                 part.count -= 1;
                 if part.count == 0 {
                     self.sealed.pop_front();
+                    if self.sealed.is_empty() {
+                        self.sealed = VecDeque::new();
+                    }
                 }
                 (head, weight)
             }
@@ -386,10 +463,7 @@ impl Packed {
                 let weight = head.weight(&self.open);
                 self.open_start = head.end;
                 self.open_count -= 1;
-                if self.open_count == 0 {
-                    self.open.clear();
-                    self.open_start = 0;
-                }
+                self.tidy_open();
                 (head, weight)
             }
             None => return None,
@@ -411,6 +485,12 @@ impl Packed {
     /// Whether none is.
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// The bytes its chunks take (the open one by its capacity).
+    #[cfg(test)]
+    fn held(&self) -> usize {
+        self.open.capacity() + self.sealed.iter().map(|p| p.bytes.len()).sum::<usize>()
     }
 
     /// The records, oldest first.
@@ -568,6 +648,67 @@ mod tests {
         packed.push(&every_kind(2)[0]);
         assert_eq!(unpacked(&packed)[0], big);
         assert!(packed.open.capacity() <= CHUNK, "no big open chunk kept");
+    }
+
+    fn chat(id: u64, text: &str) -> Record {
+        Record {
+            id: Id::new(id),
+            time: 5,
+            kind: Kind::Chat {
+                from: s("Ann"),
+                text: text.to_string(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_list_holds_what_it_keeps_and_a_chunk_or_two_more_and_nothing_once_empty() {
+        let mut packed = Packed::default();
+        for id in 1..=2000 {
+            packed.push(&chat(id, &"x".repeat(id as usize % 300)));
+            while packed.len() > 7 {
+                packed.pop_front();
+            }
+            let kept: usize = packed.iter().map(|slot| slot.kept().len()).sum();
+            assert!(
+                packed.held() <= kept + 2 * CHUNK,
+                "{} for {kept}",
+                packed.held()
+            );
+        }
+        while packed.pop_front().is_some() {}
+        assert_eq!(packed.held(), 0, "an emptied list keeps no buffer");
+    }
+
+    #[test]
+    fn a_block_of_a_few_lines_of_many_chunks_copies_them_out_and_one_of_whole_chunks_shares() {
+        let mut packed = Packed::default();
+        for id in 1..=200 {
+            packed.push(&chat(id, &"t".repeat(100)));
+        }
+        // One line of each sealed chunk: copied out, into one buffer.
+        let firsts: Vec<PackedRecord> = packed
+            .sealed
+            .iter()
+            .map(|part| PackedRecord {
+                chunk: Arc::clone(&part.bytes),
+                at: 0,
+            })
+            .collect();
+        let ids: Vec<Id> = firsts.iter().map(PackedRecord::id).collect();
+        let sparse = compact(firsts);
+        assert_eq!(sparse.iter().map(PackedRecord::id).collect::<Vec<_>>(), ids);
+        let one = &sparse[0].chunk;
+        assert!(sparse.iter().all(|r| Arc::ptr_eq(&r.chunk, one)));
+        assert_eq!(
+            one.len(),
+            sparse.iter().map(PackedRecord::len).sum::<usize>()
+        );
+        assert_eq!(sparse[1].record(), chat(ids[1].get(), &"t".repeat(100)));
+        // Every line: the sealed chunks are shared as they are.
+        let all: Vec<PackedRecord> = packed.iter().map(|slot| slot.kept()).collect();
+        let dense = compact(all);
+        assert!(Arc::ptr_eq(&dense[0].chunk, &packed.sealed[0].bytes));
     }
 
     proptest! {
