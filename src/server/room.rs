@@ -88,7 +88,7 @@ impl Room {
             && self.waiting == 0
             && self.keeper.in_flight() == 0
             && self.topic.is_none()
-            && self.keeper.stream.last_said(1).is_empty()
+            && !self.keeper.stream.has_said()
     }
 
     pub fn online(&self) -> usize {

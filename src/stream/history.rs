@@ -283,6 +283,12 @@ impl History {
         compact(said.iter().map(|slot| slot.kept()).collect())
     }
 
+    /// Whether a message people said is kept: the first one found ends
+    /// the look (`last_said(1)` would read the whole list).
+    pub fn has_said(&self) -> bool {
+        self.room.entries.iter().any(|slot| slot.head.is_said())
+    }
+
     /// Everything kept after `id`: room messages and, for `session`, its
     /// private ones, in id order, with how many may be missing.
     pub fn after(&self, id: Id, session: Option<SessionId>) -> Result<Replay, Ahead> {
@@ -463,6 +469,18 @@ mod tests {
                 records: vec![]
             })
         );
+    }
+
+    #[test]
+    fn has_said_is_whether_a_chat_or_action_is_still_kept() {
+        let mut history = History::new(limits(2, usize::MAX), Id::new(0));
+        history.push(&notice(1), None);
+        assert!(!history.has_said(), "a notice is not said");
+        history.push(&chat(2, "hi"), None);
+        assert!(history.has_said());
+        history.push(&notice(3), None);
+        history.push(&notice(4), None);
+        assert!(!history.has_said(), "the chat was trimmed");
     }
 
     #[test]

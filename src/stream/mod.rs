@@ -426,6 +426,11 @@ impl RoomStream {
         self.history.last_said(k)
     }
 
+    /// Whether anything people said is kept (see [`History::has_said`]).
+    pub fn has_said(&self) -> bool {
+        self.history.has_said()
+    }
+
     /// Everything settled after `id`: room messages and `session`'s
     /// private ones. See [`History::after`].
     pub fn after(&self, id: Id, session: Option<SessionId>) -> Result<Replay, Ahead> {

@@ -88,7 +88,7 @@ impl Streams {
                 shown: name.as_str(),
             };
             let stream = open_one(&factory, place, &mut notices)?;
-            if stream.last_said(1).is_empty() && !awaited.contains(name.key()) {
+            if !stream.has_said() && !awaited.contains(name.key()) {
                 closed_next_id = closed_next_id.max(stream.next_id());
                 continue;
             }
