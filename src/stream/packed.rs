@@ -1,16 +1,18 @@
-//! PackedRecord records packed back to back in chunks of bytes: what a history
+//! Kept records packed back to back in chunks of bytes: what a history
 //! holds in memory. A record in an `Arc` of its own, with its names and
-//! text in their own `String`s, is three allocations and about 230 bytes
-//! beside a 64-byte line; packed, it is its bytes and a dozen more, and a
-//! thousand lines are twenty allocations. Pure: records in, records out.
+//! text in their own `String`s, is three allocations and about 265 bytes
+//! of heap beside a 64-byte line; packed, it is its bytes and a dozen
+//! more, and a thousand lines are twenty allocations. Pure: records in,
+//! records out.
 //!
 //! A record is its length, id, time and kind, then each of its strings
 //! with its length; numbers are LEB128 varints (7 bits a byte), so an id
 //! or a name's length is a byte or three. Records go into an open chunk;
 //! a full one is sealed into an `Arc<[u8]>` that a block of kept lines
-//! ([`PackedRecord`]) shares rather than copies, as long as the block waits for
-//! its reader. Dropping the oldest record only moves a start offset; a
-//! sealed chunk is freed once none of its records is kept or shown.
+//! ([`PackedRecord`]s) shares while it waits for its reader, if it uses
+//! most of it (see [`compact`]). Dropping the oldest record only moves a
+//! start offset; a sealed chunk is freed once none of its records is kept
+//! or shown.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -93,43 +95,39 @@ fn varint_len(n: u64) -> usize {
     (64 - n.leading_zeros() as usize).div_ceil(7).max(1)
 }
 
-/// A record's kind as a byte, and its strings.
-fn parts(kind: &Kind) -> (u8, [Option<&str>; 3]) {
+/// A record's kind as a byte.
+fn kind_byte(kind: &Kind) -> u8 {
     match kind {
-        Kind::Chat { from, text } => (CHAT, [Some(from), Some(text), None]),
-        Kind::Action { from, text } => (ACTION, [Some(from), Some(text), None]),
-        Kind::Join { from } => (JOIN, [Some(from), None, None]),
-        Kind::Leave { from } => (LEAVE, [Some(from), None, None]),
-        Kind::Rename { from, new } => (RENAME, [Some(from), Some(new), None]),
-        Kind::Private { from, to, text } => (PRIVATE, [Some(from), Some(to), Some(text)]),
+        Kind::Chat { .. } => CHAT,
+        Kind::Action { .. } => ACTION,
+        Kind::Join { .. } => JOIN,
+        Kind::Leave { .. } => LEAVE,
+        Kind::Rename { .. } => RENAME,
+        Kind::Private { .. } => PRIVATE,
     }
 }
 
 /// The bytes of `record` packed, its length not counted.
 fn body_len(record: &Record) -> usize {
-    let (_, strings) = parts(&record.kind);
-    let strings: usize = strings
-        .iter()
-        .flatten()
+    let strings: usize = (record.kind.strings().iter().flatten())
         .map(|s| varint_len(s.len() as u64) + s.len())
         .sum();
     varint_len(record.id.get()) + varint_len(record.time) + 1 + strings
 }
 
-/// The bytes of `record` packed.
-fn packed_len(record: &Record) -> usize {
-    let body = body_len(record);
+/// The bytes of a record packed whose body is `body` bytes.
+fn packed_len(body: usize) -> usize {
     varint_len(body as u64) + body
 }
 
-/// Appends `record` packed: its length, then the rest.
-fn pack(record: &Record, out: &mut Vec<u8>) {
-    put_varint(out, body_len(record) as u64);
+/// Appends `record`, whose body is `body` bytes ([`body_len`]), packed:
+/// its length, then the rest.
+fn pack(record: &Record, body: usize, out: &mut Vec<u8>) {
+    put_varint(out, body as u64);
     put_varint(out, record.id.get());
     put_varint(out, record.time);
-    let (kind, strings) = parts(&record.kind);
-    out.push(kind);
-    for s in strings.iter().flatten() {
+    out.push(kind_byte(&record.kind));
+    for s in record.kind.strings().iter().flatten() {
         put_varint(out, s.len() as u64);
         out.extend_from_slice(s.as_bytes());
     }
@@ -218,12 +216,10 @@ impl Head {
     /// The record's weight ([`Record::weight`]), from its strings' lengths.
     fn weight(&self, bytes: &[u8]) -> usize {
         let mut r = self.strings(bytes);
-        let count = match self.kind {
-            JOIN | LEAVE => 1,
-            PRIVATE => 3,
-            _ => 2,
-        };
-        let strings: usize = (0..count).map(|_| r.str().len()).sum();
+        let mut strings = 0;
+        while r.at < r.bytes.len() {
+            strings += r.str().len();
+        }
         super::record::RECORD_OVERHEAD + strings
     }
 }
@@ -320,8 +316,9 @@ pub fn compact(records: Vec<PackedRecord>) -> Vec<PackedRecord> {
 
 impl From<&Record> for PackedRecord {
     fn from(record: &Record) -> PackedRecord {
-        let mut bytes = Vec::with_capacity(packed_len(record));
-        pack(record, &mut bytes);
+        let body = body_len(record);
+        let mut bytes = Vec::with_capacity(packed_len(body));
+        pack(record, body, &mut bytes);
         PackedRecord {
             chunk: Arc::from(bytes),
             at: 0,
@@ -394,7 +391,8 @@ impl Slot<'_> {
 impl Packed {
     /// Keeps `record` after the others.
     pub fn push(&mut self, record: &Record) {
-        let len = packed_len(record);
+        let body = body_len(record);
+        let len = packed_len(body);
         if self.open_count > 0 && self.open.len() + len > CHUNK {
             self.seal();
         }
@@ -406,7 +404,7 @@ impl Packed {
             let grown = (2 * self.open.capacity()).clamp(need, CHUNK.max(need));
             self.open.reserve_exact(grown - self.open.len());
         }
-        pack(record, &mut self.open);
+        pack(record, body, &mut self.open);
         self.open_count += 1;
         self.len += 1;
     }
@@ -596,12 +594,12 @@ mod tests {
             },
         };
         let mut bytes = Vec::new();
-        pack(&record, &mut bytes);
+        pack(&record, body_len(&record), &mut bytes);
         assert!(bytes.len() <= record.weight());
-        assert_eq!(bytes.len(), packed_len(&record));
+        assert_eq!(bytes.len(), packed_len(body_len(&record)));
         let small = &every_kind(300)[0];
         bytes.clear();
-        pack(small, &mut bytes);
+        pack(small, body_len(small), &mut bytes);
         // Length, a 2-byte id, a 6-byte time, kind, two lengths.
         assert_eq!(bytes.len(), 1 + 2 + 6 + 1 + 2 + "Ann".len() + "hi ☃".len());
     }

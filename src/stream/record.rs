@@ -133,13 +133,21 @@ impl Kind {
     /// The bytes a record of this kind is counted as in memory (see
     /// [`Record::weight`]): known before the record has its id.
     pub fn weight(&self) -> usize {
-        let strings = match self {
-            Kind::Chat { from, text } | Kind::Action { from, text } => from.len() + text.len(),
-            Kind::Join { from } | Kind::Leave { from } => from.len(),
-            Kind::Rename { from, new } => from.len() + new.len(),
-            Kind::Private { from, to, text } => from.len() + to.len() + text.len(),
-        };
+        let strings: usize = self.strings().iter().flatten().map(|s| s.len()).sum();
         RECORD_OVERHEAD + strings
+    }
+
+    /// Its names and text, in the order a record holds them (`from`
+    /// first), as many as its kind has.
+    pub fn strings(&self) -> [Option<&str>; 3] {
+        match self {
+            Kind::Chat { from, text } | Kind::Action { from, text } => {
+                [Some(from), Some(text), None]
+            }
+            Kind::Join { from } | Kind::Leave { from } => [Some(from), None, None],
+            Kind::Rename { from, new } => [Some(from), Some(new), None],
+            Kind::Private { from, to, text } => [Some(from), Some(to), Some(text)],
+        }
     }
 }
 
